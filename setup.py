@@ -1,0 +1,39 @@
+from setuptools import setup
+
+setup(
+    name="txzaqar",
+    version="0.1.0.dev0",
+    description="A Twisted client for OpenStack Zaqar, the multi-tenant message queue service",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=[
+        "txzaqar",
+        "txzaqar.test",
+        "txzaqar.testing",
+        # twistd plugin: a namespace without __init__.py, listed by hand.
+        "twisted.plugins",
+    ],
+    package_data={"twisted": ["plugins/txzaqar_plugins.py"]},
+    install_requires=[
+        "Twisted[tls]>=24.7",
+        "treq>=23.11",
+        "attrs>=23.1",
+        "zope.interface>=6.0",
+        "keystoneauth1>=5.0",
+    ],
+    extras_require={
+        "dev": [
+            "coverage",
+            "mypy==1.13.0",
+            "mypy-zope==1.0.9",
+            "ruff",
+        ],
+    },
+    classifiers=[
+        "Framework :: Twisted",
+        "Programming Language :: Python :: 3",
+        "Topic :: System :: Networking",
+    ],
+)

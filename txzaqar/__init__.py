@@ -1,0 +1,36 @@
+"""
+txzaqar: the Twisted client for OpenStack Zaqar.
+
+    client = txzaqar.connect("http://127.0.0.1:8888", project_id="demo")
+    queue = await client.create_queue("wot")
+"""
+
+from .auth import NoAuth, Token
+from .claim import Claim
+from .client import Client, connect
+from .connection import Connection
+from .errors import ClientValidationError, ZaqarError
+from .message import Message, MessageStatus
+from .queue import Metadata, PartialPostError, Queue, QueueStats, SignedURL
+from .subscription import Subscription
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Claim",
+    "Client",
+    "ClientValidationError",
+    "Connection",
+    "Message",
+    "MessageStatus",
+    "Metadata",
+    "NoAuth",
+    "PartialPostError",
+    "Queue",
+    "QueueStats",
+    "SignedURL",
+    "Subscription",
+    "Token",
+    "ZaqarError",
+    "connect",
+]

@@ -1,0 +1,387 @@
+"""
+Every zope interface of txzaqar, in one place.
+
+Methods that touch the network return a L{Deferred}; their docstrings say
+what it fires with and which L{txzaqar.errors.ZaqarError} it may fail with.
+Every network method can also fail with L{txzaqar.errors.ConnectionFailed},
+L{txzaqar.errors.RequestTimedOut} and L{txzaqar.errors.MalformedResponse}.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IAuthenticator(Interface):
+    """
+    Says how to authenticate requests to Zaqar, and where Zaqar is.
+    """
+
+    def headers():
+        """
+        The headers to add to every Zaqar request.
+
+        @return: a Deferred firing with a C{dict} of C{str} to C{str}
+            (e.g. C{X-Project-ID}, C{X-Auth-Token}); fails with
+            L{txzaqar.errors.AuthenticationFailed} if credentials are refused.
+        """
+
+    def endpoint():
+        """
+        @return: a Deferred firing with the Zaqar base URL found by this
+            authenticator (e.g. from a service catalog), or C{None}.
+        """
+
+    def invalidate():
+        """
+        Forget any cached token after the server answered 401.
+
+        @return: C{True} if asking for new headers may help (a retry is
+            worth it), C{False} otherwise.
+        """
+
+
+class IConnection(Interface):
+    """
+    The only object that speaks HTTP: JSON in, JSON out, typed errors.
+    """
+
+    client_id = Attribute("The C{Client-ID} UUID (C{str}) sent with every request.")
+
+    def request(method, path, params=None, body=None, content_type=None,
+                idempotent=None, ok=()):
+        """
+        Send one request and read the whole response.
+
+        @param method: C{"GET"}, C{"POST"}, ...
+        @param path: relative to C{<endpoint>/v2/}, or absolute from the
+            server root when it starts with C{/} (query strings allowed).
+        @param params: query parameters; C{bool} becomes C{true}/C{false},
+            lists are comma-joined, C{None} values are left out.
+        @param body: a JSON-serialisable value, C{bytes} of encoded JSON,
+            or C{None} for no body.
+        @param content_type: overrides C{application/json}.
+        @param idempotent: whether the request may be replayed after a
+            failure; defaults by method (never for POST and PATCH).
+        @param ok: extra non-2xx statuses to return rather than raise.
+        @return: a Deferred firing with a L{txzaqar.connection.Response};
+            fails with the L{txzaqar.errors.ZaqarError} for the status.
+        """
+
+    def head(path, **kwargs):
+        """L{request} with C{HEAD}."""
+
+    def get(path, **kwargs):
+        """L{request} with C{GET}."""
+
+    def post(path, **kwargs):
+        """L{request} with C{POST}."""
+
+    def put(path, **kwargs):
+        """L{request} with C{PUT}."""
+
+    def patch(path, **kwargs):
+        """L{request} with C{PATCH}."""
+
+    def delete(path, **kwargs):
+        """L{request} with C{DELETE}."""
+
+    def close():
+        """
+        Cancel requests in flight and close pooled connections.
+
+        @return: a Deferred firing with C{None} when done (bounded in time).
+        """
+
+
+class IClient(Interface):
+    """
+    Account-wide operations: queues, health, the home document, pools
+    and flavors.
+    """
+
+    connection = Attribute("The L{IConnection} used by this client.")
+
+    def queue(name):
+        """
+        A L{IQueue} for C{name}; sends nothing (the server creates queues
+        lazily on first post).
+
+        @raise txzaqar.errors.ClientValidationError: bad queue name.
+        """
+
+    def create_queue(name, metadata=None):
+        """
+        Create a queue (C{PUT}); an existing queue's metadata is left alone.
+
+        @return: a Deferred firing with the L{IQueue}.
+        """
+
+    def queues(limit=10, detailed=False, max_items=None):
+        """
+        List every queue of the project, following pages safely.
+
+        @param limit: page size, 1 to 20.
+        @param detailed: include each queue's metadata.
+        @param max_items: stop after this many queues.
+        @return: a Deferred firing with a C{list} of L{IQueue}.
+        """
+
+    def home():
+        """@return: a Deferred firing with the JSON-Home document (C{dict})."""
+
+    def versions():
+        """@return: a Deferred firing with the C{list} of API versions."""
+
+    def ping():
+        """
+        @return: a Deferred firing with C{True} when the server and its
+            storage answer; fails with the error otherwise.
+        """
+
+    def health():
+        """
+        @return: a Deferred firing with the detailed health C{dict}
+            (admin only); fails with L{txzaqar.errors.Forbidden} or
+            L{txzaqar.errors.NotFound} without admin rights or admin mode.
+        """
+
+    def pool(name):
+        """A L{IPool} for C{name}; sends nothing."""
+
+    def create_pool(name, uri, weight, flavor=None, options=None):
+        """@return: a Deferred firing with the L{IPool}; L{txzaqar.errors.Conflict} if it exists."""
+
+    def pools(limit=10, detailed=False):
+        """@return: a Deferred firing with a C{list} of C{dict} pool descriptions."""
+
+    def flavor(name):
+        """A L{IFlavor} for C{name}; sends nothing."""
+
+    def create_flavor(name, pool_list, capabilities=None):
+        """@return: a Deferred firing with the L{IFlavor}."""
+
+    def flavors(limit=10, detailed=False):
+        """@return: a Deferred firing with a C{list} of C{dict} flavor descriptions."""
+
+    def subscriber(**kwargs):
+        """A new, not yet started L{ISubscriber} using this client."""
+
+    def close():
+        """Close the connection; a Deferred firing with C{None}."""
+
+
+class IMetadata(Interface):
+    """A snapshot of a queue's metadata."""
+
+    content = Attribute("The metadata C{dict}, reserved keys with their defaults.")
+
+    def reload():
+        """@return: a Deferred firing with a fresh L{IMetadata}."""
+
+    def update(changes):
+        """
+        Add or replace the given keys (a JSON-patch of C{add} operations).
+
+        @return: a Deferred firing with the new L{IMetadata}.
+        """
+
+
+class IQueue(Interface):
+    """One queue: metadata, stats, messages, claims and subscriptions."""
+
+    name = Attribute("The queue name (C{str}).")
+    href = Attribute("The queue's path, C{/v2/queues/<name>}.")
+
+    def create(metadata=None):
+        """C{PUT} the queue; a Deferred firing with C{True} if it was created, C{False} if it existed."""
+
+    def delete():
+        """Delete the queue and its messages; a Deferred firing with C{None}."""
+
+    def metadata():
+        """@return: a Deferred firing with an L{IMetadata}."""
+
+    def set_metadata(metadata):
+        """Replace the whole metadata; a Deferred firing with the new L{IMetadata}."""
+
+    def patch_metadata(operations):
+        """
+        Apply raw JSON-patch operations (dicts with C{op}, C{path}, C{value}).
+
+        @return: a Deferred firing with the new L{IMetadata}; fails with
+            L{txzaqar.errors.Conflict} when replacing or removing a missing key.
+        """
+
+    def configure(**settings):
+        """
+        Set reserved metadata by name (C{default_message_ttl},
+        C{default_message_delay}, C{max_messages_post_size},
+        C{dead_letter_queue}, C{dead_letter_queue_messages_ttl},
+        C{max_claim_count}, C{enable_encrypt_messages}, C{flavor}).
+
+        @return: a Deferred firing with the new L{IMetadata}.
+        """
+
+    def stats():
+        """@return: a Deferred firing with a L{txzaqar.queue.QueueStats}."""
+
+    def purge(resource_types=None):
+        """Delete messages and/or subscriptions; a Deferred firing with C{None}."""
+
+    def share(paths=None, methods=None, expires=None):
+        """@return: a Deferred firing with a L{txzaqar.queue.SignedURL}."""
+
+    def post(messages, ttl=None, delay=None):
+        """
+        Post one message body, or a list of message dicts / bodies, split
+        into requests within the server's count and size limits.
+
+        @return: a Deferred firing with the C{list} of new message ids.
+        """
+
+    def messages(limit=10, echo=False, include_claimed=False,
+                 include_delayed=False, max_items=None):
+        """@return: a Deferred firing with a C{list} of L{IMessage}, all pages."""
+
+    def message(message_id):
+        """@return: a Deferred firing with the L{IMessage}; L{txzaqar.errors.NotFound}."""
+
+    def get_messages(message_ids):
+        """@return: a Deferred firing with the C{list} of L{IMessage} found."""
+
+    def delete_messages(message_ids, claim_ids=None):
+        """Bulk delete (split in groups of 20); a Deferred firing with C{None}."""
+
+    def delete_message(message_id, claim_id=None):
+        """Delete one message; a Deferred firing with C{None}."""
+
+    def pop(count=1):
+        """@return: a Deferred firing with the C{list} of removed L{IMessage}."""
+
+    def claim(limit=None, ttl=None, grace=None):
+        """
+        Claim up to C{limit} messages.
+
+        @return: a Deferred firing with an L{IClaim}, empty (no id, no
+            messages) when nothing was claimable.
+        """
+
+    def subscribe(subscriber, ttl=None, options=None):
+        """@return: a Deferred firing with the new L{ISubscription}."""
+
+    def subscriptions(limit=10):
+        """@return: a Deferred firing with a C{list} of L{ISubscription}."""
+
+    def subscription(subscription_id):
+        """@return: a Deferred firing with the L{ISubscription}; L{txzaqar.errors.NotFound}."""
+
+
+class IMessage(Interface):
+    """A frozen snapshot of one message."""
+
+    id = Attribute("Message id (C{str}).")
+    body = Attribute("The JSON body.")
+    ttl = Attribute("Time to live, seconds.")
+    age = Attribute("Age in seconds when read.")
+    href = Attribute("Path of the message (with C{?claim_id=} when claimed).")
+    claim_id = Attribute("The claim holding it, or C{None}.")
+    claim_count = Attribute("How often it was claimed, or C{None} if unknown.")
+    checksum = Attribute("MD5 of the body when the server sends one, else C{None}.")
+    status = Attribute("L{txzaqar.message.MessageStatus}.")
+
+    def delete():
+        """Delete it (with its claim id if claimed); a Deferred firing with C{None}."""
+
+    def reload():
+        """@return: a Deferred firing with a fresh L{IMessage}."""
+
+
+class IClaim(Interface):
+    """Messages claimed together, with one id, ttl and grace."""
+
+    id = Attribute("Claim id, or C{None} for an empty claim.")
+    href = Attribute("Path of the claim, or C{None}.")
+    ttl = Attribute("Claim ttl, seconds.")
+    grace = Attribute("Grace, seconds.")
+    age = Attribute("Age in seconds when read.")
+    messages = Attribute("A C{tuple} of L{IMessage}.")
+
+    def patch(ttl=None, grace=None):
+        """Renew; a Deferred firing with the updated L{IClaim}."""
+
+    def renew(ttl=None, grace=None):
+        """Same as L{patch}."""
+
+    def release():
+        """Give the messages back at once; a Deferred firing with C{None}."""
+
+    def delete():
+        """Same as L{release}."""
+
+    def reload():
+        """@return: a Deferred firing with a fresh L{IClaim}; L{txzaqar.errors.NotFound} once expired."""
+
+
+class ISubscription(Interface):
+    """A notification subscription on a queue."""
+
+    id = Attribute("Subscription id.")
+    subscriber = Attribute("Target URI.")
+    ttl = Attribute("Seconds.")
+    options = Attribute("C{dict}.")
+
+    def update(subscriber=None, ttl=None, options=None):
+        """@return: a Deferred firing with the updated L{ISubscription}."""
+
+    def confirm(confirmed=True):
+        """Confirm (or un-confirm); a Deferred firing with C{None}."""
+
+    def delete():
+        """A Deferred firing with C{None}."""
+
+    def reload():
+        """@return: a Deferred firing with a fresh L{ISubscription}."""
+
+
+class IPool(Interface):
+    """A storage pool (admin, pooling servers only)."""
+
+    name = Attribute("Pool name.")
+
+    def get(detailed=False):
+        """@return: a Deferred firing with the pool C{dict}."""
+
+    def update(uri=None, weight=None, flavor=None, options=None):
+        """@return: a Deferred firing with the updated pool C{dict}."""
+
+    def delete():
+        """A Deferred firing with C{None}."""
+
+
+class IFlavor(Interface):
+    """A flavor: a named set of pools (admin, pooling servers only)."""
+
+    name = Attribute("Flavor name.")
+
+    def get(detailed=False):
+        """@return: a Deferred firing with the flavor C{dict}."""
+
+    def update(pool_list=None, capabilities=None):
+        """@return: a Deferred firing with the updated flavor C{dict}."""
+
+    def delete():
+        """A Deferred firing with C{None}."""
+
+
+class ISubscriber(Interface):
+    """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
+
+    channels = Attribute("The subscribed queue names (a C{frozenset}).")
+
+    def subscribe(queue_name, callback):
+        """Deliver each message of C{queue_name} to C{callback(message)}."""
+
+    def unsubscribe(queue_name):
+        """Stop polling C{queue_name}; a Deferred firing when its work is done."""
+
+    def listen():
+        """An async iterator of messages from every subscribed queue."""

@@ -1,0 +1,152 @@
+"""
+L{Pool} and L{Flavor}: storage administration on servers with
+C{admin_mode} and C{pooling} (admin role required to change them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import attr
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from . import _validation as v
+from ._interfaces import IConnection, IFlavor, IPool
+from .connection import _as_deferred
+from .errors import ClientValidationError
+
+MAX_WEIGHT = 2**32 - 1
+
+
+def check_name(field: str, name: object) -> str:
+    return v.queue_name(name) and v.path_segment(field, name)
+
+
+def pool_body(uri: Any, weight: Any, flavor: Any, options: Any, partial: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if uri is not None or not partial:
+        if not isinstance(uri, str) or not uri or len(uri) > 255:
+            raise ClientValidationError("uri", "must be a storage URI string of at most 255 characters")
+        body["uri"] = uri
+    if weight is not None or not partial:
+        body["weight"] = v.integer("weight", weight, 0, MAX_WEIGHT)
+    if flavor is not None:
+        body["flavor"] = check_name("flavor", flavor)
+    if options is not None:
+        if not isinstance(options, Mapping):
+            raise ClientValidationError("options", "must be a dict")
+        body["options"] = dict(options)
+    if partial and not body:
+        raise ClientValidationError("update", "give at least one of uri, weight, flavor, options")
+    return body
+
+
+@implementer(IPool)
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class Pool:
+    connection: IConnection = attr.ib(eq=False, repr=False)
+    name: str
+
+    def _path(self) -> str:
+        return f"pools/{self.name}"
+
+    def create(self, uri: str, weight: int, flavor: str | None = None,
+               options: Mapping[str, Any] | None = None) -> Deferred["Pool"]:
+        """Create the pool; a Deferred firing with C{self}; L{txzaqar.errors.Conflict} if it exists."""
+        body = pool_body(uri, weight, flavor, options, partial=False)
+
+        async def create() -> "Pool":
+            await self.connection.put(self._path(), body=body, idempotent=False)
+            return self
+
+        return _as_deferred(create())
+
+    def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
+        """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
+
+        async def get() -> dict[str, Any]:
+            response = await self.connection.get(self._path(), params={"detailed": detailed})
+            return dict(response.json or {})
+
+        return _as_deferred(get())
+
+    def update(self, uri: str | None = None, weight: int | None = None,
+               flavor: str | None = None, options: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
+        """@return: a Deferred firing with the updated pool C{dict}."""
+        body = pool_body(uri, weight, flavor, options, partial=True)
+
+        async def update() -> dict[str, Any]:
+            response = await self.connection.patch(self._path(), body=body, idempotent=True)
+            return dict(response.json or {})
+
+        return _as_deferred(update())
+
+    def delete(self) -> Deferred[None]:
+        """A Deferred firing with C{None}; L{txzaqar.errors.Forbidden} while a flavor uses it."""
+
+        async def delete() -> None:
+            await self.connection.delete(self._path())
+
+        return _as_deferred(delete())
+
+
+@implementer(IFlavor)
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class Flavor:
+    connection: IConnection = attr.ib(eq=False, repr=False)
+    name: str
+
+    def _path(self) -> str:
+        return f"flavors/{self.name}"
+
+    @staticmethod
+    def _body(pool_list: Any, capabilities: Any, partial: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if pool_list is not None or not partial:
+            body["pool_list"] = [check_name("pool", p) for p in v.string_list("pool_list", pool_list or [])]
+        if capabilities is not None:
+            if not isinstance(capabilities, Mapping):
+                raise ClientValidationError("capabilities", "must be a dict")
+            body["capabilities"] = dict(capabilities)
+        if partial and not body:
+            raise ClientValidationError("update", "give pool_list and/or capabilities")
+        return body
+
+    def create(self, pool_list: list[str], capabilities: Mapping[str, Any] | None = None) -> Deferred["Flavor"]:
+        """Create the flavor over existing pools; a Deferred firing with C{self}."""
+        body = self._body(pool_list, capabilities, partial=False)
+
+        async def create() -> "Flavor":
+            await self.connection.put(self._path(), body=body, idempotent=False)
+            return self
+
+        return _as_deferred(create())
+
+    def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
+        """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
+
+        async def get() -> dict[str, Any]:
+            response = await self.connection.get(self._path(), params={"detailed": detailed})
+            return dict(response.json or {})
+
+        return _as_deferred(get())
+
+    def update(self, pool_list: list[str] | None = None,
+               capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
+        """@return: a Deferred firing with the updated flavor C{dict}."""
+        body = self._body(pool_list, capabilities, partial=True)
+
+        async def update() -> dict[str, Any]:
+            response = await self.connection.patch(self._path(), body=body, idempotent=True)
+            return dict(response.json or {})
+
+        return _as_deferred(update())
+
+    def delete(self) -> Deferred[None]:
+        """A Deferred firing with C{None}."""
+
+        async def delete() -> None:
+            await self.connection.delete(self._path())
+
+        return _as_deferred(delete())

@@ -1,0 +1,466 @@
+"""
+The only module of txzaqar that speaks HTTP.
+
+L{Connection} sends JSON to Zaqar over treq, reads every response body in
+full, and turns what comes back into a L{Response} or a typed
+L{txzaqar.errors.ZaqarError}.  It adds C{Client-ID}, the authenticator's
+headers, a timeout on every request (covering the body too), bounded
+jittered retries for requests that are safe to replay, and one
+re-authentication on a 401.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from typing import Any, Coroutine, Mapping, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import attr
+import treq
+from treq.client import HTTPClient
+from twisted.internet import defer, error as ierror
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import (
+    Agent,
+    HTTPConnectionPool,
+    ResponseFailed,
+    ResponseNeverReceived,
+)
+from twisted.web._newclient import RequestNotSent, RequestTransmissionFailed
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IBodyProducer
+from zope.interface import implementer
+
+from . import errors
+from ._interfaces import IAuthenticator, IConnection
+
+log = Logger()
+
+T = TypeVar("T")
+
+USER_AGENT = "txzaqar/0.1"
+JSON_TYPE = "application/json"
+JSON_PATCH_TYPE = "application/openstack-messaging-v2.0-json-patch"
+
+#: Methods that can be replayed after a failure without changing the outcome.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+#: How long an idle pooled connection is kept.  gunicorn closes idle
+#: keep-alive connections after 2 s; staying under that means the pool
+#: never hands out a connection the server is about to close.
+DEFAULT_IDLE_TIMEOUT = 1.5
+
+
+def _as_deferred(coro: Coroutine[Any, Any, T]) -> Deferred[T]:
+    return Deferred.fromCoroutine(coro)
+
+
+@implementer(IBodyProducer)
+class _BytesProducer:
+    """
+    Writes a request body synchronously, so it works under
+    C{RequestTraversalAgent} and can be rebuilt for a retry.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self.length = len(body)
+
+    def startProducing(self, consumer: Any) -> Deferred[None]:
+        consumer.write(self._body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class ZaqarConnectionPool(HTTPConnectionPool):
+    """
+    A persistent pool that never keeps a connection the server will close.
+
+    The built-in C{zaqar-server} answers HTTP/1.0 without C{Connection:
+    close} and then closes the socket; Twisted's pool would keep such a
+    connection and hand it out again, and a POST sent on it fails.  Here a
+    connection whose last response was HTTP/1.0 without
+    C{Connection: keep-alive} is closed instead of pooled.
+    """
+
+    cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT
+    retryAutomatically = True
+    maxPersistentPerHost = 16
+
+    def _putConnection(self, key: Any, connection: Any) -> None:
+        parser = getattr(connection, "_parser", None)
+        response = getattr(parser, "response", None)
+        if response is not None and tuple(response.version[1:]) < (1, 1):
+            conn_headers = getattr(parser, "connHeaders", Headers())
+            values = b",".join(conn_headers.getRawHeaders(b"connection", ())).lower()
+            if b"keep-alive" not in values:
+                connection.transport.loseConnection()
+                return
+        super()._putConnection(key, connection)
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class Response:
+    """
+    A complete response from Zaqar.
+
+    @ivar code: HTTP status.
+    @ivar headers: lower-case header name to (last) value.
+    @ivar content: the raw body.
+    @ivar json: the parsed body, or C{None} when the body was empty.
+    """
+
+    code: int
+    headers: Mapping[str, str]
+    content: bytes
+    json: Any = None
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+
+def _query(params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return ""
+    pairs = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        pairs.append((key, str(value)))
+    return urlencode(pairs)
+
+
+def _lower_headers(headers: Headers) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): values[-1].decode("latin-1")
+        for name, values in headers.getAllRawHeaders()
+    }
+
+
+_NOT_SENT = (ierror.ConnectError, RequestNotSent)
+_FAILED_IN_FLIGHT = (
+    ResponseNeverReceived,
+    RequestTransmissionFailed,
+    ResponseFailed,
+    ierror.ConnectionLost,
+    ierror.ConnectionDone,
+)
+
+
+@implementer(IConnection)
+class Connection:
+    """
+    JSON over HTTP to one Zaqar endpoint.
+
+    @param agent: the L{IAgent} requests go through (see L{make_agent}).
+    @param reactor: provides L{IReactorTime}; used for timeouts and backoff.
+    @param authenticator: an L{IAuthenticator}.
+    @param url: the Zaqar base URL (C{http://host:port}); when C{None},
+        the authenticator's endpoint is used.
+    @param client_id: the C{Client-ID}; a new UUID when omitted.
+    @param timeout: seconds for one attempt, body included.
+    @param retries: further attempts for replayable requests.
+    @param pool: the pool behind C{agent}, closed by L{close}.
+    """
+
+    def __init__(
+        self,
+        agent: IAgent,
+        reactor: IReactorTime,
+        authenticator: IAuthenticator,
+        url: str | None = None,
+        client_id: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 0.1,
+        pool: HTTPConnectionPool | None = None,
+    ) -> None:
+        self._http = HTTPClient(agent)
+        self._reactor = reactor
+        self._auth = authenticator
+        self._url = url.rstrip("/") if url else None
+        self.client_id = client_id or str(uuid.uuid4())
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._pool = pool
+        self._in_flight: set[Deferred[Any]] = set()
+        self._random = random.Random()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Connection {self._url or '(endpoint from catalog)'} client_id={self.client_id}>"
+
+    async def base_url(self) -> str:
+        if self._url is None:
+            found = await self._auth.endpoint()
+            if not found:
+                raise errors.ClientValidationError(
+                    "url", "no Zaqar URL given and none found by the authenticator"
+                )
+            self._url = found.rstrip("/")
+        return self._url
+
+    async def _absolute(self, path: str, params: Mapping[str, Any] | None) -> str:
+        base = await self.base_url()
+        root = urlsplit(base)
+        prefix = root.path.rstrip("/")
+        if path.startswith("/"):
+            full = f"{root.scheme}://{root.netloc}{prefix}{path}"
+        else:
+            full = f"{base}/v2/{path}"
+        query = _query(params)
+        if query:
+            full += ("&" if "?" in full else "?") + query
+        return full
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        idempotent: bool | None = None,
+        ok: tuple[int, ...] = (),
+    ) -> Deferred[Response]:
+        d = _as_deferred(
+            self._request(method.upper(), path, params, body, content_type, idempotent, ok)
+        )
+        self._in_flight.add(d)
+
+        def done(result: Any) -> Any:
+            self._in_flight.discard(d)
+            return result
+
+        return d.addBoth(done)
+
+    def head(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("HEAD", path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Deferred[Response]:
+        return self.request("DELETE", path, **kwargs)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        content_type: str | None,
+        idempotent: bool | None,
+        ok: tuple[int, ...],
+    ) -> Response:
+        if self._closed:
+            raise errors.ConnectionFailed("Connection closed", "close() was called")
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        data = None
+        if isinstance(body, bytes):
+            data = body  # already encoded JSON
+        elif body is not None:
+            try:
+                data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            except (TypeError, ValueError) as e:
+                raise errors.ClientValidationError("body", f"is not JSON-serialisable: {e}") from None
+        url = await self._absolute(path, params)
+        attempt = 0
+        reauthenticated = False
+        while True:
+            try:
+                return await self._attempt(method, url, data, content_type, ok)
+            except errors.Unauthorized:
+                if reauthenticated or not self._auth.invalidate():
+                    raise
+                reauthenticated = True
+                log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
+                continue
+            except errors.ZaqarError as e:
+                retry = attempt < self.retries and self._replayable(e, idempotent)
+                if not retry:
+                    raise
+                attempt += 1
+                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + self._random.random())
+                log.info(
+                    "{method} {url} failed ({error}); retry {attempt} in {delay:.2f}s",
+                    method=method, url=url, error=str(e), attempt=attempt, delay=delay,
+                )
+                await deferLater(self._reactor, delay, lambda: None)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _replayable(e: errors.ZaqarError, idempotent: bool) -> bool:
+        if getattr(e, "not_sent", False):
+            return True  # nothing reached the server: always safe
+        if not idempotent:
+            return False
+        if isinstance(e, (errors.ConnectionFailed, errors.RequestTimedOut)):
+            return True
+        return e.code in errors.RETRYABLE_STATUSES
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        content_type: str | None,
+        ok: tuple[int, ...],
+    ) -> Response:
+        auth_headers = await self._auth.headers()
+        headers = {
+            "Client-ID": self.client_id,
+            "Accept": JSON_TYPE,
+            "User-Agent": USER_AGENT,
+        }
+        headers.update(auth_headers)
+        if data is not None:
+            headers["Content-Type"] = content_type or JSON_TYPE
+        raw = Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in headers.items()})
+        producer = _BytesProducer(data) if data is not None else None
+        d = _as_deferred(self._send(method, url, raw, producer))
+        d.addTimeout(self.timeout, self._reactor)  # type: ignore[arg-type]
+        try:
+            code, resp_headers, content = await d
+        except defer.TimeoutError:
+            raise errors.RequestTimedOut(
+                "Request timed out", f"{method} {url}: no complete response in {self.timeout:g}s"
+            ) from None
+        return self._check(method, url, code, resp_headers, content, ok)
+
+    async def _send(
+        self, method: str, url: str, headers: Headers, producer: _BytesProducer | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        try:
+            response = await self._http.request(
+                method, url, headers=headers, data=producer, reactor=self._reactor
+            )
+        except CancelledError:
+            raise
+        except _NOT_SENT as e:
+            err = errors.ConnectionFailed("Connection failed", f"{method} {url}: {e}")
+            err.not_sent = True  # type: ignore[attr-defined]
+            raise err from None
+        except _FAILED_IN_FLIGHT as e:
+            raise errors.ConnectionFailed(
+                "Connection failed", f"{method} {url}: {_describe(e)}"
+            ) from None
+        resp_headers = _lower_headers(response.headers)
+        try:
+            content = await treq.content(response)
+        except CancelledError:
+            raise
+        except (ResponseFailed, ierror.ConnectionLost, ierror.ConnectionDone) as e:
+            raise errors.MalformedResponse(
+                "Truncated response",
+                f"{method} {url} -> {response.code}: body cut short ({_describe(e)})",
+                code=response.code,
+                request_id=resp_headers.get("x-openstack-request-id"),
+            ) from None
+        return response.code, resp_headers, content
+
+    def _check(
+        self,
+        method: str,
+        url: str,
+        code: int,
+        headers: dict[str, str],
+        content: bytes,
+        ok: tuple[int, ...],
+    ) -> Response:
+        request_id = headers.get("x-openstack-request-id")
+        if not (200 <= code < 300 or code in ok):
+            raise errors.error_from_response(code, content, headers)
+        parsed = None
+        if content.strip() and code != 204:
+            try:
+                parsed = json.loads(content)
+            except ValueError:
+                snippet = content[:120].decode("utf-8", "replace")
+                raise errors.MalformedResponse(
+                    "Response is not JSON",
+                    f"{method} {url} -> {code} with body {snippet!r}",
+                    code=code,
+                    request_id=request_id,
+                ) from None
+        log.debug("{method} {url} -> {code}", method=method, url=url, code=code)
+        return Response(code=code, headers=headers, content=content, json=parsed)
+
+    def close(self, timeout: float = 5.0) -> Deferred[None]:
+        """
+        Cancel requests in flight and close cached connections.
+
+        @return: a Deferred firing with C{None} once the pool is closed,
+            or after C{timeout} seconds at the latest.
+        """
+        self._closed = True
+        for d in list(self._in_flight):
+            d.cancel()
+        if self._pool is None:
+            return succeed(None)
+        d = self._pool.closeCachedConnections()
+        d.addTimeout(timeout, self._reactor)  # type: ignore[arg-type]
+        d.addErrback(lambda f: log.warn("closing connections: {f}", f=f.getErrorMessage()))
+        return d.addCallback(lambda _: None)
+
+
+def _describe(e: BaseException) -> str:
+    reasons = getattr(e, "reasons", None)
+    if reasons:
+        return "; ".join(r.getErrorMessage() if isinstance(r, Failure) else str(r) for r in reasons)
+    return str(e) or type(e).__name__
+
+
+def make_pool(reactor: Any, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> ZaqarConnectionPool:
+    """A persistent L{ZaqarConnectionPool} on C{reactor}."""
+    pool = ZaqarConnectionPool(reactor, persistent=True)
+    pool.cachedConnectionTimeout = idle_timeout
+    return pool
+
+
+def make_agent(
+    reactor: Any,
+    pool: HTTPConnectionPool | None = None,
+    tls: Any = None,
+    connect_timeout: float | None = 10.0,
+) -> IAgent:
+    """
+    The production agent: a real L{Agent} over C{pool}.
+
+    @param tls: a C{IPolicyForHTTPS} (see L{txzaqar.tls}); verification
+        of server certificates against the system trust store by default.
+    """
+    kwargs: dict[str, Any] = {"pool": pool, "connectTimeout": connect_timeout}
+    if tls is not None:
+        kwargs["contextFactory"] = tls
+    return Agent(reactor, **kwargs)
+

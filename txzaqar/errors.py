@@ -1,0 +1,244 @@
+"""
+The exceptions txzaqar raises, and the one place that maps an HTTP status
+to one of them.
+
+Every error is a L{ZaqarError}: it carries C{title}, C{description} and
+C{code} (the HTTP status, or C{None} when nothing came back from the
+server) plus the server's C{request_id} when there is one.  C{str(error)}
+reads C{"ErrorName (code): title"}, with the description after a dash.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+
+class ZaqarError(Exception):
+    """
+    Base of every txzaqar error.
+
+    @ivar title: short summary (Zaqar's C{title}).
+    @ivar description: longer explanation (Zaqar's C{description}).
+    @ivar code: the HTTP status, or C{None} if no response was received.
+    @ivar request_id: the server's C{x-openstack-request-id}, if any.
+    """
+
+    #: The HTTP status this class stands for, if it stands for one.
+    status: int | None = None
+
+    def __init__(
+        self,
+        title: str = "",
+        description: str = "",
+        code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.title = title or self.__class__.__name__
+        self.description = description
+        self.code = code if code is not None else self.status
+        self.request_id = request_id
+        super().__init__(self.title, self.description, self.code)
+
+    def __str__(self) -> str:
+        text = f"{self.__class__.__name__} ({self.code}): {self.title}"
+        if self.description:
+            text += f" - {self.description}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(title={self.title!r}, "
+            f"description={self.description!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class ClientValidationError(ZaqarError, ValueError):
+    """
+    A value was refused before anything was sent, because the server
+    would refuse it.
+
+    @ivar field: the name of the offending field or argument.
+    """
+
+    def __init__(self, field: str, description: str) -> None:
+        self.field = field
+        super().__init__(title=f"Invalid {field}", description=description)
+
+
+class TransportError(ZaqarError):
+    """No usable response came back: see the subclasses."""
+
+
+class ConnectionFailed(TransportError):
+    """The server could not be reached (refused, reset, DNS failure...)."""
+
+
+class RequestTimedOut(TransportError):
+    """The server did not answer within the request timeout."""
+
+
+class MalformedResponse(ZaqarError):
+    """
+    A response came back, but its body is not what Zaqar sends: not JSON,
+    an HTML page from a proxy, a truncated body, or the wrong shape.
+    """
+
+
+class HTTPError(ZaqarError):
+    """An error status from the server (see the per-status subclasses)."""
+
+
+class BadRequest(HTTPError):
+    """400: the server refused the request as invalid."""
+
+    status = 400
+
+
+class Unauthorized(HTTPError):
+    """401: missing, expired or revoked credentials."""
+
+    status = 401
+
+
+class Forbidden(HTTPError):
+    """403: a policy refused the call, or a claimed message was deleted without its claim."""
+
+    status = 403
+
+
+class NotFound(HTTPError):
+    """404: no such message, claim, subscription or route."""
+
+    status = 404
+
+
+class MethodNotAllowed(HTTPError):
+    """405: the route does not accept this method."""
+
+    status = 405
+
+
+class NotAcceptable(HTTPError):
+    """406: the server cannot answer in JSON."""
+
+    status = 406
+
+
+class Conflict(HTTPError):
+    """409: the resource already exists, or a JSON-patch target is missing."""
+
+    status = 409
+
+
+class PayloadTooLarge(HTTPError):
+    """413: the request body is too large."""
+
+    status = 413
+
+
+class UnsupportedMediaType(HTTPError):
+    """415: wrong C{Content-Type} (e.g. queue PATCH without the JSON-patch type)."""
+
+    status = 415
+
+
+class InternalServerError(HTTPError):
+    """500: an unhandled error in the server (may be transient)."""
+
+    status = 500
+
+
+class BadGateway(HTTPError):
+    """502: a proxy in front of Zaqar could not reach it."""
+
+    status = 502
+
+
+class ServiceUnavailable(HTTPError):
+    """503: storage unreachable or overloaded; Zaqar says to try again."""
+
+    status = 503
+
+
+class GatewayTimeout(HTTPError):
+    """504: a proxy in front of Zaqar timed out."""
+
+    status = 504
+
+
+class AuthenticationFailed(ZaqarError):
+    """Identity (Keystone) refused the credentials, or could not be reached."""
+
+
+_BY_STATUS: dict[int, type[HTTPError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        InternalServerError,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+    )
+    if cls.status is not None
+}
+
+#: Statuses worth retrying for an idempotent request.
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+_MAX_SNIPPET = 200
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:_MAX_SNIPPET].decode("utf-8", "replace")
+    return text + ("..." if len(body) > _MAX_SNIPPET else "")
+
+
+def error_from_response(
+    code: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> HTTPError:
+    """
+    Build the exception for an error response.
+
+    Understands Zaqar's C{{"title", "description"}} bodies, keystonemiddleware's
+    C{{"error": {"title", "message"}}} bodies, empty bodies and anything else
+    (HTML from a proxy, plain text), which is summarised, never dumped whole.
+
+    @param code: the HTTP status (>= 400).
+    @param body: the full response body.
+    @param headers: lower-case header names to values.
+    @return: an L{HTTPError} subclass instance (L{HTTPError} itself for a
+        status with no dedicated class).
+    """
+    request_id = (headers or {}).get("x-openstack-request-id")
+    cls = _BY_STATUS.get(code, HTTPError)
+    title = ""
+    description = ""
+    parsed: Any = None
+    if body.strip():
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, dict):
+        inner = parsed.get("error")
+        if isinstance(inner, dict):  # keystonemiddleware
+            title = str(inner.get("title") or "")
+            description = str(inner.get("message") or "")
+        else:
+            title = str(parsed.get("title") or "")
+            description = str(parsed.get("description") or "")
+    elif body.strip():
+        description = f"unexpected error body: {_snippet(body)}"
+    if not title:
+        title = f"HTTP {code}"
+    return cls(title=title, description=description, code=code, request_id=request_id)

@@ -1,0 +1,107 @@
+"""
+L{Message}: a frozen snapshot of one message.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import parse_qs, quote, urlsplit
+
+import attr
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from ._interfaces import IMessage
+from .errors import MalformedResponse
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+
+class MessageStatus(enum.Enum):
+    """Whether a message is held by a claim."""
+
+    FREE = 1
+    CLAIMED = 2
+
+
+def _claim_id_from_href(href: str | None) -> str | None:
+    if not href:
+        return None
+    values = parse_qs(urlsplit(href).query).get("claim_id")
+    return values[-1] if values else None
+
+
+@implementer(IMessage)
+@attr.s(frozen=True, slots=True, auto_attribs=True, repr=False)
+class Message:
+    """
+    One message as the server last showed it.  Unknown fields the server
+    may add later are ignored, never an error.
+    """
+
+    queue: "Queue" = attr.ib(eq=False)
+    id: str
+    body: Any
+    ttl: int | None = None
+    age: int | None = None
+    href: str | None = None
+    claim_id: str | None = None
+    claim_count: int | None = None
+    checksum: str | None = None
+
+    @classmethod
+    def from_json(cls, queue: "Queue", data: Mapping[str, Any]) -> "Message":
+        """
+        Build a message from a server document.
+
+        @raise MalformedResponse: no C{id} could be found.
+        """
+        href = data.get("href")
+        message_id = data.get("id")
+        if not message_id and href:
+            message_id = urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1]
+        if not isinstance(message_id, str) or not message_id:
+            raise MalformedResponse("Malformed message", f"no id in {dict(data)!r:.200}")
+        claim_id = data.get("claim_id") or _claim_id_from_href(href)
+        return cls(
+            queue=queue,
+            id=message_id,
+            body=data.get("body"),
+            ttl=data.get("ttl"),
+            age=data.get("age"),
+            href=href or f"{queue.href}/messages/{message_id}",
+            claim_id=claim_id,
+            claim_count=data.get("claim_count"),
+            checksum=data.get("checksum"),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} queue={self.queue.name} ttl:{self.ttl} {self.status.name}>"
+
+    @property
+    def status(self) -> MessageStatus:
+        return MessageStatus.CLAIMED if self.claim_id else MessageStatus.FREE
+
+    def delete(self) -> Deferred[None]:
+        """
+        Delete this message, under its claim if it was claimed.
+
+        @return: a Deferred firing with C{None}; fails with
+            L{txzaqar.errors.BadRequest} if the claim expired and
+            L{txzaqar.errors.Forbidden} if another claim holds it.
+        """
+        return self.queue.delete_message(self.id, claim_id=self.claim_id)
+
+    def reload(self) -> Deferred["Message"]:
+        """
+        @return: a Deferred firing with a fresh L{Message};
+            L{txzaqar.errors.NotFound} once it is gone.
+        """
+        return self.queue.message(self.id)
+
+
+def message_path(queue_name: str, message_id: str) -> str:
+    return f"queues/{queue_name}/messages/{quote(message_id, safe='')}"
+

@@ -1,0 +1,743 @@
+"""
+L{Queue}: metadata, stats, messages, claims and subscriptions of one queue.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any, Iterable, Mapping, Sequence
+
+import attr
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from . import _paging
+from . import _validation as v
+from ._interfaces import IConnection, IMetadata, IQueue
+from .claim import DEFAULT_CLAIM_GRACE, DEFAULT_CLAIM_TTL, Claim
+from .connection import JSON_PATCH_TYPE, _as_deferred
+from .errors import ClientValidationError, MalformedResponse, NotFound, ZaqarError
+from .message import Message, message_path
+from .subscription import (
+    DEFAULT_SUBSCRIPTION_TTL,
+    Subscription,
+    check_options,
+    check_subscriber,
+    check_ttl,
+)
+
+#: Reserved metadata: keyword of L{Queue.configure} -> (key, check).
+RESERVED = {
+    "max_messages_post_size": ("_max_messages_post_size", (1, v.MAX_POST_SIZE)),
+    "default_message_ttl": ("_default_message_ttl", v.MESSAGE_TTL),
+    "default_message_delay": ("_default_message_delay", v.MESSAGE_DELAY),
+    "dead_letter_queue": ("_dead_letter_queue", "queue"),
+    "dead_letter_queue_messages_ttl": ("_dead_letter_queue_messages_ttl", v.MESSAGE_TTL),
+    "max_claim_count": ("_max_claim_count", (1, v.MAX_INT64)),
+    "enable_encrypt_messages": ("_enable_encrypt_messages", "bool"),
+    "flavor": ("_flavor", "str"),
+}
+
+SHARE_PATHS = ("messages", "subscriptions", "claims")
+SHARE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH")
+RESOURCE_TYPES = ("messages", "subscriptions")
+
+
+class PartialPostError(ZaqarError):
+    """
+    A post split into several requests failed part-way.  Nothing is lost:
+    C{posted_ids} were stored, C{unposted} (the message dicts) were not.
+    """
+
+    def __init__(self, cause: ZaqarError, posted_ids: list[str], unposted: list[dict[str, Any]]):
+        super().__init__(
+            title="Post partly failed",
+            description=f"{len(posted_ids)} stored, {len(unposted)} not sent: {cause}",
+            code=cause.code,
+            request_id=cause.request_id,
+        )
+        self.cause = cause
+        self.posted_ids = posted_ids
+        self.unposted = unposted
+
+
+@implementer(IMetadata)
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class Metadata:
+    """
+    A queue's metadata as last read, with the reserved keys (and the
+    server's defaults for the absent ones) available as properties.
+    """
+
+    queue: "Queue" = attr.ib(eq=False, repr=False)
+    content: Mapping[str, Any]
+
+    def reload(self) -> Deferred["Metadata"]:
+        return self.queue.metadata()
+
+    def update(self, changes: Mapping[str, Any]) -> Deferred["Metadata"]:
+        """Add or replace these keys; a Deferred firing with the new L{Metadata}."""
+        return self.queue.update_metadata(changes)
+
+    def _get(self, name: str) -> Any:
+        return self.content.get(RESERVED[name][0])
+
+    @property
+    def default_message_ttl(self) -> Any:
+        return self._get("default_message_ttl")
+
+    @property
+    def default_message_delay(self) -> Any:
+        return self._get("default_message_delay")
+
+    @property
+    def max_messages_post_size(self) -> Any:
+        return self._get("max_messages_post_size")
+
+    @property
+    def dead_letter_queue(self) -> Any:
+        return self._get("dead_letter_queue")
+
+    @property
+    def dead_letter_queue_messages_ttl(self) -> Any:
+        return self._get("dead_letter_queue_messages_ttl")
+
+    @property
+    def max_claim_count(self) -> Any:
+        return self._get("max_claim_count")
+
+    @property
+    def enable_encrypt_messages(self) -> Any:
+        return self._get("enable_encrypt_messages")
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class QueueStats:
+    """Message counts of a queue, and its oldest and newest message (C{dict}s) when not empty."""
+
+    claimed: int
+    free: int
+    total: int
+    oldest: Mapping[str, Any] | None = None
+    newest: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> "QueueStats":
+        try:
+            m = data["messages"]
+            return cls(
+                claimed=int(m["claimed"]), free=int(m["free"]), total=int(m["total"]),
+                oldest=m.get("oldest"), newest=m.get("newest"),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise MalformedResponse("Malformed stats", f"{data!r:.200}") from None
+
+
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class SignedURL:
+    """A pre-signed URL: send L{headers} to use it without credentials."""
+
+    paths: tuple[str, ...]
+    methods: tuple[str, ...]
+    project: str
+    expires: str
+    signature: str = attr.ib(repr=False)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "URL-Signature": self.signature,
+            "URL-Expires": self.expires,
+            "URL-Methods": ",".join(self.methods),
+            "URL-Paths": ",".join(self.paths),
+            "X-Project-ID": self.project,
+        }
+
+
+def _check_reserved(name: str, value: Any) -> tuple[str, Any]:
+    if name not in RESERVED:
+        raise ClientValidationError(
+            name, f"is not a reserved setting; known: {', '.join(sorted(RESERVED))}"
+        )
+    key, rule = RESERVED[name]
+    if rule == "queue":
+        v.queue_name(value)
+    elif rule == "bool":
+        if not isinstance(value, bool):
+            raise ClientValidationError(name, "must be True or False")
+    elif rule == "str":
+        if not isinstance(value, str) or not value:
+            raise ClientValidationError(name, "must be a non-empty string")
+    else:
+        low, high = rule
+        v.integer(name, value, low, high)
+    return key, value
+
+
+def _escape_pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _message_doc(message: Any, ttl: int | None, delay: int | None) -> dict[str, Any]:
+    if not isinstance(message, Mapping) or "body" not in message:
+        raise ClientValidationError(
+            "messages", f'each message is a dict with a "body" key, not {message!r:.80}'
+        )
+    extra = set(message) - {"body", "ttl", "delay"}
+    if extra:
+        raise ClientValidationError("messages", f"unknown message fields {sorted(extra)}")
+    doc = {"body": message["body"]}
+    msg_ttl = message.get("ttl", ttl)
+    if msg_ttl is not None:
+        doc["ttl"] = v.integer("message ttl", msg_ttl, *v.MESSAGE_TTL)
+    msg_delay = message.get("delay", delay)
+    if msg_delay is not None:
+        doc["delay"] = v.integer("message delay", msg_delay, *v.MESSAGE_DELAY)
+    return doc
+
+
+def split_post(
+    messages: Sequence[Mapping[str, Any]], max_size: int, max_count: int = v.MAX_IDS
+) -> list[tuple[list[dict[str, Any]], bytes]]:
+    """
+    Encode messages into request bodies of at most C{max_count} messages
+    and C{max_size} bytes each, keeping their order.
+
+    @raise ClientValidationError: one message alone is over C{max_size}.
+    """
+    overhead = len(b'{"messages":[]}')
+    chunks: list[tuple[list[dict[str, Any]], bytes]] = []
+    docs: list[dict[str, Any]] = []
+    encoded: list[bytes] = []
+    size = overhead
+
+    def flush() -> None:
+        nonlocal docs, encoded, size
+        if docs:
+            chunks.append((docs, b'{"messages":[' + b",".join(encoded) + b"]}"))
+        docs, encoded, size = [], [], overhead
+
+    for index, doc in enumerate(messages):
+        try:
+            raw = json.dumps(doc, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as e:
+            raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
+        if overhead + len(raw) > max_size:
+            raise ClientValidationError(
+                "messages",
+                f"message {index} is {len(raw)} bytes encoded; a post may be at most "
+                f"{max_size} bytes",
+            )
+        added = len(raw) + (1 if docs else 0)
+        if len(docs) >= max_count or size + added > max_size:
+            flush()
+            added = len(raw)
+        docs.append(dict(doc))
+        encoded.append(raw)
+        size += added
+    flush()
+    return chunks
+
+
+@implementer(IQueue)
+@attr.s(frozen=True, slots=True, auto_attribs=True, repr=False)
+class Queue:
+    """
+    A queue, by name.  Creating this object sends nothing.
+
+    @ivar max_post_size: the byte limit posts are split to (the server
+        default; lower it for a queue with C{_max_messages_post_size}).
+    """
+
+    connection: IConnection = attr.ib(eq=False)
+    name: str = attr.ib(validator=lambda _i, _a, value: v.queue_name(value))
+    max_post_size: int = v.MAX_POST_SIZE
+
+    def __repr__(self) -> str:
+        return f"<Queue [{self.name}]>"
+
+    @property
+    def href(self) -> str:
+        return f"/v2/queues/{self.name}"
+
+    @property
+    def _path(self) -> str:
+        return f"queues/{self.name}"
+
+    # -- the queue itself ---------------------------------------------
+
+    def create(self, metadata: Mapping[str, Any] | None = None) -> Deferred[bool]:
+        """
+        C{PUT} the queue.  An existing queue keeps its metadata.
+
+        @return: a Deferred firing with C{True} if created, C{False} if it existed.
+        """
+        body = self._check_metadata(metadata) if metadata else None
+
+        async def create() -> bool:
+            response = await self.connection.put(self._path, body=body)
+            return response.code == 201
+
+        return _as_deferred(create())
+
+    def delete(self) -> Deferred[None]:
+        """Delete the queue with its messages (idempotent); fires with C{None}."""
+
+        async def delete() -> None:
+            await self.connection.delete(self._path)
+
+        return _as_deferred(delete())
+
+    @staticmethod
+    def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(metadata, Mapping):
+            raise ClientValidationError("metadata", "must be a dict")
+        content = dict(metadata)
+        for key, value in content.items():
+            if not isinstance(key, str):
+                raise ClientValidationError("metadata", f"keys must be strings, not {key!r}")
+            names = [n for n, (k, _r) in RESERVED.items() if k == key]
+            if names:
+                _check_reserved(names[0], value)
+        size = len(json.dumps(content, separators=(",", ":")).encode())
+        if size > v.MAX_METADATA_SIZE:
+            raise ClientValidationError(
+                "metadata", f"is {size} bytes encoded; at most {v.MAX_METADATA_SIZE}"
+            )
+        return content
+
+    def metadata(self) -> Deferred[Metadata]:
+        """
+        @return: a Deferred firing with the L{Metadata}.  A queue that does
+            not exist reads as the defaults (a server quirk).
+        """
+
+        async def get() -> Metadata:
+            response = await self.connection.get(self._path)
+            return Metadata(self, response.json if isinstance(response.json, dict) else {})
+
+        return _as_deferred(get())
+
+    def patch_metadata(self, operations: Iterable[Mapping[str, Any]]) -> Deferred[Metadata]:
+        """
+        Apply JSON-patch operations (C{add}, C{replace}, C{remove} on
+        C{/metadata/<key>}).
+
+        @return: a Deferred firing with the new L{Metadata}; fails with
+            L{txzaqar.errors.NotFound} for a missing queue and
+            L{txzaqar.errors.Conflict} for replace/remove of a missing key.
+        """
+        ops = [dict(op) for op in operations]
+        if not ops:
+            raise ClientValidationError("operations", "at least one JSON-patch operation is needed")
+        for op in ops:
+            if op.get("op") not in ("add", "replace", "remove"):
+                raise ClientValidationError("operations", f"op must be add, replace or remove: {op!r}")
+            path = op.get("path")
+            if not isinstance(path, str) or not path.startswith("/metadata/") or path.count("/") != 2:
+                raise ClientValidationError("operations", f"path must be /metadata/<key>: {op!r}")
+            if op["op"] != "remove" and "value" not in op:
+                raise ClientValidationError("operations", f"{op['op']} needs a value: {op!r}")
+
+        async def patch() -> Metadata:
+            response = await self.connection.patch(
+                self._path, body=ops, content_type=JSON_PATCH_TYPE
+            )
+            return Metadata(self, response.json if isinstance(response.json, dict) else {})
+
+        return _as_deferred(patch())
+
+    def update_metadata(self, changes: Mapping[str, Any]) -> Deferred[Metadata]:
+        """Add or replace the given keys; a Deferred firing with the new L{Metadata}."""
+        content = self._check_metadata(changes)
+        return self.patch_metadata(
+            {"op": "add", "path": "/metadata/" + _escape_pointer(k), "value": val}
+            for k, val in content.items()
+        )
+
+    def set_metadata(self, metadata: Mapping[str, Any]) -> Deferred[Metadata]:
+        """
+        Replace the whole metadata: keys not in C{metadata} are removed.
+        (Read, then one PATCH: not atomic against concurrent writers.)
+
+        @return: a Deferred firing with the new L{Metadata}.
+        """
+        content = self._check_metadata(metadata)
+
+        async def replace() -> Metadata:
+            current = await self.metadata()
+            ops: list[dict[str, Any]] = [
+                {"op": "remove", "path": "/metadata/" + _escape_pointer(k)}
+                for k in current.content
+                if k not in content and (not k.startswith("_") or current.content[k])
+            ]
+            ops += [
+                {"op": "add", "path": "/metadata/" + _escape_pointer(k), "value": val}
+                for k, val in content.items()
+            ]
+            if not ops:
+                return current
+            return await self.patch_metadata(ops)
+
+        return _as_deferred(replace())
+
+    def configure(self, **settings: Any) -> Deferred[Metadata]:
+        """
+        Set reserved metadata by name, e.g.
+        C{configure(max_claim_count=3, dead_letter_queue="dead")}.
+
+        @return: a Deferred firing with the new L{Metadata}.
+        @raise ClientValidationError: unknown setting or bad value.
+        """
+        if not settings:
+            raise ClientValidationError("settings", f"give at least one of {', '.join(sorted(RESERVED))}")
+        ops = []
+        for name, value in settings.items():
+            key, value = _check_reserved(name, value)
+            ops.append({"op": "add", "path": f"/metadata/{key}", "value": value})
+        return self.patch_metadata(ops)
+
+    def stats(self) -> Deferred[QueueStats]:
+        """@return: a Deferred firing with the L{QueueStats}."""
+
+        async def stats() -> QueueStats:
+            response = await self.connection.get(self._path + "/stats")
+            return QueueStats.from_json(response.json)
+
+        return _as_deferred(stats())
+
+    def purge(self, resource_types: Sequence[str] | None = None) -> Deferred[None]:
+        """
+        Delete all messages and/or subscriptions, keeping the queue.
+
+        @param resource_types: a subset of C{("messages", "subscriptions")};
+            both when omitted.
+        """
+        body = None
+        if resource_types is not None:
+            types = list(resource_types)
+            bad = [t for t in types if t not in RESOURCE_TYPES] if not isinstance(resource_types, str) else [resource_types]
+            if bad or not types:
+                raise ClientValidationError(
+                    "resource_types", f"must be a non-empty subset of {RESOURCE_TYPES}, not {resource_types!r}"
+                )
+            body = {"resource_types": types}
+
+        async def purge() -> None:
+            await self.connection.post(self._path + "/purge", body=body, idempotent=True)
+
+        return _as_deferred(purge())
+
+    def share(
+        self,
+        paths: Sequence[str] | None = None,
+        methods: Sequence[str] | None = None,
+        expires: datetime.datetime | str | None = None,
+    ) -> Deferred[SignedURL]:
+        """
+        Create a pre-signed URL for this queue.
+
+        @param paths: subset of C{messages}, C{subscriptions}, C{claims}.
+        @param methods: HTTP methods allowed (server default C{["GET"]}).
+        @param expires: a UTC C{datetime} or ISO string; server default
+            is one day from now.
+        @return: a Deferred firing with a L{SignedURL}; fails with
+            L{txzaqar.errors.BadRequest} if the server has no signing key.
+        """
+        body: dict[str, Any] = {}
+        if paths is not None:
+            if isinstance(paths, str) or not paths or any(p not in SHARE_PATHS for p in paths):
+                raise ClientValidationError("paths", f"must be a non-empty subset of {SHARE_PATHS}")
+            body["paths"] = list(paths)
+        if methods is not None:
+            if isinstance(methods, str) or not methods or any(m not in SHARE_METHODS for m in methods):
+                raise ClientValidationError("methods", f"must be a non-empty list of {SHARE_METHODS}")
+            body["methods"] = list(methods)
+        if expires is not None:
+            if isinstance(expires, datetime.datetime):
+                if expires.tzinfo is not None:
+                    expires = expires.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                expires = expires.isoformat(timespec="seconds")
+            if not isinstance(expires, str):
+                raise ClientValidationError("expires", "must be a datetime or an ISO string")
+            body["expires"] = expires
+
+        async def share() -> SignedURL:
+            response = await self.connection.post(self._path + "/share", body=body, idempotent=True)
+            data = response.json or {}
+            try:
+                return SignedURL(
+                    paths=tuple(data["paths"]), methods=tuple(data["methods"]),
+                    project=data["project"], expires=data["expires"], signature=data["signature"],
+                )
+            except (KeyError, TypeError):
+                raise MalformedResponse("Malformed signed URL", f"keys: {sorted(data)}") from None
+
+        return _as_deferred(share())
+
+    # -- messages -----------------------------------------------------
+
+    def post(
+        self,
+        messages: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        ttl: int | None = None,
+        delay: int | None = None,
+    ) -> Deferred[list[str]]:
+        """
+        Post one message (C{{"body": ..., "ttl": ..., "delay": ...}}) or a
+        list of them, in order, split into as many requests as the
+        server's limits (20 messages, C{max_post_size} bytes) need.
+
+        @param ttl: default ttl for messages without one.
+        @param delay: default delay (only honoured by queues with a
+            C{default_message_delay}).
+        @return: a Deferred firing with the new message ids in order; fails
+            with L{PartialPostError} if a later request fails after an
+            earlier one stored messages.
+        @raise ClientValidationError: a bad message, or one too large to
+            post at all; nothing is sent.
+        """
+        if isinstance(messages, Mapping):
+            messages = [messages]
+        if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+            raise ClientValidationError("messages", "must be a message dict or a list of them")
+        if not messages:
+            raise ClientValidationError("messages", "at least one message is needed")
+        docs = [_message_doc(m, ttl, delay) for m in messages]
+        chunks = split_post(docs, self.max_post_size)
+
+        async def post() -> list[str]:
+            ids: list[str] = []
+            for index, (chunk_docs, raw) in enumerate(chunks):
+                try:
+                    response = await self.connection.post(self._path + "/messages", body=raw)
+                except ZaqarError as e:
+                    if not ids:
+                        raise
+                    unposted = [d for c, _ in chunks[index:] for d in c]
+                    raise PartialPostError(e, ids, unposted) from e
+                resources = (response.json or {}).get("resources")
+                if not isinstance(resources, list) or len(resources) != len(chunk_docs):
+                    raise MalformedResponse("Malformed post response", f"{response.json!r:.200}")
+                ids.extend(str(href).rstrip("/").rsplit("/", 1)[-1] for href in resources)
+            return ids
+
+        return _as_deferred(post())
+
+    def messages(
+        self,
+        limit: int = 10,
+        echo: bool = True,
+        include_claimed: bool = False,
+        include_delayed: bool = False,
+        max_items: int | None = None,
+    ) -> Deferred[list[Message]]:
+        """
+        List messages, following every page.
+
+        @param limit: page size, 1 to 20.
+        @param echo: include messages posted with this client's id (the
+            server's default hides them; ours shows them).
+        @param include_claimed: include claimed messages.
+        @param include_delayed: include messages still delayed.
+        @return: a Deferred firing with a C{list} of L{Message}.
+        """
+        v.page_limit(limit)
+        params = {"echo": echo, "include_claimed": include_claimed, "include_delayed": include_delayed}
+        # Quirk 8.2: include_claimed without a marker is a 503 on Redis; a
+        # marker that matches nothing starts from the top.
+        marker = str(uuid.UUID(int=0)) if include_claimed else None
+
+        async def listing() -> list[Message]:
+            items = await _paging.collect(
+                self.connection, self._path + "/messages", "messages", "id", limit,
+                params=params, max_items=max_items, marker=marker,
+            )
+            return [Message.from_json(self, m) for m in items]
+
+        return _as_deferred(listing())
+
+    def message(self, message_id: str) -> Deferred[Message]:
+        """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
+        v.path_segment("message_id", message_id)
+
+        async def get() -> Message:
+            response = await self.connection.get(message_path(self.name, message_id))
+            return Message.from_json(self, response.json or {})
+
+        return _as_deferred(get())
+
+    def get_messages(self, message_ids: Iterable[str]) -> Deferred[list[Message]]:
+        """
+        Get many messages by id (20 per request).
+
+        @return: a Deferred firing with the messages found (missing ones
+            are left out).
+        """
+        ids = v.string_list("message_ids", message_ids)
+
+        async def get() -> list[Message]:
+            found: list[Message] = []
+            for start in range(0, len(ids), v.MAX_IDS):
+                try:
+                    response = await self.connection.get(
+                        self._path + "/messages", params={"ids": ids[start:start + v.MAX_IDS]}
+                    )
+                except NotFound:
+                    continue
+                found.extend(Message.from_json(self, m) for m in (response.json or {}).get("messages") or ())
+            return found
+
+        return _as_deferred(get())
+
+    def delete_message(self, message_id: str, claim_id: str | None = None) -> Deferred[None]:
+        """
+        Delete one message (idempotent).
+
+        @param claim_id: required when the message is claimed.
+        @return: a Deferred firing with C{None}; L{txzaqar.errors.Forbidden}
+            for a claimed message without its claim,
+            L{txzaqar.errors.BadRequest} for a wrong or expired claim.
+        """
+        v.path_segment("message_id", message_id)
+        params = {"claim_id": claim_id} if claim_id else None
+
+        async def delete() -> None:
+            await self.connection.delete(message_path(self.name, message_id), params=params)
+
+        return _as_deferred(delete())
+
+    def delete_messages(
+        self, message_ids: Iterable[str], claim_ids: Iterable[str] | None = None
+    ) -> Deferred[None]:
+        """
+        Delete messages by id, 20 per request, in order (idempotent).
+
+        @param claim_ids: sent along for servers with
+            C{message_delete_with_claim_id}.
+        @return: a Deferred firing with C{None}.
+        """
+        ids = v.string_list("message_ids", message_ids)
+        claims = v.string_list("claim_ids", claim_ids) if claim_ids is not None else None
+
+        async def delete() -> None:
+            for start in range(0, len(ids), v.MAX_IDS):
+                params: dict[str, Any] = {"ids": ids[start:start + v.MAX_IDS]}
+                if claims:
+                    params["claim_ids"] = claims
+                await self.connection.delete(self._path + "/messages", params=params)
+
+        return _as_deferred(delete())
+
+    def pop(self, count: int = 1) -> Deferred[list[Message]]:
+        """
+        Remove and return up to C{count} (1 to 20) messages.
+
+        @return: a Deferred firing with the C{list} of L{Message} (empty if none).
+        """
+        v.integer("count", count, 1, v.MAX_CLAIM_OR_POP)
+
+        async def pop() -> list[Message]:
+            response = await self.connection.delete(
+                self._path + "/messages", params={"pop": count}, idempotent=False
+            )
+            return [Message.from_json(self, m) for m in (response.json or {}).get("messages") or ()]
+
+        return _as_deferred(pop())
+
+    def claim(
+        self, limit: int | None = None, ttl: int | None = None, grace: int | None = None
+    ) -> Deferred[Claim]:
+        """
+        Claim up to C{limit} messages (server defaults: 10, ttl 300,
+        grace 60).
+
+        @return: a Deferred firing with a L{Claim}; an empty one (falsy,
+            no id) when nothing could be claimed.
+        """
+        v.optional_integer("limit", limit, 1, v.MAX_CLAIM_OR_POP)
+        body: dict[str, int] = {}
+        if ttl is not None:
+            body["ttl"] = v.integer("claim ttl", ttl, *v.CLAIM_TTL)
+        if grace is not None:
+            body["grace"] = v.integer("claim grace", grace, *v.CLAIM_GRACE)
+
+        async def claim() -> Claim:
+            response = await self.connection.post(
+                self._path + "/claims", params={"limit": limit}, body=body
+            )
+            ttl_ = body.get("ttl", DEFAULT_CLAIM_TTL)
+            grace_ = body.get("grace", DEFAULT_CLAIM_GRACE)
+            if response.code == 204 or not response.json:
+                return Claim(self, None, ttl=ttl_, grace=grace_)
+            messages = tuple(Message.from_json(self, m) for m in response.json.get("messages") or ())
+            claim_id = None
+            if response.location:
+                claim_id = response.location.rstrip("/").rsplit("/", 1)[-1]
+            elif messages:
+                claim_id = messages[0].claim_id
+            if not claim_id:
+                raise MalformedResponse("Claim without id", "no Location and no claim_id in hrefs")
+            return Claim(self, claim_id, ttl=ttl_, grace=grace_, messages=messages)
+
+        return _as_deferred(claim())
+
+    def get_claim(self, claim_id: str) -> Deferred[Claim]:
+        """@return: a Deferred firing with the L{Claim}; L{txzaqar.errors.NotFound} once expired."""
+        v.path_segment("claim_id", claim_id)
+        return Claim(self, claim_id).reload()
+
+    # -- subscriptions ------------------------------------------------
+
+    def subscribe(
+        self,
+        subscriber: str,
+        ttl: int | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Deferred[Subscription]:
+        """
+        Subscribe C{subscriber} (C{http(s)://}, C{mailto:}, C{trust+http(s)://})
+        to this queue's messages.  Re-subscribing an unconfirmed subscriber
+        returns the same subscription.
+
+        @param ttl: seconds, at least 60 (default 3600).
+        @return: a Deferred firing with the L{Subscription};
+            L{txzaqar.errors.Conflict} for a confirmed duplicate.
+        """
+        body: dict[str, Any] = {
+            "subscriber": check_subscriber(subscriber),
+            "ttl": check_ttl(DEFAULT_SUBSCRIPTION_TTL if ttl is None else ttl),
+            "options": check_options(dict(options) if options is not None else {}),
+        }
+
+        async def subscribe() -> Subscription:
+            response = await self.connection.post(self._path + "/subscriptions", body=body)
+            sid = (response.json or {}).get("subscription_id")
+            if not sid:
+                raise MalformedResponse("Malformed subscription response", f"{response.json!r:.200}")
+            return await self.subscription(sid)
+
+        return _as_deferred(subscribe())
+
+    def subscriptions(self, limit: int = 10) -> Deferred[list[Subscription]]:
+        """@return: a Deferred firing with every L{Subscription} of the queue."""
+        v.page_limit(limit)
+
+        async def listing() -> list[Subscription]:
+            items = await _paging.collect(
+                self.connection, self._path + "/subscriptions", "subscriptions", "id", limit
+            )
+            return [Subscription.from_json(self, s) for s in items]
+
+        return _as_deferred(listing())
+
+    def subscription(self, subscription_id: str) -> Deferred[Subscription]:
+        """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
+        v.path_segment("subscription_id", subscription_id)
+
+        async def get() -> Subscription:
+            response = await self.connection.get(f"{self._path}/subscriptions/{subscription_id}")
+            return Subscription.from_json(self, response.json or {})
+
+        return _as_deferred(get())

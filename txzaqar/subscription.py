@@ -1,0 +1,122 @@
+"""
+L{Subscription}: a notification subscription on a queue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import quote, urlsplit
+
+import attr
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from . import _validation as v
+from ._interfaces import ISubscription
+from .connection import _as_deferred
+from .errors import ClientValidationError
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+SUBSCRIBER_SCHEMES = ("http", "https", "mailto", "trust+http", "trust+https")
+DEFAULT_SUBSCRIPTION_TTL = 3600
+
+
+def check_subscriber(subscriber: object) -> str:
+    if not isinstance(subscriber, str) or not subscriber:
+        raise ClientValidationError("subscriber", "must be a non-empty URI string")
+    scheme = urlsplit(subscriber).scheme
+    if scheme not in SUBSCRIBER_SCHEMES:
+        raise ClientValidationError(
+            "subscriber", f"scheme {scheme!r} is not one of {', '.join(SUBSCRIBER_SCHEMES)}"
+        )
+    return subscriber
+
+
+def check_ttl(ttl: object) -> int:
+    return v.integer("subscription ttl", ttl, v.MIN_SUBSCRIPTION_TTL, 10**9)
+
+
+def check_options(options: object) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        raise ClientValidationError("options", f"must be a dict, not {type(options).__name__}")
+    return options
+
+
+@implementer(ISubscription)
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class Subscription:
+    queue: "Queue" = attr.ib(eq=False, repr=False)
+    id: str
+    subscriber: str | None = None
+    ttl: int | None = None
+    age: int | None = None
+    options: Mapping[str, Any] = attr.Factory(dict)
+    confirmed: bool | None = None
+
+    @classmethod
+    def from_json(cls, queue: "Queue", data: Mapping[str, Any]) -> "Subscription":
+        return cls(
+            queue=queue,
+            id=str(data.get("id")),
+            subscriber=data.get("subscriber"),
+            ttl=data.get("ttl"),
+            age=data.get("age"),
+            options=data.get("options") or {},
+            confirmed=data.get("confirmed"),
+        )
+
+    def _path(self) -> str:
+        return f"queues/{self.queue.name}/subscriptions/{quote(self.id, safe='')}"
+
+    def update(
+        self,
+        subscriber: str | None = None,
+        ttl: int | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> Deferred["Subscription"]:
+        """
+        Change the subscriber, ttl and/or options (options are replaced
+        whole, and the age restarts).
+
+        @return: a Deferred firing with the updated L{Subscription};
+            L{txzaqar.errors.NotFound}, L{txzaqar.errors.Conflict}.
+        """
+        body: dict[str, Any] = {}
+        if subscriber is not None:
+            body["subscriber"] = check_subscriber(subscriber)
+        if ttl is not None:
+            body["ttl"] = check_ttl(ttl)
+        if options is not None:
+            body["options"] = check_options(options)
+        if not body:
+            raise ClientValidationError("update", "give at least one of subscriber, ttl, options")
+
+        async def update() -> "Subscription":
+            await self.queue.connection.patch(self._path(), body=body, idempotent=True)
+            return attr.evolve(self, age=0, **body)
+
+        return _as_deferred(update())
+
+    def confirm(self, confirmed: bool = True) -> Deferred[None]:
+        """Confirm (or revoke the confirmation); a Deferred firing with C{None}."""
+        if not isinstance(confirmed, bool):
+            raise ClientValidationError("confirmed", "must be True or False")
+
+        async def confirm() -> None:
+            await self.queue.connection.put(self._path() + "/confirm", body={"confirmed": confirmed})
+
+        return _as_deferred(confirm())
+
+    def delete(self) -> Deferred[None]:
+        """Delete it (idempotent); a Deferred firing with C{None}."""
+
+        async def delete() -> None:
+            await self.queue.connection.delete(self._path())
+
+        return _as_deferred(delete())
+
+    def reload(self) -> Deferred["Subscription"]:
+        """@return: a Deferred firing with a fresh L{Subscription}; L{txzaqar.errors.NotFound}."""
+        return self.queue.subscription(self.id)
