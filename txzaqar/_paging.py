@@ -11,7 +11,8 @@ that brings nothing new.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._interfaces import IConnection

@@ -5,7 +5,8 @@ C{admin_mode} and C{pooling} (admin role required to change them).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import attr
 from twisted.internet.defer import Deferred

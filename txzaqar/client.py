@@ -5,7 +5,8 @@ flavors), and L{connect}, the one-line way to get one.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from zope.interface import implementer

@@ -14,25 +14,27 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from typing import Any, Coroutine, Mapping, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attr
 import treq
 from treq.client import HTTPClient
-from twisted.internet import defer, error as ierror
+from twisted.internet import defer
+from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web._newclient import RequestNotSent, RequestTransmissionFailed
 from twisted.web.client import (
     Agent,
     HTTPConnectionPool,
     ResponseFailed,
     ResponseNeverReceived,
 )
-from twisted.web._newclient import RequestNotSent, RequestTransmissionFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
@@ -97,7 +99,7 @@ class ZaqarConnectionPool(HTTPConnectionPool):
     C{Connection: keep-alive} is closed instead of pooled.
     """
 
-    cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT
+    cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT  # type: ignore[assignment]
     retryAutomatically = True
     maxPersistentPerHost = 16
 
@@ -316,7 +318,7 @@ class Connection:
                     "{method} {url} failed ({error}); retry {attempt} in {delay:.2f}s",
                     method=method, url=url, error=str(e), attempt=attempt, delay=delay,
                 )
-                await deferLater(self._reactor, delay, lambda: None)  # type: ignore[arg-type]
+                await deferLater(self._reactor, delay, lambda: None)
 
     @staticmethod
     def _replayable(e: errors.ZaqarError, idempotent: bool) -> bool:
@@ -348,7 +350,7 @@ class Connection:
         raw = Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in headers.items()})
         producer = _BytesProducer(data) if data is not None else None
         d = _as_deferred(self._send(method, url, raw, producer))
-        d.addTimeout(self.timeout, self._reactor)  # type: ignore[arg-type]
+        d.addTimeout(self.timeout, self._reactor)
         try:
             code, resp_headers, content = await d
         except defer.TimeoutError:
@@ -362,7 +364,7 @@ class Connection:
     ) -> tuple[int, dict[str, str], bytes]:
         try:
             response = await self._http.request(
-                method, url, headers=headers, data=producer, reactor=self._reactor
+                method, url, headers=headers, data=producer, reactor=self._reactor,  # type: ignore[arg-type]
             )
         except CancelledError:
             raise
@@ -428,7 +430,7 @@ class Connection:
         if self._pool is None:
             return succeed(None)
         d = self._pool.closeCachedConnections()
-        d.addTimeout(timeout, self._reactor)  # type: ignore[arg-type]
+        d.addTimeout(timeout, self._reactor)
         d.addErrback(lambda f: log.warn("closing connections: {f}", f=f.getErrorMessage()))
         return d.addCallback(lambda _: None)
 
@@ -443,7 +445,7 @@ def _describe(e: BaseException) -> str:
 def make_pool(reactor: Any, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> ZaqarConnectionPool:
     """A persistent L{ZaqarConnectionPool} on C{reactor}."""
     pool = ZaqarConnectionPool(reactor, persistent=True)
-    pool.cachedConnectionTimeout = idle_timeout
+    pool.cachedConnectionTimeout = idle_timeout  # type: ignore[has-type]
     return pool
 
 

@@ -11,7 +11,8 @@ reads C{"ErrorName (code): title"}, with the description after a dash.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class ZaqarError(Exception):

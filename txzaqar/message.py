@@ -5,7 +5,8 @@ L{Message}: a frozen snapshot of one message.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attr

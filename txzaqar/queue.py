@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attr
 from twisted.internet.defer import Deferred
@@ -170,6 +171,7 @@ def _check_reserved(name: str, value: Any) -> tuple[str, Any]:
         if not isinstance(value, str) or not value:
             raise ClientValidationError(name, "must be a non-empty string")
     else:
+        assert isinstance(rule, tuple)
         low, high = rule
         v.integer(name, value, low, high)
     return key, value
@@ -457,7 +459,7 @@ class Queue:
         if expires is not None:
             if isinstance(expires, datetime.datetime):
                 if expires.tzinfo is not None:
-                    expires = expires.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+                    expires = expires.astimezone(datetime.UTC).replace(tzinfo=None)
                 expires = expires.isoformat(timespec="seconds")
             if not isinstance(expires, str):
                 raise ClientValidationError("expires", "must be a datetime or an ISO string")

@@ -4,7 +4,8 @@ L{Subscription}: a notification subscription on a queue.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import attr

@@ -1,0 +1,335 @@
+"""
+Unit tests of L{txzaqar.connection} against canned responses: every
+transport failure becomes a typed error, nothing hangs, nothing is
+replayed that should not be.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web._newclient import ResponseNeverReceived
+from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IResponse
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from txzaqar import errors
+from txzaqar._interfaces import IAuthenticator, IConnection
+from txzaqar.auth import NoAuth, Token
+from txzaqar.connection import Connection, ZaqarConnectionPool
+
+
+@implementer(IResponse)
+class CannedResponse:
+    """An IResponse delivering C{body}, then ending with C{end}."""
+
+    def __init__(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None,
+                 end: Failure | None = None, version: tuple[bytes, int, int] = (b"HTTP", 1, 1)):
+        self.version = version
+        self.code = code
+        self.phrase = b"Canned"
+        self.headers = Headers({k.encode(): [v.encode()] for k, v in (headers or {}).items()})
+        self.length = len(body)
+        self.request = None
+        self.previousResponse = None
+        self._body = body
+        self._end = end or Failure(ResponseDone())
+
+    def deliverBody(self, protocol: Any) -> None:
+        protocol.makeConnection(None)
+        if self._body:
+            protocol.dataReceived(self._body)
+        protocol.connectionLost(self._end)
+
+    def setPreviousResponse(self, response: Any) -> None:
+        pass
+
+
+@implementer(IAgent)
+class CannedAgent:
+    """Answers each request with the next scripted outcome and records the requests."""
+
+    def __init__(self, *outcomes: Any) -> None:
+        self.outcomes = list(outcomes)
+        self.requests: list[tuple[bytes, bytes, Headers, bytes | None]] = []
+        self.pending: list[Deferred[Any]] = []
+        self.cancelled: list[Deferred[Any]] = []
+
+    def request(self, method: bytes, uri: bytes, headers: Headers | None = None,
+                bodyProducer: Any = None) -> Deferred[Any]:
+        body = None
+        if bodyProducer is not None:
+            chunks: list[bytes] = []
+
+            class Consumer:
+                write = chunks.append
+
+            bodyProducer.startProducing(Consumer())
+            body = b"".join(chunks)
+        self.requests.append((method, uri, headers or Headers(), body))
+        outcome = self.outcomes.pop(0)
+        if outcome == "hang":
+            d: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
+            self.pending.append(d)
+            return d
+        if isinstance(outcome, BaseException):
+            return fail(outcome)
+        return succeed(outcome)
+
+
+def json_response(code: int, value: Any, **kw: Any) -> CannedResponse:
+    return CannedResponse(code, json.dumps(value).encode(), {"Content-Type": "application/json"}, **kw)
+
+
+class ConnectionTestsMixin:
+    def connection(self, *outcomes: Any, auth: Any = None, retries: int = 2) -> tuple[Connection, CannedAgent, Clock]:
+        agent = CannedAgent(*outcomes)
+        clock = Clock()
+        conn = Connection(agent, clock, auth or NoAuth("proj"), url="http://zaqar.test:8888",
+                          client_id="5e1c7a4c-3b06-4b6f-8c1f-1f0c6c7f9a10", retries=retries)
+        return conn, agent, clock
+
+
+class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_interface(self) -> None:
+        conn, _, _ = self.connection()
+        self.assertTrue(verifyObject(IConnection, conn))
+        self.assertTrue(verifyObject(IAuthenticator, NoAuth("p")))
+        self.assertTrue(verifyObject(IAuthenticator, Token("t")))
+
+    def test_json_and_headers(self) -> None:
+        conn, agent, _ = self.connection(json_response(201, {"ok": 1}, ))
+        response = self.successResultOf(conn.post("queues/q/messages", body={"messages": []}))
+        self.assertEqual((response.code, response.json), (201, {"ok": 1}))
+        method, uri, headers, body = agent.requests[0]
+        self.assertEqual((method, uri), (b"POST", b"http://zaqar.test:8888/v2/queues/q/messages"))
+        self.assertEqual(headers.getRawHeaders(b"client-id"), [b"5e1c7a4c-3b06-4b6f-8c1f-1f0c6c7f9a10"])
+        self.assertEqual(headers.getRawHeaders(b"x-project-id"), [b"proj"])
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"application/json"])
+        self.assertEqual(json.loads(body or b""), {"messages": []})
+
+    def test_query_and_absolute_paths(self) -> None:
+        conn, agent, _ = self.connection(json_response(200, {}), CannedResponse(300, b"{}"))
+        self.successResultOf(conn.get("queues", params={"limit": 5, "detailed": True, "marker": None,
+                                                       "ids": ["a", "b"]}))
+        self.successResultOf(conn.get("/", ok=(300,)))
+        self.assertEqual(agent.requests[0][1],
+                         b"http://zaqar.test:8888/v2/queues?limit=5&detailed=true&ids=a%2Cb")
+        self.assertEqual(agent.requests[1][1], b"http://zaqar.test:8888/")
+
+    def test_no_content(self) -> None:
+        conn, _, _ = self.connection(CannedResponse(204))
+        self.assertIsNone(self.successResultOf(conn.delete("queues/q")).json)
+
+    def test_malformed_json(self) -> None:
+        conn, _, _ = self.connection(CannedResponse(200, b'{"messages": [', {"x-openstack-request-id": "req-1"}))
+        error = self.failureResultOf(conn.get("queues/q/messages"), errors.MalformedResponse).value
+        self.assertEqual((error.code, error.request_id), (200, "req-1"))
+        self.assertIn("not JSON", str(error))
+
+    def test_html_from_proxy(self) -> None:
+        page = b"<html><body>" + b"Bad gateway " * 100 + b"</body></html>"
+        conn, agent, clock = self.connection(CannedResponse(502, page), retries=0)
+        error = self.failureResultOf(conn.post("queues/q/claims"), errors.BadGateway).value
+        self.assertEqual(error.code, 502)
+        self.assertIn("<html>", error.description)
+        self.assertLess(len(error.description), 300)  # summarised, not dumped
+
+    def test_truncated_body(self) -> None:
+        truncated = Failure(ResponseFailed([Failure(PotentialDataLoss()), Failure(ConnectionRefusedError())]))
+        conn, _, _ = self.connection(CannedResponse(200, b'{"a": ', end=truncated))
+        self.failureResultOf(conn.get("queues/q"), errors.MalformedResponse)
+
+    def test_unknown_status(self) -> None:
+        conn, _, _ = self.connection(json_response(418, {"title": "Teapot", "description": "short"}))
+        error = self.failureResultOf(conn.get("queues"), errors.HTTPError).value
+        self.assertIs(type(error), errors.HTTPError)
+        self.assertEqual(str(error), "HTTPError (418): Teapot - short")
+
+    def test_error_titles(self) -> None:
+        conn, _, _ = self.connection(
+            json_response(404, {"title": "Not found", "description": "Message m does not exist"}),
+            json_response(401, {"error": {"code": 401, "title": "Unauthorized", "message": "need auth"}}),
+            CannedResponse(405, b""),
+        )
+        e1 = self.failureResultOf(conn.get("queues/q/messages/m"), errors.NotFound).value
+        self.assertEqual((e1.title, e1.description, e1.code), ("Not found", "Message m does not exist", 404))
+        self.assertEqual(str(e1), "NotFound (404): Not found - Message m does not exist")
+        e2 = self.failureResultOf(conn.get("queues"), errors.Unauthorized).value
+        self.assertEqual((e2.title, e2.description), ("Unauthorized", "need auth"))
+        e3 = self.failureResultOf(conn.head("queues/q"), errors.MethodNotAllowed).value
+        self.assertEqual(str(e3), "MethodNotAllowed (405): HTTP 405")
+
+    def test_unserialisable_body(self) -> None:
+        conn, agent, _ = self.connection()
+        self.failureResultOf(conn.post("queues/q/messages", body={"x": object()}),
+                             errors.ClientValidationError)
+        self.assertEqual(agent.requests, [])
+
+
+class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_get_retried_on_503_then_succeeds(self) -> None:
+        conn, agent, clock = self.connection(
+            json_response(503, {"title": "Service temporarily unavailable"}),
+            json_response(200, {"ok": True}),
+        )
+        d = conn.get("queues/q/stats")
+        self.assertNoResult(d)
+        clock.advance(1)
+        self.assertEqual(self.successResultOf(d).json, {"ok": True})
+        self.assertEqual(len(agent.requests), 2)
+
+    def test_retries_are_bounded(self) -> None:
+        conn, agent, clock = self.connection(*[CannedResponse(500, b"")] * 3)
+        d = conn.get("queues")
+        clock.pump([1] * 5)
+        self.failureResultOf(d, errors.InternalServerError)
+        self.assertEqual(len(agent.requests), 3)
+
+    def test_post_never_replayed_after_it_may_have_been_sent(self) -> None:
+        conn, agent, clock = self.connection(
+            ResponseNeverReceived([Failure(ConnectionRefusedError())]),
+            json_response(201, {"resources": []}),
+        )
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.pump([1] * 5)
+        self.failureResultOf(d, errors.ConnectionFailed)
+        self.assertEqual(len(agent.requests), 1)
+
+    def test_post_503_not_replayed(self) -> None:
+        conn, agent, clock = self.connection(CannedResponse(503, b"{}"), json_response(201, {}))
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.pump([1] * 5)
+        self.failureResultOf(d, errors.ServiceUnavailable)
+        self.assertEqual(len(agent.requests), 1)
+
+    def test_refused_connection_retried_even_for_post(self) -> None:
+        """Nothing reached the server, so replaying the same bytes is safe."""
+        conn, agent, clock = self.connection(ConnectionRefusedError(), json_response(201, {"r": 1}))
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.pump([1] * 5)
+        self.assertEqual(self.successResultOf(d).json, {"r": 1})
+        self.assertEqual(agent.requests[0][3], agent.requests[1][3])
+
+    def test_refused_connection_typed(self) -> None:
+        conn, _, clock = self.connection(*[ConnectionRefusedError()] * 3)
+        d = conn.get("ping")
+        clock.pump([1] * 5)
+        error = self.failureResultOf(d, errors.ConnectionFailed).value
+        self.assertIsNone(error.code)
+
+    def test_timeout(self) -> None:
+        conn, agent, clock = self.connection("hang", retries=0)
+        d = conn.get("queues")
+        clock.advance(29)
+        self.assertNoResult(d)
+        clock.advance(2)
+        self.failureResultOf(d, errors.RequestTimedOut)
+        self.assertEqual(agent.cancelled, agent.pending)  # the request itself was cancelled
+
+
+@implementer(IAuthenticator)
+class RenewingAuth:
+    def __init__(self) -> None:
+        self.token = 1
+        self.invalidated = 0
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        return succeed({"X-Auth-Token": f"token-{self.token}"})
+
+    def endpoint(self) -> Deferred[str | None]:
+        return succeed(None)
+
+    def invalidate(self) -> bool:
+        self.invalidated += 1
+        self.token += 1
+        return True
+
+
+class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_one_retry_with_new_token_and_same_bytes(self) -> None:
+        auth = RenewingAuth()
+        conn, agent, _ = self.connection(CannedResponse(401, b"{}"), json_response(201, {}), auth=auth)
+        self.successResultOf(conn.post("queues/q/messages", body={"messages": [{"body": "x"}]}))
+        self.assertEqual(auth.invalidated, 1)
+        tokens = [r[2].getRawHeaders(b"x-auth-token") for r in agent.requests]
+        self.assertEqual(tokens, [[b"token-1"], [b"token-2"]])
+        self.assertEqual(agent.requests[0][3], agent.requests[1][3])
+
+    def test_second_401_is_final(self) -> None:
+        auth = RenewingAuth()
+        conn, agent, _ = self.connection(CannedResponse(401, b""), CannedResponse(401, b""), auth=auth)
+        self.failureResultOf(conn.get("queues"), errors.Unauthorized)
+        self.assertEqual(len(agent.requests), 2)
+
+    def test_noauth_401_not_retried(self) -> None:
+        conn, agent, _ = self.connection(CannedResponse(401, b""))
+        self.failureResultOf(conn.get("queues"), errors.Unauthorized)
+        self.assertEqual(len(agent.requests), 1)
+
+    def test_token_not_in_repr(self) -> None:
+        self.assertNotIn("s3cret", repr(Token("s3cret", "http://x")))
+
+
+class CloseTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_close_cancels_in_flight(self) -> None:
+        conn, agent, _ = self.connection("hang")
+        d = conn.get("queues")
+        self.successResultOf(conn.close())
+        self.failureResultOf(d)
+        self.assertEqual(agent.cancelled, agent.pending)
+        self.failureResultOf(conn.get("queues"), errors.ConnectionFailed)
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.lost = False
+
+    def loseConnection(self) -> None:
+        self.lost = True
+
+
+class FakeParserResponse:
+    def __init__(self, version: tuple[bytes, int, int]) -> None:
+        self.version = version
+
+
+class FakeProtocol:
+    state = "QUIESCENT"
+
+    def __init__(self, version: tuple[bytes, int, int], connection_header: bytes | None = None) -> None:
+        self.transport = FakeTransport()
+        self._parser = type("P", (), {})()
+        self._parser.response = FakeParserResponse(version)
+        self._parser.connHeaders = Headers({b"connection": [connection_header]} if connection_header else {})
+
+
+class PoolTests(SynchronousTestCase):
+    def test_http10_connection_not_pooled(self) -> None:
+        """The built-in server's HTTP/1.0 answers close the socket: never reuse it."""
+        pool = ZaqarConnectionPool(Clock())
+        old = FakeProtocol((b"HTTP", 1, 0))
+        pool._putConnection(("http", b"h", 1), old)
+        self.assertTrue(old.transport.lost)
+        self.assertEqual(pool._connections.get(("http", b"h", 1), []), [])
+
+    def test_http10_keep_alive_and_http11_pooled(self) -> None:
+        clock = Clock()
+        pool = ZaqarConnectionPool(clock)
+        keep = FakeProtocol((b"HTTP", 1, 0), b"keep-alive")
+        new = FakeProtocol((b"HTTP", 1, 1))
+        pool._putConnection("k", keep)
+        pool._putConnection("k", new)
+        self.assertEqual(pool._connections["k"], [keep, new])
+        self.assertFalse(keep.transport.lost or new.transport.lost)
+        clock.advance(2)  # idle connections go before gunicorn's 2 s keep-alive
+        self.assertEqual(pool._connections.get("k", []), [])
