@@ -1,0 +1,1 @@
+"""Test helpers for txzaqar users: real Zaqar servers and (soon) an in-memory Zaqar."""
