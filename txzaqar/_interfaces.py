@@ -376,12 +376,26 @@ class ISubscriber(Interface):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
     channels = Attribute("The subscribed queue names (a C{frozenset}).")
+    stats = Attribute(
+        "Counters (a C{dict}-like C{Counter}): claimed, processed, failed, "
+        "acked, renewed, released, poll_errors, ..."
+    )
 
-    def subscribe(queue_name, callback):
-        """Deliver each message of C{queue_name} to C{callback(message)}."""
+    def subscribe(queue_name, callback=None, dead_letter_queue=None, max_claim_count=None):
+        """
+        Deliver each message of C{queue_name} to C{callback(message)} (a
+        plain, Deferred-returning or coroutine function); the message is
+        deleted only after the callback succeeded.  Without a callback the
+        messages go to L{listen}.  C{dead_letter_queue} with
+        C{max_claim_count} configures the queue's dead-lettering.
+        """
 
     def unsubscribe(queue_name):
         """Stop polling C{queue_name}; a Deferred firing when its work is done."""
 
     def listen():
-        """An async iterator of messages from every subscribed queue."""
+        """
+        An async iterator of the messages of the queues subscribed without
+        a callback; a yielded message is acknowledged when the next one is
+        asked for.
+        """
