@@ -24,6 +24,8 @@ setup(
         "keystoneauth1>=5.0",
     ],
     extras_require={
+        # Only for Keystone.from_cloud / --os-cloud (reading clouds.yaml).
+        "clouds": ["PyYAML"],
         "dev": [
             "coverage",
             "mypy==1.13.0",

@@ -5,7 +5,7 @@ txzaqar: the Twisted client for OpenStack Zaqar.
     queue = await client.create_queue("wot")
 """
 
-from .auth import NoAuth, Token
+from .auth import Keystone, NoAuth, Token
 from .claim import Claim
 from .client import Client, connect
 from .connection import Connection
@@ -21,6 +21,7 @@ __all__ = [
     "Client",
     "ClientValidationError",
     "Connection",
+    "Keystone",
     "Message",
     "MessageStatus",
     "Metadata",

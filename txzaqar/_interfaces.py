@@ -30,13 +30,19 @@ class IAuthenticator(Interface):
             authenticator (e.g. from a service catalog), or C{None}.
         """
 
-    def invalidate():
+    def invalidate(used=None):
         """
-        Forget any cached token after the server answered 401.
+        Forget the cached token after the server answered 401.
 
+        @param used: the headers the refused request carried; a newer
+            token than the one in them is kept (so concurrent 401s cause
+            one re-authentication, not many).
         @return: C{True} if asking for new headers may help (a retry is
             worth it), C{False} otherwise.
         """
+
+    def close():
+        """Release resources (threads); a Deferred firing with C{None}."""
 
 
 class IConnection(Interface):

@@ -2,16 +2,30 @@
 Authenticators: what to add to each request, and where Zaqar is.
 
 L{NoAuth} is for servers with C{auth_strategy} unset (it sends
-C{X-Project-ID}); L{Token} sends a token you already hold.
+C{X-Project-ID}); L{Token} sends a token you already hold; L{Keystone}
+authenticates with keystoneauth1 (any plugin, or a ready C{Session}) and
+finds Zaqar in the service catalog.  This is the only module that knows
+Keystone.
 """
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, succeed
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred, DeferredLock, succeed
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from ._interfaces import IAuthenticator
-from .errors import ClientValidationError
+from .errors import AuthenticationFailed, ClientValidationError, IdentityUnavailable
+
+log = Logger()
+
+T = TypeVar("T")
 
 
 @implementer(IAuthenticator)
@@ -43,8 +57,11 @@ class NoAuth:
     def endpoint(self) -> Deferred[str | None]:
         return succeed(None)
 
-    def invalidate(self) -> bool:
+    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
         return False
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
 
 
 @implementer(IAuthenticator)
@@ -76,5 +93,310 @@ class Token:
     def endpoint(self) -> Deferred[str | None]:
         return succeed(self._endpoint)
 
-    def invalidate(self) -> bool:
+    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
         return False
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+
+#: Signature of the function that runs a blocking call off the reactor
+#: thread: C{run(f, *args)} returns a Deferred of C{f(*args)}.
+RunInThread = Callable[..., Deferred[Any]]
+
+
+@implementer(IAuthenticator)
+class Keystone:
+    """
+    Keystone authentication through keystoneauth1.
+
+    keystoneauth1 is blocking, so every call to it runs on a dedicated
+    one-thread pool (never on the reactor thread nor on the reactor's own
+    pool, which also does DNS), one at a time.  The token is cached until
+    Zaqar answers 401; concurrent 401s cause a single re-authentication.
+
+    @param session: a C{keystoneauth1.session.Session} with an auth plugin.
+    @param reactor: the reactor (for the thread pool's lifetime).
+    @param service_type: catalog type of Zaqar (C{messaging}).
+    @param interface: catalog interface (C{public}, C{internal}, C{admin}).
+    @param region_name: catalog region, if any.
+    @param run_in_thread: override how blocking calls are run (tests).
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        reactor: Any = None,
+        service_type: str = "messaging",
+        interface: str = "public",
+        region_name: str | None = None,
+        run_in_thread: RunInThread | None = None,
+    ) -> None:
+        if getattr(session, "auth", None) is None:
+            raise ClientValidationError("session", "needs a keystoneauth1 auth plugin")
+        self._session = session
+        self._service_type = service_type
+        self._interface = interface
+        self._region_name = region_name
+        self._lock = DeferredLock()
+        self._headers: dict[str, str] | None = None
+        self._stale = False
+        self._pool: ThreadPool | None = None
+        if run_in_thread is None:
+            if reactor is None:
+                from twisted.internet import reactor as global_reactor
+
+                reactor = global_reactor
+            self._reactor = reactor
+            run_in_thread = self._run_on_pool
+        self._run = run_in_thread
+
+    def __repr__(self) -> str:
+        return (
+            f"Keystone(service_type={self._service_type!r}, interface={self._interface!r}, "
+            f"region_name={self._region_name!r})"
+        )
+
+    @classmethod
+    def from_plugin(cls, plugin: Any, cacert: str | None = None, cert: str | None = None,
+                    key: str | None = None, insecure: bool = False, timeout: float = 30.0,
+                    **kwargs: Any) -> Keystone:
+        """
+        Wrap a keystoneauth1 auth plugin (e.g. C{v3.Password}) in a session
+        with the given TLS settings for Keystone itself.
+        """
+        from keystoneauth1 import session as ks_session
+
+        verify: bool | str = cacert if cacert else not insecure
+        if insecure:
+            log.warn("TLS verification of Keystone is DISABLED (insecure)")
+        return cls(
+            ks_session.Session(auth=plugin, verify=verify, cert=_cert_arg(cert, key), timeout=timeout),
+            **kwargs,
+        )
+
+    @classmethod
+    def from_options(cls, auth_type: str = "password", cacert: str | None = None,
+                     cert: str | None = None, key: str | None = None, insecure: bool = False,
+                     timeout: float = 30.0, **options: Any) -> Keystone:
+        """
+        Load any keystoneauth1 plugin by name with its options, e.g.
+        C{from_options("password", auth_url=..., username=..., password=...,
+        project_name=..., user_domain_id="default", project_domain_id="default")}.
+
+        @raise ClientValidationError: unknown plugin or option.
+        """
+        from keystoneauth1 import exceptions, loading
+
+        service = {k: options.pop(k) for k in ("service_type", "interface", "region_name",
+                                                "run_in_thread", "reactor") if k in options}
+        try:
+            loader: Any = loading.get_plugin_loader(auth_type)
+        except exceptions.NoMatchingPlugin:
+            raise ClientValidationError("auth_type", f"unknown keystoneauth1 plugin {auth_type!r}") from None
+        known = {o.dest for o in loader.get_options()}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ClientValidationError("auth options", f"{unknown} are not options of {auth_type!r}")
+        try:
+            plugin = loader.load_from_options(**{k: v for k, v in options.items() if v is not None})
+        except exceptions.MissingRequiredOptions as e:
+            names = ", ".join(o.dest for o in e.options)
+            raise ClientValidationError("auth options", f"{auth_type!r} needs {names}") from None
+        return cls.from_plugin(plugin, cacert=cacert, cert=cert, key=key, insecure=insecure,
+                               timeout=timeout, **service)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Keystone:
+        """
+        Load credentials from C{OS_*} variables the way OpenStack tools do:
+        C{OS_AUTH_TYPE} (default C{password}) and one C{OS_<OPTION>} per
+        option of that plugin (C{OS_AUTH_URL}, C{OS_USERNAME},
+        C{OS_PASSWORD}, C{OS_PROJECT_NAME}, C{OS_USER_DOMAIN_NAME}, ...,
+        C{OS_APPLICATION_CREDENTIAL_ID}...), plus C{OS_REGION_NAME},
+        C{OS_INTERFACE}, C{OS_CACERT}, C{OS_CERT}, C{OS_KEY}, C{OS_INSECURE}.
+        Keyword arguments override the environment.
+        """
+        from keystoneauth1 import loading
+
+        env = dict(os.environ if environ is None else environ)
+        auth_type = kwargs.pop("auth_type", None) or env.get("OS_AUTH_TYPE") or "password"
+        options: dict[str, Any] = {}
+        try:
+            env_loader: Any = loading.get_plugin_loader(auth_type)
+            for opt in env_loader.get_options():
+                value = env.get("OS_" + opt.dest.upper())
+                if value:
+                    options[opt.dest] = value
+        except Exception:  # unknown plugin: from_options says so clearly
+            pass
+        for name, var in (("region_name", "OS_REGION_NAME"), ("interface", "OS_INTERFACE"),
+                          ("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
+            if env.get(var):
+                options[name] = env[var]
+        if env.get("OS_INSECURE", "").lower() in ("1", "true", "yes"):
+            options["insecure"] = True
+        if "interface" in options:
+            options["interface"] = options["interface"].replace("URL", "")
+        options.update({k: v for k, v in kwargs.items() if v is not None})
+        if not options.get("auth_url"):
+            raise ClientValidationError("OS_AUTH_URL", "is not set: no Keystone to authenticate with")
+        return cls.from_options(auth_type, **options)
+
+    @classmethod
+    def from_cloud(cls, cloud: str, path: str | None = None, **kwargs: Any) -> Keystone:
+        """
+        Load the cloud named C{cloud} from C{clouds.yaml} (C{path}, or
+        C{$OS_CLIENT_CONFIG_FILE}, C{./clouds.yaml},
+        C{~/.config/openstack/clouds.yaml}, C{/etc/openstack/clouds.yaml}).
+        Reading YAML needs PyYAML (C{pip install txzaqar[clouds]}).
+        """
+        from ._clouds import load_cloud
+
+        config = load_cloud(cloud, path)
+        options = dict(config.get("auth") or {})
+        for name in ("region_name", "interface", "cacert", "cert", "key"):
+            if config.get(name):
+                options[name] = config[name]
+        if config.get("verify") is False:
+            options["insecure"] = True
+        options.update({k: v for k, v in kwargs.items() if v is not None})
+        return cls.from_options(config.get("auth_type") or "password", **options)
+
+    # -- threads ------------------------------------------------------
+
+    def _run_on_pool(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
+        if self._pool is None:
+            self._pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-keystone")
+            self._pool.start()
+            self._shutdown_trigger = self._reactor.addSystemEventTrigger(
+                "during", "shutdown", self._stop_pool
+            )
+        return deferToThreadPool(self._reactor, self._pool, f, *args)
+
+    def _stop_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+
+    def close(self) -> Deferred[None]:
+        """Stop the thread pool; a Deferred firing with C{None}."""
+        if self._pool is not None:
+            self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._stop_pool()
+        return succeed(None)
+
+    # -- IAuthenticator -----------------------------------------------
+
+    def _call(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
+        async def guarded() -> T:
+            try:
+                return await self._run(f, *args)
+            except Exception as e:
+                raise _identity_error(e) from None
+
+        return Deferred.fromCoroutine(guarded())
+
+    def _fetch_headers(self) -> dict[str, str]:
+        """Runs in the thread pool."""
+        if self._stale:
+            self._session.invalidate()
+        token = self._session.get_token()
+        if not token:
+            raise AuthenticationFailed("Authentication failed", "Keystone returned no token")
+        headers = {"X-Auth-Token": token}
+        project_id = self._session.get_project_id()
+        if project_id:
+            headers["X-Project-ID"] = project_id
+        return headers
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        """
+        @return: a Deferred firing with C{X-Auth-Token} (and
+            C{X-Project-ID}); fails with L{AuthenticationFailed} when
+            Keystone refuses, L{IdentityUnavailable} when it can't be reached.
+        """
+        if self._headers is not None:
+            return succeed(dict(self._headers))
+
+        async def fetch() -> dict[str, str]:
+            await self._lock.acquire()
+            try:
+                if self._headers is None:
+                    self._headers = await self._call(self._fetch_headers)
+                    self._stale = False
+                    log.info("authenticated with Keystone")
+                return dict(self._headers)
+            finally:
+                self._lock.release()
+
+        return Deferred.fromCoroutine(fetch())
+
+    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
+        """
+        Zaqar refused the token in C{used}: forget it, unless a newer one
+        is already cached (then the retry just uses that).
+        """
+        current = self._headers
+        if current is not None and (used is None or used.get("X-Auth-Token") == current["X-Auth-Token"]):
+            self._headers = None
+            self._stale = True
+        return True
+
+    def endpoint(self) -> Deferred[str | None]:
+        """
+        @return: a Deferred firing with Zaqar's URL from the catalog; fails
+            with L{AuthenticationFailed} if the catalog has none.
+        """
+
+        def lookup() -> str | None:
+            return self._session.get_endpoint(
+                service_type=self._service_type, interface=self._interface,
+                region_name=self._region_name,
+            )
+
+        async def find() -> str | None:
+            await self._lock.acquire()
+            try:
+                url = await self._call(lookup)
+            finally:
+                self._lock.release()
+            if not url:
+                raise AuthenticationFailed(
+                    "No Zaqar endpoint",
+                    f"the catalog has no {self._service_type!r} endpoint for interface "
+                    f"{self._interface!r} in region {self._region_name!r}",
+                )
+            return str(url)
+
+        return Deferred.fromCoroutine(find())
+
+
+def _cert_arg(cert: str | None, key: str | None) -> str | tuple[str, str] | None:
+    if cert and key:
+        return (cert, key)
+    return cert
+
+
+def _identity_error(e: Exception) -> Exception:
+    """Map a keystoneauth1 exception to ours, without leaking secrets."""
+    if isinstance(e, (AuthenticationFailed, ClientValidationError)):
+        return e
+    try:
+        from keystoneauth1 import exceptions as ks
+    except ImportError:  # pragma: no cover
+        return AuthenticationFailed("Authentication failed", type(e).__name__)
+    if isinstance(e, (ks.ConnectFailure, ks.ConnectTimeout, ks.RetriableConnectionFailure)):
+        return IdentityUnavailable("Identity service unreachable", type(e).__name__)
+    if isinstance(e, ks.http.Unauthorized):
+        return AuthenticationFailed("Authentication failed", "Keystone refused the credentials (401)", code=401)
+    if isinstance(e, ks.HttpError):
+        status = getattr(e, "http_status", None)
+        if status is not None and status >= 500:
+            return IdentityUnavailable("Identity service unavailable", f"Keystone answered {status}", code=status)
+        return AuthenticationFailed("Authentication failed", f"Keystone answered {status}", code=status)
+    if isinstance(e, ks.EndpointNotFound):
+        return AuthenticationFailed("No Zaqar endpoint", "the service catalog has no matching endpoint")
+    if isinstance(e, ks.ClientException):
+        return AuthenticationFailed("Authentication failed", type(e).__name__)
+    return e

@@ -148,7 +148,7 @@ def _query(params: Mapping[str, Any] | None) -> str:
         elif isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
         pairs.append((key, str(value)))
-    return urlencode(pairs)
+    return urlencode(pairs, safe=",")  # Falcon splits lists on literal commas only
 
 
 def _lower_headers(headers: Headers) -> dict[str, str]:
@@ -302,8 +302,8 @@ class Connection:
         while True:
             try:
                 return await self._attempt(method, url, data, content_type, ok)
-            except errors.Unauthorized:
-                if reauthenticated or not self._auth.invalidate():
+            except errors.Unauthorized as e:
+                if reauthenticated or not self._auth.invalidate(getattr(e, "auth_headers", None)):
                     raise
                 reauthenticated = True
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
@@ -357,7 +357,11 @@ class Connection:
             raise errors.RequestTimedOut(
                 "Request timed out", f"{method} {url}: no complete response in {self.timeout:g}s"
             ) from None
-        return self._check(method, url, code, resp_headers, content, ok)
+        try:
+            return self._check(method, url, code, resp_headers, content, ok)
+        except errors.Unauthorized as e:
+            e.auth_headers = auth_headers  # type: ignore[attr-defined]
+            raise
 
     async def _send(
         self, method: str, url: str, headers: Headers, producer: _BytesProducer | None
@@ -427,6 +431,7 @@ class Connection:
         self._closed = True
         for d in list(self._in_flight):
             d.cancel()
+        self._auth.close()
         if self._pool is None:
             return succeed(None)
         d = self._pool.closeCachedConnections()

@@ -170,7 +170,11 @@ class GatewayTimeout(HTTPError):
 
 
 class AuthenticationFailed(ZaqarError):
-    """Identity (Keystone) refused the credentials, or could not be reached."""
+    """Identity (Keystone) refused the credentials, or has no Zaqar endpoint."""
+
+
+class IdentityUnavailable(AuthenticationFailed):
+    """Identity (Keystone) could not be reached or failed (may be transient)."""
 
 
 _BY_STATUS: dict[int, type[HTTPError]] = {

@@ -249,7 +249,10 @@ class RenewingAuth:
     def endpoint(self) -> Deferred[str | None]:
         return succeed(None)
 
-    def invalidate(self) -> bool:
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def invalidate(self, used: Any = None) -> bool:
         self.invalidated += 1
         self.token += 1
         return True

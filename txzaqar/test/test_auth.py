@@ -1,0 +1,179 @@
+"""
+Unit tests of the Keystone authenticator with a fake keystoneauth1
+session and no threads (the "run in thread" function is injected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from keystoneauth1 import exceptions as ks
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from txzaqar import errors
+from txzaqar._interfaces import IAuthenticator
+from txzaqar.auth import Keystone
+from txzaqar.test.test_connection import CannedResponse, ConnectionTestsMixin, json_response
+from txzaqar.tls import TLSPolicy
+
+
+class FakeSession:
+    def __init__(self, failure: Exception | None = None, endpoint: str | None = "http://zaqar:8888") -> None:
+        self.auth = object()
+        self.tokens = 0
+        self.invalidations = 0
+        self.failure = failure
+        self._endpoint = endpoint
+        self.endpoint_args: dict[str, Any] = {}
+
+    def get_token(self) -> str:
+        if self.failure is not None:
+            raise self.failure
+        self.tokens += 1
+        return f"secret-token-{self.tokens}"
+
+    def get_project_id(self) -> str:
+        return "p1"
+
+    def invalidate(self) -> bool:
+        self.invalidations += 1
+        return True
+
+    def get_endpoint(self, **kwargs: Any) -> str | None:
+        self.endpoint_args = kwargs
+        return self._endpoint
+
+
+class ControlledThreads:
+    """Runs 'threaded' calls only when told to."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Deferred[Any], Callable[..., Any], tuple[Any, ...]]] = []
+
+    def __call__(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.calls.append((d, f, args))
+        return d
+
+    def run_all(self) -> None:
+        while self.calls:
+            d, f, args = self.calls.pop(0)
+            maybeDeferred(f, *args).chainDeferred(d)
+
+
+def sync(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    return maybeDeferred(f, *args)
+
+
+class KeystoneTests(SynchronousTestCase):
+    def test_interface_and_headers(self) -> None:
+        session = FakeSession()
+        auth = Keystone(session, run_in_thread=sync)
+        self.assertTrue(verifyObject(IAuthenticator, auth))
+        headers = self.successResultOf(auth.headers())
+        self.assertEqual(headers, {"X-Auth-Token": "secret-token-1", "X-Project-ID": "p1"})
+        self.successResultOf(auth.headers())
+        self.assertEqual(session.tokens, 1)  # cached
+
+    def test_concurrent_first_calls_authenticate_once(self) -> None:
+        session = FakeSession()
+        threads = ControlledThreads()
+        auth = Keystone(session, run_in_thread=threads)
+        d1, d2 = auth.headers(), auth.headers()
+        self.assertEqual(len(threads.calls), 1)  # the second waits on the lock
+        threads.run_all()
+        threads.run_all()
+        self.assertEqual(self.successResultOf(d1), self.successResultOf(d2))
+        self.assertEqual(session.tokens, 1)
+
+    def test_concurrent_401s_reauthenticate_once(self) -> None:
+        session = FakeSession()
+        auth = Keystone(session, run_in_thread=sync)
+        used = self.successResultOf(auth.headers())
+        self.assertTrue(auth.invalidate(used))
+        self.assertTrue(auth.invalidate(used))
+        fresh = self.successResultOf(auth.headers())
+        self.assertEqual(fresh["X-Auth-Token"], "secret-token-2")
+        # a late 401 for the old token must not throw the new one away
+        auth.invalidate(used)
+        self.assertEqual(self.successResultOf(auth.headers()), fresh)
+        self.assertEqual((session.tokens, session.invalidations), (2, 1))
+
+    def test_refused_credentials(self) -> None:
+        auth = Keystone(FakeSession(ks.http.Unauthorized()), run_in_thread=sync)
+        error = self.failureResultOf(auth.headers(), errors.AuthenticationFailed).value
+        self.assertNotIsInstance(error, errors.IdentityUnavailable)
+        self.assertEqual(error.code, 401)
+
+    def test_keystone_down(self) -> None:
+        auth = Keystone(FakeSession(ks.ConnectFailure("refused")), run_in_thread=sync)
+        self.failureResultOf(auth.headers(), errors.IdentityUnavailable)
+
+    def test_endpoint_from_catalog(self) -> None:
+        session = FakeSession()
+        auth = Keystone(session, interface="internal", region_name="R2", run_in_thread=sync)
+        self.assertEqual(self.successResultOf(auth.endpoint()), "http://zaqar:8888")
+        self.assertEqual(session.endpoint_args,
+                         {"service_type": "messaging", "interface": "internal", "region_name": "R2"})
+
+    def test_no_endpoint(self) -> None:
+        auth = Keystone(FakeSession(endpoint=None), run_in_thread=sync)
+        error = self.failureResultOf(auth.endpoint(), errors.AuthenticationFailed).value
+        self.assertIn("messaging", str(error))
+
+    def test_secrets_not_shown(self) -> None:
+        auth = Keystone.from_options(
+            "password", auth_url="http://ks:5000/v3", username="u", password="hunter2-pw",
+            project_name="p", user_domain_id="default", project_domain_id="default",
+            run_in_thread=sync,
+        )
+        self.assertNotIn("hunter2", repr(auth))
+
+    def test_from_options_checks(self) -> None:
+        self.assertRaises(errors.ClientValidationError, Keystone.from_options, "no-such-plugin")
+        error = self.assertRaises(errors.ClientValidationError, Keystone.from_options, "password",
+                                  auth_url="http://ks/v3", colour="blue")
+        self.assertIn("colour", str(error))
+
+    def test_from_environment(self) -> None:
+        env = {
+            "OS_AUTH_URL": "http://ks:5000/v3", "OS_USERNAME": "demo", "OS_PASSWORD": "pw",
+            "OS_PROJECT_NAME": "demo", "OS_USER_DOMAIN_ID": "default",
+            "OS_PROJECT_DOMAIN_ID": "default", "OS_REGION_NAME": "R1", "OS_INTERFACE": "internalURL",
+        }
+        auth = Keystone.from_environment(env, run_in_thread=sync)
+        plugin = auth._session.auth
+        self.assertEqual((plugin.auth_url, plugin._username, plugin._project_name),
+                         ("http://ks:5000/v3", "demo", "demo"))
+        self.assertEqual((auth._interface, auth._region_name), ("internal", "R1"))
+        self.assertRaises(errors.ClientValidationError, Keystone.from_environment, {})
+
+    def test_application_credential_from_environment(self) -> None:
+        env = {"OS_AUTH_TYPE": "v3applicationcredential", "OS_AUTH_URL": "http://ks/v3",
+               "OS_APPLICATION_CREDENTIAL_ID": "id1", "OS_APPLICATION_CREDENTIAL_SECRET": "s"}
+        auth = Keystone.from_environment(env, run_in_thread=sync)
+        self.assertEqual(type(auth._session.auth).__name__, "ApplicationCredential")
+
+
+class ReauthOverConnectionTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_401_reauthenticates_and_retries_once(self) -> None:
+        session = FakeSession()
+        auth = Keystone(session, run_in_thread=sync)
+        conn, agent, _ = self.connection(CannedResponse(401, b"{}"), json_response(200, {"ok": 1}), auth=auth)
+        self.assertEqual(self.successResultOf(conn.get("queues")).json, {"ok": 1})
+        tokens = [r[2].getRawHeaders(b"x-auth-token") for r in agent.requests]
+        self.assertEqual(tokens, [[b"secret-token-1"], [b"secret-token-2"]])
+
+
+class TLSPolicyTests(SynchronousTestCase):
+    def test_bad_files(self) -> None:
+        self.assertRaises(errors.ClientValidationError, TLSPolicy, cacert="/nonexistent/ca.pem")
+        self.assertRaises(errors.ClientValidationError, TLSPolicy, key="/some/key.pem")
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("not a certificate")
+        error = self.assertRaises(errors.ClientValidationError, TLSPolicy, cacert=path)
+        self.assertIn("no PEM certificate", str(error))
