@@ -710,7 +710,7 @@ class Queue:
         body: dict[str, Any] = {
             "subscriber": check_subscriber(subscriber),
             "ttl": check_ttl(DEFAULT_SUBSCRIPTION_TTL if ttl is None else ttl),
-            "options": check_options(dict(options) if options is not None else {}),
+            "options": check_options(dict(options) if isinstance(options, Mapping) else options if options is not None else {}),
         }
 
         async def subscribe() -> Subscription:
