@@ -194,14 +194,15 @@ def connect(
         from twisted.internet import reactor as global_reactor
 
         reactor = global_reactor
-    tls_files = {"cacert": cacert, "cert": cert, "key": key, "insecure": insecure}
     if tls is None and (cacert or cert or insecure):
-        tls = TLSPolicy(**tls_files)
+        tls = TLSPolicy(cacert=cacert, cert=cert, key=key, insecure=insecure)
     if authenticator is None:
         if cloud is not None:
-            authenticator = Keystone.from_cloud(cloud, reactor=reactor, **tls_files, **auth_options)
+            authenticator = Keystone.from_cloud(cloud, reactor=reactor, cacert=cacert, cert=cert,
+                                                key=key, insecure=insecure, **auth_options)
         elif auth_options.get("auth_url"):
-            authenticator = Keystone.from_options(reactor=reactor, **tls_files, **auth_options)
+            authenticator = Keystone.from_options(reactor=reactor, cacert=cacert, cert=cert, key=key,
+                                                  insecure=insecure, **auth_options)
         elif auth_options:
             raise v.ClientValidationError("auth_url", f"Keystone options {sorted(auth_options)} need auth_url")
         elif project_id is None:

@@ -123,7 +123,7 @@ class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
                                                        "ids": ["a", "b"]}))
         self.successResultOf(conn.get("/", ok=(300,)))
         self.assertEqual(agent.requests[0][1],
-                         b"http://zaqar.test:8888/v2/queues?limit=5&detailed=true&ids=a%2Cb")
+                         b"http://zaqar.test:8888/v2/queues?limit=5&detailed=true&ids=a,b")
         self.assertEqual(agent.requests[1][1], b"http://zaqar.test:8888/")
 
     def test_no_content(self) -> None:
