@@ -734,6 +734,28 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
                 queue._path + "/messages", body={"messages": [{"body": 2, "delay": 901}]})
             self.assertEqual(len(await queue.messages()), 2)
 
+        async def test_encrypted_queue_reads_plaintext(self) -> None:
+            """C{_enable_encrypt_messages}: GET and list return the body as posted."""
+            queue = await self.created()
+            metadata = await queue.configure(enable_encrypt_messages=True)
+            self.assertIs(metadata.enable_encrypt_messages, True)
+            ids = await queue.post([{"body": {"secret": 1}}, {"body": "two"}])
+            self.assertEqual([m.body for m in await queue.messages()], [{"secret": 1}, "two"])
+            self.assertEqual((await queue.message(ids[0])).body, {"secret": 1})
+            self.assertEqual([m.body for m in await queue.get_messages(ids)], [{"secret": 1}, "two"])
+
+        @_quirk
+        async def test_quirk_8_5_encrypted_claim_and_pop_return_ciphertext(self) -> None:
+            """Quirk 8.5: on an encrypted queue claims and pop return the ciphertext."""
+            queue = await self.created(metadata={"_enable_encrypt_messages": True})
+            await queue.post([{"body": {"secret": 1}}, {"body": "two"}])
+            [claimed] = await queue.claim(limit=1)
+            self.assertIsInstance(claimed.body, str)
+            self.assertNotIn(claimed.body, ({"secret": 1}, "two"))
+            [popped] = await queue.pop()
+            self.assertIsInstance(popped.body, str)
+            self.assertNotEqual(popped.body, "two")
+
         # -- 15-19: get many, bulk delete, pop, get/delete one ---------------
 
         async def test_get_many(self) -> None:
