@@ -1,0 +1,5 @@
+from twisted.application.service import ServiceMaker
+
+zaqarListen = ServiceMaker(
+    "txzaqar listener", "txzaqar._tap", "Deliver Zaqar queue messages to a Python function", "zaqar-listen"
+)

@@ -1,0 +1,215 @@
+"""
+C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon.
+
+    twistd -n zaqar-listen --url http://127.0.0.1:8888 --project-id demo \\
+        --queue jobs [--queue more ...] --handler mypackage.jobs:handle
+
+The handler is called with each L{txzaqar.message.Message}; it may return a
+value, a Deferred or a coroutine, and the message is deleted once that
+succeeds.  Without C{--handler} each message is logged as one JSON line.
+On SIGTERM (or Ctrl-C) twistd stops the service: polling stops, running
+callbacks get C{--stop-timeout} seconds to finish, and the claims of
+everything else are released for other consumers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from twisted.logger import Logger
+from twisted.python import usage
+
+from . import _validation as v
+from .errors import ClientValidationError
+
+log = Logger(namespace="txzaqar.listen")
+
+
+def log_message(message: Any) -> None:
+    """The default handler: log the message as one JSON line."""
+    line = json.dumps(
+        {
+            "queue": message.queue.name,
+            "id": message.id,
+            "age": message.age,
+            "ttl": message.ttl,
+            "claim_count": message.claim_count,
+            "body": message.body,
+        },
+        sort_keys=True,
+        default=repr,
+    )
+    log.info("{json_line}", json_line=line)
+
+
+def load_handler(spec: str) -> Callable[[Any], Any]:
+    """
+    Import C{package.module:function}.
+
+    @raise usage.UsageError: with a one-line reason.
+    """
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise usage.UsageError(f"--handler must look like package.module:function, not {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise usage.UsageError(
+            f"--handler {spec}: cannot import {module_name!r}: {type(e).__name__}: {e}"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise usage.UsageError(
+                f"--handler {spec}: module {module_name!r} has no {attribute!r}"
+            ) from None
+    if not callable(target):
+        raise usage.UsageError(f"--handler {spec}: {attribute!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+def _integer(option: str, text: Any, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{option} must be a whole number from {low} to {high}, not {text!r}") from None
+    if not low <= value <= high:
+        raise usage.UsageError(f"--{option} must be from {low} to {high}, not {value}")
+    return value
+
+
+def _seconds(option: str, text: Any, optional: bool = False) -> float | None:
+    if optional and text is None:
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{option} must be a number of seconds, not {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise usage.UsageError(f"--{option} must be a positive number of seconds, not {text}")
+    return value
+
+
+class Options(usage.Options):
+    """Options of C{twistd zaqar-listen}."""
+
+    synopsis = (
+        "--url URL --project-id ID --queue NAME [--queue NAME ...] "
+        "[--handler package.module:function] [options]"
+    )
+    longdesc = (
+        "Deliver the messages of Zaqar queues to a Python function (or log each "
+        "as a JSON line without --handler). A message is deleted only after its "
+        "handler succeeded. SIGTERM stops gracefully."
+    )
+
+    optParameters = [
+        ["url", "u", None, "Zaqar base URL, e.g. http://127.0.0.1:8888 [default: $ZAQAR_URL]"],
+        ["project-id", "p", None, "project id for a server without authentication "
+                                  "[default: $OS_PROJECT_ID]"],
+        ["handler", None, None, "package.module:function called with each message "
+                                "[default: log it as JSON]"],
+        ["batch", "b", "10", "the most messages one claim asks for (1-20)"],
+        ["claim-ttl", None, "60", "claim ttl in seconds (60-43200); renewed at half"],
+        ["grace", None, "60", "claim grace in seconds (60-43200)"],
+        ["concurrency", "c", "10", "the most handlers running at once"],
+        ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
+        ["max-interval", None, "30", "the longest backoff in seconds while idle or failing"],
+        ["callback-timeout", None, None, "seconds after which a handler counts as failed"],
+        ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
+        ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here"],
+        ["max-claim-count", None, None, "claims before a message is dead-lettered"],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["queues"] = []
+
+    def opt_queue(self, name: str) -> None:
+        """A queue to listen to (repeat for more)."""
+        try:
+            v.queue_name(name)
+        except ClientValidationError as e:
+            raise usage.UsageError(f"--queue: {e.description}") from None
+        if name in self["queues"]:
+            raise usage.UsageError(f"--queue {name} is given twice")
+        self["queues"].append(name)
+
+    opt_q = opt_queue
+
+    def postOptions(self) -> None:
+        url = self["url"] or os.environ.get("ZAQAR_URL")
+        if not url:
+            raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise usage.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
+        self["url"] = url
+        project = self["project-id"] or os.environ.get("OS_PROJECT_ID")
+        if not project:
+            raise usage.UsageError("--project-id is required (or set $OS_PROJECT_ID)")
+        if len(project) > 256:
+            raise usage.UsageError("--project-id is longer than 256 characters")
+        self["project-id"] = project
+        if not self["queues"]:
+            raise usage.UsageError("give at least one --queue NAME")
+        self["batch"] = _integer("batch", self["batch"], 1, v.MAX_CLAIM_OR_POP)
+        self["claim-ttl"] = _integer("claim-ttl", self["claim-ttl"], *v.CLAIM_TTL)
+        self["grace"] = _integer("grace", self["grace"], *v.CLAIM_GRACE)
+        self["concurrency"] = _integer("concurrency", self["concurrency"], 1, 10_000)
+        self["poll-interval"] = _seconds("poll-interval", self["poll-interval"])
+        self["max-interval"] = _seconds("max-interval", self["max-interval"])
+        if self["max-interval"] < self["poll-interval"]:
+            raise usage.UsageError(
+                f"--max-interval ({self['max-interval']:g}) must not be below "
+                f"--poll-interval ({self['poll-interval']:g})"
+            )
+        self["callback-timeout"] = _seconds("callback-timeout", self["callback-timeout"], optional=True)
+        self["stop-timeout"] = _seconds("stop-timeout", self["stop-timeout"])
+        dlq, count = self["dead-letter-queue"], self["max-claim-count"]
+        if (dlq is None) != (count is None):
+            raise usage.UsageError("give --dead-letter-queue and --max-claim-count together")
+        if dlq is not None:
+            try:
+                v.queue_name(dlq)
+            except ClientValidationError as e:
+                raise usage.UsageError(f"--dead-letter-queue: {e.description}") from None
+            self["max-claim-count"] = _integer("max-claim-count", count, 1, v.MAX_INT64)
+        self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+
+
+def makeService(options: Options) -> Any:
+    """A L{txzaqar.subscriber.Subscriber} for the parsed options."""
+    from twisted.internet import reactor
+
+    from .client import connect
+    from .subscriber import Subscriber
+
+    client = connect(options["url"], project_id=options["project-id"], reactor=reactor)
+    subscriber = Subscriber(
+        client,
+        clock=reactor,
+        batch=options["batch"],
+        claim_ttl=options["claim-ttl"],
+        grace=options["grace"],
+        concurrency=options["concurrency"],
+        poll_interval=options["poll-interval"],
+        max_interval=options["max-interval"],
+        callback_timeout=options["callback-timeout"],
+        stop_timeout=options["stop-timeout"],
+    )
+    for name in options["queues"]:
+        subscriber.subscribe(
+            name,
+            options["handler-function"],
+            dead_letter_queue=options["dead-letter-queue"],
+            max_claim_count=options["max-claim-count"],
+        )
+    return subscriber

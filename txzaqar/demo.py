@@ -1,0 +1,37 @@
+"""
+A demo handler for C{twistd zaqar-listen}:
+
+    twistd -n zaqar-listen --url "$TXZAQAR_ZAQAR_URL" --project-id demo \\
+        --queue demo --handler txzaqar.demo:show
+
+Each delivered message is logged as one readable line (and acknowledged
+once this returns).  With C{"fail": true} in a message body the handler
+raises, to show a failure being logged and the message redelivered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.logger import Logger
+
+log = Logger(namespace="txzaqar.demo")
+
+
+class DemoFailure(Exception):
+    """Raised for messages asking for it, to show redelivery."""
+
+
+def show(message: Any) -> None:
+    """Log a delivered message; raise L{DemoFailure} if its body asks to fail."""
+    body = message.body
+    log.info(
+        "delivered from {queue}: {body} (id {message_id}, claimed {claim_count} times)",
+        queue=message.queue.name,
+        body=json.dumps(body, sort_keys=True, default=repr),
+        message_id=message.id,
+        claim_count=message.claim_count,
+    )
+    if isinstance(body, dict) and body.get("fail") and (message.claim_count or 1) < 2:
+        raise DemoFailure(f"message {message.id} asked to fail once")
