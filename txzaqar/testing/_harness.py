@@ -44,6 +44,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -51,15 +52,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
+
+from txzaqar.testing._tls import ServerTLS, TestPKI, make_test_pki
 
 __all__ = [
     "POOLING_URL_ENV",
     "POOL_URIS_ENV",
     "REQUIREMENTS",
+    "SERVER_EXECUTABLES",
     "STATE_DIR_ENV",
     "URL_ENV",
     "ExternalZaqar",
+    "ServerTLS",
+    "TestPKI",
     "HarnessError",
     "RedisServer",
     "ServerSet",
@@ -68,7 +74,9 @@ __all__ = [
     "free_port",
     "kill_stale",
     "ping",
+    "shared_pki",
     "shared_redis",
+    "shared_tls_zaqar",
     "shared_zaqar",
     "state_dir",
     "stop_all",
@@ -139,16 +147,20 @@ def _marker_text(requirements: Sequence[str]) -> str:
     )
 
 
-def _venv_complete(venv: Path, requirements: Sequence[str]) -> bool:
+#: Executables that must exist in a complete Zaqar server venv.
+SERVER_EXECUTABLES: tuple[str, ...] = ("python", "zaqar-server", "gunicorn", "redis-server")
+
+
+def _venv_complete(
+    venv: Path, requirements: Sequence[str], executables: Sequence[str] = SERVER_EXECUTABLES
+) -> bool:
     marker = venv / _MARKER
     try:
         if marker.read_text() != _marker_text(requirements):
             return False
     except OSError:
         return False
-    return all(
-        (venv / "bin" / exe).exists() for exe in ("python", "zaqar-server", "gunicorn", "redis-server")
-    )
+    return all((venv / "bin" / exe).exists() for exe in executables)
 
 
 class _FileLock:
@@ -198,15 +210,20 @@ def ensure_server_venv(
     build fails, e.g. without network access.
     """
     venv = Path(directory) if directory is not None else state_dir() / "venv"
+    return _ensure_venv(venv, requirements, SERVER_EXECUTABLES, "Zaqar server")
+
+
+def _ensure_venv(venv: Path, requirements: Sequence[str], executables: Sequence[str], what: str) -> Path:
+    """Shared by :func:`ensure_server_venv` and the Keystone venv (``_keystone``)."""
     venv = venv.absolute()
-    if _venv_complete(venv, requirements):
+    if _venv_complete(venv, requirements, executables):
         return venv
     failed = _venv_failures.get((venv, tuple(requirements)))
     if failed is not None:
         # don't re-run a failed pip install for every test of the run
         raise HarnessError(f"(failed earlier in this process) {failed}")
     try:
-        return _build_server_venv(venv, requirements)
+        return _build_server_venv(venv, requirements, executables, what)
     except HarnessError as e:
         _venv_failures[(venv, tuple(requirements))] = e
         raise
@@ -215,14 +232,20 @@ def ensure_server_venv(
 _venv_failures: dict[tuple[Path, tuple[str, ...]], HarnessError] = {}
 
 
-def _build_server_venv(venv: Path, requirements: Sequence[str]) -> Path:
+def _build_server_venv(
+    venv: Path,
+    requirements: Sequence[str],
+    executables: Sequence[str] = SERVER_EXECUTABLES,
+    what: str = "Zaqar server",
+) -> Path:
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with _FileLock(venv.parent / ".venv.lock"):
-        if _venv_complete(venv, requirements):
+    # the Zaqar venv ("venv") keeps its historical lock and log names
+    with _FileLock(venv.parent / f".{venv.name}.lock"):
+        if _venv_complete(venv, requirements, executables):
             return venv
         started = time.monotonic()
-        log_path = venv.parent / "venv-build.log"
-        _say(f"building Zaqar server venv in {venv} (log: {log_path}) ...")
+        log_path = venv.parent / f"{venv.name}-build.log"
+        _say(f"building {what} venv in {venv} (log: {log_path}) ...")
         if venv.exists():
             shutil.rmtree(venv)
         with open(log_path, "w") as log:
@@ -244,12 +267,12 @@ def _build_server_venv(venv: Path, requirements: Sequence[str]) -> Path:
                     *requirements,
                 ],
                 log,
-                "pip install of the Zaqar server requirements",
+                f"pip install of the {what} requirements",
             )
         (venv / _MARKER).write_text(_marker_text(requirements))
-        if not _venv_complete(venv, requirements):
-            raise HarnessError(f"server venv {venv} is incomplete after pip install; see {log_path}")
-        _say(f"server venv ready in {time.monotonic() - started:.1f}s")
+        if not _venv_complete(venv, requirements, executables):
+            raise HarnessError(f"{what} venv {venv} is incomplete after pip install; see {log_path}")
+        _say(f"{what} venv ready in {time.monotonic() - started:.1f}s")
     return venv
 
 
@@ -685,10 +708,19 @@ def _gunicorn_supports(venv: Path, flag: str) -> bool:
     return _gunicorn_flags[key]
 
 
-def ping(url: str, timeout: float = 2.0) -> int | None:
-    """``GET {url}/v2/ping``; the status code, or None if it cannot connect."""
-    hostport = url.split("://", 1)[1].rstrip("/")
-    conn = http.client.HTTPConnection(hostport, timeout=timeout)
+def ping(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> int | None:
+    """
+    ``GET {url}/v2/ping``; the status code, or None if it cannot connect.
+    An ``https://`` *url* is checked with *context* (default: the system's
+    trust store).
+    """
+    scheme, rest = url.split("://", 1)
+    hostport = rest.rstrip("/")
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(hostport, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(hostport, timeout=timeout)
     try:
         conn.request("GET", "/v2/ping", headers=_PING_HEADERS)
         resp = conn.getresponse()
@@ -700,23 +732,37 @@ def ping(url: str, timeout: float = 2.0) -> int | None:
         conn.close()
 
 
-def wait_for_ping(url: str, timeout: float = 60.0, alive: Callable[[], bool] = lambda: True) -> None:
-    """Wait until ``GET /v2/ping`` answers 204 (or *alive()* turns false)."""
+def wait_for_ping(
+    url: str,
+    timeout: float = 60.0,
+    alive: Callable[[], bool] = lambda: True,
+    *,
+    ok: Sequence[int] = (204,),
+    context: ssl.SSLContext | None = None,
+) -> None:
+    """
+    Wait until ``GET /v2/ping`` answers one of *ok* (or *alive()* turns
+    false).  A Zaqar with ``auth_strategy = keystone`` answers 401 to an
+    unauthenticated ping, so pass ``ok=(204, 401)`` for one.
+    """
     last: int | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             return
-        last = ping(url, timeout=2.0)
-        if last == 204:
+        last = ping(url, timeout=2.0, context=context)
+        if last in ok:
             return
         time.sleep(0.1)
-    raise HarnessError(f"{url}/v2/ping did not answer 204 within {timeout}s (last: {last})")
+    raise HarnessError(
+        f"{url}/v2/ping did not answer {'/'.join(map(str, ok))} within {timeout}s (last: {last})"
+    )
 
 
 class ZaqarServer(_Server):
     """
-    A Zaqar HTTP server with no authentication, on a free loopback port.
+    A Zaqar HTTP(S) server on a free loopback port; no authentication unless
+    *extra_config* says otherwise.
 
     :param redis: the :class:`RedisServer` to store messages in (it gets its
         own database number from it); started if it is not running.
@@ -729,7 +775,15 @@ class ZaqarServer(_Server):
     :param message_pipeline: e.g. ``"zaqar.notification.notifier"`` to enable
         webhook/subscription delivery.
     :param extra_config: ``{section: {option: value}}`` merged over the
-        generated ``zaqar.conf``.
+        generated ``zaqar.conf``.  E.g. ``_keystone.zaqar_keystone_config()``
+        switches on ``auth_strategy = keystone`` (then the readiness check
+        accepts the 401 of an unauthenticated ping).
+    :param tls: a :class:`~txzaqar.testing._tls.ServerTLS`: serve HTTPS
+        (gunicorn mode only) with its certificate, requiring client
+        certificates when it has a ``client_ca``.  :attr:`url` is then
+        ``https://127.0.0.1:PORT``.
+    :param port: a fixed port instead of a free one picked at start.
+    :param workers: gunicorn worker processes.
     """
 
     def __init__(
@@ -745,9 +799,14 @@ class ZaqarServer(_Server):
         extra_config: dict[str, dict[str, str]] | None = None,
         pool_uri_count: int = 2,
         start_timeout: float = 60.0,
+        tls: ServerTLS | None = None,
+        port: int | None = None,
+        workers: int = 2,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if tls is not None and mode != "gunicorn":
+            raise ValueError("tls needs mode='gunicorn' (zaqar-server's wsgiref has no TLS)")
         super().__init__(directory)
         self.redis = redis
         self.mode = mode
@@ -760,12 +819,21 @@ class ZaqarServer(_Server):
         self.start_timeout = start_timeout
         self.dbid: int | None = None
         self.pool_uris: list[str] = []
+        self.tls = tls
+        self.fixed_port = port
+        self.workers = workers
 
     @property
     def url(self) -> str:
         if self.port is None:
             raise HarnessError(f"{self.name} has not been started")
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def auth_strategy(self) -> str:
+        """``""`` (no auth) or ``"keystone"`` (from *extra_config*)."""
+        return self.extra_config.get("DEFAULT", {}).get("auth_strategy", "")
 
     @property
     def config_file(self) -> Path:
@@ -852,7 +920,7 @@ class ZaqarServer(_Server):
             "-b",
             f"127.0.0.1:{self.port}",
             "-w",
-            "2",
+            str(self.workers),
             "--threads",
             "4",
             "-k",
@@ -866,6 +934,11 @@ class ZaqarServer(_Server):
         ]
         if _gunicorn_supports(venv, "--no-control-socket"):
             cmd.append("--no-control-socket")
+        if self.tls is not None:
+            cmd += ["--certfile", str(self.tls.certfile), "--keyfile", str(self.tls.keyfile)]
+            if self.tls.client_ca is not None:
+                # 2 = ssl.CERT_REQUIRED
+                cmd += ["--ca-certs", str(self.tls.client_ca), "--cert-reqs", "2"]
         cmd.append("zaqar_wsgi_shim:application")
         return cmd
 
@@ -889,12 +962,14 @@ class ZaqarServer(_Server):
         env["ZAQAR_CONFIG_FILE"] = str(self.config_file)
         env["PYTHONWARNINGS"] = "ignore"
         env.pop("PYTHONPATH", None)
+        ok = (204, 401) if self.auth_strategy == "keystone" else (204,)
+        context = self.tls.client_context() if self.tls is not None else None
         for attempt in range(3):
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self._write_config()
             self._spawn(self._command(venv), env=env, cwd=self.directory)
             try:
-                wait_for_ping(self.url, self.start_timeout, alive=self.running)
+                wait_for_ping(self.url, self.start_timeout, alive=self.running, ok=ok, context=context)
             except HarnessError as e:
                 tails = self._log_tails()
                 self.stop()
@@ -903,7 +978,7 @@ class ZaqarServer(_Server):
                 _say(f"{self.name} up at {self.url} in {time.monotonic() - started:.1f}s")
                 return
             out = self.output_file.read_text(errors="replace") + _tail(self.log_file)
-            if "in use" not in out or attempt == 2:
+            if "in use" not in out or attempt == 2 or self.fixed_port:
                 self._check_alive("during startup")
             self.stop()
 
@@ -931,6 +1006,8 @@ class ExternalZaqar:
 # ---------------------------------------------------------------------------
 
 _shared_lock = threading.RLock()
+#: called by :func:`stop_all` (under ``_shared_lock``) to forget other caches
+_stop_hooks: list[Callable[[], None]] = []
 _shared_redis: RedisServer | None = None
 _shared_zaqar: dict[tuple[str, bool], ZaqarServer | ExternalZaqar] = {}
 
@@ -973,6 +1050,51 @@ def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer |
         return server
 
 
+_shared_pki: TestPKI | None = None
+_shared_tls_zaqar: dict[tuple[bool, bool], ZaqarServer] = {}
+
+
+def shared_pki() -> TestPKI:
+    """
+    The process-wide test PKI (:func:`~txzaqar.testing._tls.make_test_pki`),
+    written on first use into this process's run directory.
+    """
+    global _shared_pki
+    with _shared_lock:
+        if _shared_pki is None or not _shared_pki.ca_cert.exists():
+            _shared_pki = make_test_pki(_my_run_dir() / "pki")
+        return _shared_pki
+
+
+def shared_tls_zaqar(*, mtls: bool = False, wrong_host: bool = False) -> ZaqarServer:
+    """
+    A running HTTPS Zaqar (no auth, gunicorn with one worker) for this
+    process, with a certificate from :func:`shared_pki`: for
+    ``127.0.0.1``/``localhost``, or with *wrong_host* for
+    ``wrong-host.invalid`` only.  With *mtls* it requires a client
+    certificate signed by the test CA (``shared_pki().client_cert``).
+    Cached per (mtls, wrong_host), like :func:`shared_zaqar`.
+    """
+    key = (mtls, wrong_host)
+    with _shared_lock:
+        server = _shared_tls_zaqar.get(key)
+        if server is not None and server.running():
+            return server
+        ensure_server_venv()
+        tls = shared_pki().server_tls(mtls=mtls, wrong_host=wrong_host)
+        variant = ("-mtls" if mtls else "") + ("-wronghost" if wrong_host else "")
+        server = ZaqarServer(
+            shared_redis(),
+            mode="gunicorn",
+            tls=tls,
+            workers=1,
+            name=f"zaqar-tls{variant}-{uuid.uuid4().hex[:4]}",
+        )
+        server.start()
+        _shared_tls_zaqar[key] = server
+        return server
+
+
 def stop_all() -> None:
     """Stop every server this process started (newest first)."""
     global _shared_redis
@@ -986,6 +1108,9 @@ def stop_all() -> None:
             errors.append(e)
     with _shared_lock:
         _shared_zaqar.clear()
+        _shared_tls_zaqar.clear()
+        for hook in _stop_hooks:
+            hook()
         _shared_redis = None
     if errors:
         raise errors[0]
@@ -997,19 +1122,31 @@ atexit.register(stop_all)
 class ServerSet:
     """
     Redis plus one or two Zaqars, started and stopped together (the CLI's
-    ``run`` and ``serve``).  ``env()`` gives the variables a child process
-    needs to find them.
+    ``run`` and ``serve``), and with *keystone* a Keystone stack
+    (``_keystone.KeystoneStack``: Keystone + a Zaqar with keystone auth,
+    tokens valid *token_ttl* seconds).  ``env()`` gives the variables a
+    child process needs to find them.
     """
 
-    def __init__(self, mode: str = "gunicorn", pooling: bool = False) -> None:
+    def __init__(
+        self, mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
+    ) -> None:
         self.mode = mode
         self.pooling = pooling
         self.redis: RedisServer | None = None
         self.zaqar: ZaqarServer | None = None
         self.pooling_zaqar: ZaqarServer | None = None
+        self.keystone = keystone
+        self.token_ttl = token_ttl
+        self.keystone_stack: Any = None  # _keystone.KeystoneStack
 
     def start(self) -> None:
-        venv = ensure_server_venv()
+        if self.keystone:
+            from txzaqar.testing import _keystone
+
+            venv, _ = _keystone._prepare_in_parallel()
+        else:
+            venv = ensure_server_venv()
         try:
             self.redis = RedisServer(venv=venv)
             self.redis.start()
@@ -1018,11 +1155,20 @@ class ServerSet:
             if self.pooling:
                 self.pooling_zaqar = ZaqarServer(self.redis, mode=self.mode, pooling=True, venv=venv)
                 self.pooling_zaqar.start()
+            if self.keystone:
+                from txzaqar.testing import _keystone
+
+                self.keystone_stack = _keystone.KeystoneStack(
+                    self.token_ttl, redis=self.redis, mode=self.mode, venv=venv
+                )
+                self.keystone_stack.start()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
+        if self.keystone_stack is not None:
+            self.keystone_stack.stop()
         for server in (self.pooling_zaqar, self.zaqar, self.redis):
             if server is not None:
                 server.stop()
@@ -1033,10 +1179,15 @@ class ServerSet:
         if self.pooling_zaqar is not None:
             env[POOLING_URL_ENV] = self.pooling_zaqar.url
             env[POOL_URIS_ENV] = " ".join(self.pooling_zaqar.pool_uris)
+        if self.keystone_stack is not None:
+            env.update(self.keystone_stack.env())
         return env
 
     def __iter__(self) -> Iterator[_Server]:
-        return iter(s for s in (self.redis, self.zaqar, self.pooling_zaqar) if s is not None)
+        servers: list[_Server | None] = [self.redis, self.zaqar, self.pooling_zaqar]
+        if self.keystone_stack is not None:
+            servers += [self.keystone_stack.keystone, self.keystone_stack.zaqar]
+        return iter(s for s in servers if s is not None)
 
 
 # ---------------------------------------------------------------------------
@@ -1052,19 +1203,35 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated(signum)
 
 
-def cli_prepare() -> int:
+def cli_prepare(keystone: bool = True) -> int:
+    """
+    Build the Zaqar server venv and (unless *keystone* is false) the
+    Keystone venv and its template database, the two in parallel.
+    """
     started = time.monotonic()
-    venv = ensure_server_venv()
+    if keystone:
+        from txzaqar.testing import _keystone
+
+        venv, ks_venv = _keystone._prepare_in_parallel()
+        _say(f"keystone venv: {ks_venv}")
+    else:
+        venv = ensure_server_venv()
     _say(f"server venv: {venv} ({time.monotonic() - started:.1f}s)")
     return 0
 
 
-def cli_run(command: Sequence[str], mode: str = "gunicorn", pooling: bool = False) -> int:
+def cli_run(
+    command: Sequence[str],
+    mode: str = "gunicorn",
+    pooling: bool = False,
+    keystone: bool = False,
+    token_ttl: int = 3600,
+) -> int:
     """Start the servers, run *command* with their URLs in its environment."""
     if not command:
         raise HarnessError("run: no command given (use: run [--mode M] -- CMD ...)")
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    servers = ServerSet(mode, pooling)
+    servers = ServerSet(mode, pooling, keystone, token_ttl)
     child: subprocess.Popen | None = None
     try:
         servers.start()
@@ -1097,10 +1264,12 @@ def cli_run(command: Sequence[str], mode: str = "gunicorn", pooling: bool = Fals
         servers.stop()
 
 
-def cli_serve(mode: str = "gunicorn", pooling: bool = False) -> int:
+def cli_serve(
+    mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
+) -> int:
     """Start the servers, print their URLs, wait for Ctrl-C or SIGTERM."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    servers = ServerSet(mode, pooling)
+    servers = ServerSet(mode, pooling, keystone, token_ttl)
     try:
         servers.start()
         for k, v in servers.env().items():
