@@ -1,0 +1,5 @@
+"""
+Benchmarks: txzaqar against python-zaqarclient and a raw treq ceiling driver,
+on real Zaqar servers started by :mod:`txzaqar.testing`.  Run ``python -m bench``
+(or ``tox -e bench``); ``python -m bench --smoke`` is the seconds-long CI run.
+"""

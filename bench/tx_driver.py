@@ -1,0 +1,186 @@
+"""
+The txzaqar side of the benchmark: ``python -m bench.tx_driver '<json spec>'``.
+
+Every workload runs in a fresh process (so its CPU time and peak RSS are its
+own) and prints one JSON object as its last line (``READY`` first for the
+workloads that the orchestrator feeds while they run).  Every request the
+client sends is counted (and time-stamped) by wrapping
+``Connection.request``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+
+import txzaqar
+from bench._common import body, cpu, peak_rss_kib, rss_kib
+from txzaqar.subscriber import Subscriber
+
+
+def connect(reactor: Any, spec: dict) -> tuple[txzaqar.Client, list[float]]:
+    client = txzaqar.connect(spec["url"], project_id=spec["project"], reactor=reactor)
+    stamps: list[float] = []
+    connection = client.connection
+    original = connection.request
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        stamps.append(time.time())
+        return original(*args, **kwargs)
+
+    connection.request = counting  # type: ignore[method-assign]
+    return client, stamps
+
+
+async def post(reactor: Any, spec: dict) -> dict:
+    client, stamps = connect(reactor, spec)
+    queue = client.queue(spec["queue"])
+    n, per = spec["n"], spec["per_request"]
+    batches = [[body(i) for i in range(s, min(n, s + per))] for s in range(0, n, per)]
+    sem = DeferredSemaphore(spec["inflight"])
+    c0, t0 = cpu(), time.perf_counter()
+    await gatherResults([sem.run(queue.post, b) for b in batches])
+    t1, c1 = time.perf_counter(), cpu()
+    await client.close()
+    return {"messages": n, "requests": len(stamps), "seconds": t1 - t0, "cpu": c1 - c0}
+
+
+async def consume(reactor: Any, spec: dict) -> dict:
+    """A Subscriber with a no-op callback drains ``n`` messages; timed until every one is deleted."""
+    client, stamps = connect(reactor, spec)
+    subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
+    n = spec["n"]
+    seen: set[str] = set()
+    done: Deferred[None] = Deferred()
+
+    def callback(message: Any) -> None:
+        seen.add(message.id)
+        if len(seen) >= n and not done.called:
+            done.callback(None)
+
+    subscriber.subscribe(spec["queue"], callback)
+    timeout = reactor.callLater(spec["timeout"], lambda: done.called or done.callback(None))
+    c0, t0 = cpu(), time.perf_counter()
+    subscriber.startService()
+    await done
+    await subscriber.stopService()  # flushes the last acknowledgements
+    t1, c1 = time.perf_counter(), cpu()
+    if timeout.active():
+        timeout.cancel()
+    return {
+        "messages": subscriber.stats["acked"], "delivered": len(seen), "requests": len(stamps),
+        "seconds": t1 - t0, "cpu": c1 - c0, "stats": dict(subscriber.stats),
+    }
+
+
+async def latency(reactor: Any, spec: dict) -> dict:
+    """Post->callback latency: the orchestrator posts ``{"t": time.time()}`` after READY."""
+    client, stamps = connect(reactor, spec)
+    subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
+    latencies: list[float] = []
+    done: Deferred[None] = Deferred()
+
+    def callback(message: Any) -> None:
+        latencies.append(time.time() - message.body["t"])
+        if len(latencies) >= spec["expect"] and not done.called:
+            done.callback(None)
+
+    subscriber.subscribe(spec["queue"], callback)
+    timeout = reactor.callLater(spec["deadline"], lambda: done.called or done.callback(None))
+    subscriber.startService()
+    print("READY", flush=True)
+    await done
+    if timeout.active():
+        timeout.cancel()
+    await subscriber.stopService()
+    return {"latencies": latencies, "requests": stamps}
+
+
+async def memory(reactor: Any, spec: dict) -> dict:
+    """
+    Peak RSS of a Subscriber with a slow callback (``callback_delay`` s per
+    message) for ``duration`` s or until ``n`` messages are done; with
+    ``n = 0`` on an empty queue it is the idle Subscriber.
+    """
+    client, stamps = connect(reactor, spec)
+    subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
+    delay = spec["callback_delay"]
+    done: Deferred[None] = Deferred()
+    processed = 0
+    samples: list[int] = []
+
+    def callback(message: Any) -> Deferred[None]:
+        def finished(_: Any) -> None:
+            nonlocal processed
+            processed += 1
+            if spec["n"] and processed >= spec["n"] and not done.called:
+                done.callback(None)
+
+        return task.deferLater(reactor, delay, lambda: None).addCallback(finished)
+
+    def sample() -> None:
+        samples.append(rss_kib())
+
+    sampler = task.LoopingCall(sample)
+    sampler.clock = reactor
+    sampler.start(0.5)
+    subscriber.subscribe(spec["queue"], callback)
+    timeout = reactor.callLater(spec["duration"], lambda: done.called or done.callback(None))
+    c0, t0 = cpu(), time.perf_counter()
+    subscriber.startService()
+    await done
+    t1, c1 = time.perf_counter(), cpu()
+    if timeout.active():
+        timeout.cancel()
+    sampler.stop()
+    max_in_flight = subscriber.concurrency
+    await subscriber.stopService()
+    return {
+        "processed": processed, "seconds": t1 - t0, "cpu": c1 - c0, "peak_rss_kib": peak_rss_kib(),
+        "max_sampled_rss_kib": max(samples or [0]), "rss_samples_kib": samples,
+        "requests": len(stamps), "concurrency": max_in_flight, "stats": dict(subscriber.stats),
+    }
+
+
+async def many(reactor: Any, spec: dict) -> dict:
+    """A Subscriber on ``queues`` idle queues: requests it sends in a window after ``settle`` s."""
+    client, stamps = connect(reactor, spec)
+    subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
+    for i in range(spec["queues"]):
+        subscriber.subscribe(f"{spec['queue']}-{i}", lambda message: None)
+    subscriber.startService()
+    t_start = time.time()
+    await task.deferLater(reactor, spec["settle"], lambda: None)
+    c0, w0 = cpu(), time.time()
+    await task.deferLater(reactor, spec["window"], lambda: None)
+    c1, w1 = cpu(), time.time()
+    await subscriber.stopService()
+    in_window = sum(1 for s in stamps if w0 <= s < w1)
+    return {
+        "queues": spec["queues"], "requests_total": len(stamps), "requests_in_window": in_window,
+        "window": w1 - w0, "requests_per_s": in_window / (w1 - w0), "cpu": c1 - c0,
+        "first_second_requests": sum(1 for s in stamps if s < t_start + 1.0),
+        "stats": dict(subscriber.stats),
+    }
+
+
+OPS = {"post": post, "consume": consume, "latency": latency, "memory": memory, "many": many}
+
+
+async def run(reactor: Any, spec: dict) -> None:
+    result = await OPS[spec["op"]](reactor, spec)
+    print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    task.react(lambda reactor: Deferred.fromCoroutine(run(reactor, spec)))
+
+
+if __name__ == "__main__":
+    main()
