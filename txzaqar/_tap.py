@@ -72,7 +72,7 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--handler {spec}: {attribute!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def _integer(option: str, text: Any, low: int, high: int) -> int:

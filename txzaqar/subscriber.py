@@ -38,10 +38,14 @@ renewed (and again every half ttl).  A Zaqar claim can only be released
 whole, so when every message of a claim is done and some of them failed,
 the successful ones are deleted first and then the claim is released: the
 failed messages are claimable again at once, instead of after the claim
-expires.  With C{subscribe(..., max_claim_count=N, dead_letter_queue=Q)}
-the queue is configured so that a message claimed more than N times moves
-to Q (on the server's next claim attempt; it then stays invisible in Q
-until its last claim's ttl runs out).
+expires.  A message that fails again is not hurried back: when every failed
+message of a claim already failed before (and nothing else is left), the
+claim is left to expire, so a poison message is retried every C{claim_ttl}
+seconds rather than in a tight loop.  With C{subscribe(..., max_claim_count=N, dead_letter_queue=Q)}
+both queues are created and the queue is configured so that a message
+claimed N times moves to Q on the server's next claim attempt (it then
+stays invisible in Q until its last claim's ttl runs out; Q must exist as
+a queue, or the moved message is listed nowhere).
 
 Stopping
 ========
@@ -85,7 +89,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from . import _validation as v
-from ._interfaces import IClaim, IClient, IMessage, IQueue, ISubscriber
+from ._interfaces import IClaim, IClient, IQueue, ISubscriber
 from .errors import ClientValidationError, NotFound, ZaqarError
 
 log = Logger()
@@ -105,7 +109,11 @@ STATS = (
     "renew_failed",
     "released",         # messages given back by releasing their claim
     "release_failed",
+    "left_to_expire",   # failed again: their claim is left to run out
 )
+
+#: How many failed message ids are remembered (to tell repeat failures).
+MAX_REMEMBERED_FAILURES = 10_000
 
 
 class NotProcessed(Exception):
@@ -220,7 +228,7 @@ class Subscriber(Service):
         jitter: Callable[[], float] = random.random,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor as clock
         self._client = client
         self._clock: IReactorTime = clock  # type: ignore[assignment]
         self.batch = v.integer("batch", batch, 1, v.MAX_CLAIM_OR_POP)
@@ -249,6 +257,7 @@ class Subscriber(Service):
         self._stream_waiters: deque[Deferred[Any]] = deque()
         self._stream_closed = False
         self._stopping = False
+        self._failures: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
@@ -268,7 +277,7 @@ class Subscriber(Service):
     def subscribe(
         self,
         queue_name: str,
-        callback: Callable[[IMessage], Any] | None = None,
+        callback: Callable[[Any], Any] | None = None,
         dead_letter_queue: str | None = None,
         max_claim_count: int | None = None,
     ) -> None:
@@ -443,6 +452,10 @@ class Subscriber(Service):
             return 0
         if channel.configure is not None:
             try:
+                # PATCH needs an existing queue, and a message moved to a
+                # dead-letter queue that does not exist is listed nowhere
+                await channel.queue.create()
+                await self._client.queue(channel.configure["dead_letter_queue"]).create()
                 await channel.queue.configure(**channel.configure)
             except ZaqarError as e:
                 self.stats["poll_errors"] += 1
@@ -536,6 +549,7 @@ class Subscriber(Service):
             self.stats["processed"] += 1
             log.debug("processed {message_id} from {queue}", message_id=message.id, queue=channel.name)
             channel.acks.append((message.id, work))
+            self._failures.pop(message.id, None)
         elif failure.check(NotProcessed):
             work.unprocessed.append(message.id)
         else:
@@ -545,6 +559,9 @@ class Subscriber(Service):
             log.failure("callback failed for {message_id} from {queue}", failure,
                         level=LogLevel.error, message_id=message.id, queue=channel.name)
             work.failed.append(message.id)
+            self._failures[message.id] = self._failures.pop(message.id, 0) + 1
+            if len(self._failures) > MAX_REMEMBERED_FAILURES:
+                del self._failures[next(iter(self._failures))]
         if not work.pending:
             self._settle(work)
         elif failure is None:
@@ -572,8 +589,12 @@ class Subscriber(Service):
         if any(w is work for _, w in channel.acks):
             await self._flush(channel)
         await DeferredList([_observe(d) for d in work.flushes], consumeErrors=True)
-        if work.failed or work.unprocessed:
+        if work.unprocessed or any(self._failures.get(i, 0) < 2 for i in work.failed):
             await self._release(work)
+        elif work.failed:
+            self.stats["left_to_expire"] += len(work.failed)
+            log.info("leaving claim {claim_id} on {queue} to expire: its {count} failed messages "
+                     "failed before", claim_id=work.claim.id, queue=channel.name, count=len(work.failed))
         channel.works.discard(work)
 
     async def _release(self, work: _Work) -> None:

@@ -115,6 +115,10 @@ class FakeQueue:
         self.deleted_ids.extend(ids)
         return succeed(None)
 
+    def create(self) -> Deferred[bool]:
+        self.log.append(("create",))
+        return succeed(True)
+
     def configure(self, **settings: Any) -> Deferred[None]:
         self.log.append(("configure", settings))
         return succeed(None)
@@ -165,18 +169,20 @@ class Recorder:
         return [m.id for m in self.seen]
 
 
-class SubscriberTestsMixin:
+class SubscriberTestsMixin(SynchronousTestCase):
+    """Shared set-up (no tests of its own)."""
+
     def setUp(self) -> None:
         self.clock = Clock()
         self.client = FakeClient(self.clock)
-        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
 
     def subscriber(self, **kw: Any) -> Subscriber:
         kw.setdefault("clock", self.clock)
         kw.setdefault("jitter", lambda: 0.0)
         kw.setdefault("poll_interval", 1)
         kw.setdefault("max_interval", 8)
-        return Subscriber(self.client, **kw)
+        return Subscriber(self.client, **kw)  # type: ignore[arg-type]
 
     def stop(self, sub: Subscriber) -> None:
         self.successResultOf(sub.stopService())
@@ -185,7 +191,7 @@ class SubscriberTestsMixin:
         return [e.get("log_format", "") for e in self.events]
 
 
-class PollingTests(SubscriberTestsMixin, SynchronousTestCase):
+class PollingTests(SubscriberTestsMixin):
     def test_interface(self) -> None:
         sub = self.subscriber()
         self.assertTrue(verifyObject(ISubscriber, sub))
@@ -368,15 +374,16 @@ class PollingTests(SubscriberTestsMixin, SynchronousTestCase):
             self.assertRaises(ClientValidationError, self.subscriber, **kw)
 
     def test_dead_letter_configuration(self) -> None:
-        """The queue is configured before its first claim."""
+        """Both queues are created and the queue configured before its first claim, once."""
         sub = self.subscriber()
         sub.subscribe("q", Recorder(), dead_letter_queue="dead", max_claim_count=3)
         sub.startService()
         q = self.client.queues["q"]
-        self.assertEqual(q.log[0], ("configure", {"max_claim_count": 3, "dead_letter_queue": "dead"}))
-        self.assertEqual(q.log[1][0], "claim")
+        self.assertEqual(q.log[:2], [("create",), ("configure", {"max_claim_count": 3, "dead_letter_queue": "dead"})])
+        self.assertEqual(self.client.queues["dead"].log, [("create",)])
+        self.assertEqual(q.log[2][0], "claim")
         self.clock.advance(1)
-        self.assertEqual([e[0] for e in q.log], ["configure", "claim", "claim"])
+        self.assertEqual([e[0] for e in q.log], ["create", "configure", "claim", "claim"])
         self.stop(sub)
 
     def test_restart_uses_a_new_loop(self) -> None:
@@ -391,7 +398,7 @@ class PollingTests(SubscriberTestsMixin, SynchronousTestCase):
         self.assertEqual(self.client.closed, 2)
 
 
-class DeliveryTests(SubscriberTestsMixin, SynchronousTestCase):
+class DeliveryTests(SubscriberTestsMixin):
     def test_callback_kinds(self) -> None:
         """Plain, Deferred-returning and coroutine callbacks all work."""
         seen = []
@@ -482,6 +489,25 @@ class DeliveryTests(SubscriberTestsMixin, SynchronousTestCase):
         self.assertEqual(q.available, [])
         self.stop(sub)
 
+    def test_repeated_failure_left_to_expire(self) -> None:
+        """A message failing again is not released at once: its claim runs out instead."""
+        def cb(m: FakeMessage) -> None:
+            raise ZeroDivisionError(m.id)
+
+        sub = self.subscriber(batch=1)
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.assertEqual(q.released(), ["c1"])
+        self.clock.advance(0)  # full claim: polls again at once, gets it back
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
+        self.assertEqual(q.released(), ["c1"])
+        self.assertEqual(sub.stats["left_to_expire"], 1)
+        self.assertEqual(sub.stats["failed"], 2)
+        self.stop(sub)
+        self.assertEqual(q.released(), ["c1"])
+
     def test_callback_timeout(self) -> None:
         sub = self.subscriber(callback_timeout=5)
         cb = Recorder("deferred")
@@ -542,7 +568,7 @@ class DeliveryTests(SubscriberTestsMixin, SynchronousTestCase):
         self.stop(sub)
 
 
-class StopTests(SubscriberTestsMixin, SynchronousTestCase):
+class StopTests(SubscriberTestsMixin):
     def test_stop_waits_then_acks(self) -> None:
         """stopService waits for running callbacks, deletes them, closes the client."""
         sub = self.subscriber()
@@ -637,7 +663,7 @@ class StopTests(SubscriberTestsMixin, SynchronousTestCase):
         self.assertEqual(self.client.closed, 0)
 
 
-class ListenTests(SubscriberTestsMixin, SynchronousTestCase):
+class ListenTests(SubscriberTestsMixin):
     def test_listen_acks_on_next(self) -> None:
         """A yielded message is deleted when the next one is asked for."""
         sub = self.subscriber(batch=3)
@@ -687,7 +713,7 @@ class ListenTests(SubscriberTestsMixin, SynchronousTestCase):
         self.assertEqual(sub.stats["released"], 2)
 
 
-class LogTests(SubscriberTestsMixin, SynchronousTestCase):
+class LogTests(SubscriberTestsMixin):
     def test_events(self) -> None:
         sub = self.subscriber(batch=2)
         sub.subscribe("q", Recorder())

@@ -139,7 +139,7 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(fragment, message)
 
     def test_bad_options(self) -> None:
-        cases = [
+        cases: list[tuple[Any, ...]] = [
             ([], "--url is required"),
             (["--url", "ftp://x", "--project-id", "p", "--queue", "q"], "--url", "http://"),
             (["--url", "http://h:1", "--queue", "q"], "--project-id is required"),
@@ -183,7 +183,7 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_log_message(self) -> None:
         """The default handler logs one JSON line per message."""
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
 
         class Q:
             name = "jobs"
