@@ -443,7 +443,8 @@ class MemoryZaqar(Resource):
         client_id_uuid_safe: str = "strict",
     ) -> None:
         super().__init__()
-        self.clock = clock
+        #: The L{IReactorTime} given (typed loosely: a L{Clock} in tests, to advance).
+        self.clock: Any = clock
         self.secret_key = secret_key
         self.admin_mode = admin_mode
         self.client_id_uuid_safe = client_id_uuid_safe

@@ -126,5 +126,5 @@ def memory_subscriber(
     elif fake is None:
         raise TypeError("give the fake of the client too")
     if clock is None:
-        clock = fake.clock  # type: ignore[assignment]
+        clock = fake.clock
     return Subscriber(client, clock=clock, **subscriber_options), client, fake
