@@ -727,3 +727,26 @@ class LogTests(SubscriberTestsMixin):
         self.assertEqual(processed, ["m0", "m1"])
         stopped = [e for e in self.events if e.get("log_format", "").startswith("subscriber stopped")]
         self.assertEqual(stopped[0]["stats"]["processed"], 2)
+
+
+class MemoryZaqarTests(SynchronousTestCase):
+    """The real client, over the in-memory Zaqar, on a Clock."""
+
+    def test_delivers_everything(self) -> None:
+        from txzaqar.testing import memory_subscriber
+
+        clock = Clock()
+        sub, client, _fake = memory_subscriber(clock=clock, batch=10, concurrency=5, close_client=False)
+        queue = client.queue("mem")
+        ids = self.successResultOf(queue.post([{"body": i} for i in range(50)]))
+        seen: list[str] = []
+        sub.subscribe("mem", lambda m: seen.append(m.id))
+        sub.startService()
+        for _ in range(100):
+            clock.advance(0.1)
+            if len(seen) >= 50:
+                break
+        self.successResultOf(sub.stopService())
+        self.assertEqual(sorted(seen), sorted(ids))
+        self.assertEqual(self.successResultOf(queue.stats()).total, 0)
+        self.assertEqual(sub.stats["acked"], 50)
