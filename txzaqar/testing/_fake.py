@@ -23,8 +23,13 @@ restart a listing (8.1); C{include_claimed} without a marker works (8.2);
 encrypted queues store the plain body, so claims and pop return it (8.5);
 a PATCH with a JSON object body is a 400 (8.6); C{name} and metadata
 filters on queue listings are applied (8.7); there are no topics, pools
-or flavors (8.8, 404).  A claim takes only free messages (Redis's claim
-script also takes claimed messages that follow the first free one).
+or flavors (8.8, 404).  Beyond section 8, where Redis is sloppy the fake
+is exact: a claim takes only free messages (Redis's claim script also
+takes claimed messages that follow the first free one); a message whose
+claim expired shows no C{claim_id}; purge removes claimed and delayed
+messages and every subscription (Redis pops only free messages and deletes
+the first 10 subscriptions); stats count the messages under live claims;
+listings filter before they page, so a page is short only at the end.
 Quirks that are part of how the API is used are kept: GET of a missing
 queue is 200 with the defaults and PUT of an existing queue ignores its
 body (8.3); a per-message C{delay} is dropped on queues without a
