@@ -35,7 +35,11 @@ def call(url, method="GET", body=None, headers=None, context=None):
             raw, status, hdrs = resp.read(), resp.status, resp.headers
     except urllib.error.HTTPError as e:
         raw, status, hdrs = e.read(), e.code, e.headers
-    return status, hdrs, (json.loads(raw) if raw else None)
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+    return status, hdrs, parsed
 
 
 def messaging_endpoints(token_body):
@@ -165,6 +169,44 @@ class ShortTokenStackTests(unittest.TestCase):
             time.sleep(0.5)
         self.assertEqual(status, 401)
 
+    def test_keystone_outage(self):
+        """
+        stop()/start() of the Keystone keeps its port, users and keys; while
+        it is down Zaqar cannot validate tokens (and answers 503).
+        """
+        keystone = self.stack.keystone
+        url, demo_id = keystone.url, keystone.project_id("demo")
+        token, _ = keystone.token("demo")
+        keystone.stop()
+        try:
+            status, _, body = call(self.stack.zaqar.url + "/v2/queues", headers={"X-Auth-Token": token})
+            self.assertEqual(status, 503, body)
+        finally:
+            keystone.start()
+        self.assertEqual(keystone.url, url)
+        token, body = keystone.token("demo")
+        self.assertEqual(body["project"]["id"], demo_id)
+        status, _, _ = call(self.stack.zaqar.url + "/v2/queues", headers={"X-Auth-Token": token})
+        self.assertIn(status, (200, 204))
+
+
+class TLSKeystoneStackTests(unittest.TestCase):
+    def test_https_keystone_and_zaqar(self):
+        """Keystone and Zaqar over HTTPS; Zaqar validates tokens against the HTTPS Keystone."""
+        stack = _keystone.shared_keystone_stack(tls=True)
+        ctx = _harness.shared_pki().client_context()
+        self.assertTrue(stack.keystone.url.startswith("https://127.0.0.1:"))
+        self.assertTrue(stack.zaqar.url.startswith("https://127.0.0.1:"))
+        token, body = stack.keystone.token("demo")
+        url = messaging_endpoints(body)["public"]["url"]
+        self.assertEqual(url, stack.zaqar.url)
+        status, _, _ = call(url + "/v2/queues", headers={"X-Auth-Token": token}, context=ctx)
+        self.assertIn(status, (200, 204))
+        status, _, _ = call(url + "/v2/queues", headers={"X-Auth-Token": "bogus"}, context=ctx)
+        self.assertEqual(status, 401)
+        with self.assertRaises(urllib.error.URLError):
+            call(stack.keystone.url, context=ssl.create_default_context())
+
 
 class TLSZaqarTests(unittest.TestCase):
     def setUp(self):
@@ -245,4 +287,6 @@ class TLSUnitTests(unittest.TestCase):
 
     def test_tls_needs_gunicorn(self):
         with self.assertRaises(ValueError):
-            _harness.ZaqarServer(_harness.RedisServer(), mode="builtin", tls=_harness.shared_pki().server_tls())
+            _harness.ZaqarServer(
+                _harness.RedisServer(), mode="builtin", tls=_harness.shared_pki().server_tls()
+            )

@@ -30,6 +30,13 @@ cached per process, so calling it in ``setUp`` only costs the first time)::
 If ``TXZAQAR_ZAQAR_URL`` is set, :func:`shared_zaqar` uses that server instead
 of starting one (``TXZAQAR_ZAQAR_POOLING_URL`` likewise for ``pooling=True``).
 
+HTTPS: :func:`shared_pki` writes a test CA and certificates
+(:mod:`txzaqar.testing._tls`); :func:`shared_tls_zaqar` runs a Zaqar on
+``https://127.0.0.1:PORT`` with them (optionally requiring client
+certificates, or with a certificate for the wrong host name).  Keystone and
+a Zaqar with ``auth_strategy = keystone`` live in
+:mod:`txzaqar.testing._keystone` (``shared_keystone_stack()``).
+
 Only the standard library is used here.
 """
 

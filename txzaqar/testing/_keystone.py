@@ -83,6 +83,7 @@ from txzaqar.testing._harness import (
     _wait_until,
     ensure_server_venv,
     free_port,
+    shared_pki,
     shared_redis,
     state_dir,
 )
@@ -440,6 +441,8 @@ class KeystoneServer(_Server):
         self.start_timeout = start_timeout
         self._admin_token: tuple[str, float] | None = None
         self._ids: dict[str, str] = {}
+        self._set_up = False
+        self._repos: dict[str, Path] = {}
 
     # -- addresses ---------------------------------------------------------
 
@@ -477,17 +480,26 @@ class KeystoneServer(_Server):
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        """Set up, serve, wait for ``GET /v3``, then create projects and users."""
+        """
+        Set up, serve, wait for ``GET /v3``, then create projects and users.
+
+        After :meth:`stop`, ``start()`` serves the *same* database and keys
+        on the same port again (same users, project ids and valid tokens;
+        only the in-memory cache is lost): ``stop()``/``start()`` simulates
+        a Keystone outage.
+        """
         if self.running():
             return
         started = time.monotonic()
         venv = self.venv = self.venv or ensure_keystone_venv()
-        template = ensure_keystone_template(venv)
         home = self._ensure_directory()
         db = home / "keystone.db"
-        shutil.copyfile(template, db)
-        repos = _write_key_repositories(home)
-        (home / "keystone_serve.py").write_text(_RUNNER)
+        restart = self._set_up
+        if not restart:
+            shutil.copyfile(ensure_keystone_template(venv), db)
+            self._repos = _write_key_repositories(home)
+            (home / "keystone_serve.py").write_text(_RUNNER)
+        repos = self._repos
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
         env["PYTHONWARNINGS"] = "ignore"
@@ -498,7 +510,8 @@ class KeystoneServer(_Server):
         fixed = self.port
         for attempt in range(3):
             self.port = fixed or free_port()
-            self.config_file.write_text(_keystone_conf(home, db, self.token_ttl, self.log_file, repos))
+            if not restart:
+                self.config_file.write_text(_keystone_conf(home, db, self.token_ttl, self.log_file, repos))
             self._spawn(
                 [str(venv / "bin" / "python"), str(home / "keystone_serve.py"), "127.0.0.1", str(self.port)],
                 env=env,
@@ -517,8 +530,12 @@ class KeystoneServer(_Server):
             raise HarnessError(
                 f"{self.name}: GET {self.url} did not answer within {self.start_timeout}s\n{tails}"
             )
+        if restart:
+            _say(f"{self.name} restarted at {self.url} in {time.monotonic() - started:.1f}s")
+            return
         try:
             self._set_up_identity()
+            self._set_up = True
         except BaseException:
             _say(f"{self.name} setup failed; logs:\n{self._log_tails()}")
             self.stop()
@@ -882,24 +899,28 @@ def _prepare_in_parallel(venv: Path | None = None, keystone_venv: Path | None = 
     return zv, results["keystone"]
 
 
-_shared_stacks: dict[tuple[int, str], KeystoneStack] = {}
+_shared_stacks: dict[tuple[int, str, bool], KeystoneStack] = {}
 
 
-def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn") -> KeystoneStack:
+def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bool = False) -> KeystoneStack:
     """
     A running :class:`KeystoneStack` for this process, started (blocking)
-    on first use and cached per (*token_ttl*, *mode*); call it from
+    on first use and cached per (*token_ttl*, *mode*, *tls*); call it from
     ``setUp``.  Each stack has its own Keystone (own database and keys) and
-    its own Zaqar on its own database of the shared Redis.
+    its own Zaqar on its own database of the shared Redis.  With *tls*,
+    Keystone and Zaqar both serve HTTPS with the ``127.0.0.1``/``localhost``
+    certificate of :func:`~txzaqar.testing._harness.shared_pki` (trust
+    ``shared_pki().ca_cert``); no client certificates.
     """
-    key = (token_ttl, mode)
+    key = (token_ttl, mode, tls)
     with _shared_lock:
         stack = _shared_stacks.get(key)
         if stack is not None and stack.running():
             return stack
         if stack is not None:
             stack.stop()
-        stack = KeystoneStack(token_ttl, mode=mode)
+        server_tls = shared_pki().server_tls() if tls else None
+        stack = KeystoneStack(token_ttl, mode=mode, zaqar_tls=server_tls, keystone_tls=server_tls)
         stack.start()
         _shared_stacks[key] = stack
         return stack
