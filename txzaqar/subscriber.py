@@ -19,7 +19,10 @@ queues).  Every claimed message starts at once, so the subscriber never
 holds a claimed message it is not working on (bounded prefetch): nothing
 waits in a local buffer while its claim runs out.
 
- - a claim that came back full: poll again at once;
+ - a claim that came back full: poll again at once, and (while there
+   are free slots for a whole batch) start one more claim alongside, up
+   to C{claims_in_flight} claims at once per queue: a backlog is drained
+   with several requests in flight, an idle queue costs one poll loop;
  - a claim that came back partly full: poll again after C{poll_interval};
  - an empty claim, or an error (server down, 5xx, timeout): back off,
    C{poll_interval * 2**n} with jitter, at most C{max_interval};
@@ -165,6 +168,9 @@ class _Channel:
         self.works: set[_Work] = set()
         self.acks: list[tuple[str, _Work]] = []
         self.ack_call: Any = None
+        self.full = False  # the last claim came back full (read and reset by the poller)
+        self.bursting = 0  # extra claims in flight (see Subscriber._burst)
+        self.bursts: set[Deferred[None]] = set()
 
 
 class _Work:
@@ -209,6 +215,11 @@ class Subscriber(Service):
     @param close_client: whether L{stopService} closes the client.
     @param jitter: returns a float in [0, 1); a backoff delay is shortened
         by up to a quarter by it (default L{random.random}).
+    @param claims_in_flight: the most claim requests in flight at once
+        for one queue while it has a backlog (1 to 20); the extra ones
+        only start after a full claim, and only with free slots for a
+        whole batch, so prefetch stays bounded by C{concurrency}
+        (default 1: one claim at a time).
     """
 
     def __init__(
@@ -226,6 +237,7 @@ class Subscriber(Service):
         ack_delay: float = 1.0,
         close_client: bool = True,
         jitter: Callable[[], float] = random.random,
+        claims_in_flight: int = 1,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
@@ -246,6 +258,7 @@ class Subscriber(Service):
         )
         self.stop_timeout = _positive("stop_timeout", stop_timeout)
         self.ack_delay = float(ack_delay)
+        self.claims_in_flight = v.integer("claims_in_flight", claims_in_flight, 1, 20)
         self.close_client = close_client
         self._jitter = jitter
         #: Counters (see L{STATS}); a C{Counter}, readable like a C{dict}.
@@ -404,6 +417,8 @@ class Subscriber(Service):
             channel.sleep.cancel()
         if channel.loop_done is not None:
             await _observe(channel.loop_done)  # a claim request in flight
+        if channel.bursts:
+            await DeferredList([_observe(d) for d in list(channel.bursts)], consumeErrors=True)
         works = list(channel.works)
         running = [_observe(w.callbacks_done) for w in works if not w.callbacks_done.called]
         if running:
@@ -431,6 +446,9 @@ class Subscriber(Service):
     async def _poll(self, channel: _Channel) -> None:
         try:
             delay = await self._poll_once(channel)
+            if channel.full:
+                channel.full = False
+                self._burst(channel)
         except Exception:
             log.failure("unexpected error polling {queue}", queue=channel.name)
             delay = self._backoff(channel, "an unexpected error")
@@ -497,7 +515,36 @@ class Subscriber(Service):
             await self._release(work)
             return 0
         self._start_work(channel, claim, messages)
-        return 0 if len(messages) >= limit else self.poll_interval
+        channel.full = len(messages) >= limit
+        return 0 if channel.full else self.poll_interval
+
+    def _burst(self, channel: _Channel) -> None:
+        """
+        After a full claim: one more claim alongside the poll loop, while
+        fewer than C{claims_in_flight} are in flight for this queue and a
+        whole batch of slots is free.  It claims once and, if that came
+        back full too, hands over to a successor; it never backs off (the
+        poll loop alone polls an idle queue).
+        """
+        if not (channel.active and channel.bursting + 1 < self.claims_in_flight
+                and self.concurrency - self._busy >= self.batch):
+            return
+        channel.bursting += 1
+        d = Deferred.fromCoroutine(self._burst_once(channel))
+        if not d.called:
+            channel.bursts.add(d)
+            d.addBoth(lambda _: channel.bursts.discard(d))
+
+    async def _burst_once(self, channel: _Channel) -> None:
+        try:
+            await self._poll_once(channel)
+        except Exception:
+            log.failure("unexpected error polling {queue}", queue=channel.name)
+        finally:
+            channel.bursting -= 1
+        if channel.full:
+            channel.full = False
+            self._burst(channel)
 
     def _backoff(self, channel: _Channel, reason: str | None) -> float:
         base = min(self.max_interval, self.poll_interval * 2 ** min(channel.attempt, 64))

@@ -750,3 +750,77 @@ class MemoryZaqarTests(SynchronousTestCase):
         self.assertEqual(sorted(seen), sorted(ids))
         self.assertEqual(self.successResultOf(queue.stats()).total, 0)
         self.assertEqual(sub.stats["acked"], 50)
+
+
+class ClaimsInFlightTests(SubscriberTestsMixin):
+    """C{claims_in_flight}: parallel claims while a queue has a backlog."""
+
+    def test_backlog_is_claimed_with_several_requests_in_flight(self) -> None:
+        sub = self.subscriber(batch=10, concurrency=100, claims_in_flight=3)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.manual = True
+        q.add(75)
+        sub.startService()
+        most = 0
+        for _ in range(50):
+            self.clock.advance(0)
+            most = max(most, len(q.pending))
+            if not q.pending:
+                break
+            q.answer()
+        self.assertEqual(most, 3)
+        self.assertEqual(sorted(cb.ids()), sorted(m for ids in q.deletes() for m in ids))
+        self.assertEqual(len(cb.seen), 75)
+        self.stop(sub)
+
+    def test_idle_queue_has_one_poll_loop(self) -> None:
+        """Extra claims start only after a full claim: an idle queue is polled as with 1."""
+        sub = self.subscriber(claims_in_flight=4)
+        sub.subscribe("q", Recorder())
+        sub.startService()
+        self.clock.pump([0.5] * 40)
+        self.assertEqual(self.client.queues["q"].claim_times, [0, 1, 3, 7, 15])
+        self.stop(sub)
+
+    def test_no_extra_claim_without_a_batch_of_free_slots(self) -> None:
+        """Prefetch stays bounded: no extra claim while callbacks hold the slots."""
+        sub = self.subscriber(batch=10, concurrency=15, claims_in_flight=4)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(40)
+        sub.startService()
+        self.clock.advance(0)
+        self.assertEqual(q.claim_limits, [10, 5])
+        self.assertEqual(sub.in_flight, 15)
+        for _ in range(10):
+            for d in [d for d in cb.deferreds.values() if not d.called]:
+                d.callback(None)
+            self.clock.advance(0)
+            self.assertLessEqual(sub.in_flight, 15)
+        self.assertEqual(len(cb.seen), 40)
+        self.assertTrue(all(limit <= 10 for limit in q.claim_limits))
+        self.stop(sub)
+
+    def test_stop_waits_for_extra_claims_and_releases_them(self) -> None:
+        sub = self.subscriber(batch=10, concurrency=100, claims_in_flight=2)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.manual = True
+        q.add(30)
+        sub.startService()
+        q.answer()  # full: an extra claim starts alongside the loop
+        self.assertEqual(len(q.pending), 1)
+        d = sub.stopService()
+        self.assertNoResult(d)
+        q.answer()
+        self.successResultOf(d)
+        self.assertEqual(len(cb.seen), 10)
+        self.assertEqual(q.released(), ["c2"])
+        self.assertEqual(sub.in_flight, 0)
+
+    def test_claims_in_flight_is_validated(self) -> None:
+        self.assertRaises(ClientValidationError, self.subscriber, claims_in_flight=0)
