@@ -63,7 +63,7 @@ SMOKE = {
 #: txzaqar requests in flight for posting (the official client has one).
 TX_INFLIGHT = {"gunicorn": 8, "builtin": 4}
 #: Subscriber options for the throughput run (no-op callback).
-TX_CONSUME_OPTIONS = {"batch": 20, "concurrency": 40}
+TX_CONSUME_OPTIONS = {"batch": 20, "concurrency": 80, "claims_in_flight": 4}
 #: Latency variants: (label, kind, settings).
 LATENCY_VARIANTS = [
     ("official poll 1s", "official", {"interval": 1.0}),
