@@ -34,9 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from txzaqar.testing._harness import RedisServer, ZaqarServer, ensure_server_venv, stop_all
-
 from bench._venv import ensure_bench_venv, has_matplotlib
+from txzaqar.testing._harness import RedisServer, ZaqarServer, ensure_server_venv, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -551,13 +550,13 @@ def render(table: list[dict], goals: list[dict], args: argparse.Namespace, elaps
             ratio = f"x{r['ratio']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
         rows.append([r["workload"], r["server"], r["variant"], r["metric"], _num(r["min"]),
                      _num(r["median"]), _num(r["max"]), ratio])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
     lines = [
         f"txzaqar benchmark ({'smoke' if args.smoke else 'full'}, {args.reps} repetitions, "
         f"{elapsed:.0f}s); ratios: median of per-repetition ratios to "
         + ", ".join(sorted(set(f"{k}: {v}" for k, v in REFERENCE.items()))),
         "",
-        "  ".join(h.ljust(w) for h, w in zip(head, widths)),
+        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)),
         "  ".join("-" * w for w in widths),
     ]
     prev = None
@@ -565,7 +564,7 @@ def render(table: list[dict], goals: list[dict], args: argparse.Namespace, elaps
         if prev is not None and row[0] != prev:
             lines.append("")
         prev = row[0]
-        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
     lines += ["", "goals (gunicorn gthread server unless stated):"]
     for g in goals:
         mark = {True: "MET    ", False: "NOT MET", None: "n/a    "}[g["met"]]
