@@ -406,7 +406,8 @@ class Bench:
         elapsed = time.monotonic() - started
         table, goals = summarize(self.records)
         text = render(table, goals, self.args, elapsed)
-        print(text)
+        sys.stderr.flush()
+        print(text, flush=True)
         out = Path(self.args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = "smoke" if self.args.smoke else time.strftime("bench-%Y%m%d-%H%M%S")
