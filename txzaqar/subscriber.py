@@ -415,6 +415,7 @@ class Subscriber(Service):
             channel.loop.stop()
         if channel.sleep is not None:
             channel.sleep.cancel()
+        self._wake_slot_waiter()  # in case this loop had been woken and will not poll now
         if channel.loop_done is not None:
             await _observe(channel.loop_done)  # a claim request in flight
         if channel.bursts:
@@ -489,6 +490,7 @@ class Subscriber(Service):
             return 0
         limit = min(self.batch, free)
         self._busy += limit
+        self._wake_slot_waiter()
         try:
             claim = await channel.queue.claim(limit=limit, ttl=self.claim_ttl, grace=self.grace)
         except ZaqarError as e:
@@ -559,11 +561,21 @@ class Subscriber(Service):
 
     def _free(self, count: int) -> None:
         self._busy -= count
-        if self._busy < self.concurrency and self._slot_waiters:
-            waiters, self._slot_waiters = self._slot_waiters, []
-            for d in waiters:
-                if not d.called:
-                    d.callback(None)
+        self._wake_slot_waiter()
+
+    def _wake_slot_waiter(self) -> None:
+        """
+        Wake the longest-waiting poll loop if a slot is free; it wakes the
+        next one once it has reserved its slots and some are left.  One at
+        a time: waking every waiter made each finished claim cost work in
+        proportion to the number of queues (a Subscriber on 1,000 idle
+        queues used ~90 % of a core while backed off).
+        """
+        while self._busy < self.concurrency and self._slot_waiters:
+            d = self._slot_waiters.pop(0)
+            if not d.called:
+                d.callback(None)
+                return
 
     # -- processing -----------------------------------------------------
 

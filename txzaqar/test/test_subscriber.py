@@ -824,3 +824,26 @@ class ClaimsInFlightTests(SubscriberTestsMixin):
 
     def test_claims_in_flight_is_validated(self) -> None:
         self.assertRaises(ClientValidationError, self.subscriber, claims_in_flight=0)
+
+    def test_one_slot_waiter_woken_at_a_time(self) -> None:
+        """Many idle queues sharing few slots: a finished claim wakes one poll loop, in turn."""
+        sub = self.subscriber(batch=1, concurrency=1)
+        names = [f"q{i}" for i in range(50)]
+        for name in names:
+            sub.subscribe(name, Recorder())
+            self.client.queue(name).manual = True
+        sub.startService()
+        polled = [n for n in names if self.client.queues[n].pending]
+        self.assertEqual(len(polled), 1)
+        waiting = list(sub._slot_waiters)
+        self.assertEqual(len(waiting), 49)
+        for _ in range(49):
+            [queue] = [self.client.queues[n] for n in names if self.client.queues[n].pending]
+            queue.answer()  # empty: the loop backs off and frees its slot
+            self.clock.advance(0)
+            self.assertEqual(sub._slot_waiters, waiting[1:])  # nobody else re-queued
+            waiting = waiting[1:]
+        self.assertTrue(all(len(self.client.queues[n].claim_times) == 1 for n in names))
+        [last] = [self.client.queues[n] for n in names if self.client.queues[n].pending]
+        last.answer()
+        self.stop(sub)
