@@ -44,7 +44,8 @@ def main() -> None:
     right.set_ylabel("RSS, MiB")
     right.set_title("Subscriber RSS: idle vs draining a backlog (slow callback)")
     right.grid(True, alpha=0.3)
-    right.legend(fontsize=7)
+    if data.get("rss"):
+        right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
 

@@ -69,6 +69,9 @@ LATENCY_VARIANTS = [
     ("official poll 0.1s", "official", {"interval": 0.1}),
     ("txzaqar Subscriber defaults", "tx", {}),
     ("txzaqar Subscriber poll 0.1s", "tx", {"poll_interval": 0.1, "max_interval": 0.1}),
+    # The Subscriber's jitter shortens every delay by 0-25 % (12.5 % on
+    # average), so 0.115 s polls as often as the official loop's 0.1 s sleep.
+    ("txzaqar Subscriber poll 0.115s", "tx", {"poll_interval": 0.115, "max_interval": 0.115}),
 ]
 TRADEOFF_VARIANTS = [
     ("txzaqar Subscriber poll 0.05s", "tx", {"poll_interval": 0.05, "max_interval": 0.05}),
@@ -512,12 +515,15 @@ def summarize(records: list[dict]) -> tuple[list[dict], list[dict]]:
     for ref in ("official documented", "official bulk"):
         goal(f"client CPU per consumed message <= 1/5 of {ref}",
              median_ratio("consume", g, sub, "client CPU ms/msg", ref), lambda x: x <= 0.2, "x{:.3f}")
-    tx01, off01 = "txzaqar Subscriber poll 0.1s", "official poll 0.1s"
-    goal("idle: Subscriber poll 0.1s idle req/s <= official poll 0.1s (same idle cost)",
+    off01 = "official poll 0.1s"
+    tx01 = "txzaqar Subscriber poll 0.115s"
+    if median_value("latency", g, tx01, "p50 ms") is None:
+        tx01 = "txzaqar Subscriber poll 0.1s"  # e.g. --only tradeoff
+    goal(f"idle: {tx01} idle req/s within 5 % of official poll 0.1s (same idle cost)",
          median_ratio("latency", g, tx01, "idle req/s", off01), lambda x: x <= 1.05, "x{:.2f}")
-    goal("idle: Subscriber p50 post->callback <= 60 ms",
+    goal(f"idle: {tx01} p50 post->callback <= 60 ms",
          median_value("latency", g, tx01, "p50 ms"), lambda x: x <= 60, "{:.1f} ms")
-    goal("idle: Subscriber p99 post->callback <= 120 ms",
+    goal(f"idle: {tx01} p99 post->callback <= 120 ms",
          median_value("latency", g, tx01, "p99 ms"), lambda x: x <= 120, "{:.1f} ms")
     backlog = median_value("memory", g, "Subscriber draining backlog", "peak RSS MiB")
     idle = median_value("memory", g, "Subscriber idle", "peak RSS MiB")
