@@ -4,6 +4,7 @@ Tests for the C{twistd zaqar-listen} plugin and L{txzaqar._tap}.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 from pathlib import Path
@@ -67,8 +68,18 @@ class PluginTests(SynchronousTestCase):
         self.assertTrue(verifyObject(IServiceMaker, plugin))
 
     def test_plugin_file_is_installed(self) -> None:
+        """
+        The plugin file sits in twisted/plugins/, and txzaqar ships no
+        twisted/plugins/__init__.py of its own (which would replace
+        Twisted's and hide its plugins).
+        """
         self.assertTrue((PLUGINS / "txzaqar_plugins.py").is_file())
-        self.assertFalse((PLUGINS / "__init__.py").exists(), "it would hide Twisted's own plugins")
+        shipped = {str(f).replace("\\", "/") for f in importlib.metadata.files("txzaqar") or []}
+        self.assertNotIn("twisted/plugins/__init__.py", shipped)
+        self.assertNotIn("twisted/__init__.py", shipped)
+        source_tree = Path(__file__).resolve().parents[2] / "twisted" / "plugins"
+        if (source_tree / "txzaqar_plugins.py").is_file():
+            self.assertFalse((source_tree / "__init__.py").exists(), "it would hide Twisted's own plugins")
 
     def test_discovered(self) -> None:
         """Without help, as twistd looks for it: the plugin directory is on twisted.plugins' path."""
