@@ -18,10 +18,19 @@ import importlib
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from twisted.logger import Logger
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    InvalidLogLevelError,
+    LegacyLogObserverWrapper,
+    Logger,
+    LogLevel,
+    LogLevelFilterPredicate,
+)
 from twisted.python import usage
 
 from . import _validation as v
@@ -126,6 +135,8 @@ class Options(usage.Options):
         ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
         ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here"],
         ["max-claim-count", None, None, "claims before a message is dead-lettered"],
+        ["log-level", None, "info", "the least severe events twistd logs: debug (every request "
+                                    "and poll), info, warn, error or critical"],
     ]
 
     def __init__(self) -> None:
@@ -183,6 +194,40 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--dead-letter-queue: {e.description}") from None
             self["max-claim-count"] = _integer("max-claim-count", count, 1, v.MAX_INT64)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+        self["log-level"] = _log_level(self["log-level"])
+        parent = getattr(self, "parent", None)
+        if isinstance(parent, usage.Options) and "logger" in parent and not parent["logger"]:
+            # twistd logs every event, debug included; filter its usual observer
+            # unless the operator chose another with --logger.
+            # twistd imports --logger by name and calls it without arguments.
+            global _twistd_observer
+            _twistd_observer = partial(filtered_twistd_observer, parent, self["log-level"])
+            parent["logger"] = f"{__name__}._twistd_observer"
+
+
+#: The observer factory twistd imports (set by L{Options.postOptions}).
+_twistd_observer: Callable[[], ILogObserver] | None = None
+
+
+def _log_level(name: str) -> LogLevel:
+    try:
+        return LogLevel.levelWithName(name.lower())
+    except InvalidLogLevelError:
+        names = ", ".join(level.name for level in LogLevel.iterconstants())
+        raise usage.UsageError(f"--log-level must be one of {names}, not {name!r}") from None
+
+
+def filtered_twistd_observer(twistd_options: Any, level: LogLevel) -> ILogObserver:
+    """
+    The observer twistd would make for its options (log file, stdout or
+    syslog), showing only events at I{level} or above.
+    """
+    from twisted.scripts.twistd import _SomeApplicationRunner
+
+    observer = _SomeApplicationRunner.loggerFactory(twistd_options)._getLogObserver()
+    if not ILogObserver.providedBy(observer):
+        observer = LegacyLogObserverWrapper(observer)
+    return FilteringLogObserver(observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
 
 
 def makeService(options: Options) -> Any:

@@ -36,6 +36,7 @@ from twisted.web.client import (
     ResponseDone,
     ResponseFailed,
     ResponseNeverReceived,
+    _HTTP11ClientFactory,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
@@ -91,6 +92,12 @@ class _BytesProducer:
         pass
 
 
+class _QuietClientFactory(_HTTP11ClientFactory):
+    """Twisted's per-connection factory without its start/stop log events."""
+
+    noisy = False
+
+
 class ZaqarConnectionPool(HTTPConnectionPool):
     """
     A persistent pool that never keeps a connection the server will close.
@@ -105,6 +112,7 @@ class ZaqarConnectionPool(HTTPConnectionPool):
     cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT  # type: ignore[assignment]
     retryAutomatically = True
     maxPersistentPerHost = 16
+    _factory = _QuietClientFactory
 
     def _putConnection(self, key: Any, connection: Any) -> None:
         parser = getattr(connection, "_parser", None)

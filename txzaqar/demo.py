@@ -4,6 +4,9 @@ A demo handler for C{twistd zaqar-listen}:
     twistd -n zaqar-listen --url "$TXZAQAR_ZAQAR_URL" --project-id demo \\
         --queue demo --handler txzaqar.demo:show
 
+Run the whole demo (a local Zaqar, the daemon, messages) with
+C{python -m txzaqar.demo}, the README's first command.
+
 Each delivered message is logged as one readable line (and acknowledged
 once this returns).  With C{"fail": true} in a message body the handler
 raises the first time it sees that message, to show a failure being logged
@@ -38,3 +41,11 @@ def show(message: Any) -> None:
     if isinstance(body, dict) and body.get("fail") and message.id not in _failed_once:
         _failed_once.add(message.id)
         raise DemoFailure(f"message {message.id} asked to fail once")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from txzaqar._demo_main import main
+
+    sys.exit(main())

@@ -372,6 +372,7 @@ class Subscriber(Service):
         super().startService()
         self._stopping = False
         self._stream_closed = False
+        log.info("subscriber started on {queues}", queues=sorted(self._channels))
         for channel in self._channels.values():
             self._start_channel(channel)
 

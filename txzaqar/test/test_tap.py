@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.testing import EventLoggingObserver
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 from twisted.plugin import IPlugin, getPlugins
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
@@ -178,10 +179,72 @@ class OptionsTests(SynchronousTestCase):
             (GOOD + ["--handler", "txzaqar.test.test_tap:nope"], "--handler", "has no 'nope'"),
             (GOOD + ["--handler", "txzaqar.test.test_tap:not_callable"], "not callable"),
             (GOOD + ["--no-such-option"], "no-such-option"),
+            (GOOD + ["--log-level", "chatty"], "--log-level", "debug, info", "'chatty'"),
         ]
         for args, *fragments in cases:
             with self.subTest(args=args):
                 self.assertUsage(args, *fragments)
+
+
+class LogLevelTests(SynchronousTestCase):
+    """
+    twistd shows every event, debug included; C{--log-level} (default
+    info) filters the observer twistd makes for its own options.
+    """
+
+    def twistd_options(self, *args: str) -> Any:
+        from twisted.scripts.twistd import ServerOptions
+
+        self.patch(_tap, "_twistd_observer", None)
+        # twistd's log-file observer installs a SIGUSR1 handler (log rotation)
+        previous = signal.getsignal(signal.SIGUSR1)
+        self.addCleanup(signal.signal, signal.SIGUSR1, previous)
+        config = ServerOptions()
+        logfile = self.mktemp()
+        config.parseOptions(["-n", "--logfile", logfile, *args, "zaqar-listen", *GOOD])
+        return config, logfile
+
+    def test_default_is_info(self) -> None:
+        self.assertEqual(parse()["log-level"], LogLevel.info)
+        self.assertEqual(parse("--log-level", "DEBUG")["log-level"], LogLevel.debug)
+
+    def test_without_twistd(self) -> None:
+        """Parsed on their own (no twistd parent), the options touch no logging."""
+        self.patch(_tap, "_twistd_observer", None)
+        parse()
+        self.assertIsNone(_tap._twistd_observer)
+
+    def test_twistd_observer_filters(self) -> None:
+        config, logfile = self.twistd_options()
+        self.assertIs(config["logger"], _tap._twistd_observer)
+        observer = config["logger"]()
+        self.assertTrue(ILogObserver.providedBy(observer))
+        for level in (LogLevel.debug, LogLevel.info, LogLevel.warn):
+            observer({"log_level": level, "log_format": f"a {level.name} event",
+                      "log_namespace": "test", "log_time": 0.0})
+        with open(logfile) as f:
+            text = f.read()
+        self.assertNotIn("a debug event", text)
+        self.assertIn("a info event", text)
+        self.assertIn("a warn event", text)
+
+    def test_twistd_debug(self) -> None:
+        config, logfile = self.twistd_options()
+        observer = _tap.filtered_twistd_observer(config, LogLevel.debug)
+        observer({"log_level": LogLevel.debug, "log_format": "a debug event",
+                  "log_namespace": "test", "log_time": 0.0})
+        with open(logfile) as f:
+            self.assertIn("a debug event", f.read())
+
+    def test_explicit_logger_wins(self) -> None:
+        config, _ = self.twistd_options("--logger", "txzaqar.test.test_tap.custom_observer")
+        self.assertIs(config["logger"], custom_observer)
+        self.assertIsNone(_tap._twistd_observer)
+
+
+def custom_observer() -> Any:
+    """A --logger factory for L{LogLevelTests}."""
+    return lambda event: None
 
 
 class MakeServiceTests(SynchronousTestCase):
