@@ -9,6 +9,7 @@ import os
 import sys
 
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
@@ -34,7 +35,5 @@ class DemoTests(unittest.TestCase):
         # twistd shows info and above by default: no per-request debug lines
         self.assertNotIn("#debug]", text)
 
-    def test_demo(self) -> None:
-        from twisted.internet.defer import Deferred
-
+    def test_demo(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self.run_demo())
