@@ -119,10 +119,42 @@ class Options(usage.Options):
         "handler succeeded. SIGTERM stops gracefully."
     )
 
+    optFlags = [
+        ["insecure", None, "do not verify TLS certificates (Zaqar and Keystone); logs a warning"],
+    ]
+
     optParameters = [
-        ["url", "u", None, "Zaqar base URL, e.g. http://127.0.0.1:8888 [default: $ZAQAR_URL]"],
+        ["url", "u", None, "Zaqar base URL, e.g. http://127.0.0.1:8888 [default: $ZAQAR_URL; "
+                           "with Keystone, the catalog's messaging endpoint]"],
         ["project-id", "p", None, "project id for a server without authentication "
                                   "[default: $OS_PROJECT_ID]"],
+        ["os-cloud", None, None, "authenticate with this cloud of clouds.yaml "
+                                 "(needs PyYAML: pip install 'txzaqar[clouds]') [default: $OS_CLOUD]"],
+        ["os-auth-url", None, None, "Keystone URL; with it (or $OS_AUTH_URL) Keystone is used, and "
+                                    "the other credentials come from OS_* variables too"],
+        ["os-auth-type", None, None, "keystoneauth1 plugin: password, token, v3applicationcredential"
+                                     ", ... [default: $OS_AUTH_TYPE or password]"],
+        ["os-username", None, None, "Keystone user name [default: $OS_USERNAME]"],
+        ["os-user-id", None, None, "Keystone user id [default: $OS_USER_ID]"],
+        ["os-user-domain-name", None, None, "[default: $OS_USER_DOMAIN_NAME]"],
+        ["os-user-domain-id", None, None, "[default: $OS_USER_DOMAIN_ID]"],
+        ["os-project-name", None, None, "project to scope to [default: $OS_PROJECT_NAME]"],
+        ["os-project-id", None, None, "project to scope to [default: $OS_PROJECT_ID]"],
+        ["os-project-domain-name", None, None, "[default: $OS_PROJECT_DOMAIN_NAME]"],
+        ["os-project-domain-id", None, None, "[default: $OS_PROJECT_DOMAIN_ID]"],
+        ["os-application-credential-id", None, None, "[default: $OS_APPLICATION_CREDENTIAL_ID]"],
+        ["os-application-credential-name", None, None,
+         "[default: $OS_APPLICATION_CREDENTIAL_NAME]"],
+        ["os-password-file", None, None, "read the password from this file (passwords are never "
+                                         "taken on the command line) [default: $OS_PASSWORD]"],
+        ["os-region-name", None, None, "catalog region of Zaqar [default: $OS_REGION_NAME]"],
+        ["os-interface", None, None, "catalog interface: public, internal or admin "
+                                     "[default: $OS_INTERFACE or public]"],
+        ["cacert", None, None, "CA bundle to verify Zaqar's and Keystone's certificates "
+                               "[default: $OS_CACERT, else the system's]"],
+        ["cert", None, None, "client certificate (PEM) for mutual TLS [default: $OS_CERT]"],
+        ["key", None, None, "the client certificate's private key, if not in --cert "
+                            "[default: $OS_KEY]"],
         ["handler", None, None, "package.module:function called with each message "
                                 "[default: log it as JSON]"],
         ["batch", "b", "10", "the most messages one claim asks for (1-20)"],
@@ -155,20 +187,37 @@ class Options(usage.Options):
 
     opt_q = opt_queue
 
+    def _secret_on_command_line(self, value: str) -> None:
+        raise usage.UsageError(
+            "secrets are never taken on the command line (other users can read it): use "
+            "--os-password-file, $OS_PASSWORD, $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml"
+        )
+
+    opt_os_password = _secret_on_command_line
+    opt_os_application_credential_secret = _secret_on_command_line
+    opt_os_token = _secret_on_command_line
+
     def postOptions(self) -> None:
+        self._tls_options()
+        self["keystone"] = self._keystone_options()
         url = self["url"] or os.environ.get("ZAQAR_URL")
-        if not url:
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise usage.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
+        elif self["keystone"] is None:
             raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise usage.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
         self["url"] = url
-        project = self["project-id"] or os.environ.get("OS_PROJECT_ID")
-        if not project:
-            raise usage.UsageError("--project-id is required (or set $OS_PROJECT_ID)")
-        if len(project) > 256:
-            raise usage.UsageError("--project-id is longer than 256 characters")
-        self["project-id"] = project
+        if self["keystone"] is None:
+            project = self["project-id"] or os.environ.get("OS_PROJECT_ID")
+            if not project:
+                raise usage.UsageError(
+                    "--project-id is required for a server without authentication (or set "
+                    "$OS_PROJECT_ID); for Keystone give --os-auth-url or --os-cloud"
+                )
+            if len(project) > 256:
+                raise usage.UsageError("--project-id is longer than 256 characters")
+            self["project-id"] = project
         if not self["queues"]:
             raise usage.UsageError("give at least one --queue NAME")
         self["batch"] = _integer("batch", self["batch"], 1, v.MAX_CLAIM_OR_POP)
@@ -205,8 +254,99 @@ class Options(usage.Options):
             parent["logger"] = f"{__name__}._twistd_observer"
 
 
+    def _tls_options(self) -> None:
+        env = os.environ
+        for name, var in (("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
+            path = self[name] or env.get(var) or None
+            if path is not None and not os.path.isfile(path):
+                raise usage.UsageError(f"--{name}: no such file {path!r}")
+            self[name] = path
+        if self["key"] and not self["cert"]:
+            raise usage.UsageError("--key needs --cert")
+        self["insecure"] = bool(self["insecure"]) or env.get("OS_INSECURE", "").lower() in ("1", "true", "yes")
+        if self["insecure"] and self["cacert"]:
+            raise usage.UsageError("give --cacert or --insecure, not both")
+
+    def _keystone_options(self) -> dict[str, Any] | None:
+        """
+        The keyword arguments of L{txzaqar.auth.Keystone.from_cloud} (with
+        C{cloud}) or C{from_environment}, checked now by building one; or
+        C{None} for a server without authentication.
+        """
+        env = os.environ
+        cloud = self["os-cloud"] or env.get("OS_CLOUD")
+        if not (cloud or self["os-auth-url"] or env.get("OS_AUTH_URL")):
+            given = sorted(k for k in KEYSTONE_OPTIONS if self[k]) + (["os-password-file"] if self["os-password-file"] else [])
+            if given:
+                raise usage.UsageError(f"--{given[0]} needs --os-auth-url (or $OS_AUTH_URL) or --os-cloud")
+            return None
+        options: dict[str, Any] = {
+            KEYSTONE_OPTIONS[k]: self[k] for k in KEYSTONE_OPTIONS if self[k] is not None
+        }
+        if self["project-id"]:
+            raise usage.UsageError(
+                "--project-id is for servers without authentication; with Keystone give "
+                "--os-project-name or --os-project-id"
+            )
+        if "interface" in options and options["interface"] not in ("public", "internal", "admin"):
+            raise usage.UsageError(
+                f"--os-interface must be public, internal or admin, not {options['interface']!r}"
+            )
+        options.update(cacert=self["cacert"], cert=self["cert"], key=self["key"],
+                       insecure=self["insecure"] or None, password_file=self["os-password-file"])
+        if cloud:
+            options["cloud"] = cloud
+        elif (options.get("auth_type") or env.get("OS_AUTH_TYPE") or "password") in ("password", "v3password"):
+            has_user = options.get("username") or options.get("user_id") or env.get("OS_USERNAME") or env.get("OS_USER_ID")
+            if not has_user or not (self["os-password-file"] or env.get("OS_PASSWORD")):
+                raise usage.UsageError(
+                    "Keystone password authentication needs a user (--os-username or $OS_USERNAME) "
+                    "and a password (--os-password-file or $OS_PASSWORD)"
+                )
+        try:
+            # built once now, only to check the options; never kept
+            keystone_from_settings(options, run_in_thread=_no_thread)
+        except ClientValidationError as e:
+            raise usage.UsageError(f"Keystone: {e.description} ({e.field})") from None
+        return options
+
+
 #: The observer factory twistd imports (set by L{Options.postOptions}).
 _twistd_observer: Callable[[], ILogObserver] | None = None
+
+
+#: Keystone options of zaqar-listen and the keystoneauth1 names they set.
+KEYSTONE_OPTIONS = {
+    "os-auth-url": "auth_url",
+    "os-auth-type": "auth_type",
+    "os-username": "username",
+    "os-user-id": "user_id",
+    "os-user-domain-name": "user_domain_name",
+    "os-user-domain-id": "user_domain_id",
+    "os-project-name": "project_name",
+    "os-project-id": "project_id",
+    "os-project-domain-name": "project_domain_name",
+    "os-project-domain-id": "project_domain_id",
+    "os-application-credential-id": "application_credential_id",
+    "os-application-credential-name": "application_credential_name",
+    "os-region-name": "region_name",
+    "os-interface": "interface",
+}
+
+
+def _no_thread(*args: Any) -> Any:  # pragma: no cover - never called
+    raise AssertionError("option checking must not call Keystone")
+
+
+def _read_secret(option: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            secret = f.read().strip()
+    except OSError as e:
+        raise usage.UsageError(f"--{option}: cannot read {path!r}: {e.strerror}") from None
+    if not secret:
+        raise usage.UsageError(f"--{option}: {path!r} is empty")
+    return secret
 
 
 def _log_level(name: str) -> LogLevel:
@@ -230,6 +370,31 @@ def filtered_twistd_observer(twistd_options: Any, level: LogLevel) -> ILogObserv
     return FilteringLogObserver(observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
 
 
+def keystone_from_settings(settings: dict[str, Any], **kwargs: Any) -> Any:
+    """
+    L{txzaqar.auth.Keystone} from L{Options}C{["keystone"]}: clouds.yaml
+    with C{cloud}, else C{OS_*} variables, the command line winning; the
+    password is read from C{password_file} here, so the options never hold it.
+    """
+    from .auth import Keystone
+
+    settings = dict(settings, **kwargs)
+    password_file = settings.pop("password_file", None)
+    if password_file:
+        settings["password"] = _read_secret("os-password-file", password_file)
+    cloud = settings.pop("cloud", None)
+    if cloud:
+        return Keystone.from_cloud(cloud, **settings)
+    return Keystone.from_environment(os.environ, **settings)
+
+
+def make_authenticator(options: Options, reactor: Any) -> Any:
+    """Keystone for the parsed options, or C{None} (L{connect} makes L{NoAuth})."""
+    if options["keystone"] is None:
+        return None
+    return keystone_from_settings(options["keystone"], reactor=reactor)
+
+
 def makeService(options: Options) -> Any:
     """A L{txzaqar.subscriber.Subscriber} for the parsed options."""
     from twisted.internet import reactor
@@ -237,7 +402,16 @@ def makeService(options: Options) -> Any:
     from .client import connect
     from .subscriber import Subscriber
 
-    client = connect(options["url"], project_id=options["project-id"], reactor=reactor)
+    client = connect(
+        options["url"],
+        project_id=None if options["keystone"] else options["project-id"],
+        authenticator=make_authenticator(options, reactor),
+        reactor=reactor,
+        cacert=options["cacert"],
+        cert=options["cert"],
+        key=options["key"],
+        insecure=options["insecure"],
+    )
     subscriber = Subscriber(
         client,
         clock=reactor,

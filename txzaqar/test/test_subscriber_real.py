@@ -199,8 +199,8 @@ class RealSubscriberTests(unittest.TestCase):
         self.assertEqual(moved_message.id, poison)
 
 
-class TwistdTests(unittest.TestCase):
-    """Real C{twistd -n zaqar-listen} processes."""
+class _TwistdBase(unittest.TestCase):
+    """Runs real C{twistd -n zaqar-listen} processes (helpers, no tests)."""
 
     timeout = 600
 
@@ -209,6 +209,16 @@ class TwistdTests(unittest.TestCase):
         self.project = f"txzaqar-tap-{uuid.uuid4().hex[:8]}"
         self.client = connect(self.zaqar.url, project_id=self.project, reactor=reactor)
         self.addCleanup(self.client.close)
+        self.setUpDirectory()
+
+    def connection_args(self) -> list[str]:
+        """How the daemon finds and authenticates to Zaqar."""
+        return ["--url", self.zaqar.url, "--project-id", self.project]
+
+    def connection_env(self) -> dict[str, str]:
+        return {}
+
+    def setUpDirectory(self) -> None:
         self.dir = Path(self.mktemp()).resolve()
         self.dir.mkdir(parents=True)
         self.record_file = self.dir / "record.txt"
@@ -232,10 +242,11 @@ class TwistdTests(unittest.TestCase):
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env[RECORD_ENV] = str(self.record_file)
         env[DELAY_ENV] = str(delay)
+        env.update(self.connection_env())
         cmd = [
             sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
             "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
-            "zaqar-listen", "--url", self.zaqar.url, "--project-id", self.project,
+            "zaqar-listen", *self.connection_args(),
             "--queue", queue, "--handler", f"{__name__}:record",
             "--poll-interval", "0.2", "--max-interval", "1", *extra,
         ]
@@ -277,6 +288,10 @@ class TwistdTests(unittest.TestCase):
 
     def done(self) -> list[list[str]]:
         return [r for r in read_record(self.record_file) if r[0] == "done"]
+
+
+class TwistdTests(_TwistdBase):
+    """Real C{twistd -n zaqar-listen} processes on a noauth Zaqar."""
 
     async def test_three_listeners_share_a_queue(self) -> None:
         """3,000 messages, three daemons: every message processed once."""
@@ -332,3 +347,49 @@ class TwistdTests(unittest.TestCase):
         self.assertEqual({i: c for i, c in counts.items() if c > 1}, {})
         stats = await self.client.queue(name).stats()
         self.assertEqual(stats.total, 0)
+
+
+class KeystoneTwistdTests(_TwistdBase):
+    """
+    C{twistd zaqar-listen} against the real Keystone stack: credentials from
+    C{OS_*} variables, the password from C{--os-password-file}, Zaqar's
+    endpoint from the catalog (no C{--url}).
+    """
+
+    def setUp(self) -> None:
+        from txzaqar.testing._keystone import shared_keystone_stack
+
+        self.stack = shared_keystone_stack()
+        self.user = self.stack.credentials.user("demo")
+        auth_url = self.stack.keystone.url
+        self.client = connect(reactor=reactor, **self.user.auth_kwargs(auth_url))
+        self.addCleanup(self.client.close)
+        self.setUpDirectory()
+        self.password_file = self.dir / "password"
+        self.password_file.write_text(self.user.password + "\n")
+        env = self.user.os_env(auth_url)
+        del env["OS_PASSWORD"]
+        self.env = env
+
+    def connection_args(self) -> list[str]:
+        return ["--os-password-file", str(self.password_file), "--os-interface", "public"]
+
+    def connection_env(self) -> dict[str, str]:
+        env = dict(self.env)
+        for name in list(os.environ):
+            if name.startswith("OS_") and name not in env:
+                env[name] = ""  # nothing of the caller's cloud leaks in
+        return env
+
+    async def test_keystone_daemon_delivers(self) -> None:
+        name = self.queue_name()
+        ids = set(await self.client.queue(name).post([{"body": i} for i in range(50)]))
+        proc = self.spawn(name, 0, "--batch", "10")
+        await self.wait_for(lambda: {r[1] for r in self.done()} >= ids, 120, "every message processed")
+        await self.terminate(proc)
+        self.assertEqual((await self.client.queue(name).stats()).total, 0)
+        log = self.log_of(proc)
+        self.assertNotIn(self.user.password, log)
+        # the daemon's own token is not known here; every Fernet token starts so
+        self.assertTrue((await self.client.connection._auth.headers())["X-Auth-Token"].startswith("gAAAAA"))
+        self.assertNotIn("gAAAAA", log)

@@ -186,6 +186,142 @@ class OptionsTests(SynchronousTestCase):
                 self.assertUsage(args, *fragments)
 
 
+KS = ["--queue", "jobs", "--os-auth-url", "http://127.0.0.1:5000/v3"]
+OS_ENV = {
+    "OS_USERNAME": "demo",
+    "OS_PASSWORD": "s3cret-from-env",
+    "OS_PROJECT_NAME": "demo",
+    "OS_USER_DOMAIN_ID": "default",
+    "OS_PROJECT_DOMAIN_ID": "default",
+}
+
+
+class KeystoneOptionsTests(SynchronousTestCase):
+    """Keystone and TLS options; nothing here talks to a server."""
+
+    def parse(self, args: list[str], env: dict[str, str] | None = None) -> _tap.Options:
+        self.patch(_tap.os, "environ", dict(OS_ENV if env is None else env))
+        options = _tap.Options()
+        options.parseOptions(args)
+        return options
+
+    def assertUsage(self, args: list[str], env: dict[str, str] | None, *fragments: str) -> str:
+        self.patch(_tap.os, "environ", dict(OS_ENV if env is None else env))
+        e = self.assertRaises(UsageError, _tap.Options().parseOptions, args)
+        message = str(e)
+        self.assertNotIn("\n", message)
+        for fragment in fragments:
+            self.assertIn(fragment, message)
+        return message
+
+    def write(self, text: str) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_keystone_from_command_line_and_environment(self) -> None:
+        options = self.parse(KS + ["--os-region-name", "RegionTwo", "--os-interface", "internal"])
+        self.assertIsNone(options["url"], "the catalog gives the endpoint")
+        settings = options["keystone"]
+        self.assertEqual(settings["auth_url"], "http://127.0.0.1:5000/v3")
+        self.assertEqual((settings["region_name"], settings["interface"]), ("RegionTwo", "internal"))
+        self.assertNotIn("password", settings)
+        service = _tap.makeService(options)
+        authenticator = service._client.connection._auth
+        self.assertEqual(
+            repr(authenticator),
+            "Keystone(service_type='messaging', interface='internal', region_name='RegionTwo')",
+        )
+
+    def test_auth_url_from_environment(self) -> None:
+        env = dict(OS_ENV, OS_AUTH_URL="http://127.0.0.1:5000/v3", OS_REGION_NAME="R1")
+        options = self.parse(["--queue", "jobs", "--url", "https://zaqar.example:8888"], env)
+        self.assertEqual(options["url"], "https://zaqar.example:8888")
+        self.assertIsNotNone(options["keystone"])
+        service = _tap.makeService(options)
+        self.assertIn("region_name='R1'", repr(service._client.connection._auth))
+
+    def test_password_file(self) -> None:
+        env = {k: v for k, v in OS_ENV.items() if k != "OS_PASSWORD"}
+        password_file = self.write("from-a-file\n")
+        options = self.parse(KS + ["--os-password-file", password_file], env)
+        self.assertEqual(options["keystone"]["password_file"], password_file)
+        self.assertNotIn("from-a-file", repr(dict(options)))
+        keystone = _tap.keystone_from_settings(options["keystone"], run_in_thread=lambda *a: None)
+        self.assertEqual(keystone._session.auth._password, "from-a-file")
+
+    def test_application_credential(self) -> None:
+        env = {"OS_AUTH_TYPE": "v3applicationcredential", "OS_APPLICATION_CREDENTIAL_SECRET": "x"}
+        options = self.parse(KS + ["--os-application-credential-id", "abc"], env)
+        self.assertEqual(options["keystone"]["application_credential_id"], "abc")
+
+    def test_clouds_yaml(self) -> None:
+        clouds = self.write(
+            "clouds:\n"
+            "  mycloud:\n"
+            "    auth:\n"
+            "      auth_url: http://127.0.0.1:5000/v3\n"
+            "      username: demo\n"
+            "      password: from-clouds-yaml\n"
+            "      project_name: demo\n"
+            "      user_domain_id: default\n"
+            "      project_domain_id: default\n"
+            "    region_name: RegionOne\n"
+            "    interface: admin\n"
+        )
+        options = self.parse(["--queue", "jobs", "--os-cloud", "mycloud"], {"OS_CLIENT_CONFIG_FILE": clouds})
+        self.assertEqual(options["keystone"]["cloud"], "mycloud")
+        service = _tap.makeService(options)
+        self.assertEqual(
+            repr(service._client.connection._auth),
+            "Keystone(service_type='messaging', interface='admin', region_name='RegionOne')",
+        )
+        self.assertUsage(["--queue", "jobs", "--os-cloud", "other"], {"OS_CLIENT_CONFIG_FILE": clouds},
+                         "no cloud 'other'", "mycloud")
+
+    def test_tls_options(self) -> None:
+        ca, cert, key = self.write("ca"), self.write("cert"), self.write("key")
+        options = self.parse(KS + ["--cacert", ca, "--cert", cert, "--key", key])
+        self.assertEqual((options["cacert"], options["cert"], options["key"]), (ca, cert, key))
+        self.assertFalse(options["insecure"])
+        options = self.parse(GOOD + ["--insecure"], {})
+        self.assertTrue(options["insecure"])
+        options = self.parse(GOOD, {"OS_INSECURE": "true", "OS_CACERT": ""})
+        self.assertTrue(options["insecure"])
+        options = self.parse(GOOD, {"OS_CACERT": ca})
+        self.assertEqual(options["cacert"], ca)
+
+    def test_bad_options(self) -> None:
+        empty = self.write("")
+        no_password = {k: v for k, v in OS_ENV.items() if k != "OS_PASSWORD"}
+        cases: list[tuple[Any, ...]] = [
+            (KS + ["--os-password", "hunter2"], OS_ENV, "never taken on the command line",
+             "--os-password-file"),
+            (KS + ["--os-token", "t"], OS_ENV, "never taken on the command line"),
+            (KS + ["--os-application-credential-secret", "t"], OS_ENV, "never"),
+            (GOOD + ["--os-username", "demo"], {}, "--os-username needs --os-auth-url"),
+            (KS + ["--os-interface", "outside"], OS_ENV, "--os-interface", "'outside'"),
+            (KS, {}, "Keystone password authentication needs a user"),
+            (KS, {"OS_USERNAME": "demo"}, "and a password"),
+            (KS + ["--os-auth-type", "nonsense"], OS_ENV, "unknown keystoneauth1 plugin"),
+            (KS + ["--project-id", "p"], OS_ENV, "--project-id", "--os-project-name"),
+            (KS + ["--os-password-file", "/no/such/file"], no_password, "--os-password-file",
+             "cannot read"),
+            (KS + ["--os-password-file", empty], no_password, "--os-password-file", "empty"),
+            (GOOD + ["--cacert", "/no/such/ca.pem"], {}, "--cacert", "no such file"),
+            (GOOD + ["--key", empty], {}, "--key needs --cert"),
+            (GOOD + ["--cacert", empty, "--insecure"], {}, "--cacert or --insecure"),
+            (["--queue", "jobs", "--os-cloud", "c"], {"OS_CLIENT_CONFIG_FILE": "/no/such.yaml"},
+             "no clouds.yaml"),
+        ]
+        for args, env, *fragments in cases:
+            with self.subTest(args=args):
+                message = self.assertUsage(args, env, *fragments)
+                self.assertNotIn("hunter2", message)
+                self.assertNotIn("s3cret", message)
+
+
 class LogLevelTests(SynchronousTestCase):
     """
     twistd shows every event, debug included; C{--log-level} (default
