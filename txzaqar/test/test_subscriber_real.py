@@ -362,7 +362,8 @@ class KeystoneTwistdTests(_TwistdBase):
         self.stack = shared_keystone_stack()
         self.user = self.stack.credentials.user("demo")
         auth_url = self.stack.keystone.url
-        self.client = connect(reactor=reactor, **self.user.auth_kwargs(auth_url))
+        auth: dict[str, Any] = self.user.auth_kwargs(auth_url)
+        self.client = connect(reactor=reactor, **auth)
         self.addCleanup(self.client.close)
         self.setUpDirectory()
         self.password_file = self.dir / "password"
@@ -391,5 +392,6 @@ class KeystoneTwistdTests(_TwistdBase):
         log = self.log_of(proc)
         self.assertNotIn(self.user.password, log)
         # the daemon's own token is not known here; every Fernet token starts so
-        self.assertTrue((await self.client.connection._auth.headers())["X-Auth-Token"].startswith("gAAAAA"))
+        auth_headers = await self.client.connection._auth.headers()  # type: ignore[attr-defined]
+        self.assertTrue(auth_headers["X-Auth-Token"].startswith("gAAAAA"))
         self.assertNotIn("gAAAAA", log)
