@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._venv import ensure_bench_venv, has_matplotlib
-from txzaqar.testing._harness import RedisServer, ZaqarServer, ensure_server_venv, stop_all
+from txzaqar.testing._harness import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -100,17 +100,7 @@ def proc_cpu(pid: int) -> float:
 
 def group_cpu(pgid: int) -> float:
     """CPU time of every live process in process group *pgid* (a server and its workers)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    return sum((int(f[11]) + int(f[12])) / CLK_TCK for f in group_stats(pgid))
 
 
 class Drivers:

@@ -340,16 +340,24 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     # ignore zombies: look for a live member of the group
+    return any(fields[0] != "Z" for fields in group_stats(pgid))
+
+
+def group_stats(pgid: int) -> Iterator[list[str]]:
+    """
+    The C{/proc/PID/stat} fields after the command name (state first) of
+    every process in process group *pgid*.
+    """
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            # the comm field may contain spaces and ')': split after the last ')'
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if int(fields[2]) == pgid:
+            yield fields
 
 
 def _killpg(pgid: int, sig: int) -> None:
