@@ -78,9 +78,12 @@ class PluginTests(SynchronousTestCase):
         shipped = {str(f).replace("\\", "/") for f in importlib.metadata.files("txzaqar") or []}
         self.assertNotIn("twisted/plugins/__init__.py", shipped)
         self.assertNotIn("twisted/__init__.py", shipped)
-        source_tree = Path(__file__).resolve().parents[2] / "twisted" / "plugins"
-        if (source_tree / "txzaqar_plugins.py").is_file():
-            self.assertFalse((source_tree / "__init__.py").exists(), "it would hide Twisted's own plugins")
+        checkout = Path(__file__).resolve().parents[2]
+        if (checkout / "setup.py").is_file():  # a source checkout, not site-packages
+            plugins = checkout / "twisted" / "plugins"
+            self.assertTrue((plugins / "txzaqar_plugins.py").is_file())
+            self.assertFalse((plugins / "__init__.py").exists(), "it would hide Twisted's own plugins")
+            self.assertFalse((checkout / "twisted" / "__init__.py").exists())
 
     def test_discovered(self) -> None:
         """Without help, as twistd looks for it: the plugin directory is on twisted.plugins' path."""
