@@ -102,21 +102,31 @@ class Flavor:
         return f"flavors/{self.name}"
 
     @staticmethod
-    def _body(pool_list: Any, capabilities: Any, partial: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if pool_list is not None or not partial:
-            body["pool_list"] = [check_name("pool", p) for p in v.string_list("pool_list", pool_list or [])]
+    def _body(pool_list: Any, capabilities: Any) -> dict[str, Any]:
+        # Zaqar 23.0.1 answers 400 to a PUT or PATCH without a non-empty
+        # pool_list (a PATCH of capabilities alone included).
+        if pool_list is None:
+            raise ClientValidationError("pool_list", "is required: a non-empty list of pool names")
+        body: dict[str, Any] = {
+            "pool_list": [check_name("pool", p) for p in v.string_list("pool_list", pool_list)]
+        }
+        if not body["pool_list"]:
+            raise ClientValidationError("pool_list", "must name at least one pool")
         if capabilities is not None:
             if not isinstance(capabilities, Mapping):
                 raise ClientValidationError("capabilities", "must be a dict")
             body["capabilities"] = dict(capabilities)
-        if partial and not body:
-            raise ClientValidationError("update", "give pool_list and/or capabilities")
         return body
 
     def create(self, pool_list: list[str], capabilities: Mapping[str, Any] | None = None) -> Deferred["Flavor"]:
-        """Create the flavor over existing pools; a Deferred firing with C{self}."""
-        body = self._body(pool_list, capabilities, partial=False)
+        """
+        Create the flavor over existing pools (each pool is in at most one
+        flavor: it leaves its previous one); a Deferred firing with C{self};
+        L{txzaqar.errors.BadRequest} if a pool does not exist.  The server
+        computes the flavor's capabilities from its first pool: Zaqar
+        23.0.1 accepts C{capabilities} but ignores them.
+        """
+        body = self._body(pool_list, capabilities)
 
         async def create() -> "Flavor":
             await self.connection.put(self._path(), body=body, idempotent=False)
@@ -135,8 +145,15 @@ class Flavor:
 
     def update(self, pool_list: list[str] | None = None,
                capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
-        """@return: a Deferred firing with the updated flavor C{dict}."""
-        body = self._body(pool_list, capabilities, partial=True)
+        """
+        Replace the flavor's pools (C{pool_list} is required; pools left
+        out are detached from it; C{capabilities} are ignored, as in
+        L{create}).
+
+        @return: a Deferred firing with the updated flavor C{dict};
+            L{txzaqar.errors.NotFound} if the flavor does not exist.
+        """
+        body = self._body(pool_list, capabilities)
 
         async def update() -> dict[str, Any]:
             response = await self.connection.patch(self._path(), body=body, idempotent=True)
@@ -145,7 +162,7 @@ class Flavor:
         return _as_deferred(update())
 
     def delete(self) -> Deferred[None]:
-        """A Deferred firing with C{None}."""
+        """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""
 
         async def delete() -> None:
             await self.connection.delete(self._path())
