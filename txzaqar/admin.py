@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import attr
 from twisted.internet.defer import Deferred
@@ -50,7 +51,7 @@ class Pool:
     name: str
 
     def _path(self) -> str:
-        return f"pools/{self.name}"
+        return f"pools/{quote(self.name, safe='')}"
 
     def create(self, uri: str, weight: int, flavor: str | None = None,
                options: Mapping[str, Any] | None = None) -> Deferred["Pool"]:
@@ -99,7 +100,7 @@ class Flavor:
     name: str
 
     def _path(self) -> str:
-        return f"flavors/{self.name}"
+        return f"flavors/{quote(self.name, safe='')}"
 
     @staticmethod
     def _body(pool_list: Any, capabilities: Any) -> dict[str, Any]:
