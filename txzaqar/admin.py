@@ -55,7 +55,13 @@ class Pool:
 
     def create(self, uri: str, weight: int, flavor: str | None = None,
                options: Mapping[str, Any] | None = None) -> Deferred["Pool"]:
-        """Create the pool; a Deferred firing with C{self}; L{txzaqar.errors.Conflict} if it exists."""
+        """
+        Create the pool; a Deferred firing with C{self}.  Zaqar 23.0.1 (SQL
+        management store) replaces an existing pool of that name instead of
+        answering 409; a C{uri} another pool uses fails with
+        L{txzaqar.errors.InternalServerError}; one the server cannot
+        connect to with L{txzaqar.errors.BadRequest}.
+        """
         body = pool_body(uri, weight, flavor, options, partial=False)
 
         async def create() -> "Pool":
@@ -85,7 +91,11 @@ class Pool:
         return _as_deferred(update())
 
     def delete(self) -> Deferred[None]:
-        """A Deferred firing with C{None}; L{txzaqar.errors.Forbidden} while a flavor uses it."""
+        """
+        A Deferred firing with C{None}, also for a missing pool.  Zaqar
+        23.0.1 deletes a pool a flavor uses too (no 403): the flavor is
+        left without it.
+        """
 
         async def delete() -> None:
             await self.connection.delete(self._path())
