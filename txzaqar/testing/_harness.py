@@ -784,9 +784,10 @@ class ZaqarServer(_Server):
     :param mode: ``"gunicorn"`` (2 gthread workers x 4 threads) or
         ``"builtin"`` (``zaqar-server``: wsgiref, single-threaded).
     :param pooling: configure ``pooling = true`` with a SQLAlchemy management
-        store on SQLite.  Then ``/v2/pools`` works; register
-        ``self.pool_uris`` (spare Redis databases) as pools before creating
-        queues.  Flavor calls may answer 500.
+        store on SQLite.  Then ``/v2/pools`` and ``/v2/flavors`` work
+        (``txzaqar/test/test_admin_real.py``); register ``self.pool_uris``
+        (spare Redis databases, each usable by one pool at a time) as pools
+        before creating queues.
     :param message_pipeline: e.g. ``"zaqar.notification.notifier"`` to enable
         webhook/subscription delivery.
     :param extra_config: ``{section: {option: value}}`` merged over the
