@@ -372,7 +372,13 @@ class IFlavor(Interface):
         """@return: a Deferred firing with the flavor C{dict}."""
 
     def update(pool_list=None, capabilities=None):
-        """@return: a Deferred firing with the updated flavor C{dict}."""
+        """
+        Replace the flavor's pools (Zaqar 23.0.1 needs C{pool_list}; the
+        capabilities it reports come from the first pool, whatever is sent).
+
+        @return: a Deferred firing with the updated flavor C{dict}.
+        @raise ClientValidationError: no or an empty C{pool_list}.
+        """
 
     def delete():
         """A Deferred firing with C{None}."""
