@@ -11,6 +11,7 @@ Keystone.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -378,6 +379,16 @@ def _cert_arg(cert: str | None, key: str | None) -> str | tuple[str, str] | None
     return cert
 
 
+_TLS_REASON = re.compile(r"(certificate verify failed: [^'\"()]+|hostname [^'\"()]+ doesn't match [^'\"()]+"
+                         r"|tlsv1 alert [a-z ]+|sslv3 alert [a-z ]+)", re.IGNORECASE)
+
+
+def _tls_reason(message: str) -> str:
+    """The reason an OpenSSL failure gives (no URL, nothing else of the message)."""
+    match = _TLS_REASON.search(message)
+    return match.group(1).strip() if match else "the TLS handshake failed"
+
+
 def _identity_error(e: Exception) -> Exception:
     """Map a keystoneauth1 exception to ours, without leaking secrets."""
     if isinstance(e, (AuthenticationFailed, ClientValidationError)):
@@ -386,7 +397,9 @@ def _identity_error(e: Exception) -> Exception:
         from keystoneauth1 import exceptions as ks
     except ImportError:  # pragma: no cover
         return AuthenticationFailed("Authentication failed", type(e).__name__)
-    if isinstance(e, (ks.ConnectFailure, ks.ConnectTimeout, ks.RetriableConnectionFailure)):
+    if isinstance(e, ks.SSLError):
+        return IdentityUnavailable("TLS failure talking to Keystone", _tls_reason(str(e)))
+    if isinstance(e, (ks.ConnectFailure, ks.ConnectTimeout, ks.RetriableConnectionFailure, ks.ConnectionError)):
         return IdentityUnavailable("Identity service unreachable", type(e).__name__)
     if isinstance(e, ks.http.Unauthorized):
         return AuthenticationFailed("Authentication failed", "Keystone refused the credentials (401)", code=401)
