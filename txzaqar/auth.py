@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -122,6 +123,8 @@ class Keystone:
     @param interface: catalog interface (C{public}, C{internal}, C{admin}).
     @param region_name: catalog region, if any.
     @param run_in_thread: override how blocking calls are run (tests).
+    @param call_timeout: seconds a keystoneauth1 call may take before it
+        fails with L{IdentityUnavailable} (C{None}: no limit).
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Keystone:
         interface: str = "public",
         region_name: str | None = None,
         run_in_thread: RunInThread | None = None,
+        call_timeout: float | None = 60.0,
     ) -> None:
         if getattr(session, "auth", None) is None:
             raise ClientValidationError("session", "needs a keystoneauth1 auth plugin")
@@ -148,9 +152,10 @@ class Keystone:
                 from twisted.internet import reactor as global_reactor
 
                 reactor = global_reactor
-            self._reactor = reactor
             run_in_thread = self._run_on_pool
+        self._reactor = reactor
         self._run = run_in_thread
+        self._call_timeout = call_timeout
 
     def __repr__(self) -> str:
         return (
@@ -291,8 +296,17 @@ class Keystone:
 
     def _call(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
         async def guarded() -> T:
+            d = self._run(f, *args)
+            if self._call_timeout is not None and self._reactor is not None:
+                d.addTimeout(self._call_timeout, self._reactor)
             try:
-                return await self._run(f, *args)
+                return await d
+            except defer.TimeoutError:
+                # the thread may still be stuck in keystoneauth1; the next
+                # call queues behind it and times out the same way
+                raise IdentityUnavailable(
+                    "Identity service timed out", f"no answer from Keystone in {self._call_timeout:g}s"
+                ) from None
             except Exception as e:
                 raise _identity_error(e) from None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from keystoneauth1 import exceptions as ks
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -111,6 +112,34 @@ class KeystoneTests(SynchronousTestCase):
     def test_keystone_down(self) -> None:
         auth = Keystone(FakeSession(ks.ConnectFailure("refused")), run_in_thread=sync)
         self.failureResultOf(auth.headers(), errors.IdentityUnavailable)
+
+    def test_call_timeout(self) -> None:
+        """A Keystone call that never returns fails after call_timeout, and frees the lock."""
+        clock = Clock()
+        threads = ControlledThreads()
+        auth = Keystone(FakeSession(), reactor=clock, run_in_thread=threads, call_timeout=5)
+        first = auth.headers()
+        clock.advance(4.9)
+        self.assertNoResult(first)
+        clock.advance(0.1)
+        error = self.failureResultOf(first, errors.IdentityUnavailable).value
+        self.assertIn("5s", str(error))
+        second = auth.headers()  # not stuck behind the lock
+        self.assertEqual(len(threads.calls), 2)
+        threads.calls[1:] = []
+        threads.calls.pop(0)
+        clock.advance(5)
+        self.failureResultOf(second, errors.IdentityUnavailable)
+
+    def test_no_call_timeout(self) -> None:
+        clock = Clock()
+        threads = ControlledThreads()
+        auth = Keystone(FakeSession(), reactor=clock, run_in_thread=threads, call_timeout=None)
+        d = auth.headers()
+        clock.advance(3600)
+        self.assertNoResult(d)
+        threads.run_all()
+        self.assertEqual(self.successResultOf(d)["X-Auth-Token"], "secret-token-1")
 
     def test_endpoint_from_catalog(self) -> None:
         session = FakeSession()
