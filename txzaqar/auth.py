@@ -189,13 +189,15 @@ class Keystone:
         Load any keystoneauth1 plugin by name with its options, e.g.
         C{from_options("password", auth_url=..., username=..., password=...,
         project_name=..., user_domain_id="default", project_domain_id="default")}.
+        C{service_type}, C{interface}, C{region_name}, C{call_timeout},
+        C{reactor} and C{run_in_thread} go to the L{Keystone} itself.
 
         @raise ClientValidationError: unknown plugin or option.
         """
         from keystoneauth1 import exceptions, loading
 
         service = {k: options.pop(k) for k in ("service_type", "interface", "region_name",
-                                                "run_in_thread", "reactor") if k in options}
+                                                "run_in_thread", "reactor", "call_timeout") if k in options}
         try:
             loader: Any = loading.get_plugin_loader(auth_type)
         except exceptions.NoMatchingPlugin:

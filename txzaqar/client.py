@@ -185,7 +185,8 @@ def connect(
     @param roles: C{X-Roles} for a noauth server (e.g. C{["admin"]}).
     @param cloud: a cloud name from C{clouds.yaml}.
     @param auth_options: keystoneauth1 options (C{auth_type}, C{auth_url},
-        C{username}, C{password}, ..., C{interface}, C{region_name}).
+        C{username}, C{password}, ..., C{interface}, C{region_name}), and
+        C{call_timeout} (see L{Keystone}).
     """
     from .auth import Keystone
     from .tls import TLSPolicy

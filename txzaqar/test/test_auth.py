@@ -167,6 +167,14 @@ class KeystoneTests(SynchronousTestCase):
                                   auth_url="http://ks/v3", colour="blue")
         self.assertIn("colour", str(error))
 
+    def test_from_options_passes_keystone_settings(self) -> None:
+        auth = Keystone.from_options(
+            "password", auth_url="http://ks:5000/v3", username="u", password="pw", project_name="p",
+            user_domain_id="default", project_domain_id="default", run_in_thread=sync,
+            call_timeout=5.0, interface="internal", region_name="R2",
+        )
+        self.assertEqual((auth._call_timeout, auth._interface, auth._region_name), (5.0, "internal", "R2"))
+
     def test_from_environment(self) -> None:
         env = {
             "OS_AUTH_URL": "http://ks:5000/v3", "OS_USERNAME": "demo", "OS_PASSWORD": "pw",
