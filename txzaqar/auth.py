@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -285,10 +286,16 @@ class Keystone:
     def _stop_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.stop()
+            # ThreadPool.stop() joins the pool's thread, which may still be
+            # stuck in a keystoneauth1 call that call_timeout gave up on
+            # (until the session timeout): join it off the reactor thread
+            threading.Thread(target=pool.stop, name="txzaqar-keystone-stop", daemon=True).start()
 
     def close(self) -> Deferred[None]:
-        """Stop the thread pool; a Deferred firing with C{None}."""
+        """
+        Stop the thread pool, without waiting for a call still running in
+        it; a Deferred firing with C{None}.
+        """
         if self._pool is not None:
             self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
             self._stop_pool()

@@ -5,13 +5,15 @@ session and no threads (the "run in thread" function is injected).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from keystoneauth1 import exceptions as ks
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.task import Clock, deferLater
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from txzaqar import errors
@@ -193,6 +195,45 @@ class KeystoneTests(SynchronousTestCase):
                "OS_APPLICATION_CREDENTIAL_ID": "id1", "OS_APPLICATION_CREDENTIAL_SECRET": "s"}
         auth = Keystone.from_environment(env, run_in_thread=sync)
         self.assertEqual(type(auth._session.auth).__name__, "ApplicationCredential")
+
+
+class KeystoneThreadPoolTests(TestCase):
+    """The real one-thread pool, with the real reactor."""
+
+    async def test_close_does_not_wait_for_a_stuck_call(self) -> None:
+        """
+        A keystoneauth1 call stuck past call_timeout (a hung Keystone) keeps
+        its thread busy; close() must not block the reactor joining it.
+        """
+        from twisted.internet import reactor
+
+        release = threading.Event()
+
+        class StuckSession(FakeSession):
+            def get_token(self) -> str:
+                release.wait(30)
+                return "late-token"
+
+        self.addCleanup(release.set)
+        auth = Keystone(StuckSession(), reactor=reactor, call_timeout=0.1)
+        try:
+            await auth.headers()
+        except errors.IdentityUnavailable:
+            pass
+        else:
+            self.fail("no IdentityUnavailable")
+        started = time.monotonic()
+        await auth.close()
+        self.assertLess(time.monotonic() - started, 1.0)
+        release.set()
+
+        def pool_threads() -> list[threading.Thread]:
+            return [t for t in threading.enumerate() if "txzaqar-keystone" in t.name]
+
+        deadline = time.monotonic() + 30
+        while pool_threads() and time.monotonic() < deadline:
+            await deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(pool_threads(), [])
 
 
 class ReauthOverConnectionTests(ConnectionTestsMixin, SynchronousTestCase):
