@@ -9,6 +9,7 @@ the start-up.  They fail (not skip) when a server venv cannot be built.
 
 import json
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -97,6 +98,22 @@ class KeystoneStackTests(unittest.TestCase):
             "POST", "/auth/tokens", _keystone.KeystoneUser("demo", "wrong", "demo").auth_body()
         )
         self.assertEqual(status, 401)
+
+    def test_concurrent_logins(self):
+        """Logins at once all succeed (two SQLite writers used to deadlock into a 500)."""
+        statuses = []
+
+        def login(name):
+            for _ in range(3):
+                status, _, _ = self.keystone.request("POST", "/auth/tokens", self.stack.credentials.user(name).auth_body())
+                statuses.append(status)
+
+        threads = [threading.Thread(target=login, args=(("demo", "alt")[i % 2],)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(statuses, [201] * 24)
 
     def test_zaqar_rejects_bad_and_missing_token(self):
         status, hdrs, body = call(self.zaqar.url + "/v2/queues", headers={"X-Auth-Token": "bogus"})

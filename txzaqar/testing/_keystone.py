@@ -5,7 +5,9 @@ Keystone (PyPI ``keystone==30.*``) gets its own virtualenv, like Zaqar's
 (``<state>/keystone-venv``, see :func:`ensure_keystone_venv`), and runs on
 SQLite with fernet tokens, an in-process cache and cheap bcrypt
 (``password_hash_rounds = 4``), served by a threaded ``wsgiref`` server in
-ONE process (the cache is per process).  Settings and pitfalls:
+ONE process (the cache is per process) that runs requests which may write
+(anything but GET/HEAD: logins write too) one at a time, since concurrent
+SQLite writers deadlock into 500s.  Settings and pitfalls:
 ``shared/reference/real-servers.md`` sections 1 and 2.
 
 Start-up cost is kept down in two ways:
@@ -355,6 +357,7 @@ import os
 import signal
 import ssl
 import sys
+import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
@@ -389,6 +392,24 @@ class Handler(WSGIRequestHandler):
             pass
 
 
+
+# Every password login writes (last_active_at), and two SQLite write
+# transactions that both read first deadlock: one fails at once with
+# "database is locked" (a 500), whatever the busy timeout.  Requests that
+# may write go one at a time; GET/HEAD (token validation) stay concurrent.
+_writes = threading.Lock()
+
+
+def one_writer_at_a_time(app):
+    def serve(environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return app(environ, start_response)
+        with _writes:
+            return list(app(environ, start_response))
+
+    return serve
+
+
 signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 # bind before the (slow) app import: a busy port fails at once
 httpd = Server((host, port), Handler)
@@ -400,7 +421,7 @@ if cert:
 
 from keystone.server import wsgi  # noqa: E402
 
-httpd.set_app(wsgi.initialize_public_application())
+httpd.set_app(one_writer_at_a_time(wsgi.initialize_public_application()))
 print(f"keystone serving on {host}:{port}", flush=True)
 httpd.serve_forever()
 '''
