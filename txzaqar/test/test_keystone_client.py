@@ -7,9 +7,9 @@ Zaqar behind TLS with a CA made here.
 What is observed is observed at the servers where possible: Keystone's own
 log file counts refused logins, a recording L{IAgent} sees every HTTP
 status Zaqar answered.  Stacks are shared per test process (the first test
-that asks for one pays for its start); the Keystone outage test starts a
-stack of its own, so that no other test sees the outage.  No fixed sleeps:
-waits poll a condition against a generous deadline.
+that asks for one pays for its start); the tests that stop or hang Keystone
+share a stack of their own, so that no other test sees the outage.  No
+fixed sleeps: waits poll a condition against a generous deadline.
 """
 
 from __future__ import annotations
