@@ -1,0 +1,86 @@
+"""
+The real client against the harness's TLS Zaqar
+(L{txzaqar.testing._harness.shared_tls_zaqar}: a certificate for
+127.0.0.1/localhost from the CA of L{shared_pki}, or for another host, or
+requiring client certificates).  Keystone over TLS, and the Keystone
+stack in general, are in L{txzaqar.test.test_keystone_client}.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from twisted.internet import reactor
+from twisted.logger import ILogObserver, globalLogPublisher
+from twisted.trial import unittest
+
+import txzaqar
+from txzaqar import errors
+from txzaqar.testing import _harness
+
+
+class _Events:
+    """Every log event while a test runs."""
+
+    def __init__(self, case: unittest.TestCase) -> None:
+        self.events: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        case.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def count(self, prefix: str) -> int:
+        return sum(1 for e in self.events if str(e.get("log_format", "")).startswith(prefix))
+
+
+
+class ZaqarTLSTests(unittest.TestCase):
+    """A noauth Zaqar behind TLS, certificates from a CA made for the test."""
+
+    timeout = 300
+
+    def setUp(self) -> None:
+        self.pki = _harness.shared_pki()
+
+    def connect(self, url: str, **kwargs: Any) -> Any:
+        client = txzaqar.connect(url, project_id="tls-test", reactor=reactor, timeout=20, **kwargs)
+        self.addCleanup(client.close)
+        return client
+
+    async def test_refused_by_default(self) -> None:
+        server = _harness.shared_tls_zaqar()
+        e = await self.assertFailure(self.connect(server.url).ping(), errors.ConnectionFailed)
+        self.assertIn("certificate", str(e).lower())
+
+    async def test_accepted_with_the_ca_bundle(self) -> None:
+        server = _harness.shared_tls_zaqar()
+        client = self.connect(server.url, cacert=str(self.pki.ca_cert))
+        self.assertTrue(await client.ping())
+        name = f"tls-{uuid.uuid4().hex[:8]}"
+        queue = await client.create_queue(name)
+        self.addCleanup(queue.delete)
+        await queue.post([{"body": "over TLS"}])
+        self.assertEqual([m.body for m in await queue.messages()], ["over TLS"])
+
+    async def test_insecure_accepts_and_warns(self) -> None:
+        events = _Events(self)
+        server = _harness.shared_tls_zaqar(wrong_host=True)
+        client = self.connect(server.url, insecure=True)
+        self.assertTrue(await client.ping())
+        self.assertEqual(events.count("TLS verification of Zaqar is DISABLED"), 1)
+
+    async def test_hostname_mismatch_refused(self) -> None:
+        server = _harness.shared_tls_zaqar(wrong_host=True)
+        e = await self.assertFailure(
+            self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
+        )
+        self.assertIn("127.0.0.1", str(e))
+
+    async def test_mtls_needs_the_client_certificate(self) -> None:
+        server = _harness.shared_tls_zaqar(mtls=True)
+        await self.assertFailure(
+            self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
+        )
+        client = self.connect(server.url, cacert=str(self.pki.ca_cert), cert=str(self.pki.client_cert),
+                              key=str(self.pki.client_key))
+        self.assertTrue(await client.ping())
