@@ -9,29 +9,15 @@ stack in general, are in L{txzaqar.test.test_keystone_client}.
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet import reactor
-from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import errors
+from txzaqar.test.test_keystone_client import Events
 from txzaqar.testing import _harness
-
-
-class _Events:
-    """Every log event while a test runs."""
-
-    def __init__(self, case: unittest.TestCase) -> None:
-        self.events: list[dict[str, Any]] = []
-        observer = cast(ILogObserver, self.events.append)
-        globalLogPublisher.addObserver(observer)
-        case.addCleanup(globalLogPublisher.removeObserver, observer)
-
-    def count(self, prefix: str) -> int:
-        return sum(1 for e in self.events if str(e.get("log_format", "")).startswith(prefix))
-
 
 
 class ZaqarTLSTests(unittest.TestCase):
@@ -63,7 +49,7 @@ class ZaqarTLSTests(unittest.TestCase):
         self.assertEqual([m.body for m in await queue.messages()], ["over TLS"])
 
     async def test_insecure_accepts_and_warns(self) -> None:
-        events = _Events(self)
+        events = Events(self)
         server = _harness.shared_tls_zaqar(wrong_host=True)
         client = self.connect(server.url, insecure=True)
         self.assertTrue(await client.ping())
