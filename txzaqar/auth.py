@@ -422,7 +422,7 @@ def _identity_error(e: Exception) -> Exception:
         return AuthenticationFailed("Authentication failed", type(e).__name__)
     if isinstance(e, ks.SSLError):
         return IdentityUnavailable("TLS failure talking to Keystone", _tls_reason(str(e)))
-    if isinstance(e, (ks.ConnectFailure, ks.ConnectTimeout, ks.RetriableConnectionFailure, ks.ConnectionError)):
+    if isinstance(e, ks.ConnectionError):  # ConnectFailure, ConnectTimeout and the rest
         return IdentityUnavailable("Identity service unreachable", type(e).__name__)
     if isinstance(e, ks.http.Unauthorized):
         return AuthenticationFailed("Authentication failed", "Keystone refused the credentials (401)", code=401)
