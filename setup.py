@@ -8,6 +8,11 @@ setup(
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
     python_requires=">=3.11",
+    # An explicit root makes an editable install (pip install -e .) a plain
+    # .pth with this directory, so twistd's plugin scan of sys.path finds
+    # twisted/plugins here; without it setuptools installs an import hook
+    # that the scan cannot see.
+    package_dir={"": "."},
     packages=[
         "txzaqar",
         "txzaqar.test",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -35,6 +36,7 @@ from twisted.python import usage
 
 from . import _validation as v
 from .errors import ClientValidationError
+from .tls import TLSPolicy
 
 log = Logger(namespace="txzaqar.listen")
 
@@ -65,6 +67,11 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise usage.UsageError(f"--handler must look like package.module:function, not {spec!r}")
+    # As gunicorn and celery do: a handler module in the current directory
+    # imports without PYTHONPATH (twistd, unlike python -m, does not add it).
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except Exception as e:
@@ -174,6 +181,30 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["queues"] = []
+        self._failed = False
+
+    def parseOptions(self, options: Any = None) -> None:
+        try:
+            super().parseOptions(options)
+        except usage.UsageError:
+            self._failed = True
+            raise
+
+    def getUsage(self, width: int | None = None) -> str:
+        # twistd and twist print the usage with a UsageError: after a failed
+        # parse that is one line pointing at --help, so the error itself is
+        # what an operator sees (and the last line twistd prints).
+        if self._failed:
+            command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "twistd"
+            return f"Run '{command} zaqar-listen --help' for every option.\n"
+        return super().getUsage(width)
+
+    def opt_version(self) -> None:
+        """Print txzaqar's version and exit."""
+        from . import __version__
+
+        print(f"txzaqar {__version__}")
+        raise SystemExit(0)
 
     def opt_queue(self, name: str) -> None:
         """A queue to listen to (repeat for more)."""
@@ -187,15 +218,20 @@ class Options(usage.Options):
 
     opt_q = opt_queue
 
-    def _secret_on_command_line(self, value: str) -> None:
-        raise usage.UsageError(
-            "secrets are never taken on the command line (other users can read it): use "
-            "--os-password-file, $OS_PASSWORD, $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml"
-        )
+    # Three methods, not one function under three names: usage.Options takes
+    # methods that are the same function for aliases of one option, and then
+    # cannot print --help.
+    def opt_os_password(self, value: str) -> None:
+        """Refused: see --os-password-file."""
+        _secret_on_command_line("os-password")
 
-    opt_os_password = _secret_on_command_line
-    opt_os_application_credential_secret = _secret_on_command_line
-    opt_os_token = _secret_on_command_line
+    def opt_os_application_credential_secret(self, value: str) -> None:
+        """Refused: use $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml."""
+        _secret_on_command_line("os-application-credential-secret")
+
+    def opt_os_token(self, value: str) -> None:
+        """Refused: use $OS_TOKEN or clouds.yaml."""
+        _secret_on_command_line("os-token")
 
     def postOptions(self) -> None:
         self._tls_options()
@@ -266,6 +302,11 @@ class Options(usage.Options):
         self["insecure"] = bool(self["insecure"]) or env.get("OS_INSECURE", "").lower() in ("1", "true", "yes")
         if self["insecure"] and self["cacert"]:
             raise usage.UsageError("give --cacert or --insecure, not both")
+        try:
+            # loads the files now, so a bad one fails here and not at startup
+            TLSPolicy(cacert=self["cacert"], cert=self["cert"], key=self["key"])
+        except ClientValidationError as e:
+            raise usage.UsageError(f"--{e.field}: {e.description}") from None
 
     def _keystone_options(self) -> dict[str, Any] | None:
         """
@@ -309,6 +350,13 @@ class Options(usage.Options):
         except ClientValidationError as e:
             raise usage.UsageError(f"Keystone: {e.description} ({e.field})") from None
         return options
+
+
+def _secret_on_command_line(option: str) -> None:
+    raise usage.UsageError(
+        f"--{option}: secrets are never taken on the command line (other users can read it): use "
+        "--os-password-file, $OS_PASSWORD, $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml"
+    )
 
 
 #: The observer factory twistd imports (set by L{Options.postOptions}).

@@ -23,6 +23,7 @@ import twisted.plugins
 import txzaqar
 from txzaqar import _tap
 from txzaqar.subscriber import Subscriber
+from txzaqar.testing._tls import make_test_pki
 
 #: Where twisted/plugins/txzaqar_plugins.py lives: next to the txzaqar
 #: package (site-packages for an install, the checkout for a dev install).
@@ -284,7 +285,8 @@ class KeystoneOptionsTests(SynchronousTestCase):
                          "no cloud 'other'", "mycloud")
 
     def test_tls_options(self) -> None:
-        ca, cert, key = self.write("ca"), self.write("cert"), self.write("key")
+        pki = make_test_pki(self.mktemp())
+        ca, cert, key = str(pki.ca_cert), str(pki.client_cert), str(pki.client_key)
         options = self.parse(KS + ["--cacert", ca, "--cert", cert, "--key", key])
         self.assertEqual((options["cacert"], options["cert"], options["key"]), (ca, cert, key))
         self.assertFalse(options["insecure"])

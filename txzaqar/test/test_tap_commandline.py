@@ -1,0 +1,157 @@
+"""
+C{twistd zaqar-listen} run as a person types it: the installed C{twistd}
+and C{twist} scripts in a subprocess, their output read as printed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from twisted.trial.unittest import SynchronousTestCase
+
+import txzaqar
+from txzaqar import _tap
+
+BIN = Path(sys.executable).parent
+GOOD = ["--url", "http://127.0.0.1:1", "--project-id", "demo", "--queue", "jobs"]
+
+
+def run(script: str, *args: str, cwd: str | None = None) -> tuple[int, str]:
+    """Run BIN/script with args; the exit status and stdout+stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+    env["COLUMNS"] = "80"
+    done = subprocess.run(
+        [str(BIN / script), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        text=True,
+    )
+    return done.returncode, done.stdout
+
+
+class HelpTests(SynchronousTestCase):
+    def assertFullUsage(self, code: int, out: str) -> None:
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("Traceback", out)
+        for name in _tap.Options().longOpt:
+            self.assertIn(f"--{name.rstrip('=')}", out)
+
+    def test_twistd_help(self) -> None:
+        """C{twistd zaqar-listen --help} prints every option and exits 0."""
+        self.assertFullUsage(*run("twistd", "zaqar-listen", "--help"))
+
+    def test_twist_help(self) -> None:
+        self.assertFullUsage(*run("twist", "zaqar-listen", "--help"))
+
+    def test_listed_by_twistd(self) -> None:
+        code, out = run("twistd", "--help")
+        self.assertEqual(code, 0, out)
+        self.assertIn("zaqar-listen", out)
+
+    def test_version(self) -> None:
+        """C{--version} prints txzaqar's version, not Twisted's."""
+        code, out = run("twistd", "zaqar-listen", "--version")
+        self.assertEqual((code, out), (0, f"txzaqar {txzaqar.__version__}\n"))
+
+
+#: (arguments after GOOD, what the last line must say)
+BAD = [
+    (["--nope"], "option --nope not recognized"),
+    (["--batch", "x"], "--batch must be a whole number from 1 to 20, not 'x'"),
+    (["--batch", "0"], "--batch must be from 1 to 20, not 0"),
+    (["--concurrency", "-1"], "--concurrency must be from 1 to 10000, not -1"),
+    (["--claim-ttl", "10"], "--claim-ttl must be from 60 to 43200, not 10"),
+    (["--poll-interval", "nan"], "--poll-interval must be a positive number of seconds, not nan"),
+    (["--max-interval", "0.5"], "--max-interval (0.5) must not be below --poll-interval (1)"),
+    (["--queue", "bad/name"], "--queue: 'bad/name' may only contain"),
+    (["--queue", "jobs"], "--queue jobs is given twice"),
+    (["--url", "ftp://x"], "--url must be an http:// or https:// URL, not 'ftp://x'"),
+    (["--handler", "nomodule:f"], "cannot import 'nomodule': ModuleNotFoundError"),
+    (["--handler", "brokenhandler:handle"], "cannot import 'brokenhandler': ModuleNotFoundError: "
+                                           "No module named 'no_such_module_here'"),
+    (["--handler", "raisinghandler:handle"], "cannot import 'raisinghandler': RuntimeError: boom"),
+    (["--handler", "goodhandler:x"], "--handler goodhandler:x: 'x' is not callable"),
+    (["--handler", "goodhandler:missing"], "module 'goodhandler' has no 'missing'"),
+    (["--handler", "goodhandler"], "--handler must look like package.module:function"),
+    (["--cacert", "/no/such/ca.pem"], "--cacert: no such file '/no/such/ca.pem'"),
+    (["--cacert", "bad.pem"], "--cacert: bad.pem holds no PEM certificate"),
+    (["--cert", "bad.pem", "--key", "bad.pem"], "--cert: bad.pem (with key bad.pem) is not a PEM"),
+    (["--key", "bad.pem"], "--key needs --cert"),
+    (["--os-password", "hunter2"], "--os-password: secrets are never taken on the command line"),
+    (["--os-token", "t"], "--os-token: secrets are never taken on the command line"),
+    (["--os-application-credential-secret", "s"], "secrets are never taken on the command line"),
+    (["--log-level", "loud"], "--log-level must be one of debug, info, warn, error, critical"),
+    (["--dead-letter-queue", "dead"], "give --dead-letter-queue and --max-claim-count together"),
+    (["--os-username", "u"], "--os-username needs --os-auth-url (or $OS_AUTH_URL) or --os-cloud"),
+]
+
+
+class BadInvocationTests(SynchronousTestCase):
+    """
+    Each mistake ends with one line saying what to fix (after a one-line
+    pointer to --help), no traceback, a non-zero exit.
+    """
+
+    def setUp(self) -> None:
+        self.cwd = tempfile.mkdtemp()
+        files = {
+            "brokenhandler.py": "import no_such_module_here\n",
+            "raisinghandler.py": "raise RuntimeError('boom')\n",
+            "goodhandler.py": "def handle(message):\n    pass\n\nx = 3\n",
+            "bad.pem": "this is not PEM\n",
+        }
+        for name, text in files.items():
+            Path(self.cwd, name).write_text(text)
+
+    def check(self, script: str, args: list[str], expected: str) -> None:
+        code, out = run(script, "zaqar-listen", *args, cwd=self.cwd)
+        lines = out.strip().splitlines()
+        self.assertNotEqual(code, 0, out)
+        self.assertNotIn("Traceback", out)
+        self.assertIn(expected, lines[-1] if script == "twistd" else lines[0])
+        self.assertLessEqual(len(lines), 4, out)
+        self.assertNotIn("hunter2", out)
+
+    def test_twistd(self) -> None:
+        self.assertGreaterEqual(len(BAD), 15)
+        for args, expected in BAD:
+            with self.subTest(args=args):
+                self.check("twistd", GOOD + args, expected)
+
+    def test_twist(self) -> None:
+        self.check("twist", GOOD + ["--batch", "99"], "--batch must be from 1 to 20, not 99")
+
+    def test_missing_url(self) -> None:
+        self.check("twistd", ["--project-id", "p", "--queue", "q"], "--url is required")
+
+    def test_no_queue(self) -> None:
+        self.check("twistd", ["--url", "http://127.0.0.1:1", "--project-id", "p"], "at least one --queue")
+
+    def test_missing_cloud(self) -> None:
+        self.check(
+            "twistd", ["--url", "http://127.0.0.1:1", "--queue", "q", "--os-cloud", "nocloud"],
+            "no clouds.yaml found",
+        )
+
+
+class HandlerFromCurrentDirectoryTests(SynchronousTestCase):
+    def test_imports_without_pythonpath(self) -> None:
+        """
+        A handler module in the working directory imports without
+        PYTHONPATH, as with gunicorn and celery: twistd gets past the
+        handler and stops at the next mistake on the line.
+        """
+        cwd = tempfile.mkdtemp()
+        Path(cwd, "localhandler.py").write_text("def handle(message):\n    pass\n")
+        code, out = run("twistd", "zaqar-listen", *GOOD, "--handler", "localhandler:handle",
+                        "--log-level", "loud", cwd=cwd)
+        self.assertNotEqual(code, 0)
+        self.assertIn("--log-level must be one of", out.splitlines()[-1])
