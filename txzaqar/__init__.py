@@ -7,7 +7,8 @@ txzaqar: the Twisted client for OpenStack Zaqar.
 
 from .auth import Keystone, NoAuth, Token
 from .claim import Claim
-from .client import Client, connect
+from .client import Client
+from .compose import connect
 from .connection import Connection
 from .errors import ClientValidationError, ZaqarError
 from .message import Message, MessageStatus

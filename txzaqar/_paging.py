@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._interfaces import IConnection
+from .interfaces import IConnection
 
 
 def _next_marker(body: Mapping[str, Any]) -> str | None:

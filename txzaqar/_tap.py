@@ -447,7 +447,7 @@ def makeService(options: Options) -> Any:
     """A L{txzaqar.subscriber.Subscriber} for the parsed options."""
     from twisted.internet import reactor
 
-    from .client import connect
+    from .compose import connect
     from .subscriber import Subscriber
 
     client = connect(

@@ -14,9 +14,8 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from . import _validation as v
-from ._interfaces import IConnection, IFlavor, IPool
-from .connection import _as_deferred
 from .errors import ClientValidationError
+from .interfaces import IConnection, IFlavor, IPool
 
 MAX_WEIGHT = 2**32 - 1
 
@@ -68,7 +67,7 @@ class Pool:
             await self.connection.put(self._path(), body=body, idempotent=False)
             return self
 
-        return _as_deferred(create())
+        return Deferred.fromCoroutine(create())
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
@@ -77,7 +76,7 @@ class Pool:
             response = await self.connection.get(self._path(), params={"detailed": detailed})
             return dict(response.json or {})
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())
 
     def update(self, uri: str | None = None, weight: int | None = None,
                flavor: str | None = None, options: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
@@ -88,7 +87,7 @@ class Pool:
             response = await self.connection.patch(self._path(), body=body, idempotent=True)
             return dict(response.json or {})
 
-        return _as_deferred(update())
+        return Deferred.fromCoroutine(update())
 
     def delete(self) -> Deferred[None]:
         """
@@ -100,7 +99,7 @@ class Pool:
         async def delete() -> None:
             await self.connection.delete(self._path())
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())
 
 
 @implementer(IFlavor)
@@ -143,7 +142,7 @@ class Flavor:
             await self.connection.put(self._path(), body=body, idempotent=False)
             return self
 
-        return _as_deferred(create())
+        return Deferred.fromCoroutine(create())
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
@@ -152,7 +151,7 @@ class Flavor:
             response = await self.connection.get(self._path(), params={"detailed": detailed})
             return dict(response.json or {})
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())
 
     def update(self, pool_list: list[str] | None = None,
                capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
@@ -170,7 +169,7 @@ class Flavor:
             response = await self.connection.patch(self._path(), body=body, idempotent=True)
             return dict(response.json or {})
 
-        return _as_deferred(update())
+        return Deferred.fromCoroutine(update())
 
     def delete(self) -> Deferred[None]:
         """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""
@@ -178,4 +177,4 @@ class Flavor:
         async def delete() -> None:
             await self.connection.delete(self._path())
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())

@@ -23,8 +23,8 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from ._interfaces import IAuthenticator
 from .errors import AuthenticationFailed, ClientValidationError, IdentityUnavailable
+from .interfaces import IAuthenticator
 
 log = Logger()
 

@@ -13,8 +13,7 @@ from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
 from . import _validation as v
-from ._interfaces import IClaim
-from .connection import _as_deferred
+from .interfaces import IClaim
 from .message import Message
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ class Claim:
             )
             return attr.evolve(self, ttl=ttl, grace=grace, age=0)
 
-        return _as_deferred(renew())
+        return Deferred.fromCoroutine(renew())
 
     renew = patch
 
@@ -94,7 +93,7 @@ class Claim:
         async def release() -> None:
             await self.queue.connection.delete(self._path())
 
-        return _as_deferred(release())
+        return Deferred.fromCoroutine(release())
 
     delete = release
 
@@ -116,4 +115,4 @@ class Claim:
                 messages=tuple(Message.from_json(self.queue, m) for m in body.get("messages") or ()),
             )
 
-        return _as_deferred(reload())
+        return Deferred.fromCoroutine(reload())

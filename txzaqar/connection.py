@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import attr
 from hyperlink import EncodedURL
-from treq.client import HTTPClient
 from twisted.internet import defer
 from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred, succeed
@@ -44,7 +43,7 @@ from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
 from . import errors
-from ._interfaces import IAuthenticator, IConnection
+from .interfaces import IAuthenticator, IConnection
 
 log = Logger()
 
@@ -61,10 +60,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: keep-alive connections after 2 s; staying under that means the pool
 #: never hands out a connection the server is about to close.
 DEFAULT_IDLE_TIMEOUT = 1.5
-
-
-def _as_deferred(coro: Coroutine[Any, Any, T]) -> Deferred[T]:
-    return Deferred.fromCoroutine(coro)
 
 
 @implementer(IBodyProducer)
@@ -207,10 +202,9 @@ class Connection:
         backoff: float = 0.1,
         pool: HTTPConnectionPool | None = None,
     ) -> None:
-        self._agent = agent
-        self._http = HTTPClient(agent)  # kept for code that reads ._http._agent
-        self._reactor = reactor
-        self._auth = authenticator
+        self.agent = agent
+        self.reactor = reactor
+        self.authenticator = authenticator
         self._url = url.rstrip("/") if url else None
         self.client_id = client_id or str(uuid.uuid4())
         self.timeout = timeout
@@ -224,9 +218,14 @@ class Connection:
     def __repr__(self) -> str:
         return f"<Connection {self._url or '(endpoint from catalog)'} client_id={self.client_id}>"
 
+    @property
+    def url(self) -> str | None:
+        """The base URL: as given, or once found by the authenticator; else C{None}."""
+        return self._url
+
     async def base_url(self) -> str:
         if self._url is None:
-            found = await self._auth.endpoint()
+            found = await self.authenticator.endpoint()
             if not found:
                 raise errors.ClientValidationError(
                     "url", "no Zaqar URL given and none found by the authenticator"
@@ -257,7 +256,7 @@ class Connection:
         idempotent: bool | None = None,
         ok: tuple[int, ...] = (),
     ) -> Deferred[Response]:
-        d = _as_deferred(
+        d = Deferred.fromCoroutine(
             self._request(method.upper(), path, params, body, content_type, idempotent, ok)
         )
         self._in_flight.add(d)
@@ -315,7 +314,7 @@ class Connection:
             try:
                 return await self._attempt(method, url, data, content_type, ok)
             except errors.Unauthorized as e:
-                if reauthenticated or not self._auth.invalidate(getattr(e, "auth_headers", None)):
+                if reauthenticated or not self.authenticator.invalidate(getattr(e, "auth_headers", None)):
                     raise
                 reauthenticated = True
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
@@ -330,7 +329,7 @@ class Connection:
                     "{method} {url} failed ({error}); retry {attempt} in {delay:.2f}s",
                     method=method, url=url, error=str(e), attempt=attempt, delay=delay,
                 )
-                await deferLater(self._reactor, delay, lambda: None)
+                await deferLater(self.reactor, delay, lambda: None)
 
     @staticmethod
     def _replayable(e: errors.ZaqarError, idempotent: bool) -> bool:
@@ -350,7 +349,7 @@ class Connection:
         content_type: str | None,
         ok: tuple[int, ...],
     ) -> Response:
-        auth_headers = await self._auth.headers()
+        auth_headers = await self.authenticator.headers()
         headers = {
             "Client-ID": self.client_id,
             "Accept": JSON_TYPE,
@@ -361,8 +360,8 @@ class Connection:
             headers["Content-Type"] = content_type or JSON_TYPE
         raw = Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in headers.items()})
         producer = _BytesProducer(data) if data is not None else None
-        d = _as_deferred(self._send(method, url, raw, producer))
-        d.addTimeout(self.timeout, self._reactor)
+        d = Deferred.fromCoroutine(self._send(method, url, raw, producer))
+        d.addTimeout(self.timeout, self.reactor)
         try:
             code, resp_headers, content = await d
         except defer.TimeoutError:
@@ -383,7 +382,7 @@ class Connection:
         # gzip wrappers on every call, which cost more client CPU than the
         # rest of a request together; Zaqar needs none of them.
         try:
-            response = await self._agent.request(method.encode("ascii"), _url_bytes(url), headers, producer)
+            response = await self.agent.request(method.encode("ascii"), _url_bytes(url), headers, producer)
         except CancelledError:
             raise
         except _NOT_SENT as e:
@@ -445,11 +444,11 @@ class Connection:
         self._closed = True
         for d in list(self._in_flight):
             d.cancel()
-        self._auth.close()
+        self.authenticator.close()
         if self._pool is None:
             return succeed(None)
         d = self._pool.closeCachedConnections()
-        d.addTimeout(timeout, self._reactor)
+        d.addTimeout(timeout, self.reactor)
         d.addErrback(lambda f: log.warn("closing connections: {f}", f=f.getErrorMessage()))
         return d.addCallback(lambda _: None)
 

@@ -13,8 +13,8 @@ import attr
 from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
-from ._interfaces import IMessage
 from .errors import MalformedResponse
+from .interfaces import IMessage
 
 if TYPE_CHECKING:
     from .queue import Queue

@@ -16,10 +16,10 @@ from zope.interface import implementer
 
 from . import _paging
 from . import _validation as v
-from ._interfaces import IConnection, IMetadata, IQueue
 from .claim import DEFAULT_CLAIM_GRACE, DEFAULT_CLAIM_TTL, Claim
-from .connection import JSON_PATCH_TYPE, _as_deferred
+from .connection import JSON_PATCH_TYPE
 from .errors import ClientValidationError, MalformedResponse, NotFound, ZaqarError
+from .interfaces import IConnection, IMetadata, IQueue
 from .message import Message, message_path
 from .subscription import (
     DEFAULT_SUBSCRIPTION_TTL,
@@ -281,7 +281,7 @@ class Queue:
             response = await self.connection.put(self._path, body=body)
             return response.code == 201
 
-        return _as_deferred(create())
+        return Deferred.fromCoroutine(create())
 
     def delete(self) -> Deferred[None]:
         """Delete the queue with its messages (idempotent); fires with C{None}."""
@@ -289,7 +289,7 @@ class Queue:
         async def delete() -> None:
             await self.connection.delete(self._path)
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())
 
     @staticmethod
     def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -319,7 +319,7 @@ class Queue:
             response = await self.connection.get(self._path)
             return Metadata(self, response.json if isinstance(response.json, dict) else {})
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())
 
     def patch_metadata(self, operations: Iterable[Mapping[str, Any]]) -> Deferred[Metadata]:
         """
@@ -348,7 +348,7 @@ class Queue:
             )
             return Metadata(self, response.json if isinstance(response.json, dict) else {})
 
-        return _as_deferred(patch())
+        return Deferred.fromCoroutine(patch())
 
     def update_metadata(self, changes: Mapping[str, Any]) -> Deferred[Metadata]:
         """Add or replace the given keys; a Deferred firing with the new L{Metadata}."""
@@ -382,7 +382,7 @@ class Queue:
                 return current
             return await self.patch_metadata(ops)
 
-        return _as_deferred(replace())
+        return Deferred.fromCoroutine(replace())
 
     def configure(self, **settings: Any) -> Deferred[Metadata]:
         """
@@ -407,7 +407,7 @@ class Queue:
             response = await self.connection.get(self._path + "/stats")
             return QueueStats.from_json(response.json)
 
-        return _as_deferred(stats())
+        return Deferred.fromCoroutine(stats())
 
     def purge(self, resource_types: Sequence[str] | None = None) -> Deferred[None]:
         """
@@ -429,7 +429,7 @@ class Queue:
         async def purge() -> None:
             await self.connection.post(self._path + "/purge", body=body, idempotent=True)
 
-        return _as_deferred(purge())
+        return Deferred.fromCoroutine(purge())
 
     def share(
         self,
@@ -476,7 +476,7 @@ class Queue:
             except (KeyError, TypeError):
                 raise MalformedResponse("Malformed signed URL", f"keys: {sorted(data)}") from None
 
-        return _as_deferred(share())
+        return Deferred.fromCoroutine(share())
 
     # -- messages -----------------------------------------------------
 
@@ -525,7 +525,7 @@ class Queue:
                 ids.extend(str(href).rstrip("/").rsplit("/", 1)[-1] for href in resources)
             return ids
 
-        return _as_deferred(post())
+        return Deferred.fromCoroutine(post())
 
     def messages(
         self,
@@ -558,7 +558,7 @@ class Queue:
             )
             return [Message.from_json(self, m) for m in items]
 
-        return _as_deferred(listing())
+        return Deferred.fromCoroutine(listing())
 
     def message(self, message_id: str) -> Deferred[Message]:
         """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
@@ -568,7 +568,7 @@ class Queue:
             response = await self.connection.get(message_path(self.name, message_id))
             return Message.from_json(self, response.json or {})
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())
 
     def get_messages(self, message_ids: Iterable[str]) -> Deferred[list[Message]]:
         """
@@ -591,7 +591,7 @@ class Queue:
                 found.extend(Message.from_json(self, m) for m in (response.json or {}).get("messages") or ())
             return found
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())
 
     def delete_message(self, message_id: str, claim_id: str | None = None) -> Deferred[None]:
         """
@@ -608,7 +608,7 @@ class Queue:
         async def delete() -> None:
             await self.connection.delete(message_path(self.name, message_id), params=params)
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())
 
     def delete_messages(
         self, message_ids: Iterable[str], claim_ids: Iterable[str] | None = None
@@ -630,7 +630,7 @@ class Queue:
                     params["claim_ids"] = claims
                 await self.connection.delete(self._path + "/messages", params=params)
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())
 
     def pop(self, count: int = 1) -> Deferred[list[Message]]:
         """
@@ -646,7 +646,7 @@ class Queue:
             )
             return [Message.from_json(self, m) for m in (response.json or {}).get("messages") or ()]
 
-        return _as_deferred(pop())
+        return Deferred.fromCoroutine(pop())
 
     def claim(
         self, limit: int | None = None, ttl: int | None = None, grace: int | None = None
@@ -683,7 +683,7 @@ class Queue:
                 raise MalformedResponse("Claim without id", "no Location and no claim_id in hrefs")
             return Claim(self, claim_id, ttl=ttl_, grace=grace_, messages=messages)
 
-        return _as_deferred(claim())
+        return Deferred.fromCoroutine(claim())
 
     def get_claim(self, claim_id: str) -> Deferred[Claim]:
         """@return: a Deferred firing with the L{Claim}; L{txzaqar.errors.NotFound} once expired."""
@@ -720,7 +720,7 @@ class Queue:
                 raise MalformedResponse("Malformed subscription response", f"{response.json!r:.200}")
             return await self.subscription(sid)
 
-        return _as_deferred(subscribe())
+        return Deferred.fromCoroutine(subscribe())
 
     def subscriptions(self, limit: int = 10) -> Deferred[list[Subscription]]:
         """@return: a Deferred firing with every L{Subscription} of the queue."""
@@ -732,7 +732,7 @@ class Queue:
             )
             return [Subscription.from_json(self, s) for s in items]
 
-        return _as_deferred(listing())
+        return Deferred.fromCoroutine(listing())
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
         """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
@@ -742,4 +742,4 @@ class Queue:
             response = await self.connection.get(f"{self._path}/subscriptions/{subscription_id}")
             return Subscription.from_json(self, response.json or {})
 
-        return _as_deferred(get())
+        return Deferred.fromCoroutine(get())

@@ -92,8 +92,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from . import _validation as v
-from ._interfaces import IClaim, IClient, IQueue, ISubscriber
 from .errors import ClientValidationError, NotFound, ZaqarError
+from .interfaces import IClaim, IClient, IQueue, ISubscriber
 
 log = Logger()
 

@@ -13,9 +13,8 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from . import _validation as v
-from ._interfaces import ISubscription
-from .connection import _as_deferred
 from .errors import ClientValidationError
+from .interfaces import ISubscription
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -98,7 +97,7 @@ class Subscription:
             await self.queue.connection.patch(self._path(), body=body, idempotent=True)
             return attr.evolve(self, age=0, **body)
 
-        return _as_deferred(update())
+        return Deferred.fromCoroutine(update())
 
     def confirm(self, confirmed: bool = True) -> Deferred[None]:
         """Confirm (or revoke the confirmation); a Deferred firing with C{None}."""
@@ -108,7 +107,7 @@ class Subscription:
         async def confirm() -> None:
             await self.queue.connection.put(self._path() + "/confirm", body={"confirmed": confirmed})
 
-        return _as_deferred(confirm())
+        return Deferred.fromCoroutine(confirm())
 
     def delete(self) -> Deferred[None]:
         """Delete it (idempotent); a Deferred firing with C{None}."""
@@ -116,7 +115,7 @@ class Subscription:
         async def delete() -> None:
             await self.queue.connection.delete(self._path())
 
-        return _as_deferred(delete())
+        return Deferred.fromCoroutine(delete())
 
     def reload(self) -> Deferred["Subscription"]:
         """@return: a Deferred firing with a fresh L{Subscription}; L{txzaqar.errors.NotFound}."""

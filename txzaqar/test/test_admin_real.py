@@ -42,10 +42,10 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from txzaqar import errors
-from txzaqar._interfaces import IClient, IFlavor, IPool
+from txzaqar import connect, errors
 from txzaqar.admin import Flavor, Pool
-from txzaqar.client import Client, connect
+from txzaqar.client import Client
+from txzaqar.interfaces import IClient, IFlavor, IPool
 from txzaqar.testing import _harness
 
 #: the capabilities Zaqar 23.0.1 reports for a flavor over Redis pools

@@ -17,8 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from txzaqar import errors
-from txzaqar._interfaces import IAuthenticator
 from txzaqar.auth import Keystone
+from txzaqar.interfaces import IAuthenticator
 from txzaqar.test.test_connection import CannedResponse, ConnectionTestsMixin, json_response
 from txzaqar.tls import TLSPolicy
 

@@ -23,9 +23,9 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from txzaqar import errors
-from txzaqar._interfaces import IAuthenticator, IConnection
 from txzaqar.auth import NoAuth, Token
 from txzaqar.connection import Connection, ZaqarConnectionPool
+from txzaqar.interfaces import IAuthenticator, IConnection
 
 
 @implementer(IResponse)

@@ -14,9 +14,10 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txzaqar._interfaces import ISubscriber
+import txzaqar
 from txzaqar.client import Client
 from txzaqar.errors import ClientValidationError, NotFound, ServiceUnavailable
+from txzaqar.interfaces import ISubscriber
 from txzaqar.subscriber import STATS, Subscriber
 
 
@@ -198,10 +199,17 @@ class PollingTests(SubscriberTestsMixin):
         self.assertEqual(set(STATS), set(sub.stats))
 
     def test_client_subscriber(self) -> None:
-        """C{Client.subscriber(**kw)} makes a Subscriber on that client."""
-        sub = Client(object()).subscriber(clock=self.clock, batch=5)  # type: ignore[arg-type]
+        """
+        C{Client.subscriber(**kw)} makes a Subscriber on that client: with
+        L{txzaqar.connect}'s client, or a factory given by hand.
+        """
+        client = txzaqar.connect("http://127.0.0.1:1", project_id="p", reactor=self.clock)
+        sub = client.subscriber(clock=self.clock, batch=5)
         self.assertIsInstance(sub, Subscriber)
         self.assertEqual(sub.batch, 5)
+        by_hand = Client(object(), subscriber_factory=Subscriber)  # type: ignore[arg-type]
+        self.assertEqual(by_hand.subscriber(clock=self.clock, batch=3).batch, 3)
+        self.assertRaises(TypeError, Client(object()).subscriber)  # type: ignore[arg-type]
 
     def test_no_poll_before_start(self) -> None:
         sub = self.subscriber()

@@ -23,7 +23,7 @@ from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
 import txzaqar
-from txzaqar.client import connect
+from txzaqar import connect
 from txzaqar.subscriber import Subscriber
 from txzaqar.testing._harness import shared_zaqar
 
@@ -392,6 +392,6 @@ class KeystoneTwistdTests(_TwistdBase):
         log = self.log_of(proc)
         self.assertNotIn(self.user.password, log)
         # the daemon's own token is not known here; every Fernet token starts so
-        auth_headers = await self.client.connection._auth.headers()  # type: ignore[attr-defined]
+        auth_headers = await self.client.connection.authenticator.headers()
         self.assertTrue(auth_headers["X-Auth-Token"].startswith("gAAAAA"))
         self.assertNotIn("gAAAAA", log)

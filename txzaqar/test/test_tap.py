@@ -232,7 +232,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual((settings["region_name"], settings["interface"]), ("RegionTwo", "internal"))
         self.assertNotIn("password", settings)
         service = _tap.makeService(options)
-        authenticator = service._client.connection._auth
+        authenticator = service._client.connection.authenticator
         self.assertEqual(
             repr(authenticator),
             "Keystone(service_type='messaging', interface='internal', region_name='RegionTwo')",
@@ -244,7 +244,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual(options["url"], "https://zaqar.example:8888")
         self.assertIsNotNone(options["keystone"])
         service = _tap.makeService(options)
-        self.assertIn("region_name='R1'", repr(service._client.connection._auth))
+        self.assertIn("region_name='R1'", repr(service._client.connection.authenticator))
 
     def test_password_file(self) -> None:
         env = {k: v for k, v in OS_ENV.items() if k != "OS_PASSWORD"}
@@ -278,7 +278,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual(options["keystone"]["cloud"], "mycloud")
         service = _tap.makeService(options)
         self.assertEqual(
-            repr(service._client.connection._auth),
+            repr(service._client.connection.authenticator),
             "Keystone(service_type='messaging', interface='admin', region_name='RegionOne')",
         )
         self.assertUsage(["--queue", "jobs", "--os-cloud", "other"], {"OS_CLIENT_CONFIG_FILE": clouds},

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import attr
@@ -37,14 +37,15 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from .. import errors
-from .._interfaces import IAuthenticator, IClaim, IClient, IMessage, IQueue, ISubscription
 from ..auth import NoAuth
 from ..claim import Claim
 from ..client import Client
 from ..connection import JSON_PATCH_TYPE, Connection
+from ..interfaces import IAuthenticator, IClaim, IClient, IMessage, IQueue, ISubscription
 from ..message import MessageStatus
 from ..queue import Metadata, QueueStats, SignedURL
 from ..subscription import Subscription
+from .recording import RecordingAgent
 
 #: The server's post size limit (C{max_messages_post_size}).
 MAX_POST_SIZE = 262144
@@ -92,6 +93,23 @@ class _HeadersAuth:
 
     def close(self) -> Deferred[None]:
         return succeed(None)
+
+
+class _RelativeCalls:
+    """C{(method, path relative to /v2/)} of what a L{RecordingAgent} has seen, read live."""
+
+    def __init__(self, recorder: RecordingAgent) -> None:
+        self._recorder = recorder
+        self._start = len(recorder.requests)
+
+    def _calls(self) -> list[tuple[str, str]]:
+        return [(r.method, r.path.split("/v2/", 1)[-1]) for r in self._recorder.requests[self._start:]]
+
+    def __len__(self) -> int:
+        return len(self._recorder.requests) - self._start
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._calls())
 
 
 def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> type[TestCase]:
@@ -145,7 +163,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         @property
         def project_id(self) -> str:
             conn: Any = self.client.connection
-            return str(conn._auth.project_id)
+            return str(conn.authenticator.project_id)
 
         def sibling(
             self,
@@ -162,7 +180,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             if authenticator is None:
                 authenticator = NoAuth(project_id or self.project_id, roles=roles)
             other = Connection(
-                conn._http._agent, conn._reactor, authenticator, url=conn._url, client_id=client_id
+                conn.agent, conn.reactor, authenticator, url=conn.url, client_id=client_id
             )
             client = Client(other)
             self.addCleanup(client.close)
@@ -172,19 +190,17 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             """A client (same roles) on a project no other test uses."""
             return self.sibling(project_id=f"ctp-{uuid.uuid4().hex}", roles=["admin"])
 
-        def count_requests(self, client: Client | None = None) -> list[tuple[str, str]]:
-            """Record C{(method, path)} of every request the client sends from now on."""
+        def count_requests(self, client: Client | None = None) -> _RelativeCalls:
+            """
+            C{(method, path)} of every request the client sends from now on,
+            the path relative to C{/v2/}: a L{RecordingAgent} on its
+            connection, taken off again in cleanup.
+            """
             conn: Any = (client or self.client).connection
-            calls: list[tuple[str, str]] = []
-            original = conn.request
-
-            def request(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-                calls.append((method.upper(), path))
-                return original(method, path, *args, **kwargs)
-
-            conn.request = request
-            self.addCleanup(setattr, conn, "request", original)
-            return calls
+            recorder = RecordingAgent(conn.agent)
+            conn.agent = recorder
+            self.addCleanup(setattr, conn, "agent", recorder.agent)
+            return _RelativeCalls(recorder)
 
         async def fails(self, d: Any, cls: type[errors.ZaqarError], code: int,
                         title: str | None = None) -> Any:
@@ -202,7 +218,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
                 return e
             self.fail(f"expected {cls.__name__} ({code}), got {result!r}")
 
-        def refused(self, calls: list[Any], f: Callable[..., Any], *args: Any,
+        def refused(self, calls: _RelativeCalls, f: Callable[..., Any], *args: Any,
                     field: str | None = None, **kwargs: Any) -> errors.ClientValidationError:
             """C{f(*args)} raises ClientValidationError at once, sending nothing."""
             before = len(calls)
@@ -214,7 +230,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
                 self.assertEqual(e.field, field)
             return e
 
-        def posts(self, calls: list[tuple[str, str]], queue: Any) -> list[tuple[str, str]]:
+        def posts(self, calls: _RelativeCalls, queue: Any) -> list[tuple[str, str]]:
             return [c for c in calls if c == ("POST", f"queues/{queue.name}/messages")]
 
         # -- 1-4: versions, home, ping ---------------------------------

@@ -51,6 +51,10 @@ class IConnection(Interface):
     """
 
     client_id = Attribute("The C{Client-ID} UUID (C{str}) sent with every request.")
+    agent = Attribute("The C{IAgent} requests go through (replaceable, e.g. by a recording agent).")
+    reactor = Attribute("The reactor (C{IReactorTime}) of timeouts and backoff.")
+    authenticator = Attribute("The L{IAuthenticator} whose headers every request carries.")
+    url = Attribute("The Zaqar base URL (C{str}), or C{None} until the authenticator found it.")
 
     def request(method, path, params=None, body=None, content_type=None,
                 idempotent=None, ok=()):

@@ -1,0 +1,83 @@
+"""
+L{connect}: the one place that composes a client, choosing the
+authenticator (L{NoAuth}, L{Keystone}), the TLS policy, the pooled agent,
+the L{Connection} and the L{Client}, and handing the client the
+L{Subscriber} factory.  Resources never import C{auth}, C{tls} or the
+Subscriber; everything meets here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _validation as v
+from .auth import Keystone, NoAuth
+from .client import Client
+from .connection import Connection, make_agent, make_pool
+from .interfaces import IAuthenticator
+from .subscriber import Subscriber
+from .tls import TLSPolicy
+
+
+def connect(
+    url: str | None = None,
+    project_id: str | None = None,
+    authenticator: IAuthenticator | None = None,
+    reactor: Any = None,
+    tls: Any = None,
+    cacert: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+    insecure: bool = False,
+    timeout: float = 30.0,
+    client_id: str | None = None,
+    roles: list[str] | None = None,
+    cloud: str | None = None,
+    **auth_options: Any,
+) -> Client:
+    """
+    A ready L{Client} in one line::
+
+        client = txzaqar.connect("http://127.0.0.1:8888", project_id="demo")
+        client = txzaqar.connect(auth_url="https://keystone/v3", username="u",
+                                 password=..., project_name="p",
+                                 user_domain_id="default", project_domain_id="default")
+        client = txzaqar.connect(cloud="mycloud")          # clouds.yaml
+
+    @param url: Zaqar's base URL; may be omitted with Keystone (catalog).
+    @param project_id: for servers without authentication (L{NoAuth}).
+    @param authenticator: an L{IAuthenticator}, instead of the above.
+    @param reactor: the reactor (the global one when omitted).
+    @param tls: an C{IPolicyForHTTPS}; or give C{cacert}, C{cert}, C{key},
+        C{insecure} (see L{txzaqar.tls.TLSPolicy}), used for Keystone too.
+        Certificates are verified against the system store by default.
+    @param roles: C{X-Roles} for a noauth server (e.g. C{["admin"]}).
+    @param cloud: a cloud name from C{clouds.yaml}.
+    @param auth_options: keystoneauth1 options (C{auth_type}, C{auth_url},
+        C{username}, C{password}, ..., C{interface}, C{region_name}), and
+        C{call_timeout} (see L{Keystone}).
+    """
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = global_reactor
+    if tls is None and (cacert or cert or insecure):
+        tls = TLSPolicy(cacert=cacert, cert=cert, key=key, insecure=insecure)
+    if authenticator is None:
+        if cloud is not None:
+            authenticator = Keystone.from_cloud(cloud, reactor=reactor, cacert=cacert, cert=cert,
+                                                key=key, insecure=insecure, **auth_options)
+        elif auth_options.get("auth_url"):
+            authenticator = Keystone.from_options(reactor=reactor, cacert=cacert, cert=cert, key=key,
+                                                  insecure=insecure, **auth_options)
+        elif auth_options:
+            raise v.ClientValidationError("auth_url", f"Keystone options {sorted(auth_options)} need auth_url")
+        elif project_id is None:
+            raise v.ClientValidationError("project_id", "give project_id (noauth), Keystone options or an authenticator")
+        else:
+            authenticator = NoAuth(project_id, roles=roles)
+    pool = make_pool(reactor)
+    agent = make_agent(reactor, pool=pool, tls=tls)
+    connection = Connection(agent, reactor, authenticator, url=url, client_id=client_id,
+                            timeout=timeout, pool=pool)
+    return Client(connection, subscriber_factory=Subscriber)
