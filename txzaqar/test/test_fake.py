@@ -539,8 +539,8 @@ class HelperTests(SynchronousTestCase):
     def test_memory_client_defaults(self) -> None:
         client, fake = memory_client()
         self.assertIsInstance(fake.clock, Clock)
-        self.assertIs(client.connection.reactor, fake.clock)  # type: ignore[attr-defined]
-        self.assertEqual(client.connection.authenticator.project_id, "test")  # type: ignore[attr-defined]
+        self.assertIs(client.connection.reactor, fake.clock)
+        self.assertEqual(client.connection.authenticator.project_id, "test")
 
     def test_fake_options_only_for_a_new_fake(self) -> None:
         _, fake = memory_client()
