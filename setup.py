@@ -20,7 +20,7 @@ setup(
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],
-    package_data={"twisted": ["plugins/txzaqar_plugins.py"]},
+    package_data={"twisted": ["plugins/txzaqar_plugins.py"], "txzaqar": ["py.typed"]},
     install_requires=[
         "Twisted[tls]>=24.7",
         "treq>=23.11",

@@ -94,11 +94,13 @@ class IConnection(Interface):
     def delete(path, **kwargs):
         """L{request} with C{DELETE}."""
 
-    def close():
+    def close(timeout=5.0):
         """
         Cancel requests in flight and close pooled connections.
 
-        @return: a Deferred firing with C{None} when done (bounded in time).
+        @param timeout: seconds to wait for pooled connections to close.
+        @return: a Deferred firing with C{None} when done, at the latest
+            after C{timeout} seconds.
         """
 
 
@@ -158,7 +160,16 @@ class IClient(Interface):
         """A L{IPool} for C{name}; sends nothing."""
 
     def create_pool(name, uri, weight, flavor=None, options=None):
-        """@return: a Deferred firing with the L{IPool}; L{txzaqar.errors.Conflict} if it exists."""
+        """
+        Create (or, as Zaqar 23.0.1 does, replace) a pool.
+
+        @return: a Deferred firing with the L{IPool}; fails with
+            L{txzaqar.errors.BadRequest} when the server cannot reach
+            C{uri}, L{txzaqar.errors.InternalServerError} when another pool
+            uses it.
+        @raise txzaqar.errors.ClientValidationError: a bad name, uri or
+            weight; nothing is sent.
+        """
 
     def pools(limit=10, detailed=False):
         """@return: a Deferred firing with a C{list} of C{dict} pool descriptions."""
@@ -242,15 +253,26 @@ class IQueue(Interface):
 
     def post(messages, ttl=None, delay=None):
         """
-        Post one message body, or a list of message dicts / bodies, split
-        into requests within the server's count and size limits.
+        Post one message dict (C{{"body": ..., "ttl": ..., "delay": ...}})
+        or a list of them, in order, split into requests within the
+        server's count and size limits.  A bare body is refused: wrap it
+        as C{{"body": body}}.
 
-        @return: a Deferred firing with the C{list} of new message ids.
+        @param ttl: the ttl of messages that give none.
+        @param delay: the delay of messages that give none.
+        @return: a Deferred firing with the C{list} of new message ids;
+            fails with L{txzaqar.queue.PartialPostError} when a later
+            request fails after earlier ones stored messages.
+        @raise txzaqar.errors.ClientValidationError: a bad message, or one
+            too large to post at all; nothing is sent.
         """
 
-    def messages(limit=10, echo=False, include_claimed=False,
+    def messages(limit=10, echo=True, include_claimed=False,
                  include_delayed=False, max_items=None):
-        """@return: a Deferred firing with a C{list} of L{IMessage}, all pages."""
+        """
+        @param echo: include messages this client's C{Client-ID} posted.
+        @return: a Deferred firing with a C{list} of L{IMessage}, all pages.
+        """
 
     def message(message_id):
         """@return: a Deferred firing with the L{IMessage}; L{txzaqar.errors.NotFound}."""

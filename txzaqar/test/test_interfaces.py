@@ -1,0 +1,92 @@
+"""
+Each implementation against its interface in L{txzaqar.interfaces}: it
+declares and provides it (C{verifyClass}), and every method the interface
+names has the same parameters, in the same order, with the same defaults.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.interface import Method
+from zope.interface.verify import verifyClass
+
+from txzaqar import interfaces as i
+from txzaqar.admin import Flavor, Pool
+from txzaqar.auth import Keystone, NoAuth, Token
+from txzaqar.claim import Claim
+from txzaqar.client import Client
+from txzaqar.connection import Connection
+from txzaqar.message import Message
+from txzaqar.queue import Metadata, Queue
+from txzaqar.subscriber import Subscriber
+from txzaqar.subscription import Subscription
+
+PAIRS: list[tuple[Any, type]] = [
+    (i.IAuthenticator, NoAuth),
+    (i.IAuthenticator, Token),
+    (i.IAuthenticator, Keystone),
+    (i.IConnection, Connection),
+    (i.IClient, Client),
+    (i.IMetadata, Metadata),
+    (i.IQueue, Queue),
+    (i.IMessage, Message),
+    (i.IClaim, Claim),
+    (i.ISubscription, Subscription),
+    (i.IPool, Pool),
+    (i.IFlavor, Flavor),
+    (i.ISubscriber, Subscriber),
+]
+
+
+def interface_parameters(method: Method) -> list[tuple[str, Any]]:
+    """C{(name, default)} of an interface method; C{inspect.Parameter.empty} when required."""
+    info = method.getSignatureInfo()
+    params: list[tuple[str, Any]] = [
+        (name, info["optional"].get(name, inspect.Parameter.empty)) for name in info["positional"]
+    ]
+    if info["varargs"]:
+        params.append(("*" + info["varargs"], inspect.Parameter.empty))
+    if info["kwargs"]:
+        params.append(("**" + info["kwargs"], inspect.Parameter.empty))
+    return params
+
+
+def implementation_parameters(function: Any) -> list[tuple[str, Any]]:
+    """The same for a method of a class, C{self} left out."""
+    params = []
+    for p in list(inspect.signature(function).parameters.values())[1:]:
+        if p.kind is p.VAR_POSITIONAL:
+            params.append(("*" + p.name, inspect.Parameter.empty))
+        elif p.kind is p.VAR_KEYWORD:
+            params.append(("**" + p.name, inspect.Parameter.empty))
+        else:
+            params.append((p.name, p.default))
+    return params
+
+
+class InterfaceTests(SynchronousTestCase):
+    def test_declared_and_complete(self) -> None:
+        for iface, cls in PAIRS:
+            with self.subTest(cls=cls.__name__):
+                self.assertTrue(iface.implementedBy(cls))
+                verifyClass(iface, cls)
+
+    def test_signatures_agree(self) -> None:
+        """Parameter names, order and defaults match, method by method."""
+        differ = []
+        for iface, cls in PAIRS:
+            for name, description in iface.namesAndDescriptions(all=True):
+                if not isinstance(description, Method):
+                    continue
+                declared = interface_parameters(description)
+                implemented = implementation_parameters(getattr(cls, name))
+                if declared != implemented:
+                    differ.append(f"{cls.__name__}.{name}: {iface.__name__} {declared} != {implemented}")
+        self.assertEqual(differ, [], "\n".join(differ))
+
+    def test_every_interface_has_an_implementation(self) -> None:
+        declared = {getattr(i, n) for n in dir(i) if n.startswith("I") and n[1:2].isupper()}
+        self.assertEqual(declared, {iface for iface, _ in PAIRS})
