@@ -27,7 +27,6 @@ from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
     InvalidLogLevelError,
-    LegacyLogObserverWrapper,
     Logger,
     LogLevel,
     LogLevelFilterPredicate,
@@ -35,6 +34,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from . import _validation as v
+from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
 from .tls import TLSPolicy
 
@@ -410,11 +410,7 @@ def filtered_twistd_observer(twistd_options: Any, level: LogLevel) -> ILogObserv
     The observer twistd would make for its options (log file, stdout or
     syslog), showing only events at I{level} or above.
     """
-    from twisted.scripts.twistd import _SomeApplicationRunner
-
-    observer = _SomeApplicationRunner.loggerFactory(twistd_options)._getLogObserver()
-    if not ILogObserver.providedBy(observer):
-        observer = LegacyLogObserverWrapper(observer)
+    observer = twistd_log_observer(twistd_options)
     return FilteringLogObserver(observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
 
 

@@ -28,14 +28,13 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web._newclient import RequestNotSent, RequestTransmissionFailed
 from twisted.web.client import (
     Agent,
     HTTPConnectionPool,
+    RequestTransmissionFailed,
     ResponseDone,
     ResponseFailed,
     ResponseNeverReceived,
-    _HTTP11ClientFactory,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
@@ -43,6 +42,7 @@ from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
 from . import errors
+from ._twisted_internals import HTTP10ClosingPool, RequestNotSent
 from .interfaces import IAuthenticator, IConnection
 
 log = Logger()
@@ -87,38 +87,16 @@ class _BytesProducer:
         pass
 
 
-class _QuietClientFactory(_HTTP11ClientFactory):
-    """Twisted's per-connection factory without its start/stop log events."""
-
-    noisy = False
-
-
-class ZaqarConnectionPool(HTTPConnectionPool):
+class ZaqarConnectionPool(HTTP10ClosingPool):
     """
-    A persistent pool that never keeps a connection the server will close.
-
-    The built-in C{zaqar-server} answers HTTP/1.0 without C{Connection:
-    close} and then closes the socket; Twisted's pool would keep such a
-    connection and hand it out again, and a POST sent on it fails.  Here a
-    connection whose last response was HTTP/1.0 without
-    C{Connection: keep-alive} is closed instead of pooled.
+    A persistent pool for Zaqar: idle connections are closed before
+    gunicorn would close them, and HTTP/1.0 answers are never pooled (see
+    L{HTTP10ClosingPool}).
     """
 
     cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT  # type: ignore[assignment]
     retryAutomatically = True
     maxPersistentPerHost = 16
-    _factory = _QuietClientFactory
-
-    def _putConnection(self, key: Any, connection: Any) -> None:
-        parser = getattr(connection, "_parser", None)
-        response = getattr(parser, "response", None)
-        if response is not None and tuple(response.version[1:]) < (1, 1):
-            conn_headers = getattr(parser, "connHeaders", Headers())
-            values = b",".join(conn_headers.getRawHeaders(b"connection", ())).lower()
-            if b"keep-alive" not in values:
-                connection.transport.loseConnection()
-                return
-        super()._putConnection(key, connection)
 
 
 @attr.s(frozen=True, slots=True, auto_attribs=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from OpenSSL import SSL
 from twisted.internet import ssl
-from twisted.internet._sslverify import IOpenSSLTrustRoot
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.logger import Logger
@@ -35,7 +35,7 @@ def _read(field: str, path: str) -> bytes:
         raise ClientValidationError(field, f"cannot read {path}: {e.strerror}") from None
 
 
-def _trust_root(cacert: str) -> IOpenSSLTrustRoot:
+def _trust_root(cacert: str) -> Any:
     blocks = _PEM_CERT.findall(_read("cacert", cacert))
     if not blocks:
         raise ClientValidationError("cacert", f"{cacert} holds no PEM certificate")
