@@ -26,7 +26,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TestPKI", "ServerTLS", "make_test_pki"]
+__all__ = ["ServerTLS", "TestPKI", "make_test_pki"]
 
 
 @dataclass(frozen=True)
