@@ -37,7 +37,7 @@ __all__ = ["main", "prepare", "run", "serve"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse *argv* (default: C{sys.argv[1:]}), do the command; the exit code."""
+    """Parse I{argv} (default: C{sys.argv[1:]}), do the command; the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m txzaqar.testing",
         description="Build and run real Zaqar (+ Redis) servers for txzaqar's tests.",
@@ -93,7 +93,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def prepare(keystone: bool = True) -> int:
     """
-    Build the Zaqar server venv and (unless *keystone* is false) the
+    Build the Zaqar server venv and (unless I{keystone} is false) the
     Keystone venv and its template database, the two in parallel.
     """
     started = time.monotonic()
@@ -113,7 +113,7 @@ def run(
     keystone: bool = False,
     token_ttl: int = 3600,
 ) -> int:
-    """Start the servers, run *command* with their URLs in its environment."""
+    """Start the servers, run I{command} with their URLs in its environment."""
     if not command:
         raise HarnessError("run: no command given (use: run [--mode M] -- CMD ...)")
     previous = signal.signal(signal.SIGTERM, _raise_terminated)

@@ -28,7 +28,7 @@ def say(msg: str) -> None:
 
 
 def tail(path: Path, lines: int = 40) -> str:
-    """The last *lines* lines of the file at *path* (or why it cannot be read)."""
+    """The last I{lines} lines of the file at I{path} (or why it cannot be read)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -42,8 +42,8 @@ def tail(path: Path, lines: int = 40) -> str:
 
 def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     """
-    Call *pred* every *step* seconds (blocking) until it is true or
-    *timeout* seconds have passed.  Returns whether it became true.
+    Call I{pred} every I{step} seconds (blocking) until it is true or
+    I{timeout} seconds have passed.  Returns whether it became true.
     """
     deadline = time.monotonic() + timeout
     while True:

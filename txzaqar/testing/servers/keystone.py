@@ -127,14 +127,14 @@ httpd.serve_forever()
 
 class KeystoneServer(ServerProcess):
     """
-    A Keystone on a loopback port, set up and with the users in the module
-    docstring once :meth:`start` returns.
+    A Keystone on a loopback port, set up and with the users of
+    L{txzaqar.testing.servers.keystone_users} once L{start} returns.
 
-    :param token_ttl: ``[token] expiration`` in seconds (5 works; fernet
+    @param token_ttl: C{[token] expiration} in seconds (5 works; fernet
         timestamps are whole seconds, so a 5 s token lives 4-5 s).
-    :param port: a fixed port (default: a free one, chosen in :meth:`start`
-        or up front with :meth:`choose_port`).
-    :param tls: a :class:`~txzaqar.testing.servers.pki.ServerTLS` to serve HTTPS
+    @param port: a fixed port (default: a free one, chosen in L{start}
+        or up front with L{choose_port}).
+    @param tls: a L{txzaqar.testing.servers.pki.ServerTLS} to serve HTTPS
         (client certificates are not supported here).
     """
 
@@ -166,14 +166,14 @@ class KeystoneServer(ServerProcess):
     # -- addresses ---------------------------------------------------------
 
     def choose_port(self) -> int:
-        """Fix the port now (before :meth:`start`), so its URL can go into other configs."""
+        """Fix the port now (before L{start}), so its URL can go into other configs."""
         if self.port is None:
             self.port = free_port()
         return self.port
 
     @property
     def url(self) -> str:
-        """The identity v3 URL, e.g. ``http://127.0.0.1:PORT/v3``."""
+        """The identity v3 URL, e.g. C{http://127.0.0.1:PORT/v3}."""
         if self.port is None:
             raise HarnessError(f"{self.name}: no port yet (start() or choose_port())")
         scheme = "https" if self.tls is not None else "http"
@@ -197,11 +197,11 @@ class KeystoneServer(ServerProcess):
 
     def start(self) -> None:
         """
-        Set up, serve, wait for ``GET /v3``, then create projects and users.
+        Set up, serve, wait for C{GET /v3}, then create projects and users.
 
-        After :meth:`stop`, ``start()`` serves the *same* database and keys
+        After L{stop}, C{start()} serves the I{same} database and keys
         on the same port again (same users, project ids and valid tokens;
-        only the in-memory cache is lost): ``stop()``/``start()`` simulates
+        only the in-memory cache is lost): C{stop()}/C{start()} simulates
         a Keystone outage.
         """
         if self.running():
@@ -277,8 +277,8 @@ class KeystoneServer(ServerProcess):
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
         """
-        One call to the identity API (*path* relative to :attr:`url`, e.g.
-        ``"/projects"``).  Returns ``(status, headers, parsed JSON or None)``;
+        One call to the identity API (I{path} relative to L{url}, e.g.
+        C{"/projects"}).  Returns C{(status, headers, parsed JSON or None)};
         HTTP errors are returned, not raised.
         """
         data = json.dumps(body).encode() if body is not None else None
@@ -309,7 +309,7 @@ class KeystoneServer(ServerProcess):
     def token(
         self, user: KeystoneUser | str = "demo", *, scope: str = "project"
     ) -> tuple[str, dict[str, Any]]:
-        """Authenticate *user* by password: ``(token, token body)`` (body has the catalog)."""
+        """Authenticate I{user} by password: C{(token, token body)} (body has the catalog)."""
         if isinstance(user, str):
             user = self.credentials.user(user)
         status, hdrs, body = self.request("POST", "/auth/tokens", user.auth_body(scope))
@@ -329,7 +329,7 @@ class KeystoneServer(ServerProcess):
         return token
 
     def revoke(self, token: str) -> None:
-        """Revoke *token* (``DELETE /v3/auth/tokens``, as admin)."""
+        """Revoke I{token} (C{DELETE /v3/auth/tokens}, as admin)."""
         self._ok(
             "DELETE",
             "/auth/tokens",
@@ -339,7 +339,7 @@ class KeystoneServer(ServerProcess):
         )
 
     def validate(self, token: str) -> int:
-        """``GET /v3/auth/tokens`` for *token*: 200 when valid, 404 when not."""
+        """C{GET /v3/auth/tokens} for I{token}: 200 when valid, 404 when not."""
         status, _, _ = self.request(
             "GET", "/auth/tokens", token=self.admin_token(), headers={"X-Subject-Token": token}
         )
@@ -391,7 +391,7 @@ class KeystoneServer(ServerProcess):
                 )
 
     def project_id(self, name: str) -> str:
-        """The id of project *name* (``service``, ``demo``, ``alt``)."""
+        """The id of project I{name} (C{service}, C{demo}, C{alt})."""
         return self._ids[f"project:{name}"]
 
     def user_id(self, name: str) -> str:
@@ -408,7 +408,7 @@ class KeystoneServer(ServerProcess):
     ) -> str:
         """
         Register (or re-point) a service with one endpoint per interface,
-        all at *url*.  Returns the service id.
+        all at I{url}.  Returns the service id.
         """
         t = self.admin_token()
         services = self._ok("GET", f"/services?type={service_type}", token=t, expect=(200,))["services"]
@@ -456,7 +456,7 @@ class KeystoneServer(ServerProcess):
         return service_id
 
     def register_messaging(self, url: str, websocket_url: str | None = None) -> None:
-        """The ``messaging`` service (name ``zaqar``) at *url*; optionally ``messaging-websocket``."""
+        """The C{messaging} service (name C{zaqar}) at I{url}; optionally C{messaging-websocket}."""
         self.register_service("messaging", url, name="zaqar")
         if websocket_url:
             self.register_service("messaging-websocket", websocket_url, name="zaqar-websocket")

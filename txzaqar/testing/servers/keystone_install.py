@@ -62,10 +62,10 @@ def ensure_keystone_venv(
     requirements: Sequence[str] = KEYSTONE_REQUIREMENTS,
 ) -> Path:
     """
-    Make sure the Keystone virtualenv (default ``<state>/keystone-venv``)
+    Make sure the Keystone virtualenv (default C{<state>/keystone-venv})
     exists and is complete; build it if not (about 25 s, all wheels).  Same
     marker-file and file-lock rules as
-    :func:`~txzaqar.testing.servers.venv.ensure_server_venv`.
+    L{txzaqar.testing.servers.venv.ensure_server_venv}.
     """
     venv = Path(directory) if directory is not None else state_dir() / "keystone-venv"
     return ensure_venv(venv, ("setuptools", *requirements), KEYSTONE_EXECUTABLES, "Keystone")
@@ -93,8 +93,8 @@ def write_key_repositories(home: Path) -> dict[str, Path]:
 
 def keystone_conf(home: Path, db: Path, token_ttl: int, log_file: Path, repos: dict[str, Path]) -> str:
     """
-    The text of a C{keystone.conf}: SQLite database *db*, fernet tokens valid
-    *token_ttl* seconds with the key repositories *repos* (from
+    The text of a C{keystone.conf}: SQLite database I{db}, fernet tokens valid
+    I{token_ttl} seconds with the key repositories I{repos} (from
     L{write_key_repositories}), an in-process cache, cheap bcrypt.
     """
     return f"""\
@@ -128,9 +128,9 @@ def _template_marker(venv: Path) -> str:
 
 def ensure_keystone_template(venv: Path | None = None) -> Path:
     """
-    The template SQLite database (``db_sync`` + ``bootstrap`` done, admin
-    password ``admin-secret``), built once per state directory and Keystone
-    venv.  Returns its path; :class:`KeystoneServer` copies it.
+    The template SQLite database (C{db_sync} + C{bootstrap} done, admin
+    password C{admin-secret}), built once per state directory and Keystone
+    venv.  Returns its path; L{KeystoneServer <txzaqar.testing.servers.keystone.KeystoneServer>} copies it.
     """
     venv = venv or ensure_keystone_venv()
     directory = state_dir() / "keystone-template"
@@ -199,7 +199,7 @@ def ensure_keystone_template(venv: Path | None = None) -> Path:
 
 
 def prepare_keystone(venv: Path | None = None) -> Path:
-    """The Keystone venv (at *venv*, default C{<state>/keystone-venv}) and its template database, built if needed."""
+    """The Keystone venv (at I{venv}, default C{<state>/keystone-venv}) and its template database, built if needed."""
     built = ensure_keystone_venv(venv)
     ensure_keystone_template(built)
     return built

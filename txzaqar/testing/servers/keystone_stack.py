@@ -37,9 +37,9 @@ __all__ = ["KeystoneStack", "zaqar_keystone_config"]
 
 def zaqar_keystone_config(keystone: KeystoneServer, token_cache_time: int = -1) -> dict[str, dict[str, str]]:
     """
-    ``ZaqarServer(extra_config=...)`` for ``auth_strategy = keystone`` against
-    *keystone* (its port must be known: started, or :meth:`~KeystoneServer.choose_port`).
-    ``token_cache_time = -1`` disables keystonemiddleware's token cache, so
+    C{ZaqarServer(extra_config=...)} for C{auth_strategy = keystone} against
+    I{keystone} (its port must be known: started, or L{KeystoneServer.choose_port}).
+    C{token_cache_time = -1} disables keystonemiddleware's token cache, so
     a revoked token is refused at once (with the default 300 it is not).
     """
     auth = {
@@ -67,13 +67,13 @@ def zaqar_keystone_config(keystone: KeystoneServer, token_cache_time: int = -1) 
 
 class KeystoneStack:
     """
-    A :class:`KeystoneServer` plus a Zaqar with ``auth_strategy = keystone``
+    A L{KeystoneServer} plus a Zaqar with C{auth_strategy = keystone}
     against it (on its own Redis database), registered in the catalog as
-    service type ``messaging``.
+    service type C{messaging}.
 
-    :param redis: where Zaqar stores messages (default: the shared Redis).
-    :param zaqar_tls: serve Zaqar over HTTPS.
-    :param keystone_tls: serve Keystone over HTTPS (Zaqar then trusts its CA).
+    @param redis: where Zaqar stores messages (default: the shared Redis).
+    @param zaqar_tls: serve Zaqar over HTTPS.
+    @param keystone_tls: serve Keystone over HTTPS (Zaqar then trusts its CA).
     """
 
     def __init__(
@@ -99,7 +99,7 @@ class KeystoneStack:
 
     @property
     def zaqar(self) -> ZaqarServer:
-        """The Zaqar server (exists once :meth:`start` has been called)."""
+        """The Zaqar server (exists once L{start} has been called)."""
         if self._zaqar is None:
             raise HarnessError("KeystoneStack has not been started")
         return self._zaqar

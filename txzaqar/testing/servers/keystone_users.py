@@ -2,16 +2,13 @@
 The users every test Keystone has, and how to log in as them.
 
 After start, a L{KeystoneServer <txzaqar.testing.servers.keystone.KeystoneServer>}
-holds (all in domain C{default}):
+holds (all in domain C{default})::
 
-=========  ================  =========  ===============
-user       password          project    roles
-=========  ================  =========  ===============
-admin      admin-secret      admin      admin (+ system)
-zaqar      zaqar-secret      service    service, admin
-demo       demo-secret       demo       member
-alt        alt-secret        alt        member
-=========  ================  =========  ===============
+    user   password      project  roles
+    admin  admin-secret  admin    admin (+ system)
+    zaqar  zaqar-secret  service  service, admin
+    demo   demo-secret   demo     member
+    alt    alt-secret    alt      member
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ REGION = "RegionOne"
 
 @dataclass(frozen=True)
 class KeystoneUser:
-    """A user with a password, scoped to one project (all in domain ``default``)."""
+    """A user with a password, scoped to one project (all in domain C{default})."""
 
     username: str
     password: str
@@ -48,7 +45,7 @@ class KeystoneUser:
         return f"KeystoneUser({self.username!r}, project={self.project_name!r}, password=<hidden>)"
 
     def auth_kwargs(self, auth_url: str) -> dict[str, str]:
-        """Keyword arguments for ``keystoneauth1.identity.v3.Password``."""
+        """Keyword arguments for C{keystoneauth1.identity.v3.Password}."""
         return {
             "auth_url": auth_url,
             "username": self.username,
@@ -59,7 +56,7 @@ class KeystoneUser:
         }
 
     def os_env(self, auth_url: str, region: str = REGION) -> dict[str, str]:
-        """The ``OS_*`` environment variables OpenStack tools read for this user."""
+        """The C{OS_*} environment variables OpenStack tools read for this user."""
         return {
             "OS_AUTH_TYPE": "password",
             "OS_AUTH_URL": auth_url,
@@ -73,7 +70,7 @@ class KeystoneUser:
         }
 
     def auth_body(self, scope: str = "project") -> dict[str, Any]:
-        """A ``POST /v3/auth/tokens`` body (``scope``: "project" or "system")."""
+        """A C{POST /v3/auth/tokens} body (C{scope}: "project" or "system")."""
         auth: dict[str, Any] = {
             "identity": {
                 "methods": ["password"],
@@ -95,7 +92,7 @@ class KeystoneUser:
 
 @dataclass(frozen=True)
 class KeystoneCredentials:
-    """Everybody a :class:`KeystoneServer` knows, and where."""
+    """Everybody a L{KeystoneServer <txzaqar.testing.servers.keystone.KeystoneServer>} knows, and where."""
 
     auth_url: str
     region: str

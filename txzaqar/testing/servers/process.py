@@ -61,7 +61,7 @@ def _child_setup() -> None:
 
 
 def start_time(pid: int) -> str | None:
-    """The kernel's start time of *pid* (to tell a PID from a reused one), or None if gone."""
+    """The kernel's start time of I{pid} (to tell a PID from a reused one), or None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -71,7 +71,7 @@ def start_time(pid: int) -> str | None:
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether process group *pgid* has a member that is not a zombie."""
+    """Whether process group I{pgid} has a member that is not a zombie."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -85,7 +85,7 @@ def group_alive(pgid: int) -> bool:
 def group_stats(pgid: int) -> Iterator[list[str]]:
     """
     The C{/proc/PID/stat} fields after the command name (state first) of
-    every process in process group *pgid*.
+    every process in process group I{pgid}.
     """
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -108,8 +108,8 @@ def _killpg(pgid: int, sig: int) -> None:
 
 def terminate_group(pgid: int, proc: subprocess.Popen | None, timeout: float) -> None:
     """
-    SIGTERM process group *pgid*, wait up to *timeout* seconds, then SIGKILL
-    what is left (reaping *proc*, its leader, when it is our child).
+    SIGTERM process group I{pgid}, wait up to I{timeout} seconds, then SIGKILL
+    what is left (reaping I{proc}, its leader, when it is our child).
 
     @raise HarnessError: the group survived SIGKILL.
     """
@@ -280,7 +280,7 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
     ) -> None:
-        """Start *cmd* in a new session, output to L{output_file}; write the pid file."""
+        """Start I{cmd} in a new session, output to L{output_file}; write the pid file."""
         with open(self.output_file, "ab") as out:
             out.write(f"\n$ {' '.join(cmd)}\n".encode())
             out.flush()
@@ -318,7 +318,7 @@ class ServerProcess:
         attempts: int = 3,
     ) -> None:
         """
-        Start the server on *fixed_port* or a free port, retrying on
+        Start the server on I{fixed_port} or a free port, retrying on
         another free port when it died saying its port was "in use" (a race
         with another process between picking and binding).
 
@@ -351,7 +351,7 @@ class ServerProcess:
         return self.process is not None and self.process.poll() is None
 
     def check_alive(self, what: str) -> None:
-        """@raise HarnessError: the process has exited (*what*: when, for the message)."""
+        """@raise HarnessError: the process has exited (I{what}: when, for the message)."""
         if self.process is not None and self.process.poll() is not None:
             raise HarnessError(
                 f"{self.name} exited with code {self.process.returncode} {what}\n" + self.log_tails()

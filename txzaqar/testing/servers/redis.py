@@ -28,7 +28,7 @@ __all__ = ["RedisServer", "find_redis_server", "forget_shared_redis", "redis_pin
 
 def find_redis_server(venv: Path | None) -> str:
     """
-    The C{redis-server} to run: the system's, else the one in *venv*
+    The C{redis-server} to run: the system's, else the one in I{venv}
     (default: the Zaqar server venv, built if needed).
 
     @raise HarnessError: there is neither.

@@ -74,11 +74,11 @@ _shared_stacks: dict[tuple[int, str, bool], KeystoneStack] = {}
 def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer | ExternalZaqar:
     """
     A running Zaqar for this process, started (blocking) on first use and
-    reused afterwards; call it from ``setUp`` (trial has no
-    ``setUpClass``).  All of them share one
-    Redis.  ``$TXZAQAR_ZAQAR_URL`` (or ``$TXZAQAR_ZAQAR_POOLING_URL`` with
-    *pooling*) selects an already running server instead.  Raises
-    :class:`HarnessError` when the server cannot be built or started.
+    reused afterwards; call it from C{setUp} (trial has no
+    C{setUpClass}).  All of them share one
+    Redis.  C{$TXZAQAR_ZAQAR_URL} (or C{$TXZAQAR_ZAQAR_POOLING_URL} with
+    I{pooling}) selects an already running server instead.  Raises
+    L{HarnessError} when the server cannot be built or started.
     """
     env = os.environ.get(POOLING_URL_ENV if pooling else URL_ENV)
     key = ("external" if env else mode, pooling)
@@ -100,7 +100,7 @@ def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer |
 
 def shared_pki() -> TestPKI:
     """
-    The process-wide test PKI (:func:`~txzaqar.testing.servers.pki.make_test_pki`),
+    The process-wide test PKI (L{txzaqar.testing.servers.pki.make_test_pki}),
     written on first use into this process's run directory.
     """
     global _shared_pki
@@ -113,11 +113,11 @@ def shared_pki() -> TestPKI:
 def shared_tls_zaqar(*, mtls: bool = False, wrong_host: bool = False) -> ZaqarServer:
     """
     A running HTTPS Zaqar (no auth, gunicorn with one worker) for this
-    process, with a certificate from :func:`shared_pki`: for
-    ``127.0.0.1``/``localhost``, or with *wrong_host* for
-    ``wrong-host.invalid`` only.  With *mtls* it requires a client
-    certificate signed by the test CA (``shared_pki().client_cert``).
-    Cached per (mtls, wrong_host), like :func:`shared_zaqar`.
+    process, with a certificate from L{shared_pki}: for
+    C{127.0.0.1}/C{localhost}, or with I{wrong_host} for
+    C{wrong-host.invalid} only.  With I{mtls} it requires a client
+    certificate signed by the test CA (C{shared_pki().client_cert}).
+    Cached per (mtls, wrong_host), like L{shared_zaqar}.
     """
     key = (mtls, wrong_host)
     with _shared_lock:
@@ -159,13 +159,13 @@ def stop_all() -> None:
 
 def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bool = False) -> KeystoneStack:
     """
-    A running :class:`KeystoneStack` for this process, started (blocking)
-    on first use and cached per (*token_ttl*, *mode*, *tls*); call it from
-    ``setUp``.  Each stack has its own Keystone (own database and keys) and
-    its own Zaqar on its own database of the shared Redis.  With *tls*,
-    Keystone and Zaqar both serve HTTPS with the ``127.0.0.1``/``localhost``
-    certificate of :func:`shared_pki` (trust
-    ``shared_pki().ca_cert``); no client certificates.
+    A running L{KeystoneStack} for this process, started (blocking)
+    on first use and cached per (I{token_ttl}, I{mode}, I{tls}); call it from
+    C{setUp}.  Each stack has its own Keystone (own database and keys) and
+    its own Zaqar on its own database of the shared Redis.  With I{tls},
+    Keystone and Zaqar both serve HTTPS with the C{127.0.0.1}/C{localhost}
+    certificate of L{shared_pki} (trust
+    C{shared_pki().ca_cert}); no client certificates.
     """
     key = (token_ttl, mode, tls)
     with _shared_lock:
@@ -184,9 +184,9 @@ def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bo
 class ServerSet:
     """
     Redis plus one or two Zaqars, started and stopped together (the CLI's
-    ``run`` and ``serve``), and with *keystone* a Keystone stack
-    (:class:`~txzaqar.testing.servers.keystone_stack.KeystoneStack`: Keystone + a Zaqar with keystone auth,
-    tokens valid *token_ttl* seconds).  ``env()`` gives the variables a
+    C{run} and C{serve}), and with I{keystone} a Keystone stack
+    (L{txzaqar.testing.servers.keystone_stack.KeystoneStack}: Keystone + a Zaqar with keystone auth,
+    tokens valid I{token_ttl} seconds).  C{env()} gives the variables a
     child process needs to find them.
     """
 

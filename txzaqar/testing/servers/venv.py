@@ -93,7 +93,7 @@ def _marker_text(requirements: Sequence[str]) -> str:
 
 def venv_marker(venv: Path) -> str:
     """
-    The marker that a complete build of *venv* left (its requirements and
+    The marker that a complete build of I{venv} left (its requirements and
     Python version), or C{""}; what is built from a venv (Keystone's
     template database) records it to notice a rebuilt venv.
     """
@@ -112,7 +112,7 @@ def _venv_complete(
 
 
 class FileLock:
-    """An exclusive C{flock} on *path*, as a context manager (blocks, saying so)."""
+    """An exclusive C{flock} on I{path}, as a context manager (blocks, saying so)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -136,7 +136,7 @@ class FileLock:
 
 def run_logged(cmd: Sequence[str], log: IO[str], what: str) -> None:
     """
-    Run *cmd* (blocking) with its output appended to *log*.
+    Run I{cmd} (blocking) with its output appended to I{log}.
 
     @raise HarnessError: it exited non-zero (with the tail of the log).
     """
@@ -175,8 +175,8 @@ _venv_failures: dict[tuple[Path, tuple[str, ...]], HarnessError] = {}
 
 def ensure_venv(venv: Path, requirements: Sequence[str], executables: Sequence[str], what: str) -> Path:
     """
-    Make sure the virtualenv at *venv* has *requirements* installed and
-    *executables* in C{bin}; build it (from scratch) if not.  Returns its
+    Make sure the virtualenv at I{venv} has I{requirements} installed and
+    I{executables} in C{bin}; build it (from scratch) if not.  Returns its
     absolute path.  A build that failed is not retried in this process.
 
     @param what: the venv's name in progress and error messages.
@@ -242,11 +242,11 @@ def _build_venv(
 
 def in_parallel(here: Callable[[], _T], there: Callable[[], _U], name: str) -> tuple[_T, _U]:
     """
-    Run *there* on a new thread (called *name*) while *here* runs on this
+    Run I{there} on a new thread (called I{name}) while I{here} runs on this
     one, and wait for both: C{(here(), there())}.  Used to build two
     server venvs at once.
 
-    @raise BaseException: what either raised (*here*'s error when both
+    @raise BaseException: what either raised (I{here}'s error when both
         failed).
     """
     results: dict[str, Any] = {}

@@ -92,8 +92,8 @@ def _gunicorn_supports(venv: Path, flag: str) -> bool:
 
 def ping(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> int | None:
     """
-    ``GET {url}/v2/ping``; the status code, or None if it cannot connect.
-    An ``https://`` *url* is checked with *context* (default: the system's
+    C{GET {url}/v2/ping}; the status code, or None if it cannot connect.
+    An C{https://} I{url} is checked with I{context} (default: the system's
     trust store).
     """
     scheme, rest = url.split("://", 1)
@@ -123,9 +123,9 @@ def wait_for_ping(
     context: ssl.SSLContext | None = None,
 ) -> None:
     """
-    Wait until ``GET /v2/ping`` answers one of *ok* (or *alive()* turns
-    false).  A Zaqar with ``auth_strategy = keystone`` answers 401 to an
-    unauthenticated ping, so pass ``ok=(204, 401)`` for one.
+    Wait until C{GET /v2/ping} answers one of I{ok} (or C{alive()} turns
+    false).  A Zaqar with C{auth_strategy = keystone} answers 401 to an
+    unauthenticated ping, so pass C{ok=(204, 401)} for one.
     """
     last: int | None = None
     deadline = time.monotonic() + timeout
@@ -144,29 +144,29 @@ def wait_for_ping(
 class ZaqarServer(ServerProcess):
     """
     A Zaqar HTTP(S) server on a free loopback port; no authentication unless
-    *extra_config* says otherwise.
+    I{extra_config} says otherwise.
 
-    :param redis: the :class:`RedisServer` to store messages in (it gets its
+    @param redis: the L{RedisServer} to store messages in (it gets its
         own database number from it); started if it is not running.
-    :param mode: ``"gunicorn"`` (2 gthread workers x 4 threads) or
-        ``"builtin"`` (``zaqar-server``: wsgiref, single-threaded).
-    :param pooling: configure ``pooling = true`` with a SQLAlchemy management
-        store on SQLite.  Then ``/v2/pools`` and ``/v2/flavors`` work
-        (``txzaqar/test/test_admin_real.py``); register ``self.pool_uris``
+    @param mode: C{"gunicorn"} (2 gthread workers x 4 threads) or
+        C{"builtin"} (C{zaqar-server}: wsgiref, single-threaded).
+    @param pooling: configure C{pooling = true} with a SQLAlchemy management
+        store on SQLite.  Then C{/v2/pools} and C{/v2/flavors} work
+        (C{txzaqar/test/test_admin_real.py}); register C{self.pool_uris}
         (spare Redis databases, each usable by one pool at a time) as pools
         before creating queues.
-    :param message_pipeline: e.g. ``"zaqar.notification.notifier"`` to enable
+    @param message_pipeline: e.g. C{"zaqar.notification.notifier"} to enable
         webhook/subscription delivery.
-    :param extra_config: ``{section: {option: value}}`` merged over the
-        generated ``zaqar.conf``.  E.g. ``keystone_stack.zaqar_keystone_config()``
-        switches on ``auth_strategy = keystone`` (then the readiness check
+    @param extra_config: C{{section: {option: value}}} merged over the
+        generated C{zaqar.conf}.  E.g. C{keystone_stack.zaqar_keystone_config()}
+        switches on C{auth_strategy = keystone} (then the readiness check
         accepts the 401 of an unauthenticated ping).
-    :param tls: a :class:`~txzaqar.testing.servers.pki.ServerTLS`: serve HTTPS
+    @param tls: a L{txzaqar.testing.servers.pki.ServerTLS}: serve HTTPS
         (gunicorn mode only) with its certificate, requiring client
-        certificates when it has a ``client_ca``.  :attr:`url` is then
-        ``https://127.0.0.1:PORT``.
-    :param port: a fixed port instead of a free one picked at start.
-    :param workers: gunicorn worker processes.
+        certificates when it has a C{client_ca}.  L{url} is then
+        C{https://127.0.0.1:PORT}.
+    @param port: a fixed port instead of a free one picked at start.
+    @param workers: gunicorn worker processes.
     """
 
     def __init__(
@@ -215,7 +215,7 @@ class ZaqarServer(ServerProcess):
 
     @property
     def auth_strategy(self) -> str:
-        """``""`` (no auth) or ``"keystone"`` (from *extra_config*)."""
+        """C{""} (no auth) or C{"keystone"} (from I{extra_config})."""
         return self.extra_config.get("DEFAULT", {}).get("auth_strategy", "")
 
     @property
@@ -323,7 +323,7 @@ class ZaqarServer(ServerProcess):
         return cmd
 
     def start(self) -> None:
-        """Start the server and block until ``/v2/ping`` answers 204."""
+        """Start the server and block until C{/v2/ping} answers 204."""
         if self.running():
             return
         started = time.monotonic()
@@ -362,7 +362,7 @@ class ZaqarServer(ServerProcess):
 
 
 class ExternalZaqar:
-    """A Zaqar that somebody else runs (``$TXZAQAR_ZAQAR_URL``)."""
+    """A Zaqar that somebody else runs (C{$TXZAQAR_ZAQAR_URL})."""
 
     def __init__(self, url: str, pool_uris: Sequence[str] = ()) -> None:
         self.url = url.rstrip("/")
