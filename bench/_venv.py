@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from txzaqar.testing._harness import state_dir
+from txzaqar.testing.servers.venv import state_dir
 
 #: Pinned: the version perf-baseline.md measured.
 REQUIREMENTS = ("python-zaqarclient==4.7.0", "matplotlib")

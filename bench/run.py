@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._venv import ensure_bench_venv, has_matplotlib
-from txzaqar.testing._harness import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
+from txzaqar.testing.servers import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent

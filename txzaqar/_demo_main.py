@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = None
     url = args.url
     if url is None:
-        from txzaqar.testing._harness import ServerSet
+        from txzaqar.testing.servers import ServerSet
 
         say(f"starting Redis and Zaqar ({args.mode}); the first run builds their virtualenv")
         started = time.monotonic()

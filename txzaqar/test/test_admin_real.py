@@ -2,9 +2,9 @@
 L{txzaqar.admin} (L{Pool}, L{Flavor}) and the C{Client}'s pool and flavor
 calls against a real Zaqar 23.0.1 with C{pooling = true}: a SQLAlchemy
 management store on SQLite (schema from zaqar's own table definitions,
-see L{txzaqar.testing._harness.ZaqarServer}) and spare Redis databases
+see L{txzaqar.testing.servers.ZaqarServer}) and spare Redis databases
 as pool backends.  Started once per test process by
-L{txzaqar.testing._harness.shared_zaqar}C{(pooling=True)}, or
+L{txzaqar.testing.servers.shared_zaqar}C{(pooling=True)}, or
 C{$TXZAQAR_ZAQAR_POOLING_URL} (with C{$TXZAQAR_ZAQAR_POOL_URIS}).
 
 Pools are global, so every test names its pools with a prefix of its own
@@ -46,7 +46,7 @@ from txzaqar import connect, errors
 from txzaqar.admin import Flavor, Pool
 from txzaqar.client import Client
 from txzaqar.interfaces import IClient, IFlavor, IPool
-from txzaqar.testing import _harness
+from txzaqar.testing import servers
 
 #: the capabilities Zaqar 23.0.1 reports for a flavor over Redis pools
 REDIS_CAPABILITIES = ["FIFO", "CLAIMS", "AOD", "HIGH_THROUGHPUT"]
@@ -88,8 +88,8 @@ class _RealAdmin(TestCase):
 
     def setUp(self) -> None:
         try:
-            self.zaqar = _harness.shared_zaqar(pooling=True)
-        except _harness.HarnessError as e:
+            self.zaqar = servers.shared_zaqar(pooling=True)
+        except servers.HarnessError as e:
             self.fail(f"could not start a pooling Zaqar: {e}")
         self.project = f"txzaqar-admin-{uuid.uuid4().hex[:8]}"
         self.prefix = f"t{uuid.uuid4().hex[:8]}-"

@@ -17,17 +17,17 @@ import uuid
 from twisted.trial.unittest import SkipTest, TestCase
 
 import txzaqar
-from txzaqar.testing import _harness
+from txzaqar.testing import servers
 from txzaqar.testing.contract import zaqar_contract_tests
 
 
 def _client_for(mode: str):
     def get_client(testcase: TestCase) -> txzaqar.Client:
-        if mode != "gunicorn" and os.environ.get(_harness.URL_ENV):
-            raise SkipTest(f"${_harness.URL_ENV} selects one external server; {mode} mode not started")
+        if mode != "gunicorn" and os.environ.get(servers.URL_ENV):
+            raise SkipTest(f"${servers.URL_ENV} selects one external server; {mode} mode not started")
         try:
-            server = _harness.shared_zaqar(mode)
-        except _harness.HarnessError as e:
+            server = servers.shared_zaqar(mode)
+        except servers.HarnessError as e:
             testcase.fail(f"could not start Zaqar ({mode}): {e}")
         # A project of its own per test: listings see only this test's queues.
         return txzaqar.connect(

@@ -1,5 +1,5 @@
 """
-Tests for the real-server harness (txzaqar.testing._harness).
+Tests for the real-server harness (txzaqar.testing.servers).
 
 These start real processes (Redis, Zaqar under gunicorn and under its
 built-in server), so they block; that is fine for harness tests.  They fail
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from twisted.trial import unittest
 
-from txzaqar.testing import _harness
+from txzaqar.testing import servers
 
 HEADERS = {
     "Client-ID": "3e9a0e2e-6e3a-4f39-9a5a-1c2c8d3f2a10",
@@ -71,17 +71,17 @@ class ServerLifecycleTests(unittest.TestCase):
     # trial never calls setUpClass; the shared helpers are cached per
     # process, so calling them in setUp costs nothing after the first time.
     def setUp(self):
-        self.venv = _harness.ensure_server_venv()
-        self.redis = _harness.shared_redis()
+        self.venv = servers.ensure_server_venv()
+        self.redis = servers.shared_redis()
 
     def _lifecycle(self, mode):
-        server = _harness.ZaqarServer(self.redis, mode=mode, venv=self.venv)
+        server = servers.ZaqarServer(self.redis, mode=mode, venv=self.venv)
         started = time.monotonic()
         server.start()
         self.addCleanup(server.stop)
         startup = time.monotonic() - started
         self.assertTrue(server.url.startswith("http://127.0.0.1:"))
-        self.assertEqual(_harness.ping(server.url), 204)
+        self.assertEqual(servers.ping(server.url), 204)
         status, _ = request(server.url + "/v2/queues/harness-" + mode, "PUT")
         self.assertEqual(status, 201)
 
@@ -91,7 +91,7 @@ class ServerLifecycleTests(unittest.TestCase):
         self.assertEqual(record["pid"], pid)
         server.stop()
         self.assertTrue(pid_gone(pid), f"pid {pid} still running")
-        self.assertFalse(_harness._group_alive(pid), f"process group {pid} still has members")
+        self.assertFalse(servers.group_alive(pid), f"process group {pid} still has members")
         self.assertTrue(refuses(port), f"port {port} still accepts connections")
         self.assertFalse(server.pid_file.exists())
         self.assertLess(startup, 60)
@@ -107,7 +107,7 @@ class ServerLifecycleTests(unittest.TestCase):
         With pooling on SQLite, pools can be created and listed (admin calls
         need X-Roles: admin in no-auth mode), and then queues work.
         """
-        server = _harness.ZaqarServer(self.redis, pooling=True, venv=self.venv)
+        server = servers.ZaqarServer(self.redis, pooling=True, venv=self.venv)
         server.start()
         self.addCleanup(server.stop)
         admin = {"X-Roles": "admin"}
@@ -126,9 +126,9 @@ class ServerLifecycleTests(unittest.TestCase):
 
     def test_shared_zaqar_is_cached(self):
         """shared_zaqar() starts one server per process and reuses it."""
-        first = _harness.shared_zaqar()
-        self.assertIs(_harness.shared_zaqar(), first)
-        self.assertEqual(_harness.ping(first.url), 204)
+        first = servers.shared_zaqar()
+        self.assertIs(servers.shared_zaqar(), first)
+        self.assertEqual(servers.ping(first.url), 204)
 
 
 class KillStaleTests(unittest.TestCase):
@@ -150,7 +150,7 @@ class KillStaleTests(unittest.TestCase):
         run.mkdir(parents=True)
         (run / "owner.json").write_text(json.dumps({"pid": owner_pid, "start_time": owner_start}))
         (run / "fake.pid").write_text(
-            json.dumps({"pid": proc.pid, "start_time": _harness._start_time(proc.pid)})
+            json.dumps({"pid": proc.pid, "start_time": servers.start_time(proc.pid)})
         )
         return proc, run
 
@@ -158,13 +158,13 @@ class KillStaleTests(unittest.TestCase):
         runs = tempfile.mkdtemp()
         # an owner that is gone: a PID with a start time that cannot match
         proc, run = self._fake_run(runs, os.getpid(), "no-such-start-time")
-        self.assertEqual(_harness.kill_stale(runs), 1)
+        self.assertEqual(servers.kill_stale(runs), 1)
         self.assertIsNotNone(proc.wait(5))
         self.assertFalse(run.exists())
 
     def test_live_owner(self):
         runs = tempfile.mkdtemp()
-        proc, run = self._fake_run(runs, os.getpid(), _harness._start_time(os.getpid()))
-        self.assertEqual(_harness.kill_stale(runs), 0)
+        proc, run = self._fake_run(runs, os.getpid(), servers.start_time(os.getpid()))
+        self.assertEqual(servers.kill_stale(runs), 0)
         self.assertIsNone(proc.poll())
         self.assertTrue(run.exists())

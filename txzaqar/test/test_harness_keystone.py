@@ -1,6 +1,6 @@
 """
 Tests for the real-server harness's Keystone stack and TLS Zaqar
-(txzaqar.testing._keystone, txzaqar.testing._tls).
+(txzaqar.testing.servers: keystone, keystone_stack, pki).
 
 They start real processes (Keystone, Zaqar, Redis) and block; the servers are
 shared per process through the cached helpers, so the first test pays for
@@ -16,7 +16,7 @@ import urllib.request
 
 from twisted.trial import unittest
 
-from txzaqar.testing import _harness, _keystone, _tls
+from txzaqar.testing import servers
 
 CLIENT_ID = "3e9a0e2e-6e3a-4f39-9a5a-1c2c8d3f2a10"
 
@@ -52,7 +52,7 @@ def messaging_endpoints(token_body):
 
 class KeystoneStackTests(unittest.TestCase):
     def setUp(self):
-        self.stack = _keystone.shared_keystone_stack()
+        self.stack = servers.shared_keystone_stack()
         self.keystone = self.stack.keystone
         self.zaqar = self.stack.zaqar
 
@@ -95,7 +95,7 @@ class KeystoneStackTests(unittest.TestCase):
 
     def test_wrong_password(self):
         status, _, _ = self.keystone.request(
-            "POST", "/auth/tokens", _keystone.KeystoneUser("demo", "wrong", "demo").auth_body()
+            "POST", "/auth/tokens", servers.KeystoneUser("demo", "wrong", "demo").auth_body()
         )
         self.assertEqual(status, 401)
 
@@ -157,10 +157,10 @@ class KeystoneStackTests(unittest.TestCase):
 
 class ShortTokenStackTests(unittest.TestCase):
     def setUp(self):
-        self.stack = _keystone.shared_keystone_stack(token_ttl=5)
+        self.stack = servers.shared_keystone_stack(token_ttl=5)
 
     def test_separate_stack(self):
-        long = _keystone.shared_keystone_stack()
+        long = servers.shared_keystone_stack()
         self.assertIsNot(self.stack, long)
         self.assertNotEqual(self.stack.keystone.url, long.keystone.url)
         self.assertNotEqual(self.stack.zaqar.url, long.zaqar.url)
@@ -210,8 +210,8 @@ class ShortTokenStackTests(unittest.TestCase):
 class TLSKeystoneStackTests(unittest.TestCase):
     def test_https_keystone_and_zaqar(self):
         """Keystone and Zaqar over HTTPS; Zaqar validates tokens against the HTTPS Keystone."""
-        stack = _keystone.shared_keystone_stack(tls=True)
-        ctx = _harness.shared_pki().client_context()
+        stack = servers.shared_keystone_stack(tls=True)
+        ctx = servers.shared_pki().client_context()
         self.assertTrue(stack.keystone.url.startswith("https://127.0.0.1:"))
         self.assertTrue(stack.zaqar.url.startswith("https://127.0.0.1:"))
         token, body = stack.keystone.token("demo")
@@ -227,10 +227,10 @@ class TLSKeystoneStackTests(unittest.TestCase):
 
 class TLSZaqarTests(unittest.TestCase):
     def setUp(self):
-        self.pki = _harness.shared_pki()
+        self.pki = servers.shared_pki()
 
     def test_https_with_ca(self):
-        server = _harness.shared_tls_zaqar()
+        server = servers.shared_tls_zaqar()
         self.assertTrue(server.url.startswith("https://127.0.0.1:"))
         status, _, _ = call(server.url + "/v2/ping", context=self.pki.client_context())
         self.assertEqual(status, 204)
@@ -241,13 +241,13 @@ class TLSZaqarTests(unittest.TestCase):
         self.assertEqual(status, 204)
 
     def test_https_refused_without_ca(self):
-        server = _harness.shared_tls_zaqar()
+        server = servers.shared_tls_zaqar()
         with self.assertRaises(urllib.error.URLError) as cm:
             call(server.url + "/v2/ping", context=ssl.create_default_context())
         self.assertIsInstance(cm.exception.reason, ssl.SSLCertVerificationError)
 
     def test_wrong_host(self):
-        server = _harness.shared_tls_zaqar(wrong_host=True)
+        server = servers.shared_tls_zaqar(wrong_host=True)
         with self.assertRaises(urllib.error.URLError) as cm:
             call(server.url + "/v2/ping", context=self.pki.client_context())
         self.assertIsInstance(cm.exception.reason, ssl.SSLCertVerificationError)
@@ -256,7 +256,7 @@ class TLSZaqarTests(unittest.TestCase):
         self.assertEqual(status, 204)
 
     def test_mtls(self):
-        server = _harness.shared_tls_zaqar(mtls=True)
+        server = servers.shared_tls_zaqar(mtls=True)
         status, _, _ = call(server.url + "/v2/ping", context=self.pki.client_context(client_cert=True))
         self.assertEqual(status, 204)
         for ctx in (self.pki.client_context(), self._other_client_context()):
@@ -273,7 +273,7 @@ class TLSZaqarTests(unittest.TestCase):
 
 class TLSUnitTests(unittest.TestCase):
     def test_pki_files(self):
-        pki = _tls.make_test_pki(self.mktemp())
+        pki = servers.make_test_pki(self.mktemp())
         for path in (
             pki.ca_cert,
             pki.server_cert,
@@ -294,7 +294,7 @@ class TLSUnitTests(unittest.TestCase):
         server_ctx.load_cert_chain(str(pki.server_cert), str(pki.server_key))
 
     def test_server_tls(self):
-        pki = _tls.TestPKI(_harness.shared_pki().directory)
+        pki = servers.TestPKI(servers.shared_pki().directory)
         tls = pki.server_tls(mtls=True)
         self.assertEqual(tls.client_ca, pki.ca_cert)
         self.assertEqual(tls.client_cert, pki.client_cert)
@@ -304,6 +304,6 @@ class TLSUnitTests(unittest.TestCase):
 
     def test_tls_needs_gunicorn(self):
         with self.assertRaises(ValueError):
-            _harness.ZaqarServer(
-                _harness.RedisServer(), mode="builtin", tls=_harness.shared_pki().server_tls()
+            servers.ZaqarServer(
+                servers.RedisServer(), mode="builtin", tls=servers.shared_pki().server_tls()
             )

@@ -1,7 +1,7 @@
 """
 The real client (L{txzaqar.connect}, L{txzaqar.auth.Keystone},
 L{txzaqar.subscriber.Subscriber}) against a real Keystone and a real Zaqar
-with C{auth_strategy = keystone} (L{txzaqar.testing._keystone}), and against
+with C{auth_strategy = keystone} (L{txzaqar.testing.servers.keystone_stack}), and against
 Zaqar behind TLS with a CA made here.
 
 What is observed is observed at the servers where possible: Keystone's own
@@ -39,9 +39,14 @@ from txzaqar import errors
 from txzaqar.auth import Keystone, Token
 from txzaqar.client import Client
 from txzaqar.connection import Connection, make_agent, make_pool
-from txzaqar.testing import _harness
-from txzaqar.testing._keystone import KeystoneServer, KeystoneStack, KeystoneUser, shared_keystone_stack
-from txzaqar.testing._tls import ServerTLS
+from txzaqar.testing import servers
+from txzaqar.testing.servers import (
+    KeystoneServer,
+    KeystoneStack,
+    KeystoneUser,
+    ServerTLS,
+    shared_keystone_stack,
+)
 
 E = TypeVar("E", bound=Exception)
 
@@ -668,17 +673,17 @@ class LocalhostPKI:
 
 
 _pki: LocalhostPKI | None = None
-_tls_servers: dict[bool, _harness.ZaqarServer] = {}
+_tls_servers: dict[bool, servers.ZaqarServer] = {}
 
 
 def localhost_pki() -> LocalhostPKI:
     global _pki
     if _pki is None or not _pki.ca_cert.exists():
-        _pki = LocalhostPKI(_harness._my_run_dir() / f"kc-pki-{uuid.uuid4().hex[:6]}")
+        _pki = LocalhostPKI(servers.run_dir() / f"kc-pki-{uuid.uuid4().hex[:6]}")
     return _pki
 
 
-def localhost_tls_zaqar(mtls: bool) -> _harness.ZaqarServer:
+def localhost_tls_zaqar(mtls: bool) -> servers.ZaqarServer:
     """
     A noauth HTTPS Zaqar (gunicorn, one worker) with the localhost-only
     certificate, requiring a client certificate of the same CA with
@@ -695,7 +700,7 @@ def localhost_tls_zaqar(mtls: bool) -> _harness.ZaqarServer:
         client_key=pki.client_key if mtls else None,
         check_hostname=False,  # the harness checks readiness at 127.0.0.1
     )
-    server = _harness.ZaqarServer(_harness.shared_redis(), mode="gunicorn", tls=tls, workers=1,
+    server = servers.ZaqarServer(servers.shared_redis(), mode="gunicorn", tls=tls, workers=1,
                                   name=f"zaqar-kc-tls{'-mtls' if mtls else ''}-{uuid.uuid4().hex[:4]}")
     server.start()
     _tls_servers[mtls] = server
@@ -724,7 +729,7 @@ class ZaqarTLSTests(unittest.TestCase):
         url = self.url()
         e = await fails(self.connect(url).ping(), errors.ConnectionFailed)
         self.assertIn("certificate verify failed", str(e))
-        other = str(_harness.shared_pki().ca_cert)
+        other = str(servers.shared_pki().ca_cert)
         e = await fails(self.connect(url, cacert=other).ping(), errors.ConnectionFailed)
         self.assertIn("certificate verify failed", str(e))
 
@@ -752,7 +757,7 @@ class ZaqarTLSTests(unittest.TestCase):
         url = self.url(mtls=True)
         await fails(self.connect(url, cacert=self.ca).ping(), errors.ConnectionFailed)
         # a client certificate from a CA this server does not trust
-        stranger = _harness.shared_pki()
+        stranger = servers.shared_pki()
         await fails(
             self.connect(url, cacert=self.ca, cert=str(stranger.client_cert), key=str(stranger.client_key)).ping(),
             errors.ConnectionFailed,
@@ -770,7 +775,7 @@ class KeystoneTLSTests(KeystoneCase):
     def setUp(self) -> None:
         self.stack = shared_keystone_stack(tls=True)
         self.keystone = self.stack.keystone
-        self.ca = str(_harness.shared_pki().ca_cert)
+        self.ca = str(servers.shared_pki().ca_cert)
 
     async def test_https_keystone_and_catalog_zaqar(self) -> None:
         """Authenticated over HTTPS with the CA bundle; the catalog's https Zaqar is used with it too."""
@@ -875,7 +880,7 @@ class SecretsTests(KeystoneCase):
         e = await fails(refused.queues(), errors.AuthenticationFailed)
         texts += [str(e), repr(e), repr(refused), repr(refused.connection)]
         unreachable = self.auth_options()
-        unreachable["auth_url"] = f"http://127.0.0.1:{_harness.free_port()}/v3"
+        unreachable["auth_url"] = f"http://127.0.0.1:{servers.free_port()}/v3"
         down = txzaqar.connect(reactor=reactor, **unreachable)
         self.addCleanup(down.close)
         e = await fails(down.queues(), errors.IdentityUnavailable)

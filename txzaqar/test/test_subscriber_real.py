@@ -1,6 +1,6 @@
 """
 The Subscriber and C{twistd zaqar-listen} against a real Zaqar server
-(started once per test process by L{txzaqar.testing._harness.shared_zaqar},
+(started once per test process by L{txzaqar.testing.servers.shared_zaqar},
 or C{$TXZAQAR_ZAQAR_URL}).
 
 No fixed sleeps: every wait polls a condition, with a generous deadline.
@@ -25,7 +25,7 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar import connect
 from txzaqar.subscriber import Subscriber
-from txzaqar.testing._harness import shared_zaqar
+from txzaqar.testing.servers import shared_zaqar
 
 RECORD_ENV = "TXZAQAR_TEST_RECORD"
 DELAY_ENV = "TXZAQAR_TEST_DELAY"
@@ -357,7 +357,7 @@ class KeystoneTwistdTests(_TwistdBase):
     """
 
     def setUp(self) -> None:
-        from txzaqar.testing._keystone import shared_keystone_stack
+        from txzaqar.testing.servers import shared_keystone_stack
 
         self.stack = shared_keystone_stack()
         self.user = self.stack.credentials.user("demo")

@@ -23,7 +23,7 @@ import twisted.plugins
 import txzaqar
 from txzaqar import _tap
 from txzaqar.subscriber import Subscriber
-from txzaqar.testing._tls import make_test_pki
+from txzaqar.testing.servers.pki import make_test_pki
 
 #: Where twisted/plugins/txzaqar_plugins.py lives: next to the txzaqar
 #: package (site-packages for an install, the checkout for a dev install).

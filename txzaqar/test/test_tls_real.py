@@ -1,6 +1,6 @@
 """
 The real client against the harness's TLS Zaqar
-(L{txzaqar.testing._harness.shared_tls_zaqar}: a certificate for
+(L{txzaqar.testing.servers.shared_tls_zaqar}: a certificate for
 127.0.0.1/localhost from the CA of L{shared_pki}, or for another host, or
 requiring client certificates).  Keystone over TLS, and the Keystone
 stack in general, are in L{txzaqar.test.test_keystone_client}.
@@ -17,7 +17,7 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar import errors
 from txzaqar.test.test_keystone_client import Events
-from txzaqar.testing import _harness
+from txzaqar.testing import servers
 
 
 class ZaqarTLSTests(unittest.TestCase):
@@ -26,7 +26,7 @@ class ZaqarTLSTests(unittest.TestCase):
     timeout = 300
 
     def setUp(self) -> None:
-        self.pki = _harness.shared_pki()
+        self.pki = servers.shared_pki()
 
     def connect(self, url: str, **kwargs: Any) -> Any:
         client = txzaqar.connect(url, project_id="tls-test", reactor=reactor, timeout=20, **kwargs)
@@ -34,12 +34,12 @@ class ZaqarTLSTests(unittest.TestCase):
         return client
 
     async def test_refused_by_default(self) -> None:
-        server = _harness.shared_tls_zaqar()
+        server = servers.shared_tls_zaqar()
         e = await self.assertFailure(self.connect(server.url).ping(), errors.ConnectionFailed)
         self.assertIn("certificate", str(e).lower())
 
     async def test_accepted_with_the_ca_bundle(self) -> None:
-        server = _harness.shared_tls_zaqar()
+        server = servers.shared_tls_zaqar()
         client = self.connect(server.url, cacert=str(self.pki.ca_cert))
         self.assertTrue(await client.ping())
         name = f"tls-{uuid.uuid4().hex[:8]}"
@@ -50,20 +50,20 @@ class ZaqarTLSTests(unittest.TestCase):
 
     async def test_insecure_accepts_and_warns(self) -> None:
         events = Events(self)
-        server = _harness.shared_tls_zaqar(wrong_host=True)
+        server = servers.shared_tls_zaqar(wrong_host=True)
         client = self.connect(server.url, insecure=True)
         self.assertTrue(await client.ping())
         self.assertEqual(events.count("TLS verification of Zaqar is DISABLED"), 1)
 
     async def test_hostname_mismatch_refused(self) -> None:
-        server = _harness.shared_tls_zaqar(wrong_host=True)
+        server = servers.shared_tls_zaqar(wrong_host=True)
         e = await self.assertFailure(
             self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
         )
         self.assertIn("127.0.0.1", str(e))
 
     async def test_mtls_needs_the_client_certificate(self) -> None:
-        server = _harness.shared_tls_zaqar(mtls=True)
+        server = servers.shared_tls_zaqar(mtls=True)
         await self.assertFailure(
             self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
         )

@@ -6,12 +6,18 @@ Test helpers for txzaqar users.
 * A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
   L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
   free loopback port and stopped at exit; these block (call them from
-  C{setUp}).
+  C{setUp}).  They live in L{txzaqar.testing.servers} and are imported
+  from there on first use, so that importing this package for the fake
+  starts no process machinery and registers no exit hook.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._fake import MemoryZaqar
-from ._harness import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_zaqar
 from ._memory import MEMORY_URL, MemoryAgent, memory_client, memory_subscriber
+
+if TYPE_CHECKING:
+    from .servers import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_zaqar
 
 __all__ = [
     "MEMORY_URL",
@@ -25,3 +31,17 @@ __all__ = [
     "memory_subscriber",
     "shared_zaqar",
 ]
+
+#: The real-server names, found in L{txzaqar.testing.servers} when first asked for.
+_SERVER_NAMES = frozenset({"HarnessError", "RedisServer", "ServerSet", "ZaqarServer", "shared_zaqar"})
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: only called for names not found above
+    if name in _SERVER_NAMES:
+        from . import servers
+
+        value = getattr(servers, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,21 +2,21 @@
 A throw-away PKI for TLS tests: a test CA, server certificates and a client
 certificate, written as PEM files.
 
-:func:`make_test_pki` writes, into one directory:
+L{make_test_pki} writes, into one directory:
 
-========================  ====================================================
-``ca.pem``                the test CA (self-signed); trust this one
-``server.pem/-key.pem``   server cert for ``127.0.0.1``, ``::1`` and
-                          ``localhost`` (IP and DNS SANs), signed by the CA
-``wrong-host.pem/-key``   server cert signed by the CA, but only for
-                          ``wrong-host.invalid`` (hostname-mismatch tests)
-``client.pem/-key.pem``   client cert (``clientAuth``) signed by the CA
-``other-ca.pem``          a second, unrelated CA (an untrusted issuer)
-``other-client.pem/-key`` client cert signed by ``other-ca`` (must be refused)
-========================  ====================================================
+  - C{ca.pem}: the test CA (self-signed); trust this one;
+  - C{server.pem}, C{server-key.pem}: server cert for C{127.0.0.1}, C{::1}
+    and C{localhost} (IP and DNS SANs), signed by the CA;
+  - C{wrong-host.pem}, C{wrong-host-key.pem}: server cert signed by the CA,
+    but only for C{wrong-host.invalid} (hostname-mismatch tests);
+  - C{client.pem}, C{client-key.pem}: client cert (C{clientAuth}) signed by
+    the CA;
+  - C{other-ca.pem}: a second, unrelated CA (an untrusted issuer);
+  - C{other-client.pem}, C{other-client-key.pem}: client cert signed by
+    C{other-ca} (must be refused).
 
-Keys are unencrypted EC P-256.  ``cryptography`` is imported only when the
-files are generated, so :class:`ServerTLS` can be imported without it.
+Keys are unencrypted EC P-256.  C{cryptography} is imported only when the
+files are generated, so L{ServerTLS} can be imported without it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,18 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TestPKI", "ServerTLS", "make_test_pki"]
+__all__ = ["ServerTLS", "TestPKI", "make_test_pki"]
+
+
+def _client_context(
+    ca: Path, check_hostname: bool, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext:
+    """A client context trusting only I{ca}, presenting I{cert} (and I{key}) if given."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = check_hostname
+    if cert is not None:
+        ctx.load_cert_chain(str(cert), str(key) if key else None)
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -34,15 +45,15 @@ class ServerTLS:
     """
     TLS settings for a test server.
 
-    :param certfile: server certificate (PEM).
-    :param keyfile: its private key (PEM).
-    :param ca: the CA that signed *certfile*; the harness's readiness check
+    @param certfile: server certificate (PEM).
+    @param keyfile: its private key (PEM).
+    @param ca: the CA that signed I{certfile}; the harness's readiness check
         trusts it (and only it).
-    :param client_ca: when set, the server *requires* a client certificate
+    @param client_ca: when set, the server I{requires} a client certificate
         signed by this CA (mTLS).
-    :param client_cert: client certificate/key the harness presents for
-        its readiness check (needed with *client_ca*).
-    :param check_hostname: whether the readiness check verifies the host name
+    @param client_cert: client certificate/key the harness presents for
+        its readiness check (needed with I{client_ca}).
+    @param check_hostname: whether the readiness check verifies the host name
         (False for a deliberately wrong-host certificate).
     """
 
@@ -55,17 +66,13 @@ class ServerTLS:
     check_hostname: bool = True
 
     def client_context(self) -> ssl.SSLContext:
-        """An SSL context that trusts :attr:`ca` (and presents the client cert, if any)."""
-        ctx = ssl.create_default_context(cafile=str(self.ca))
-        ctx.check_hostname = self.check_hostname
-        if self.client_cert is not None:
-            ctx.load_cert_chain(str(self.client_cert), str(self.client_key) if self.client_key else None)
-        return ctx
+        """An SSL context that trusts L{ca} (and presents the client cert, if any)."""
+        return _client_context(self.ca, self.check_hostname, self.client_cert, self.client_key)
 
 
 @dataclass(frozen=True)
 class TestPKI:
-    """Paths of the PEM files written by :func:`make_test_pki`."""
+    """Paths of the PEM files written by L{make_test_pki}."""
 
     __test__ = False  # not a test case, whatever the name says
 
@@ -116,7 +123,7 @@ class TestPKI:
 
     def server_tls(self, *, mtls: bool = False, wrong_host: bool = False) -> ServerTLS:
         """
-        :class:`ServerTLS` for a server using this PKI: the good server
+        L{ServerTLS} for a server using this PKI: the good server
         certificate (or the wrong-host one), optionally requiring client
         certificates signed by the test CA.
         """
@@ -132,15 +139,13 @@ class TestPKI:
 
     def client_context(self, *, client_cert: bool = False, check_hostname: bool = True) -> ssl.SSLContext:
         """A client context trusting the test CA (optionally with the client cert)."""
-        ctx = ssl.create_default_context(cafile=str(self.ca_cert))
-        ctx.check_hostname = check_hostname
         if client_cert:
-            ctx.load_cert_chain(str(self.client_cert), str(self.client_key))
-        return ctx
+            return _client_context(self.ca_cert, check_hostname, self.client_cert, self.client_key)
+        return _client_context(self.ca_cert, check_hostname)
 
 
 def make_test_pki(directory: Path | str, days: int = 30) -> TestPKI:
-    """Generate the CA, server and client certificates into *directory*."""
+    """Generate the CA, server and client certificates into I{directory}."""
     import ipaddress
 
     from cryptography import x509

@@ -1,0 +1,61 @@
+"""
+What every real-server module needs: the harness's error, its progress
+line on stderr, log tails for error messages, polling with a deadline, and a
+free loopback port.
+
+Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["HarnessError", "free_port", "say", "tail", "wait_until"]
+
+
+class HarnessError(RuntimeError):
+    """A server could not be built, started or stopped."""
+
+
+def say(msg: str) -> None:
+    """Print one progress line to stderr (this is test tooling, not the library)."""
+    print(f"[txzaqar.testing] {msg}", file=sys.stderr, flush=True)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last I{lines} lines of the file at I{path} (or why it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 16384))
+            data = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return f"(cannot read {path}: {e})"
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    """
+    Call I{pred} every I{step} seconds (blocking) until it is true or
+    I{timeout} seconds have passed.  Returns whether it became true.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

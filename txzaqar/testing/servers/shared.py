@@ -1,0 +1,248 @@
+"""
+Servers shared by a test process, and servers started together.
+
+Trial does not call C{setUpClass}; the C{shared_*} functions start their
+server on first use and return the same one afterwards, so calling them in
+C{setUp} only costs the first time::
+
+    class MyTests(unittest.TestCase):
+        def setUp(self):
+            self.zaqar = shared_zaqar()      # blocks until /v2/ping answers
+
+        def test_something(self):
+            url = self.zaqar.url             # "http://127.0.0.1:PORT"
+
+If C{TXZAQAR_ZAQAR_URL} is set, L{shared_zaqar} uses that server instead of
+starting one (C{TXZAQAR_ZAQAR_POOLING_URL} likewise for C{pooling=True}).
+HTTPS: L{shared_pki} writes a test CA and certificates
+(L{txzaqar.testing.servers.pki}); L{shared_tls_zaqar} runs a Zaqar on
+C{https://127.0.0.1:PORT} with them (optionally requiring client
+certificates, or with a certificate for the wrong host name);
+L{shared_keystone_stack} runs Keystone and a Zaqar with C{auth_strategy =
+keystone}.  Every server is stopped when the process exits (the hook is
+registered when the first server starts:
+L{txzaqar.testing.servers.process.stop_servers}), or by L{stop_all}.
+
+L{ServerSet} is Redis plus one or two Zaqars (and Keystone), started and
+stopped together: what the CLI and the demo run.
+
+Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+
+from .keystone_install import prepare_zaqar_and_keystone
+from .keystone_stack import KeystoneStack
+from .pki import TestPKI, make_test_pki
+from .process import ServerProcess, run_dir, stop_servers
+from .redis import RedisServer, forget_shared_redis, shared_redis
+from .venv import ensure_server_venv
+from .zaqar import ExternalZaqar, ZaqarServer
+
+__all__ = [
+    "POOLING_URL_ENV",
+    "POOL_URIS_ENV",
+    "URL_ENV",
+    "ServerSet",
+    "shared_keystone_stack",
+    "shared_pki",
+    "shared_redis",
+    "shared_tls_zaqar",
+    "shared_zaqar",
+    "stop_all",
+]
+
+#: A running Zaqar to use instead of starting one.
+URL_ENV = "TXZAQAR_ZAQAR_URL"
+#: A running Zaqar with pooling to use instead of starting one.
+POOLING_URL_ENV = "TXZAQAR_ZAQAR_POOLING_URL"
+#: The pool URIs (space-separated) that go with C{$TXZAQAR_ZAQAR_POOLING_URL}.
+POOL_URIS_ENV = "TXZAQAR_ZAQAR_POOL_URIS"
+
+_shared_lock = threading.RLock()
+_shared_zaqar: dict[tuple[str, bool], ZaqarServer | ExternalZaqar] = {}
+_shared_pki: TestPKI | None = None
+_shared_tls_zaqar: dict[tuple[bool, bool], ZaqarServer] = {}
+_shared_stacks: dict[tuple[int, str, bool], KeystoneStack] = {}
+
+
+def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer | ExternalZaqar:
+    """
+    A running Zaqar for this process, started (blocking) on first use and
+    reused afterwards; call it from C{setUp} (trial has no
+    C{setUpClass}).  All of them share one
+    Redis.  C{$TXZAQAR_ZAQAR_URL} (or C{$TXZAQAR_ZAQAR_POOLING_URL} with
+    I{pooling}) selects an already running server instead.  Raises
+    L{HarnessError} when the server cannot be built or started.
+    """
+    env = os.environ.get(POOLING_URL_ENV if pooling else URL_ENV)
+    key = ("external" if env else mode, pooling)
+    with _shared_lock:
+        server = _shared_zaqar.get(key)
+        if server is not None and server.running():
+            return server
+        if env:
+            uris = os.environ.get(POOL_URIS_ENV, "").split() if pooling else []
+            server = ExternalZaqar(env, uris)
+            server.start()
+        else:
+            ensure_server_venv()
+            server = ZaqarServer(shared_redis(), mode=mode, pooling=pooling)
+            server.start()
+        _shared_zaqar[key] = server
+        return server
+
+
+def shared_pki() -> TestPKI:
+    """
+    The process-wide test PKI (L{txzaqar.testing.servers.pki.make_test_pki}),
+    written on first use into this process's run directory.
+    """
+    global _shared_pki
+    with _shared_lock:
+        if _shared_pki is None or not _shared_pki.ca_cert.exists():
+            _shared_pki = make_test_pki(run_dir() / "pki")
+        return _shared_pki
+
+
+def shared_tls_zaqar(*, mtls: bool = False, wrong_host: bool = False) -> ZaqarServer:
+    """
+    A running HTTPS Zaqar (no auth, gunicorn with one worker) for this
+    process, with a certificate from L{shared_pki}: for
+    C{127.0.0.1}/C{localhost}, or with I{wrong_host} for
+    C{wrong-host.invalid} only.  With I{mtls} it requires a client
+    certificate signed by the test CA (C{shared_pki().client_cert}).
+    Cached per (mtls, wrong_host), like L{shared_zaqar}.
+    """
+    key = (mtls, wrong_host)
+    with _shared_lock:
+        server = _shared_tls_zaqar.get(key)
+        if server is not None and server.running():
+            return server
+        ensure_server_venv()
+        tls = shared_pki().server_tls(mtls=mtls, wrong_host=wrong_host)
+        variant = ("-mtls" if mtls else "") + ("-wronghost" if wrong_host else "")
+        server = ZaqarServer(
+            shared_redis(),
+            mode="gunicorn",
+            tls=tls,
+            workers=1,
+            name=f"zaqar-tls{variant}-{uuid.uuid4().hex[:4]}",
+        )
+        server.start()
+        _shared_tls_zaqar[key] = server
+        return server
+
+
+def stop_all() -> None:
+    """
+    Stop every server this process started (newest first), and forget the
+    shared ones: the next C{shared_*} call starts a new one.
+
+    @raise Exception: the first error of a server that would not stop
+        (after trying all the others).
+    """
+    try:
+        stop_servers()
+    finally:
+        with _shared_lock:
+            _shared_zaqar.clear()
+            _shared_tls_zaqar.clear()
+            _shared_stacks.clear()
+            forget_shared_redis()
+
+
+def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bool = False) -> KeystoneStack:
+    """
+    A running L{KeystoneStack} for this process, started (blocking)
+    on first use and cached per (I{token_ttl}, I{mode}, I{tls}); call it from
+    C{setUp}.  Each stack has its own Keystone (own database and keys) and
+    its own Zaqar on its own database of the shared Redis.  With I{tls},
+    Keystone and Zaqar both serve HTTPS with the C{127.0.0.1}/C{localhost}
+    certificate of L{shared_pki} (trust
+    C{shared_pki().ca_cert}); no client certificates.
+    """
+    key = (token_ttl, mode, tls)
+    with _shared_lock:
+        stack = _shared_stacks.get(key)
+        if stack is not None and stack.running():
+            return stack
+        if stack is not None:
+            stack.stop()
+        server_tls = shared_pki().server_tls() if tls else None
+        stack = KeystoneStack(token_ttl, mode=mode, zaqar_tls=server_tls, keystone_tls=server_tls)
+        stack.start()
+        _shared_stacks[key] = stack
+        return stack
+
+
+class ServerSet:
+    """
+    Redis plus one or two Zaqars, started and stopped together (the CLI's
+    C{run} and C{serve}), and with I{keystone} a Keystone stack
+    (L{txzaqar.testing.servers.keystone_stack.KeystoneStack}: Keystone + a Zaqar with keystone auth,
+    tokens valid I{token_ttl} seconds).  C{env()} gives the variables a
+    child process needs to find them.
+    """
+
+    def __init__(
+        self, mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
+    ) -> None:
+        self.mode = mode
+        self.pooling = pooling
+        self.redis: RedisServer | None = None
+        self.zaqar: ZaqarServer | None = None
+        self.pooling_zaqar: ZaqarServer | None = None
+        self.keystone = keystone
+        self.token_ttl = token_ttl
+        self.keystone_stack: KeystoneStack | None = None
+
+    def start(self) -> None:
+        if self.keystone:
+            venv, _ = prepare_zaqar_and_keystone()
+        else:
+            venv = ensure_server_venv()
+        try:
+            self.redis = RedisServer(venv=venv)
+            self.redis.start()
+            self.zaqar = ZaqarServer(self.redis, mode=self.mode, venv=venv)
+            self.zaqar.start()
+            if self.pooling:
+                self.pooling_zaqar = ZaqarServer(self.redis, mode=self.mode, pooling=True, venv=venv)
+                self.pooling_zaqar.start()
+            if self.keystone:
+                self.keystone_stack = KeystoneStack(
+                    self.token_ttl, redis=self.redis, mode=self.mode, venv=venv
+                )
+                self.keystone_stack.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.keystone_stack is not None:
+            self.keystone_stack.stop()
+        for server in (self.pooling_zaqar, self.zaqar, self.redis):
+            if server is not None:
+                server.stop()
+
+    def env(self) -> dict[str, str]:
+        assert self.zaqar is not None
+        env = {URL_ENV: self.zaqar.url}
+        if self.pooling_zaqar is not None:
+            env[POOLING_URL_ENV] = self.pooling_zaqar.url
+            env[POOL_URIS_ENV] = " ".join(self.pooling_zaqar.pool_uris)
+        if self.keystone_stack is not None:
+            env.update(self.keystone_stack.env())
+        return env
+
+    def __iter__(self) -> Iterator[ServerProcess]:
+        servers: list[ServerProcess | None] = [self.redis, self.zaqar, self.pooling_zaqar]
+        if self.keystone_stack is not None:
+            servers += [self.keystone_stack.keystone, self.keystone_stack.zaqar]
+        return iter(s for s in servers if s is not None)

@@ -1,0 +1,380 @@
+"""
+Zaqar servers for tests: L{ZaqarServer} runs Zaqar 23.0.1 from the server
+venv under gunicorn or its built-in server (optionally with pooling on a
+SQLite catalogue, keystone auth through I{extra_config}, or HTTPS);
+L{ExternalZaqar} stands for one somebody else runs; L{ping} and
+L{wait_for_ping} check one.
+
+Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import ssl
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .common import HarnessError, say
+from .pki import ServerTLS
+from .process import ServerProcess
+from .redis import RedisServer
+from .venv import ensure_server_venv
+
+__all__ = ["MODES", "ExternalZaqar", "ZaqarServer", "ping", "wait_for_ping"]
+
+#: How a L{ZaqarServer} can run: under gunicorn, or zaqar-server's wsgiref.
+MODES = ("gunicorn", "builtin")
+_PING_HEADERS = {
+    "Client-ID": "3e9a0e2e-6e3a-4f39-9a5a-1c2c8d3f2a10",
+    "X-Project-ID": "txzaqar-harness",
+}
+
+_SHIM = '''\
+"""WSGI entry point for Zaqar that takes its config from $ZAQAR_CONFIG_FILE.
+
+Written by txzaqar.testing.  zaqar.transport.wsgi.app only reads the default
+config locations (/etc/zaqar/...); this does the same bootstrap with an
+explicit file.
+"""
+import os
+import sys
+
+# oslo.config would otherwise parse the WSGI server's own command line.
+sys.argv = sys.argv[:1]
+
+from oslo_config import cfg
+from oslo_log import log
+from oslo_reports import opts as gmr_opts
+
+from zaqar import bootstrap
+from zaqar.common import consts
+
+CONF = cfg.CONF
+gmr_opts.set_defaults(CONF)
+log.register_options(CONF)
+CONF(project="zaqar", prog="zaqar-queues", args=[],
+     default_config_files=[os.environ["ZAQAR_CONFIG_FILE"]])
+log.setup(CONF, "zaqar")
+
+boot = bootstrap.Bootstrap(CONF)
+CONF.drivers.transport = consts.TRANSPORT_WSGI
+application = app = boot.transport.app
+'''
+
+_CREATE_TABLES = """\
+import sys
+import sqlalchemy as sa
+from zaqar.storage.sqlalchemy import tables
+tables.metadata.create_all(sa.create_engine(sys.argv[1]))
+"""
+
+_gunicorn_flags: dict[str, bool] = {}
+
+
+def _gunicorn_supports(venv: Path, flag: str) -> bool:
+    key = f"{venv}:{flag}"
+    if key not in _gunicorn_flags:
+        out = subprocess.run(
+            [str(venv / "bin" / "gunicorn"), "--help"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        ).stdout
+        _gunicorn_flags[key] = flag in out
+    return _gunicorn_flags[key]
+
+
+def ping(url: str, timeout: float = 2.0, context: ssl.SSLContext | None = None) -> int | None:
+    """
+    C{GET {url}/v2/ping}; the status code, or None if it cannot connect.
+    An C{https://} I{url} is checked with I{context} (default: the system's
+    trust store).
+    """
+    scheme, rest = url.split("://", 1)
+    hostport = rest.rstrip("/")
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(hostport, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(hostport, timeout=timeout)
+    try:
+        conn.request("GET", "/v2/ping", headers=_PING_HEADERS)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def wait_for_ping(
+    url: str,
+    timeout: float = 60.0,
+    alive: Callable[[], bool] = lambda: True,
+    *,
+    ok: Sequence[int] = (204,),
+    context: ssl.SSLContext | None = None,
+) -> None:
+    """
+    Wait until C{GET /v2/ping} answers one of I{ok} (or C{alive()} turns
+    false).  A Zaqar with C{auth_strategy = keystone} answers 401 to an
+    unauthenticated ping, so pass C{ok=(204, 401)} for one.
+    """
+    last: int | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            return
+        last = ping(url, timeout=2.0, context=context)
+        if last in ok:
+            return
+        time.sleep(0.1)
+    raise HarnessError(
+        f"{url}/v2/ping did not answer {'/'.join(map(str, ok))} within {timeout}s (last: {last})"
+    )
+
+
+class ZaqarServer(ServerProcess):
+    """
+    A Zaqar HTTP(S) server on a free loopback port; no authentication unless
+    I{extra_config} says otherwise.
+
+    @param redis: the L{RedisServer} to store messages in (it gets its
+        own database number from it); started if it is not running.
+    @param mode: C{"gunicorn"} (2 gthread workers x 4 threads) or
+        C{"builtin"} (C{zaqar-server}: wsgiref, single-threaded).
+    @param pooling: configure C{pooling = true} with a SQLAlchemy management
+        store on SQLite.  Then C{/v2/pools} and C{/v2/flavors} work
+        (C{txzaqar/test/test_admin_real.py}); register C{self.pool_uris}
+        (spare Redis databases, each usable by one pool at a time) as pools
+        before creating queues.
+    @param message_pipeline: e.g. C{"zaqar.notification.notifier"} to enable
+        webhook/subscription delivery.
+    @param extra_config: C{{section: {option: value}}} merged over the
+        generated C{zaqar.conf}.  E.g. C{keystone_stack.zaqar_keystone_config()}
+        switches on C{auth_strategy = keystone} (then the readiness check
+        accepts the 401 of an unauthenticated ping).
+    @param tls: a L{txzaqar.testing.servers.pki.ServerTLS}: serve HTTPS
+        (gunicorn mode only) with its certificate, requiring client
+        certificates when it has a C{client_ca}.  L{url} is then
+        C{https://127.0.0.1:PORT}.
+    @param port: a fixed port instead of a free one picked at start.
+    @param workers: gunicorn worker processes.
+    """
+
+    def __init__(
+        self,
+        redis: RedisServer,
+        *,
+        mode: str = "gunicorn",
+        pooling: bool = False,
+        venv: Path | None = None,
+        name: str | None = None,
+        directory: Path | None = None,
+        message_pipeline: str | None = None,
+        extra_config: dict[str, dict[str, str]] | None = None,
+        pool_uri_count: int = 2,
+        start_timeout: float = 60.0,
+        tls: ServerTLS | None = None,
+        port: int | None = None,
+        workers: int = 2,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if tls is not None and mode != "gunicorn":
+            raise ValueError("tls needs mode='gunicorn' (zaqar-server's wsgiref has no TLS)")
+        super().__init__(directory)
+        self.redis = redis
+        self.mode = mode
+        self.pooling = pooling
+        self.venv = venv
+        self.name = name or f"zaqar-{mode}{'-pooling' if pooling else ''}-{uuid.uuid4().hex[:4]}"
+        self.message_pipeline = message_pipeline
+        self.extra_config = extra_config or {}
+        self.pool_uri_count = pool_uri_count
+        self.start_timeout = start_timeout
+        self.dbid: int | None = None
+        self.pool_uris: list[str] = []
+        self.tls = tls
+        self.fixed_port = port
+        self.workers = workers
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise HarnessError(f"{self.name} has not been started")
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def auth_strategy(self) -> str:
+        """C{""} (no auth) or C{"keystone"} (from I{extra_config})."""
+        return self.extra_config.get("DEFAULT", {}).get("auth_strategy", "")
+
+    @property
+    def config_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "zaqar.conf"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "zaqar.log"
+
+    def _config(self) -> dict[str, dict[str, str]]:
+        assert self.dbid is not None and self.port is not None
+        store = self.redis.uri(self.dbid)
+        conf: dict[str, dict[str, str]] = {
+            "DEFAULT": {
+                "auth_strategy": "",
+                "unreliable": "true",
+                "admin_mode": "true",
+                "debug": "false",
+                "log_file": str(self.log_file),
+            },
+            "drivers": {
+                "transport": "wsgi",
+                "message_store": "redis",
+                "management_store": "redis",
+            },
+            "drivers:transport:wsgi": {"bind": "127.0.0.1", "port": str(self.port)},
+            "drivers:message_store:redis": {"uri": store},
+            "drivers:management_store:redis": {"uri": store},
+            "signed_url": {"secret_key": "txzaqar-test-" + uuid.uuid4().hex},
+        }
+        if self.pooling:
+            conf["DEFAULT"]["pooling"] = "true"
+            conf["drivers"]["management_store"] = "sqlalchemy"
+            conf["drivers:management_store:sqlalchemy"] = {"uri": self._sqlite_uri()}
+            del conf["drivers:management_store:redis"]
+        if self.message_pipeline:
+            conf["storage"] = {"message_pipeline": self.message_pipeline}
+        for section, values in self.extra_config.items():
+            conf.setdefault(section, {}).update(values)
+        return conf
+
+    def _sqlite_uri(self) -> str:
+        assert self.directory is not None
+        return f"sqlite:///{self.directory / 'management.sqlite'}"
+
+    def _write_config(self) -> None:
+        lines: list[str] = []
+        for section, values in self._config().items():
+            lines.append(f"[{section}]")
+            lines.extend(f"{k} = {v}" for k, v in values.items())
+            lines.append("")
+        self.config_file.write_text("\n".join(lines))
+
+    def _prepare_pooling(self, venv: Path) -> None:
+        # zaqar-sql-db-manage fails on SQLite (migration 006 uses MySQL's
+        # "ALTER TABLE ... CHANGE COLUMN"), and the driver never creates
+        # tables itself; so create the final schema from zaqar's own table
+        # definitions.
+        db = self.directory / "management.sqlite"  # type: ignore[operator]
+        if db.exists():
+            db.unlink()
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", _CREATE_TABLES, self._sqlite_uri()],
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
+        if not self.pool_uris:
+            self.pool_uris = [self.redis.uri(self.redis.allocate_db()) for _ in range(self.pool_uri_count)]
+
+    def _command(self, venv: Path) -> list[str]:
+        if self.mode == "builtin":
+            return [
+                str(venv / "bin" / "zaqar-server"),
+                "--config-file",
+                str(self.config_file),
+            ]
+        cmd = [
+            str(venv / "bin" / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "-w",
+            str(self.workers),
+            "--threads",
+            "4",
+            "-k",
+            "gthread",
+            "--graceful-timeout",
+            "5",
+            "--chdir",
+            str(self.directory),
+            "--pid",
+            str(self.directory / "gunicorn-master.pidfile"),  # type: ignore[operator]
+        ]
+        if _gunicorn_supports(venv, "--no-control-socket"):
+            cmd.append("--no-control-socket")
+        if self.tls is not None:
+            cmd += ["--certfile", str(self.tls.certfile), "--keyfile", str(self.tls.keyfile)]
+            if self.tls.client_ca is not None:
+                # 2 = ssl.CERT_REQUIRED
+                cmd += ["--ca-certs", str(self.tls.client_ca), "--cert-reqs", "2"]
+        cmd.append("zaqar_wsgi_shim:application")
+        return cmd
+
+    def start(self) -> None:
+        """Start the server and block until C{/v2/ping} answers 204."""
+        if self.running():
+            return
+        started = time.monotonic()
+        venv = self.venv = self.venv or ensure_server_venv()
+        if not self.redis.running():
+            self.redis.venv = self.redis.venv or venv
+            self.redis.start()
+        self.ensure_directory()
+        if self.dbid is None:
+            self.dbid = self.redis.allocate_db()
+        if self.pooling:
+            self._prepare_pooling(venv)
+        if self.mode == "gunicorn":
+            (self.directory / "zaqar_wsgi_shim.py").write_text(_SHIM)  # type: ignore[operator]
+        env = dict(os.environ)
+        env["ZAQAR_CONFIG_FILE"] = str(self.config_file)
+        env["PYTHONWARNINGS"] = "ignore"
+        env.pop("PYTHONPATH", None)
+        ok = (204, 401) if self.auth_strategy == "keystone" else (204,)
+        context = self.tls.client_context() if self.tls is not None else None
+
+        def spawn(port: int) -> None:
+            self._write_config()
+            self.spawn(self._command(venv), env=env, cwd=self.directory)
+
+        def wait() -> None:
+            try:
+                wait_for_ping(self.url, self.start_timeout, alive=self.running, ok=ok, context=context)
+            except HarnessError as e:
+                tails = self.log_tails()
+                self.stop()
+                raise HarnessError(f"{self.name}: {e}\n{tails}") from None
+
+        self.spawn_on_port(spawn, wait, self.fixed_port)
+        say(f"{self.name} up at {self.url} in {time.monotonic() - started:.1f}s")
+
+
+class ExternalZaqar:
+    """A Zaqar that somebody else runs (C{$TXZAQAR_ZAQAR_URL})."""
+
+    def __init__(self, url: str, pool_uris: Sequence[str] = ()) -> None:
+        self.url = url.rstrip("/")
+        self.pool_uris = list(pool_uris)
+        self.pid = None
+
+    def start(self) -> None:
+        wait_for_ping(self.url, timeout=10)
+
+    def stop(self) -> None:
+        pass
+
+    def running(self) -> bool:
+        return ping(self.url) == 204
+
