@@ -15,6 +15,7 @@ setup(
     package_dir={"": "."},
     packages=[
         "txzaqar",
+        "txzaqar.subscriber",
         "txzaqar.test",
         "txzaqar.testing",
         # twistd plugin: a namespace without __init__.py, listed by hand.
