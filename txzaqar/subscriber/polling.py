@@ -83,7 +83,7 @@ class QueuePoller:
         self._loop: LoopingCall | None = None
         self._loop_done: Deferred[Any] | None = None
         self._sleep: Deferred[Any] | None = None
-        self._backing_off = False  # the sleep is a delay, not a wait for a slot
+        self._wakeable = False  # the sleep is a delay that wake() cuts short
         self._attempt = 0
         self._full = False  # the last claim came back full (read and reset by the poller)
         self._woken = False  # woken since the last claim started
@@ -117,14 +117,15 @@ class QueuePoller:
 
     def wake(self) -> None:
         """
-        Claim from this queue now: a delay being waited out is cut short;
-        during a claim, one more claim follows it at once.  Waiting for a
-        free slot goes on.
+        Claim from this queue now: a delay after an empty or partial claim
+        is cut short, and during a claim one more claim follows it at once
+        (however many wake-ups came).  A backoff after errors, and a wait
+        for a free slot, go on.
         """
         if not self.active:
             return
         self._woken = True
-        if self._sleep is not None and self._backing_off:
+        if self._sleep is not None and self._wakeable:
             self._sleep.cancel()
 
     def _iterate(self) -> Deferred[None]:
@@ -132,18 +133,16 @@ class QueuePoller:
 
     async def _poll(self) -> None:
         try:
-            delay = await self._poll_once()
+            delay, wakeable = await self._poll_once()
             if self._full:
                 self._full = False
                 self._burst()
         except Exception:
             log.failure("unexpected error polling {queue}", queue=self.name)
-            delay = self._backoff("an unexpected error")
-        if self._woken:
-            delay = 0
+            delay, wakeable = self._backoff("an unexpected error"), False
         if delay and self.active:
             self._sleep = deferLater(self._clock, delay, lambda: None)
-            self._backing_off = True
+            self._wakeable = wakeable
             await self._wait()
 
     async def _wait(self) -> None:
@@ -153,27 +152,31 @@ class QueuePoller:
             pass
         finally:
             self._sleep = None
-            self._backing_off = False
+            self._wakeable = False
 
-    async def _poll_once(self) -> float:
-        """One claim; returns the delay before the next one."""
+    async def _poll_once(self) -> tuple[float, bool]:
+        """
+        One claim; returns the delay before the next one, and whether a
+        wake-up may cut that delay short.
+        """
         if not self.active:
-            return 0
+            return 0, True
         self._woken = False
         outcome = await self._claim()
         if outcome is Outcome.NO_SLOT:
             self._sleep = self._slots.wait()
             await self._wait()
-            return 0
+            return 0, True
         if isinstance(outcome, Failed):
-            return self._backoff(outcome.reason)
+            return self._backoff(outcome.reason), False
         if outcome is Outcome.EMPTY:
-            return self._backoff(None)
+            # woken while the claim was in flight: the messages may have come since
+            return (0, True) if self._woken else (self._backoff(None), True)
         self._attempt = 0
         if outcome is Outcome.STOPPED:
-            return 0
+            return 0, True
         self._full = outcome is Outcome.FULL
-        return 0 if self._full else self._settings.poll_interval
+        return (0 if self._full or self._woken else self._settings.poll_interval), True
 
     def _burst(self) -> None:
         """
