@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from twisted.application.service import Service
@@ -40,14 +41,15 @@ class _Channel:
     """One subscribed queue: its callback, poll loop and claims in progress."""
 
     def __init__(self, queue: IQueue, callback: Callable[[Any], Any],
-                 configure: dict[str, Any] | None) -> None:
+                 configure: dict[str, Any] | None, settlement: QueueSettlement) -> None:
         self.queue = queue
         self.name: str = queue.name
         self.callback = callback
         #: queue settings to apply before the first claim (dead-lettering)
         self.configure = configure
+        self.settlement = settlement
+        #: set right after: it claims through this channel
         self.poller: QueuePoller
-        self.settlement: QueueSettlement
 
 
 @implementer(ISubscriber)
@@ -183,9 +185,9 @@ class Subscriber(Service):
         if callback is not None and not callable(callback):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
-        channel = _Channel(queue, callback or self._stream.put, configure)
-        channel.settlement = QueueSettlement(queue, self._clock, self.settings, self.stats, self._failures)
-        channel.poller = QueuePoller(channel.name, lambda: self._claim(channel), self._slots,
+        settlement = QueueSettlement(queue, self._clock, self.settings, self.stats, self._failures)
+        channel = _Channel(queue, callback or self._stream.put, configure, settlement)
+        channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
         self._channels[queue_name] = channel
         if self.running and not self._stopping:
