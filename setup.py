@@ -15,6 +15,7 @@ setup(
     package_dir={"": "."},
     packages=[
         "txzaqar",
+        "txzaqar.subscriber",
         "txzaqar.test",
         "txzaqar.testing",
         "txzaqar.testing.servers",

@@ -10,17 +10,17 @@ merged over it the way openstacksdk does.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from . import _environment as environment
 from .errors import ClientValidationError
 
 
 def candidate_files(name: str, path: str | None = None) -> list[Path]:
     if path:
         return [Path(path)]
-    env = os.environ.get("OS_CLIENT_CONFIG_FILE") if name == "clouds" else None
+    env = environment.variable("OS_CLIENT_CONFIG_FILE") if name == "clouds" else None
     if env:
         return [Path(env)]
     return [

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+import attr
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
@@ -33,9 +34,11 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
+from . import _environment as environment
 from . import _validation as v
 from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
+from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
 from .tls import TLSPolicy
 
 log = Logger(namespace="txzaqar.listen")
@@ -89,28 +92,6 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
     if not callable(target):
         raise usage.UsageError(f"--handler {spec}: {attribute!r} is not callable")
     return target
-
-
-def _integer(option: str, text: Any, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        raise usage.UsageError(f"--{option} must be a whole number from {low} to {high}, not {text!r}") from None
-    if not low <= value <= high:
-        raise usage.UsageError(f"--{option} must be from {low} to {high}, not {value}")
-    return value
-
-
-def _seconds(option: str, text: Any, optional: bool = False) -> float | None:
-    if optional and text is None:
-        return None
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise usage.UsageError(f"--{option} must be a number of seconds, not {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise usage.UsageError(f"--{option} must be a positive number of seconds, not {text}")
-    return value
 
 
 class Options(usage.Options):
@@ -236,7 +217,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         self._tls_options()
         self["keystone"] = self._keystone_options()
-        url = self["url"] or os.environ.get("ZAQAR_URL")
+        url = self["url"] or environment.zaqar_url()
         if url:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -245,7 +226,7 @@ class Options(usage.Options):
             raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
         self["url"] = url
         if self["keystone"] is None:
-            project = self["project-id"] or os.environ.get("OS_PROJECT_ID")
+            project = self["project-id"] or environment.variable("OS_PROJECT_ID")
             if not project:
                 raise usage.UsageError(
                     "--project-id is required for a server without authentication (or set "
@@ -256,28 +237,15 @@ class Options(usage.Options):
             self["project-id"] = project
         if not self["queues"]:
             raise usage.UsageError("give at least one --queue NAME")
-        self["batch"] = _integer("batch", self["batch"], 1, v.MAX_CLAIM_OR_POP)
-        self["claim-ttl"] = _integer("claim-ttl", self["claim-ttl"], *v.CLAIM_TTL)
-        self["grace"] = _integer("grace", self["grace"], *v.CLAIM_GRACE)
-        self["concurrency"] = _integer("concurrency", self["concurrency"], 1, 10_000)
-        self["poll-interval"] = _seconds("poll-interval", self["poll-interval"])
-        self["max-interval"] = _seconds("max-interval", self["max-interval"])
-        if self["max-interval"] < self["poll-interval"]:
-            raise usage.UsageError(
-                f"--max-interval ({self['max-interval']:g}) must not be below "
-                f"--poll-interval ({self['poll-interval']:g})"
+        try:
+            settings = SubscriberSettings.from_command_line(self)
+            self["max-claim-count"] = dead_lettering_from_command_line(
+                self["dead-letter-queue"], self["max-claim-count"]
             )
-        self["callback-timeout"] = _seconds("callback-timeout", self["callback-timeout"], optional=True)
-        self["stop-timeout"] = _seconds("stop-timeout", self["stop-timeout"])
-        dlq, count = self["dead-letter-queue"], self["max-claim-count"]
-        if (dlq is None) != (count is None):
-            raise usage.UsageError("give --dead-letter-queue and --max-claim-count together")
-        if dlq is not None:
-            try:
-                v.queue_name(dlq)
-            except ClientValidationError as e:
-                raise usage.UsageError(f"--dead-letter-queue: {e.description}") from None
-            self["max-claim-count"] = _integer("max-claim-count", count, 1, v.MAX_INT64)
+        except ClientValidationError as e:
+            raise usage.UsageError(e.description) from None
+        self["subscriber-settings"] = settings
+        self.update(settings.command_line())
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
         self["log-level"] = _log_level(self["log-level"])
         parent = getattr(self, "parent", None)
@@ -291,15 +259,14 @@ class Options(usage.Options):
 
 
     def _tls_options(self) -> None:
-        env = os.environ
         for name, var in (("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
-            path = self[name] or env.get(var) or None
+            path = self[name] or environment.variable(var)
             if path is not None and not os.path.isfile(path):
                 raise usage.UsageError(f"--{name}: no such file {path!r}")
             self[name] = path
         if self["key"] and not self["cert"]:
             raise usage.UsageError("--key needs --cert")
-        self["insecure"] = bool(self["insecure"]) or env.get("OS_INSECURE", "").lower() in ("1", "true", "yes")
+        self["insecure"] = bool(self["insecure"]) or environment.insecure()
         if self["insecure"] and self["cacert"]:
             raise usage.UsageError("give --cacert or --insecure, not both")
         try:
@@ -314,9 +281,9 @@ class Options(usage.Options):
         C{cloud}) or C{from_environment}, checked now by building one; or
         C{None} for a server without authentication.
         """
-        env = os.environ
-        cloud = self["os-cloud"] or env.get("OS_CLOUD")
-        if not (cloud or self["os-auth-url"] or env.get("OS_AUTH_URL")):
+        env = environment.variable
+        cloud = self["os-cloud"] or env("OS_CLOUD")
+        if not (cloud or self["os-auth-url"] or env("OS_AUTH_URL")):
             given = sorted(k for k in KEYSTONE_OPTIONS if self[k]) + (["os-password-file"] if self["os-password-file"] else [])
             if given:
                 raise usage.UsageError(f"--{given[0]} needs --os-auth-url (or $OS_AUTH_URL) or --os-cloud")
@@ -337,9 +304,9 @@ class Options(usage.Options):
                        insecure=self["insecure"] or None, password_file=self["os-password-file"])
         if cloud:
             options["cloud"] = cloud
-        elif (options.get("auth_type") or env.get("OS_AUTH_TYPE") or "password") in ("password", "v3password"):
-            has_user = options.get("username") or options.get("user_id") or env.get("OS_USERNAME") or env.get("OS_USER_ID")
-            if not has_user or not (self["os-password-file"] or env.get("OS_PASSWORD")):
+        elif (options.get("auth_type") or env("OS_AUTH_TYPE") or "password") in ("password", "v3password"):
+            has_user = options.get("username") or options.get("user_id") or env("OS_USERNAME") or env("OS_USER_ID")
+            if not has_user or not (self["os-password-file"] or env("OS_PASSWORD")):
                 raise usage.UsageError(
                     "Keystone password authentication needs a user (--os-username or $OS_USERNAME) "
                     "and a password (--os-password-file or $OS_PASSWORD)"
@@ -429,7 +396,7 @@ def keystone_from_settings(settings: dict[str, Any], **kwargs: Any) -> Any:
     cloud = settings.pop("cloud", None)
     if cloud:
         return Keystone.from_cloud(cloud, **settings)
-    return Keystone.from_environment(os.environ, **settings)
+    return Keystone.from_environment(**settings)
 
 
 def make_authenticator(options: Options, reactor: Any) -> Any:
@@ -456,18 +423,7 @@ def makeService(options: Options) -> Any:
         key=options["key"],
         insecure=options["insecure"],
     )
-    subscriber = Subscriber(
-        client,
-        clock=reactor,
-        batch=options["batch"],
-        claim_ttl=options["claim-ttl"],
-        grace=options["grace"],
-        concurrency=options["concurrency"],
-        poll_interval=options["poll-interval"],
-        max_interval=options["max-interval"],
-        callback_timeout=options["callback-timeout"],
-        stop_timeout=options["stop-timeout"],
-    )
+    subscriber = Subscriber(client, clock=reactor, **attr.asdict(options["subscriber-settings"]))
     for name in options["queues"]:
         subscriber.subscribe(
             name,

@@ -10,7 +10,6 @@ Keystone.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from . import _environment as environment
 from .errors import AuthenticationFailed, ClientValidationError, IdentityUnavailable
 from .interfaces import IAuthenticator
 
@@ -228,25 +228,14 @@ class Keystone:
         """
         from keystoneauth1 import loading
 
-        env = dict(os.environ if environ is None else environ)
-        auth_type = kwargs.pop("auth_type", None) or env.get("OS_AUTH_TYPE") or "password"
-        options: dict[str, Any] = {}
+        auth_type = kwargs.pop("auth_type", None) or environment.variable("OS_AUTH_TYPE", environ) or "password"
+        names: list[str] = []
         try:
             env_loader: Any = loading.get_plugin_loader(auth_type)
-            for opt in env_loader.get_options():
-                value = env.get("OS_" + opt.dest.upper())
-                if value:
-                    options[opt.dest] = value
+            names = [opt.dest for opt in env_loader.get_options()]
         except Exception:  # unknown plugin: from_options says so clearly
             pass
-        for name, var in (("region_name", "OS_REGION_NAME"), ("interface", "OS_INTERFACE"),
-                          ("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
-            if env.get(var):
-                options[name] = env[var]
-        if env.get("OS_INSECURE", "").lower() in ("1", "true", "yes"):
-            options["insecure"] = True
-        if "interface" in options:
-            options["interface"] = options["interface"].replace("URL", "")
+        options = environment.keystone_options(names, environ)
         options.update({k: v for k, v in kwargs.items() if v is not None})
         if not options.get("auth_url"):
             raise ClientValidationError("OS_AUTH_URL", "is not set: no Keystone to authenticate with")

@@ -431,6 +431,13 @@ class ISubscriber(Interface):
     def unsubscribe(queue_name):
         """Stop polling C{queue_name}; a Deferred firing when its work is done."""
 
+    def wake(queue_name):
+        """
+        Claim from C{queue_name} now instead of when its poll delay runs
+        out (what a push notification calls); wake-ups during a claim in
+        flight cause one more claim.  Returns nothing.
+        """
+
     def listen():
         """
         An async iterator of the messages of the queues subscribed without

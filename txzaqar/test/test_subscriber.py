@@ -1,195 +1,22 @@
 """
-Unit tests for L{txzaqar.subscriber.Subscriber}, on a L{Clock} with fake
-queues and claims (in the shape of Twisted's C{TimerServiceTests}).
+Unit tests for L{txzaqar.subscriber.Subscriber}: polling, stopping, wake-ups
+and claims in flight, on a L{Clock} with fake queues and claims (in the
+shape of Twisted's C{TimerServiceTests}).  Settling claims is tested in
+C{test_subscriber_settlement}, the pull stream in C{test_subscriber_stream}.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver
-from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 import txzaqar
 from txzaqar.client import Client
-from txzaqar.errors import ClientValidationError, NotFound, ServiceUnavailable
+from txzaqar.errors import ClientValidationError, ServiceUnavailable
 from txzaqar.interfaces import ISubscriber
 from txzaqar.subscriber import STATS, Subscriber
-
-
-class FakeMessage:
-    def __init__(self, queue: FakeQueue, id: str, body: Any = None) -> None:
-        self.queue = queue
-        self.id = id
-        self.body = body if body is not None else {"n": id}
-
-    def __repr__(self) -> str:
-        return f"<FakeMessage {self.id}>"
-
-
-class FakeClaim:
-    """Just what the subscriber uses: id, messages, truthiness, patch, release."""
-
-    def __init__(self, queue: FakeQueue, id: str | None, messages: tuple[FakeMessage, ...]) -> None:
-        self.queue = queue
-        self.id = id
-        self.messages = messages
-
-    def __bool__(self) -> bool:
-        return self.id is not None
-
-    def patch(self, ttl: int | None = None, grace: int | None = None) -> Deferred[FakeClaim]:
-        self.queue.log.append(("patch", self.id, ttl, grace))
-        if self.queue.patch_results:
-            return self.queue.patch_results.pop(0)
-        return succeed(self)
-
-    def release(self) -> Deferred[None]:
-        self.queue.log.append(("release", self.id))
-        # the messages still claimed (not deleted) are claimable again
-        for m in self.messages:
-            if m.id not in self.queue.deleted_ids and m not in self.queue.available:
-                self.queue.available.append(m)
-        return succeed(None)
-
-
-class FakeQueue:
-    """
-    A queue whose claims come from C{available}, at once, unless
-    C{manual} is set: then each claim is a Deferred in C{pending}.
-    """
-
-    def __init__(self, clock: Clock, name: str) -> None:
-        self.clock = clock
-        self.name = name
-        self.available: list[FakeMessage] = []
-        self.log: list[tuple[Any, ...]] = []
-        self.claim_times: list[float] = []
-        self.claim_limits: list[int] = []
-        self.manual = False
-        self.pending: list[tuple[int, Deferred[FakeClaim]]] = []
-        self.errors: list[Exception] = []
-        self.patch_results: list[Deferred[Any]] = []
-        self.deleted_ids: list[str] = []
-        self._claims = 0
-
-    def add(self, count: int, prefix: str = "m") -> list[FakeMessage]:
-        start = len(self.available) + len(self.deleted_ids) + self._claims * 100
-        new = [FakeMessage(self, f"{prefix}{start + i}") for i in range(count)]
-        self.available.extend(new)
-        return new
-
-    def make_claim(self, limit: int) -> FakeClaim:
-        taken, self.available = self.available[:limit], self.available[limit:]
-        if not taken:
-            return FakeClaim(self, None, ())
-        self._claims += 1
-        return FakeClaim(self, f"c{self._claims}", tuple(taken))
-
-    def claim(self, limit: int | None = None, ttl: int | None = None,
-              grace: int | None = None) -> Deferred[FakeClaim]:
-        assert limit is not None
-        self.claim_times.append(self.clock.seconds())
-        self.claim_limits.append(limit)
-        self.log.append(("claim", limit, ttl, grace))
-        if self.errors:
-            return fail(self.errors.pop(0))
-        if self.manual:
-            d: Deferred[FakeClaim] = Deferred()
-            self.pending.append((limit, d))
-            return d
-        return succeed(self.make_claim(limit))
-
-    def answer(self) -> FakeClaim:
-        """Answer the oldest pending (manual) claim from C{available}."""
-        limit, d = self.pending.pop(0)
-        claim = self.make_claim(limit)
-        d.callback(claim)
-        return claim
-
-    def delete_messages(self, ids: list[str]) -> Deferred[None]:
-        self.log.append(("delete", list(ids)))
-        self.deleted_ids.extend(ids)
-        return succeed(None)
-
-    def create(self) -> Deferred[bool]:
-        self.log.append(("create",))
-        return succeed(True)
-
-    def configure(self, **settings: Any) -> Deferred[None]:
-        self.log.append(("configure", settings))
-        return succeed(None)
-
-    def released(self) -> list[str]:
-        return [entry[1] for entry in self.log if entry[0] == "release"]
-
-    def deletes(self) -> list[list[str]]:
-        return [entry[1] for entry in self.log if entry[0] == "delete"]
-
-
-class FakeClient:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.queues: dict[str, FakeQueue] = {}
-        self.closed = 0
-
-    def queue(self, name: str) -> FakeQueue:
-        from txzaqar import _validation
-
-        _validation.queue_name(name)
-        if name not in self.queues:
-            self.queues[name] = FakeQueue(self.clock, name)
-        return self.queues[name]
-
-    def close(self) -> Deferred[None]:
-        self.closed += 1
-        return succeed(None)
-
-
-class Recorder:
-    """A callback whose results the test controls."""
-
-    def __init__(self, mode: str = "sync") -> None:
-        self.mode = mode
-        self.seen: list[FakeMessage] = []
-        self.deferreds: dict[str, Deferred[None]] = {}
-
-    def __call__(self, message: FakeMessage) -> Any:
-        self.seen.append(message)
-        if self.mode == "deferred":
-            d: Deferred[None] = Deferred()
-            self.deferreds[message.id] = d
-            return d
-        return None
-
-    def ids(self) -> list[str]:
-        return [m.id for m in self.seen]
-
-
-class SubscriberTestsMixin(SynchronousTestCase):
-    """Shared set-up (no tests of its own)."""
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.client = FakeClient(self.clock)
-        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
-
-    def subscriber(self, **kw: Any) -> Subscriber:
-        kw.setdefault("clock", self.clock)
-        kw.setdefault("jitter", lambda: 0.0)
-        kw.setdefault("poll_interval", 1)
-        kw.setdefault("max_interval", 8)
-        return Subscriber(self.client, **kw)  # type: ignore[arg-type]
-
-    def stop(self, sub: Subscriber) -> None:
-        self.successResultOf(sub.stopService())
-
-    def event_formats(self) -> list[str]:
-        return [e.get("log_format", "") for e in self.events]
+from txzaqar.test.subscriber_fakes import Recorder, SubscriberTestsMixin
 
 
 class PollingTests(SubscriberTestsMixin):
@@ -406,176 +233,6 @@ class PollingTests(SubscriberTestsMixin):
         self.assertEqual(self.client.closed, 2)
 
 
-class DeliveryTests(SubscriberTestsMixin):
-    def test_callback_kinds(self) -> None:
-        """Plain, Deferred-returning and coroutine callbacks all work."""
-        seen = []
-
-        def plain(m: FakeMessage) -> None:
-            seen.append(("plain", m.id))
-
-        def deferred(m: FakeMessage) -> Deferred[None]:
-            seen.append(("deferred", m.id))
-            return succeed(None)
-
-        async def coroutine(m: FakeMessage) -> None:
-            seen.append(("coroutine", m.id))
-
-        sub = self.subscriber()
-        for name, cb in (("p", plain), ("d", deferred), ("c", coroutine)):
-            sub.subscribe(name, cb)
-            self.client.queues[name].add(1, name)
-        sub.startService()
-        self.assertEqual(sorted(k for k, _ in seen), ["coroutine", "deferred", "plain"])
-        self.assertEqual(sub.stats["acked"], 3)
-        self.stop(sub)
-
-    def test_acks_are_batched(self) -> None:
-        """Successes are deleted together: at the end of a claim, or ack_delay after the first."""
-        sub = self.subscriber(batch=10, ack_delay=1)
-        cb = Recorder("deferred")
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(10)
-        sub.startService()
-        for m in cb.seen[:4]:
-            cb.deferreds[m.id].callback(None)
-        self.assertEqual(q.deletes(), [])
-        self.clock.advance(1)
-        self.assertEqual(q.deletes(), [["m0", "m1", "m2", "m3"]])
-        for m in cb.seen[4:]:
-            cb.deferreds[m.id].callback(None)
-        self.assertEqual(q.deletes()[1], ["m4", "m5", "m6", "m7", "m8", "m9"])
-        self.assertEqual(q.released(), [])
-        self.stop(sub)
-
-    def test_raising_callback_does_not_kill_the_loop(self) -> None:
-        """A failure is logged, its claim released once the rest is acked, and polling goes on."""
-        def cb(m: FakeMessage) -> None:
-            if m.id == "m1":
-                raise ZeroDivisionError("boom")
-
-        sub = self.subscriber(batch=3)
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(3)
-        sub.startService()
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
-        kinds = [e[0] for e in q.log]
-        self.assertEqual(kinds[:3], ["claim", "delete", "release"])
-        self.assertEqual(q.deletes()[0], ["m0", "m2"])
-        self.assertEqual(sub.stats["failed"], 1)
-        self.assertEqual(sub.stats["released"], 1)
-        failed = [e for e in self.events if e.get("log_failure") is not None
-                  and e.get("message_id") == "m1"]
-        self.assertEqual(len(failed), 1)
-        self.assertEqual(failed[0]["queue"], "q")
-        # the loop polls again (the released message comes straight back)
-        self.clock.advance(0)
-        self.assertGreater(len(q.claim_times), 1)
-        self.flushLoggedErrors(ZeroDivisionError)
-        self.stop(sub)
-
-    def test_failed_message_redelivered(self) -> None:
-        """A callback that fails once sees the message again right after the release."""
-        attempts: dict[str, int] = {}
-
-        def cb(m: FakeMessage) -> None:
-            attempts[m.id] = attempts.get(m.id, 0) + 1
-            if attempts[m.id] == 1:
-                raise ValueError("first time")
-
-        sub = self.subscriber(batch=5)
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(5)
-        sub.startService()
-        self.clock.pump([0] * 5)
-        self.flushLoggedErrors(ValueError)
-        self.assertEqual(attempts, {f"m{i}": 2 for i in range(5)})
-        self.assertEqual(sorted(q.deleted_ids), sorted(attempts))
-        self.assertEqual(q.available, [])
-        self.stop(sub)
-
-    def test_repeated_failure_left_to_expire(self) -> None:
-        """A message failing again is not released at once: its claim runs out instead."""
-        def cb(m: FakeMessage) -> None:
-            raise ZeroDivisionError(m.id)
-
-        sub = self.subscriber(batch=1)
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(1)
-        sub.startService()
-        self.assertEqual(q.released(), ["c1"])
-        self.clock.advance(0)  # full claim: polls again at once, gets it back
-        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
-        self.assertEqual(q.released(), ["c1"])
-        self.assertEqual(sub.stats["left_to_expire"], 1)
-        self.assertEqual(sub.stats["failed"], 2)
-        self.stop(sub)
-        self.assertEqual(q.released(), ["c1"])
-
-    def test_callback_timeout(self) -> None:
-        sub = self.subscriber(callback_timeout=5)
-        cb = Recorder("deferred")
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(1)
-        sub.startService()
-        self.clock.advance(4.9)
-        self.assertEqual(q.released(), [])
-        self.clock.advance(0.1)
-        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
-        self.assertEqual(q.released(), ["c1"])
-        self.assertEqual(sub.stats["timed_out"], 1)
-        self.flushLoggedErrors(TimeoutError)
-        sub.unsubscribe("q")
-        self.flushLoggedErrors(TimeoutError)
-        self.stop(sub)
-        self.flushLoggedErrors(TimeoutError)
-
-    def test_renewal_at_half_ttl(self) -> None:
-        """A claim whose callbacks still run is renewed every ttl/2, and not after they end."""
-        sub = self.subscriber(claim_ttl=60, grace=90)
-        cb = Recorder("deferred")
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(2)
-        sub.startService()
-        patches = lambda: [e for e in q.log if e[0] == "patch"]  # noqa: E731
-        self.clock.advance(29.9)
-        self.assertEqual(patches(), [])
-        self.clock.advance(0.1)
-        self.assertEqual(patches(), [("patch", "c1", 60, 90)])
-        cb.deferreds["m0"].callback(None)
-        self.clock.advance(30)
-        self.assertEqual(len(patches()), 2)
-        self.assertEqual(sub.stats["renewed"], 2)
-        cb.deferreds["m1"].callback(None)
-        self.clock.advance(300)
-        self.assertEqual(len(patches()), 2)
-        self.assertIn("renewed claim {claim_id} on {queue} ({count} still running)",
-                      self.event_formats())
-        self.stop(sub)
-
-    def test_renewal_of_expired_claim_stops(self) -> None:
-        sub = self.subscriber(claim_ttl=60)
-        cb = Recorder("deferred")
-        sub.subscribe("q", cb)
-        q = self.client.queues["q"]
-        q.add(1)
-        q.patch_results = [fail(NotFound("gone", code=404))]
-        sub.startService()
-        self.clock.advance(30)
-        self.assertEqual(len(self.flushLoggedErrors(NotFound)), 1)
-        self.clock.advance(300)
-        self.assertEqual(len([e for e in q.log if e[0] == "patch"]), 1)
-        self.assertEqual(sub.stats["renew_failed"], 1)
-        cb.deferreds["m0"].callback(None)
-        self.stop(sub)
-
-
 class StopTests(SubscriberTestsMixin):
     def test_stop_waits_then_acks(self) -> None:
         """stopService waits for running callbacks, deletes them, closes the client."""
@@ -669,56 +326,6 @@ class StopTests(SubscriberTestsMixin):
         sub.startService()
         self.stop(sub)
         self.assertEqual(self.client.closed, 0)
-
-
-class ListenTests(SubscriberTestsMixin):
-    def test_listen_acks_on_next(self) -> None:
-        """A yielded message is deleted when the next one is asked for."""
-        sub = self.subscriber(batch=3)
-        sub.subscribe("q")
-        q = self.client.queues["q"]
-        q.add(3)
-        got: list[str] = []
-        gate: list[Deferred[None]] = []
-
-        async def consume() -> None:
-            async for message in sub.listen():
-                got.append(message.id)
-                d: Deferred[None] = Deferred()
-                gate.append(d)
-                await d
-
-        done = Deferred.fromCoroutine(consume())
-        sub.startService()
-        self.assertEqual(got, ["m0"])
-        gate[-1].callback(None)
-        self.assertEqual(got, ["m0", "m1"])
-        self.assertEqual(q.deletes(), [])
-        self.clock.advance(1)  # ack_delay
-        self.assertEqual(q.deletes(), [["m0"]])
-        gate[-1].callback(None)
-        gate[-1].callback(None)
-        self.assertEqual(q.deletes()[-1], ["m1", "m2"])
-        stopping = sub.stopService()
-        self.successResultOf(stopping)
-        self.successResultOf(done)
-        self.assertEqual(q.released(), [])
-
-    def test_listen_aclose_releases(self) -> None:
-        sub = self.subscriber(batch=2)
-        sub.subscribe("q")
-        q = self.client.queues["q"]
-        q.add(2)
-        sub.startService()
-        listener = sub.listen()
-        first = self.successResultOf(Deferred.fromCoroutine(listener.__anext__()))
-        self.assertEqual(first.id, "m0")
-        self.successResultOf(Deferred.fromCoroutine(listener.aclose()))
-        self.stop(sub)  # m1 was never taken: released with m0
-        self.assertEqual(q.released(), ["c1"])
-        self.assertEqual(q.deletes(), [])
-        self.assertEqual(sub.stats["failed"], 0)
-        self.assertEqual(sub.stats["released"], 2)
 
 
 class LogTests(SubscriberTestsMixin):
@@ -854,4 +461,88 @@ class ClaimsInFlightTests(SubscriberTestsMixin):
         self.assertTrue(all(len(self.client.queues[n].claim_times) == 1 for n in names))
         [last] = [self.client.queues[n] for n in names if self.client.queues[n].pending]
         last.answer()
+        self.stop(sub)
+
+
+class WakeTests(SubscriberTestsMixin):
+    """C{wake(queue)}: the seam where a push notification says "claim from this queue now"."""
+
+    def test_wake_cuts_an_idle_delay_short(self) -> None:
+        sub = self.subscriber()
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        sub.startService()
+        self.clock.advance(0.5)  # backing off 1 s after the first, empty claim
+        q.add(1)
+        sub.wake("q")
+        self.clock.advance(0)
+        self.assertEqual(q.claim_times, [0, 0.5])
+        self.assertEqual(cb.ids(), ["m0"])
+        self.clock.advance(0.999)  # partly full: the next claim after poll_interval
+        self.assertEqual(q.claim_times, [0, 0.5])
+        self.clock.advance(0.001)
+        self.assertEqual(q.claim_times, [0, 0.5, 1.5])
+        self.stop(sub)
+
+    def test_wake_ups_during_a_claim_cause_one_more(self) -> None:
+        sub = self.subscriber()
+        sub.subscribe("q", Recorder())
+        q = self.client.queues["q"]
+        q.manual = True
+        sub.startService()
+        for _ in range(3):
+            sub.wake("q")
+        q.answer()  # empty, but woken meanwhile: claim again at once, once
+        self.clock.advance(0)
+        self.assertEqual(q.claim_times, [0, 0])
+        q.answer()  # empty, not woken since: back off
+        self.clock.advance(0.999)
+        self.assertEqual(q.claim_times, [0, 0])
+        self.clock.advance(0.001)
+        self.assertEqual(q.claim_times, [0, 0, 1])
+        q.answer()
+        self.stop(sub)
+
+    def test_wake_does_not_cut_an_error_backoff_short(self) -> None:
+        sub = self.subscriber()
+        sub.subscribe("q", Recorder())
+        q = self.client.queues["q"]
+        q.errors.append(ServiceUnavailable())
+        sub.startService()
+        sub.wake("q")
+        self.clock.advance(0.5)
+        self.assertEqual(q.claim_times, [0])
+        self.clock.advance(0.5)
+        self.assertEqual(q.claim_times, [0, 1])
+        self.stop(sub)
+
+    def test_wake_without_polling_does_nothing(self) -> None:
+        sub = self.subscriber()
+        sub.subscribe("q", Recorder())
+        sub.wake("q")  # not started
+        sub.wake("other")  # not subscribed
+        self.clock.advance(10)
+        self.assertEqual(self.client.queues["q"].claim_times, [])
+        sub.startService()
+        self.stop(sub)
+        sub.wake("q")  # stopped
+        self.clock.advance(10)
+        self.assertEqual(self.client.queues["q"].claim_times, [10])
+
+    def test_wake_while_waiting_for_a_slot(self) -> None:
+        """Without a free slot a wake-up claims nothing; the claim follows the free slot."""
+        sub = self.subscriber(batch=1, concurrency=1)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        sub.wake("q")
+        self.clock.advance(5)
+        self.assertEqual(q.claim_times, [0])
+        cb.deferreds["m0"].callback(None)
+        self.clock.advance(0)
+        self.assertEqual(q.claim_times, [0, 5])
+        cb.deferreds["m1"].callback(None)
         self.stop(sub)

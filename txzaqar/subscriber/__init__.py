@@ -1,0 +1,78 @@
+"""
+L{Subscriber}: a service that turns Zaqar queues into callbacks.
+
+    subscriber = client.subscriber(batch=10, concurrency=20)
+    subscriber.subscribe("jobs", handle_job)      # plain, Deferred or async
+    subscriber.setServiceParent(application)      # or startService()
+
+Delivery is at least once.  A message is deleted only after its callback
+succeeded; a message whose callback failed, timed out or never ran is given
+back to the queue (its claim is released) so that it is delivered again.
+
+The parts, one module each:
+
+ - L{settings}: L{SubscriberSettings}, every option, checked in one place;
+ - L{slots}: the C{concurrency} slots callbacks run in;
+ - L{polling}: the timer, when each queue is claimed from (adaptive
+   poll interval with backoff); L{Subscriber.wake} is the seam for other
+   wake-up sources (push notifications);
+ - L{settlement}: what becomes of a claim: acknowledgements in bulk,
+   renewal, release, and the memory of failures;
+ - L{stream}: the pull stream of L{Subscriber.listen};
+ - L{service}: the L{Subscriber} service composing them;
+ - L{events}: the log (namespace C{txzaqar.subscriber}) and the counters.
+
+How a queue is polled
+=====================
+
+One poll claims up to C{min(batch, free slots)} messages, where a slot is
+one of the C{concurrency} callbacks that may run at once (shared by all
+queues).  Every claimed message starts at once, so the subscriber never
+holds a claimed message it is not working on (bounded prefetch): nothing
+waits in a local buffer while its claim runs out.  When the next poll
+comes is L{polling}'s: at once after a full claim (with up to
+C{claims_in_flight} claims in flight while a backlog lasts), after
+C{poll_interval} after a partial one, backing off up to C{max_interval}
+while the queue is empty or failing.  No error escapes a poll, so the
+loop never dies.
+
+Claims, acknowledgements and renewal
+====================================
+
+Messages that succeeded are deleted in bulk, claims are renewed while
+their callbacks run, a claim with failed messages is released so that
+they come back at once, and a claim whose failed messages all failed
+before is left to expire, so that a poison message is retried every
+C{claim_ttl} seconds rather than in a tight loop (see L{settlement}).
+With C{subscribe(..., max_claim_count=N, dead_letter_queue=Q)} both queues
+are created and the queue is configured so that a message claimed N times
+moves to Q on the server's next claim attempt (it then stays invisible in
+Q until its last claim's ttl runs out; Q must exist as a queue, or the
+moved message is listed nowhere).
+
+Stopping
+========
+
+L{Subscriber.stopService} stops every poll loop, waits up to
+C{stop_timeout} seconds for callbacks in flight, deletes what succeeded,
+releases the claims of everything not processed (so that other consumers
+get those messages at once), and closes the client (C{close_client}).  Its
+Deferred fires when all of that is done.
+
+Events and counters
+===================
+
+Events are logged on L{log} (namespace C{txzaqar.subscriber}) with the
+fields C{queue}, C{count}, C{claim_id} and C{message_id} where they apply:
+claimed and processed (debug), failed (error, with the failure), renewed,
+released and backing off (info / warn).  L{Subscriber.stats} counts them.
+"""
+
+from .events import STATS, NotProcessed, log
+from .service import Subscriber
+from .settings import SubscriberSettings
+from .settlement import MAX_REMEMBERED_FAILURES
+from .stream import Listener
+
+__all__ = ["MAX_REMEMBERED_FAILURES", "STATS", "Listener", "NotProcessed", "Subscriber",
+           "SubscriberSettings", "log"]

@@ -1,0 +1,45 @@
+"""
+What a L{txzaqar.subscriber.Subscriber} reports: its log, its counters, and
+L{NotProcessed}, the outcome of a message handed back unprocessed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from twisted.logger import Logger
+
+#: Every event of the subscriber, whichever of its modules logs it, is in
+#: this one namespace (C{txzaqar.subscriber}), as it was when it was one module.
+log = Logger(namespace="txzaqar.subscriber")
+
+#: The counters of L{Subscriber.stats}, all present from the start.
+STATS = (
+    "polls",            # claim requests that answered
+    "empty_polls",      # ... with nothing to claim
+    "poll_errors",      # claim (or configure) requests that failed
+    "claimed",          # messages claimed
+    "processed",        # callbacks that succeeded
+    "failed",           # callbacks that failed (including timeouts)
+    "timed_out",        # callbacks that ran past callback_timeout
+    "acked",            # messages deleted after success
+    "ack_failed",       # deletes that failed (the message comes back)
+    "renewed",          # claim renewals
+    "renew_failed",
+    "released",         # messages given back by releasing their claim
+    "release_failed",
+    "left_to_expire",   # failed again: their claim is left to run out
+)
+
+
+def new_stats() -> Counter[str]:
+    """A C{Counter} with every name of L{STATS} at zero."""
+    return Counter({name: 0 for name in STATS})
+
+
+class NotProcessed(Exception):
+    """
+    A message was handed back without being processed (a L{listen}
+    iterator was closed, or the subscriber stopped before it was taken).
+    Its claim is released; this is not a callback failure.
+    """

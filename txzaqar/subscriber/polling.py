@@ -1,0 +1,220 @@
+"""
+The timer: how often each subscribed queue is claimed from.
+
+Each subscribed queue has its own L{LoopingCall} on the injected clock,
+which asks for one claim at a time and picks the delay before the next
+one from how the claim went:
+
+ - a claim that came back full: claim again at once, and (while there
+   are free slots for a whole batch) start one more claim alongside, up
+   to C{claims_in_flight} claims at once per queue: a backlog is drained
+   with several requests in flight, an idle queue costs one poll loop;
+ - a claim that came back partly full: claim again after C{poll_interval};
+ - an empty claim, or an error (server down, 5xx, timeout): back off,
+   C{poll_interval * 2**n} with jitter, at most C{max_interval};
+ - no free slot: wait until a callback finishes.
+
+No error escapes a poll, so the loop never dies.
+
+The timer is one source of wake-ups; L{QueuePoller.wake} is the seam for
+the others (push notifications): it says "claim from this queue now", and
+many wake-ups while a claim is in flight cause one more claim.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import attr
+from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall, deferLater
+
+from .events import log
+from .settings import SubscriberSettings
+from .settlement import observe
+from .slots import Slots
+
+
+class Outcome(enum.Enum):
+    """How one claim went (other than failing: see L{Failed})."""
+
+    FULL = "as many messages as asked for"
+    PARTIAL = "fewer messages than asked for"
+    EMPTY = "no message"
+    NO_SLOT = "nothing asked: no slot was free"
+    STOPPED = "messages, but polling stopped while the claim was in flight"
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class Failed:
+    """A claim (or configuring the queue before it) failed, for C{reason}."""
+
+    reason: str
+
+
+#: What claims once from a queue: a coroutine function giving how it went.
+ClaimOnce = Callable[[], Coroutine[Any, Any, "Outcome | Failed"]]
+
+
+class QueuePoller:
+    """
+    The poll loop of one queue: when to claim from it.
+
+    @param name: the queue name (for log events).
+    @param claim: claims once from the queue.
+    @param slots: the subscriber's slots (waited on when none is free).
+    @param jitter: returns a float in [0, 1) that shortens a backoff by
+        up to a quarter.
+    """
+
+    def __init__(self, name: str, claim: ClaimOnce, slots: Slots, settings: SubscriberSettings,
+                 clock: IReactorTime, jitter: Callable[[], float]) -> None:
+        self.name = name
+        self._claim = claim
+        self._slots = slots
+        self._settings = settings
+        self._clock = clock
+        self._jitter = jitter
+        #: whether the queue is being polled (claims in flight check it when they answer)
+        self.active = False
+        self._loop: LoopingCall | None = None
+        self._loop_done: Deferred[Any] | None = None
+        self._sleep: Deferred[Any] | None = None
+        self._wakeable = False  # the sleep is a delay that wake() cuts short
+        self._attempt = 0
+        self._full = False  # the last claim came back full (read and reset by the poller)
+        self._woken = False  # woken since the last claim started
+        self._bursting = 0  # extra claims in flight (see _burst)
+        self._bursts: set[Deferred[None]] = set()
+
+    def start(self) -> None:
+        """Start polling: the first claim is sent at once."""
+        self.active = True
+        self._attempt = 0
+        loop = LoopingCall(self._iterate)
+        loop.clock = self._clock
+        self._loop = loop
+        self._loop_done = loop.start(0, now=True)
+        self._loop_done.addErrback(
+            lambda f: log.failure("poll loop of {queue} died", f, queue=self.name)
+        )
+
+    async def stop(self) -> None:
+        """Stop polling; return once the claims in flight have answered."""
+        self.active = False
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        if self._sleep is not None:
+            self._sleep.cancel()
+        self._slots.wake_next()  # in case this loop had been woken and will not poll now
+        if self._loop_done is not None:
+            await observe(self._loop_done)  # a claim request in flight
+        if self._bursts:
+            await DeferredList([observe(d) for d in list(self._bursts)], consumeErrors=True)
+
+    def wake(self) -> None:
+        """
+        Claim from this queue now: a delay after an empty or partial claim
+        is cut short, and during a claim one more claim follows it at once
+        (however many wake-ups came).  A backoff after errors, and a wait
+        for a free slot, go on.
+        """
+        if not self.active:
+            return
+        self._woken = True
+        if self._sleep is not None and self._wakeable:
+            self._sleep.cancel()
+
+    def _iterate(self) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._poll())
+
+    async def _poll(self) -> None:
+        try:
+            delay, wakeable = await self._poll_once()
+            if self._full:
+                self._full = False
+                self._burst()
+        except Exception:
+            log.failure("unexpected error polling {queue}", queue=self.name)
+            delay, wakeable = self._backoff("an unexpected error"), False
+        if delay and self.active:
+            self._sleep = deferLater(self._clock, delay, lambda: None)
+            self._wakeable = wakeable
+            await self._wait()
+
+    async def _wait(self) -> None:
+        try:
+            await self._sleep  # type: ignore[misc]
+        except CancelledError:
+            pass
+        finally:
+            self._sleep = None
+            self._wakeable = False
+
+    async def _poll_once(self) -> tuple[float, bool]:
+        """
+        One claim; returns the delay before the next one, and whether a
+        wake-up may cut that delay short.
+        """
+        if not self.active:
+            return 0, True
+        self._woken = False
+        outcome = await self._claim()
+        if outcome is Outcome.NO_SLOT:
+            self._sleep = self._slots.wait()
+            await self._wait()
+            return 0, True
+        if isinstance(outcome, Failed):
+            return self._backoff(outcome.reason), False
+        if outcome is Outcome.EMPTY:
+            # woken while the claim was in flight: the messages may have come since
+            return (0, True) if self._woken else (self._backoff(None), True)
+        self._attempt = 0
+        if outcome is Outcome.STOPPED:
+            return 0, True
+        self._full = outcome is Outcome.FULL
+        return (0 if self._full or self._woken else self._settings.poll_interval), True
+
+    def _burst(self) -> None:
+        """
+        After a full claim: one more claim alongside the poll loop, while
+        fewer than C{claims_in_flight} are in flight for this queue and a
+        whole batch of slots is free.  It claims once and, if that came
+        back full too, hands over to a successor; it never backs off (the
+        poll loop alone polls an idle queue).
+        """
+        settings = self._settings
+        if not (self.active and self._bursting + 1 < settings.claims_in_flight
+                and self._slots.free >= settings.batch):
+            return
+        self._bursting += 1
+        d = Deferred.fromCoroutine(self._burst_once())
+        if not d.called:
+            self._bursts.add(d)
+            d.addBoth(lambda _: self._bursts.discard(d))
+
+    async def _burst_once(self) -> None:
+        try:
+            await self._poll_once()
+        except Exception:
+            log.failure("unexpected error polling {queue}", queue=self.name)
+        finally:
+            self._bursting -= 1
+        if self._full:
+            self._full = False
+            self._burst()
+
+    def _backoff(self, reason: str | None) -> float:
+        settings = self._settings
+        base = min(settings.max_interval, settings.poll_interval * 2 ** min(self._attempt, 64))
+        delay = base * (1 - 0.25 * self._jitter())
+        self._attempt += 1
+        if reason is None:
+            log.debug("{queue} is empty; backing off {delay:.2f}s", queue=self.name, delay=delay)
+        else:
+            log.warn("{queue}: {reason}; backing off {delay:.2f}s",
+                     queue=self.name, reason=reason, delay=delay)
+        return delay

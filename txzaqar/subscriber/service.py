@@ -1,0 +1,341 @@
+"""
+L{Subscriber}: the service that composes the parts of the subscriber.
+
+It keeps one L{_Channel} per subscribed queue (its poll loop and the
+settlement of its claims), the L{Slots} shared by every queue, and the
+pull stream; it claims from a queue when that queue's poll loop (or any
+other wake-up source, through L{Subscriber.wake}) says so, and hands each
+claimed message to its callback.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import LogLevel
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from ..errors import ClientValidationError, ZaqarError
+from ..interfaces import IClaim, IClient, IQueue, ISubscriber
+from .events import log, new_stats
+from .polling import Failed, Outcome, QueuePoller
+from .settings import SubscriberSettings, dead_lettering
+from .settlement import ClaimWork, FailureMemory, QueueSettlement
+from .slots import Slots, invoke
+from .stream import Listener, Stream
+
+
+def _option(name: str) -> Any:
+    return property(lambda self: getattr(self.settings, name), doc=f"C{{settings.{name}}}")
+
+
+class _Channel:
+    """One subscribed queue: its callback, poll loop and claims in progress."""
+
+    def __init__(self, queue: IQueue, callback: Callable[[Any], Any],
+                 configure: dict[str, Any] | None, settlement: QueueSettlement) -> None:
+        self.queue = queue
+        self.name: str = queue.name
+        self.callback = callback
+        #: queue settings to apply before the first claim (dead-lettering)
+        self.configure = configure
+        self.settlement = settlement
+        #: set right after: it claims through this channel
+        self.poller: QueuePoller
+
+
+@implementer(ISubscriber)
+class Subscriber(Service):
+    """
+    Polls subscribed queues and hands each message to its callback.
+
+    @param client: an L{IClient}.
+    @param clock: an L{IReactorTime} for the poll loops and timers (the
+        global reactor when omitted).
+    @param batch: the most messages one claim asks for (1 to 20).
+    @param claim_ttl: claim ttl in seconds (60 to 43200); claims are
+        renewed every C{claim_ttl / 2} while their callbacks run.
+    @param grace: claim grace in seconds (60 to 43200).
+    @param concurrency: the most callbacks running at once, over all
+        queues; also the most messages held claimed.
+    @param poll_interval: seconds between polls when a claim was not full,
+        and the first backoff step.
+    @param max_interval: the longest backoff, in seconds.
+    @param callback_timeout: seconds after which a callback counts as
+        failed (its Deferred is cancelled), or C{None} for no limit.
+    @param stop_timeout: how long L{stopService} (and L{unsubscribe})
+        waits for callbacks in flight before releasing their messages.
+    @param ack_delay: the longest a successful message waits to be
+        deleted together with others.
+    @param close_client: whether L{stopService} closes the client.
+    @param jitter: returns a float in [0, 1); a backoff delay is shortened
+        by up to a quarter by it (default L{random.random}).
+    @param claims_in_flight: the most claim requests in flight at once
+        for one queue while it has a backlog (1 to 20); the extra ones
+        only start after a full claim, and only with free slots for a
+        whole batch, so prefetch stays bounded by C{concurrency}
+        (default 1: one claim at a time).
+    @raise ClientValidationError: an option out of its bounds (see
+        L{SubscriberSettings}).
+
+    @ivar settings: the L{SubscriberSettings} made of the options.
+    """
+
+    def __init__(
+        self,
+        client: IClient,
+        clock: IReactorTime | None = None,
+        batch: int = 10,
+        claim_ttl: int = 60,
+        grace: int = 60,
+        concurrency: int = 10,
+        poll_interval: float = 1.0,
+        max_interval: float = 30.0,
+        callback_timeout: float | None = None,
+        stop_timeout: float = 30.0,
+        ack_delay: float = 1.0,
+        close_client: bool = True,
+        jitter: Callable[[], float] = random.random,
+        claims_in_flight: int = 1,
+    ) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self._client = client
+        self._clock: IReactorTime = clock  # type: ignore[assignment]
+        self.settings = SubscriberSettings(
+            batch=batch, claim_ttl=claim_ttl, grace=grace, concurrency=concurrency,
+            poll_interval=poll_interval, max_interval=max_interval,
+            callback_timeout=callback_timeout, stop_timeout=stop_timeout, ack_delay=ack_delay,
+            close_client=close_client, claims_in_flight=claims_in_flight,
+        )
+        self._jitter = jitter
+        #: Counters (see L{STATS}); a C{Counter}, readable like a C{dict}.
+        self.stats: Counter[str] = new_stats()
+        self._channels: dict[str, _Channel] = {}
+        self._slots = Slots(self.settings.concurrency)
+        self._stream = Stream()
+        self._stopping = False
+        self._failures = FailureMemory()
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
+
+    # The options, as read-only attributes (they are the settings').
+    batch = _option("batch")
+    claim_ttl = _option("claim_ttl")
+    grace = _option("grace")
+    concurrency = _option("concurrency")
+    poll_interval = _option("poll_interval")
+    max_interval = _option("max_interval")
+    callback_timeout = _option("callback_timeout")
+    stop_timeout = _option("stop_timeout")
+    ack_delay = _option("ack_delay")
+    close_client = _option("close_client")
+    claims_in_flight = _option("claims_in_flight")
+
+    # -- public API -----------------------------------------------------
+
+    @property
+    def channels(self) -> frozenset[str]:
+        """The subscribed queue names."""
+        return frozenset(self._channels)
+
+    @property
+    def in_flight(self) -> int:
+        """Messages claimed (or being claimed) and not yet finished."""
+        return self._slots.busy
+
+    @property
+    def _slot_waiters(self) -> list[Deferred[None]]:
+        # the poll loops waiting for a slot (the unit tests look)
+        return self._slots.waiters
+
+    def subscribe(
+        self,
+        queue_name: str,
+        callback: Callable[[Any], Any] | None = None,
+        dead_letter_queue: str | None = None,
+        max_claim_count: int | None = None,
+    ) -> None:
+        """
+        Deliver each message of C{queue_name} to C{callback(message)}.
+
+        The callback may return a value, a Deferred or a coroutine; the
+        message is deleted once that succeeds.  Without a callback the
+        messages go to L{listen}.  Polling starts at once if the service
+        is running, else when it starts.
+
+        @param dead_letter_queue: with C{max_claim_count}, configure the
+            queue so that a message claimed more than C{max_claim_count}
+            times moves to this queue (done before the first poll).
+        @raise ClientValidationError: a bad queue name or option.
+        @raise ValueError: the queue is already subscribed.
+        """
+        queue = self._client.queue(queue_name)
+        if queue_name in self._channels:
+            raise ValueError(f"already subscribed to {queue_name!r}; unsubscribe first")
+        if callback is not None and not callable(callback):
+            raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
+        configure = dead_lettering(dead_letter_queue, max_claim_count)
+        settlement = QueueSettlement(queue, self._clock, self.settings, self.stats, self._failures)
+        channel = _Channel(queue, callback or self._stream.put, configure, settlement)
+        channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
+                                     self.settings, self._clock, self._jitter)
+        self._channels[queue_name] = channel
+        if self.running and not self._stopping:
+            channel.poller.start()
+
+    def unsubscribe(self, queue_name: str) -> Deferred[None]:
+        """
+        Stop polling C{queue_name}, wait (up to C{stop_timeout}) for its
+        callbacks, delete what succeeded and release the rest.
+
+        @return: a Deferred firing with C{None} when that is done
+            (at once for a queue that is not subscribed).
+        """
+        channel = self._channels.pop(queue_name, None)
+        if channel is None:
+            return succeed(None)
+        return Deferred.fromCoroutine(self._drain(channel))
+
+    def wake(self, queue_name: str) -> None:
+        """
+        Claim from C{queue_name} now, rather than when its poll loop's
+        delay runs out: what a push notification ("this queue has
+        messages") calls.  Wake-ups while a claim is in flight cause one
+        more claim; nothing happens for a queue not subscribed or not
+        being polled.
+        """
+        channel = self._channels.get(queue_name)
+        if channel is not None:
+            channel.poller.wake()
+
+    def listen(self) -> Listener:
+        """
+        An async iterator of the messages of the queues subscribed
+        without a callback::
+
+            subscriber.subscribe("jobs")
+            async with contextlib.aclosing(subscriber.listen()) as messages:
+                async for message in messages:
+                    await handle(message)
+
+        A message it yielded is acknowledged (deleted, in a bulk delete
+        with others) when the iterator is asked for the next message, that
+        is, when the body of the C{async for} finished without raising and
+        the loop comes round again.  If the body raises or breaks, the
+        message is not acknowledged: closing the iterator (C{aclose()})
+        releases it for redelivery, and L{stopService} releases it after
+        C{stop_timeout} if the iterator is still open.  Messages wait for
+        a reader in claimed slots (so at most C{concurrency} of them), and
+        their claims are renewed while they wait.  Iteration ends when the
+        subscriber stops.  Several iterators share the messages between
+        them.
+        """
+        return Listener(self._stream)
+
+    # -- the service ----------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        self._stopping = False
+        self._stream.open()
+        log.info("subscriber started on {queues}", queues=sorted(self._channels))
+        for channel in self._channels.values():
+            channel.poller.start()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop polling, wait (bounded) for callbacks in flight, delete what
+        succeeded, release the rest, close the client.
+
+        @return: a Deferred firing with C{None} when all of that is done.
+        """
+        super().stopService()
+        self._stopping = True
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        self._stream.close()
+        channels = list(self._channels.values())
+        await DeferredList([Deferred.fromCoroutine(self._drain(c)) for c in channels],
+                           consumeErrors=True)
+        if self.settings.close_client:
+            try:
+                await self._client.close()
+            except Exception:
+                log.failure("closing the client", level=LogLevel.warn)
+        log.info("subscriber stopped: {stats}", stats=dict(self.stats))
+
+    async def _drain(self, channel: _Channel) -> None:
+        await channel.poller.stop()
+        await channel.settlement.drain(self.settings.stop_timeout)
+
+    # -- claiming -------------------------------------------------------
+
+    async def _claim(self, channel: _Channel) -> Outcome | Failed:
+        """Claim once from C{channel}'s queue and start the callbacks of what came."""
+        settings = self.settings
+        if channel.configure is not None:
+            try:
+                # PATCH needs an existing queue, and a message moved to a
+                # dead-letter queue that does not exist is listed nowhere
+                await channel.queue.create()
+                await self._client.queue(channel.configure["dead_letter_queue"]).create()
+                await channel.queue.configure(**channel.configure)
+            except ZaqarError as e:
+                self.stats["poll_errors"] += 1
+                return Failed(f"configuring the queue failed: {e}")
+            log.info("configured {queue}: {settings}", queue=channel.name, settings=channel.configure)
+            channel.configure = None
+        free = self._slots.free
+        if free <= 0:
+            return Outcome.NO_SLOT
+        limit = min(settings.batch, free)
+        self._slots.reserve(limit)
+        try:
+            claim = await channel.queue.claim(limit=limit, ttl=settings.claim_ttl, grace=settings.grace)
+        except ZaqarError as e:
+            self._slots.give_back(limit)
+            self.stats["poll_errors"] += 1
+            return Failed(f"claiming failed: {e}")
+        except Exception:
+            self._slots.give_back(limit)
+            raise
+        self.stats["polls"] += 1
+        messages = tuple(claim.messages) if claim else ()
+        self._slots.give_back(limit - len(messages))
+        if not messages:
+            self.stats["empty_polls"] += 1
+            return Outcome.EMPTY
+        if not channel.poller.active:
+            # unsubscribed or stopping while the claim was in flight
+            self._slots.give_back(len(messages))
+            await channel.settlement.release_unstarted(claim, messages)
+            return Outcome.STOPPED
+        self._start(channel, claim, messages)
+        return Outcome.FULL if len(messages) >= limit else Outcome.PARTIAL
+
+    def _start(self, channel: _Channel, claim: IClaim, messages: tuple[Any, ...]) -> None:
+        """Run the callback of every message of C{claim}."""
+        work = channel.settlement.begin(claim, messages)
+        for message in messages:
+            d = maybeDeferred(invoke, channel.callback, message)
+            if self.settings.callback_timeout is not None:
+                d.addTimeout(self.settings.callback_timeout, self._clock)
+            d.addCallbacks(
+                lambda _, m=message: self._done(work, m, None),
+                lambda f, m=message: self._done(work, m, f),
+            )
+
+    def _done(self, work: ClaimWork, message: Any, failure: Failure | None) -> None:
+        self._slots.give_back(1)
+        work.settlement.finished(work, message, failure)

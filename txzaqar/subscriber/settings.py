@@ -1,0 +1,245 @@
+"""
+L{SubscriberSettings}: every option of a L{txzaqar.subscriber.Subscriber},
+checked in one place.
+
+The same checks serve the library (C{Subscriber(batch=...)} builds a
+L{SubscriberSettings}) and the daemon (C{twistd zaqar-listen} builds one
+with L{SubscriberSettings.from_command_line}).  Every refusal is a
+L{ClientValidationError} naming the field and the bound; from the command
+line its C{description} is the one line the daemon prints, naming the
+option (C{--batch must be from 1 to 20, not 0}).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import attr
+
+from .. import _validation as v
+from ..errors import ClientValidationError
+
+#: C{metadata} key of a field: the C{zaqar-listen} option that sets it.
+OPTION = "txzaqar.option"
+#: C{metadata} key of a field: its check (a L{WholeNumber} or L{Seconds}).
+CHECK = "txzaqar.check"
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class WholeNumber:
+    """
+    An attrs validator: an C{int} (not a C{bool}) from C{low} to C{high}.
+
+    @ivar name: the field named by the error.
+    """
+
+    name: str
+    low: int
+    high: int
+
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
+        v.integer(self.name, value, self.low, self.high)
+
+    def parse(self, option: str, text: Any) -> int:
+        """
+        The value of C{--option text}, checked.
+
+        @raise ClientValidationError: with the daemon's line for it.
+        """
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise ClientValidationError(
+                f"--{option}", f"--{option} must be a whole number from {self.low} to {self.high}, not {text!r}"
+            ) from None
+        try:
+            self(None, None, value)
+        except ClientValidationError:
+            raise ClientValidationError(
+                f"--{option}", f"--{option} must be from {self.low} to {self.high}, not {value}"
+            ) from None
+        return value
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class Seconds:
+    """
+    An attrs validator: a positive number of seconds (C{None} too when
+    C{optional}).
+
+    @ivar name: the field named by the error.
+    """
+
+    name: str
+    optional: bool = False
+
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
+        if self.optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ClientValidationError(self.name, f"must be a positive number of seconds, not {value!r}")
+
+    def parse(self, option: str, text: Any) -> float | None:
+        """
+        The value of C{--option text}, checked; on the command line a
+        number of seconds is also finite (C{inf} is refused).
+
+        @raise ClientValidationError: with the daemon's line for it.
+        """
+        if self.optional and text is None:
+            return None
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise ClientValidationError(
+                f"--{option}", f"--{option} must be a number of seconds, not {text!r}"
+            ) from None
+        try:
+            self(None, None, value)
+            if math.isinf(value):
+                raise ClientValidationError(self.name, "must be finite")
+        except ClientValidationError:
+            raise ClientValidationError(
+                f"--{option}", f"--{option} must be a positive number of seconds, not {text}"
+            ) from None
+        return value
+
+
+def _number(instance: Any, attribute: Any, value: Any) -> None:
+    float(value)  # unchecked but for this: ValueError or TypeError
+
+
+def check_intervals(poll_interval: float, max_interval: float) -> None:
+    """
+    @raise ClientValidationError: C{max_interval} is below C{poll_interval}.
+    """
+    if max_interval < poll_interval:
+        raise ClientValidationError(
+            "max_interval", f"{max_interval} is below poll_interval ({poll_interval})"
+        )
+
+
+def _max_not_below_poll(instance: Any, attribute: Any, value: Any) -> None:
+    check_intervals(instance.poll_interval, value)
+
+
+def _setting(default: Any, check: Any, option: str | None = None, *more: Any) -> Any:
+    return attr.ib(default=default, validator=[check, *more], metadata={OPTION: option, CHECK: check})
+
+
+@attr.s(frozen=True, auto_attribs=True, kw_only=True)
+class SubscriberSettings:
+    """
+    The options of a L{txzaqar.subscriber.Subscriber} (see it for what
+    each one does), checked when it is made, in this order.
+
+    @raise ClientValidationError: a value out of its bounds, or
+        C{max_interval} below C{poll_interval}.
+    """
+
+    batch: int = _setting(10, WholeNumber("batch", 1, v.MAX_CLAIM_OR_POP), "batch")
+    claim_ttl: int = _setting(60, WholeNumber("claim ttl", *v.CLAIM_TTL), "claim-ttl")
+    grace: int = _setting(60, WholeNumber("claim grace", *v.CLAIM_GRACE), "grace")
+    concurrency: int = _setting(10, WholeNumber("concurrency", 1, 10_000), "concurrency")
+    poll_interval: float = _setting(1.0, Seconds("poll_interval"), "poll-interval")
+    max_interval: float = _setting(30.0, Seconds("max_interval"), "max-interval", _max_not_below_poll)
+    callback_timeout: float | None = _setting(
+        None, Seconds("callback_timeout", optional=True), "callback-timeout"
+    )
+    stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
+    ack_delay: float = attr.ib(default=1.0, validator=_number)
+    close_client: bool = True
+    claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
+
+    def __attrs_post_init__(self) -> None:
+        # Checked as given, so that an error quotes the caller's value;
+        # kept as floats.
+        for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def from_command_line(cls, options: Mapping[str, Any]) -> SubscriberSettings:
+        """
+        Settings from the options of C{zaqar-listen} (C{options["batch"]},
+        C{options["claim-ttl"]}, ..., as text or numbers), checked in the
+        order of the fields; the others keep their defaults.
+
+        @raise ClientValidationError: C{field} is the option (C{--batch})
+            and C{description} the daemon's one line about it.
+        """
+        values: dict[str, Any] = {}
+        for field in attr.fields(cls):
+            option = field.metadata.get(OPTION)
+            if option is None:
+                continue
+            values[field.name] = field.metadata[CHECK].parse(option, options[option])
+            if field.name == "max_interval":
+                try:
+                    _max_not_below_poll(SimpleNamespace(**values), field, values["max_interval"])
+                except ClientValidationError:
+                    raise ClientValidationError(
+                        "--max-interval",
+                        f"--max-interval ({values['max_interval']:g}) must not be below "
+                        f"--poll-interval ({values['poll_interval']:g})",
+                    ) from None
+        return cls(**values)
+
+    def command_line(self) -> dict[str, Any]:
+        """The values of the fields that C{zaqar-listen} options set, by option name."""
+        return {
+            field.metadata[OPTION]: getattr(self, field.name)
+            for field in attr.fields(type(self))
+            if field.metadata.get(OPTION) is not None
+        }
+
+
+#: The check of C{max_claim_count}.
+MAX_CLAIM_COUNT = WholeNumber("max_claim_count", 1, v.MAX_INT64)
+
+
+def dead_lettering(dead_letter_queue: str | None, max_claim_count: int | None) -> dict[str, Any] | None:
+    """
+    The queue settings of C{subscribe(..., dead_letter_queue=,
+    max_claim_count=)}, or C{None} without them.
+
+    @raise ClientValidationError: one without the other, a bad queue name
+        or count.
+    """
+    if dead_letter_queue is None and max_claim_count is None:
+        return None
+    if dead_letter_queue is None or max_claim_count is None:
+        raise ClientValidationError(
+            "dead_letter_queue",
+            "give dead_letter_queue and max_claim_count together "
+            "(the server ignores one without the other)",
+        )
+    v.queue_name(dead_letter_queue)
+    MAX_CLAIM_COUNT(None, None, max_claim_count)
+    return {"max_claim_count": max_claim_count, "dead_letter_queue": dead_letter_queue}
+
+
+def dead_lettering_from_command_line(dead_letter_queue: str | None, max_claim_count: Any) -> int | None:
+    """
+    Check C{--dead-letter-queue} and C{--max-claim-count}.
+
+    @return: the count as an C{int} (C{None} without them).
+    @raise ClientValidationError: C{description} is the daemon's one line.
+    """
+    if (dead_letter_queue is None) != (max_claim_count is None):
+        raise ClientValidationError(
+            "--dead-letter-queue", "give --dead-letter-queue and --max-claim-count together"
+        )
+    if dead_letter_queue is None:
+        return None
+    try:
+        v.queue_name(dead_letter_queue)
+    except ClientValidationError as e:
+        raise ClientValidationError(
+            "--dead-letter-queue", f"--dead-letter-queue: {e.description}"
+        ) from None
+    return MAX_CLAIM_COUNT.parse("max-claim-count", max_claim_count)

@@ -1,0 +1,117 @@
+"""
+The pull stream: messages of queues subscribed without a callback, read
+with C{async for} from L{Subscriber.listen}.
+
+Each message waits in the stream (in its claimed slot, its claim renewed)
+with the Deferred its "callback" returned; the reader fires that Deferred
+when it asks for the next message (success: the message is acknowledged)
+or errbacks it with L{NotProcessed} when it closes (the message is
+released).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+
+from .events import NotProcessed
+
+
+class Stream:
+    """Messages waiting for a reader, and readers waiting for a message."""
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[Any, Deferred[None]]] = deque()
+        self._waiters: deque[Deferred[Any]] = deque()
+        self.closed = False
+
+    def put(self, message: Any) -> Deferred[None]:
+        """
+        The callback of a queue subscribed without one.
+
+        @return: a Deferred firing with C{None} when a reader is done with
+            C{message}, or failing with L{NotProcessed} if it was handed back.
+        """
+        done: Deferred[None] = Deferred()
+        if self.closed:
+            done.errback(NotProcessed())
+            return done
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.called:
+                waiter.callback((message, done))
+                return done
+        self._items.append((message, done))
+        return done
+
+    def next(self) -> Deferred[Any]:
+        """
+        @return: a Deferred firing with C{(message, done)}, or with C{None}
+            once the stream is closed; cancelling it leaves the line.
+        """
+        if self._items:
+            return succeed(self._items.popleft())
+        if self.closed:
+            return succeed(None)
+        waiter: Deferred[Any] = Deferred(self._forget_waiter)
+        self._waiters.append(waiter)
+        return waiter
+
+    def _forget_waiter(self, waiter: Deferred[Any]) -> None:
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            pass
+
+    def open(self) -> None:
+        """Accept messages again (the subscriber started again)."""
+        self.closed = False
+
+    def close(self) -> None:
+        """Hand back every waiting message (L{NotProcessed}) and end every reader."""
+        self.closed = True
+        items, self._items = self._items, deque()
+        for _, done in items:
+            done.errback(NotProcessed())
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.called:
+                waiter.callback(None)
+
+
+class Listener:
+    """The async iterator of L{Subscriber.listen}."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._current: Deferred[None] | None = None
+        self._closed = False
+
+    def __aiter__(self) -> Listener:
+        return self
+
+    async def __anext__(self) -> Any:
+        self._settle(None)
+        if self._closed:
+            raise StopAsyncIteration
+        item = await self._stream.next()
+        if item is None:
+            self._closed = True
+            raise StopAsyncIteration
+        message, self._current = item
+        return message
+
+    def _settle(self, failure: Exception | None) -> None:
+        current, self._current = self._current, None
+        if current is not None and not current.called:
+            if failure is None:
+                current.callback(None)
+            else:
+                current.errback(failure)
+
+    async def aclose(self) -> None:
+        """Stop iterating; a message yielded and not acknowledged is released."""
+        self._closed = True
+        self._settle(NotProcessed())

@@ -1,0 +1,188 @@
+"""
+Fakes for the unit tests of L{txzaqar.subscriber}: queues and claims on a
+L{Clock}, a client, a recording callback, and the shared set-up (in the
+shape of Twisted's C{TimerServiceTests}).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar.subscriber import Subscriber
+
+
+class FakeMessage:
+    def __init__(self, queue: FakeQueue, id: str, body: Any = None) -> None:
+        self.queue = queue
+        self.id = id
+        self.body = body if body is not None else {"n": id}
+
+    def __repr__(self) -> str:
+        return f"<FakeMessage {self.id}>"
+
+
+class FakeClaim:
+    """Just what the subscriber uses: id, messages, truthiness, patch, release."""
+
+    def __init__(self, queue: FakeQueue, id: str | None, messages: tuple[FakeMessage, ...]) -> None:
+        self.queue = queue
+        self.id = id
+        self.messages = messages
+
+    def __bool__(self) -> bool:
+        return self.id is not None
+
+    def patch(self, ttl: int | None = None, grace: int | None = None) -> Deferred[FakeClaim]:
+        self.queue.log.append(("patch", self.id, ttl, grace))
+        if self.queue.patch_results:
+            return self.queue.patch_results.pop(0)
+        return succeed(self)
+
+    def release(self) -> Deferred[None]:
+        self.queue.log.append(("release", self.id))
+        # the messages still claimed (not deleted) are claimable again
+        for m in self.messages:
+            if m.id not in self.queue.deleted_ids and m not in self.queue.available:
+                self.queue.available.append(m)
+        return succeed(None)
+
+
+class FakeQueue:
+    """
+    A queue whose claims come from C{available}, at once, unless
+    C{manual} is set: then each claim is a Deferred in C{pending}.
+    """
+
+    def __init__(self, clock: Clock, name: str) -> None:
+        self.clock = clock
+        self.name = name
+        self.available: list[FakeMessage] = []
+        self.log: list[tuple[Any, ...]] = []
+        self.claim_times: list[float] = []
+        self.claim_limits: list[int] = []
+        self.manual = False
+        self.pending: list[tuple[int, Deferred[FakeClaim]]] = []
+        self.errors: list[Exception] = []
+        self.patch_results: list[Deferred[Any]] = []
+        self.deleted_ids: list[str] = []
+        self._claims = 0
+
+    def add(self, count: int, prefix: str = "m") -> list[FakeMessage]:
+        start = len(self.available) + len(self.deleted_ids) + self._claims * 100
+        new = [FakeMessage(self, f"{prefix}{start + i}") for i in range(count)]
+        self.available.extend(new)
+        return new
+
+    def make_claim(self, limit: int) -> FakeClaim:
+        taken, self.available = self.available[:limit], self.available[limit:]
+        if not taken:
+            return FakeClaim(self, None, ())
+        self._claims += 1
+        return FakeClaim(self, f"c{self._claims}", tuple(taken))
+
+    def claim(self, limit: int | None = None, ttl: int | None = None,
+              grace: int | None = None) -> Deferred[FakeClaim]:
+        assert limit is not None
+        self.claim_times.append(self.clock.seconds())
+        self.claim_limits.append(limit)
+        self.log.append(("claim", limit, ttl, grace))
+        if self.errors:
+            return fail(self.errors.pop(0))
+        if self.manual:
+            d: Deferred[FakeClaim] = Deferred()
+            self.pending.append((limit, d))
+            return d
+        return succeed(self.make_claim(limit))
+
+    def answer(self) -> FakeClaim:
+        """Answer the oldest pending (manual) claim from C{available}."""
+        limit, d = self.pending.pop(0)
+        claim = self.make_claim(limit)
+        d.callback(claim)
+        return claim
+
+    def delete_messages(self, ids: list[str]) -> Deferred[None]:
+        self.log.append(("delete", list(ids)))
+        self.deleted_ids.extend(ids)
+        return succeed(None)
+
+    def create(self) -> Deferred[bool]:
+        self.log.append(("create",))
+        return succeed(True)
+
+    def configure(self, **settings: Any) -> Deferred[None]:
+        self.log.append(("configure", settings))
+        return succeed(None)
+
+    def released(self) -> list[str]:
+        return [entry[1] for entry in self.log if entry[0] == "release"]
+
+    def deletes(self) -> list[list[str]]:
+        return [entry[1] for entry in self.log if entry[0] == "delete"]
+
+
+class FakeClient:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.queues: dict[str, FakeQueue] = {}
+        self.closed = 0
+
+    def queue(self, name: str) -> FakeQueue:
+        from txzaqar import _validation
+
+        _validation.queue_name(name)
+        if name not in self.queues:
+            self.queues[name] = FakeQueue(self.clock, name)
+        return self.queues[name]
+
+    def close(self) -> Deferred[None]:
+        self.closed += 1
+        return succeed(None)
+
+
+class Recorder:
+    """A callback whose results the test controls."""
+
+    def __init__(self, mode: str = "sync") -> None:
+        self.mode = mode
+        self.seen: list[FakeMessage] = []
+        self.deferreds: dict[str, Deferred[None]] = {}
+
+    def __call__(self, message: FakeMessage) -> Any:
+        self.seen.append(message)
+        if self.mode == "deferred":
+            d: Deferred[None] = Deferred()
+            self.deferreds[message.id] = d
+            return d
+        return None
+
+    def ids(self) -> list[str]:
+        return [m.id for m in self.seen]
+
+
+class SubscriberTestsMixin(SynchronousTestCase):
+    """Shared set-up (no tests of its own)."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.client = FakeClient(self.clock)
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+
+    def subscriber(self, **kw: Any) -> Subscriber:
+        kw.setdefault("clock", self.clock)
+        kw.setdefault("jitter", lambda: 0.0)
+        kw.setdefault("poll_interval", 1)
+        kw.setdefault("max_interval", 8)
+        return Subscriber(self.client, **kw)  # type: ignore[arg-type]
+
+    def stop(self, sub: Subscriber) -> None:
+        self.successResultOf(sub.stopService())
+
+    def event_formats(self) -> list[str]:
+        return [e.get("log_format", "") for e in self.events]

@@ -1,0 +1,182 @@
+"""
+Unit tests for settling claims (L{txzaqar.subscriber.settlement}) through
+L{txzaqar.subscriber.Subscriber}: callbacks of every kind, acknowledgements
+in bulk, failures, timeouts and renewal.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
+
+from txzaqar.errors import NotFound
+from txzaqar.test.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
+
+
+class DeliveryTests(SubscriberTestsMixin):
+    def test_callback_kinds(self) -> None:
+        """Plain, Deferred-returning and coroutine callbacks all work."""
+        seen = []
+
+        def plain(m: FakeMessage) -> None:
+            seen.append(("plain", m.id))
+
+        def deferred(m: FakeMessage) -> Deferred[None]:
+            seen.append(("deferred", m.id))
+            return succeed(None)
+
+        async def coroutine(m: FakeMessage) -> None:
+            seen.append(("coroutine", m.id))
+
+        sub = self.subscriber()
+        for name, cb in (("p", plain), ("d", deferred), ("c", coroutine)):
+            sub.subscribe(name, cb)
+            self.client.queues[name].add(1, name)
+        sub.startService()
+        self.assertEqual(sorted(k for k, _ in seen), ["coroutine", "deferred", "plain"])
+        self.assertEqual(sub.stats["acked"], 3)
+        self.stop(sub)
+
+    def test_acks_are_batched(self) -> None:
+        """Successes are deleted together: at the end of a claim, or ack_delay after the first."""
+        sub = self.subscriber(batch=10, ack_delay=1)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(10)
+        sub.startService()
+        for m in cb.seen[:4]:
+            cb.deferreds[m.id].callback(None)
+        self.assertEqual(q.deletes(), [])
+        self.clock.advance(1)
+        self.assertEqual(q.deletes(), [["m0", "m1", "m2", "m3"]])
+        for m in cb.seen[4:]:
+            cb.deferreds[m.id].callback(None)
+        self.assertEqual(q.deletes()[1], ["m4", "m5", "m6", "m7", "m8", "m9"])
+        self.assertEqual(q.released(), [])
+        self.stop(sub)
+
+    def test_raising_callback_does_not_kill_the_loop(self) -> None:
+        """A failure is logged, its claim released once the rest is acked, and polling goes on."""
+        def cb(m: FakeMessage) -> None:
+            if m.id == "m1":
+                raise ZeroDivisionError("boom")
+
+        sub = self.subscriber(batch=3)
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(3)
+        sub.startService()
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        kinds = [e[0] for e in q.log]
+        self.assertEqual(kinds[:3], ["claim", "delete", "release"])
+        self.assertEqual(q.deletes()[0], ["m0", "m2"])
+        self.assertEqual(sub.stats["failed"], 1)
+        self.assertEqual(sub.stats["released"], 1)
+        failed = [e for e in self.events if e.get("log_failure") is not None
+                  and e.get("message_id") == "m1"]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["queue"], "q")
+        # the loop polls again (the released message comes straight back)
+        self.clock.advance(0)
+        self.assertGreater(len(q.claim_times), 1)
+        self.flushLoggedErrors(ZeroDivisionError)
+        self.stop(sub)
+
+    def test_failed_message_redelivered(self) -> None:
+        """A callback that fails once sees the message again right after the release."""
+        attempts: dict[str, int] = {}
+
+        def cb(m: FakeMessage) -> None:
+            attempts[m.id] = attempts.get(m.id, 0) + 1
+            if attempts[m.id] == 1:
+                raise ValueError("first time")
+
+        sub = self.subscriber(batch=5)
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(5)
+        sub.startService()
+        self.clock.pump([0] * 5)
+        self.flushLoggedErrors(ValueError)
+        self.assertEqual(attempts, {f"m{i}": 2 for i in range(5)})
+        self.assertEqual(sorted(q.deleted_ids), sorted(attempts))
+        self.assertEqual(q.available, [])
+        self.stop(sub)
+
+    def test_repeated_failure_left_to_expire(self) -> None:
+        """A message failing again is not released at once: its claim runs out instead."""
+        def cb(m: FakeMessage) -> None:
+            raise ZeroDivisionError(m.id)
+
+        sub = self.subscriber(batch=1)
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.assertEqual(q.released(), ["c1"])
+        self.clock.advance(0)  # full claim: polls again at once, gets it back
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
+        self.assertEqual(q.released(), ["c1"])
+        self.assertEqual(sub.stats["left_to_expire"], 1)
+        self.assertEqual(sub.stats["failed"], 2)
+        self.stop(sub)
+        self.assertEqual(q.released(), ["c1"])
+
+    def test_callback_timeout(self) -> None:
+        sub = self.subscriber(callback_timeout=5)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.clock.advance(4.9)
+        self.assertEqual(q.released(), [])
+        self.clock.advance(0.1)
+        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
+        self.assertEqual(q.released(), ["c1"])
+        self.assertEqual(sub.stats["timed_out"], 1)
+        self.flushLoggedErrors(TimeoutError)
+        sub.unsubscribe("q")
+        self.flushLoggedErrors(TimeoutError)
+        self.stop(sub)
+        self.flushLoggedErrors(TimeoutError)
+
+    def test_renewal_at_half_ttl(self) -> None:
+        """A claim whose callbacks still run is renewed every ttl/2, and not after they end."""
+        sub = self.subscriber(claim_ttl=60, grace=90)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        patches = lambda: [e for e in q.log if e[0] == "patch"]  # noqa: E731
+        self.clock.advance(29.9)
+        self.assertEqual(patches(), [])
+        self.clock.advance(0.1)
+        self.assertEqual(patches(), [("patch", "c1", 60, 90)])
+        cb.deferreds["m0"].callback(None)
+        self.clock.advance(30)
+        self.assertEqual(len(patches()), 2)
+        self.assertEqual(sub.stats["renewed"], 2)
+        cb.deferreds["m1"].callback(None)
+        self.clock.advance(300)
+        self.assertEqual(len(patches()), 2)
+        self.assertIn("renewed claim {claim_id} on {queue} ({count} still running)",
+                      self.event_formats())
+        self.stop(sub)
+
+    def test_renewal_of_expired_claim_stops(self) -> None:
+        sub = self.subscriber(claim_ttl=60)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        q.patch_results = [fail(NotFound("gone", code=404))]
+        sub.startService()
+        self.clock.advance(30)
+        self.assertEqual(len(self.flushLoggedErrors(NotFound)), 1)
+        self.clock.advance(300)
+        self.assertEqual(len([e for e in q.log if e[0] == "patch"]), 1)
+        self.assertEqual(sub.stats["renew_failed"], 1)
+        cb.deferreds["m0"].callback(None)
+        self.stop(sub)
