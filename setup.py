@@ -17,6 +17,7 @@ setup(
         "txzaqar",
         "txzaqar.test",
         "txzaqar.testing",
+        "txzaqar.testing.memory",
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],
