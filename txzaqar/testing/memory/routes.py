@@ -20,7 +20,7 @@ from . import subscription_handlers as subscriptions
 from .model import ZaqarState
 from .wire import ErrorResponse, Response, WireRequest
 
-__all__ = ["ROUTES", "VERSIONS", "Context", "Route", "find_route"]
+__all__ = ["ROUTES", "VERSIONS", "Context", "Handler", "Route", "find_route"]
 
 VERSIONS = {
     "versions": [

@@ -125,8 +125,6 @@ def _unable_to_delete(code: int, description: str) -> ErrorResponse:
     return ErrorResponse(code, "Unable to delete", description)
 
 
-_CLAIMED = "This message is claimed; it cannot be deleted without a valid claim ID."
-
 #: How each refusal of the model is answered, where every route answers it
 #: alike (a subscription conflict depends on the route: see its handlers).
 _MODEL_ERRORS: dict[type[records.ModelError], Callable[[Any], ErrorResponse]] = {
@@ -144,7 +142,8 @@ _MODEL_ERRORS: dict[type[records.ModelError], Callable[[Any], ErrorResponse]] = 
     records.NoSuchMetadataKey: lambda e: conflict(f"Can't {e.op} non-existent object {e.key}."),
     records.ClaimNotFound: lambda e: _unable_to_delete(
         400, "The specified claim does not exist or has expired."),
-    records.MessageClaimed: lambda e: _unable_to_delete(403, _CLAIMED),
+    records.MessageClaimed: lambda e: _unable_to_delete(
+        403, "This message is claimed; it cannot be deleted without a valid claim ID."),
     records.MessageNotClaimed: lambda e: _unable_to_delete(
         400, "A claim was specified, but the message is not currently claimed."),
 }
