@@ -3,7 +3,8 @@ An in-memory Zaqar v2 server for tests, kept in layers the way txkube
 keeps its memory Kubernetes:
 
 * L{model}: projects, queues, messages, claims, subscriptions and their
-  expiry on an injected clock; no HTTP.
+  expiry on an injected clock; no HTTP.  L{records}: what it stores and
+  returns, and its refusals.
 * L{checks}: Zaqar's server-side limits and validation, as tables.
 * L{wire}: request parsing, header checks, error responses, JSON documents.
 * L{signing}: pre-signed URLs.
