@@ -52,7 +52,7 @@ __all__ = [
 
 def post_messages(ctx: Context, req: WireRequest, queue_name: str) -> Response:
     """Post messages: 201 with their hrefs.  A missing queue is created first."""
-    # Created lazily, before the body is checked (as Zaqar does).
+    # Created lazily, before the body is checked.
     meta = ctx.state.ensure_queue(req.project_id, queue_name)
     default_ttl = meta.get("_default_message_ttl") or DEFAULT_MESSAGE_TTL
     queue_delay = meta.get("_default_message_delay")

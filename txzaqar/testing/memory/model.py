@@ -6,8 +6,8 @@ No HTTP here: operations take plain values and return stored objects (or
 nothing); a missing or refused thing is a L{records.ModelError}, which the wire
 layer (L{txzaqar.testing.memory.wire}) turns into Zaqar's status and body.
 Time comes from an injected L{IReactorTime}: messages, claims and
-subscriptions expire when it says so, lazily, as Redis's scripts do (an
-expired thing is dropped the next time its queue is read).
+subscriptions expire when it says so, lazily (an expired thing is
+dropped the next time it is read).
 
 Where Redis is sloppy the model is exact; each difference is noted beside
 the code that makes it.
@@ -148,7 +148,7 @@ class ZaqarState:
         self.project(project_id).queues[queue_name] = metadata
 
     def delete_queue(self, project_id: str, queue_name: str) -> None:
-        """Delete a queue and its messages (its subscriptions stay, as in Redis)."""
+        """Delete a queue and its messages (not its subscriptions)."""
         project = self.project(project_id)
         project.queues.pop(queue_name, None)
         for mid in project.msgsets.pop(queue_name, []):

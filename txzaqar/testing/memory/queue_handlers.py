@@ -88,7 +88,7 @@ def get_queues(ctx: Context, req: WireRequest) -> Response:
 def get_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
     """
     A queue's metadata with the reserved defaults.  A missing queue is a
-    200 with the defaults (quirk 8.3, kept: clients rely on it).
+    200 with the defaults (quirk 8.3, kept: part of how the API is used).
     """
     metadata = ctx.state.metadata(req.project_id, queue_name) or {}
     return 200, {}, with_defaults(metadata)
