@@ -19,6 +19,7 @@ setup(
         "txzaqar.test",
         "txzaqar.testing",
         "txzaqar.testing.servers",
+        "txzaqar.testing.memory",
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],

@@ -47,7 +47,7 @@ class FakeImportsNoServersTests(SynchronousTestCase):
     def test_memory_client_imports_no_server_module(self) -> None:
         """The fake alone: no C{txzaqar.testing.servers} module, no exit hook of ours."""
         seen = probe("import txzaqar.testing as t; t.memory_client()")
-        self.assertIn("txzaqar.testing._fake", seen["modules"])
+        self.assertIn("txzaqar.testing.memory", seen["modules"])
         self.assertEqual([m for m in seen["modules"] if m.startswith("txzaqar.testing.servers")], [])
         self.assertEqual([m for m in seen["hooks"] if m.startswith("txzaqar")], [])
 

@@ -3,6 +3,7 @@ Test helpers for txzaqar users.
 
 * An in-memory Zaqar (L{MemoryZaqar}, L{memory_client},
   L{memory_subscriber}): no server, time on a C{Clock}.
+* L{RecordingAgent}: an C{IAgent} that records what a client sent.
 * A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
   L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
   free loopback port and stopped at exit; these block (call them from
@@ -13,8 +14,8 @@ Test helpers for txzaqar users.
 
 from typing import TYPE_CHECKING, Any
 
-from ._fake import MemoryZaqar
-from ._memory import MEMORY_URL, MemoryAgent, memory_client, memory_subscriber
+from .memory import MEMORY_URL, MemoryAgent, MemoryZaqar, memory_client, memory_subscriber
+from .recording import RecordedRequest, RecordingAgent
 
 if TYPE_CHECKING:
     from .servers import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_zaqar
@@ -24,6 +25,8 @@ __all__ = [
     "HarnessError",
     "MemoryAgent",
     "MemoryZaqar",
+    "RecordedRequest",
+    "RecordingAgent",
     "RedisServer",
     "ServerSet",
     "ZaqarServer",

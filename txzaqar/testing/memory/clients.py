@@ -21,10 +21,11 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
-from ..auth import NoAuth
-from ..client import Client
-from ..connection import Connection
-from ._fake import MemoryZaqar
+from ...auth import NoAuth
+from ...client import Client
+from ...connection import Connection
+from ...subscriber import Subscriber
+from .resource import MemoryZaqar
 
 __all__ = ["MEMORY_URL", "MemoryAgent", "memory_client", "memory_subscriber"]
 
@@ -97,7 +98,7 @@ def memory_client(
         _agent_for(fake), clock, NoAuth(project_id, roles=roles),
         url=MEMORY_URL, client_id=client_id,
     )
-    return Client(connection), fake
+    return Client(connection, subscriber_factory=Subscriber), fake
 
 
 def memory_subscriber(
@@ -119,7 +120,7 @@ def memory_subscriber(
         C{claim_ttl}, C{poll_interval}, ...).
     @return: C{(subscriber, client, fake)}.
     """
-    from ..subscriber import Subscriber
+    from ...subscriber import Subscriber
 
     if client is None:
         client, fake = memory_client(clock=clock, project_id=project_id, fake=fake)
