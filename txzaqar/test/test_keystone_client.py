@@ -39,6 +39,7 @@ from txzaqar import errors
 from txzaqar.auth import Keystone, Token
 from txzaqar.client import Client
 from txzaqar.connection import Connection, make_agent, make_pool
+from txzaqar.subscriber import Subscriber
 from txzaqar.testing import servers
 from txzaqar.testing.servers import (
     KeystoneServer,
@@ -177,7 +178,8 @@ class KeystoneCase(unittest.TestCase):
         keystone = Keystone.from_options(reactor=reactor, **self.auth_options(user))
         pool = make_pool(reactor)
         agent = RecordingAgent(make_agent(reactor, pool=pool))
-        client = Client(Connection(agent, reactor, keystone, url=url, timeout=30, pool=pool))
+        client = Client(Connection(agent, reactor, keystone, url=url, timeout=30, pool=pool),
+                        subscriber_factory=Subscriber)
         self.addCleanup(client.close)
         return client, keystone, agent
 
@@ -402,7 +404,8 @@ class ReauthenticationTests(KeystoneCase):
         pool = make_pool(reactor)
         agent = RecordingAgent(make_agent(reactor, pool=pool))
         auth = Token(token, endpoint=self.stack.zaqar.url)
-        client = Client(Connection(agent, reactor, auth, url=self.stack.zaqar.url, pool=pool))
+        client = Client(Connection(agent, reactor, auth, url=self.stack.zaqar.url, pool=pool),
+                        subscriber_factory=Subscriber)
         self.addCleanup(client.close)
         e = await fails(client.queues(), errors.Unauthorized)
         self.assertEqual(agent.codes(), [("GET", 401)])
