@@ -17,6 +17,8 @@ setup(
         "txzaqar",
         "txzaqar.subscriber",
         "txzaqar.test",
+        "txzaqar.test.unit",
+        "txzaqar.test.integration",
         "txzaqar.testing",
         "txzaqar.testing.servers",
         "txzaqar.testing.memory",

@@ -1,7 +1,7 @@
 """
 How long the contract suite takes on the in-memory Zaqar and on the real
-servers: runs C{txzaqar.test.test_contract_fake} and
-C{txzaqar.test.test_contract} under trial, each in its own process, and
+servers: runs C{txzaqar.test.unit.test_contract_memory} and
+C{txzaqar.test.integration.test_contract_real} under trial, each in its own process, and
 compares the times trial reports ("Ran N tests in X s")::
 
     python -m txzaqar.test.contract_speed [--repeat 3]
@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-FAKE = "txzaqar.test.test_contract_fake"
-REAL = "txzaqar.test.test_contract"
+FAKE = "txzaqar.test.unit.test_contract_memory"
+REAL = "txzaqar.test.integration.test_contract_real"
 _RAN = re.compile(r"^Ran (\d+) tests? in ([0-9.]+)s", re.M)
 
 

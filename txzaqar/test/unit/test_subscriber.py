@@ -16,7 +16,7 @@ from txzaqar.client import Client
 from txzaqar.errors import ClientValidationError, ServiceUnavailable
 from txzaqar.interfaces import ISubscriber
 from txzaqar.subscriber import STATS, Subscriber
-from txzaqar.test.subscriber_fakes import Recorder, SubscriberTestsMixin
+from txzaqar.test.unit.subscriber_fakes import Recorder, SubscriberTestsMixin
 
 
 class PollingTests(SubscriberTestsMixin):

@@ -14,7 +14,7 @@ import textwrap
 from importlib import metadata
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.rst"
+README = Path(__file__).resolve().parents[3] / "README.rst"
 
 
 def readme_text(readme: Path = README) -> str:

@@ -3,7 +3,7 @@ Unit tests of the in-memory Zaqar's layers on their own: the model
 (L{txzaqar.testing.memory.model}) with no HTTP and time on a L{Clock}, the
 limits table (L{txzaqar.testing.memory.checks}) and the wire's answers to
 the model's refusals (L{txzaqar.testing.memory.wire}).  Everything seen
-through HTTP is in C{test_fake}.
+through HTTP is in C{test_memory_zaqar}.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class PluginTests(SynchronousTestCase):
         shipped = {str(f).replace("\\", "/") for f in importlib.metadata.files("txzaqar") or []}
         self.assertNotIn("twisted/plugins/__init__.py", shipped)
         self.assertNotIn("twisted/__init__.py", shipped)
-        checkout = Path(__file__).resolve().parents[2]
+        checkout = Path(__file__).resolve().parents[3]
         if (checkout / "setup.py").is_file():  # a source checkout, not site-packages
             plugins = checkout / "twisted" / "plugins"
             self.assertTrue((plugins / "txzaqar_plugins.py").is_file())
@@ -122,7 +122,7 @@ class OptionsTests(SynchronousTestCase):
     def test_everything(self) -> None:
         options = parse(
             "--queue", "more.jobs", "-q", "third",
-            "--handler", "txzaqar.test.test_tap:sample_handler",
+            "--handler", "txzaqar.test.unit.test_tap:sample_handler",
             "--batch", "20", "--claim-ttl", "120", "--grace", "90", "--concurrency", "50",
             "--poll-interval", "0.5", "--max-interval", "5", "--callback-timeout", "10",
             "--stop-timeout", "3", "--dead-letter-queue", "dead", "--max-claim-count", "4",
@@ -180,8 +180,8 @@ class OptionsTests(SynchronousTestCase):
             (GOOD + ["--handler", "nocolon"], "--handler", "package.module:function"),
             (GOOD + ["--handler", "txzaqar.no_such_module:f"], "--handler", "cannot import",
              "txzaqar.no_such_module"),
-            (GOOD + ["--handler", "txzaqar.test.test_tap:nope"], "--handler", "has no 'nope'"),
-            (GOOD + ["--handler", "txzaqar.test.test_tap:not_callable"], "not callable"),
+            (GOOD + ["--handler", "txzaqar.test.unit.test_tap:nope"], "--handler", "has no 'nope'"),
+            (GOOD + ["--handler", "txzaqar.test.unit.test_tap:not_callable"], "not callable"),
             (GOOD + ["--no-such-option"], "no-such-option"),
             (GOOD + ["--log-level", "chatty"], "--log-level", "debug, info", "'chatty'"),
         ]
@@ -378,7 +378,7 @@ class LogLevelTests(SynchronousTestCase):
             self.assertIn("a debug event", f.read())
 
     def test_explicit_logger_wins(self) -> None:
-        config, _ = self.twistd_options("--logger", "txzaqar.test.test_tap.custom_observer")
+        config, _ = self.twistd_options("--logger", "txzaqar.test.unit.test_tap.custom_observer")
         self.assertIs(config["logger"], custom_observer)
         self.assertIsNone(_tap._twistd_observer)
 

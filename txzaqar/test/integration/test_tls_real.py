@@ -3,7 +3,7 @@ The real client against the harness's TLS Zaqar
 (L{txzaqar.testing.servers.shared_tls_zaqar}: a certificate for
 127.0.0.1/localhost from the CA of L{shared_pki}, or for another host, or
 requiring client certificates).  Keystone over TLS, and the Keystone
-stack in general, are in L{txzaqar.test.test_keystone_client}.
+stack in general, are in L{txzaqar.test.integration.test_keystone_client}.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import errors
-from txzaqar.test.test_keystone_client import Events
+from txzaqar.test.integration.test_keystone_client import Events
 from txzaqar.testing import servers
 
 

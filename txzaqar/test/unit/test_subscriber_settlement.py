@@ -9,7 +9,7 @@ from __future__ import annotations
 from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 
 from txzaqar.errors import NotFound
-from txzaqar.test.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
+from txzaqar.test.unit.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
 
 
 class DeliveryTests(SubscriberTestsMixin):
