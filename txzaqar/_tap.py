@@ -36,6 +36,8 @@ from twisted.python import usage
 
 from . import _environment as environment
 from . import _validation as v
+from ._listener import ListenerService
+from ._stdlib_logging import route_stdlib_logging
 from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
 from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
@@ -407,12 +409,16 @@ def make_authenticator(options: Options, reactor: Any) -> Any:
 
 
 def makeService(options: Options) -> Any:
-    """A L{txzaqar.subscriber.Subscriber} for the parsed options."""
+    """
+    A L{ListenerService} for the parsed options: the startup check, then a
+    L{txzaqar.subscriber.Subscriber} on the queues.
+    """
     from twisted.internet import reactor
 
     from .compose import connect
     from .subscriber import Subscriber
 
+    route_stdlib_logging("keystoneauth1")
     client = connect(
         options["url"],
         project_id=None if options["keystone"] else options["project-id"],
@@ -431,4 +437,4 @@ def makeService(options: Options) -> Any:
             dead_letter_queue=options["dead-letter-queue"],
             max_claim_count=options["max-claim-count"],
         )
-    return subscriber
+    return ListenerService(subscriber, client, options["queues"], reactor)

@@ -7,6 +7,7 @@ Every network method can also fail with L{txzaqar.errors.ConnectionFailed},
 L{txzaqar.errors.RequestTimedOut} and L{txzaqar.errors.MalformedResponse}.
 """
 
+from twisted.application.service import IService
 from zope.interface import Attribute, Interface
 
 
@@ -410,7 +411,7 @@ class IFlavor(Interface):
         """A Deferred firing with C{None}."""
 
 
-class ISubscriber(Interface):
+class ISubscriber(IService):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
     channels = Attribute("The subscribed queue names (a C{frozenset}).")

@@ -22,6 +22,7 @@ from zope.interface.verify import verifyObject
 import twisted.plugins
 import txzaqar
 from txzaqar import _tap
+from txzaqar._listener import ListenerService
 from txzaqar.subscriber import Subscriber
 from txzaqar.testing.servers.pki import make_test_pki
 
@@ -232,7 +233,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual((settings["region_name"], settings["interface"]), ("RegionTwo", "internal"))
         self.assertNotIn("password", settings)
         service = _tap.makeService(options)
-        authenticator = service._client.connection.authenticator
+        authenticator = service.client.connection.authenticator
         self.assertEqual(
             repr(authenticator),
             "Keystone(service_type='messaging', interface='internal', region_name='RegionTwo')",
@@ -244,7 +245,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual(options["url"], "https://zaqar.example:8888")
         self.assertIsNotNone(options["keystone"])
         service = _tap.makeService(options)
-        self.assertIn("region_name='R1'", repr(service._client.connection.authenticator))
+        self.assertIn("region_name='R1'", repr(service.client.connection.authenticator))
 
     def test_password_file(self) -> None:
         env = {k: v for k, v in OS_ENV.items() if k != "OS_PASSWORD"}
@@ -278,7 +279,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         self.assertEqual(options["keystone"]["cloud"], "mycloud")
         service = _tap.makeService(options)
         self.assertEqual(
-            repr(service._client.connection.authenticator),
+            repr(service.client.connection.authenticator),
             "Keystone(service_type='messaging', interface='admin', region_name='RegionOne')",
         )
         self.assertUsage(["--queue", "jobs", "--os-cloud", "other"], {"OS_CLIENT_CONFIG_FILE": clouds},
@@ -391,10 +392,12 @@ def custom_observer() -> Any:
 class MakeServiceTests(SynchronousTestCase):
     def test_make_service(self) -> None:
         service = _tap.makeService(parse("--queue", "two", "--batch", "5", "--concurrency", "7"))
-        self.assertIsInstance(service, Subscriber)
-        self.assertEqual(service.channels, frozenset({"jobs", "two"}))
-        self.assertEqual((service.batch, service.concurrency), (5, 7))
-        self.assertFalse(service.running)
+        self.assertIsInstance(service, ListenerService)
+        subscriber = service.subscriber
+        self.assertIsInstance(subscriber, Subscriber)
+        self.assertEqual(subscriber.channels, frozenset({"jobs", "two"}))
+        self.assertEqual((subscriber.batch, subscriber.concurrency), (5, 7))
+        self.assertFalse(service.running or subscriber.running)
 
     def test_log_message(self) -> None:
         """The default handler logs one JSON line per message."""

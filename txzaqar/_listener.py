@@ -1,0 +1,157 @@
+"""
+The daemon's top service: it checks once that Zaqar can be reached with
+the credentials given, then starts the L{Subscriber}, and tells systemd
+(C{sd_notify}) when it is ready, alive and stopping.
+
+Refused credentials (Keystone refusing the login, Zaqar answering 401
+after a new token, or 403) end the process with one line and exit status
+1: no backoff will fix them.  An unreachable server (connection refused,
+timeouts, 5xx, Keystone down) does not: the Subscriber starts, backs off
+and recovers when the server returns.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from . import errors
+from .interfaces import IClient, ISubscriber
+from .sdnotify import Notifier, watchdog_interval
+
+__all__ = ["ListenerService", "refused", "stop_with_status"]
+
+log = Logger(namespace="txzaqar.listen")
+
+
+def refused(error: BaseException) -> bool:
+    """Whether C{error} says the credentials are refused (not that a server is away)."""
+    if isinstance(error, errors.IdentityUnavailable):
+        return False
+    return isinstance(error, (errors.AuthenticationFailed, errors.Unauthorized, errors.Forbidden))
+
+
+def _advice(error: BaseException) -> str:
+    if isinstance(error, errors.Forbidden):
+        return "the user may not use this queue or project: check its roles and the project"
+    if isinstance(error, errors.Unauthorized):
+        return "Zaqar refused the token: check the project and Zaqar's Keystone settings"
+    return "check the user, the password (file) and the project: Keystone refused them"
+
+
+def stop_with_status(reactor: Any, status: int) -> None:
+    """
+    Stop the reactor, and have the process exit with C{status} once twistd
+    (or twist) has finished its own shutdown: neither runner has a way to
+    set a non-zero exit status, so the last exit handler sets it.
+    """
+
+    def leave() -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    atexit.register(leave)
+    reactor.stop()
+
+
+class ListenerService(MultiService):
+    """
+    Runs C{subscriber} after a startup check; its other children (e.g. the
+    metrics endpoint) start at once.
+
+    @param queues: the subscribed queue names (the check reads the first).
+    @param exit: called with the exit status when the process must end
+        (default L{stop_with_status} on C{reactor}).
+    @param environ: where C{NOTIFY_SOCKET} and C{WATCHDOG_USEC} are read.
+    """
+
+    def __init__(
+        self,
+        subscriber: ISubscriber,
+        client: IClient,
+        queues: list[str],
+        reactor: Any,
+        exit: Callable[[int], None] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.subscriber = subscriber
+        self.client = client
+        self._queues = list(queues)
+        self._reactor = reactor
+        self._exit = exit if exit is not None else (lambda status: stop_with_status(reactor, status))
+        self._notifier = Notifier(environ)
+        self._watchdog_interval = watchdog_interval(environ)
+        self._watchdog: LoopingCall | None = None
+        self._starting: Deferred[None] | None = None
+        #: the exit status asked for, if the startup check failed
+        self.exit_status: int | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._starting = Deferred.fromCoroutine(self._start())
+        self._starting.addErrback(lambda f: f.trap(CancelledError))
+
+    async def _start(self) -> None:
+        failure = await self._check()
+        if failure is not None and refused(failure):
+            log.critical(
+                "cannot start: {error}; {advice}",
+                error=f"{type(failure).__name__}: {failure}",
+                advice=_advice(failure),
+            )
+            self.exit_status = 1
+            self._exit(1)
+            return
+        if failure is not None:
+            log.warn("Zaqar is not reachable yet ({error}); starting anyway, the Subscriber backs off "
+                     "until it answers", error=f"{type(failure).__name__}: {failure}")
+        if not self.running:
+            return
+        self.subscriber.startService()
+        self._notifier.ready(f"listening to {len(self._queues)} queue(s)")
+        if self._watchdog_interval is not None:
+            self._watchdog = LoopingCall(self._ping_watchdog)
+            self._watchdog.clock = self._reactor
+            self._watchdog.start(self._watchdog_interval, now=True)
+
+    async def _check(self) -> BaseException | None:
+        """Read the first queue's stats once: the error, or C{None} when that worked."""
+        try:
+            await self.client.queue(self._queues[0]).stats()
+        except errors.ClientValidationError:
+            return None  # e.g. a signed URL that does not allow reading stats: nothing to learn
+        except errors.ZaqarError as e:
+            return e
+        return None
+
+    def _ping_watchdog(self) -> None:
+        # Only while healthy: a daemon that cannot poll should be restarted
+        # by systemd's watchdog rather than pretend to be well.
+        health = getattr(self.subscriber, "health", None)
+        if health is None or health().ready:
+            self._notifier.watchdog()
+
+    def stopService(self) -> Deferred[None]:
+        self._notifier.stopping()
+        if self._watchdog is not None and self._watchdog.running:
+            self._watchdog.stop()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self._starting is not None and not self._starting.called:
+            self._starting.cancel()
+        if self.subscriber.running:
+            await self.subscriber.stopService()
+        await super().stopService()
+        self._notifier.close()
+

@@ -1,0 +1,186 @@
+"""
+Tests for L{txzaqar._listener}: the daemon's startup check, its systemd
+notifications, and L{txzaqar._stdlib_logging}.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import attr
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import LogLevel, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar import errors
+from txzaqar._listener import ListenerService, refused
+from txzaqar._stdlib_logging import route_stdlib_logging
+
+
+@attr.s(auto_attribs=True)
+class Health:
+    ready: bool
+    reasons: tuple[str, ...] = ()
+
+
+class FakeSubscriber:
+    def __init__(self) -> None:
+        self.running = False
+        self.ready = True
+
+    def startService(self) -> None:
+        self.running = True
+
+    def stopService(self) -> Deferred[None]:
+        self.running = False
+        return succeed(None)
+
+    def health(self) -> Health:
+        return Health(self.ready)
+
+
+class FakeQueue:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def stats(self) -> Deferred[Any]:
+        if isinstance(self.answer, Exception):
+            return fail(self.answer)
+        return succeed(self.answer)
+
+
+class FakeClient:
+    def __init__(self, answer: Any = None) -> None:
+        self.asked: list[str] = []
+        self.answer = answer
+
+    def queue(self, name: str) -> FakeQueue:
+        self.asked.append(name)
+        return FakeQueue(self.answer)
+
+
+class ListenerTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        self.exits: list[int] = []
+        self.subscriber = FakeSubscriber()
+
+    def receiver(self) -> tuple[socket.socket, str]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        path = self.mktemp() + ".sock"
+        sock.bind(path)
+        sock.setblocking(False)
+        return sock, path
+
+    def received(self, sock: socket.socket) -> list[bytes]:
+        got = []
+        while True:
+            try:
+                got.append(sock.recv(4096))
+            except BlockingIOError:
+                return got
+
+    def service(self, answer: Any = None, environ: dict[str, str] | None = None) -> ListenerService:
+        self.client = FakeClient(answer)
+        return ListenerService(
+            self.subscriber, self.client, ["jobs", "more"], self.clock,  # type: ignore[arg-type]
+            exit=self.exits.append, environ=environ or {},
+        )
+
+    def test_check_then_start(self) -> None:
+        service = self.service()
+        service.startService()
+        self.assertEqual(self.client.asked, ["jobs"])
+        self.assertTrue(self.subscriber.running)
+        self.assertEqual(self.exits, [])
+        self.successResultOf(service.stopService())
+        self.assertFalse(self.subscriber.running)
+
+    def test_refused_credentials_end_the_process(self) -> None:
+        for error in (
+            errors.AuthenticationFailed(title="The request you have made requires authentication."),
+            errors.error_from_response(401, b'{"title": "Unauthorized"}', {}),
+            errors.error_from_response(403, b'{"title": "Forbidden"}', {}),
+        ):
+            self.exits.clear()
+            seen = len(self.events)
+            service = self.service(error)
+            service.startService()
+            self.assertEqual(self.exits, [1], error)
+            self.assertEqual(service.exit_status, 1)
+            self.assertFalse(self.subscriber.running)
+            [event] = [e for e in list(self.events)[seen:] if e["log_level"] >= LogLevel.warn]
+            self.assertEqual(event["log_level"], LogLevel.critical)
+            self.assertIn(type(error).__name__, event["error"])
+            self.assertTrue(event["advice"])
+
+    def test_unreachable_server_starts_anyway(self) -> None:
+        for error in (
+            errors.ConnectionFailed(title="Connection refused"),
+            errors.RequestTimedOut(title="timed out"),
+            errors.error_from_response(503, b"", {}),
+            errors.IdentityUnavailable(title="Identity service unreachable"),
+        ):
+            self.subscriber.running = False
+            service = self.service(error)
+            service.startService()
+            self.assertEqual(self.exits, [])
+            self.assertTrue(self.subscriber.running, error)
+            self.assertFalse(refused(error))
+
+    def test_systemd_notifications(self) -> None:
+        sock, path = self.receiver()
+        service = self.service(environ={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "10000000"})
+        service.startService()
+        self.assertEqual(self.received(sock), [b"READY=1\nSTATUS=listening to 2 queue(s)", b"WATCHDOG=1"])
+        self.clock.advance(5)
+        self.assertEqual(self.received(sock), [b"WATCHDOG=1"])
+        self.subscriber.ready = False  # unhealthy: systemd's watchdog should fire
+        self.clock.advance(5)
+        self.assertEqual(self.received(sock), [])
+        self.subscriber.ready = True
+        self.clock.advance(5)
+        self.assertEqual(self.received(sock), [b"WATCHDOG=1"])
+        self.successResultOf(service.stopService())
+        self.assertEqual(self.received(sock), [b"STOPPING=1"])
+        self.clock.advance(20)
+        self.assertEqual(self.received(sock), [])
+
+    def test_no_ready_when_refused(self) -> None:
+        sock, path = self.receiver()
+        service = self.service(errors.AuthenticationFailed(title="no"), environ={"NOTIFY_SOCKET": path})
+        service.startService()
+        self.assertEqual(self.received(sock), [])
+
+    def test_stop_during_check(self) -> None:
+        service = self.service()
+        pending: Deferred[Any] = Deferred()
+        self.client.answer = None
+        self.client.queue = lambda name: type("Q", (), {"stats": lambda self: pending})()  # type: ignore[method-assign]
+        service.startService()
+        self.assertFalse(self.subscriber.running)
+        self.successResultOf(service.stopService())
+        self.assertFalse(self.subscriber.running)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+
+class StdlibLoggingTests(SynchronousTestCase):
+    def test_records_become_events(self) -> None:
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        handler = route_stdlib_logging("txzaqar-test-lib")
+        self.addCleanup(logging.getLogger("txzaqar-test-lib").removeHandler, handler)
+        self.assertIs(route_stdlib_logging("txzaqar-test-lib"), handler)
+        logging.getLogger("txzaqar-test-lib.session").warning("REQ %s", "GET /v3")
+        logging.getLogger("txzaqar-test-lib.session").debug("detail")
+        got = [(e["log_namespace"], e["log_level"], e["log_text"]) for e in events]
+        self.assertEqual(got, [
+            ("txzaqar-test-lib.session", LogLevel.warn, "REQ GET /v3"),
+            ("txzaqar-test-lib.session", LogLevel.debug, "detail"),
+        ])
+        self.assertFalse(logging.getLogger("txzaqar-test-lib").propagate)
