@@ -178,7 +178,8 @@ class Options(usage.Options):
         # parse that is one line pointing at --help, so the error itself is
         # what an operator sees (and the last line twistd prints).
         if self._failed:
-            command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "twistd"
+            command = os.path.basename(sys.argv[0]) if sys.argv else ""
+            command = command if command in ("twistd", "twist") else "twistd"
             return f"Run '{command} zaqar-listen --help' for every option.\n"
         return super().getUsage(width)
 
