@@ -27,16 +27,9 @@ from . import errors
 from .interfaces import IClient, ISubscriber
 from .sdnotify import Notifier, watchdog_interval
 
-__all__ = ["ListenerService", "refused", "stop_with_status"]
+__all__ = ["ListenerService", "stop_with_status"]
 
 log = Logger(namespace="txzaqar.listen")
-
-
-def refused(error: BaseException) -> bool:
-    """Whether C{error} says the credentials are refused (not that a server is away)."""
-    if isinstance(error, errors.IdentityUnavailable):
-        return False
-    return isinstance(error, (errors.AuthenticationFailed, errors.Unauthorized, errors.Forbidden))
 
 
 def _advice(error: BaseException) -> str:
@@ -103,7 +96,7 @@ class ListenerService(MultiService):
 
     async def _start(self) -> None:
         failure = await self._check()
-        if failure is not None and refused(failure):
+        if failure is not None and errors.refused(failure):
             log.critical(
                 "cannot start: {error}; {advice}",
                 error=f"{type(failure).__name__}: {failure}",

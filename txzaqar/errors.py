@@ -177,6 +177,17 @@ class IdentityUnavailable(AuthenticationFailed):
     """Identity (Keystone) could not be reached or failed (may be transient)."""
 
 
+def refused(error: BaseException) -> bool:
+    """
+    Whether C{error} says the credentials or the permissions are refused
+    (Keystone refused the login, Zaqar answered 401 after a new token, or
+    403), as opposed to a server being away: waiting will not fix it.
+    """
+    if isinstance(error, IdentityUnavailable):
+        return False
+    return isinstance(error, (AuthenticationFailed, Unauthorized, Forbidden))
+
+
 _BY_STATUS: dict[int, type[HTTPError]] = {
     cls.status: cls
     for cls in (

@@ -14,6 +14,12 @@ one from how the claim went:
    C{poll_interval * 2**n} with jitter, at most C{max_interval};
  - no free slot: wait until a callback finishes.
 
+An operator sees one warning when a queue starts failing (what failed,
+the next delay), each retry after it at debug, and one info line when it
+recovers (after how long, how many failed polls).  Refused credentials
+or permissions (L{txzaqar.errors.refused}) and a queue that is gone are
+logged at error, with what to do, whenever the reason changes.
+
 No error escapes a poll, so the loop never dies.
 
 The timer is one source of wake-ups; L{QueuePoller.wake} is the seam for
@@ -32,6 +38,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
 
+from ..errors import Forbidden, NotFound, refused
 from .events import log
 from .settings import SubscriberSettings
 from .settlement import observe
@@ -53,6 +60,7 @@ class Failed:
     """A claim (or configuring the queue before it) failed, for C{reason}."""
 
     reason: str
+    error: BaseException | None = None
 
 
 #: What claims once from a queue: a coroutine function giving how it went.
@@ -85,6 +93,9 @@ class QueuePoller:
         self._sleep: Deferred[Any] | None = None
         self._wakeable = False  # the sleep is a delay that wake() cuts short
         self._attempt = 0
+        self._failing_since: float | None = None  # when the current run of failures began
+        self._failed_polls = 0
+        self._failure_kind: str | None = None  # the error class last logged above debug
         self._full = False  # the last claim came back full (read and reset by the poller)
         self._woken = False  # woken since the last claim started
         self._bursting = 0  # extra claims in flight (see _burst)
@@ -168,7 +179,8 @@ class QueuePoller:
             await self._wait()
             return 0, True
         if isinstance(outcome, Failed):
-            return self._backoff(outcome.reason), False
+            return self._failed(outcome), False
+        self._recovered()
         if outcome is Outcome.EMPTY:
             # woken while the claim was in flight: the messages may have come since
             return (0, True) if self._woken else (self._backoff(None), True)
@@ -207,14 +219,58 @@ class QueuePoller:
             self._full = False
             self._burst()
 
-    def _backoff(self, reason: str | None) -> float:
+    def _next_delay(self) -> float:
         settings = self._settings
         base = min(settings.max_interval, settings.poll_interval * 2 ** min(self._attempt, 64))
-        delay = base * (1 - 0.25 * self._jitter())
         self._attempt += 1
-        if reason is None:
-            log.debug("{queue} is empty; backing off {delay:.2f}s", queue=self.name, delay=delay)
-        else:
-            log.warn("{queue}: {reason}; backing off {delay:.2f}s",
-                     queue=self.name, reason=reason, delay=delay)
+        return base * (1 - 0.25 * self._jitter())
+
+    def _backoff(self, reason: str | None) -> float:
+        """The delay after an empty claim (C{reason} C{None}) or an unexpected error."""
+        if reason is not None:
+            return self._failed(Failed(reason))
+        delay = self._next_delay()
+        log.debug("{queue} is empty; backing off {delay:.2f}s", queue=self.name, delay=delay)
         return delay
+
+    def _failed(self, failure: Failed) -> float:
+        """Log a failed poll (see the module docstring) and give the delay before the next."""
+        delay = self._next_delay()
+        error = failure.error
+        kind = type(error).__name__ if error is not None else failure.reason
+        permanent = error is not None and (refused(error) or isinstance(error, NotFound))
+        first = self._failing_since is None
+        if first:
+            self._failing_since = self._clock.seconds()
+            self._failed_polls = 0
+        self._failed_polls += 1
+        fields = dict(queue=self.name, reason=failure.reason, delay=delay, failed_polls=self._failed_polls)
+        if permanent and kind != self._failure_kind:
+            log.error("{queue}: {reason}; backing off {delay:.2f}s. {advice}",
+                      advice=_advice(error), **fields)
+        elif first or (kind != self._failure_kind and self._failure_kind is not None and not permanent):
+            log.warn("{queue}: {reason}; backing off {delay:.2f}s (retries are logged at debug "
+                     "until it recovers)", **fields)
+        else:
+            log.debug("{queue}: {reason}; backing off {delay:.2f}s (failed poll {failed_polls})", **fields)
+        self._failure_kind = kind
+        return delay
+
+    def _recovered(self) -> None:
+        """A claim answered: if polls had been failing, say it is over."""
+        if self._failing_since is None:
+            return
+        log.info("{queue}: recovered after {duration:.1f}s and {failed_polls} failed polls",
+                 queue=self.name, duration=self._clock.seconds() - self._failing_since,
+                 failed_polls=self._failed_polls)
+        self._failing_since = None
+        self._failed_polls = 0
+        self._failure_kind = None
+
+
+def _advice(error: BaseException | None) -> str:
+    if isinstance(error, NotFound):
+        return "The queue (or its dead-letter queue) is gone: create it, or unsubscribe."
+    if isinstance(error, Forbidden):
+        return "Access is refused: check the user's roles on this project and queue."
+    return "The credentials are refused: check the user, the password and the project."

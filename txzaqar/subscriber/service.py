@@ -293,7 +293,7 @@ class Subscriber(Service):
                 await channel.queue.configure(**channel.configure)
             except ZaqarError as e:
                 self.stats["poll_errors"] += 1
-                return Failed(f"configuring the queue failed: {e}")
+                return Failed(f"configuring the queue failed: {e}", e)
             log.info("configured {queue}: {settings}", queue=channel.name, settings=channel.configure)
             channel.configure = None
         free = self._slots.free
@@ -306,7 +306,7 @@ class Subscriber(Service):
         except ZaqarError as e:
             self._slots.give_back(limit)
             self.stats["poll_errors"] += 1
-            return Failed(f"claiming failed: {e}")
+            return Failed(f"claiming failed: {e}", e)
         except Exception:
             self._slots.give_back(limit)
             raise

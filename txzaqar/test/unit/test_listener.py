@@ -17,7 +17,7 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar._listener import ListenerService, refused
+from txzaqar._listener import ListenerService
 from txzaqar._stdlib_logging import route_stdlib_logging
 
 
@@ -132,7 +132,7 @@ class ListenerTests(SynchronousTestCase):
             service.startService()
             self.assertEqual(self.exits, [])
             self.assertTrue(self.subscriber.running, error)
-            self.assertFalse(refused(error))
+            self.assertFalse(errors.refused(error))
 
     def test_systemd_notifications(self) -> None:
         sock, path = self.receiver()
