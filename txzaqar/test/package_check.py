@@ -56,8 +56,11 @@ class CheckFailed(Exception):
     """A check failed; the message says which and why."""
 
 
+STARTED = time.monotonic()
+
+
 def ok(what: str) -> None:
-    print(f"ok: {what}", flush=True)
+    print(f"[{time.monotonic() - STARTED:5.1f} s] ok: {what}", flush=True)
 
 
 def check(condition: bool, what: str, detail: str = "") -> None:
@@ -189,7 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="the source tree, installed editable")
     args = parser.parse_args(argv)
     dist, source = args.dist.resolve(), args.source.resolve()
-    started = time.monotonic()
     try:
         wheel, sdist = one(dist, "txzaqar-*.whl"), one(dist, "txzaqar-*.tar.gz")
         with tempfile.TemporaryDirectory(prefix="txzaqar-package-") as tmp:
@@ -206,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as e:
         print(f"FAILED: {e}", flush=True)
         return 1
-    print(f"package check: all passed in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"package check: all passed in {time.monotonic() - STARTED:.0f} s", flush=True)
     return 0
 
 
