@@ -1,12 +1,31 @@
+import re
+from pathlib import Path
+
 from setuptools import setup
+
+HERE = Path(__file__).parent
+
+
+def read_version() -> str:
+    """txzaqar/_version.py's __version__, read without importing the package."""
+    text = (HERE / "txzaqar" / "_version.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("no __version__ = \"...\" line in txzaqar/_version.py")
+    return match.group(1)
+
 
 setup(
     name="txzaqar",
-    version="0.1.0.dev0",
+    version=read_version(),
     description="A Twisted client for OpenStack Zaqar, the multi-tenant message queue service",
-    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
-    license="Apache-2.0",
+    # PEP 639: License-Expression and License-File (setuptools >= 77); they
+    # replace the "License ::" classifier, which setuptools now refuses
+    # beside an expression.
+    license_expression="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.11",
     # An explicit root makes an editable install (pip install -e .) a plain
     # .pth with this directory, so twistd's plugin scan of sys.path finds
@@ -43,9 +62,27 @@ setup(
             "ruff",
         ],
     },
+    project_urls={
+        # Source, Issues and Changelog go here once the public repository's
+        # address is settled.
+        "Zaqar": "https://docs.openstack.org/zaqar/latest/",
+        "Zaqar API reference": "https://docs.openstack.org/api-ref/message/",
+    },
+    # The Python versions are exactly the ones tox tests (py311 in "tests",
+    # py312-unit, py313-unit).
     classifiers=[
+        "Development Status :: 3 - Alpha",
         "Framework :: Twisted",
+        "Intended Audience :: Developers",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Programming Language :: Python :: Implementation :: CPython",
+        "Topic :: Software Development :: Libraries :: Python Modules",
+        "Topic :: System :: Distributed Computing",
         "Topic :: System :: Networking",
+        "Typing :: Typed",
     ],
 )

@@ -5,6 +5,7 @@ txzaqar: the Twisted client for OpenStack Zaqar.
     queue = await client.create_queue("wot")
 """
 
+from ._version import __version__ as __version__
 from .auth import Keystone, NoAuth, Token
 from .claim import Claim
 from .client import Client
@@ -14,8 +15,6 @@ from .errors import ClientValidationError, ZaqarError
 from .message import Message, MessageStatus
 from .queue import Metadata, PartialPostError, Queue, QueueStats, SignedURL
 from .subscription import Subscription
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Claim",

@@ -43,13 +43,14 @@ from zope.interface import implementer
 
 from . import errors
 from ._twisted_internals import HTTP10ClosingPool, RequestNotSent
+from ._version import __version__
 from .interfaces import IAuthenticator, IConnection
 
 log = Logger()
 
 T = TypeVar("T")
 
-USER_AGENT = "txzaqar/0.1"
+USER_AGENT = f"txzaqar/{__version__}"
 JSON_TYPE = "application/json"
 JSON_PATCH_TYPE = "application/openstack-messaging-v2.0-json-patch"
 
