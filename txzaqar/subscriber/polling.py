@@ -18,7 +18,7 @@ An operator sees one warning when a queue starts failing (what failed,
 the next delay), each retry after it at debug, and one info line when it
 recovers (after how long, how many failed polls).  Refused credentials
 or permissions (L{txzaqar.errors.refused}) and a queue that is gone are
-logged at error, with what to do, whenever the reason changes.
+logged at error, with what to do, whenever such a reason is new.
 
 No error escapes a poll, so the loop never dies.
 
@@ -248,7 +248,7 @@ class QueuePoller:
         if permanent and kind != self._failure_kind:
             log.error("{queue}: {reason}; backing off {delay:.2f}s. {advice}",
                       advice=_advice(error), **fields)
-        elif first or (kind != self._failure_kind and self._failure_kind is not None and not permanent):
+        elif first:
             log.warn("{queue}: {reason}; backing off {delay:.2f}s (retries are logged at debug "
                      "until it recovers)", **fields)
         else:

@@ -1,0 +1,84 @@
+"""
+Run the installed C{twistd zaqar-listen} as an operator does: the
+C{twistd} script beside C{sys.executable}, in a working directory of the
+test's own, its log read from a file, stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+TWISTD = str(Path(sys.executable).parent / "twistd")
+
+
+class Daemon:
+    """
+    One C{twistd -n zaqar-listen ...} process.
+
+    @param directory: its working directory (handler modules can live there).
+    @param args: the arguments after C{zaqar-listen}.
+    @param env: added to (and overriding) this process's environment; the
+        C{OS_*} and C{ZAQAR_URL} variables of this process are not passed on.
+    """
+
+    def __init__(self, directory: Path, args: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.directory / "twistd.log"
+        self.out_path = self.directory / "twistd.out"
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        environment.update(env or {})
+        command = [TWISTD, "-n", "--pidfile", "", "--logfile", str(self.log_path), "zaqar-listen", *args]
+        self._out = open(self.out_path, "wb")
+        self.process = subprocess.Popen(
+            command, cwd=self.directory, env=environment, stdin=subprocess.DEVNULL,
+            stdout=self._out, stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        """What it logged and printed so far."""
+        return "\n".join(p.read_text(errors="replace") for p in (self.log_path, self.out_path) if p.exists())
+
+    def lines(self, level: str | None = None) -> list[str]:
+        """Its log lines, or those of one level (C{"warn"}, C{"info"}, ...): twistd writes C{[namespace#level]}."""
+        lines = self.log().splitlines()
+        return lines if level is None else [line for line in lines if f"#{level}]" in line]
+
+    @property
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float, what: str,
+                       may_exit: bool = False) -> None:
+        """Poll C{condition} every 0.1 s; fail with the log's tail after C{timeout}."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.exited and not may_exit:
+                raise AssertionError(f"twistd exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.log()[-3000:]}")
+            await deferLater(reactor, 0.1, lambda: None)
+
+    async def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, and wait for the exit; returns the exit status."""
+        if not self.exited:
+            self.process.send_signal(signal.SIGTERM)
+        await self.wait_for(lambda: self.exited, timeout, "twistd to exit after SIGTERM", may_exit=True)
+        self._out.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if not self.exited:
+            self.process.kill()
+            self.process.wait(10)
+        self._out.close()

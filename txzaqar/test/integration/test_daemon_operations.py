@@ -1,0 +1,165 @@
+"""
+C{twistd zaqar-listen} as an operator runs it, against real servers:
+systemd notifications read from a datagram socket, an outage of Zaqar as
+the log shows it, refused credentials at startup, Zaqar down at startup.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+from twisted.trial import unittest
+
+import txzaqar
+from txzaqar.test.integration.daemon import Daemon
+from txzaqar.testing import servers
+
+
+class DaemonCase(unittest.TestCase):
+    timeout = 240
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="txzaqar-ops-"))  # short: a socket path lives here
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def daemon(self, args: list[str], env: dict[str, str] | None = None) -> Daemon:
+        daemon = Daemon(self.dir / f"d{uuid.uuid4().hex[:6]}", args, env)
+        self.addCleanup(daemon.kill)
+        return daemon
+
+    def queue_names(self, client: Any, count: int) -> list[str]:
+        names = [f"ops-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+        for name in names:
+            self.addCleanup(lambda n=name: client.queue(n).delete())
+        return names
+
+    def noauth_client(self, url: str) -> Any:
+        client = txzaqar.connect(url, project_id="ops", reactor=reactor)
+        self.addCleanup(client.close)
+        return client
+
+
+class SystemdTests(DaemonCase):
+    async def test_ready_watchdog_stopping(self) -> None:
+        """A datagram socket of the test's receives READY=1, WATCHDOG=1, then STOPPING=1."""
+        zaqar = servers.shared_zaqar()
+        client = self.noauth_client(zaqar.url)
+        [name] = self.queue_names(client, 1)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        path = str(self.dir / "notify")
+        sock.bind(path)
+        sock.setblocking(False)
+        got: list[bytes] = []
+
+        def read() -> list[bytes]:
+            while True:
+                try:
+                    got.append(sock.recv(4096))
+                except BlockingIOError:
+                    return got
+
+        daemon = self.daemon(
+            ["--url", zaqar.url, "--project-id", "ops", "--queue", name],
+            {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"},
+        )
+        await daemon.wait_for(lambda: any(m.startswith(b"READY=1") for m in read()), 60, "READY=1")
+        await daemon.wait_for(lambda: b"WATCHDOG=1" in read(), 10, "WATCHDOG=1")
+        status = await daemon.terminate()
+        read()
+        self.assertIn(status, (0, -15), daemon.log()[-2000:])
+        self.assertEqual(got[0], b"READY=1\nSTATUS=listening to 1 queue(s)")
+        self.assertIn(b"STOPPING=1", got)
+        self.assertEqual(got.index(b"STOPPING=1"), len(got) - 1 - got[::-1].index(b"STOPPING=1"))
+        self.assertNotIn("Traceback", daemon.log())
+
+
+class OutageTests(DaemonCase):
+    async def test_outage_is_one_warning_and_one_recovery_per_queue(self) -> None:
+        """
+        Zaqar down for 20 s: at info and above, each queue logs one warning
+        when it starts failing and one line when it recovers; no error.
+        """
+        redis = servers.shared_redis()
+        zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1)
+        await deferToThread(zaqar.start)
+        self.addCleanup(zaqar.stop)
+        client = self.noauth_client(zaqar.url)
+        names = self.queue_names(client, 2)
+        daemon = self.daemon([
+            "--url", zaqar.url, "--project-id", "ops", "--queue", names[0], "--queue", names[1],
+            "--poll-interval", "0.2", "--max-interval", "2",
+        ])
+        await daemon.wait_for(lambda: "subscriber started" in daemon.log(), 60, "the subscriber to start")
+        for name in names:
+            await client.queue(name).post({"body": {"before": name}})
+        await daemon.wait_for(lambda: daemon.log().count('"before"') == 2, 30, "both messages delivered")
+
+        await deferToThread(zaqar.stop)
+        await deferLater(reactor, 20, lambda: None)  # the outage itself, not a wait for something
+        zaqar.fixed_port = zaqar.port  # back where the daemon looks
+        await deferToThread(zaqar.start)
+        await daemon.wait_for(lambda: len([ln for ln in daemon.lines("info") if "recovered after" in ln]) == 2,
+                              60, "both queues to recover")
+        for name in names:
+            await client.queue(name).post({"body": {"after": name}})
+        await daemon.wait_for(lambda: daemon.log().count('"after"') == 2, 30, "deliveries after the outage")
+        await daemon.terminate()
+
+        for name in names:
+            warnings = [ln for ln in daemon.lines("warn") if name in ln]
+            recovered = [ln for ln in daemon.lines("info") if name in ln and "recovered after" in ln]
+            self.assertEqual(len(warnings), 1, "\n".join(warnings))
+            self.assertIn("backing off", warnings[0])
+            self.assertEqual(len(recovered), 1, daemon.log()[-3000:])
+        self.assertEqual(daemon.lines("error") + daemon.lines("critical"), [])
+
+
+class StartupCheckTests(DaemonCase):
+    async def test_wrong_password_ends_the_daemon(self) -> None:
+        """Keystone refuses the password: exit status 1, one line that says so, no traceback."""
+        stack = servers.shared_keystone_stack()
+        user = stack.credentials.user("demo")
+        env = user.os_env(stack.keystone.url)
+        del env["OS_PASSWORD"]
+        password = self.dir / "password"
+        password.write_text("certainly-not-" + user.password + "\n")
+        daemon = self.daemon(["--os-password-file", str(password), "--queue", "never"], env)
+        await daemon.wait_for(lambda: daemon.exited, 90, "the daemon to give up", may_exit=True)
+        log = daemon.log()
+        self.assertEqual(daemon.process.returncode, 1, log[-3000:])
+        serious = daemon.lines("critical") + daemon.lines("error")
+        self.assertEqual(len(serious), 1, log[-3000:])
+        self.assertIn("cannot start", serious[0])
+        self.assertIn("AuthenticationFailed", serious[0])
+        self.assertNotIn("Traceback", log)
+        self.assertNotIn(user.password, log)
+        self.assertNotIn("subscriber started", log)
+
+    async def test_zaqar_down_at_start(self) -> None:
+        """Zaqar not running yet: the daemon stays up and delivers once it starts."""
+        redis = servers.shared_redis()
+        port = servers.free_port()
+        zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1, port=port)
+        self.addCleanup(zaqar.stop)
+        url = f"http://127.0.0.1:{port}"
+        name = f"ops-{uuid.uuid4().hex[:10]}"
+        daemon = self.daemon(["--url", url, "--project-id", "ops", "--queue", name,
+                              "--poll-interval", "0.2", "--max-interval", "1"])
+        await daemon.wait_for(lambda: "not reachable yet" in daemon.log(), 60, "the startup warning")
+        self.assertFalse(daemon.exited)
+        await deferToThread(zaqar.start)
+        client = self.noauth_client(url)
+        self.addCleanup(lambda: client.queue(name).delete())
+        await client.queue(name).post({"body": {"late": True}})
+        await daemon.wait_for(lambda: '"late"' in daemon.log(), 60, "the delivery once Zaqar is up")
+        await daemon.terminate()
+
