@@ -38,7 +38,7 @@ class DaemonCase(unittest.TestCase):
     def queue_names(self, client: Any, count: int) -> list[str]:
         names = [f"ops-{uuid.uuid4().hex[:10]}" for _ in range(count)]
         for name in names:
-            self.addCleanup(lambda n=name: client.queue(n).delete())
+            self.addCleanup(client.queue(name).delete)
         return names
 
     def noauth_client(self, url: str) -> Any:
