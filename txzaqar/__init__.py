@@ -5,7 +5,7 @@ txzaqar: the Twisted client for OpenStack Zaqar.
     queue = await client.create_queue("wot")
 """
 
-from .auth import Keystone, NoAuth, Token
+from .auth import Keystone, NoAuth, NotAllowedBySignedURL, SignedURLAuth, SignedURLExpired, Token
 from .claim import Claim
 from .client import Client
 from .compose import connect
@@ -27,10 +27,13 @@ __all__ = [
     "MessageStatus",
     "Metadata",
     "NoAuth",
+    "NotAllowedBySignedURL",
     "PartialPostError",
     "Queue",
     "QueueStats",
     "SignedURL",
+    "SignedURLAuth",
+    "SignedURLExpired",
     "Subscription",
     "Token",
     "ZaqarError",

@@ -94,6 +94,9 @@ class _HeadersAuth:
     def close(self) -> Deferred[None]:
         return succeed(None)
 
+    def check(self, method: str, path: str) -> None:
+        """Sends everything: the server's own check is under test."""
+
 
 class _RelativeCalls:
     """C{(method, path relative to /v2/)} of what a L{RecordingAgent} has seen, read live."""
