@@ -71,7 +71,7 @@ class SignedURLFileTests(SynchronousTestCase):
         service = _tap.makeService(options)
         self.assertIsInstance(service, Subscriber)
         self.assertEqual(service.channels, frozenset({"jobs"}))
-        auth: Any = service._client.connection.authenticator  # type: ignore[attr-defined]
+        auth: Any = service._client.connection.authenticator
         self.assertIsInstance(auth, SignedURLAuth)
         self.assertEqual(auth.project_id, "p1")
 
