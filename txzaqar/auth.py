@@ -218,11 +218,11 @@ class SignedURLAuth:
             raise SignedURLExpired(self.expires)
         if method not in self.methods:
             raise NotAllowedBySignedURL(
-                method, path, f"allows {', '.join(self.methods)}, not {method} (of {path})"
+                method, path, f"the signed URL allows {', '.join(self.methods)}, not {method} (of {path})"
             )
         if not any(re.search(p, path) for p in self.paths):
             raise NotAllowedBySignedURL(
-                method, path, f"allows the paths {', '.join(self.paths)}, not {path}"
+                method, path, f"the signed URL allows the paths {', '.join(self.paths)}, not {path}"
             )
 
     def headers(self) -> Deferred[dict[str, str]]:
