@@ -6,12 +6,12 @@ txzaqar: the Twisted client for OpenStack Zaqar.
 """
 
 from ._version import __version__ as __version__
-from .auth import Keystone, NoAuth, Token
+from .auth import Keystone, NoAuth, SignedURLAuth, Token
 from .claim import Claim
 from .client import Client
 from .compose import connect
 from .connection import Connection
-from .errors import ClientValidationError, ZaqarError
+from .errors import ClientValidationError, NotAllowedBySignedURL, SignedURLExpired, ZaqarError
 from .message import Message, MessageStatus
 from .queue import Metadata, PartialPostError, Queue, QueueStats, SignedURL
 from .subscription import Subscription
@@ -26,10 +26,13 @@ __all__ = [
     "MessageStatus",
     "Metadata",
     "NoAuth",
+    "NotAllowedBySignedURL",
     "PartialPostError",
     "Queue",
     "QueueStats",
     "SignedURL",
+    "SignedURLAuth",
+    "SignedURLExpired",
     "Subscription",
     "Token",
     "ZaqarError",

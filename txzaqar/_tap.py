@@ -159,6 +159,9 @@ class Options(usage.Options):
         ["max-claim-count", None, None, "claims before a message is dead-lettered"],
         ["log-level", None, "info", "the least severe events twistd logs: debug (every request "
                                     "and poll), info, warn, error or critical"],
+        ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the "
+                                        "JSON of Queue.share() (SignedURL.to_json(url)); replaces "
+                                        "--project-id and Keystone, and --queue defaults to its queue"],
     ]
 
     def __init__(self) -> None:
@@ -219,8 +222,9 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         self._tls_options()
-        self["keystone"] = self._keystone_options()
-        url = self["url"] or environment.zaqar_url()
+        self["signed-url"] = signed_url_options(self)
+        self["keystone"] = None if self["signed-url"] else self._keystone_options()
+        url = self["url"] or (self["signed-url"] or {}).get("url") or environment.zaqar_url()
         if url:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -228,7 +232,7 @@ class Options(usage.Options):
         elif self["keystone"] is None:
             raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
         self["url"] = url
-        if self["keystone"] is None:
+        if self["keystone"] is None and self["signed-url"] is None:
             project = self["project-id"] or environment.variable("OS_PROJECT_ID")
             if not project:
                 raise usage.UsageError(
@@ -322,6 +326,71 @@ class Options(usage.Options):
         return options
 
 
+class _WallClock:
+    """C{seconds()} of the wall clock: whether a signed URL has expired, checked once when parsing."""
+
+    @staticmethod
+    def seconds() -> float:
+        import time
+
+        return time.time()
+
+
+#: What the Subscriber does to a queue, which a signed URL must allow.
+_CONSUMER_REQUESTS = (
+    ("POST", "claims", "claim"), ("DELETE", "messages", "delete handled messages"),
+    ("PATCH", "claims/x", "renew claims"), ("DELETE", "claims/x", "release claims"),
+)
+
+
+def signed_url_options(options: Options) -> dict[str, Any] | None:
+    """
+    The signed URL document of C{--signed-url-file} (C{None} without it),
+    checked: readable, well-formed, not expired, for the C{--queue}s (which
+    it fills in when none is given), allowing what a consumer does, and
+    given without other credentials.
+
+    @raise usage.UsageError: with a one-line reason.
+    """
+    from .auth import SignedURLAuth
+
+    path = options["signed-url-file"]
+    if path is None:
+        return None
+    given = [f"--{k}" for k in ("project-id", "os-cloud", *KEYSTONE_OPTIONS, "os-password-file") if options[k]]
+    if given:
+        raise usage.UsageError(f"--signed-url-file is all the credentials there are: drop {given[0]}")
+    if options["dead-letter-queue"] or options["max-claim-count"]:
+        raise usage.UsageError("--signed-url-file cannot configure a queue: drop --dead-letter-queue "
+                               "and --max-claim-count (set them on the queue with its owner's credentials)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(1 << 16)
+    except OSError as e:
+        raise usage.UsageError(f"--signed-url-file: cannot read {path!r}: {e.strerror}") from None
+    try:
+        auth = SignedURLAuth(raw, clock=_WallClock())
+    except ClientValidationError as e:
+        raise usage.UsageError(f"--signed-url-file {path}: {e.description}") from None
+    if auth.expired:
+        raise usage.UsageError(f"--signed-url-file {path}: expired at {auth.expires} UTC; ask for a new one")
+    if not options["queues"]:
+        if auth.queue is None:
+            raise usage.UsageError(f"--signed-url-file {path}: its paths name no single queue; give --queue")
+        options["queues"].append(auth.queue)
+    for queue in options["queues"]:
+        for method, rest, what in _CONSUMER_REQUESTS:
+            try:
+                auth.check(method, f"/v2/queues/{queue}/{rest}")
+            except ClientValidationError:
+                raise usage.UsageError(
+                    f"--signed-url-file {path}: does not allow {method} /v2/queues/{queue}/"
+                    f"{rest.split('/')[0]} ({what}); share it with paths messages and claims and "
+                    "methods POST, PATCH and DELETE"
+                ) from None
+    return v.signed_url_document(raw)
+
+
 def _secret_on_command_line(option: str) -> None:
     raise usage.UsageError(
         f"--{option}: secrets are never taken on the command line (other users can read it): use "
@@ -403,7 +472,14 @@ def keystone_from_settings(settings: dict[str, Any], **kwargs: Any) -> Any:
 
 
 def make_authenticator(options: Options, reactor: Any) -> Any:
-    """Keystone for the parsed options, or C{None} (L{connect} makes L{NoAuth})."""
+    """
+    L{txzaqar.auth.SignedURLAuth} or Keystone for the parsed options, or
+    C{None} (L{connect} makes L{NoAuth}).
+    """
+    if options.get("signed-url"):
+        from .auth import SignedURLAuth
+
+        return SignedURLAuth(options["signed-url"], clock=reactor)
     if options["keystone"] is None:
         return None
     return keystone_from_settings(options["keystone"], reactor=reactor)
@@ -422,7 +498,7 @@ def makeService(options: Options) -> Any:
     route_stdlib_logging("keystoneauth1")
     client = connect(
         options["url"],
-        project_id=None if options["keystone"] else options["project-id"],
+        project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],
         authenticator=make_authenticator(options, reactor),
         reactor=reactor,
         cacert=options["cacert"],

@@ -7,7 +7,9 @@ Every check raises L{ClientValidationError} naming the field and the bound.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ClientValidationError  # noqa: F401 (re-exported for _validation users)
@@ -93,3 +95,90 @@ def path_segment(field: str, value: object) -> str:
     if "/" in value or "?" in value or "#" in value:
         raise ClientValidationError(field, f"{value!r} must not contain '/', '?' or '#'")
     return value
+
+
+#: The query parameters of C{GET /v2/queues}; any other one is a metadata filter.
+QUEUE_LIST_PARAMETERS = frozenset({"marker", "limit", "detailed", "name", "with_count"})
+
+
+def marker(field: str, value: object) -> str | None:
+    """Check a listing's resume marker (C{None}: from the start); return it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ClientValidationError(field, f"must be a non-empty string (an id or name), not {value!r}")
+    return value
+
+
+def queue_filters(name: object, filters: object) -> dict[str, Any]:
+    """
+    Check the C{name} pattern and metadata C{filters} of a queue listing.
+
+    @return: the query parameters they add.
+    """
+    params: dict[str, Any] = {}
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise ClientValidationError("name", f"must be a non-empty string (a regular expression), not {name!r}")
+        try:
+            re.compile(name)
+        except re.error as e:
+            raise ClientValidationError("name", f"{name!r} is not a regular expression: {e}") from None
+        params["name"] = name
+    if filters is not None:
+        if not isinstance(filters, Mapping):
+            raise ClientValidationError("filters", "must be a dict of metadata key to value")
+        for key, value in filters.items():
+            if not isinstance(key, str) or not key:
+                raise ClientValidationError("filters", f"keys must be non-empty strings, not {key!r}")
+            if key in QUEUE_LIST_PARAMETERS:
+                raise ClientValidationError(
+                    "filters", f"{key!r} is a listing parameter, not a metadata key the server can filter on"
+                )
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise ClientValidationError(
+                    "filters", f"{key!r}: values are strings or integers, not {type(value).__name__}"
+                )
+            if isinstance(value, int):
+                integer(f"filters[{key!r}]", value, -MAX_INT64 - 1, MAX_INT64)
+            elif not value:
+                raise ClientValidationError("filters", f"{key!r}: an empty value is dropped by the server")
+            params[key] = value
+    return params
+
+
+#: The keys of a pre-signed URL document (what C{POST /v2/queues/q/share} answers).
+SIGNED_URL_KEYS = ("paths", "methods", "project", "expires", "signature")
+
+
+def signed_url_document(data: Any) -> dict[str, Any]:
+    """
+    Check a signed URL document: a C{dict}, or its JSON text, with
+    C{paths} and C{methods} (non-empty lists of strings) and C{project},
+    C{expires} and C{signature} (non-empty strings); an optional C{url}
+    (where Zaqar is) is kept.
+
+    @return: the document as a C{dict}.
+    """
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError as e:
+            raise ClientValidationError("signed_url", f"is not JSON: {e}") from None
+    if not isinstance(data, Mapping):
+        raise ClientValidationError("signed_url", "must be the JSON object Queue.share() gives")
+    missing = [k for k in SIGNED_URL_KEYS if k not in data]
+    if missing:
+        raise ClientValidationError("signed_url", f"lacks {', '.join(missing)}")
+    for key in ("paths", "methods"):
+        value = data[key]
+        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value \
+                or not all(isinstance(x, str) and x for x in value):
+            raise ClientValidationError("signed_url", f"{key} must be a non-empty list of strings")
+    for key in ("project", "expires", "signature"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise ClientValidationError("signed_url", f"{key} must be a non-empty string")
+    url = data.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise ClientValidationError("signed_url", f"url must be an http:// or https:// URL, not {url!r}")
+    return dict(data)

@@ -6,7 +6,7 @@ flavors).  L{txzaqar.connect} builds one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 from zope.interface import implementer
@@ -16,6 +16,8 @@ from . import _validation as v
 from .admin import Flavor, Pool
 from .interfaces import IClient, IConnection
 from .queue import Queue
+
+T = TypeVar("T")
 
 
 @implementer(IClient)
@@ -56,24 +58,78 @@ class Client:
 
         return Deferred.fromCoroutine(create())
 
-    def queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None) -> Deferred[list[Queue]]:
+    def queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
+               marker: str | None = None, name: str | None = None,
+               filters: Mapping[str, Any] | None = None) -> Deferred[list[Queue]]:
         """
-        Every queue of the project, all pages, each exactly once.
+        Every queue of the project, all pages, each exactly once (see
+        L{iter_queues} for the parameters, and to walk them lazily).
 
         @param limit: page size, 1 to 20.
         @param detailed: also read each queue's metadata (see L{queue_details}).
         @return: a Deferred firing with a C{list} of L{Queue}.
         """
-        d = self.queue_details(limit=limit, detailed=detailed, max_items=max_items)
-        return d.addCallback(lambda items: [self.queue(item["name"]) for item in items])
+        listing = self.iter_queues(limit=limit, detailed=detailed, max_items=max_items,
+                                   marker=marker, name=name, filters=filters)
+        return Deferred.fromCoroutine(_all(listing))
 
-    def queue_details(self, limit: int = 10, detailed: bool = True, max_items: int | None = None) -> Deferred[list[dict[str, Any]]]:
-        """@return: a Deferred firing with the queue documents (C{name}, C{href}, C{metadata})."""
+    def iter_queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
+                    marker: str | None = None, name: str | None = None,
+                    filters: Mapping[str, Any] | None = None,
+                    with_count: bool = False) -> _paging.Listing[Queue]:
+        """
+        The project's queues, a page at a time::
+
+            async for queue in client.iter_queues(limit=20):
+                ...
+
+        @param marker: resume after this queue name (a listing's C{marker}).
+        @param name: a regular expression queue names must match, and
+            C{filters} metadata values queues must have (strings or
+            integers; a string that reads as an integer is compared as
+            one).  Only Zaqar's MongoDB store applies them: on Redis, Zaqar
+            23.0.1 ignores both and lists every queue.
+        @param with_count: ask for the project's queue count, which is the
+            listing's C{count} once the first page is in.
+        @return: a L{txzaqar._paging.Listing} of L{Queue} (an L{IListing}).
+        @raise ClientValidationError: a bad parameter; nothing is sent.
+        """
+        def queue(item: dict[str, Any]) -> Queue:
+            return self.queue(item["name"])
+
+        return self._queue_listing(queue, limit, detailed, max_items, marker, name, filters, with_count)
+
+    def _queue_listing(self, convert: Callable[[dict[str, Any]], T], limit: int, detailed: bool,
+                       max_items: int | None, marker: str | None, name: str | None,
+                       filters: Mapping[str, Any] | None, with_count: bool = False) -> _paging.Listing[T]:
         v.page_limit(limit)
-        return Deferred.fromCoroutine(
-            _paging.collect(self.connection, "queues", "queues", "name", limit,
-                            params={"detailed": detailed}, max_items=max_items)
-        )
+        v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
+        if marker is not None:
+            v.queue_name(v.marker("marker", marker))
+        params: dict[str, Any] = {"detailed": detailed, **v.queue_filters(name, filters)}
+        return _paging.Listing(self.connection, "queues", "queues", "name", limit, convert, params=params,
+                               max_items=max_items, marker=marker, with_count=with_count)
+
+    def queue_details(self, limit: int = 10, detailed: bool = True, max_items: int | None = None,
+                      marker: str | None = None, name: str | None = None,
+                      filters: Mapping[str, Any] | None = None) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with the queue documents (C{name}, C{href}, C{metadata})."""
+        listing = self._queue_listing(dict, limit, detailed, max_items, marker, name, filters)
+        return Deferred.fromCoroutine(_all(listing))
+
+    def queue_count(self) -> Deferred[int]:
+        """
+        @return: a Deferred firing with the number of queues of the
+            project (C{GET /v2/queues?with_count=true}, one request).
+        """
+
+        async def count() -> int:
+            response = await self.connection.get("queues", params={"limit": 1, "with_count": True})
+            body = response.json if isinstance(response.json, dict) else {}
+            value = body.get("count", 0)  # the server leaves out a count of 0
+            return value if isinstance(value, int) else 0
+
+        return Deferred.fromCoroutine(count())
 
     def home(self) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the JSON-Home document."""
@@ -92,15 +148,18 @@ class Client:
 
         return Deferred.fromCoroutine(versions())
 
-    def ping(self) -> Deferred[bool]:
+    def ping(self, head: bool = False) -> Deferred[bool]:
         """
-        @return: a Deferred firing with C{True} when the server and its
-            storage answer; fails with the error (e.g.
-            L{txzaqar.errors.ServiceUnavailable}) otherwise.
+        @param head: send C{HEAD /v2/ping}, which Zaqar answers without
+            asking its storage (is the API up at all?); by default C{GET},
+            which fails when the storage is down.
+        @return: a Deferred firing with C{True} when the server (and,
+            without C{head}, its storage) answers; fails with the error
+            (e.g. L{txzaqar.errors.ServiceUnavailable}) otherwise.
         """
 
         async def ping() -> bool:
-            await self.connection.get("ping")
+            await (self.connection.head("ping") if head else self.connection.get("ping"))
             return True
 
         return Deferred.fromCoroutine(ping())
@@ -160,3 +219,7 @@ class Client:
     def close(self) -> Deferred[None]:
         """Cancel requests in flight and close pooled connections."""
         return self.connection.close()
+
+
+async def _all(listing: Any) -> list[Any]:
+    return [item async for item in listing]

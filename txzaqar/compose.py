@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _validation as v
-from .auth import Keystone, NoAuth
+from .auth import Keystone, NoAuth, SignedURLAuth
 from .client import Client
 from .connection import Connection, make_agent, make_pool
 from .interfaces import IAuthenticator
@@ -33,6 +33,7 @@ def connect(
     client_id: str | None = None,
     roles: list[str] | None = None,
     cloud: str | None = None,
+    signed_url: Any = None,
     **auth_options: Any,
 ) -> Client:
     """
@@ -43,6 +44,7 @@ def connect(
                                  password=..., project_name="p",
                                  user_domain_id="default", project_domain_id="default")
         client = txzaqar.connect(cloud="mycloud")          # clouds.yaml
+        client = txzaqar.connect("http://zaqar:8888", signed_url=shared)  # no credentials
 
     @param url: Zaqar's base URL; may be omitted with Keystone (catalog).
     @param project_id: for servers without authentication (L{NoAuth}).
@@ -53,6 +55,10 @@ def connect(
         Certificates are verified against the system store by default.
     @param roles: C{X-Roles} for a noauth server (e.g. C{["admin"]}).
     @param cloud: a cloud name from C{clouds.yaml}.
+    @param signed_url: act with nothing but a pre-signed URL (a
+        L{txzaqar.SignedURL}, its C{to_json()} document, or that as JSON
+        text): see L{txzaqar.auth.SignedURLAuth}.  C{url} may be left out
+        when the document carries one.
     @param auth_options: keystoneauth1 options (C{auth_type}, C{auth_url},
         C{username}, C{password}, ..., C{interface}, C{region_name}), and
         C{call_timeout} (see L{Keystone}).
@@ -63,6 +69,14 @@ def connect(
         reactor = global_reactor
     if tls is None and (cacert or cert or insecure):
         tls = TLSPolicy(cacert=cacert, cert=cert, key=key, insecure=insecure)
+    if signed_url is not None:
+        if authenticator is not None or project_id is not None or cloud is not None or auth_options:
+            raise v.ClientValidationError(
+                "signed_url", "is all the credentials there are: give no project_id, authenticator or Keystone options"
+            )
+        authenticator = SignedURLAuth(signed_url, clock=reactor)
+        if url is None and authenticator.url is None:
+            raise v.ClientValidationError("url", "give Zaqar's URL: the signed URL document carries none")
     if authenticator is None:
         if cloud is not None:
             authenticator = Keystone.from_cloud(cloud, reactor=reactor, cacert=cacert, cert=cert,

@@ -276,6 +276,9 @@ class Connection:
     ) -> Response:
         if self._closed:
             raise errors.ConnectionFailed("Connection closed", "close() was called")
+        check = getattr(self.authenticator, "check", None)
+        if check is not None:  # one written before IAuthenticator.check allows everything
+            check(method, api_path(path))
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         data = None
@@ -430,6 +433,16 @@ class Connection:
         d.addTimeout(timeout, self.reactor)
         d.addErrback(lambda f: log.warn("closing connections: {f}", f=f.getErrorMessage()))
         return d.addCallback(lambda _: None)
+
+
+def api_path(path: str) -> str:
+    """
+    The path from the API root that a request for C{path} (as
+    L{Connection.request} takes it) goes to, without its query:
+    C{queues/q/messages?ids=a} is C{/v2/queues/q/messages}.
+    """
+    path = path.split("?", 1)[0]
+    return path if path.startswith("/") else "/v2/" + path
 
 
 def _url_bytes(url: str) -> bytes:

@@ -68,6 +68,35 @@ class ClientValidationError(ZaqarError, ValueError):
         super().__init__(title=f"Invalid {field}", description=description)
 
 
+class NotAllowedBySignedURL(ClientValidationError):
+    """
+    A pre-signed URL does not allow this request (its method or path is
+    not among the signed ones); nothing was sent.  Zaqar would answer a
+    bare 404.
+
+    @ivar method: the request's method.
+    @ivar path: the request's path.
+    """
+
+    def __init__(self, method: str, path: str, description: str) -> None:
+        super().__init__("signed_url", description)
+        self.method = method
+        self.path = path
+
+
+class SignedURLExpired(ClientValidationError):
+    """
+    The pre-signed URL's expiry date has passed; nothing was sent (Zaqar
+    would answer a bare 404).  Ask its owner for a new one.
+
+    @ivar expires: the URL's expiry date (ISO 8601, UTC).
+    """
+
+    def __init__(self, expires: str) -> None:
+        super().__init__("signed_url", f"expired at {expires} UTC; ask for a new one")
+        self.expires = expires
+
+
 class TransportError(ZaqarError):
     """No usable response came back: see the subclasses."""
 

@@ -146,6 +146,34 @@ class SignedURL:
     expires: str
     signature: str = attr.ib(repr=False)
 
+    def to_json(self, url: str | None = None) -> dict[str, Any]:
+        """
+        The document to hand to whoever will use the URL (the JSON
+        C{share} answered with): C{txzaqar.connect(signed_url=doc)} or
+        C{twistd zaqar-listen --signed-url-file} take it back.
+
+        @param url: Zaqar's base URL, added as C{url} so that the document
+            alone is enough to connect.
+        """
+        doc: dict[str, Any] = {
+            "paths": list(self.paths), "methods": list(self.methods), "project": self.project,
+            "expires": self.expires, "signature": self.signature,
+        }
+        if url is not None:
+            doc["url"] = url
+        return v.signed_url_document(doc)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "SignedURL":
+        """
+        Read a signed URL document (a C{dict}, or its JSON text).
+
+        @raise ClientValidationError: not such a document.
+        """
+        data = v.signed_url_document(data)
+        return cls(paths=tuple(data["paths"]), methods=tuple(data["methods"]), project=data["project"],
+                   expires=data["expires"], signature=data["signature"])
+
     def headers(self) -> dict[str, str]:
         return {
             "URL-Signature": self.signature,
@@ -534,9 +562,10 @@ class Queue:
         include_claimed: bool = False,
         include_delayed: bool = False,
         max_items: int | None = None,
+        marker: str | None = None,
     ) -> Deferred[list[Message]]:
         """
-        List messages, following every page.
+        List messages, following every page (see L{iter_messages}).
 
         @param limit: page size, 1 to 20.
         @param echo: include messages posted with this client's id (the
@@ -545,20 +574,46 @@ class Queue:
         @param include_delayed: include messages still delayed.
         @return: a Deferred firing with a C{list} of L{Message}.
         """
+        listing = self.iter_messages(limit, echo, include_claimed, include_delayed, max_items, marker)
+        return Deferred.fromCoroutine(_all(listing))
+
+    def iter_messages(
+        self,
+        limit: int = 10,
+        echo: bool = True,
+        include_claimed: bool = False,
+        include_delayed: bool = False,
+        max_items: int | None = None,
+        marker: str | None = None,
+    ) -> _paging.Listing[Message]:
+        """
+        The queue's messages, a page at a time: only the page being walked
+        is held, and nothing more is fetched once the caller stops::
+
+            listing = queue.iter_messages(limit=20)
+            async for message in listing:
+                if done(message):
+                    break
+            resume_at = listing.marker
+
+        @param marker: resume after this message id (a listing's C{marker}).
+        @return: a L{txzaqar._paging.Listing} of L{Message} (an L{IListing}).
+        @raise ClientValidationError: a bad parameter; nothing is sent.
+        """
         v.page_limit(limit)
+        v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
+        marker = v.marker("marker", marker)
         params = {"echo": echo, "include_claimed": include_claimed, "include_delayed": include_delayed}
-        # Quirk 8.2: include_claimed without a marker is a 503 on Redis; a
-        # marker that matches nothing starts from the top.
-        marker = str(uuid.UUID(int=0)) if include_claimed else None
+        if marker is None and include_claimed:
+            # Quirk 8.2: include_claimed without a marker is a 503 on Redis; a
+            # marker that matches nothing starts from the top.
+            marker = str(uuid.UUID(int=0))
 
-        async def listing() -> list[Message]:
-            items = await _paging.collect(
-                self.connection, self._path + "/messages", "messages", "id", limit,
-                params=params, max_items=max_items, marker=marker,
-            )
-            return [Message.from_json(self, m) for m in items]
+        def message(item: dict[str, Any]) -> Message:
+            return Message.from_json(self, item)
 
-        return Deferred.fromCoroutine(listing())
+        return _paging.Listing(self.connection, self._path + "/messages", "messages", "id", limit,
+                               message, params=params, max_items=max_items, marker=marker)
 
     def message(self, message_id: str) -> Deferred[Message]:
         """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
@@ -722,17 +777,28 @@ class Queue:
 
         return Deferred.fromCoroutine(subscribe())
 
-    def subscriptions(self, limit: int = 10) -> Deferred[list[Subscription]]:
-        """@return: a Deferred firing with every L{Subscription} of the queue."""
+    def subscriptions(self, limit: int = 10, max_items: int | None = None,
+                      marker: str | None = None) -> Deferred[list[Subscription]]:
+        """@return: a Deferred firing with every L{Subscription} of the queue (see L{iter_subscriptions})."""
+        return Deferred.fromCoroutine(_all(self.iter_subscriptions(limit, max_items, marker)))
+
+    def iter_subscriptions(self, limit: int = 10, max_items: int | None = None,
+                           marker: str | None = None) -> _paging.Listing[Subscription]:
+        """
+        The queue's subscriptions, a page at a time.
+
+        @param marker: resume after this subscription id.
+        @return: a L{txzaqar._paging.Listing} of L{Subscription} (an L{IListing}).
+        @raise ClientValidationError: a bad parameter; nothing is sent.
+        """
         v.page_limit(limit)
+        v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
 
-        async def listing() -> list[Subscription]:
-            items = await _paging.collect(
-                self.connection, self._path + "/subscriptions", "subscriptions", "id", limit
-            )
-            return [Subscription.from_json(self, s) for s in items]
+        def subscription(item: dict[str, Any]) -> Subscription:
+            return Subscription.from_json(self, item)
 
-        return Deferred.fromCoroutine(listing())
+        return _paging.Listing(self.connection, self._path + "/subscriptions", "subscriptions", "id",
+                               limit, subscription, max_items=max_items, marker=v.marker("marker", marker))
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
         """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
@@ -743,3 +809,7 @@ class Queue:
             return Subscription.from_json(self, response.json or {})
 
         return Deferred.fromCoroutine(get())
+
+
+async def _all(listing: _paging.Listing[Any]) -> list[Any]:
+    return [item async for item in listing]

@@ -45,6 +45,7 @@ from ..interfaces import IAuthenticator, IClaim, IClient, IMessage, IQueue, ISub
 from ..message import MessageStatus
 from ..queue import Metadata, QueueStats, SignedURL
 from ..subscription import Subscription
+from .contract_listing import ListingContractTests
 from .recording import RecordingAgent
 
 #: The server's post size limit (C{max_messages_post_size}).
@@ -94,6 +95,9 @@ class _HeadersAuth:
     def close(self) -> Deferred[None]:
         return succeed(None)
 
+    def check(self, method: str, path: str) -> None:
+        """Sends everything: the server's own check is under test."""
+
 
 class _RelativeCalls:
     """C{(method, path relative to /v2/)} of what a L{RecordingAgent} has seen, read live."""
@@ -128,7 +132,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
     @return: a trial C{TestCase} subclass to subclass once per backend.
     """
 
-    class ZaqarContractTests(TestCase):
+    class ZaqarContractTests(ListingContractTests, TestCase):
         """The Zaqar v2 wire contract, through the public client API."""
 
         def setUp(self) -> Deferred[None]:  # type: ignore[override]

@@ -257,6 +257,9 @@ class RenewingAuth:
         self.token += 1
         return True
 
+    def check(self, method: str, path: str) -> None:
+        pass
+
 
 class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
     def test_one_retry_with_new_token_and_same_bytes(self) -> None:

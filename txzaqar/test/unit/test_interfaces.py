@@ -14,8 +14,9 @@ from zope.interface.interface import Method
 from zope.interface.verify import verifyClass
 
 from txzaqar import interfaces as i
+from txzaqar._paging import Listing
 from txzaqar.admin import Flavor, Pool
-from txzaqar.auth import Keystone, NoAuth, Token
+from txzaqar.auth import Keystone, NoAuth, SignedURLAuth, Token
 from txzaqar.claim import Claim
 from txzaqar.client import Client
 from txzaqar.connection import Connection
@@ -28,6 +29,8 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IAuthenticator, NoAuth),
     (i.IAuthenticator, Token),
     (i.IAuthenticator, Keystone),
+    (i.IAuthenticator, SignedURLAuth),
+    (i.IListing, Listing),
     (i.IConnection, Connection),
     (i.IClient, Client),
     (i.IMetadata, Metadata),

@@ -1,0 +1,144 @@
+"""
+L{txzaqar._paging.Listing}: a page at a time, bounded guards against
+the marker quirk of Zaqar 23.0.1 on Redis, resuming from a marker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar._paging import Listing
+from txzaqar.connection import Response
+
+
+class QuirkyPages:
+    """Serves pages the way a Redis-backed Zaqar 23.0.1 does: a marker at rank 0 (or unknown) restarts."""
+
+    def __init__(self, names: list[str], count: int | None = None) -> None:
+        self.names = names
+        self.count = count
+        self.calls: list[dict[str, Any]] = []
+
+    def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
+        self.calls.append(params)
+        limit, marker = params["limit"], params.get("marker")
+        rank = self.names.index(marker) if marker in self.names else None
+        start = rank + 1 if rank else 0  # the server's bug: rank 0 restarts
+        page = self.names[start:start + limit]
+        links = [{"rel": "next", "href": f"/v2/queues?marker={page[-1]}&limit={limit}"}] if page else []
+        body: dict[str, Any] = {"queues": [{"name": n} for n in page], "links": links}
+        if self.count:
+            body["count"] = self.count
+        return succeed(Response(200, {}, b"", body))
+
+
+class ListingTests(SynchronousTestCase):
+    def listing(self, conn: QuirkyPages, limit: int, **kw: Any) -> Listing[str]:
+        return Listing(conn, "queues", "queues", "name", limit,  # type: ignore[arg-type]
+                       lambda item: item["name"], **kw)
+
+    def take(self, listing: Listing[str], n: int | None = None) -> list[str]:
+        async def walk() -> list[str]:
+            got: list[str] = []
+            async for name in listing:
+                got.append(name)
+                if n is not None and len(got) == n:
+                    break
+            return got
+
+        return self.successResultOf(Deferred.fromCoroutine(walk()))
+
+    def test_nothing_sent_until_iterated(self) -> None:
+        conn = QuirkyPages(["a", "b"])
+        self.listing(conn, 10)
+        self.assertEqual(conn.calls, [])
+
+    def test_one_page_at_a_time_and_nothing_after_break(self) -> None:
+        """2,000 items, pages of 20: breaking after 50 made 3 requests, and no more follow."""
+        names = [f"q{i:04}" for i in range(2000)]
+        conn = QuirkyPages(names)
+        listing = self.listing(conn, 20)
+        self.assertEqual(self.take(listing, 50), names[:50])
+        self.assertEqual(len(conn.calls), 3)
+        self.assertEqual(listing.pages, 3)
+        self.assertLessEqual(len(listing._buffer), 20)
+        self.assertEqual(listing.marker, names[49])
+        self.successResultOf(Deferred.fromCoroutine(listing.aclose()))
+        self.assertEqual(self.take(listing), [])
+        self.assertEqual(len(conn.calls), 3)
+
+    def test_walks_everything_in_bounded_memory(self) -> None:
+        names = [f"q{i:04}" for i in range(2000)]
+        conn = QuirkyPages(names)
+        listing = self.listing(conn, 20)
+        self.assertEqual(self.take(listing), names)
+        self.assertEqual(len(conn.calls), 101)  # 100 full pages and the empty one
+        # the loop guards hold two pages of ids, not every id seen
+        self.assertLessEqual(len(listing._first_ids) + len(listing._previous_ids), 40)
+
+    def test_limit_one_never_loops(self) -> None:
+        names = list("abcde")
+        conn = QuirkyPages(names)
+        self.assertEqual(self.take(self.listing(conn, 1)), names)
+        self.assertEqual(conn.calls[0]["limit"], 2, "a first page of 1 would put the marker at rank 0")
+        self.assertLessEqual(len(conn.calls), 6)
+
+    def test_vanished_marker_restart_repeats_nothing(self) -> None:
+        """The marker was deleted: the server starts from the top again, and what was seen is skipped."""
+        names = list("abcdef")
+        conn = QuirkyPages(names)
+        listing = self.listing(conn, 2)
+        self.assertEqual(self.take(listing, 2), ["a", "b"])
+        del names[1]
+        self.assertEqual(self.take(listing), ["c", "d", "e", "f"])
+
+    def test_server_ignoring_the_marker_never_loops(self) -> None:
+        """Every page is the first one again: the listing ends after the second."""
+
+        class FirstPageForever(QuirkyPages):
+            def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
+                return super().get(path, dict(params, marker=None))
+
+        conn = FirstPageForever(list("abcdef"))
+        self.assertEqual(self.take(self.listing(conn, 2)), ["a", "b"])
+        self.assertEqual(len(conn.calls), 2)
+
+    def test_resume_from_marker(self) -> None:
+        names = [f"q{i:03}" for i in range(100)]
+        first = self.listing(QuirkyPages(names), 20)
+        self.assertEqual(self.take(first, 33), names[:33])
+        rest = self.listing(QuirkyPages(names), 20, marker=first.marker)
+        self.assertEqual(self.take(rest), names[33:])
+
+    def test_resume_from_rank_0_marker(self) -> None:
+        """The server restarts at the marker's own item; the listing skips it."""
+        names = list("abcde")
+        self.assertEqual(self.take(self.listing(QuirkyPages(names), 2, marker="a")), list("bcde"))
+
+    def test_max_items(self) -> None:
+        conn = QuirkyPages(list("abcdefgh"))
+        self.assertEqual(self.take(self.listing(conn, 3, max_items=4)), list("abcd"))
+        self.assertEqual(len(conn.calls), 2)
+
+    def test_count(self) -> None:
+        listing = self.listing(QuirkyPages(list("abc"), count=3), 10, with_count=True)
+        self.assertIsNone(listing.count)
+        self.take(listing, 1)
+        self.assertEqual(listing.count, 3)
+
+    def test_count_left_out_is_zero(self) -> None:
+        conn = QuirkyPages([])
+        listing = self.listing(conn, 10, with_count=True)
+        self.assertEqual(self.take(listing), [])
+        self.assertEqual(listing.count, 0)
+        self.assertIs(conn.calls[0]["with_count"], True)
+
+    def test_no_count_unless_asked(self) -> None:
+        conn = QuirkyPages(list("ab"), count=2)
+        listing = self.listing(conn, 10)
+        self.take(listing)
+        self.assertIsNone(listing.count)
+        self.assertNotIn("with_count", conn.calls[0])
