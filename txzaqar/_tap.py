@@ -172,8 +172,15 @@ class Options(usage.Options):
     def parseOptions(self, options: Any = None) -> None:
         try:
             super().parseOptions(options)
-        except usage.UsageError:
+        except usage.UsageError as e:
             self._failed = True
+            parent = getattr(self, "parent", None)
+            if parent is not None and type(parent).__name__ == "ServerOptions":
+                # twistd before 26.10 printed a usage error and exited 0; do
+                # what twistd 26.10 does, so the status is 1 with any Twisted
+                print(parent)
+                print(f"{' '.join(sys.argv[0:2])}: {e}")
+                raise SystemExit(1) from None
             raise
 
     def getUsage(self, width: int | None = None) -> str:
