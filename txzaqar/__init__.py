@@ -1,5 +1,5 @@
 """
-txzaqar: the Twisted client for OpenStack Zaqar.
+txzaqar: the Twisted client for OpenStack Zaqar::
 
     client = txzaqar.connect("http://127.0.0.1:8888", project_id="demo")
     queue = await client.create_queue("wot")

@@ -1,5 +1,5 @@
 """
-C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon.
+C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon::
 
     twistd -n zaqar-listen --url http://127.0.0.1:8888 --project-id demo \\
         --queue jobs [--queue more ...] --handler mypackage.jobs:handle

@@ -145,7 +145,7 @@ class SignedURLAuth:
 
     @param document: the signed URL: a C{txzaqar.SignedURL}, its
         C{to_json()} C{dict}, or that as JSON text.
-    @param clock: provides C{seconds()} (L{IReactorTime}), for the expiry
+    @param clock: provides C{seconds()} (L{twisted.internet.interfaces.IReactorTime}), for the expiry
         check; the global reactor when omitted.
     @ivar url: the Zaqar URL the document carries (its optional C{url}), or C{None}.
     @ivar queue: the queue the signed paths name, or C{None} if they name several.

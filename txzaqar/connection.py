@@ -158,8 +158,8 @@ class Connection:
     """
     JSON over HTTP to one Zaqar endpoint.
 
-    @param agent: the L{IAgent} requests go through (see L{make_agent}).
-    @param reactor: provides L{IReactorTime}; used for timeouts and backoff.
+    @param agent: the L{twisted.web.iweb.IAgent} requests go through (see L{make_agent}).
+    @param reactor: provides L{twisted.internet.interfaces.IReactorTime}; used for timeouts and backoff.
     @param authenticator: an L{IAuthenticator}.
     @param url: the Zaqar base URL (C{http://host:port}); when C{None},
         the authenticator's endpoint is used.

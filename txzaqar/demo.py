@@ -1,5 +1,5 @@
 """
-A demo handler for C{twistd zaqar-listen}:
+A demo handler for C{twistd zaqar-listen}::
 
     twistd -n zaqar-listen --url "$TXZAQAR_ZAQAR_URL" --project-id demo \\
         --queue demo --handler txzaqar.demo:show

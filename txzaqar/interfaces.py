@@ -1,7 +1,7 @@
 """
 Every zope interface of txzaqar, in one place.
 
-Methods that touch the network return a L{Deferred}; their docstrings say
+Methods that touch the network return a L{twisted.internet.defer.Deferred}; their docstrings say
 what it fires with and which L{txzaqar.errors.ZaqarError} it may fail with.
 Every network method can also fail with L{txzaqar.errors.ConnectionFailed},
 L{txzaqar.errors.RequestTimedOut} and L{txzaqar.errors.MalformedResponse}.
@@ -490,7 +490,7 @@ class IFlavor(Interface):
         """A Deferred firing with C{None}."""
 
 
-class ISubscriber(IService):
+class ISubscriber(IService, Interface):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
     channels = Attribute("The subscribed queue names (a C{frozenset}).")

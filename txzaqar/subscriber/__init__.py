@@ -1,5 +1,5 @@
 """
-L{Subscriber}: a service that turns Zaqar queues into callbacks.
+L{Subscriber}: a service that turns Zaqar queues into callbacks::
 
     subscriber = client.subscriber(batch=10, concurrency=20)
     subscriber.subscribe("jobs", handle_job)      # plain, Deferred or async
@@ -9,7 +9,7 @@ Delivery is at least once.  A message is deleted only after its callback
 succeeded; a message whose callback failed, timed out or never ran is given
 back to the queue (its claim is released) so that it is delivered again.
 
-The parts, one module each:
+The parts, one module each::
 
  - L{settings}: L{SubscriberSettings}, every option, checked in one place;
  - L{slots}: the C{concurrency} slots callbacks run in;

@@ -58,7 +58,7 @@ class Subscriber(Service):
     Polls subscribed queues and hands each message to its callback.
 
     @param client: an L{IClient}.
-    @param clock: an L{IReactorTime} for the poll loops and timers (the
+    @param clock: an L{twisted.internet.interfaces.IReactorTime} for the poll loops and timers (the
         global reactor when omitted).
     @param batch: the most messages one claim asks for (1 to 20).
     @param claim_ttl: claim ttl in seconds (60 to 43200); claims are

@@ -1,15 +1,15 @@
 """
 Test helpers for txzaqar users.
 
-* An in-memory Zaqar (L{MemoryZaqar}, L{memory_client},
-  L{memory_subscriber}): no server, time on a C{Clock}.
-* L{RecordingAgent}: an C{IAgent} that records what a client sent.
-* A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
-  L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
-  free loopback port and stopped at exit; these block (call them from
-  C{setUp}).  They live in L{txzaqar.testing.servers} and are imported
-  from there on first use, so that importing this package for the fake
-  starts no process machinery and registers no exit hook.
+  - An in-memory Zaqar (L{MemoryZaqar}, L{memory_client},
+    L{memory_subscriber}): no server, time on a C{Clock}.
+  - L{RecordingAgent}: an C{IAgent} that records what a client sent.
+  - A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
+    L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
+    free loopback port and stopped at exit; these block (call them from
+    C{setUp}).  They live in L{txzaqar.testing.servers} and are imported
+    from there on first use, so that importing this package for the fake
+    starts no process machinery and registers no exit hook.
 """
 
 from typing import TYPE_CHECKING, Any

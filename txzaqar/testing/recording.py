@@ -1,7 +1,7 @@
 """
 L{RecordingAgent}: an C{IAgent} that passes every request on and keeps a
 record of it, so a test can see what a client sent (and what came back)
-without replacing any method of the code under test.
+without replacing any method of the code under test::
 
     recorder = RecordingAgent(client.connection.agent)
     client.connection.agent = recorder

@@ -1,5 +1,5 @@
 """
-Ready-made clients and subscribers on an in-memory Zaqar (L{MemoryZaqar}).
+Ready-made clients and subscribers on an in-memory Zaqar (L{MemoryZaqar})::
 
     client, fake = memory_client()            # a Client on a fresh fake, with a Clock
     subscriber, client, fake = memory_subscriber()

@@ -44,7 +44,7 @@ class MemoryZaqar(Resource):
     contract suite (C{txzaqar.testing.contract}) names each one.
 
     The real L{txzaqar.Client} reaches it through treq's
-    C{RequestTraversalAgent} (see L{txzaqar.testing.memory_client}).
+    C{RequestTraversalAgent} (see C{txzaqar.testing.memory_client}).
 
     @param clock: an L{IReactorTime} (a L{twisted.internet.task.Clock} in
         tests); message, claim and subscription times follow it.  The
@@ -55,9 +55,8 @@ class MemoryZaqar(Resource):
     @param admin_mode: serve C{/v2/health} (for the C{admin} role).
     @param client_id_uuid_safe: C{"strict"} (the default: C{Client-ID}
         must be a UUID) or C{"off"} (10 to 36 characters).
-
-    Read-only views for tests: L{queue_names}, L{message_bodies},
-    L{metadata}.
+    @note: read-only views for tests: L{queue_names}, L{message_bodies},
+        L{metadata}.
     """
 
     isLeaf = True
@@ -79,7 +78,7 @@ class MemoryZaqar(Resource):
 
     @property
     def clock(self) -> Any:
-        """The L{IReactorTime} given (typed loosely: a L{Clock} in tests, to advance)."""
+        """The C{IReactorTime} given (typed loosely: a C{Clock} in tests, to advance)."""
         return self._state.clock
 
     @clock.setter

@@ -1,5 +1,5 @@
 """
-C{python -m txzaqar.testing}: run real Zaqar servers for tests.
+C{python -m txzaqar.testing}: run real Zaqar servers for tests::
 
     python -m txzaqar.testing prepare [--no-keystone]
     python -m txzaqar.testing run [--mode gunicorn|builtin] [--pooling] [--keystone [--token-ttl N]] -- CMD ...

@@ -199,7 +199,7 @@ class KeystoneServer(ServerProcess):
         """
         Set up, serve, wait for C{GET /v3}, then create projects and users.
 
-        After L{stop}, C{start()} serves the I{same} database and keys
+        After C{stop()}, C{start()} serves the I{same} database and keys
         on the same port again (same users, project ids and valid tokens;
         only the in-memory cache is lost): C{stop()}/C{start()} simulates
         a Keystone outage.

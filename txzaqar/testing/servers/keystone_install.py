@@ -6,15 +6,15 @@ Keystone (PyPI C{keystone==30.*}) gets its own virtualenv, like Zaqar's
 (C{<state>/keystone-venv}, see L{ensure_keystone_venv}).  Start-up cost is
 kept down in two ways:
 
-* C{keystone-manage db_sync} + C{bootstrap} run once per state directory,
-  into a template database (C{<state>/keystone-template}, see
-  L{ensure_keystone_template}); the identity endpoints that bootstrap
-  registered with L{PLACEHOLDER_URL} are then pointed at the real server
-  through the API.
-* the fernet, receipt and credential key repositories are written directly
-  (L{write_key_repositories}: two fresh C{Fernet.generate_key()} keys each,
-  exactly what C{keystone-manage fernet_setup} writes), so every Keystone
-  has its own keys and never accepts another one's tokens.
+  - C{keystone-manage db_sync} + C{bootstrap} run once per state directory,
+    into a template database (C{<state>/keystone-template}, see
+    L{ensure_keystone_template}); the identity endpoints that bootstrap
+    registered with L{PLACEHOLDER_URL} are then pointed at the real server
+    through the API.
+  - the fernet, receipt and credential key repositories are written directly
+    (L{write_key_repositories}: two fresh C{Fernet.generate_key()} keys each,
+    exactly what C{keystone-manage fernet_setup} writes), so every Keystone
+    has its own keys and never accepts another one's tokens.
 
 Only the standard library is used in the calling process.
 """

@@ -45,15 +45,15 @@ class ServerTLS:
     """
     TLS settings for a test server.
 
-    @param certfile: server certificate (PEM).
-    @param keyfile: its private key (PEM).
-    @param ca: the CA that signed I{certfile}; the harness's readiness check
+    @ivar certfile: server certificate (PEM).
+    @ivar keyfile: its private key (PEM).
+    @ivar ca: the CA that signed I{certfile}; the harness's readiness check
         trusts it (and only it).
-    @param client_ca: when set, the server I{requires} a client certificate
+    @ivar client_ca: when set, the server I{requires} a client certificate
         signed by this CA (mTLS).
-    @param client_cert: client certificate/key the harness presents for
+    @ivar client_cert: client certificate/key the harness presents for
         its readiness check (needed with I{client_ca}).
-    @param check_hostname: whether the readiness check verifies the host name
+    @ivar check_hostname: whether the readiness check verifies the host name
         (False for a deliberately wrong-host certificate).
     """
 
