@@ -89,6 +89,8 @@ class QueuePoller:
         self._woken = False  # woken since the last claim started
         self._bursting = 0  # extra claims in flight (see _burst)
         self._bursts: set[Deferred[None]] = set()
+        #: the current backoff delay in seconds, 0.0 when not backing off (for metrics)
+        self.backoff_delay = 0.0
 
     def start(self) -> None:
         """Start polling: the first claim is sent at once."""
@@ -173,6 +175,7 @@ class QueuePoller:
             # woken while the claim was in flight: the messages may have come since
             return (0, True) if self._woken else (self._backoff(None), True)
         self._attempt = 0
+        self.backoff_delay = 0.0
         if outcome is Outcome.STOPPED:
             return 0, True
         self._full = outcome is Outcome.FULL
@@ -212,6 +215,7 @@ class QueuePoller:
         base = min(settings.max_interval, settings.poll_interval * 2 ** min(self._attempt, 64))
         delay = base * (1 - 0.25 * self._jitter())
         self._attempt += 1
+        self.backoff_delay = delay
         if reason is None:
             log.debug("{queue} is empty; backing off {delay:.2f}s", queue=self.name, delay=delay)
         else:
