@@ -38,6 +38,7 @@ from . import _environment as environment
 from . import _validation as v
 from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
+from .health import check_endpoint
 from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
 from .tls import TLSPolicy
 
@@ -157,6 +158,8 @@ class Options(usage.Options):
         ["max-claim-count", None, None, "claims before a message is dead-lettered"],
         ["log-level", None, "info", "the least severe events twistd logs: debug (every request "
                                     "and poll), info, warn, error or critical"],
+        ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
+                                "endpoint, e.g. tcp:9102:interface=127.0.0.1"],
     ]
 
     def __init__(self) -> None:
@@ -248,6 +251,11 @@ class Options(usage.Options):
         self.update(settings.command_line())
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
         self["log-level"] = _log_level(self["log-level"])
+        if self["metrics"] is not None:
+            try:
+                check_endpoint(self["metrics"])
+            except ValueError as e:
+                raise usage.UsageError(f"--metrics: {e}") from None
         parent = getattr(self, "parent", None)
         if isinstance(parent, usage.Options) and "logger" in parent and not parent["logger"]:
             # twistd logs every event, debug included; filter its usual observer
@@ -407,7 +415,10 @@ def make_authenticator(options: Options, reactor: Any) -> Any:
 
 
 def makeService(options: Options) -> Any:
-    """A L{txzaqar.subscriber.Subscriber} for the parsed options."""
+    """
+    A L{txzaqar.subscriber.Subscriber} for the parsed options; with
+    C{--metrics}, a C{MultiService} of it and the L{txzaqar.health} site.
+    """
     from twisted.internet import reactor
 
     from .compose import connect
@@ -431,4 +442,18 @@ def makeService(options: Options) -> Any:
             dead_letter_queue=options["dead-letter-queue"],
             max_claim_count=options["max-claim-count"],
         )
+    if options["metrics"] is not None:
+        return with_metrics(subscriber, options["metrics"], reactor)
     return subscriber
+
+
+def with_metrics(subscriber: Any, endpoint: str, reactor: Any) -> Any:
+    """A C{MultiService} of C{subscriber} and its L{txzaqar.health} site on C{endpoint}."""
+    from twisted.application.service import MultiService
+
+    from .health import metrics_service
+
+    parent = MultiService()
+    subscriber.setServiceParent(parent)
+    metrics_service(reactor, endpoint, subscriber).setServiceParent(parent)
+    return parent
