@@ -12,9 +12,10 @@ subscribed queue is I{fresh}:
    queue is polled at least every C{max_interval} (the longest backoff);
  - while a claim of the queue is in flight, that bound grows by the
    request timeout (a slow answer is not yet a failure);
- - a queue that waits for a free slot (every one of the C{concurrency}
-   slots busy with callbacks) does not poll, by design, and counts as
-   fresh;
+ - a queue with no claim in flight while no slot is free (the
+   C{concurrency} slots are busy with callbacks, or reserved by claims of
+   other queues) waits for a slot: it does not poll, by design, and
+   counts as fresh;
  - a queue that has not had a successful poll since it was subscribed is
    not fresh: before the first poll the subscriber is not ready.
 
@@ -132,11 +133,11 @@ class Readiness:
             if polls.last_success is None:
                 reasons.append(f"{queue}: no successful poll yet{error}")
                 continue
-            if slots_free <= 0:
-                continue  # waiting for a slot, not polling: busy, not stale
             bound = max_interval + HEALTH_SLACK
             if polls.claim_started is not None:
                 bound += request_timeout
+            elif slots_free <= 0:
+                continue  # waiting for a slot, not polling: busy, not stale
             age = now - polls.last_success
             if age > bound:
                 reasons.append(f"{queue}: no successful poll for {age:.0f}s (expected within "
