@@ -159,7 +159,7 @@ class DaemonMetricsTests(unittest.TestCase):
         self.addCleanup(client.close)
         queues = [f"metrics-{uuid.uuid4().hex[:10]}" for _ in range(3)]
         for name in queues:
-            self.addCleanup(lambda name=name: client.queue(name).delete())
+            self.addCleanup(client.queue(name).delete)
         base = self.spawn(zaqar.url, project, queues, "--poll-interval", "0.2", "--max-interval", "1",
                           "--batch", "20", "--concurrency", "30")
         await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
