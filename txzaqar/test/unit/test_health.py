@@ -17,7 +17,13 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import _tap, errors
-from txzaqar.health import check_endpoint, health_resource, health_site, metrics_service
+from txzaqar.health import (
+    HealthService,
+    check_endpoint,
+    health_resource,
+    health_site,
+    metrics_service,
+)
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.readiness import HEALTH_SLACK, Health, describe_error
 from txzaqar.testing import memory_subscriber
@@ -212,6 +218,41 @@ class HealthResourceTests(SynchronousTestCase):
         self.assertTrue(headers["content-type"].startswith("application/openmetrics-text"))
         self.assertTrue(body.endswith("# EOF\n"))
 
+    def test_formatted_elsewhere(self) -> None:
+        """
+        With C{run_in_thread}, C{/metrics} is collected now and formatted
+        by it; the answer comes when its Deferred fires.
+        """
+        calls: list[tuple[Any, Any]] = []
+        results: list[Deferred[Any]] = []
+
+        def run_in_thread(f: Any, snapshot: Any) -> Deferred[Any]:
+            calls.append((f, snapshot))
+            d: Deferred[Any] = Deferred()
+            results.append(d)
+            return d
+
+        stub: Any = StubTreq(health_resource(self.sub, run_in_thread=run_in_thread))
+        response = stub.get("http://ops.invalid/metrics")
+        stub.flush()
+        self.assertNoResult(response)
+        [(f, snapshot)] = calls
+        self.sub.startService()  # changes after the snapshot are not in it
+        results[0].callback(f(snapshot))
+        stub.flush()
+        body = self.successResultOf(stub.content(self.successResultOf(response))).decode()
+        self.assertIn("txzaqar_subscriber_ready 0.0", body)
+
+    def test_formatting_fails(self) -> None:
+        """A formatting error is a 500 (and logged), not a hung request."""
+        from twisted.internet.defer import fail
+
+        stub: Any = StubTreq(health_resource(self.sub, run_in_thread=lambda f, s: fail(RuntimeError("x"))))
+        response = stub.get("http://ops.invalid/metrics")
+        stub.flush()
+        self.assertEqual(self.successResultOf(response).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
     def test_not_found(self) -> None:
         self.assertEqual(get(self.stub, "/other")[0], 404)
 
@@ -257,9 +298,10 @@ class MetricsOptionTests(SynchronousTestCase):
         self.assertEqual(options["metrics"], "tcp:0:interface=127.0.0.1")
         service = _tap.makeService(options)
         children = list(IServiceCollection(service))
-        self.assertEqual([type(c) for c in children], [Subscriber, StreamServerEndpointService])
+        self.assertEqual([type(c) for c in children], [Subscriber, HealthService])
         subscriber, ops = children
         self.assertEqual(subscriber.channels, frozenset({"jobs"}))
+        self.assertIsInstance(ops.listening, StreamServerEndpointService)
         self.assertFalse(service.running)
 
     def test_metrics_service_listens(self) -> None:
@@ -273,5 +315,7 @@ class MetricsOptionTests(SynchronousTestCase):
         self.assertEqual(len(reactor.tcpServers), 1)
         port, factory, _, interface = reactor.tcpServers[0]
         self.assertEqual((port, interface), (9102, "127.0.0.1"))
+        self.assertTrue(service.pool.started)
         stopped: Deferred[None] = service.stopService()
         self.successResultOf(stopped)
+        self.assertFalse(service.pool.started)
