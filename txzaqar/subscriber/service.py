@@ -426,8 +426,7 @@ class Subscriber(Service):
                 lambda f, m=message: self._done(work, m, f, started),
             )
 
-    def _done(self, work: ClaimWork, message: Any, failure: Failure | None,
-              started: float = 0.0) -> None:
+    def _done(self, work: ClaimWork, message: Any, failure: Failure | None, started: float) -> None:
         self._slots.give_back(1)
         if self._observers:
             self._notify("callback_finished", work.settlement.name,

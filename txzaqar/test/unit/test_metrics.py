@@ -6,6 +6,7 @@ L{Clock}, request operations, and the connection's request observers.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -72,6 +73,9 @@ class QueueCountsTests(SynchronousTestCase):
         self.assertEqual((a["claimed"], b["claimed"], totals["claimed"]), (3, 2, 5))
         self.assertEqual(totals["acked"], 3)
         self.assertEqual(b["acked"], 0)
+        copy = a.copy()
+        copy["acked"] += 1
+        self.assertEqual((type(copy), a["acked"], totals["acked"]), (Counter, 3, 3))
 
 
 class SubscriberMetricsTests(SynchronousTestCase):
