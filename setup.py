@@ -51,6 +51,8 @@ setup(
         "attrs>=23.1",
         "zope.interface>=6.0",
         "keystoneauth1>=5.0",
+        # metrics of the Subscriber, /metrics of the daemon (txzaqar.metrics, txzaqar.health)
+        "prometheus-client>=0.17",
     ],
     extras_require={
         # Only for Keystone.from_cloud / --os-cloud (reading clouds.yaml).

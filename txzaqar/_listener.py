@@ -130,8 +130,7 @@ class ListenerService(MultiService):
     def _ping_watchdog(self) -> None:
         # Only while healthy: a daemon that cannot poll should be restarted
         # by systemd's watchdog rather than pretend to be well.
-        health = getattr(self.subscriber, "health", None)
-        if health is None or health().ready:
+        if self.subscriber.health().ready:
             self._notifier.watchdog()
 
     def stopService(self) -> Deferred[None]:

@@ -40,6 +40,7 @@ from ._listener import ListenerService
 from ._stdlib_logging import route_stdlib_logging
 from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
+from .health import check_endpoint
 from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
 from .tls import TLSPolicy
 
@@ -162,6 +163,8 @@ class Options(usage.Options):
         ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the "
                                         "JSON of Queue.share() (SignedURL.to_json(url)); replaces "
                                         "--project-id and Keystone, and --queue defaults to its queue"],
+        ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
+                                "endpoint, e.g. tcp:9102:interface=127.0.0.1"],
     ]
 
     def __init__(self) -> None:
@@ -262,6 +265,11 @@ class Options(usage.Options):
         self.update(settings.command_line())
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
         self["log-level"] = _log_level(self["log-level"])
+        if self["metrics"] is not None:
+            try:
+                check_endpoint(self["metrics"])
+            except ValueError as e:
+                raise usage.UsageError(f"--metrics: {e}") from None
         parent = getattr(self, "parent", None)
         if isinstance(parent, usage.Options) and "logger" in parent and not parent["logger"]:
             # twistd logs every event, debug included; filter its usual observer
@@ -495,7 +503,9 @@ def make_authenticator(options: Options, reactor: Any) -> Any:
 def makeService(options: Options) -> Any:
     """
     A L{ListenerService} for the parsed options: the startup check, then a
-    L{txzaqar.subscriber.Subscriber} on the queues.
+    L{txzaqar.subscriber.Subscriber} on the queues; with C{--metrics}, the
+    L{txzaqar.health} site (started at once, so C{/readyz} answers during
+    the check).
     """
     from twisted.internet import reactor
 
@@ -521,4 +531,9 @@ def makeService(options: Options) -> Any:
             dead_letter_queue=options["dead-letter-queue"],
             max_claim_count=options["max-claim-count"],
         )
-    return ListenerService(subscriber, client, options["queues"], reactor)
+    listener = ListenerService(subscriber, client, options["queues"], reactor)
+    if options["metrics"] is not None:
+        from .health import metrics_service
+
+        metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
+    return listener

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -143,6 +143,10 @@ def _lower_headers(headers: Headers) -> dict[str, str]:
     }
 
 
+#: A request observer (see L{IConnection.observers}): called with the
+#: method, the path as given, the status or C{None}, and the seconds taken.
+RequestObserver = Callable[[str, str, "int | None", float], None]
+
 _NOT_SENT = (ierror.ConnectError, RequestNotSent)
 _FAILED_IN_FLIGHT = (
     ResponseNeverReceived,
@@ -193,6 +197,8 @@ class Connection:
         self._in_flight: set[Deferred[Any]] = set()
         self._random = random.Random()
         self._closed = False
+        #: request observers (see L{IConnection.observers})
+        self.observers: list[RequestObserver] = []
 
     def __repr__(self) -> str:
         return f"<Connection {self._url or '(endpoint from catalog)'} client_id={self.client_id}>"
@@ -294,7 +300,7 @@ class Connection:
         reauthenticated = False
         while True:
             try:
-                return await self._attempt(method, url, data, content_type, ok)
+                return await self._observed(method, path, self._attempt(method, url, data, content_type, ok))
             except errors.Unauthorized as e:
                 if reauthenticated or not self.authenticator.invalidate(getattr(e, "auth_headers", None)):
                     raise
@@ -312,6 +318,27 @@ class Connection:
                     method=method, url=url, error=str(e), attempt=attempt, delay=delay,
                 )
                 await deferLater(self.reactor, delay, lambda: None)
+
+    async def _observed(self, method: str, path: str, attempt: Any) -> Response:
+        """Await the coroutine C{attempt}, and tell the L{observers} how it went."""
+        if not self.observers:
+            return await attempt
+        started = self.reactor.seconds()
+        status: int | None = None
+        try:
+            response: Response = await attempt
+            status = response.code
+            return response
+        except errors.ZaqarError as e:
+            status = e.code
+            raise
+        finally:
+            seconds = self.reactor.seconds() - started
+            for observer in list(self.observers):
+                try:
+                    observer(method, path, status, seconds)
+                except Exception:
+                    log.failure("request observer {observer!r} failed", observer=observer)
 
     @staticmethod
     def _replayable(e: errors.ZaqarError, idempotent: bool) -> bool:

@@ -99,6 +99,15 @@ class IConnection(Interface):
     reactor = Attribute("The reactor (C{IReactorTime}) of timeouts and backoff.")
     authenticator = Attribute("The L{IAuthenticator} whose headers every request carries.")
     url = Attribute("The Zaqar base URL (C{str}), or C{None} until the authenticator found it.")
+    timeout = Attribute("Seconds one attempt of a request may take, body included (C{float}).")
+    observers = Attribute(
+        "A C{list} of request observers (e.g. L{txzaqar.metrics.SubscriberMetrics}): "
+        "callables called after every attempt of a request as C{observer(method, path, "
+        "status, seconds)}, with the method, the C{path} given to L{request} (relative or "
+        "absolute, with its query), the HTTP status (C{int}) or C{None} when no answer "
+        "came, and the attempt's duration. An observer must not raise (what it raises is "
+        "logged and ignored). Empty by default."
+    )
 
     def request(method, path, params=None, body=None, content_type=None,
                 idempotent=None, ok=()):
@@ -523,4 +532,58 @@ class ISubscriber(IService, Interface):
         An async iterator of the messages of the queues subscribed without
         a callback; a yielded message is acknowledged when the next one is
         asked for.
+        """
+
+    def queue_stats():
+        """
+        The counters of C{stats} per queue: a C{dict} of queue name to a
+        C{dict} of counter name to count, for every queue subscribed since
+        the subscriber was made (they sum to C{stats}).
+        """
+
+    def callbacks_in_flight():
+        """A C{dict} of subscribed queue name to the number of its callbacks running now."""
+
+    def backoff_delays():
+        """
+        A C{dict} of subscribed queue name to its current backoff delay in
+        seconds (after empty or failed claims), C{0.0} when not backing off.
+        """
+
+    def health():
+        """
+        Whether the subscriber is ready: every subscribed queue had a
+        successful poll within its expected interval and authentication
+        works (the rule: L{txzaqar.subscriber.readiness}).
+
+        @return: a L{txzaqar.subscriber.readiness.Health}.
+        """
+
+    def add_observer(observer):
+        """Call the L{ISubscriberObserver} C{observer} from now on."""
+
+    def remove_observer(observer):
+        """Stop calling C{observer} (nothing happens if it was not added)."""
+
+
+class ISubscriberObserver(Interface):
+    """
+    Told by an L{ISubscriber} what happens to messages, as it happens (see
+    L{ISubscriber.add_observer}; L{txzaqar.metrics.SubscriberMetrics} is
+    one).  Methods are called on the reactor thread and must not raise:
+    what they raise is logged and ignored.
+    """
+
+    def message_delivered(queue, message):
+        """
+        The callback of C{message} (an L{IMessage}, whose C{age} is its
+        age when claimed) of C{queue} (C{str}) is about to be called.
+        """
+
+    def callback_finished(queue, seconds, outcome):
+        """
+        A callback of C{queue} finished after C{seconds}, with C{outcome}:
+        C{"ok"}, C{"failed"}, C{"timeout"} (ran past C{callback_timeout})
+        or C{"unprocessed"} (handed back unprocessed, e.g. by a closed
+        L{ISubscriber.listen} iterator).
         """

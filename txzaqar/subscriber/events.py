@@ -37,6 +37,32 @@ def new_stats() -> Counter[str]:
     return Counter({name: 0 for name in STATS})
 
 
+class QueueCounts(Counter[str]):
+    """
+    The counters of L{STATS} for one queue, starting at zero; whatever is
+    added to one of them is added to the same counter of C{totals} (the
+    subscriber's L{Subscriber.stats}) too, so each event is counted once,
+    where it happens, and both views agree.
+
+    @param totals: the counters over every queue.
+    """
+
+    def __init__(self, totals: Counter[str]) -> None:
+        self._totals = totals
+        super().__init__()
+        for name in STATS:
+            super().__setitem__(name, 0)
+
+    def __setitem__(self, name: str, value: int) -> None:
+        self._totals[name] += value - self[name]
+        super().__setitem__(name, value)
+
+    def copy(self) -> Counter[str]:  # type: ignore[override]
+        """A plain C{Counter} of the same counts, not linked to the totals."""
+        # Counter.copy() would call QueueCounts(self): an empty copy adding to this one
+        return Counter(dict(self))
+
+
 class NotProcessed(Exception):
     """
     A message was handed back without being processed (a L{listen}

@@ -100,6 +100,8 @@ class QueuePoller:
         self._woken = False  # woken since the last claim started
         self._bursting = 0  # extra claims in flight (see _burst)
         self._bursts: set[Deferred[None]] = set()
+        #: the current backoff delay in seconds, 0.0 when not backing off (for metrics)
+        self.backoff_delay = 0.0
 
     def start(self) -> None:
         """Start polling: the first claim is sent at once."""
@@ -185,6 +187,7 @@ class QueuePoller:
             # woken while the claim was in flight: the messages may have come since
             return (0, True) if self._woken else (self._backoff(None), True)
         self._attempt = 0
+        self.backoff_delay = 0.0
         if outcome is Outcome.STOPPED:
             return 0, True
         self._full = outcome is Outcome.FULL
@@ -223,7 +226,9 @@ class QueuePoller:
         settings = self._settings
         base = min(settings.max_interval, settings.poll_interval * 2 ** min(self._attempt, 64))
         self._attempt += 1
-        return base * (1 - 0.25 * self._jitter())
+        delay = base * (1 - 0.25 * self._jitter())
+        self.backoff_delay = delay
+        return delay
 
     def _backoff(self, reason: str | None) -> float:
         """The delay after an empty claim (C{reason} C{None}) or an unexpected error."""

@@ -17,16 +17,17 @@ from functools import partial
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..errors import ClientValidationError, ZaqarError
-from ..interfaces import IClaim, IClient, IQueue, ISubscriber
-from .events import log, new_stats
+from ..interfaces import IClaim, IClient, IQueue, ISubscriber, ISubscriberObserver
+from .events import NotProcessed, QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
+from .readiness import Health, Readiness
 from .settings import SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import Slots, invoke
@@ -50,6 +51,8 @@ class _Channel:
         self.settlement = settlement
         #: set right after: it claims through this channel
         self.poller: QueuePoller
+        #: this queue's counters (see L{Subscriber.queue_stats})
+        self.stats: QueueCounts
 
 
 @implementer(ISubscriber)
@@ -124,6 +127,10 @@ class Subscriber(Service):
         self._stream = Stream()
         self._stopping = False
         self._failures = FailureMemory()
+        self._queue_stats: dict[str, QueueCounts] = {}
+        self._readiness = Readiness(self._clock)
+        self._observers: list[ISubscriberObserver] = []
+        self._metrics: Any = None
 
     def __repr__(self) -> str:
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
@@ -185,8 +192,10 @@ class Subscriber(Service):
         if callback is not None and not callable(callback):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
-        settlement = QueueSettlement(queue, self._clock, self.settings, self.stats, self._failures)
+        counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
+        settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures)
         channel = _Channel(queue, callback or self._stream.put, configure, settlement)
+        channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
         self._channels[queue_name] = channel
@@ -204,6 +213,7 @@ class Subscriber(Service):
         channel = self._channels.pop(queue_name, None)
         if channel is None:
             return succeed(None)
+        self._readiness.forget(queue_name)
         return Deferred.fromCoroutine(self._drain(channel))
 
     def wake(self, queue_name: str) -> None:
@@ -241,6 +251,78 @@ class Subscriber(Service):
         them.
         """
         return Listener(self._stream)
+
+    # -- observing ------------------------------------------------------
+
+    @property
+    def client(self) -> IClient:
+        """The L{IClient} this subscriber claims through."""
+        return self._client
+
+    def queue_stats(self) -> dict[str, dict[str, int]]:
+        """
+        The counters of L{stats} per queue: C{{queue: {name: count}}}, for
+        every queue subscribed since this subscriber was made (a queue's
+        counters survive its L{unsubscribe}, so they only grow).
+        """
+        return {name: dict(counts) for name, counts in self._queue_stats.items()}
+
+    def callbacks_in_flight(self) -> dict[str, int]:
+        """C{{queue: number of its callbacks running now}}, for every subscribed queue."""
+        return {name: sum(len(work.pending) for work in channel.settlement.works)
+                for name, channel in self._channels.items()}
+
+    def backoff_delays(self) -> dict[str, float]:
+        """
+        C{{queue: seconds}}: each subscribed queue's current backoff delay
+        after empty or failed claims; C{0.0} when it is not backing off.
+        """
+        return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
+
+    def health(self) -> Health:
+        """
+        Whether this subscriber is ready: it runs, authentication did not
+        fail, and every subscribed queue had a successful poll within
+        C{max_interval} + 10 s (+ the request timeout while a claim is in
+        flight); the whole rule is L{txzaqar.subscriber.readiness}.
+
+        @return: a L{Health}: C{ready}, and C{reasons} (one line per
+            rule broken, naming no secret and no message).
+        """
+        connection = getattr(self._client, "connection", None)
+        return self._readiness.assess(
+            list(self._channels), bool(self.running) and not self._stopping, self._slots.free,
+            self.settings.max_interval, getattr(connection, "timeout", 30.0),
+        )
+
+    def add_observer(self, observer: ISubscriberObserver) -> None:
+        """Call C{observer} (an L{ISubscriberObserver}) from now on."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: ISubscriberObserver) -> None:
+        """Stop calling C{observer}; nothing happens if it was not added."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    @property
+    def metrics(self) -> Any:
+        """
+        The L{txzaqar.metrics.SubscriberMetrics} of this subscriber (its
+        Prometheus metrics, in a registry of its own), made on first use.
+        """
+        if self._metrics is None:
+            from ..metrics import SubscriberMetrics
+
+            self._metrics = SubscriberMetrics(self)
+        return self._metrics
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for observer in list(self._observers):
+            try:
+                getattr(observer, method)(*args)
+            except Exception:
+                log.failure("subscriber observer {observer!r} failed in {method}",
+                             observer=observer, method=method)
 
     # -- the service ----------------------------------------------------
 
@@ -292,7 +374,8 @@ class Subscriber(Service):
                 await self._client.queue(channel.configure["dead_letter_queue"]).create()
                 await channel.queue.configure(**channel.configure)
             except ZaqarError as e:
-                self.stats["poll_errors"] += 1
+                channel.stats["poll_errors"] += 1
+                self._readiness.poll_failed(channel.name, e)
                 return Failed(f"configuring the queue failed: {e}", e)
             log.info("configured {queue}: {settings}", queue=channel.name, settings=channel.configure)
             channel.configure = None
@@ -301,20 +384,24 @@ class Subscriber(Service):
             return Outcome.NO_SLOT
         limit = min(settings.batch, free)
         self._slots.reserve(limit)
+        self._readiness.claim_started(channel.name)
         try:
             claim = await channel.queue.claim(limit=limit, ttl=settings.claim_ttl, grace=settings.grace)
         except ZaqarError as e:
             self._slots.give_back(limit)
-            self.stats["poll_errors"] += 1
+            channel.stats["poll_errors"] += 1
+            self._readiness.poll_failed(channel.name, e)
             return Failed(f"claiming failed: {e}", e)
-        except Exception:
+        except Exception as e:
             self._slots.give_back(limit)
+            self._readiness.poll_failed(channel.name, e)
             raise
-        self.stats["polls"] += 1
+        channel.stats["polls"] += 1
+        self._readiness.poll_succeeded(channel.name)
         messages = tuple(claim.messages) if claim else ()
         self._slots.give_back(limit - len(messages))
         if not messages:
-            self.stats["empty_polls"] += 1
+            channel.stats["empty_polls"] += 1
             return Outcome.EMPTY
         if not channel.poller.active:
             # unsubscribed or stopping while the claim was in flight
@@ -327,15 +414,32 @@ class Subscriber(Service):
     def _start(self, channel: _Channel, claim: IClaim, messages: tuple[Any, ...]) -> None:
         """Run the callback of every message of C{claim}."""
         work = channel.settlement.begin(claim, messages)
+        started = self._clock.seconds()
         for message in messages:
+            if self._observers:
+                self._notify("message_delivered", channel.name, message)
             d = maybeDeferred(invoke, channel.callback, message)
             if self.settings.callback_timeout is not None:
                 d.addTimeout(self.settings.callback_timeout, self._clock)
             d.addCallbacks(
-                lambda _, m=message: self._done(work, m, None),
-                lambda f, m=message: self._done(work, m, f),
+                lambda _, m=message: self._done(work, m, None, started),
+                lambda f, m=message: self._done(work, m, f, started),
             )
 
-    def _done(self, work: ClaimWork, message: Any, failure: Failure | None) -> None:
+    def _done(self, work: ClaimWork, message: Any, failure: Failure | None, started: float) -> None:
         self._slots.give_back(1)
+        if self._observers:
+            self._notify("callback_finished", work.settlement.name,
+                         self._clock.seconds() - started, callback_outcome(failure))
         work.settlement.finished(work, message, failure)
+
+
+def callback_outcome(failure: Failure | None) -> str:
+    """How a callback finished, as L{ISubscriberObserver.callback_finished} says it."""
+    if failure is None:
+        return "ok"
+    if failure.check(NotProcessed):
+        return "unprocessed"
+    if failure.check(TimeoutError):
+        return "timeout"
+    return "failed"

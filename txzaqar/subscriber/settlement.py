@@ -100,7 +100,8 @@ class QueueSettlement:
     messages waiting to be deleted, and what to do with each claim once
     its callbacks are done.
 
-    @param stats: the subscriber's counters, updated here.
+    @param stats: the queue's counters (an L{events.QueueCounts}, which adds
+        to the subscriber's as well), updated here.
     @param failures: the subscriber's L{FailureMemory}.
     """
 

@@ -21,6 +21,7 @@ from txzaqar.claim import Claim
 from txzaqar.client import Client
 from txzaqar.connection import Connection
 from txzaqar.message import Message
+from txzaqar.metrics import SubscriberMetrics
 from txzaqar.queue import Metadata, Queue
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscription import Subscription
@@ -41,6 +42,7 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IPool, Pool),
     (i.IFlavor, Flavor),
     (i.ISubscriber, Subscriber),
+    (i.ISubscriberObserver, SubscriberMetrics),
 ]
 
 

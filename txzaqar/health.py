@@ -1,0 +1,234 @@
+"""
+The operations endpoint of a subscriber: C{/metrics}, C{/healthz} and
+C{/readyz} on a C{twisted.web} L{Site}, which C{twistd zaqar-listen
+--metrics ENDPOINT} serves (and a library user can too)::
+
+    service = metrics_service(reactor, "tcp:9102:interface=127.0.0.1", subscriber)
+    service.setServiceParent(application)
+
+ - C{/metrics}: the subscriber's L{txzaqar.metrics.SubscriberMetrics}, in
+   the Prometheus text format (or OpenMetrics when the scraper asks for
+   it), written by prometheus-client;
+ - C{/healthz}: C{200 ok} while the process runs (and its reactor answers);
+ - C{/readyz}: C{200 ready} when L{Subscriber.health} says ready, else
+   C{503} with one reason per line (queue names and error classes only).
+
+Not prometheus-client's C{MetricsResource}: that one runs the collectors
+on the global reactor's thread pool (which also resolves host names),
+where they would read the subscriber's state while the reactor changes
+it.  Here the metrics are collected on the reactor thread (a snapshot:
+prometheus-client's metric values, copied) and, with L{metrics_service},
+formatted on a thread of the service's own, because formatting is most of
+the cost of a scrape.  Measured on a busy 2-core machine (the in-memory
+Zaqar, a subscriber that had delivered a little on each queue): 10 queues
+took about 5 ms to collect and 7 ms to format (49 kB), 100 queues 13-33
+ms and 18-49 ms (244 kB), 1,000 queues 110-125 ms and 80-110 ms (1 MB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+log = Logger()
+
+#: Runs C{f(*args)} somewhere other than the reactor thread: a Deferred of its result.
+RunInThread = Callable[..., "Deferred[Any]"]
+
+PLAIN = b"text/plain; charset=utf-8"
+
+
+class HealthzPage(Resource):
+    """C{/healthz}: C{200 ok} while the process runs."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"content-type", PLAIN)
+        request.setHeader(b"cache-control", b"no-store")
+        return b"ok\n"
+
+
+class ReadyzPage(Resource):
+    """
+    C{/readyz}: C{200 ready} when C{subscriber.health()} is ready, else
+    C{503} with one reason per line.
+    """
+
+    isLeaf = True
+
+    def __init__(self, subscriber: Any) -> None:
+        super().__init__()
+        self._subscriber = subscriber
+
+    def render_GET(self, request: Any) -> bytes:
+        health = self._subscriber.health()
+        request.setHeader(b"content-type", PLAIN)
+        request.setHeader(b"cache-control", b"no-store")
+        if health.ready:
+            return b"ready\n"
+        request.setResponseCode(503)
+        return "".join(f"{reason}\n" for reason in health.reasons).encode("utf-8")
+
+
+class _Snapshot:
+    """Metrics collected once: what prometheus-client's encoders format (they call C{collect})."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._metrics = list(registry.collect())
+
+    def collect(self) -> Iterator[Any]:
+        return iter(self._metrics)
+
+
+class MetricsPage(Resource):
+    """
+    C{/metrics}: C{registry} in the format the scraper asks for, by
+    prometheus-client.
+
+    @param run_in_thread: where the collected metrics are formatted (see
+        L{RunInThread}); on the reactor thread when C{None}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None) -> None:
+        super().__init__()
+        self._registry = registry
+        self._run_in_thread = run_in_thread
+
+    def render_GET(self, request: Any) -> Any:
+        accept = request.getHeader(b"accept")
+        encoder, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
+        request.setHeader(b"content-type", content_type.encode("latin-1"))
+        request.setHeader(b"cache-control", b"no-store")
+        snapshot = _Snapshot(self._registry)  # read on the reactor thread
+        if self._run_in_thread is None:
+            return encoder(snapshot)
+        gone: list[Failure] = []
+        request.notifyFinish().addErrback(gone.append)  # the scraper hung up
+
+        def write(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def failed(failure: Failure) -> None:
+            log.failure("formatting the metrics failed", failure)
+            if not gone:
+                request.setResponseCode(500)
+                request.setHeader(b"content-type", PLAIN)
+                request.write(b"formatting the metrics failed\n")
+                request.finish()
+
+        self._run_in_thread(encoder, snapshot).addCallbacks(write, failed)
+        return NOT_DONE_YET
+
+
+def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
+                    run_in_thread: RunInThread | None = None) -> Resource:
+    """
+    The root resource: C{/metrics}, C{/healthz}, C{/readyz} (anything
+    else is a 404).
+
+    @param subscriber: a L{txzaqar.subscriber.Subscriber}.
+    @param registry: what C{/metrics} shows; C{subscriber.metrics.registry}
+        (made now if need be) when omitted.
+    @param run_in_thread: where C{/metrics} is formatted (L{MetricsPage}).
+    """
+    if registry is None:
+        registry = subscriber.metrics.registry
+    root = Resource()
+    root.putChild(b"metrics", MetricsPage(registry, run_in_thread))
+    root.putChild(b"healthz", HealthzPage())
+    root.putChild(b"readyz", ReadyzPage(subscriber))
+    return root
+
+
+def health_site(subscriber: Any, registry: CollectorRegistry | None = None,
+                run_in_thread: RunInThread | None = None) -> Site:
+    """A L{Site} of L{health_resource}, which logs no request (scrapes come every few seconds)."""
+    site = Site(health_resource(subscriber, registry, run_in_thread))
+    site.log = lambda request: None  # type: ignore[method-assign]
+    return site
+
+
+class HealthService(MultiService):
+    """
+    L{health_site} listening on an endpoint while this service runs, and
+    the one thread (of its own, not the reactor's pool, which also
+    resolves names) that formats C{/metrics}.  Made by L{metrics_service}.
+    """
+
+    def __init__(self, reactor: Any, endpoint: str, subscriber: Any,
+                 registry: CollectorRegistry | None = None) -> None:
+        super().__init__()
+        self._reactor = reactor
+        self.pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-metrics")
+        site = health_site(subscriber, registry, self._in_thread)
+        self.listening = StreamServerEndpointService(serverFromString(reactor, endpoint), site)
+        self.listening.setServiceParent(self)
+
+    def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        return deferToThreadPool(self._reactor, self.pool, f, *args)
+
+    def startService(self) -> None:
+        self.pool.start()
+        super().startService()
+
+    def stopService(self) -> Deferred[None]:
+        """Stop listening, then the formatting thread (its join waits for a scrape being formatted)."""
+        d: Deferred[None] = super().stopService()
+
+        def stop_pool(result: Any) -> Any:
+            self.pool.stop()
+            return result
+
+        return d.addBoth(stop_pool)
+
+
+def metrics_service(reactor: Any, endpoint: str, subscriber: Any,
+                    registry: CollectorRegistry | None = None) -> HealthService:
+    """
+    A L{HealthService}: C{/metrics}, C{/healthz} and C{/readyz} of
+    C{subscriber} on C{endpoint} while it runs (a port it cannot listen
+    on is logged as an error; the subscriber goes on without it).
+
+    @param endpoint: a Twisted server endpoint string, e.g.
+        C{tcp:9102:interface=127.0.0.1}.
+    @raise ValueError: (or another C{Exception} of the endpoint parser)
+        for a bad C{endpoint}; see L{check_endpoint}.
+    """
+    return HealthService(reactor, endpoint, subscriber, registry)
+
+
+def check_endpoint(endpoint: str) -> None:
+    """
+    Parse C{endpoint} as a server endpoint string, without a reactor and
+    without listening.
+
+    @raise ValueError: with a message naming what is wrong.
+    """
+    try:
+        serverFromString(_NO_REACTOR, endpoint)
+    except Exception as e:
+        raise ValueError(f"{endpoint!r} is not a server endpoint such as "
+                         f"tcp:9102:interface=127.0.0.1 ({type(e).__name__}: {e})") from None
+
+
+#: What endpoint parsing is given in place of a reactor: the parsers only
+#: keep it, for listening later.
+_NO_REACTOR: Any = object()

@@ -1,0 +1,240 @@
+"""
+C{twistd zaqar-listen --metrics} against real Zaqar servers: C{/metrics}
+scraped with prometheus-client's own parser while 1,000 messages flow, and
+C{/readyz} following a Zaqar of the test's own as it stops and restarts.
+
+Ports are chosen at run time, on loopback; every wait polls a condition
+with a generous deadline (no sleep stands for synchronisation).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.trial import unittest
+
+import txzaqar
+from txzaqar import connect
+from txzaqar.testing import servers
+from txzaqar.testing.servers import shared_zaqar
+
+#: The directory holding the txzaqar package (and twisted/plugins/ next to it).
+ROOT = Path(txzaqar.__file__).resolve().parent.parent
+
+#: The daemon's handler: appends "<queue> <id>" to $METRICS_TEST_RECORD per delivery.
+HANDLER = '''
+import os
+
+def record(message):
+    fd = os.open(os.environ["METRICS_TEST_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{message.queue.name} {message.id}\\n".encode())
+    finally:
+        os.close(fd)
+'''
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """GET C{url} (blocking, 5 s at most): the status and the body."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape, parsed by prometheus-client: C{(name, labels) -> value}."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def per_queue(scrape: dict[Any, float], name: str) -> dict[str, float]:
+    return {dict(labels)["queue"]: value for (n, labels), value in scrape.items() if n == name}
+
+
+class DaemonMetricsTests(unittest.TestCase):
+    timeout = 600
+
+    def setUp(self) -> None:
+        self.dir = Path(self.mktemp()).resolve()
+        self.dir.mkdir(parents=True)
+        (self.dir / "metrics_test_handler.py").write_text(HANDLER)
+        self.record_file = self.dir / "record.txt"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.addCleanup(self.kill_all)
+
+    def kill_all(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+    def spawn(self, url: str, project: str, queues: list[str], *extra: str) -> str:
+        """Start the daemon with C{--metrics} on a free port; return the metrics base URL."""
+        port = servers.free_port()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+        env["METRICS_TEST_RECORD"] = str(self.record_file)
+        n = len(self.processes)
+        cmd = [
+            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
+            "zaqar-listen", "--url", url, "--project-id", project,
+            *[arg for q in queues for arg in ("--queue", q)],
+            "--handler", "metrics_test_handler:record",
+            "--metrics", f"tcp:{port}:interface=127.0.0.1", *extra,
+        ]
+        out = open(self.dir / f"twistd-{n}.out", "wb")
+        self.addCleanup(out.close)
+        self.processes.append(subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        return f"http://127.0.0.1:{port}"
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:]
+                         for p in sorted(self.dir.glob("twistd-*.*")))
+
+    async def wait_for(self, condition: Any, timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            for proc in self.processes:
+                if proc.poll() is not None and not getattr(proc, "expected_exit", False):
+                    self.fail(f"twistd exited with {proc.returncode}:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                self.fail(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
+            await deferLater(reactor, 0.1, lambda: None)
+
+    def answers(self, url: str, status: int) -> str | None:
+        """The body of C{url} if it answers C{status} now, else C{None}."""
+        try:
+            code, body = fetch(url)
+        except OSError:
+            return None  # not listening yet
+        return body if code == status else None
+
+    def deliveries(self) -> Counter[str]:
+        """Deliveries the handler saw, per queue (whole lines only)."""
+        try:
+            lines = self.record_file.read_text().split("\n")[:-1]
+        except FileNotFoundError:
+            return Counter()
+        return Counter(line.split()[0] for line in lines)
+
+    async def terminate(self) -> None:
+        for proc in self.processes:
+            proc.expected_exit = True  # type: ignore[attr-defined]
+            proc.send_signal(signal.SIGTERM)
+        await self.wait_for(lambda: all(p.poll() is not None for p in self.processes), 90,
+                            "twistd to exit after SIGTERM")
+        for proc in self.processes:
+            self.assertIn(proc.returncode, (0, -signal.SIGTERM), self.logs())
+        self.assertNotIn("Traceback", self.logs())
+
+    async def test_counters_match_deliveries(self) -> None:
+        """
+        1,000 messages over three queues, posted while the daemon runs; every
+        scrape parses, and at the end the per-queue processed and acked
+        counters equal the deliveries the handler recorded.
+        """
+        zaqar = shared_zaqar()
+        project = f"txzaqar-metrics-{uuid.uuid4().hex[:8]}"
+        client = connect(zaqar.url, project_id=project, reactor=reactor)
+        self.addCleanup(client.close)
+        queues = [f"metrics-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+        for name in queues:
+            self.addCleanup(client.queue(name).delete)
+        base = self.spawn(zaqar.url, project, queues, "--poll-interval", "0.2", "--max-interval", "1",
+                          "--batch", "20", "--concurrency", "30")
+        await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
+        self.assertEqual(fetch(base + "/healthz"), (200, "ok\n"))
+
+        posted: Counter[str] = Counter()
+        scrapes = []
+        for round_ in range(10):  # 1,000 messages in 10 rounds, scraping as they flow
+            for i, name in enumerate(queues):
+                count = 34 if i == 0 else 33
+                posted[name] += len(await client.queue(name).post(
+                    [{"body": {"round": round_, "n": n}} for n in range(count)]))
+            code, text = fetch(base + "/metrics")
+            self.assertEqual(code, 200)
+            scrapes.append(samples(text))
+        self.assertEqual(sum(posted.values()), 1000)
+
+        def all_acked() -> bool:
+            acked = per_queue(samples(fetch(base + "/metrics")[1]), "txzaqar_subscriber_acked_total")
+            return sum(acked.values()) >= 1000
+
+        await self.wait_for(all_acked, 240, "1,000 messages acknowledged")
+        final = samples(fetch(base + "/metrics")[1])
+        delivered = self.deliveries()
+        self.assertEqual(delivered, posted)
+        self.assertEqual(per_queue(final, "txzaqar_subscriber_processed_total"), dict(delivered))
+        self.assertEqual(per_queue(final, "txzaqar_subscriber_acked_total"), dict(delivered))
+        self.assertEqual(per_queue(final, "txzaqar_subscriber_failed_total"), dict.fromkeys(queues, 0))
+        # counters only grow from scrape to scrape
+        for earlier, later in zip(scrapes, [*scrapes[1:], final], strict=True):
+            for name in ("txzaqar_subscriber_processed_total", "txzaqar_subscriber_acked_total"):
+                for queue, value in per_queue(earlier, name).items():
+                    self.assertLessEqual(value, per_queue(later, name)[queue])
+        claims = sum(value for (name, labels), value in final.items()
+                     if name == "txzaqar_request_duration_seconds_count"
+                     and dict(labels) == {"operation": "POST queues/{queue}/claims", "status": "201"})
+        self.assertGreater(claims, 0)
+        self.assertEqual(sum(per_queue(final, "txzaqar_subscriber_message_age_seconds_count").values()),
+                         1000)
+        self.assertEqual(self.answers(base + "/readyz", 200), "ready\n")
+        await self.terminate()
+        print(f"\n  {len(scrapes) + 1} scrapes; processed per queue {sorted(delivered.values())}",
+              file=sys.stderr)
+
+    async def test_readyz_follows_zaqar(self) -> None:
+        """
+        C{/readyz} is 200 while Zaqar answers, 503 (naming the queue) soon
+        after it stops, and 200 again once it is back on the same port;
+        C{/healthz} stays 200 throughout.
+        """
+        zaqar = servers.ZaqarServer(servers.shared_redis(), port=servers.free_port())
+        zaqar.start()
+        self.addCleanup(zaqar.stop)
+        queue = f"ready-{uuid.uuid4().hex[:10]}"
+        base = self.spawn(zaqar.url, f"txzaqar-ready-{uuid.uuid4().hex[:8]}", [queue],
+                          "--poll-interval", "0.2", "--max-interval", "1")
+        await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
+
+        zaqar.stop()
+        stopped = time.monotonic()
+        # max_interval (1 s) + 10 s of slack, more if a claim was in flight
+        body = await self.wait_for(lambda: self.answers(base + "/readyz", 503), 90, "/readyz 503")
+        unready_after = time.monotonic() - stopped
+        self.assertIn(f"{queue}: no successful poll for", body)
+        self.assertIn("last error: ConnectionFailed", body)
+        self.assertEqual(fetch(base + "/healthz"), (200, "ok\n"))
+        scrape = samples(fetch(base + "/metrics")[1])
+        self.assertEqual(scrape[("txzaqar_subscriber_ready", ())], 0)
+        self.assertGreater(per_queue(scrape, "txzaqar_subscriber_poll_errors_total")[queue], 0)
+        self.assertGreater(per_queue(scrape, "txzaqar_subscriber_backoff_seconds")[queue], 0)
+
+        zaqar.start()
+        restarted = time.monotonic()
+        await self.wait_for(lambda: self.answers(base + "/readyz", 200), 90, "/readyz 200 again")
+        ready_after = time.monotonic() - restarted
+        await self.terminate()
+        print(f"\n  /readyz: 503 {unready_after:.1f}s after Zaqar stopped, 200 {ready_after:.1f}s "
+              "after it was back", file=sys.stderr)

@@ -1,0 +1,327 @@
+"""
+Tests for L{Subscriber.health} (the rule of L{txzaqar.subscriber.readiness}),
+L{txzaqar.health} (C{/metrics}, C{/healthz}, C{/readyz}, through treq's
+C{StubTreq}) and C{twistd zaqar-listen --metrics}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from treq.testing import StubTreq
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IServiceCollection
+from twisted.internet.defer import Deferred
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar import _tap, errors
+from txzaqar.health import (
+    HealthService,
+    check_endpoint,
+    health_resource,
+    health_site,
+    metrics_service,
+)
+from txzaqar.subscriber import Subscriber
+from txzaqar.subscriber.readiness import HEALTH_SLACK, Health, describe_error
+from txzaqar.testing import memory_subscriber
+
+from .subscriber_fakes import Recorder, SubscriberTestsMixin
+from .test_tap import parse
+
+#: max_interval of the subscribers of these tests (see SubscriberTestsMixin)
+MAX = 8
+#: the request timeout a subscriber assumes when its client has no connection
+TIMEOUT = 30.0
+
+
+class ReadinessTests(SubscriberTestsMixin):
+    """Readiness transitions, on a L{Clock} and the fake queues."""
+
+    def started(self, *queues: str, **kw: Any) -> Subscriber:
+        sub = self.subscriber(**kw)
+        for name in queues:
+            sub.subscribe(name, Recorder())
+        sub.startService()
+        self.addCleanup(lambda: self.stop(sub) if sub.running else None)
+        return sub
+
+    def test_not_running(self) -> None:
+        sub = self.subscriber()
+        sub.subscribe("jobs", Recorder())
+        self.assertEqual(sub.health(), Health(False, ("the subscriber is not running",)))
+
+    def test_not_ready_before_first_poll(self) -> None:
+        """Until a claim of every queue answered, the subscriber is not ready."""
+        self.client.queue("jobs").manual = True
+        sub = self.started("jobs")
+        self.assertEqual(sub.health(), Health(False, ("jobs: no successful poll yet",)))
+        self.client.queue("jobs").answer()  # empty, but an answer
+        self.assertEqual(sub.health(), Health(True))
+
+    def test_every_queue(self) -> None:
+        self.client.queue("b").manual = True
+        sub = self.started("a", "b")
+        self.assertEqual(sub.health().reasons, ("b: no successful poll yet",))
+        self.client.queue("b").answer()
+        self.assertTrue(sub.health().ready)
+
+    def test_stale_after_errors_and_recovery(self) -> None:
+        """
+        Failing claims: ready until the last successful poll is older than
+        C{max_interval} + slack; ready again after the next success.
+        """
+        sub = self.started("jobs")
+        queue = self.client.queue("jobs")
+        self.assertTrue(sub.health().ready)
+        queue.errors.extend([errors.ConnectionFailed("down", "refused")] * 20)
+        bound = MAX + HEALTH_SLACK
+        elapsed = 0.0
+        while elapsed + 1 <= bound:
+            self.clock.advance(1)
+            elapsed += 1
+            self.assertTrue(sub.health().ready, elapsed)
+        self.clock.advance(1)
+        health = sub.health()
+        self.assertFalse(health.ready)
+        self.assertEqual(health.reasons, (
+            f"jobs: no successful poll for {bound + 1:.0f}s (expected within {bound:.0f}s) "
+            "(last error: ConnectionFailed)",))
+        del queue.errors[:]
+        self.clock.advance(MAX)
+        self.assertEqual(sub.health(), Health(True))
+
+    def test_claim_in_flight_gets_the_request_timeout(self) -> None:
+        """While a claim is in flight, the bound grows by the request timeout."""
+        sub = self.started("jobs")
+        queue = self.client.queue("jobs")
+        queue.manual = True
+        self.clock.advance(1)  # the next claim is sent and hangs
+        self.assertEqual(len(queue.pending), 1)
+        self.clock.advance(MAX + HEALTH_SLACK + 1)
+        self.assertTrue(sub.health().ready)
+        self.clock.advance(TIMEOUT)
+        self.assertFalse(sub.health().ready)
+        queue.answer()
+        self.assertTrue(sub.health().ready)
+
+    def test_authentication_failure(self) -> None:
+        """A claim refused for authentication makes it unready at once, until a claim succeeds."""
+        sub = self.started("jobs")
+        queue = self.client.queue("jobs")
+        for error in (errors.AuthenticationFailed("Authentication failed", "bad password"),
+                      errors.IdentityUnavailable("Identity unavailable", "no keystone"),
+                      errors.Unauthorized("Unauthorized", "token refused")):
+            queue.errors.append(error)
+            self.clock.advance(MAX)
+            health = sub.health()
+            self.assertFalse(health.ready, error)
+            self.assertIn(f"authentication failed: {describe_error(error)}", health.reasons)
+            self.clock.advance(MAX)
+            self.assertTrue(sub.health().ready)
+
+    def test_reasons_hold_no_secret(self) -> None:
+        """Reasons name error classes and statuses, never what the server said."""
+        sub = self.started("jobs")
+        queue = self.client.queue("jobs")
+        queue.errors.append(errors.Unauthorized("Unauthorized", "token gAAAA-secret refused"))
+        self.clock.advance(MAX)
+        self.assertEqual(sub.health().reasons, ("authentication failed: Unauthorized (401)",))
+
+    def test_waiting_for_a_slot_is_not_stale(self) -> None:
+        """Every slot busy with callbacks: polling waits by design, and it stays ready."""
+        recorder = Recorder("deferred")
+        sub = self.subscriber(concurrency=2)
+        sub.subscribe("jobs", recorder)
+        self.client.queue("jobs").add(2)
+        sub.startService()
+        self.addCleanup(lambda: self.stop(sub))
+        self.assertEqual(len(recorder.seen), 2)
+        self.clock.advance(10 * (MAX + HEALTH_SLACK))
+        self.assertTrue(sub.health().ready)
+        for d in recorder.deferreds.values():
+            d.callback(None)
+
+    def test_stopping_and_unsubscribe(self) -> None:
+        """An unsubscribed queue no longer counts; a stopping subscriber is not ready."""
+        self.client.queue("other").manual = True
+        sub = self.started("jobs", "other")
+        self.assertFalse(sub.health().ready)
+        d = sub.unsubscribe("other")
+        self.client.queue("other").answer()
+        self.successResultOf(d)
+        self.assertTrue(sub.health().ready)
+        self.client.queue("jobs").manual = True
+        self.clock.advance(MAX)  # a claim in flight: stopping waits for it
+        stopping = sub.stopService()
+        self.assertNoResult(stopping)
+        self.assertEqual(sub.health().reasons, ("the subscriber is not running",))
+        self.client.queue("jobs").answer()
+        self.successResultOf(stopping)
+
+
+def get(stub: Any, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
+    response = stub.get(f"http://ops.invalid{path}", **kw)
+    stub.flush()
+    resp: Any = SynchronousTestCase().successResultOf(response)
+    body: Any = SynchronousTestCase().successResultOf(stub.content(resp))
+    headers = {k.decode().lower(): v[-1].decode() for k, v in resp.headers.getAllRawHeaders()}
+    return resp.code, headers, body.decode("utf-8")
+
+
+class HealthResourceTests(SynchronousTestCase):
+    """The pages, through treq's in-memory agent."""
+
+    def setUp(self) -> None:
+        self.sub, self.client, self.fake = memory_subscriber(poll_interval=1.0)
+        self.seen: list[Any] = []
+        self.sub.subscribe("orders", self.seen.append)
+        self.stub = StubTreq(health_resource(self.sub))
+
+    def tearDown(self) -> None:
+        if self.sub.running:
+            self.successResultOf(self.sub.stopService())
+
+    def test_healthz(self) -> None:
+        self.assertEqual(get(self.stub, "/healthz")[::2], (200, "ok\n"))
+
+    def test_readyz(self) -> None:
+        """503 with one reason per line while not ready; 200 once ready."""
+        code, headers, body = get(self.stub, "/readyz")
+        self.assertEqual((code, body), (503, "the subscriber is not running\n"))
+        self.assertTrue(headers["content-type"].startswith("text/plain"))
+        self.sub.startService()
+        self.assertEqual(get(self.stub, "/readyz")[::2], (200, "ready\n"))
+
+    def test_metrics(self) -> None:
+        """C{/metrics} is the subscriber's registry, in the text format prometheus-client parses."""
+        self.sub.startService()
+        self.successResultOf(self.client.queue("orders").post([{"body": 1}, {"body": 2}]))
+        self.fake.clock.advance(2)
+        self.assertEqual(len(self.seen), 2)
+        code, headers, body = get(self.stub, "/metrics")
+        self.assertEqual(code, 200)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"))
+        samples = {(s.name, s.labels.get("queue")): s.value
+                   for family in text_string_to_metric_families(body) for s in family.samples}
+        self.assertEqual(samples[("txzaqar_subscriber_processed_total", "orders")], 2)
+        self.assertEqual(samples[("txzaqar_subscriber_acked_total", "orders")], 2)
+        self.assertEqual(samples[("txzaqar_subscriber_ready", None)], 1)
+
+    def test_openmetrics(self) -> None:
+        """A scraper asking for OpenMetrics gets it."""
+        code, headers, body = get(self.stub, "/metrics",
+                                  headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        self.assertEqual(code, 200)
+        self.assertTrue(headers["content-type"].startswith("application/openmetrics-text"))
+        self.assertTrue(body.endswith("# EOF\n"))
+
+    def test_formatted_elsewhere(self) -> None:
+        """
+        With C{run_in_thread}, C{/metrics} is collected now and formatted
+        by it; the answer comes when its Deferred fires.
+        """
+        calls: list[tuple[Any, Any]] = []
+        results: list[Deferred[Any]] = []
+
+        def run_in_thread(f: Any, snapshot: Any) -> Deferred[Any]:
+            calls.append((f, snapshot))
+            d: Deferred[Any] = Deferred()
+            results.append(d)
+            return d
+
+        stub: Any = StubTreq(health_resource(self.sub, run_in_thread=run_in_thread))
+        response = stub.get("http://ops.invalid/metrics")
+        stub.flush()
+        self.assertNoResult(response)
+        [(f, snapshot)] = calls
+        self.sub.startService()  # changes after the snapshot are not in it
+        results[0].callback(f(snapshot))
+        stub.flush()
+        body = self.successResultOf(stub.content(self.successResultOf(response))).decode()
+        self.assertIn("txzaqar_subscriber_ready 0.0", body)
+
+    def test_formatting_fails(self) -> None:
+        """A formatting error is a 500 (and logged), not a hung request."""
+        from twisted.internet.defer import fail
+
+        stub: Any = StubTreq(health_resource(self.sub, run_in_thread=lambda f, s: fail(RuntimeError("x"))))
+        response = stub.get("http://ops.invalid/metrics")
+        stub.flush()
+        self.assertEqual(self.successResultOf(response).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_not_found(self) -> None:
+        self.assertEqual(get(self.stub, "/other")[0], 404)
+
+    def test_given_registry(self) -> None:
+        """A registry given is what C{/metrics} shows."""
+        from prometheus_client import CollectorRegistry, Counter
+
+        registry = CollectorRegistry()
+        Counter("mine", "a counter of the user's", registry=registry).inc()
+        stub = StubTreq(health_resource(self.sub, registry))
+        self.assertIn("mine_total 1.0", get(stub, "/metrics")[2])
+
+    def test_site_logs_no_request(self) -> None:
+        site = health_site(self.sub)
+        self.assertIsNone(site.log(object()))  # type: ignore[func-returns-value, arg-type]
+
+
+class MetricsOptionTests(SynchronousTestCase):
+    """C{--metrics ENDPOINT} of C{twistd zaqar-listen}."""
+
+    def test_default_is_off(self) -> None:
+        options = parse()
+        self.assertIsNone(options["metrics"])
+        service = _tap.makeService(options)
+        self.assertIsInstance(service.subscriber, Subscriber)
+        self.assertEqual(list(IServiceCollection(service)), [])
+
+    def test_bad_endpoint(self) -> None:
+        for bad in ("nonsense:1", "tcp:notaport", "tcp:9102:bogus=1"):
+            with self.assertRaises(UsageError) as caught:
+                parse("--metrics", bad)
+            message = str(caught.exception)
+            self.assertTrue(message.startswith("--metrics: "), message)
+            self.assertIn(repr(bad), message)
+            self.assertNotIn("\n", message)
+
+    def test_check_endpoint(self) -> None:
+        check_endpoint("tcp:9102:interface=127.0.0.1")
+        check_endpoint("unix:/tmp/metrics.sock")
+        self.assertRaises(ValueError, check_endpoint, "tcp:")
+
+    def test_make_service(self) -> None:
+        """
+        With C{--metrics} the endpoint's site is a child of the daemon's
+        service, started with it (before the startup check lets the
+        Subscriber start).
+        """
+        options = parse("--metrics", "tcp:0:interface=127.0.0.1")
+        self.assertEqual(options["metrics"], "tcp:0:interface=127.0.0.1")
+        service = _tap.makeService(options)
+        children = list(IServiceCollection(service))
+        self.assertEqual([type(c) for c in children], [HealthService])
+        [ops] = children
+        self.assertEqual(service.subscriber.channels, frozenset({"jobs"}))
+        self.assertIsInstance(ops.listening, StreamServerEndpointService)
+        self.assertFalse(service.running)
+
+    def test_metrics_service_listens(self) -> None:
+        """The service listens on the endpoint with the site, and stops listening when stopped."""
+        from twisted.internet.testing import MemoryReactor
+
+        reactor = MemoryReactor()
+        sub, _, _ = memory_subscriber()
+        service = metrics_service(reactor, "tcp:9102:interface=127.0.0.1", sub)
+        service.startService()
+        self.assertEqual(len(reactor.tcpServers), 1)
+        port, factory, _, interface = reactor.tcpServers[0]
+        self.assertEqual((port, interface), (9102, "127.0.0.1"))
+        self.assertTrue(service.pool.started)
+        stopped: Deferred[None] = service.stopService()
+        self.successResultOf(stopped)
+        self.assertFalse(service.pool.started)
