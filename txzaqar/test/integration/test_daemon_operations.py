@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,15 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar.test.integration.daemon import Daemon
 from txzaqar.testing import servers
+
+
+def status_of(url: str) -> int:
+    """The HTTP status of a GET (blocking: run it in a thread)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
 
 
 class DaemonCase(unittest.TestCase):
@@ -145,18 +156,36 @@ class StartupCheckTests(DaemonCase):
         self.assertNotIn("subscriber started", log)
 
     async def test_zaqar_down_at_start(self) -> None:
-        """Zaqar not running yet: the daemon stays up and delivers once it starts."""
+        """
+        Zaqar not running yet: the daemon stays up, unready (/readyz 503),
+        and becomes ready and delivers once Zaqar starts.
+        """
         redis = servers.shared_redis()
         port = servers.free_port()
         zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1, port=port)
         self.addCleanup(zaqar.stop)
         url = f"http://127.0.0.1:{port}"
         name = f"ops-{uuid.uuid4().hex[:10]}"
+        metrics = servers.free_port()
         daemon = self.daemon(["--url", url, "--project-id", "ops", "--queue", name,
-                              "--poll-interval", "0.2", "--max-interval", "1"])
+                              "--poll-interval", "0.2", "--max-interval", "1",
+                              "--metrics", f"tcp:{metrics}:interface=127.0.0.1"])
+        readyz = f"http://127.0.0.1:{metrics}/readyz"
         await daemon.wait_for(lambda: "not reachable yet" in daemon.log(), 60, "the startup warning")
+        self.assertEqual(await deferToThread(status_of, readyz), 503)
         self.assertFalse(daemon.exited)
         await deferToThread(zaqar.start)
+        statuses: list[int] = []
+
+        async def ready() -> bool:
+            statuses.append(await deferToThread(status_of, readyz))
+            return statuses[-1] == 200
+
+        while not await ready():
+            self.assertFalse(daemon.exited, daemon.log()[-2000:])
+            if len(statuses) > 300:  # a minute
+                self.fail(f"/readyz never became ready: {statuses[-5:]}")
+            await deferLater(reactor, 0.2, lambda: None)
         client = self.noauth_client(url)
         self.addCleanup(lambda: client.queue(name).delete())
         await client.queue(name).post({"body": {"late": True}})
