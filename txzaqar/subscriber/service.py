@@ -224,9 +224,9 @@ class Subscriber(Service):
         The callback may return a value, a Deferred or a coroutine; the
         message is deleted once that succeeds.  With C{threads > 0} a plain
         callback runs in a thread (see L{Subscriber}): mark a
-        Deferred-returning one with L{txzaqar.subscriber.on_reactor}.  Without a callback the
-        messages go to L{listen}.  Polling starts at once if the service
-        is running, else when it starts.
+        Deferred-returning one with L{txzaqar.subscriber.on_reactor}.
+        Without a callback the messages go to L{listen}.  Polling starts
+        at once if the service is running, else when it starts.
 
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
