@@ -7,6 +7,10 @@ C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon::
 The handler is called with each L{txzaqar.message.Message}; it may return a
 value, a Deferred or a coroutine, and the message is deleted once that
 succeeds.  Without C{--handler} each message is logged as one JSON line.
+A plain handler (not C{async def}, not marked with
+L{txzaqar.subscriber.on_reactor}) runs in a pool of C{--threads} threads
+(default 10, or C{--concurrency} if lower), so that it may block;
+C{--threads 0} runs it on the reactor thread.
 On SIGTERM (or Ctrl-C) twistd stops the service: polling stops, running
 callbacks get C{--stop-timeout} seconds to finish, and the claims of
 everything else are released for other consumers.
@@ -42,11 +46,16 @@ from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
 from .health import check_endpoint
 from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
+from .subscriber.slots import on_reactor
 from .tls import TLSPolicy
 
 log = Logger(namespace="txzaqar.listen")
 
+#: The most threads running plain handlers unless C{--threads} says.
+DEFAULT_THREADS = 10
 
+
+@on_reactor  # it does not block; logging from the reactor thread keeps events in order
 def log_message(message: Any) -> None:
     """The default handler: log the message as one JSON line."""
     line = json.dumps(
@@ -152,6 +161,9 @@ class Options(usage.Options):
         ["claim-ttl", None, "60", "claim ttl in seconds (60-43200); renewed at half"],
         ["grace", None, "60", "claim grace in seconds (60-43200)"],
         ["concurrency", "c", "10", "the most handlers running at once"],
+        ["threads", None, None, "threads running plain (blocking) handlers; 0 runs them on the "
+                                "reactor thread, where they must not block [default: 10, or "
+                                "--concurrency if lower]"],
         ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
         ["max-interval", None, "30", "the longest backoff in seconds while idle or failing"],
         ["callback-timeout", None, None, "seconds after which a handler counts as failed"],
@@ -254,6 +266,11 @@ class Options(usage.Options):
             self["project-id"] = project
         if not self["queues"]:
             raise usage.UsageError("give at least one --queue NAME")
+        if self["threads"] is None:
+            try:
+                self["threads"] = min(DEFAULT_THREADS, int(self["concurrency"]))
+            except (TypeError, ValueError):  # --concurrency's own check says why
+                self["threads"] = DEFAULT_THREADS
         try:
             settings = SubscriberSettings.from_command_line(self)
             self["max-claim-count"] = dead_lettering_from_command_line(

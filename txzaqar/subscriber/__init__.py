@@ -59,6 +59,19 @@ releases the claims of everything not processed (so that other consumers
 get those messages at once), and closes the client (C{close_client}).  Its
 Deferred fires when all of that is done.
 
+Blocking callbacks
+==================
+
+With C{Subscriber(..., threads=N)} plain callbacks (not C{async def}, not
+marked with L{on_reactor}) run in a thread pool of at most N threads that
+the subscriber owns, so that a blocking handler never stalls polling,
+acknowledgements and renewals; C{async def} and L{on_reactor} callbacks
+stay on the reactor thread.  The library's default is C{threads=0} (every
+callback on the reactor thread, as Twisted code expects); the daemon's is
+10.  A plain callback that returns a Deferred or a coroutine from a thread
+fails with L{AsyncResultInThread} (its message is released): mark it
+with L{on_reactor}.  See L{Subscriber} for timeouts and stopping.
+
 Events and counters
 ===================
 
@@ -72,7 +85,8 @@ from .events import STATS, NotProcessed, log
 from .service import Subscriber
 from .settings import SubscriberSettings
 from .settlement import MAX_REMEMBERED_FAILURES
+from .slots import AsyncResultInThread, on_reactor
 from .stream import Listener
 
-__all__ = ["MAX_REMEMBERED_FAILURES", "STATS", "Listener", "NotProcessed", "Subscriber",
-           "SubscriberSettings", "log"]
+__all__ = ["MAX_REMEMBERED_FAILURES", "STATS", "AsyncResultInThread", "Listener", "NotProcessed",
+           "Subscriber", "SubscriberSettings", "log", "on_reactor"]

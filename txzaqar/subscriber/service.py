@@ -11,14 +11,15 @@ claimed message to its callback.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -30,7 +31,7 @@ from .polling import Failed, Outcome, QueuePoller
 from .readiness import Health, Readiness
 from .settings import SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
-from .slots import Slots, invoke
+from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
 from .stream import Listener, Stream
 
 
@@ -41,11 +42,13 @@ def _option(name: str) -> Any:
 class _Channel:
     """One subscribed queue: its callback, poll loop and claims in progress."""
 
-    def __init__(self, queue: IQueue, callback: Callable[[Any], Any],
+    def __init__(self, queue: IQueue, callback: Callable[[Any], Any], plain: bool,
                  configure: dict[str, Any] | None, settlement: QueueSettlement) -> None:
         self.queue = queue
         self.name: str = queue.name
         self.callback = callback
+        #: a plain callback (not async, not marked on_reactor): runs in a thread when there are threads
+        self.plain = plain
         #: queue settings to apply before the first claim (dead-lettering)
         self.configure = configure
         self.settlement = settlement
@@ -60,9 +63,34 @@ class Subscriber(Service):
     """
     Polls subscribed queues and hands each message to its callback.
 
+    Where callbacks run: C{async def} callbacks, and callables marked with
+    L{txzaqar.subscriber.on_reactor} (for functions returning a Deferred),
+    always run on the reactor thread.  Every other callback is I{plain}:
+    with C{threads=0} (the default of the library) it runs on the reactor
+    thread too, so it must not block (a plain callback that holds the
+    reactor thread longer than C{blocking_warning} seconds gets one
+    warning per Subscriber); with C{threads=N} plain callbacks run in a
+    thread pool of at most N threads, owned by the Subscriber (started
+    and stopped with it), so that a blocking handler
+    (C{def handle(m): requests.post(...)}) never stalls polling, acks and
+    renewals.  Whether a function returns a Deferred cannot be known
+    before calling it: a plain callback that returns a Deferred or a
+    coroutine from a thread fails (L{AsyncResultInThread}, logged with
+    its message, which is released for redelivery), so mark it.
+    C{callback_timeout} counts from when the callback is handed over,
+    waiting for a free thread included; a callback past it counts as
+    failed, but its thread cannot be interrupted: its slot is given back
+    only when the thread returns.  L{stopService} waits up to
+    C{stop_timeout} for running threads; a thread still running then is
+    left running (its message's claim was released) and the stop does
+    not wait for it; the pool's threads are daemon threads, so such a
+    thread does not keep the process from exiting.
+
     @param client: an L{IClient}.
-    @param clock: an L{twisted.internet.interfaces.IReactorTime} for the poll loops and timers (the
-        global reactor when omitted).
+    @param clock: an L{twisted.internet.interfaces.IReactorTime} for the
+        poll loops and timers (the global reactor when omitted); with
+        C{threads > 0} also an C{IReactorThreads} (a real reactor) unless
+        C{run_in_thread} is given.
     @param batch: the most messages one claim asks for (1 to 20).
     @param claim_ttl: claim ttl in seconds (60 to 43200); claims are
         renewed every C{claim_ttl / 2} while their callbacks run.
@@ -86,8 +114,19 @@ class Subscriber(Service):
         only start after a full claim, and only with free slots for a
         whole batch, so prefetch stays bounded by C{concurrency}
         (default 1: one claim at a time).
+    @param threads: how many threads run plain callbacks (0 to
+        C{concurrency}; default 0: plain callbacks run on the reactor
+        thread).  C{concurrency} still bounds how many messages are
+        claimed; with fewer threads, the other callbacks wait for one.
+    @param blocking_warning: seconds a plain callback may hold the reactor
+        thread before the (one) warning naming C{threads}; C{None}: never.
+    @param run_in_thread: override how a plain callback runs in a thread
+        (tests): C{run(f, *args)} returns a Deferred of C{f(*args)}.
+    @param timer: what times callbacks on the reactor thread (default
+        C{time.monotonic}).
     @raise ClientValidationError: an option out of its bounds (see
-        L{SubscriberSettings}).
+        L{SubscriberSettings}), or C{threads > 0} with a C{clock} that
+        cannot run threads.
 
     @ivar settings: the L{SubscriberSettings} made of the options.
     """
@@ -108,6 +147,10 @@ class Subscriber(Service):
         close_client: bool = True,
         jitter: Callable[[], float] = random.random,
         claims_in_flight: int = 1,
+        threads: int = 0,
+        blocking_warning: float | None = 0.1,
+        run_in_thread: RunInThread | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
@@ -117,8 +160,16 @@ class Subscriber(Service):
             batch=batch, claim_ttl=claim_ttl, grace=grace, concurrency=concurrency,
             poll_interval=poll_interval, max_interval=max_interval,
             callback_timeout=callback_timeout, stop_timeout=stop_timeout, ack_delay=ack_delay,
-            close_client=close_client, claims_in_flight=claims_in_flight,
+            close_client=close_client, claims_in_flight=claims_in_flight, threads=threads,
+            blocking_warning=blocking_warning,
         )
+        if self.settings.threads and run_in_thread is None and not IReactorThreads.providedBy(clock):
+            raise ClientValidationError(
+                "clock", f"threads={threads} needs a reactor that runs threads (IReactorThreads) "
+                f"as clock, not {clock!r:.60}"
+            )
+        self._runner = CallbackRunner(self.settings.threads, clock, run_in_thread,
+                                      self.settings.blocking_warning, timer)
         self._jitter = jitter
         #: Counters (see L{STATS}); a C{Counter}, readable like a C{dict}.
         self.stats: Counter[str] = new_stats()
@@ -147,6 +198,8 @@ class Subscriber(Service):
     ack_delay = _option("ack_delay")
     close_client = _option("close_client")
     claims_in_flight = _option("claims_in_flight")
+    threads = _option("threads")
+    blocking_warning = _option("blocking_warning")
 
     # -- public API -----------------------------------------------------
 
@@ -176,9 +229,11 @@ class Subscriber(Service):
         Deliver each message of C{queue_name} to C{callback(message)}.
 
         The callback may return a value, a Deferred or a coroutine; the
-        message is deleted once that succeeds.  Without a callback the
-        messages go to L{listen}.  Polling starts at once if the service
-        is running, else when it starts.
+        message is deleted once that succeeds.  With C{threads > 0} a plain
+        callback runs in a thread (see L{Subscriber}): mark a
+        Deferred-returning one with L{txzaqar.subscriber.on_reactor}.
+        Without a callback the messages go to L{listen}.  Polling starts
+        at once if the service is running, else when it starts.
 
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
@@ -194,7 +249,9 @@ class Subscriber(Service):
         configure = dead_lettering(dead_letter_queue, max_claim_count)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
         settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures)
-        channel = _Channel(queue, callback or self._stream.put, configure, settlement)
+        # the pull stream's own callback only hands the message over: reactor thread
+        plain = callback is not None and not runs_on_reactor(callback)
+        channel = _Channel(queue, callback or self._stream.put, plain, configure, settlement)
         channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
@@ -330,6 +387,7 @@ class Subscriber(Service):
         super().startService()
         self._stopping = False
         self._stream.open()
+        self._runner.start()
         log.info("subscriber started on {queues}", queues=sorted(self._channels))
         for channel in self._channels.values():
             channel.poller.start()
@@ -337,7 +395,10 @@ class Subscriber(Service):
     def stopService(self) -> Deferred[None]:
         """
         Stop polling, wait (bounded) for callbacks in flight, delete what
-        succeeded, release the rest, close the client.
+        succeeded, release the rest, close the client.  Callbacks still
+        running in threads after C{stop_timeout} are not waited for (a
+        thread cannot be interrupted; their messages were released), and
+        the thread pool is stopped without blocking the reactor.
 
         @return: a Deferred firing with C{None} when all of that is done.
         """
@@ -348,14 +409,33 @@ class Subscriber(Service):
     async def _stop(self) -> None:
         self._stream.close()
         channels = list(self._channels.values())
+        began = self._clock.seconds()
         await DeferredList([Deferred.fromCoroutine(self._drain(c)) for c in channels],
                            consumeErrors=True)
+        await self._wait_for_threads(self.settings.stop_timeout - (self._clock.seconds() - began))
+        self._runner.stop()
         if self.settings.close_client:
             try:
                 await self._client.close()
             except Exception:
                 log.failure("closing the client", level=LogLevel.warn)
         log.info("subscriber stopped: {stats}", stats=dict(self.stats))
+
+    async def _wait_for_threads(self, timeout: float) -> None:
+        """Wait up to C{timeout} seconds for callbacks still running in threads."""
+        if not self._runner.running:
+            return
+        if timeout > 0:
+            wait = self._runner.idle()
+            wait.addTimeout(timeout, self._clock)
+            try:
+                await wait
+                return
+            except (TimeoutError, CancelledError):
+                pass
+        log.warn("{count} callbacks still running in threads after {timeout}s; not waiting for "
+                 "them (a thread cannot be interrupted; their messages were released)",
+                 count=self._runner.running, timeout=self.settings.stop_timeout)
 
     async def _drain(self, channel: _Channel) -> None:
         await channel.poller.stop()
@@ -418,16 +498,24 @@ class Subscriber(Service):
         for message in messages:
             if self._observers:
                 self._notify("message_delivered", channel.name, message)
-            d = maybeDeferred(invoke, channel.callback, message)
+            d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
+                                           lambda: work.abandoned)
             if self.settings.callback_timeout is not None:
                 d.addTimeout(self.settings.callback_timeout, self._clock)
+            if returned is not None:
+                # in a thread: its slot is taken until the thread returns,
+                # even when the callback timed out before (no work piles up
+                # in a pool that is still busy)
+                returned.addCallback(lambda _: self._slots.give_back(1))
             d.addCallbacks(
-                lambda _, m=message: self._done(work, m, None, started),
-                lambda f, m=message: self._done(work, m, f, started),
+                lambda _, m=message, t=returned is None: self._done(work, m, None, t, started),
+                lambda f, m=message, t=returned is None: self._done(work, m, f, t, started),
             )
 
-    def _done(self, work: ClaimWork, message: Any, failure: Failure | None, started: float) -> None:
-        self._slots.give_back(1)
+    def _done(self, work: ClaimWork, message: Any, failure: Failure | None, give_back: bool,
+              started: float) -> None:
+        if give_back:
+            self._slots.give_back(1)
         if self._observers:
             self._notify("callback_finished", work.settlement.name,
                          self._clock.seconds() - started, callback_outcome(failure))

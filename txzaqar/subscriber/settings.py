@@ -126,6 +126,23 @@ def _max_not_below_poll(instance: Any, attribute: Any, value: Any) -> None:
     check_intervals(instance.poll_interval, value)
 
 
+def check_threads(threads: int, concurrency: int) -> None:
+    """
+    @raise ClientValidationError: C{threads} is above C{concurrency} (at
+        most C{concurrency} callbacks run at once, so more threads would
+        never be used).
+    """
+    if threads > concurrency:
+        raise ClientValidationError(
+            "threads", f"{threads} is above concurrency ({concurrency}): at most concurrency "
+            "callbacks run at once"
+        )
+
+
+def _threads_within_concurrency(instance: Any, attribute: Any, value: Any) -> None:
+    check_threads(value, instance.concurrency)
+
+
 def _setting(default: Any, check: Any, option: str | None = None, *more: Any) -> Any:
     return attr.ib(default=default, validator=[check, *more], metadata={OPTION: option, CHECK: check})
 
@@ -153,11 +170,14 @@ class SubscriberSettings:
     ack_delay: float = attr.ib(default=1.0, validator=_number)
     close_client: bool = True
     claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
+    threads: int = _setting(0, WholeNumber("threads", 0, 10_000), "threads", _threads_within_concurrency)
+    blocking_warning: float | None = _setting(0.1, Seconds("blocking_warning", optional=True))
 
     def __attrs_post_init__(self) -> None:
         # Checked as given, so that an error quotes the caller's value;
         # kept as floats.
-        for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay"):
+        for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay",
+                     "blocking_warning"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, float(value))
@@ -186,6 +206,15 @@ class SubscriberSettings:
                         "--max-interval",
                         f"--max-interval ({values['max_interval']:g}) must not be below "
                         f"--poll-interval ({values['poll_interval']:g})",
+                    ) from None
+            if field.name == "threads":
+                try:
+                    check_threads(values["threads"], values["concurrency"])
+                except ClientValidationError:
+                    raise ClientValidationError(
+                        "--threads",
+                        f"--threads ({values['threads']}) must not be above --concurrency "
+                        f"({values['concurrency']}): at most --concurrency handlers run at once",
                     ) from None
         return cls(**values)
 

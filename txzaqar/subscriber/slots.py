@@ -6,15 +6,110 @@ all queues.  A claim reserves a slot per message it asks for before it is
 sent, and gives back the ones it did not fill when it answers; a callback
 gives its slot back when it finishes.  A poll loop that finds no free slot
 waits in line for one.
+
+Where a callback runs (L{CallbackRunner}): C{async def} functions and
+callables marked with L{on_reactor} run on the reactor thread; with
+C{threads > 0} every other (plain, possibly blocking) callback runs in a
+bounded thread pool, with C{threads=0} on the reactor thread, where one
+that holds the thread too long is reported once (L{BLOCKING_WARNING}).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+
+from .events import log
+from .settlement import observe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The attribute L{on_reactor} sets on a callable.
+ON_REACTOR = "txzaqar_on_reactor"
+
+#: The format of the one warning about a callback that held the reactor thread.
+BLOCKING_WARNING = (
+    "{queue}: a callback held the reactor thread for {seconds:.2f}s; run blocking handlers "
+    "in threads: Subscriber(threads=N) or twistd zaqar-listen --threads N"
+)
+
+#: Signature of what runs a blocking call in a thread: C{run(f, *args)}
+#: returns a Deferred of C{f(*args)}, fired on the reactor thread.
+RunInThread = Callable[..., "Deferred[Any]"]
+
+
+def on_reactor(callback: F) -> F:
+    """
+    Mark C{callback} to run on the reactor thread even with C{threads > 0}:
+    for a function that returns a Deferred (or otherwise must not run in
+    a thread).  C{async def} functions need no mark.  Returns C{callback}
+    itself::
+
+        @on_reactor
+        def handle(message):
+            return treq.post(...)
+
+    @raise TypeError: C{callback} takes no attributes (mark a function
+        that calls it instead).
+    """
+    setattr(callback, ON_REACTOR, True)
+    return callback
+
+
+def runs_on_reactor(callback: Callable[..., Any]) -> bool:
+    """
+    Whether C{callback} runs on the reactor thread whatever C{threads}
+    says: it is an C{async def} function (also through
+    C{functools.partial} or a bound method), an object whose C{__call__}
+    is one, or it was marked with L{on_reactor} (it or the function a
+    C{partial} wraps).
+    """
+    target: Any = callback
+    while True:
+        if getattr(target, ON_REACTOR, False) or inspect.iscoroutinefunction(target):
+            return True
+        if isinstance(target, functools.partial):
+            target = target.func
+            continue
+        break
+    if callable(target) and not inspect.isroutine(target) and not inspect.isclass(target):
+        call = type(target).__call__  # an object whose class's __call__ is async or marked
+        if getattr(call, ON_REACTOR, False) or inspect.iscoroutinefunction(call):
+            return True
+    return False
+
+
+class AsyncResultInThread(TypeError):
+    """
+    A callback run in a thread returned a Deferred, a coroutine or another
+    awaitable: it was not waited for, and its message counts as failed
+    (it is released for redelivery).  Mark such a callback with
+    L{on_reactor}, or make it C{async def}.
+    """
+
+
+def _call_in_thread(callback: Callable[[Any], Any], message: Any) -> Any:
+    """Run in a pool thread: C{callback(message)}, refusing an asynchronous result."""
+    result = callback(message)
+    if isinstance(result, Deferred) or inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: say so here, not in a RuntimeWarning
+        name = getattr(callback, "__qualname__", None) or repr(callback)
+        raise AsyncResultInThread(
+            f"callback {name} ran in a thread (threads > 0) and returned "
+            f"{type(result).__name__}, which is not waited for there: mark it with "
+            "@txzaqar.subscriber.on_reactor (for a Deferred-returning function) or make it async def"
+        )
+    return result
 
 
 class Slots:
@@ -86,3 +181,148 @@ def invoke(callback: Callable[[Any], Any], message: Any) -> Any:
 
         return Deferred.fromCoroutine(wait())
     return result
+
+
+class CallbackRunner:
+    """
+    Runs callbacks: on the reactor thread, or (C{threads > 0}, plain
+    callbacks) in a thread pool of at most C{threads} threads, owned by
+    the subscriber: made by L{start}, stopped by L{stop}.
+
+    @param threads: the most callbacks running in threads at once (0: no
+        threads, everything runs on the reactor thread).
+    @param reactor: an C{IReactorThreads} (its C{callFromThread} brings
+        results back); unused when C{run_in_thread} is given.
+    @param run_in_thread: override how a plain callback is run in a thread
+        (tests): C{run(f, *args)} returns a Deferred of C{f(*args)}.
+    @param blocking_warning: seconds a plain callback may hold the reactor
+        thread before the one warning is logged (C{None}: never).
+    @param timer: the clock that times callbacks on the reactor thread
+        (default C{time.monotonic}).
+
+    @ivar running: callbacks running in threads now (their thread has not
+        returned, whether or not their message was given up).
+    """
+
+    def __init__(self, threads: int, reactor: Any, run_in_thread: RunInThread | None = None,
+                 blocking_warning: float | None = 0.1,
+                 timer: Callable[[], float] = time.monotonic) -> None:
+        self.threads = threads
+        self._reactor = reactor
+        self._run_in_thread = run_in_thread
+        self._blocking_warning = blocking_warning
+        self._timer = timer
+        self._warned = False
+        self._pool: ThreadPool | None = None
+        self._semaphore = DeferredSemaphore(max(threads, 1))
+        self.running = 0
+        self._returns: set[Deferred[None]] = set()
+
+    def start(self) -> None:
+        """Make and start the thread pool (if threads are used and not injected)."""
+        if self.threads and self._run_in_thread is None and self._pool is None:
+            pool = ThreadPool(minthreads=0, maxthreads=self.threads, name="txzaqar-subscriber")
+            # daemon threads: a callback that never returns must not keep
+            # the process from exiting once the service stopped
+            pool.threadFactory = functools.partial(threading.Thread, daemon=True)  # type: ignore[assignment]
+            pool.start()
+            self._pool = pool
+
+    def stop(self) -> None:
+        """
+        Stop the thread pool without waiting: its threads are joined off
+        the reactor thread (a callback still running is not interrupted).
+        """
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            threading.Thread(target=pool.stop, name="txzaqar-subscriber-stop", daemon=True).start()
+
+    def idle(self) -> Deferred[Any]:
+        """
+        @return: a Deferred firing once every callback running in a thread
+            now has returned (cancel it to stop waiting).
+        """
+        return DeferredList([observe(d) for d in self._returns], consumeErrors=True)
+
+    def run(self, callback: Callable[[Any], Any], message: Any, plain: bool, queue: str,
+            given_up: Callable[[], bool]) -> tuple[Deferred[Any], Deferred[None] | None]:
+        """
+        Run C{callback(message)}: in a thread if it is C{plain} and there
+        are threads, else on the reactor thread.
+
+        @param plain: C{not L{runs_on_reactor}(callback)}.
+        @param queue: the queue's name (for the warning).
+        @param given_up: says whether the message was given up on (its
+            claim released) while it waited for a thread: it then never
+            starts.
+        @return: C{(result, returned)}: C{result} fires with the
+            callback's result (cancelling it abandons the callback; one
+            waiting for a thread never starts); C{returned} is C{None} on
+            the reactor thread, else it fires with C{None} once the thread
+            returned (or the callback never started), which may be later
+            than C{result}.
+        """
+        if not (plain and self.threads):
+            return self._run_on_reactor(callback, message, plain, queue), None
+        returned: Deferred[None] = Deferred()
+        started = False
+        acquiring = self._semaphore.acquire()
+
+        def cancel(_: Deferred[Any]) -> None:
+            if not started:
+                acquiring.cancel()
+
+        result: Deferred[Any] = Deferred(cancel)
+
+        def go(_: Any) -> None:
+            nonlocal started
+            started = True
+            if given_up():
+                self._semaphore.release()
+                returned.callback(None)
+                result.cancel()
+                return
+            self.running += 1
+            self._returns.add(returned)
+            d = maybeDeferred(self._in_thread, _call_in_thread, callback, message)
+
+            def back(outcome: Any) -> None:
+                self.running -= 1
+                self._returns.discard(returned)
+                self._semaphore.release()
+                returned.callback(None)
+                if result.called:  # given up on (timed out): the outcome is not wanted
+                    return
+                if isinstance(outcome, Failure):
+                    result.errback(outcome)
+                else:
+                    result.callback(outcome)
+
+            d.addBoth(back)
+
+        def never_started(_: Failure) -> None:
+            returned.callback(None)
+
+        acquiring.addCallbacks(go, never_started)
+        return result, returned
+
+    def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        if self._run_in_thread is not None:
+            return self._run_in_thread(f, *args)
+        if self._pool is None:
+            raise RuntimeError("the subscriber's thread pool is not running")
+        return deferToThreadPool(self._reactor, self._pool, f, *args)
+
+    def _run_on_reactor(self, callback: Callable[[Any], Any], message: Any, plain: bool,
+                        queue: str) -> Deferred[Any]:
+        # only plain callbacks are timed: threads would not help the others
+        timed = plain and self._blocking_warning is not None and not self._warned
+        started = self._timer() if timed else 0.0
+        d = maybeDeferred(invoke, callback, message)
+        if timed:
+            seconds = self._timer() - started
+            if self._blocking_warning is not None and seconds > self._blocking_warning:
+                self._warned = True
+                log.warn(BLOCKING_WARNING, queue=queue, seconds=seconds, message_id=message.id,
+                         threshold=self._blocking_warning)
+        return d

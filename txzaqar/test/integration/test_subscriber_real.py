@@ -24,7 +24,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import connect
-from txzaqar.subscriber import Subscriber
+from txzaqar.subscriber import Subscriber, on_reactor
 from txzaqar.testing.servers import shared_zaqar
 
 RECORD_ENV = "TXZAQAR_TEST_RECORD"
@@ -42,6 +42,7 @@ def _append(path: str, line: str) -> None:
         os.close(fd)
 
 
+@on_reactor  # it returns a Deferred: not for a thread (the daemon runs plain handlers in threads)
 def record(message: Any) -> Any:
     """
     The handler the twistd tests run: appends C{start <id> <pid> <claim>}

@@ -166,6 +166,35 @@ class Recorder:
         return [m.id for m in self.seen]
 
 
+class FakeThreads:
+    """
+    A C{run_in_thread} whose "threads" run only when the test says so
+    (L{finish}): each call waits in C{calls}, in order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, tuple[Any, ...], Deferred[Any]]] = []
+
+    def __call__(self, f: Any, *args: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.calls.append((f, args, d))
+        return d
+
+    def messages(self) -> list[str]:
+        """The ids of the messages whose threads run now."""
+        return [args[-1].id for _, args, _ in self.calls]
+
+    def finish(self, index: int = 0) -> None:
+        """The thread of call C{index} runs its function and returns."""
+        f, args, d = self.calls.pop(index)
+        try:
+            result = f(*args)
+        except BaseException:
+            d.errback()
+        else:
+            d.callback(result)
+
+
 class SubscriberTestsMixin(SynchronousTestCase):
     """Shared set-up (no tests of its own)."""
 
@@ -179,6 +208,8 @@ class SubscriberTestsMixin(SynchronousTestCase):
         kw.setdefault("jitter", lambda: 0.0)
         kw.setdefault("poll_interval", 1)
         kw.setdefault("max_interval", 8)
+        # a Clock does not move while a callback runs: no blocking warning
+        kw.setdefault("timer", self.clock.seconds)
         return Subscriber(self.client, **kw)  # type: ignore[arg-type]
 
     def stop(self, sub: Subscriber) -> None:

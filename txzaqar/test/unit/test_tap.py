@@ -24,6 +24,7 @@ import txzaqar
 from txzaqar import _tap
 from txzaqar._listener import ListenerService
 from txzaqar.subscriber import Subscriber
+from txzaqar.subscriber.slots import runs_on_reactor
 from txzaqar.testing.servers.pki import make_test_pki
 
 #: Where twisted/plugins/txzaqar_plugins.py lives: next to the txzaqar
@@ -140,6 +141,21 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(options["stop-timeout"], 3.0)
         self.assertEqual((options["dead-letter-queue"], options["max-claim-count"]), ("dead", 4))
 
+    def test_threads(self) -> None:
+        """
+        Plain handlers run in 10 threads by default, or --concurrency if
+        lower; --threads 0 runs them on the reactor thread.
+        """
+        self.assertEqual(parse()["threads"], 10)
+        self.assertEqual(parse("--concurrency", "50")["threads"], 10)
+        self.assertEqual(parse("--concurrency", "4")["threads"], 4)
+        self.assertEqual(parse("--threads", "0")["threads"], 0)
+        self.assertEqual(parse("--concurrency", "50", "--threads", "50")["threads"], 50)
+
+    def test_default_handler_runs_on_the_reactor(self) -> None:
+        """Logging a message does not block: the default handler needs no thread."""
+        self.assertTrue(runs_on_reactor(_tap.log_message))
+
     def test_environment_defaults(self) -> None:
         self.patch(_tap.os, "environ", {"ZAQAR_URL": "https://zaqar.example:8888", "OS_PROJECT_ID": "p1"})
         options = _tap.Options()
@@ -185,6 +201,10 @@ class OptionsTests(SynchronousTestCase):
             (GOOD + ["--handler", "txzaqar.test.unit.test_tap:not_callable"], "not callable"),
             (GOOD + ["--no-such-option"], "no-such-option"),
             (GOOD + ["--log-level", "chatty"], "--log-level", "debug, info", "'chatty'"),
+            (GOOD + ["--threads", "-1"], "--threads", "0 to"),
+            (GOOD + ["--threads", "many"], "--threads", "whole number"),
+            (GOOD + ["--threads", "11"], "--threads (11) must not be above --concurrency (10)"),
+            (GOOD + ["--concurrency", "4", "--threads", "5"], "--threads (5)", "--concurrency (4)"),
         ]
         for args, *fragments in cases:
             self.assertUsage(args, *fragments)
@@ -395,7 +415,9 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertIsInstance(subscriber, Subscriber)
         self.assertEqual(subscriber.channels, frozenset({"jobs", "two"}))
         self.assertEqual((subscriber.batch, subscriber.concurrency), (5, 7))
+        self.assertEqual(subscriber.threads, 7)
         self.assertFalse(service.running or subscriber.running)
+        self.assertEqual(_tap.makeService(parse("--threads", "0")).subscriber.threads, 0)
 
     def test_log_message(self) -> None:
         """The default handler logs one JSON line per message."""

@@ -1,0 +1,459 @@
+"""
+Unit tests of blocking callbacks in L{txzaqar.subscriber}: which callbacks
+run in threads (L{on_reactor}, C{async def}), the bound, timeouts and
+stopping with threads still running, the warning about a callback that
+held the reactor thread, and the settings.  On a L{Clock} with
+L{FakeThreads} as C{run_in_thread}; one test runs the real thread pool.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from functools import partial
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, TimeoutError, succeed
+from twisted.internet.task import deferLater
+from twisted.logger import formatEvent
+from twisted.trial import unittest
+
+from txzaqar.errors import ClientValidationError
+from txzaqar.subscriber import AsyncResultInThread, Subscriber, SubscriberSettings, on_reactor
+from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
+from txzaqar.test.unit.subscriber_fakes import FakeClient, FakeThreads, Recorder, SubscriberTestsMixin
+
+
+async def async_handler(message: Any) -> None:
+    pass
+
+
+@on_reactor
+def marked_handler(message: Any) -> Deferred[None]:
+    return succeed(None)
+
+
+def plain_handler(message: Any) -> None:
+    pass
+
+
+class Handlers:
+    async def async_method(self, message: Any) -> None:
+        pass
+
+    @on_reactor
+    def marked_method(self, message: Any) -> Deferred[None]:
+        return succeed(None)
+
+    def plain_method(self, message: Any) -> None:
+        pass
+
+
+class AsyncCallable:
+    async def __call__(self, message: Any) -> None:
+        pass
+
+
+class RunsOnReactorTests(unittest.SynchronousTestCase):
+    def test_reactor_callbacks(self) -> None:
+        """async def, marked ones, through partial and bound methods, run on the reactor."""
+        handlers = Handlers()
+        for callback in (async_handler, marked_handler, partial(async_handler),
+                         partial(partial(marked_handler)), handlers.async_method,
+                         handlers.marked_method, AsyncCallable()):
+            with self.subTest(callback=callback):
+                self.assertTrue(runs_on_reactor(callback))
+
+    def test_plain_callbacks(self) -> None:
+        for callback in (plain_handler, lambda m: None, partial(plain_handler),
+                         Handlers().plain_method, Recorder(), print):
+            with self.subTest(callback=callback):
+                self.assertFalse(runs_on_reactor(callback))
+
+    def test_on_reactor_returns_the_function(self) -> None:
+        def f(message: Any) -> None:
+            pass
+
+        self.assertIs(on_reactor(f), f)
+
+
+class ThreadTests(SubscriberTestsMixin):
+    def setUp(self) -> None:
+        super().setUp()
+        self.threads = FakeThreads()
+
+    def threaded(self, **kw: Any) -> Subscriber:
+        kw.setdefault("threads", 2)
+        kw.setdefault("concurrency", max(2, kw["threads"]))
+        return self.subscriber(run_in_thread=self.threads, **kw)
+
+    def stop_all(self, sub: Subscriber) -> None:
+        """Stop C{sub}, every thread returning."""
+        d = sub.stopService()
+        while self.threads.calls:
+            self.threads.finish()
+        self.successResultOf(d)
+
+    def test_plain_callback_runs_in_a_thread(self) -> None:
+        sub = self.threaded(batch=2)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        self.assertEqual(self.threads.messages(), ["m0", "m1"])
+        self.assertEqual(cb.seen, [])  # not called on the reactor thread
+        self.threads.finish()
+        self.threads.finish()
+        self.assertEqual(cb.ids(), ["m0", "m1"])
+        self.assertEqual(q.deletes(), [["m0", "m1"]])
+        self.assertEqual(sub.in_flight, 0)
+        self.stop(sub)
+
+    def test_reactor_callbacks_stay_on_the_reactor(self) -> None:
+        """async def, marked, and listen() callbacks never go to a thread."""
+        sub = self.threaded(threads=2, concurrency=10)
+        handlers = Handlers()
+        seen: list[str] = []
+
+        async def record(message: Any) -> None:
+            seen.append(message.id)
+
+        callbacks: dict[str, Any] = {"a": record, "b": on_reactor(lambda m: seen.append(m.id)),
+                     "c": partial(record), "d": handlers.marked_method, "e": None}
+        for name, callback in callbacks.items():
+            sub.subscribe(name, callback)
+            self.client.queues[name].add(1, prefix=name)
+        sub.startService()
+        self.assertEqual(self.threads.calls, [])
+        self.assertEqual(sorted(seen), ["a0", "b0", "c0"])
+        self.assertEqual(self.client.queues["d"].deletes(), [["d0"]])
+        self.stop(sub)
+
+    def test_deferred_from_a_thread_fails(self) -> None:
+        """
+        A plain callback returning a Deferred from a thread fails with an
+        error naming on_reactor; its message is released, not acked.
+        """
+        sub = self.threaded()
+        sub.subscribe("q", lambda m: Deferred())
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.threads.finish()
+        [error] = self.flushLoggedErrors(AsyncResultInThread)
+        self.assertIn("@txzaqar.subscriber.on_reactor", str(error.value))
+        self.assertIn("Deferred", str(error.value))
+        self.assertEqual((sub.stats["failed"], sub.stats["processed"]), (1, 0))
+        self.assertEqual(q.deletes(), [])
+        self.assertEqual(q.released(), ["c1"])
+        self.stop_all(sub)
+
+    def test_coroutine_from_a_thread_fails(self) -> None:
+        """A coroutine returned from a thread fails too, and is closed (never left pending)."""
+        coroutines: list[Any] = []
+
+        def callback(message: Any) -> Any:
+            coroutines.append(async_handler(message))
+            return coroutines[-1]
+
+        sub = self.threaded()
+        sub.subscribe("q", callback)
+        self.client.queues["q"].add(1)
+        sub.startService()
+        self.threads.finish()
+        [error] = self.flushLoggedErrors(AsyncResultInThread)
+        self.assertIn("coroutine", str(error.value))
+        self.assertEqual(inspect.getcoroutinestate(coroutines[0]), inspect.CORO_CLOSED)
+        self.assertEqual(self.client.queues["q"].released(), ["c1"])
+        self.stop_all(sub)
+
+    def test_bound(self) -> None:
+        """
+        At most C{threads} callbacks run in threads; C{concurrency} bounds
+        what is claimed, and the rest wait for a thread, in order.
+        """
+        sub = self.threaded(threads=2, concurrency=5, batch=5)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(7)
+        sub.startService()
+        self.assertEqual(q.claim_limits, [5])
+        self.assertEqual(sub.in_flight, 5)
+        self.assertEqual(self.threads.messages(), ["m0", "m1"])
+        self.threads.finish()
+        self.assertEqual(self.threads.messages(), ["m1", "m2"])
+        # the slot of m0 was given back: one more message claimed, and waiting
+        self.clock.advance(0)
+        self.assertEqual(q.claim_limits, [5, 1])
+        self.assertEqual(sub.in_flight, 5)
+        while self.threads.calls:
+            self.assertLessEqual(len(self.threads.calls), 2)
+            self.assertLessEqual(sub.in_flight, 5)
+            self.threads.finish()
+            self.clock.advance(0)
+        self.assertEqual(cb.ids(), [f"m{i}" for i in range(7)])
+        self.clock.advance(1)
+        self.assertEqual(sorted(sum(q.deletes(), [])), sorted(cb.ids()))
+        self.stop(sub)
+
+    def test_timeout_keeps_the_slot_until_the_thread_returns(self) -> None:
+        """
+        A threaded callback past callback_timeout fails (its message is
+        released) but keeps its slot until its thread returns; what it
+        returns then is ignored.
+        """
+        sub = self.threaded(threads=1, concurrency=1, batch=1, callback_timeout=5)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.clock.advance(5)
+        self.assertEqual((sub.stats["timed_out"], sub.stats["failed"]), (1, 1))
+        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
+        self.assertEqual(q.released(), ["c1"])
+        self.assertEqual(sub.in_flight, 1)
+        self.clock.advance(30)
+        self.assertEqual(q.claim_times, [0], "claimed with the thread still running")
+        self.threads.finish()  # the thread returns, successfully, too late
+        self.assertEqual(cb.ids(), ["m0"])
+        self.assertEqual(sub.stats["processed"], 0)
+        self.assertEqual(q.deletes(), [])
+        # its slot is free again: the next message is claimed at once
+        self.clock.advance(0)
+        self.assertEqual(q.claim_times, [0, 35])
+        self.assertEqual(self.threads.messages(), ["m1"])
+        self.stop_all(sub)
+
+    def test_timeout_while_waiting_for_a_thread(self) -> None:
+        """A callback that timed out while waiting for a thread never starts."""
+        sub = self.threaded(threads=1, concurrency=2, batch=2, callback_timeout=5)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.clock.advance(5)
+        self.assertEqual(sub.stats["timed_out"], 2)
+        self.flushLoggedErrors(TimeoutError)
+        self.assertEqual(q.released(), ["c1"])
+        # m1 gave its slot back at once: m0, released, was claimed again
+        # (claim c2) and waits for the one thread, still running m0
+        self.assertEqual(q.claim_limits[-1], 1)
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.threads.finish()
+        self.assertEqual(cb.ids(), ["m0"])
+        # the thread goes to c2's m0, not to the m1 that timed out waiting
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.stop_all(sub)
+        self.assertEqual(cb.ids(), ["m0", "m0"])
+
+    def test_stop_waits_for_threads(self) -> None:
+        sub = self.threaded(threads=1, concurrency=1, stop_timeout=10)
+        sub.subscribe("q", Recorder())
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        d = sub.stopService()
+        self.clock.advance(9)
+        self.assertNoResult(d)
+        self.threads.finish()
+        self.successResultOf(d)
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), [])
+
+    def test_stop_gives_up_on_threads_after_stop_timeout(self) -> None:
+        """
+        A thread still running after stop_timeout: its claim is released
+        and the stop finishes without it; a callback still waiting for a
+        thread never starts, and the late result is not acked.
+        """
+        sub = self.threaded(threads=1, concurrency=2, batch=2, stop_timeout=10)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(2)
+        sub.startService()
+        d = sub.stopService()
+        self.clock.advance(10)
+        self.successResultOf(d)
+        self.assertEqual(q.released(), ["c1"])
+        self.assertIn("{count} callbacks still running in threads after {timeout}s; not waiting for "
+                      "them (a thread cannot be interrupted; their messages were released)",
+                      self.event_formats())
+        self.threads.finish()
+        self.assertEqual(self.threads.calls, [])
+        self.assertEqual(cb.ids(), ["m0"])
+        self.assertEqual(q.deletes(), [])
+
+    def test_stop_waits_for_a_thread_that_timed_out(self) -> None:
+        """A thread past callback_timeout is waited for (up to stop_timeout) by the stop."""
+        sub = self.threaded(threads=1, concurrency=1, callback_timeout=2, stop_timeout=10)
+        sub.subscribe("q", Recorder())
+        self.client.queues["q"].add(1)
+        sub.startService()
+        self.clock.advance(2)
+        self.flushLoggedErrors(TimeoutError)
+        d = sub.stopService()
+        self.clock.advance(7)
+        self.assertNoResult(d)
+        self.threads.finish()
+        self.successResultOf(d)
+
+    def test_threads_need_a_reactor(self) -> None:
+        e = self.assertRaises(ClientValidationError, Subscriber, self.client,
+                              clock=self.clock, threads=2)
+        self.assertEqual(e.field, "clock")
+        self.assertIn("IReactorThreads", e.description)
+        Subscriber(self.client, clock=self.clock, threads=0)  # type: ignore[arg-type]
+        Subscriber(self.client, clock=self.clock, threads=2, run_in_thread=self.threads)  # type: ignore[arg-type]
+
+
+class BlockingWarningTests(SubscriberTestsMixin):
+    """The one warning about a plain callback that held the reactor thread."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.now = 0.0
+
+    def timer(self) -> float:
+        return self.now
+
+    def slow(self, seconds: float) -> Any:
+        def callback(message: Any) -> None:
+            self.now += seconds
+
+        return callback
+
+    def warnings(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("log_format") == BLOCKING_WARNING]
+
+    def run_callback(self, callback: Any, count: int = 2, **kw: Any) -> Subscriber:
+        sub = self.subscriber(timer=self.timer, **kw)
+        sub.subscribe("q", callback)
+        sub.subscribe("r", callback)
+        self.client.queues["q"].add(count)
+        self.client.queues["r"].add(count)
+        sub.startService()
+        self.clock.advance(2)
+        self.stop(sub)
+        return sub
+
+    def test_one_warning(self) -> None:
+        sub = self.run_callback(self.slow(0.25))
+        self.assertEqual(sub.stats["processed"], 4)
+        [event] = self.warnings()
+        self.assertEqual((event["queue"], event["message_id"]), ("q", "m0"))
+        self.assertEqual((event["seconds"], event["threshold"]), (0.25, 0.1))
+        text = formatEvent(event)
+        self.assertIn("q: a callback held the reactor thread for 0.25s", text)
+        self.assertIn("Subscriber(threads=N)", text)
+        self.assertIn("--threads N", text)
+
+    def test_threshold(self) -> None:
+        self.run_callback(self.slow(0.0625))
+        self.assertEqual(self.warnings(), [])
+        self.run_callback(self.slow(0.5), blocking_warning=0.5)
+        self.assertEqual(self.warnings(), [])
+
+    def test_turned_off(self) -> None:
+        self.run_callback(self.slow(5), blocking_warning=None)
+        self.assertEqual(self.warnings(), [])
+
+    def test_not_for_reactor_callbacks(self) -> None:
+        """Threads would not help an async or marked callback: no warning names them."""
+        slow = self.slow(5)
+
+        async def slow_async(message: Any) -> None:
+            slow(message)
+
+        self.run_callback(slow_async)
+        self.run_callback(on_reactor(lambda m: slow(m)))
+        self.assertEqual(self.warnings(), [])
+
+    def test_not_in_threads(self) -> None:
+        threads = FakeThreads()
+        slow = self.slow(5)
+        sub = self.subscriber(timer=self.timer, threads=2, run_in_thread=threads)
+        sub.subscribe("q", slow)
+        self.client.queues["q"].add(2)
+        sub.startService()
+        threads.finish()
+        threads.finish()
+        self.assertEqual(sub.stats["processed"], 2)
+        self.assertEqual(self.warnings(), [])
+        self.stop(sub)
+
+
+class ThreadSettingsTests(unittest.SynchronousTestCase):
+    def test_defaults(self) -> None:
+        settings = SubscriberSettings()
+        self.assertEqual((settings.threads, settings.blocking_warning), (0, 0.1))
+
+    def test_bad_threads(self) -> None:
+        for value in (-1, 1.5, True, "2", 10_001):
+            with self.subTest(value=value):
+                e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=value)
+                self.assertEqual(e.field, "threads")
+
+    def test_not_above_concurrency(self) -> None:
+        e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=11, concurrency=10)
+        self.assertEqual(e.field, "threads")
+        self.assertIn("above concurrency (10)", e.description)
+        self.assertEqual(SubscriberSettings(threads=10, concurrency=10).threads, 10)
+
+    def test_blocking_warning(self) -> None:
+        self.assertIsNone(SubscriberSettings(blocking_warning=None).blocking_warning)
+        self.assertEqual(SubscriberSettings(blocking_warning=1).blocking_warning, 1.0)
+        for value in (0, -1, "soon"):
+            with self.subTest(value=value):
+                self.assertRaises(ClientValidationError, SubscriberSettings, blocking_warning=value)
+
+    def test_subscriber_options(self) -> None:
+        sub = Subscriber(FakeClient(None), threads=3, concurrency=5,  # type: ignore[arg-type]
+                         blocking_warning=None)
+        self.assertEqual((sub.threads, sub.blocking_warning), (3, None))
+
+
+class RealThreadPoolTests(unittest.TestCase):
+    """The real pool, on the real reactor: no server, a fake client."""
+
+    timeout = 60
+
+    async def wait_for(self, condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            self.assertLess(time.monotonic(), deadline, f"timed out waiting for {what}")
+            await deferLater(reactor, 0.01, lambda: None)
+
+    async def test_pool_threads(self) -> None:
+        """Plain callbacks run in the pool's threads; the pool stops with the service."""
+        client = FakeClient(reactor)  # type: ignore[arg-type]
+        sub = Subscriber(client, clock=reactor, threads=2, concurrency=2, poll_interval=0.01,  # type: ignore[arg-type]
+                         max_interval=0.01)
+        names: list[str] = []
+
+        def handle(message: Any) -> None:
+            names.append(threading.current_thread().name)
+
+        sub.subscribe("q", handle)
+        client.queue("q").add(5)
+        sub.startService()
+        self.addCleanup(lambda: sub.stopService() if sub.running else None)
+        await self.wait_for(lambda: len(names) == 5, "5 callbacks")
+        await sub.stopService()
+        self.assertEqual(sorted(sum(client.queues["q"].deletes(), [])), [f"m{i}" for i in range(5)])
+        self.assertNotIn(threading.main_thread().name, names)
+        self.assertTrue(all(n.startswith("PoolThread-txzaqar-subscriber-") for n in names), names)
+        self.assertLessEqual(len(set(names)), 2)
+
+        def pool_gone() -> bool:
+            return not [t for t in threading.enumerate() if "txzaqar-subscriber" in t.name]
+
+        await self.wait_for(pool_gone, "the pool's threads to end")
