@@ -38,6 +38,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,8 @@ SHELL_KINDS = ("literal", "sh", "shell", "bash", "console")
 DAEMONS = ("twistd", "twist")
 
 #: Absolute paths the README's commands use: what the temporary file is
-#: (C{"ca"}: a PEM CA certificate; anything else: that text).
+#: (C{"ca"}: a PEM CA certificate; C{"twistd"} or C{"twist"}: the
+#: stand-in, for a program named by its path; anything else: that text).
 PATHS = {
     "/etc/orders/password": "not-a-real-password\n",
     "/etc/ssl/our-ca.pem": "ca",
@@ -156,6 +158,8 @@ class ShellWorld:
             )
         if PATHS[path] == "ca":
             return self.ca()
+        if PATHS[path] in DAEMONS:
+            return self.bin / PATHS[path]
         target = self.files / path.strip("/").replace("/", "_")
         target.write_text(PATHS[path])
         return target
@@ -187,11 +191,36 @@ class ShellWorld:
         return done.returncode, done.stdout, parsed
 
 
+def systemd_script(text: str) -> str:
+    """
+    The shell equivalent of a systemd unit's lines that shape its command:
+    C{Environment=} (exported), C{EnvironmentFile=} (sourced, exported)
+    and C{ExecStart=} (its prefixes C{@-:+!} dropped); the rest, such as
+    C{WorkingDirectory=} (the test's own is used), does not matter here.
+    """
+    script = []
+    for line in re.sub(r"\\\n\s*", " ", text).splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "Environment":
+            script.append(f"export {value}")
+        elif key == "EnvironmentFile":
+            script.append(f"set -a; . {value.lstrip('-')}; set +a")
+        elif key == "ExecStart":
+            script.append(value.lstrip("@-:+!"))
+    return "\n".join(script) + "\n"
+
+
+def shell_text(block: readme.Block) -> str:
+    """What bash runs for a block: a shell block as printed, a systemd unit as L{systemd_script}."""
+    return systemd_script(block.text) if block.kind == "ini" else block.text
+
+
 def daemon_commands(block: readme.Block) -> list[list[str]]:
-    """The C{twistd}/C{twist} command lines of a shell block, split as the shell does."""
+    """The C{twistd}/C{twist} command lines of a block, split as the shell does."""
     found = []
-    for command in block.commands():
-        for part in re.split(r"&&|\|\||;", command):
+    script = readme.Block(block.section, "sh", shell_text(block), block.line)
+    for command in script.commands():
+        for part in re.split(r"&&|\|\||;|\|", command):
             argv = shlex.split(part)
             if argv and os.path.basename(argv[0]) in DAEMONS:
                 found.append(argv)
@@ -199,8 +228,8 @@ def daemon_commands(block: readme.Block) -> list[list[str]]:
 
 
 def daemon_blocks() -> list[readme.Block]:
-    """Every shell block of the README that runs the daemon."""
-    return [b for b in readme.blocks() if b.kind in SHELL_KINDS and daemon_commands(b)]
+    """Every shell block (or systemd unit) of the README that runs the daemon."""
+    return [b for b in readme.blocks() if b.kind in (*SHELL_KINDS, "ini") and daemon_commands(b)]
 
 
 def printed_options(argv: list[str]) -> list[tuple[str, str | None]]:
@@ -236,11 +265,11 @@ class TwistdCommandTests(SynchronousTestCase):
         self.world = ShellWorld()
 
     def check_block(self, block: readme.Block) -> None:
-        code, output, parsed = self.world.run(block.text)
+        code, output, parsed = self.world.run(shell_text(block))
         self.assertEqual(code, 0, f"{block.describe()} failed:\n{output}")
         commands = daemon_commands(block)
         self.assertEqual(len(parsed), len(commands), output)
-        _, mapping = self.world.substitute(block.text)
+        _, mapping = self.world.substitute(shell_text(block))
         for argv, result in zip(commands, parsed, strict=True):
             self.assertEqual(result["program"], os.path.basename(argv[0]))
             self.assertEqual(result["command"], "zaqar-listen")
@@ -267,7 +296,7 @@ class TwistdCommandTests(SynchronousTestCase):
             else:
                 self.assertEqual(parsed, mapping.get(value, value), where + f"--{name}")
         keystone = any(name in ("os-auth-url", "os-cloud") for name, _ in printed_options(argv)) \
-            or "OS_AUTH_URL=" in block.text or "OS_CLOUD=" in block.text
+            or "OS_AUTH_URL=" in shell_text(block) or "OS_CLOUD=" in shell_text(block)
         self.assertEqual(result["keystone"] is not None, keystone, where + "Keystone or not")
 
     def test_readme_blocks(self) -> None:
@@ -310,6 +339,29 @@ class TwistdCommandTests(SynchronousTestCase):
         text, mapping = self.world.substitute("--cacert /etc/ssl/our-ca.pem")
         self.assertIn("BEGIN CERTIFICATE", Path(mapping["/etc/ssl/our-ca.pem"]).read_text())
         self.assertEqual(text, f"--cacert {mapping['/etc/ssl/our-ca.pem']}")
+
+    def test_systemd_unit(self) -> None:
+        """
+        A systemd unit's C{ExecStart=} runs with its C{Environment=} and
+        C{EnvironmentFile=}; a program named by its path is the stand-in
+        once L{PATHS} says so.
+        """
+        unit = textwrap.dedent("""\
+            [Service]
+            WorkingDirectory=/srv/orders
+            Environment="OS_AUTH_URL=https://keystone.example:5000/v3" OS_USERNAME=worker
+            EnvironmentFile=-/etc/orders/env
+            ExecStart=/srv/orders/venv/bin/twistd --nodaemon --pidfile= zaqar-listen \\
+                --os-password-file /etc/orders/password --queue orders
+            """)
+        block = readme.Block("Operations", "ini", unit, 1)
+        self.assertEqual(len(daemon_commands(block)), 1)
+        self.patch(sys.modules[__name__], "PATHS", dict(
+            PATHS, **{"/srv/orders/venv/bin/twistd": "twistd",
+                      "/etc/orders/env": "OS_PROJECT_NAME=orders\nOS_USER_DOMAIN_NAME=Default\n"
+                                         "OS_PROJECT_DOMAIN_NAME=Default\n"}))
+        self.check_block(block)
+        self.assertEqual(json.loads(self.world.parsed.read_text())["queues"], ["orders"])
 
     def test_printed_options(self) -> None:
         self.assertEqual(
