@@ -242,6 +242,7 @@ class SubscriberTests(ReadmeTestCase):
         finally:
             if not stopped:
                 await application.stopService()
+            await client.close()
 
     def test_callbacks(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self.callbacks())
@@ -271,6 +272,7 @@ class SubscriberTests(ReadmeTestCase):
             await wait_for(lambda: len(handled) == 2, "both jobs handled")
         finally:
             await subscriber.stopService()
+            await client.close()
         await running  # iteration ends when the subscriber stops
         self.assertEqual(sorted(b["job"] for b in handled), [1, 2])
         self.assertEqual((await self.client.queue("jobs").stats()).total, 0)
