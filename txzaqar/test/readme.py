@@ -208,6 +208,8 @@ class Entry:
 _CODE = "txzaqar.test.integration.test_readme_code."
 _COMMANDS = "txzaqar.test.unit.test_readme_commands."
 DAEMON = "The daemon: ``twistd zaqar-listen``"
+PRODUCTION = "Running it in production"
+_CODE_API = "txzaqar.test.integration.test_readme_code_api."
 
 #: Every block of the README, and what proves it runs as printed.  A new
 #: block fails L{txzaqar.test.unit.test_readme} until it has an entry here.
@@ -226,10 +228,23 @@ REGISTRY: tuple[Entry, ...] = (
         ci_command="python3 -m tox")),
     Entry("A tour of the API", "import txzaqar", Run(_CODE + "TourTests")),
     Entry("A tour of the API", "try:", Run(_CODE + "ErrorsTests")),
+    Entry("Walking a large queue", "async def audit(", Run(_CODE_API + "WalkingTests")),
+    Entry("Sharing a queue with a signed URL", "import datetime, json", Run(_CODE_API + "SharingTests")),
     Entry("The Subscriber", "async def handle(message):", Run(_CODE + "SubscriberTests.test_callbacks")),
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
     Entry(DAEMON, "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry("Metrics and health", "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry("Metrics and health", "curl -s http://127.0.0.1:9102/metrics", ProvedBy(
+        "test_daemon_metrics starts a daemon with --metrics on a free port and GETs /metrics "
+        "(read with prometheus-client's parser), /healthz and /readyz, as these curl lines do",
+        tox_env="tests")),
+    Entry(PRODUCTION, "# /etc/systemd/system/orders-listener.service",
+          Run("txzaqar.test.unit.test_readme_operations.SystemdUnitTests")),
+    Entry(PRODUCTION, "twist --log-format json", Run(
+        "txzaqar.test.integration.test_daemon_operations.JSONLogTests")),
+    Entry(PRODUCTION, "scrape_configs:", Run(
+        "txzaqar.test.unit.test_readme_operations.SystemdUnitTests.test_prometheus_scrapes_the_metrics_port")),
     Entry("Authentication and TLS", "# no authentication", Run(_CODE + "AuthenticationTests")),
     Entry("Testing your handlers", "from twisted.trial.unittest import SynchronousTestCase",
           Run("txzaqar.test.unit.test_readme.ShippingTests")),

@@ -6,8 +6,13 @@ the log shows it, refused credentials at startup, Zaqar down at startup.
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -21,7 +26,8 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 import txzaqar
-from txzaqar.test.integration.daemon import Daemon
+from txzaqar.test import readme
+from txzaqar.test.integration.daemon import TWISTD, Daemon
 from txzaqar.testing import servers
 
 
@@ -192,3 +198,43 @@ class StartupCheckTests(DaemonCase):
         await daemon.wait_for(lambda: '"late"' in daemon.log(), 60, "the delivery once Zaqar is up")
         await daemon.terminate()
 
+
+
+class JSONLogTests(DaemonCase):
+    async def test_json_logs_as_in_readme(self) -> None:
+        """
+        The README's C{twist --log-format json ...} command, as printed (the
+        example URL replaced by the real server's): every line it writes is
+        one JSON object, the daemon's events among them.
+        """
+        block = readme.find_block("Running it in production", "twist --log-format json")
+        [command] = block.commands()
+        zaqar = servers.shared_zaqar()
+        argv = shlex.split(command.replace("http://127.0.0.1:8888", zaqar.url))
+        self.assertEqual(argv[0], "twist")
+        directory = self.dir / "json"
+        directory.mkdir()
+        out = open(directory / "out", "wb")
+        self.addCleanup(out.close)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        process = subprocess.Popen([str(Path(TWISTD).parent / "twist"), *argv[1:]], cwd=directory,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: None if process.poll() is not None else process.kill())
+
+        def text() -> str:
+            return (directory / "out").read_text(errors="replace")
+
+        deadline = 60.0
+        while "subscriber started" not in text():
+            self.assertIsNone(process.poll(), text()[-2000:])
+            deadline -= 0.1
+            self.assertGreater(deadline, 0, text()[-2000:])
+            await deferLater(reactor, 0.1, lambda: None)
+        process.send_signal(signal.SIGTERM)
+        await deferToThread(process.wait, 60)
+        lines = [line for line in text().splitlines() if line.strip()]
+        events = [json.loads(line) for line in lines]  # each line one JSON object
+        self.assertTrue(all(isinstance(e, dict) for e in events))
+        namespaces = {e.get("log_namespace") for e in events}
+        self.assertIn("txzaqar.subscriber", namespaces)
+        self.assertNotIn("debug", {e.get("log_level", {}).get("name") for e in events})

@@ -60,6 +60,7 @@ DAEMONS = ("twistd", "twist")
 PATHS = {
     "/etc/orders/password": "not-a-real-password\n",
     "/etc/ssl/our-ca.pem": "ca",
+    "/srv/orders/venv/bin/twistd": "twistd",
 }
 
 _ABSOLUTE = re.compile(r"(?<![\w:/.~$-])/[\w.-]+(?:/[\w.-]+)+")
