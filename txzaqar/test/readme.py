@@ -234,6 +234,8 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
     Entry(DAEMON, "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry("All the options", "Usage: twistd [options] zaqar-listen",
+          Run("txzaqar.test.unit.test_tap_commandline.HelpInReadmeTests")),
     Entry("Metrics and health", "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry("Metrics and health", "curl -s http://127.0.0.1:9102/metrics", ProvedBy(
         "test_daemon_metrics starts a daemon with --metrics on a free port and GETs /metrics "

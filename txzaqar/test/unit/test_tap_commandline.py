@@ -15,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import txzaqar
 from txzaqar import _tap
+from txzaqar.test import readme
 
 BIN = Path(sys.executable).parent
 GOOD = ["--url", "http://127.0.0.1:1", "--project-id", "demo", "--queue", "jobs"]
@@ -154,3 +155,14 @@ class HandlerFromCurrentDirectoryTests(SynchronousTestCase):
                         "--log-level", "loud", cwd=cwd)
         self.assertNotEqual(code, 0)
         self.assertIn("--log-level must be one of", out.splitlines()[-1])
+
+
+class HelpInReadmeTests(SynchronousTestCase):
+    def test_readme_shows_the_current_help(self) -> None:
+        """The README's copy of C{twistd zaqar-listen --help} is what the program prints."""
+        [block] = [b for b in readme.blocks() if b.section == "All the options"]
+        code, out = run("twistd", "zaqar-listen", "--help")
+        self.assertEqual(code, 0, out)
+        printed = [line.rstrip() for line in out.rstrip("\n").splitlines()]
+        self.assertEqual(block.text.rstrip("\n").splitlines(), printed,
+                         "update the README's copy: COLUMNS=80 twistd zaqar-listen --help")
