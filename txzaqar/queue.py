@@ -19,8 +19,22 @@ from . import _validation as v
 from .claim import DEFAULT_CLAIM_GRACE, DEFAULT_CLAIM_TTL, Claim
 from .connection import JSON_PATCH_TYPE
 from .errors import ClientValidationError, MalformedResponse, NotFound, ZaqarError
-from .interfaces import IConnection, IMetadata, IQueue
+from .interfaces import IConnection, IQueue
 from .message import Message, message_path
+from .queue_values import (
+    RESERVED,
+    RESOURCE_TYPES,
+    SHARE_METHODS,
+    SHARE_PATHS,
+    Metadata,
+    PartialPostError,
+    QueueStats,
+    SignedURL,
+    check_reserved,
+    escape_pointer,
+    message_doc,
+    split_post,
+)
 from .subscription import (
     DEFAULT_SUBSCRIPTION_TTL,
     Subscription,
@@ -29,245 +43,7 @@ from .subscription import (
     check_ttl,
 )
 
-#: Reserved metadata: keyword of L{Queue.configure} -> (key, check).
-RESERVED = {
-    "max_messages_post_size": ("_max_messages_post_size", (1, v.MAX_POST_SIZE)),
-    "default_message_ttl": ("_default_message_ttl", v.MESSAGE_TTL),
-    "default_message_delay": ("_default_message_delay", v.MESSAGE_DELAY),
-    "dead_letter_queue": ("_dead_letter_queue", "queue"),
-    "dead_letter_queue_messages_ttl": ("_dead_letter_queue_messages_ttl", v.MESSAGE_TTL),
-    "max_claim_count": ("_max_claim_count", (1, v.MAX_INT64)),
-    "enable_encrypt_messages": ("_enable_encrypt_messages", "bool"),
-    "flavor": ("_flavor", "str"),
-}
-
-SHARE_PATHS = ("messages", "subscriptions", "claims")
-SHARE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH")
-RESOURCE_TYPES = ("messages", "subscriptions")
-
-
-class PartialPostError(ZaqarError):
-    """
-    A post split into several requests failed part-way.  Nothing is lost:
-    C{posted_ids} were stored, C{unposted} (the message dicts) were not.
-    """
-
-    def __init__(self, cause: ZaqarError, posted_ids: list[str], unposted: list[dict[str, Any]]):
-        super().__init__(
-            title="Post partly failed",
-            description=f"{len(posted_ids)} stored, {len(unposted)} not sent: {cause}",
-            code=cause.code,
-            request_id=cause.request_id,
-        )
-        self.cause = cause
-        self.posted_ids = posted_ids
-        self.unposted = unposted
-
-
-@implementer(IMetadata)
-@attr.s(frozen=True, slots=True, auto_attribs=True)
-class Metadata:
-    """
-    A queue's metadata as last read, with the reserved keys (and the
-    server's defaults for the absent ones) available as properties.
-    """
-
-    queue: "Queue" = attr.ib(eq=False, repr=False)
-    content: Mapping[str, Any]
-
-    def reload(self) -> Deferred["Metadata"]:
-        return self.queue.metadata()
-
-    def update(self, changes: Mapping[str, Any]) -> Deferred["Metadata"]:
-        """Add or replace these keys; a Deferred firing with the new L{Metadata}."""
-        return self.queue.update_metadata(changes)
-
-    def _get(self, name: str) -> Any:
-        return self.content.get(RESERVED[name][0])
-
-    @property
-    def default_message_ttl(self) -> Any:
-        return self._get("default_message_ttl")
-
-    @property
-    def default_message_delay(self) -> Any:
-        return self._get("default_message_delay")
-
-    @property
-    def max_messages_post_size(self) -> Any:
-        return self._get("max_messages_post_size")
-
-    @property
-    def dead_letter_queue(self) -> Any:
-        return self._get("dead_letter_queue")
-
-    @property
-    def dead_letter_queue_messages_ttl(self) -> Any:
-        return self._get("dead_letter_queue_messages_ttl")
-
-    @property
-    def max_claim_count(self) -> Any:
-        return self._get("max_claim_count")
-
-    @property
-    def enable_encrypt_messages(self) -> Any:
-        return self._get("enable_encrypt_messages")
-
-
-@attr.s(frozen=True, slots=True, auto_attribs=True)
-class QueueStats:
-    """Message counts of a queue, and its oldest and newest message (C{dict}s) when not empty."""
-
-    claimed: int
-    free: int
-    total: int
-    oldest: Mapping[str, Any] | None = None
-    newest: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_json(cls, data: Any) -> "QueueStats":
-        try:
-            m = data["messages"]
-            return cls(
-                claimed=int(m["claimed"]), free=int(m["free"]), total=int(m["total"]),
-                oldest=m.get("oldest"), newest=m.get("newest"),
-            )
-        except (KeyError, TypeError, ValueError):
-            raise MalformedResponse("Malformed stats", f"{data!r:.200}") from None
-
-
-@attr.s(frozen=True, slots=True, auto_attribs=True)
-class SignedURL:
-    """A pre-signed URL: send L{headers} to use it without credentials."""
-
-    paths: tuple[str, ...]
-    methods: tuple[str, ...]
-    project: str
-    expires: str
-    signature: str = attr.ib(repr=False)
-
-    def to_json(self, url: str | None = None) -> dict[str, Any]:
-        """
-        The document to hand to whoever will use the URL (the JSON
-        C{share} answered with): C{txzaqar.connect(signed_url=doc)} or
-        C{twistd zaqar-listen --signed-url-file} take it back.
-
-        @param url: Zaqar's base URL, added as C{url} so that the document
-            alone is enough to connect.
-        """
-        doc: dict[str, Any] = {
-            "paths": list(self.paths), "methods": list(self.methods), "project": self.project,
-            "expires": self.expires, "signature": self.signature,
-        }
-        if url is not None:
-            doc["url"] = url
-        return v.signed_url_document(doc)
-
-    @classmethod
-    def from_json(cls, data: Any) -> "SignedURL":
-        """
-        Read a signed URL document (a C{dict}, or its JSON text).
-
-        @raise ClientValidationError: not such a document.
-        """
-        data = v.signed_url_document(data)
-        return cls(paths=tuple(data["paths"]), methods=tuple(data["methods"]), project=data["project"],
-                   expires=data["expires"], signature=data["signature"])
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "URL-Signature": self.signature,
-            "URL-Expires": self.expires,
-            "URL-Methods": ",".join(self.methods),
-            "URL-Paths": ",".join(self.paths),
-            "X-Project-ID": self.project,
-        }
-
-
-def _check_reserved(name: str, value: Any) -> tuple[str, Any]:
-    if name not in RESERVED:
-        raise ClientValidationError(
-            name, f"is not a reserved setting; known: {', '.join(sorted(RESERVED))}"
-        )
-    key, rule = RESERVED[name]
-    if rule == "queue":
-        v.queue_name(value)
-    elif rule == "bool":
-        if not isinstance(value, bool):
-            raise ClientValidationError(name, "must be True or False")
-    elif rule == "str":
-        if not isinstance(value, str) or not value:
-            raise ClientValidationError(name, "must be a non-empty string")
-    else:
-        assert isinstance(rule, tuple)
-        low, high = rule
-        v.integer(name, value, low, high)
-    return key, value
-
-
-def _escape_pointer(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _message_doc(message: Any, ttl: int | None, delay: int | None) -> dict[str, Any]:
-    if not isinstance(message, Mapping) or "body" not in message:
-        raise ClientValidationError(
-            "messages", f'each message is a dict with a "body" key, not {message!r:.80}'
-        )
-    extra = set(message) - {"body", "ttl", "delay"}
-    if extra:
-        raise ClientValidationError("messages", f"unknown message fields {sorted(extra)}")
-    doc = {"body": message["body"]}
-    msg_ttl = message.get("ttl", ttl)
-    if msg_ttl is not None:
-        doc["ttl"] = v.integer("message ttl", msg_ttl, *v.MESSAGE_TTL)
-    msg_delay = message.get("delay", delay)
-    if msg_delay is not None:
-        doc["delay"] = v.integer("message delay", msg_delay, *v.MESSAGE_DELAY)
-    return doc
-
-
-def split_post(
-    messages: Sequence[Mapping[str, Any]], max_size: int, max_count: int = v.MAX_IDS
-) -> list[tuple[list[dict[str, Any]], bytes]]:
-    """
-    Encode messages into request bodies of at most C{max_count} messages
-    and C{max_size} bytes each, keeping their order.
-
-    @raise ClientValidationError: one message alone is over C{max_size}.
-    """
-    overhead = len(b'{"messages":[]}')
-    chunks: list[tuple[list[dict[str, Any]], bytes]] = []
-    docs: list[dict[str, Any]] = []
-    encoded: list[bytes] = []
-    size = overhead
-
-    def flush() -> None:
-        nonlocal docs, encoded, size
-        if docs:
-            chunks.append((docs, b'{"messages":[' + b",".join(encoded) + b"]}"))
-        docs, encoded, size = [], [], overhead
-
-    for index, doc in enumerate(messages):
-        try:
-            raw = json.dumps(doc, separators=(",", ":")).encode("utf-8")
-        except (TypeError, ValueError) as e:
-            raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
-        if overhead + len(raw) > max_size:
-            raise ClientValidationError(
-                "messages",
-                f"message {index} is {len(raw)} bytes encoded; a post may be at most "
-                f"{max_size} bytes",
-            )
-        added = len(raw) + (1 if docs else 0)
-        if len(docs) >= max_count or size + added > max_size:
-            flush()
-            added = len(raw)
-        docs.append(dict(doc))
-        encoded.append(raw)
-        size += added
-    flush()
-    return chunks
+__all__ = ["Metadata", "PartialPostError", "Queue", "QueueStats", "SignedURL", "split_post"]
 
 
 @implementer(IQueue)
@@ -329,7 +105,7 @@ class Queue:
                 raise ClientValidationError("metadata", f"keys must be strings, not {key!r}")
             names = [n for n, (k, _r) in RESERVED.items() if k == key]
             if names:
-                _check_reserved(names[0], value)
+                check_reserved(names[0], value)
         size = len(json.dumps(content, separators=(",", ":")).encode())
         if size > v.MAX_METADATA_SIZE:
             raise ClientValidationError(
@@ -382,7 +158,7 @@ class Queue:
         """Add or replace the given keys; a Deferred firing with the new L{Metadata}."""
         content = self._check_metadata(changes)
         return self.patch_metadata(
-            {"op": "add", "path": "/metadata/" + _escape_pointer(k), "value": val}
+            {"op": "add", "path": "/metadata/" + escape_pointer(k), "value": val}
             for k, val in content.items()
         )
 
@@ -398,12 +174,12 @@ class Queue:
         async def replace() -> Metadata:
             current = await self.metadata()
             ops: list[dict[str, Any]] = [
-                {"op": "remove", "path": "/metadata/" + _escape_pointer(k)}
+                {"op": "remove", "path": "/metadata/" + escape_pointer(k)}
                 for k in current.content
                 if k not in content and (not k.startswith("_") or current.content[k])
             ]
             ops += [
-                {"op": "add", "path": "/metadata/" + _escape_pointer(k), "value": val}
+                {"op": "add", "path": "/metadata/" + escape_pointer(k), "value": val}
                 for k, val in content.items()
             ]
             if not ops:
@@ -424,7 +200,7 @@ class Queue:
             raise ClientValidationError("settings", f"give at least one of {', '.join(sorted(RESERVED))}")
         ops = []
         for name, value in settings.items():
-            key, value = _check_reserved(name, value)
+            key, value = check_reserved(name, value)
             ops.append({"op": "add", "path": f"/metadata/{key}", "value": value})
         return self.patch_metadata(ops)
 
@@ -534,7 +310,7 @@ class Queue:
             raise ClientValidationError("messages", "must be a message dict or a list of them")
         if not messages:
             raise ClientValidationError("messages", "at least one message is needed")
-        docs = [_message_doc(m, ttl, delay) for m in messages]
+        docs = [message_doc(m, ttl, delay) for m in messages]
         chunks = split_post(docs, self.max_post_size)
 
         async def post() -> list[str]:
