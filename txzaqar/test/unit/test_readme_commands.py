@@ -229,8 +229,13 @@ def daemon_commands(block: readme.Block) -> list[list[str]]:
 
 
 def daemon_blocks() -> list[readme.Block]:
-    """Every shell block (or systemd unit) of the README that runs the daemon."""
-    return [b for b in readme.blocks() if b.kind in (*SHELL_KINDS, "ini") and daemon_commands(b)]
+    """
+    Every shell block (or systemd unit) of the README that runs the daemon;
+    not the copy of its C{--help} output, which shows no command.
+    """
+    return [b for b in readme.blocks()
+            if b.kind in (*SHELL_KINDS, "ini") and not b.first_line.startswith("Usage: ")
+            and daemon_commands(b)]
 
 
 def printed_options(argv: list[str]) -> list[tuple[str, str | None]]:
