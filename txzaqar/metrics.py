@@ -27,7 +27,7 @@ Observed as they happen (histograms):
    no answer came).
 
 Each L{SubscriberMetrics} registers its metrics in a
-L{CollectorRegistry} of its own unless given one, so two subscribers in a
+C{prometheus_client.CollectorRegistry} of its own unless given one, so two subscribers in a
 process do not collide; two on one registry do (prometheus-client refuses
 the second's metric names).
 """
@@ -165,7 +165,7 @@ class SubscriberMetrics:
 
     @param subscriber: a L{txzaqar.subscriber.Subscriber} (or another
         L{txzaqar.interfaces.ISubscriber} with a C{client}).
-    @param registry: the L{CollectorRegistry} to register in; a new one
+    @param registry: the C{prometheus_client.CollectorRegistry} to register in; a new one
         of this object's own when omitted.
 
     @ivar registry: the registry; expose it with prometheus-client

@@ -67,8 +67,8 @@ marked with L{on_reactor}) run in a thread pool of at most N threads that
 the subscriber owns, so that a blocking handler never stalls polling,
 acknowledgements and renewals; C{async def} and L{on_reactor} callbacks
 stay on the reactor thread.  The library's default is C{threads=0} (every
-callback on the reactor thread, as Twisted code expects); the daemon's is
-10.  A plain callback that returns a Deferred or a coroutine from a thread
+callback on the reactor thread, as Twisted code expects); the daemon's
+default is ten threads.  A plain callback that returns a Deferred or a coroutine from a thread
 fails with L{AsyncResultInThread} (its message is released): mark it
 with L{on_reactor}.  See L{Subscriber} for timeouts and stopping.
 
