@@ -20,6 +20,11 @@ from .interfaces import IConnection, IFlavor, IPool
 MAX_WEIGHT = 2**32 - 1
 
 
+def _document(response: Deferred[Any]) -> Deferred[dict[str, Any]]:
+    """The JSON object of a response, as a C{dict} (empty for none)."""
+    return response.addCallback(lambda r: dict(r.json or {}))
+
+
 def check_name(field: str, name: object) -> str:
     return v.queue_name(name) and v.path_segment(field, name)
 
@@ -63,31 +68,19 @@ class Pool:
         """
         body = pool_body(uri, weight, flavor, options, partial=False)
 
-        async def create() -> "Pool":
-            await self.connection.put(self._path(), body=body, idempotent=False)
-            return self
-
-        return Deferred.fromCoroutine(create())
+        return self.connection.put(self._path(), body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
 
-        async def get() -> dict[str, Any]:
-            response = await self.connection.get(self._path(), params={"detailed": detailed})
-            return dict(response.json or {})
-
-        return Deferred.fromCoroutine(get())
+        return _document(self.connection.get(self._path(), params={"detailed": detailed}))
 
     def update(self, uri: str | None = None, weight: int | None = None,
                flavor: str | None = None, options: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the updated pool C{dict}."""
         body = pool_body(uri, weight, flavor, options, partial=True)
 
-        async def update() -> dict[str, Any]:
-            response = await self.connection.patch(self._path(), body=body, idempotent=True)
-            return dict(response.json or {})
-
-        return Deferred.fromCoroutine(update())
+        return _document(self.connection.patch(self._path(), body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
         """
@@ -96,10 +89,7 @@ class Pool:
         left without it.
         """
 
-        async def delete() -> None:
-            await self.connection.delete(self._path())
-
-        return Deferred.fromCoroutine(delete())
+        return self.connection.delete(self._path()).addCallback(lambda _: None)
 
 
 @implementer(IFlavor)
@@ -138,20 +128,12 @@ class Flavor:
         """
         body = self._body(pool_list, capabilities)
 
-        async def create() -> "Flavor":
-            await self.connection.put(self._path(), body=body, idempotent=False)
-            return self
-
-        return Deferred.fromCoroutine(create())
+        return self.connection.put(self._path(), body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
 
-        async def get() -> dict[str, Any]:
-            response = await self.connection.get(self._path(), params={"detailed": detailed})
-            return dict(response.json or {})
-
-        return Deferred.fromCoroutine(get())
+        return _document(self.connection.get(self._path(), params={"detailed": detailed}))
 
     def update(self, pool_list: list[str] | None = None,
                capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
@@ -165,16 +147,9 @@ class Flavor:
         """
         body = self._body(pool_list, capabilities)
 
-        async def update() -> dict[str, Any]:
-            response = await self.connection.patch(self._path(), body=body, idempotent=True)
-            return dict(response.json or {})
-
-        return Deferred.fromCoroutine(update())
+        return _document(self.connection.patch(self._path(), body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
         """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""
 
-        async def delete() -> None:
-            await self.connection.delete(self._path())
-
-        return Deferred.fromCoroutine(delete())
+        return self.connection.delete(self._path()).addCallback(lambda _: None)

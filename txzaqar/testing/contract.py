@@ -31,9 +31,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import attr
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.trial.unittest import SkipTest, TestCase
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from .. import errors
@@ -41,11 +40,12 @@ from ..auth import NoAuth
 from ..claim import Claim
 from ..client import Client
 from ..connection import JSON_PATCH_TYPE, Connection
-from ..interfaces import IAuthenticator, IClaim, IClient, IMessage, IQueue, ISubscription
+from ..interfaces import IClaim, IClient, IMessage, IQueue, ISubscription
 from ..message import MessageStatus
 from ..queue import Metadata, QueueStats, SignedURL
 from ..subscription import Subscription
 from .contract_listing import ListingContractTests
+from .fixed_auth import FixedHeadersAuth
 from .recording import RecordingAgent
 
 #: The server's post size limit (C{max_messages_post_size}).
@@ -74,29 +74,6 @@ def _quirk(f: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutin
         return await f(self)
 
     return test
-
-
-@implementer(IAuthenticator)
-@attr.s(frozen=True, auto_attribs=True)
-class _HeadersAuth:
-    """Sends fixed headers (a pre-signed URL's) and nothing else."""
-
-    fixed: dict[str, str]
-
-    def headers(self) -> Deferred[dict[str, str]]:
-        return succeed(dict(self.fixed))
-
-    def endpoint(self) -> Deferred[str | None]:
-        return succeed(None)
-
-    def invalidate(self, used: Any = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        """Sends everything: the server's own check is under test."""
 
 
 class _RelativeCalls:
@@ -533,7 +510,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             self.assertEqual(set(headers), {"URL-Signature", "URL-Expires", "URL-Methods",
                                             "URL-Paths", "X-Project-ID"})
             # The signed headers alone (no other project header) read the messages.
-            anonymous = self.sibling(authenticator=_HeadersAuth(headers))
+            anonymous = self.sibling(authenticator=FixedHeadersAuth(headers))
             listed = await anonymous.queue(queue.name).messages()
             self.assertEqual([m.id for m in listed], [mid])
 
@@ -549,7 +526,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             await queue.post({"body": 1})
             signed = await queue.share()
             headers = dict(signed.headers(), **{"URL-Signature": "0" * 64})
-            anonymous = self.sibling(authenticator=_HeadersAuth(headers))
+            anonymous = self.sibling(authenticator=FixedHeadersAuth(headers))
             await self.fails(anonymous.queue(queue.name).messages(), errors.NotFound, 404)
 
         async def test_share_past_expiry_400(self) -> None:

@@ -12,40 +12,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-import attr
-from twisted.internet.defer import Deferred, succeed
-from zope.interface import implementer
-
 from .. import errors
 from ..auth import SignedURLAuth
 from ..errors import NotAllowedBySignedURL
-from ..interfaces import IAuthenticator, IListing
+from ..interfaces import IListing
+from .fixed_auth import FixedHeadersAuth
 from .recording import RecordingAgent
 
 __all__ = ["ListingContractTests"]
-
-
-@implementer(IAuthenticator)
-@attr.s(frozen=True, auto_attribs=True)
-class _UncheckedAuth:
-    """A signed URL's headers with no client-side check: what does the server say?"""
-
-    fixed: dict[str, str]
-
-    def headers(self) -> Deferred[dict[str, str]]:
-        return succeed(dict(self.fixed))
-
-    def endpoint(self) -> Deferred[str | None]:
-        return succeed(None)
-
-    def invalidate(self, used: Any = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        pass
 
 
 class ListingContractTests:
@@ -262,6 +236,6 @@ class ListingContractTests:
         self.assertEqual(await client.queue(queue.name).messages(), [])
         self.assertEqual(list(calls), [("GET", f"queues/{queue.name}/messages")])
         # The server agrees: the same headers, sent without the check.
-        unchecked = self.sibling(authenticator=_UncheckedAuth(signed.headers())).queue(queue.name)
+        unchecked = self.sibling(authenticator=FixedHeadersAuth(signed.headers())).queue(queue.name)
         await self.fails(unchecked.post({"body": 1}), errors.NotFound, 404)
         await self.fails(unchecked.subscriptions(), errors.NotFound, 404)

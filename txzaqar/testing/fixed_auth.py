@@ -1,0 +1,40 @@
+"""
+L{FixedHeadersAuth}: an authenticator that sends the same headers with
+every request and checks nothing client-side, for tests that need to see
+what the server itself answers (to a pre-signed URL's headers, say).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attr
+from twisted.internet.defer import Deferred, succeed
+from zope.interface import implementer
+
+from ..interfaces import IAuthenticator
+
+__all__ = ["FixedHeadersAuth"]
+
+
+@implementer(IAuthenticator)
+@attr.s(frozen=True, auto_attribs=True)
+class FixedHeadersAuth:
+    """Sends C{fixed} as the headers of every request; never re-authenticates."""
+
+    fixed: dict[str, str]
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        return succeed(dict(self.fixed))
+
+    def endpoint(self) -> Deferred[str | None]:
+        return succeed(None)
+
+    def invalidate(self, used: Any = None) -> bool:
+        return False
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def check(self, method: str, path: str) -> None:
+        """Sends everything: the server's own check is what is under test."""
