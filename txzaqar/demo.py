@@ -20,6 +20,8 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from .subscriber import on_reactor
+
 log = Logger(namespace="txzaqar.demo")
 
 _failed_once: set[str] = set()
@@ -29,6 +31,7 @@ class DemoFailure(Exception):
     """Raised for messages asking for it, to show redelivery."""
 
 
+@on_reactor  # it only logs: no need for a thread
 def show(message: Any) -> None:
     """Log a delivered message; raise L{DemoFailure} if its body asks to fail."""
     body = message.body
