@@ -9,16 +9,16 @@ import json
 from typing import Any
 
 import attr
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import _environment, _paging
 from txzaqar import _validation as v
-from txzaqar.connection import Response
 from txzaqar.errors import ClientValidationError
 from txzaqar.queue import split_post
 from txzaqar.subscriber import Subscriber, SubscriberSettings
 from txzaqar.subscriber.settings import dead_lettering, dead_lettering_from_command_line
+from txzaqar.test.unit.test_listing import QuirkyPages
 
 
 class ValidationTests(SynchronousTestCase):
@@ -198,43 +198,25 @@ class SplitPostTests(SynchronousTestCase):
         self.assertIn("at most 262144 bytes", str(error))
 
 
-class PagingConnection:
-    """Serves pages the way a Redis-backed Zaqar 23.0.1 does, quirks included."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        self.calls: list[dict[str, Any]] = []
-
-    def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
-        self.calls.append(params)
-        limit, marker = params["limit"], params.get("marker")
-        rank = self.names.index(marker) if marker in self.names else None
-        start = rank + 1 if rank else 0  # the server's bug: rank 0 restarts
-        page = self.names[start:start + limit]
-        links = [{"rel": "next", "href": f"/v2/queues?marker={page[-1]}&limit={limit}"}] if page else []
-        body = {"queues": [{"name": n} for n in page], "links": links}
-        return succeed(Response(200, {}, b"", body))
-
-
 class PagingTests(SynchronousTestCase):
-    def collect(self, conn: PagingConnection, limit: int, **kw: Any) -> list[str]:
+    def collect(self, conn: QuirkyPages, limit: int, **kw: Any) -> list[str]:
         d = Deferred.fromCoroutine(_paging.collect(conn, "queues", "queues", "name", limit, **kw))  # type: ignore[arg-type]
         return [item["name"] for item in self.successResultOf(d)]
 
     def test_limit_one_gets_everything_once(self) -> None:
         names = [f"q{i}" for i in range(5)]
-        conn = PagingConnection(names)
+        conn = QuirkyPages(names)
         self.assertEqual(self.collect(conn, 1), names)
         self.assertLessEqual(len(conn.calls), 6)
 
     def test_every_page_size(self) -> None:
         names = [f"q{i:02}" for i in range(23)]
         for limit in range(1, 21):
-            self.assertEqual(self.collect(PagingConnection(names), limit), names)
+            self.assertEqual(self.collect(QuirkyPages(names), limit), names)
 
     def test_unknown_marker_restart_does_not_loop(self) -> None:
-        conn = PagingConnection(["a", "b", "c"])
+        conn = QuirkyPages(["a", "b", "c"])
         self.assertEqual(self.collect(conn, 2, marker="gone"), ["a", "b", "c"])
 
     def test_max_items(self) -> None:
-        self.assertEqual(self.collect(PagingConnection(list("abcdef")), 2, max_items=3), ["a", "b", "c"])
+        self.assertEqual(self.collect(QuirkyPages(list("abcdef")), 2, max_items=3), ["a", "b", "c"])
