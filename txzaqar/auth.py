@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ from zope.interface import implementer
 
 from . import _environment as environment
 from . import _validation as v
+from ._threads import stop_in_background
 from .errors import (
     AuthenticationFailed,
     ClientValidationError,
@@ -396,10 +396,9 @@ class Keystone:
     def _stop_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            # ThreadPool.stop() joins the pool's thread, which may still be
-            # stuck in a keystoneauth1 call that call_timeout gave up on
-            # (until the session timeout): join it off the reactor thread
-            threading.Thread(target=pool.stop, name="txzaqar-keystone-stop", daemon=True).start()
+            # its thread may still be stuck in a keystoneauth1 call that
+            # call_timeout gave up on (until the session timeout)
+            stop_in_background(pool)
 
     def close(self) -> Deferred[None]:
         """

@@ -43,6 +43,8 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
+from ._threads import stop_in_background
+
 log = Logger()
 
 #: Runs C{f(*args)} somewhere other than the reactor thread: a Deferred of its result.
@@ -190,11 +192,11 @@ class HealthService(MultiService):
         super().startService()
 
     def stopService(self) -> Deferred[None]:
-        """Stop listening, then the formatting thread (its join waits for a scrape being formatted)."""
+        """Stop listening, then the formatting thread (joined off the reactor thread)."""
         d: Deferred[None] = super().stopService()
 
         def stop_pool(result: Any) -> Any:
-            self.pool.stop()
+            stop_in_background(self.pool)
             return result
 
         return d.addBoth(stop_pool)

@@ -28,6 +28,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from .._threads import stop_in_background
 from .events import log
 from .settlement import observe
 
@@ -235,7 +236,7 @@ class CallbackRunner:
         """
         pool, self._pool = self._pool, None
         if pool is not None:
-            threading.Thread(target=pool.stop, name="txzaqar-subscriber-stop", daemon=True).start()
+            stop_in_background(pool)
 
     def idle(self) -> Deferred[Any]:
         """
