@@ -20,6 +20,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+#: The demo's logger.
 log = Logger(namespace="txzaqar.demo")
 
 _failed_once: set[str] = set()
