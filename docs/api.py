@@ -5,6 +5,9 @@ reaches only the package registries, not their object inventories).
 
     python docs/api.py OUTPUT_DIR [--cache DIR]
 
+It fails, listing them, when a public name has no docstring (pydoctor's
+"undocumented" page lists it; see C{undocumented.py}).
+
 The inventories are made here and cached in DIR (default
 C{.tox/docs-inventories}): Twisted's by pydoctor itself over the installed
 Twisted (its API reference is pydoctor's, so the URLs match); Python's and
@@ -24,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 import sphobjinv as soi
+from undocumented import SUMMARY_PAGE, undocumented_public
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,7 +141,16 @@ def main() -> int:
         "--privacy=HIDDEN:txzaqar.test.**",
         str(ROOT / "txzaqar"),
     ]
-    return subprocess.run(command).returncode
+    built = subprocess.run(command).returncode
+    if built:
+        return built
+    missing = undocumented_public((Path(args.output) / SUMMARY_PAGE).read_text(encoding="utf-8"))
+    if missing:
+        print(f"{len(missing)} public names have no docstring:", file=sys.stderr)
+        for name in missing:
+            print(f"  {name}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

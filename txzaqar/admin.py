@@ -17,6 +17,7 @@ from . import _validation as v
 from .errors import ClientValidationError
 from .interfaces import IConnection, IFlavor, IPool
 
+#: The largest pool weight Zaqar accepts (an unsigned 32-bit integer).
 MAX_WEIGHT = 2**32 - 1
 
 
@@ -26,10 +27,29 @@ def _document(response: Deferred[Any]) -> Deferred[dict[str, Any]]:
 
 
 def check_name(field: str, name: object) -> str:
+    """
+    Check a pool or flavor name (Zaqar's queue-name rule, and one path segment).
+
+    @param field: the argument's name, for the error.
+    @param name: the name given.
+    @return: C{name}, unchanged.
+    @raise ClientValidationError: not such a name.
+    """
     return v.queue_name(name) and v.path_segment(field, name)
 
 
 def pool_body(uri: Any, weight: Any, flavor: Any, options: Any, partial: bool) -> dict[str, Any]:
+    """
+    The JSON body of a pool's create (C{partial} false) or update (C{partial} true) request.
+
+    @param uri: the storage URI (required unless C{partial}).
+    @param weight: 0 to L{MAX_WEIGHT} (required unless C{partial}).
+    @param flavor: the pool's flavor name, or C{None}.
+    @param options: storage options (a C{dict}), or C{None}.
+    @param partial: only the given fields are sent (an update).
+    @return: the body, as a C{dict}.
+    @raise ClientValidationError: a value Zaqar would refuse, or an update with nothing to change.
+    """
     body: dict[str, Any] = {}
     if uri is not None or not partial:
         if not isinstance(uri, str) or not uri or len(uri) > 255:
@@ -51,6 +71,9 @@ def pool_body(uri: Any, weight: Any, flavor: Any, options: Any, partial: bool) -
 @implementer(IPool)
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class Pool:
+    """A storage pool, by name (see L{IPool}); its methods need the admin role."""
+
+    #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False, repr=False)
     name: str
 
@@ -95,6 +118,9 @@ class Pool:
 @implementer(IFlavor)
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class Flavor:
+    """A flavor (a named set of pools), by name (see L{IFlavor}); its methods need the admin role."""
+
+    #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False, repr=False)
     name: str
 

@@ -35,8 +35,10 @@ from .errors import (
 )
 from .interfaces import IAuthenticator
 
+#: This module's logger.
 log = Logger()
 
+#: A result type (for the helpers that run keystoneauth1 off the reactor thread).
 T = TypeVar("T")
 
 
@@ -55,6 +57,7 @@ class NoAuth:
             raise ClientValidationError("project_id", "must be a non-empty string")
         if len(project_id) > 256:
             raise ClientValidationError("project_id", "must be at most 256 characters")
+        #: The project (tenant) sent as C{X-Project-ID}.
         self.project_id = project_id
         self._headers = {"X-Project-ID": project_id}
         if roles:
@@ -94,6 +97,7 @@ class Token:
             raise ClientValidationError("token", "must be a non-empty string")
         self._token = token
         self._endpoint = endpoint
+        #: The project sent as C{X-Project-ID}, or C{None} to send none.
         self.project_id = project_id
 
     def __repr__(self) -> str:
@@ -147,8 +151,6 @@ class SignedURLAuth:
         C{to_json()} C{dict}, or that as JSON text.
     @param clock: provides C{seconds()} (L{twisted.internet.interfaces.IReactorTime}), for the expiry
         check; the global reactor when omitted.
-    @ivar url: the Zaqar URL the document carries (its optional C{url}), or C{None}.
-    @ivar queue: the queue the signed paths name, or C{None} if they name several.
     @raise ClientValidationError: not a signed URL document.
     """
 
@@ -157,11 +159,16 @@ class SignedURLAuth:
             to_json = getattr(document, "to_json", None)
             document = to_json() if callable(to_json) else document
         doc = v.signed_url_document(document)
+        #: The path patterns the URL allows (regular expressions searched in a request's path).
         self.paths: tuple[str, ...] = tuple(doc["paths"])
+        #: The HTTP methods the URL allows.
         self.methods: tuple[str, ...] = tuple(doc["methods"])
+        #: The project the URL acts in (sent as C{X-Project-ID}).
         self.project_id: str = doc["project"]
+        #: The URL's expiry date (ISO 8601, UTC).
         self.expires: str = doc["expires"]
         self._signature: str = doc["signature"]
+        #: The Zaqar URL the document carries (its optional C{url}), or C{None}.
         self.url: str | None = doc.get("url")
         self._expires_at = _expiry_seconds(self.expires)
         for path in self.paths:
@@ -170,6 +177,7 @@ class SignedURLAuth:
             except re.error:
                 raise ClientValidationError("signed_url", f"path {path!r} is not a regular expression") from None
         queues = {m.group(1) for m in (_QUEUE_PATH.match(p) for p in self.paths) if m}
+        #: The queue the signed paths name, or C{None} if they name several.
         self.queue: str | None = queues.pop() if len(queues) == 1 else None
         if clock is None:
             from twisted.internet import reactor as global_reactor

@@ -19,7 +19,9 @@ from .message import Message
 if TYPE_CHECKING:
     from .queue import Queue
 
+#: Seconds a claim lasts unless renewed, when not given (Zaqar's own default).
 DEFAULT_CLAIM_TTL = 300
+#: Seconds added to claimed messages' lifetime beyond the claim's, when not given (Zaqar's own default).
 DEFAULT_CLAIM_GRACE = 60
 
 
@@ -31,6 +33,7 @@ class Claim:
     id and no messages; renewing or releasing it does nothing.
     """
 
+    #: The L{Queue} the claim is on.
     queue: "Queue" = attr.ib(eq=False)
     id: str | None
     ttl: int = DEFAULT_CLAIM_TTL

@@ -17,6 +17,7 @@ from .admin import Flavor, Pool
 from .interfaces import IClient, IConnection
 from .queue import Queue
 
+#: A result type.
 T = TypeVar("T")
 
 
@@ -35,6 +36,7 @@ class Client:
     def __init__(self, connection: IConnection,
                  subscriber_factory: Callable[..., Any] | None = None) -> None:
         self.connection = connection
+        #: What L{subscriber} calls (with this client and its keyword arguments), or C{None} when it cannot.
         self.subscriber_factory = subscriber_factory
 
     def __repr__(self) -> str:

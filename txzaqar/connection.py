@@ -46,12 +46,17 @@ from ._twisted_internals import HTTP10ClosingPool, RequestNotSent
 from ._version import __version__
 from .interfaces import IAuthenticator, IConnection
 
+#: This module's logger.
 log = Logger()
 
+#: A result type.
 T = TypeVar("T")
 
+#: The C{User-Agent} sent with every request.
 USER_AGENT = f"txzaqar/{__version__}"
+#: The content type of request bodies (and of Zaqar's answers).
 JSON_TYPE = "application/json"
+#: The content type of a queue metadata C{PATCH} (JSON Patch, as Zaqar's v2 API names it).
 JSON_PATCH_TYPE = "application/openstack-messaging-v2.0-json-patch"
 
 #: Methods that can be replayed after a failure without changing the outcome.
@@ -96,7 +101,9 @@ class ZaqarConnectionPool(HTTP10ClosingPool):
     """
 
     cachedConnectionTimeout = DEFAULT_IDLE_TIMEOUT  # type: ignore[assignment]
+    #: Replay a request that failed on a reused connection the server had just closed (Twisted's default).
     retryAutomatically = True
+    #: Idle connections kept per host (Twisted's default of 2 would make concurrent requests reconnect).
     maxPersistentPerHost = 16
 
 
@@ -104,20 +111,20 @@ class ZaqarConnectionPool(HTTP10ClosingPool):
 class Response:
     """
     A complete response from Zaqar.
-
-    @ivar code: HTTP status.
-    @ivar headers: lower-case header name to (last) value.
-    @ivar content: the raw body.
-    @ivar json: the parsed body, or C{None} when the body was empty.
     """
 
+    #: HTTP status.
     code: int
+    #: Lower-case header name to (last) value.
     headers: Mapping[str, str]
+    #: The raw body.
     content: bytes
+    #: The parsed body, or C{None} when the body was empty.
     json: Any = None
 
     @property
     def location(self) -> str | None:
+        """The C{Location} header (where a created resource is), or C{None}."""
         return self.headers.get("location")
 
 
@@ -191,7 +198,9 @@ class Connection:
         self._url = url.rstrip("/") if url else None
         self.client_id = client_id or str(uuid.uuid4())
         self.timeout = timeout
+        #: Further attempts for a replayable request after the first fails.
         self.retries = retries
+        #: Seconds before the first retry; each further one waits twice as long, times a random 0.5 to 1.5.
         self.backoff = backoff
         self._pool = pool
         self._in_flight: set[Deferred[Any]] = set()
@@ -209,6 +218,12 @@ class Connection:
         return self._url
 
     async def base_url(self) -> str:
+        """
+        The base URL: as given, or asked of the authenticator (once).
+
+        @return: a Deferred firing with the URL, without a trailing C{/}.
+        @raise ClientValidationError: no URL was given and the authenticator found none.
+        """
         if self._url is None:
             found = await self.authenticator.endpoint()
             if not found:

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from .subscriber import on_reactor
 
+#: The demo's logger.
 log = Logger(namespace="txzaqar.demo")
 
 _failed_once: set[str] = set()

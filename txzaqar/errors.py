@@ -18,11 +18,6 @@ from typing import Any
 class ZaqarError(Exception):
     """
     Base of every txzaqar error.
-
-    @ivar title: short summary (Zaqar's C{title}).
-    @ivar description: longer explanation (Zaqar's C{description}).
-    @ivar code: the HTTP status, or C{None} if no response was received.
-    @ivar request_id: the server's C{x-openstack-request-id}, if any.
     """
 
     #: The HTTP status this class stands for, if it stands for one.
@@ -35,9 +30,13 @@ class ZaqarError(Exception):
         code: int | None = None,
         request_id: str | None = None,
     ) -> None:
+        #: Short summary (Zaqar's C{title}; the class's name when there is none).
         self.title = title or self.__class__.__name__
+        #: Longer explanation (Zaqar's C{description}; may be empty).
         self.description = description
+        #: The HTTP status (the class's L{status} unless given), or C{None} if no response was received.
         self.code = code if code is not None else self.status
+        #: The server's C{x-openstack-request-id}, if any.
         self.request_id = request_id
         super().__init__(self.title, self.description, self.code)
 
@@ -59,11 +58,10 @@ class ClientValidationError(ZaqarError, ValueError):
     """
     A value was refused before anything was sent, because the server
     would refuse it.
-
-    @ivar field: the name of the offending field or argument.
     """
 
     def __init__(self, field: str, description: str) -> None:
+        #: The name of the offending field or argument.
         self.field = field
         super().__init__(title=f"Invalid {field}", description=description)
 
@@ -73,14 +71,13 @@ class NotAllowedBySignedURL(ClientValidationError):
     A pre-signed URL does not allow this request (its method or path is
     not among the signed ones); nothing was sent.  Zaqar would answer a
     bare 404.
-
-    @ivar method: the request's method.
-    @ivar path: the request's path.
     """
 
     def __init__(self, method: str, path: str, description: str) -> None:
         super().__init__("signed_url", description)
+        #: The request's method.
         self.method = method
+        #: The request's path.
         self.path = path
 
 
@@ -88,12 +85,11 @@ class SignedURLExpired(ClientValidationError):
     """
     The pre-signed URL's expiry date has passed; nothing was sent (Zaqar
     would answer a bare 404).  Ask its owner for a new one.
-
-    @ivar expires: the URL's expiry date (ISO 8601, UTC).
     """
 
     def __init__(self, expires: str) -> None:
         super().__init__("signed_url", f"expired at {expires} UTC; ask for a new one")
+        #: The URL's expiry date (ISO 8601, UTC).
         self.expires = expires
 
 

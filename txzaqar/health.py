@@ -45,20 +45,28 @@ from twisted.web.server import NOT_DONE_YET, Site
 
 from ._threads import stop_in_background
 
+#: This module's logger.
 log = Logger()
 
 #: Runs C{f(*args)} somewhere other than the reactor thread: a Deferred of its result.
 RunInThread = Callable[..., "Deferred[Any]"]
 
+#: The content type of the plain-text answers.
 PLAIN = b"text/plain; charset=utf-8"
 
 
 class HealthzPage(Resource):
     """C{/healthz}: C{200 ok} while the process runs."""
 
+    #: No children: this page answers every path below it.
     isLeaf = True
 
     def render_GET(self, request: Any) -> bytes:
+        """
+        Answer C{ok}.
+
+        @return: the body.
+        """
         request.setHeader(b"content-type", PLAIN)
         request.setHeader(b"cache-control", b"no-store")
         return b"ok\n"
@@ -70,6 +78,7 @@ class ReadyzPage(Resource):
     C{503} with one reason per line.
     """
 
+    #: No children: this page answers every path below it.
     isLeaf = True
 
     def __init__(self, subscriber: Any) -> None:
@@ -77,6 +86,11 @@ class ReadyzPage(Resource):
         self._subscriber = subscriber
 
     def render_GET(self, request: Any) -> bytes:
+        """
+        Answer C{ready}, or set the status to 503 and answer the reasons.
+
+        @return: the body.
+        """
         health = self._subscriber.health()
         request.setHeader(b"content-type", PLAIN)
         request.setHeader(b"cache-control", b"no-store")
@@ -105,6 +119,7 @@ class MetricsPage(Resource):
         L{RunInThread}); on the reactor thread when C{None}.
     """
 
+    #: No children: this page answers every path below it.
     isLeaf = True
 
     def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None) -> None:
@@ -113,6 +128,12 @@ class MetricsPage(Resource):
         self._run_in_thread = run_in_thread
 
     def render_GET(self, request: Any) -> Any:
+        """
+        Answer the metrics, formatted in C{run_in_thread} when given.
+
+        @return: the body, or C{NOT_DONE_YET} when it is formatted in another thread (a failure there
+            answers 500).
+        """
         accept = request.getHeader(b"accept")
         encoder, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
         request.setHeader(b"content-type", content_type.encode("latin-1"))
@@ -179,8 +200,10 @@ class HealthService(MultiService):
                  registry: CollectorRegistry | None = None) -> None:
         super().__init__()
         self._reactor = reactor
+        #: The one thread that formats C{/metrics} (started and stopped with this service).
         self.pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-metrics")
         site = health_site(subscriber, registry, self._in_thread)
+        #: The service that listens on the endpoint (a child of this one).
         self.listening = StreamServerEndpointService(serverFromString(reactor, endpoint), site)
         self.listening.setServiceParent(self)
 
@@ -188,6 +211,7 @@ class HealthService(MultiService):
         return deferToThreadPool(self._reactor, self.pool, f, *args)
 
     def startService(self) -> None:
+        """Start the formatting thread, then listen."""
         self.pool.start()
         super().startService()
 

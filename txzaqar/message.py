@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 class MessageStatus(enum.Enum):
     """Whether a message is held by a claim."""
 
+    #: Not claimed: any consumer may claim it.
     FREE = 1
+    #: Claimed by a consumer until its claim expires.
     CLAIMED = 2
 
 
@@ -42,6 +44,7 @@ class Message:
     may add later are ignored, never an error.
     """
 
+    #: The L{Queue} the message is in.
     queue: "Queue" = attr.ib(eq=False)
     id: str
     body: Any
@@ -104,5 +107,6 @@ class Message:
 
 
 def message_path(queue_name: str, message_id: str) -> str:
+    """A message's path below C{/v2/}, its id quoted."""
     return f"queues/{queue_name}/messages/{quote(message_id, safe='')}"
 

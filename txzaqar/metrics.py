@@ -45,6 +45,7 @@ from zope.interface import implementer
 
 from .interfaces import ISubscriberObserver
 
+#: This module's logger.
 log = Logger()
 
 #: Callback durations, seconds: from a fast in-memory handler to a slow job.
@@ -167,22 +168,24 @@ class SubscriberMetrics:
         L{txzaqar.interfaces.ISubscriber} with a C{client}).
     @param registry: the C{prometheus_client.CollectorRegistry} to register in; a new one
         of this object's own when omitted.
-
-    @ivar registry: the registry; expose it with prometheus-client
-        (C{generate_latest(registry)}, or L{txzaqar.health.health_site}).
     """
 
     def __init__(self, subscriber: Any, registry: CollectorRegistry | None = None) -> None:
+        #: The registry; expose it with prometheus-client (C{generate_latest(registry)}, or
+        #: L{txzaqar.health.health_site}).
         self.registry = registry if registry is not None else CollectorRegistry()
         self._subscriber = subscriber
+        #: C{txzaqar_subscriber_callback_duration_seconds}: callback durations by queue and outcome.
         self.callback_duration = Histogram(
             "txzaqar_subscriber_callback_duration_seconds",
             "How long callbacks ran, by queue and outcome (ok, failed, timeout, unprocessed)",
             ["queue", "outcome"], registry=self.registry, buckets=DURATION_BUCKETS)
+        #: C{txzaqar_subscriber_message_age_seconds}: messages' ages when their callback was called.
         self.message_age = Histogram(
             "txzaqar_subscriber_message_age_seconds",
             "Age of messages (from their claim) when their callback was called, by queue",
             ["queue"], registry=self.registry, buckets=AGE_BUCKETS)
+        #: C{txzaqar_request_duration_seconds}: each attempt of a request to Zaqar, by operation and status.
         self.request_duration = Histogram(
             "txzaqar_request_duration_seconds",
             "Duration of each attempt of a request to Zaqar, by operation and status "

@@ -51,13 +51,13 @@ __all__ = ["Metadata", "PartialPostError", "Queue", "QueueStats", "SignedURL", "
 class Queue:
     """
     A queue, by name.  Creating this object sends nothing.
-
-    @ivar max_post_size: the byte limit posts are split to (the server
-        default; lower it for a queue with C{_max_messages_post_size}).
     """
 
+    #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False)
     name: str = attr.ib(validator=lambda _i, _a, value: v.queue_name(value))
+    #: The byte limit posts are split to (the server default; lower it for a queue with
+    #: C{_max_messages_post_size}).
     max_post_size: int = v.MAX_POST_SIZE
 
     def __repr__(self) -> str:

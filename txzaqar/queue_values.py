@@ -33,8 +33,11 @@ RESERVED = {
     "flavor": ("_flavor", "str"),
 }
 
+#: The resources a signed URL may name (L{Queue.share}'s C{paths}).
 SHARE_PATHS = ("messages", "subscriptions", "claims")
+#: The methods a signed URL may allow (L{Queue.share}'s C{methods}).
 SHARE_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH")
+#: What L{Queue.purge} may empty (its C{resource_types}).
 RESOURCE_TYPES = ("messages", "subscriptions")
 
 
@@ -51,8 +54,11 @@ class PartialPostError(ZaqarError):
             code=cause.code,
             request_id=cause.request_id,
         )
+        #: The error that stopped the post.
         self.cause = cause
+        #: The ids of the messages that were stored.
         self.posted_ids = posted_ids
+        #: The message C{dict}s that were not sent (post them again).
         self.unposted = unposted
 
 
@@ -64,6 +70,7 @@ class Metadata:
     server's defaults for the absent ones) available as properties.
     """
 
+    #: The L{Queue} the metadata belongs to.
     queue: "Queue" = attr.ib(eq=False, repr=False)
     content: Mapping[str, Any]
 
@@ -79,30 +86,37 @@ class Metadata:
 
     @property
     def default_message_ttl(self) -> Any:
+        """C{_default_message_ttl}: seconds a message lives when posted without a ttl."""
         return self._get("default_message_ttl")
 
     @property
     def default_message_delay(self) -> Any:
+        """C{_default_message_delay}: seconds a message stays hidden when posted without a delay."""
         return self._get("default_message_delay")
 
     @property
     def max_messages_post_size(self) -> Any:
+        """C{_max_messages_post_size}: the most bytes one post may carry to this queue."""
         return self._get("max_messages_post_size")
 
     @property
     def dead_letter_queue(self) -> Any:
+        """C{_dead_letter_queue}: the queue where messages claimed too often go, or C{None}."""
         return self._get("dead_letter_queue")
 
     @property
     def dead_letter_queue_messages_ttl(self) -> Any:
+        """C{_dead_letter_queue_messages_ttl}: the ttl messages get when moved to the dead letter queue."""
         return self._get("dead_letter_queue_messages_ttl")
 
     @property
     def max_claim_count(self) -> Any:
+        """C{_max_claim_count}: claims after which a message goes to the dead letter queue."""
         return self._get("max_claim_count")
 
     @property
     def enable_encrypt_messages(self) -> Any:
+        """C{_enable_encrypt_messages}: whether Zaqar stores this queue's messages encrypted."""
         return self._get("enable_encrypt_messages")
 
 
@@ -110,14 +124,25 @@ class Metadata:
 class QueueStats:
     """Message counts of a queue, and its oldest and newest message (C{dict}s) when not empty."""
 
+    #: Messages claimed now.
     claimed: int
+    #: Messages not claimed.
     free: int
+    #: All messages.
     total: int
+    #: The oldest message (C{age}, C{created}, C{href}), or C{None} when empty.
     oldest: Mapping[str, Any] | None = None
+    #: The newest message (C{age}, C{created}, C{href}), or C{None} when empty.
     newest: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> "QueueStats":
+        """
+        Read Zaqar's stats answer.
+
+        @return: the stats.
+        @raise MalformedResponse: not a stats document.
+        """
         try:
             m = data["messages"]
             return cls(
@@ -132,10 +157,15 @@ class QueueStats:
 class SignedURL:
     """A pre-signed URL: send L{headers} to use it without credentials."""
 
+    #: The signed paths.
     paths: tuple[str, ...]
+    #: The allowed HTTP methods.
     methods: tuple[str, ...]
+    #: The project the URL acts in.
     project: str
+    #: The expiry date (ISO 8601, UTC).
     expires: str
+    #: The signature (a secret: not in the repr).
     signature: str = attr.ib(repr=False)
 
     def to_json(self, url: str | None = None) -> dict[str, Any]:
@@ -167,6 +197,10 @@ class SignedURL:
                    expires=data["expires"], signature=data["signature"])
 
     def headers(self) -> dict[str, str]:
+        """
+        The headers that stand for credentials: C{URL-Signature}, C{URL-Expires}, C{URL-Methods},
+        C{URL-Paths} and C{X-Project-ID}.
+        """
         return {
             "URL-Signature": self.signature,
             "URL-Expires": self.expires,
@@ -177,6 +211,13 @@ class SignedURL:
 
 
 def check_reserved(name: str, value: Any) -> tuple[str, Any]:
+    """
+    Check a reserved metadata setting.
+
+    @param name: its name without the C{_} (e.g. C{default_message_ttl}).
+    @return: Zaqar's key (with the C{_}) and the value.
+    @raise ClientValidationError: an unknown name or a value Zaqar would refuse.
+    """
     if name not in RESERVED:
         raise ClientValidationError(
             name, f"is not a reserved setting; known: {', '.join(sorted(RESERVED))}"
@@ -198,10 +239,17 @@ def check_reserved(name: str, value: Any) -> tuple[str, Any]:
 
 
 def escape_pointer(key: str) -> str:
+    """A metadata key as a JSON Pointer segment (C{~} and C{/} escaped)."""
     return key.replace("~", "~0").replace("/", "~1")
 
 
 def message_doc(message: Any, ttl: int | None, delay: int | None) -> dict[str, Any]:
+    """
+    The document of one message to post, with the post's ttl and delay unless it has its own.
+
+    @return: a C{dict} with C{body} and the checked C{ttl} and C{delay}.
+    @raise ClientValidationError: not a C{dict} with a C{body}, unknown fields, or a bad ttl or delay.
+    """
     if not isinstance(message, Mapping) or "body" not in message:
         raise ClientValidationError(
             "messages", f'each message is a dict with a "body" key, not {message!r:.80}'

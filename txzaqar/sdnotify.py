@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 __all__ = ["Notifier", "watchdog_interval"]
 
+#: This module's logger.
 log = Logger()
 
 
@@ -33,8 +34,6 @@ def _address(value: str) -> str | bytes:
 class Notifier:
     """
     Sends notifications to C{NOTIFY_SOCKET} from C{environ}.
-
-    @ivar enabled: whether there is a socket to notify.
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
@@ -45,6 +44,7 @@ class Notifier:
 
     @property
     def enabled(self) -> bool:
+        """Whether there is a socket to notify."""
         return self._address is not None
 
     def notify(self, *assignments: str) -> bool:
@@ -83,6 +83,7 @@ class Notifier:
         return self.notify(f"STATUS={text}")
 
     def close(self) -> None:
+        """Close the socket, if one was opened (a later L{notify} opens another)."""
         if self._socket is not None:
             self._socket.close()
             self._socket = None

@@ -19,11 +19,19 @@ from .interfaces import ISubscription
 if TYPE_CHECKING:
     from .queue import Queue
 
+#: The URI schemes Zaqar accepts for a subscriber.
 SUBSCRIBER_SCHEMES = ("http", "https", "mailto", "trust+http", "trust+https")
+#: Seconds a subscription lasts when not given.
 DEFAULT_SUBSCRIPTION_TTL = 3600
 
 
 def check_subscriber(subscriber: object) -> str:
+    """
+    Check a subscriber URI.
+
+    @return: C{subscriber}, unchanged.
+    @raise ClientValidationError: not a URI with a scheme in L{SUBSCRIBER_SCHEMES}.
+    """
     if not isinstance(subscriber, str) or not subscriber:
         raise ClientValidationError("subscriber", "must be a non-empty URI string")
     scheme = urlsplit(subscriber).scheme
@@ -35,10 +43,22 @@ def check_subscriber(subscriber: object) -> str:
 
 
 def check_ttl(ttl: object) -> int:
+    """
+    Check a subscription's ttl.
+
+    @return: the ttl.
+    @raise ClientValidationError: not an integer Zaqar accepts.
+    """
     return v.integer("subscription ttl", ttl, v.MIN_SUBSCRIPTION_TTL, 10**9)
 
 
 def check_options(options: object) -> dict[str, Any]:
+    """
+    Check a subscription's options.
+
+    @return: C{options}, unchanged.
+    @raise ClientValidationError: not a C{dict}.
+    """
     if not isinstance(options, dict):
         raise ClientValidationError("options", f"must be a dict, not {type(options).__name__}")
     return options
@@ -47,16 +67,28 @@ def check_options(options: object) -> dict[str, Any]:
 @implementer(ISubscription)
 @attr.s(frozen=True, slots=True, auto_attribs=True)
 class Subscription:
+    """A subscription as last seen (see L{ISubscription}): where a queue's messages are pushed."""
+
+    #: The L{Queue} the subscription is on.
     queue: "Queue" = attr.ib(eq=False, repr=False)
     id: str
     subscriber: str | None = None
     ttl: int | None = None
+    #: Seconds since it was made, or C{None} when not read from the server.
     age: int | None = None
     options: Mapping[str, Any] = attr.Factory(dict)
+    #: Whether the subscription is confirmed (see L{confirm}), or C{None} when not known.
     confirmed: bool | None = None
 
     @classmethod
     def from_json(cls, queue: "Queue", data: Mapping[str, Any]) -> "Subscription":
+        """
+        Read a subscription document as Zaqar answers it.
+
+        @param queue: the L{Queue} it is on.
+        @param data: the document.
+        @return: the subscription.
+        """
         return cls(
             queue=queue,
             id=str(data.get("id")),

@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from .errors import ClientValidationError
 
+#: This module's logger.
 log = Logger()
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -69,6 +70,7 @@ class TLSPolicy:
             raise ClientValidationError("key", "a key needs its certificate (cert)")
         self._trust = _trust_root(cacert) if cacert else None
         self._client = _client_certificate(cert, key) if cert else None
+        #: Whether server certificates go unchecked (logged as a warning).
         self.insecure = insecure
         if insecure:
             log.warn("TLS verification of Zaqar is DISABLED (insecure): anyone on the path can read and forge traffic")
@@ -77,6 +79,12 @@ class TLSPolicy:
         return f"<TLSPolicy custom_ca={self._trust is not None} client_cert={self._client is not None} insecure={self.insecure}>"
 
     def creatorForNetloc(self, hostname: bytes, port: int) -> IOpenSSLClientConnectionCreator:
+        """
+        The connection creator for one server: its certificate checked against our trust roots and
+        C{hostname} (nothing checked when L{insecure}), and our client certificate if any.
+
+        @return: an L{IOpenSSLClientConnectionCreator}.
+        """
         name = hostname.decode("idna")
         if self.insecure:
             options = ssl.CertificateOptions(

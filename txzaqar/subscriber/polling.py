@@ -48,10 +48,15 @@ from .slots import Slots
 class Outcome(enum.Enum):
     """How one claim went (other than failing: see L{Failed})."""
 
+    #: A full batch: there may be more, so claim again at once.
     FULL = "as many messages as asked for"
+    #: Some messages, fewer than the batch: wait C{poll_interval}.
     PARTIAL = "fewer messages than asked for"
+    #: Nothing to claim: back off (unless woken meanwhile).
     EMPTY = "no message"
+    #: No slot was free, so no claim was made: wait for one.
     NO_SLOT = "nothing asked: no slot was free"
+    #: Messages were claimed, but polling stopped while the claim was in flight.
     STOPPED = "messages, but polling stopped while the claim was in flight"
 
 
@@ -59,7 +64,9 @@ class Outcome(enum.Enum):
 class Failed:
     """A claim (or configuring the queue before it) failed, for C{reason}."""
 
+    #: Why, in one secret-free line (for the log and readiness).
     reason: str
+    #: The error, if there was one.
     error: BaseException | None = None
 
 
@@ -80,6 +87,7 @@ class QueuePoller:
 
     def __init__(self, name: str, claim: ClaimOnce, slots: Slots, settings: SubscriberSettings,
                  clock: IReactorTime, jitter: Callable[[], float]) -> None:
+        #: The queue's name.
         self.name = name
         self._claim = claim
         self._slots = slots

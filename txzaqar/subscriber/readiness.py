@@ -44,12 +44,11 @@ HEALTH_SLACK = 10.0
 class Health:
     """
     Whether a subscriber is ready, and if not, why.
-
-    @ivar ready: C{True} when every rule of L{txzaqar.subscriber.readiness} holds.
-    @ivar reasons: one line per rule broken (empty when ready).
     """
 
+    #: C{True} when every rule of L{txzaqar.subscriber.readiness} holds.
     ready: bool
+    #: One line per rule broken (empty when ready).
     reasons: tuple[str, ...] = ()
 
 

@@ -127,8 +127,6 @@ class Subscriber(Service):
     @raise ClientValidationError: an option out of its bounds (see
         L{SubscriberSettings}), or C{threads > 0} with a C{clock} that
         cannot run threads.
-
-    @ivar settings: the L{SubscriberSettings} made of the options.
     """
 
     def __init__(
@@ -156,6 +154,7 @@ class Subscriber(Service):
             from twisted.internet import reactor as clock
         self._client = client
         self._clock: IReactorTime = clock  # type: ignore[assignment]
+        #: The L{SubscriberSettings} made of the options.
         self.settings = SubscriberSettings(
             batch=batch, claim_ttl=claim_ttl, grace=grace, concurrency=concurrency,
             poll_interval=poll_interval, max_interval=max_interval,
@@ -187,18 +186,31 @@ class Subscriber(Service):
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
 
     # The options, as read-only attributes (they are the settings').
+    #: The most messages one claim asks for.
     batch = _option("batch")
+    #: Claim ttl, in seconds.
     claim_ttl = _option("claim_ttl")
+    #: Claim grace, in seconds.
     grace = _option("grace")
+    #: The most callbacks running at once, over all queues.
     concurrency = _option("concurrency")
+    #: Seconds between polls when a claim was not full, and the first backoff step.
     poll_interval = _option("poll_interval")
+    #: The longest backoff, in seconds.
     max_interval = _option("max_interval")
+    #: Seconds after which a callback counts as failed, or C{None} for no limit.
     callback_timeout = _option("callback_timeout")
+    #: How long L{stopService} waits for callbacks in flight, in seconds.
     stop_timeout = _option("stop_timeout")
+    #: The longest a successful message waits to be deleted together with others, in seconds.
     ack_delay = _option("ack_delay")
+    #: Whether L{stopService} closes the client.
     close_client = _option("close_client")
+    #: The most claim requests in flight at once for one queue with a backlog.
     claims_in_flight = _option("claims_in_flight")
+    #: How many threads run plain callbacks (0: the reactor thread).
     threads = _option("threads")
+    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
     blocking_warning = _option("blocking_warning")
 
     # -- public API -----------------------------------------------------
@@ -384,6 +396,7 @@ class Subscriber(Service):
     # -- the service ----------------------------------------------------
 
     def startService(self) -> None:
+        """Start the callback threads (if any) and poll every subscribed queue."""
         super().startService()
         self._stopping = False
         self._stream.open()

@@ -32,12 +32,13 @@ CHECK = "txzaqar.check"
 class WholeNumber:
     """
     An attrs validator: an C{int} (not a C{bool}) from C{low} to C{high}.
-
-    @ivar name: the field named by the error.
     """
 
+    #: The field named by the error.
     name: str
+    #: The smallest allowed value.
     low: int
+    #: The largest allowed value.
     high: int
 
     def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
@@ -69,11 +70,11 @@ class Seconds:
     """
     An attrs validator: a positive number of seconds (C{None} too when
     C{optional}).
-
-    @ivar name: the field named by the error.
     """
 
+    #: The field named by the error.
     name: str
+    #: Whether C{None} is allowed too.
     optional: bool = False
 
     def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
@@ -157,20 +158,33 @@ class SubscriberSettings:
         C{max_interval} below C{poll_interval}.
     """
 
+    #: The most messages one claim asks for.
     batch: int = _setting(10, WholeNumber("batch", 1, v.MAX_CLAIM_OR_POP), "batch")
+    #: Claim ttl, in seconds.
     claim_ttl: int = _setting(60, WholeNumber("claim ttl", *v.CLAIM_TTL), "claim-ttl")
+    #: Claim grace, in seconds.
     grace: int = _setting(60, WholeNumber("claim grace", *v.CLAIM_GRACE), "grace")
+    #: The most callbacks running at once, over all queues.
     concurrency: int = _setting(10, WholeNumber("concurrency", 1, 10_000), "concurrency")
+    #: Seconds between polls when a claim was not full, and the first backoff step.
     poll_interval: float = _setting(1.0, Seconds("poll_interval"), "poll-interval")
+    #: The longest backoff, in seconds.
     max_interval: float = _setting(30.0, Seconds("max_interval"), "max-interval", _max_not_below_poll)
+    #: Seconds after which a callback counts as failed, or C{None} for no limit.
     callback_timeout: float | None = _setting(
         None, Seconds("callback_timeout", optional=True), "callback-timeout"
     )
+    #: How long stopping waits for callbacks in flight, in seconds.
     stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
+    #: The longest a successful message waits to be deleted together with others, in seconds.
     ack_delay: float = attr.ib(default=1.0, validator=_number)
+    #: Whether stopping closes the client.
     close_client: bool = True
+    #: The most claim requests in flight at once for one queue with a backlog.
     claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
+    #: How many threads run plain callbacks (0: the reactor thread).
     threads: int = _setting(0, WholeNumber("threads", 0, 10_000), "threads", _threads_within_concurrency)
+    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
     blocking_warning: float | None = _setting(0.1, Seconds("blocking_warning", optional=True))
 
     def __attrs_post_init__(self) -> None:

@@ -64,9 +64,13 @@ class FailureMemory:
         self._counts: dict[str, int] = {}
 
     def succeeded(self, message_id: str) -> None:
+        """Forget C{message_id}: its callback succeeded."""
         self._counts.pop(message_id, None)
 
     def failed(self, message_id: str) -> None:
+        """
+        Count one more failure of C{message_id} (forgetting the oldest beyond L{MAX_REMEMBERED_FAILURES}).
+        """
         self._counts[message_id] = self._counts.pop(message_id, 0) + 1
         if len(self._counts) > MAX_REMEMBERED_FAILURES:
             del self._counts[next(iter(self._counts))]
@@ -80,17 +84,25 @@ class ClaimWork:
     """The messages of one claim while they are being processed."""
 
     def __init__(self, settlement: QueueSettlement, claim: IClaim) -> None:
+        #: The L{QueueSettlement} of the claim's queue.
         self.settlement = settlement
+        #: The claim.
         self.claim = claim
+        #: Ids of the messages whose callback has not finished.
         self.pending: set[str] = set()
+        #: Ids of the messages whose callback failed (released at settlement).
         self.failed: list[str] = []
+        #: Ids of the messages not processed (released at settlement).
         self.unprocessed: list[str] = []
+        #: Deferreds of the batched deletes that include this claim's messages.
         self.flushes: list[Deferred[None]] = []
+        #: The pending C{callLater} that renews the claim, or C{None}.
         self.renewal: Any = None
         #: fires with C{None} once every callback of the claim is done (or given up)
         self.callbacks_done: Deferred[None] = Deferred()
         #: fires with C{None} once the claim is settled (deleted, released or left)
         self.settled: Deferred[None] | None = None
+        #: Whether its callbacks were given up (on stop): late results are only logged.
         self.abandoned = False
 
 
@@ -107,12 +119,15 @@ class QueueSettlement:
 
     def __init__(self, queue: IQueue, clock: IReactorTime, settings: SubscriberSettings,
                  stats: Counter[str], failures: FailureMemory) -> None:
+        #: The queue.
         self.queue = queue
+        #: The queue's name.
         self.name: str = queue.name
         self._clock = clock
         self._settings = settings
         self._stats = stats
         self._failures = failures
+        #: The claims in progress.
         self.works: set[ClaimWork] = set()
         self._acks: list[tuple[str, ClaimWork]] = []
         self._ack_call: Any = None

@@ -32,6 +32,7 @@ from .._threads import stop_in_background
 from .events import log
 from .settlement import observe
 
+#: A callable's type.
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The attribute L{on_reactor} sets on a callable.
@@ -117,15 +118,14 @@ class Slots:
     """
     The C{concurrency} slots shared by every queue of a subscriber, and
     the poll loops waiting for one.
-
-    @ivar busy: slots reserved for claims in flight, plus callbacks running.
-    @ivar waiters: Deferreds of the poll loops waiting for a free slot,
-        longest-waiting first.
     """
 
     def __init__(self, concurrency: int) -> None:
+        #: How many slots there are.
         self.concurrency = concurrency
+        #: Slots reserved for claims in flight, plus callbacks running.
         self.busy = 0
+        #: Deferreds of the poll loops waiting for a free slot, longest-waiting first.
         self.waiters: list[Deferred[None]] = []
 
     @property
@@ -200,14 +200,12 @@ class CallbackRunner:
         thread before the one warning is logged (C{None}: never).
     @param timer: the clock that times callbacks on the reactor thread
         (default C{time.monotonic}).
-
-    @ivar running: callbacks running in threads now (their thread has not
-        returned, whether or not their message was given up).
     """
 
     def __init__(self, threads: int, reactor: Any, run_in_thread: RunInThread | None = None,
                  blocking_warning: float | None = 0.1,
                  timer: Callable[[], float] = time.monotonic) -> None:
+        #: The most callbacks running in threads at once (0: no threads).
         self.threads = threads
         self._reactor = reactor
         self._run_in_thread = run_in_thread
@@ -216,6 +214,8 @@ class CallbackRunner:
         self._warned = False
         self._pool: ThreadPool | None = None
         self._semaphore = DeferredSemaphore(max(threads, 1))
+        #: Callbacks running in threads now (their thread has not returned, whether or not their message
+        #: was given up).
         self.running = 0
         self._returns: set[Deferred[None]] = set()
 

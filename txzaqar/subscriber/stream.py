@@ -25,6 +25,7 @@ class Stream:
     def __init__(self) -> None:
         self._items: deque[tuple[Any, Deferred[None]]] = deque()
         self._waiters: deque[Deferred[Any]] = deque()
+        #: Whether the stream is closed: new messages are refused as not processed.
         self.closed = False
 
     def put(self, message: Any) -> Deferred[None]:

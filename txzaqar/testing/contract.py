@@ -61,6 +61,7 @@ RESERVED_DEFAULTS = {
     "_default_message_delay": 0,
 }
 
+#: What a contract suite calls with the test case to get the client under test (or a Deferred of it).
 GetClient = Callable[[TestCase], "Client | Deferred[Client]"]
 
 

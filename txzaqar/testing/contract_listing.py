@@ -26,28 +26,54 @@ class ListingContractTests:
     """Mixed into the contract suite's C{TestCase}; not a test case by itself."""
 
     # the suite's helpers, for the type checker
+    #: The client under test (the suite's).
     client: Any
+    #: The suite's C{name(tag)}: a queue name no other test uses.
     name: Any
+    #: The suite's C{queue(tag, client)}: a queue with a unique name, deleted in cleanup.
     queue: Any
+    #: The suite's C{created(tag, metadata)}: such a queue, created.
     created: Any
+    #: The suite's C{sibling(...)}: another client on the same endpoint (another project, roles or
+    #: authenticator).
     sibling: Any
+    #: The suite's C{fresh_project()}: a client on a project no other test uses.
     fresh_project: Any
+    #: The suite's C{count_requests(client)}: the requests a client sends from now on.
     count_requests: Any
+    #: The suite's C{fails(d, cls, code, title)}: await C{d}, which must fail so.
     fails: Any
+    #: The suite's C{refused(calls, f, *args, field=...)}: C{f} refuses at once, sending nothing.
     refused: Any
+    #: Whether the backend has Zaqar 23.0.1's quirks.
     server_quirks: bool
+    #: C{TestCase.assertEqual}, from the test case this is mixed into.
     assertEqual: Any
+    #: C{TestCase.assertIs}, from the test case this is mixed into.
     assertIs: Any
+    #: C{TestCase.assertIn}, from the test case this is mixed into.
     assertIn: Any
+    #: C{TestCase.assertNotIn}, from the test case this is mixed into.
     assertNotIn: Any
+    #: C{TestCase.assertIsNone}, from the test case this is mixed into.
     assertIsNone: Any
+    #: C{TestCase.assertLessEqual}, from the test case this is mixed into.
     assertLessEqual: Any
+    #: C{TestCase.assertRaises}, from the test case this is mixed into.
     assertRaises: Any
+    #: C{TestCase.assertIsInstance}, from the test case this is mixed into.
     assertIsInstance: Any
+    #: C{TestCase.assertTrue}, from the test case this is mixed into.
     assertTrue: Any
+    #: C{TestCase.addCleanup}, from the test case this is mixed into.
     addCleanup: Any
 
     def recorder(self, client: Any) -> RecordingAgent:
+        """
+        Put a L{RecordingAgent} on C{client}'s connection (taken off in cleanup).
+
+        @return: the recording agent.
+        """
         conn: Any = client.connection
         recorder = RecordingAgent(conn.agent)
         conn.agent = recorder
@@ -55,6 +81,11 @@ class ListingContractTests:
         return recorder
 
     async def filled(self, count: int) -> Any:
+        """
+        A new queue holding C{count} messages, bodies C{0} to C{count - 1}, posted in order.
+
+        @return: a coroutine giving the queue.
+        """
         queue = await self.created("many")
         for start in range(0, count, 20):
             await queue.post([{"body": n} for n in range(start, min(start + 20, count))])
@@ -101,11 +132,16 @@ class ListingContractTests:
         self.assertEqual(rest, [1, 2, 3, 4])
 
     async def test_messages_marker(self) -> None:
+        """A message listing from a marker starts after that message."""
         queue = await self.filled(6)
         ids = [m.id for m in await queue.messages(limit=4)]
         self.assertEqual([m.id for m in await queue.messages(marker=ids[2])], ids[3:])
 
     async def test_iter_queues_with_count_and_marker(self) -> None:
+        """
+        Listing queues a page at a time counts them (once the first page is read) and resumes from its
+        marker.
+        """
         client = self.fresh_project()
         names = sorted(self.name("it") for _ in range(5))
         for name in names:
@@ -131,6 +167,7 @@ class ListingContractTests:
         self.assertEqual(listing.count, 0)
 
     async def test_iter_subscriptions(self) -> None:
+        """Listing subscriptions a page at a time gives each once and resumes from its marker."""
         queue = await self.created()
         ids = [(await queue.subscribe(f"http://127.0.0.1:9/hook{n}")).id for n in range(3)]
         listing = queue.iter_subscriptions(limit=2)
@@ -176,6 +213,7 @@ class ListingContractTests:
         self.assertEqual(sorted(q.name for q in by_metadata), sorted([blue.name, red.name]))
 
     async def test_listing_parameters_refused_client_side(self) -> None:
+        """Bad listing parameters raise L{errors.ClientValidationError} at once, sending nothing."""
         calls = self.count_requests()
         queue = self.queue()
         self.refused(calls, self.client.iter_queues, marker="", field="marker")
@@ -193,6 +231,11 @@ class ListingContractTests:
     # -- signed URLs --------------------------------------------------
 
     def signed_client(self, signed: Any) -> Any:
+        """
+        A client that acts with nothing but the signed URL C{signed}.
+
+        @return: the client (closed in cleanup).
+        """
         conn: Any = self.client.connection
         return self.sibling(authenticator=SignedURLAuth(signed, clock=conn.reactor))
 

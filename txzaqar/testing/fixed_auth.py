@@ -22,6 +22,7 @@ __all__ = ["FixedHeadersAuth"]
 class FixedHeadersAuth:
     """Sends C{fixed} as the headers of every request; never re-authenticates."""
 
+    #: The headers sent with every request.
     fixed: dict[str, str]
 
     def headers(self) -> Deferred[dict[str, str]]:

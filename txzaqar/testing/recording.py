@@ -28,8 +28,11 @@ __all__ = ["RecordedRequest", "RecordingAgent"]
 class RecordedRequest:
     """One request as the agent was asked to send it."""
 
+    #: The method (C{GET}, C{POST}, ...).
     method: str
+    #: The full URL, query included.
     url: str
+    #: The request's headers.
     headers: Headers
 
     @property
@@ -49,13 +52,14 @@ class RecordingAgent:
     Wraps C{agent}: each request is appended to L{requests} when it is
     sent, and C{(request, status)} to L{responses} when its response
     arrives.
-
-    @ivar agent: the agent requests are passed to.
     """
 
     def __init__(self, agent: IAgent) -> None:
+        #: The agent requests are passed to.
         self.agent = agent
+        #: Every request sent, in order.
         self.requests: list[RecordedRequest] = []
+        #: C{(request, status)} of every response received, in order.
         self.responses: list[tuple[RecordedRequest, int]] = []
 
     def request(
@@ -65,6 +69,11 @@ class RecordingAgent:
         headers: Headers | None = None,
         bodyProducer: IBodyProducer | None = None,
     ) -> Deferred[IResponse]:
+        """
+        Record the request, pass it to L{agent}, and record its status when it is answered.
+
+        @return: the wrapped agent's Deferred, firing with its L{IResponse} (or failing as it fails).
+        """
         record = RecordedRequest(method.decode("ascii"), uri.decode("ascii"), headers or Headers())
         self.requests.append(record)
 

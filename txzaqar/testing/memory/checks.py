@@ -47,28 +47,51 @@ __all__ = [
 
 # -- limits and defaults (Zaqar 23.0.1, [transport]) ---------------------------
 
+#: The shortest message ttl, in seconds.
 MIN_MESSAGE_TTL = 60
+#: The longest message ttl, in seconds (14 days).
 MAX_MESSAGE_TTL = 1209600
+#: The message ttl when none is given (a queue's C{_default_message_ttl} unless set).
 DEFAULT_MESSAGE_TTL = 3600
+#: The longest message delay, in seconds.
 MAX_MESSAGE_DELAY = 900
+#: The shortest claim ttl, in seconds.
 MIN_CLAIM_TTL = 60
+#: The longest claim ttl, in seconds (12 hours).
 MAX_CLAIM_TTL = 43200
+#: The shortest claim grace, in seconds.
 MIN_CLAIM_GRACE = 60
+#: The longest claim grace, in seconds.
 MAX_CLAIM_GRACE = 43200
+#: The claim ttl when none is given, in seconds.
 DEFAULT_CLAIM_TTL = 300
+#: The claim grace when none is given, in seconds.
 DEFAULT_CLAIM_GRACE = 60
+#: How many messages a claim takes when no C{limit} is given.
 DEFAULT_CLAIM_LIMIT = 10
+#: The largest page a listing (or C{ids}) may ask for.
 MAX_PER_PAGE = 20
+#: The page size of a listing when no C{limit} is given.
 DEFAULT_PER_PAGE = 10
+#: The most messages one claim or pop may take.
 MAX_CLAIM_OR_POP = 20
+#: The most bytes one post may carry.
 MAX_POST_SIZE = 262144
+#: The most bytes a queue's metadata may take.
 MAX_METADATA_SIZE = 65536
+#: The shortest subscription ttl, in seconds.
 MIN_SUBSCRIPTION_TTL = 60
+#: The subscription ttl when none is given, in seconds.
 DEFAULT_SUBSCRIPTION_TTL = 3600
+#: The longest queue name, in characters.
 MAX_QUEUE_NAME = 64
+#: The longest project id (C{X-Project-ID}), in characters.
 MAX_PROJECT_ID = 256
+#: The URI schemes a subscriber may have.
 SUBSCRIBER_TYPES = ["http", "https", "mailto", "trust+http", "trust+https"]
+#: What a queue name may be made of.
 QUEUE_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+#: The values a retry policy's C{retry_backoff_function} may take.
 RETRY_BACKOFF_FUNCTIONS = ("linear", "arithmetic", "geometric", "exponential")
 
 #: What Zaqar's C{filter_stream} says of a JSON value of the wrong type.
@@ -86,8 +109,11 @@ class Bound:
     says when a value is outside it (C{{low}} and C{{high}} are filled in).
     """
 
+    #: The smallest allowed value, or C{None}.
     low: int | None
+    #: The largest allowed value, or C{None}.
     high: int | None
+    #: Zaqar's text for a value out of bounds (a C{str.format} template of C{low} and C{high}).
     description: str
 
     def check(self, value: Any) -> None:
@@ -155,10 +181,15 @@ class FieldCheck:
     and among C{choices}, if any.
     """
 
+    #: The field's name (and of its bound in L{BOUNDS}).
     name: str
+    #: The type a truthy value must be.
     kind: type
+    #: Zaqar's text for a value of the wrong type.
     type_description: str
+    #: The allowed values (none: any).
     choices: tuple[str, ...] = ()
+    #: Zaqar's text for a value not among C{choices}.
     choices_description: str = ""
 
     def check(self, value: Any) -> None:

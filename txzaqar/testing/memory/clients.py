@@ -45,12 +45,18 @@ class MemoryAgent:
     PRUNE_EVERY = 64
 
     def __init__(self, fake: MemoryZaqar) -> None:
+        #: The fake the requests go to.
         self.fake = fake
         self._agent = RequestTraversalAgent(fake)
         self._count = 0
 
     def request(self, method: bytes, uri: bytes, headers: Headers | None = None,
                 bodyProducer: IBodyProducer | None = None) -> Deferred[Any]:
+        """
+        Send a request to the fake (see L{IAgent.request}).
+
+        @return: a Deferred firing with the L{twisted.web.iweb.IResponse}.
+        """
         d = self._agent.request(method, uri, headers, bodyProducer)
         self._count += 1
         if self._count % self.PRUNE_EVERY == 0:

@@ -5,6 +5,7 @@ The JSON-Home document of Zaqar 23.0.1 in admin mode
 
 from typing import Any
 
+#: Zaqar 23.0.1's JSON home document (C{GET /v2/}), as it answers it.
 JSON_HOME: dict[str, Any] = {'resources': {'rel/queues': {'href-template': '/v2/queues{?marker,limit,detailed}',
                               'href-vars': {'marker': 'param/marker',
                                             'limit': 'param/queue_limit',

@@ -151,6 +151,12 @@ def delete_messages(ctx: Context, req: WireRequest, queue_name: str) -> Response
 
 
 def get_message(ctx: Context, req: WireRequest, queue_name: str, message_id: str) -> Response:
+    """
+    C{GET /v2/queues/{queue_name}/messages/{message_id}}: one message.
+
+    @raise NoSuchQueue: no such queue.
+    @raise NoSuchMessage: no such message.
+    """
     message = ctx.state.message(req.project_id, queue_name, message_id)
     now = ctx.state.now()
     return 200, {}, message_document(message, queue_name, now, message.shown_claim(now))
@@ -194,6 +200,11 @@ def post_claims(ctx: Context, req: WireRequest, queue_name: str) -> Response:
 
 
 def get_claim(ctx: Context, req: WireRequest, queue_name: str, claim_id: str) -> Response:
+    """
+    C{GET /v2/queues/{queue_name}/claims/{claim_id}}: a claim and its messages.
+
+    @raise NoSuchClaim: no such live claim.
+    """
     claim, messages = ctx.state.get_claim(req.project_id, queue_name, claim_id)
     now = ctx.state.now()
     return 200, {}, {

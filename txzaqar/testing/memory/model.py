@@ -47,11 +47,10 @@ __all__ = ["ZaqarState"]
 class ZaqarState:
     """
     Every project of one in-memory Zaqar, on an injected clock.
-
-    @ivar clock: the L{IReactorTime} all times follow.
     """
 
     def __init__(self, clock: IReactorTime) -> None:
+        #: The L{IReactorTime} all times follow.
         self.clock = clock
         self._projects: dict[str, Project] = {}
         self._seq = 0
@@ -145,6 +144,7 @@ class ZaqarState:
         return True
 
     def set_metadata(self, project_id: str, queue_name: str, metadata: dict[str, Any]) -> None:
+        """Store a queue's metadata as given (creating the queue if need be)."""
         self.project(project_id).queues[queue_name] = metadata
 
     def delete_queue(self, project_id: str, queue_name: str) -> None:

@@ -115,6 +115,7 @@ def put_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
 
 
 def delete_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
+    """C{DELETE /v2/queues/{queue_name}}: a 204, whether or not the queue existed."""
     ctx.state.delete_queue(req.project_id, queue_name)
     return 204, {}, None
 

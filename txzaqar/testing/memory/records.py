@@ -68,14 +68,23 @@ class ModelError(Exception):
 
 @attr.s(auto_attribs=True, auto_exc=True)
 class NoSuchQueue(ModelError):
+    """The queue does not exist."""
+
+    #: The project asked in.
     project: str
+    #: The queue's name.
     queue: str
 
 
 @attr.s(auto_attribs=True, auto_exc=True)
 class NoSuchMessage(ModelError):
+    """The message does not exist in the queue (or has expired)."""
+
+    #: The project asked in.
     project: str
+    #: The queue's name.
     queue: str
+    #: The message's id.
     message_id: str
 
 
@@ -83,20 +92,31 @@ class NoSuchMessage(ModelError):
 class NoSuchMessages(ModelError):
     """None of the messages asked for by id exists."""
 
+    #: The project asked in.
     project: str
+    #: The queue's name.
     queue: str
+    #: The ids asked for.
     message_ids: list[str]
 
 
 @attr.s(auto_attribs=True, auto_exc=True)
 class NoSuchClaim(ModelError):
+    """No such live claim in the queue."""
+
+    #: The project asked in.
     project: str
+    #: The queue's name.
     queue: str
+    #: The claim's id.
     claim_id: str
 
 
 @attr.s(auto_attribs=True, auto_exc=True)
 class NoSuchSubscription(ModelError):
+    """No subscription has this id."""
+
+    #: The id asked for.
     subscription_id: str
 
 
@@ -104,6 +124,7 @@ class NoSuchSubscription(ModelError):
 class SubscriptionExists(ModelError):
     """Another live subscription of the queue has this subscriber."""
 
+    #: The subscriber URI already subscribed.
     subscriber: str
 
 
@@ -111,7 +132,9 @@ class SubscriptionExists(ModelError):
 class NoSuchMetadataKey(ModelError):
     """A metadata patch replaces or removes a key the queue does not have."""
 
+    #: The patch operation (C{replace} or C{remove}).
     op: str
+    #: The metadata key it names.
     key: str
 
 
@@ -132,17 +155,31 @@ class MessageNotClaimed(ModelError):
 
 @attr.s(auto_attribs=True, eq=False)
 class StoredMessage:
+    """A message as stored (times are the model clock's whole seconds)."""
+
+    #: Its id (unique in the project).
     id: str
+    #: The name of the queue it was posted to.
     queue: str
+    #: The body, as posted.
     body: Any
+    #: Its ttl, in seconds.
     ttl: int
+    #: When it was posted.
     created: int
+    #: When it expires (a claim may push this later).
     expires: int
+    #: The C{Client-ID} of the poster (a listing shows a client its own messages only with C{echo}).
     client_id: str
+    #: Posting order over the whole model, for stable listing.
     seq: int
+    #: The id of the last claim that took it, or C{None}.
     claim_id: str | None = None
+    #: When that claim expires.
     claim_expires: int = 0
+    #: How many times it was claimed (for C{_max_claim_count}).
     claim_count: int = 0
+    #: When its delay ends (it cannot be listed or claimed before).
     delay_expires: int = 0
 
     def claimed(self, now: int) -> bool:
@@ -159,21 +196,37 @@ class StoredMessage:
 
 @attr.s(auto_attribs=True, eq=False)
 class StoredClaim:
+    """A claim as stored."""
+
+    #: Its id.
     id: str
+    #: The name of the queue it is on.
     queue: str
+    #: Its ttl, in seconds.
     ttl: int
+    #: When it expires (the model clock's seconds).
     expires: int
+    #: The ids of the messages it took.
     message_ids: list[str]
 
 
 @attr.s(auto_attribs=True, eq=False)
 class StoredSubscription:
+    """A subscription as stored."""
+
+    #: Its id.
     id: str
+    #: The name of the queue it is on.
     source: str
+    #: The subscriber URI.
     subscriber: str
+    #: Its ttl, in seconds.
     ttl: int
+    #: When it expires (the model clock's seconds).
     expires: int
+    #: Its options, as given.
     options: Any
+    #: Whether it was confirmed.
     confirmed: bool = False
 
 
@@ -181,17 +234,27 @@ class StoredSubscription:
 class NewMessage:
     """A message to post, its fields already checked."""
 
+    #: The body.
     body: Any
+    #: Its ttl, in seconds.
     ttl: int
+    #: Seconds before it may be listed or claimed.
     delay: int = 0
 
 
 @attr.s(auto_attribs=True, frozen=True)
 class QueueStats:
+    """Message counts of a non-empty queue and its oldest and newest message."""
+
+    #: Messages held by a live claim.
     claimed: int
+    #: Messages not claimed.
     free: int
+    #: All messages.
     total: int
+    #: The oldest message.
     oldest: StoredMessage
+    #: The newest message.
     newest: StoredMessage
 
 
@@ -199,6 +262,7 @@ class QueueStats:
 class Project:
     """One project's queues (name to stored metadata) and what is in them."""
 
+    #: Queue name to its stored metadata.
     queues: dict[str, dict[str, Any]] = attr.Factory(dict)
     #: Message ids per queue name, in posting order (like Redis's msgsets,
     #: these may outlive or precede the queue: a dead letter queue need
@@ -206,7 +270,9 @@ class Project:
     msgsets: dict[str, list[str]] = attr.Factory(dict)
     #: Every message of the project by id (ids are unique, as in Redis).
     messages: dict[str, StoredMessage] = attr.Factory(dict)
+    #: Every claim of the project by id.
     claims: dict[str, StoredClaim] = attr.Factory(dict)
+    #: Every subscription of the project by id.
     subscriptions: dict[str, StoredSubscription] = attr.Factory(dict)
 
 

@@ -59,6 +59,7 @@ class MemoryZaqar(Resource):
         L{metadata}.
     """
 
+    #: No children: L{render} routes every path itself.
     isLeaf = True
 
     def __init__(
@@ -70,8 +71,11 @@ class MemoryZaqar(Resource):
     ) -> None:
         super().__init__()
         self._state = ZaqarState(clock)
+        #: The C{[signed_url] secret_key} (C{None}: shares fail).
         self.secret_key = secret_key
+        #: Whether C{/v2/health} is served.
         self.admin_mode = admin_mode
+        #: C{"strict"} (C{Client-ID} must be a UUID) or C{"off"} (10 to 36 characters).
         self.client_id_uuid_safe = client_id_uuid_safe
         #: Every request served, as C{(method, path)}, for assertions.
         self.requests: list[tuple[str, str]] = []
@@ -83,6 +87,7 @@ class MemoryZaqar(Resource):
 
     @clock.setter
     def clock(self, clock: IReactorTime) -> None:
+        """Make times follow another C{IReactorTime}."""
         self._state.clock = clock
 
     # -- views for tests ------------------------------------------------------
@@ -102,6 +107,12 @@ class MemoryZaqar(Resource):
     # -- twisted.web ----------------------------------------------------------
 
     def render(self, request: Request) -> bytes:
+        """
+        Answer one request as Zaqar would: route it, run its handler, and write the status, headers and
+        JSON body (or Falcon's error body).
+
+        @return: the response body.
+        """
         request.setHeader(b"x-openstack-request-id", f"req-{uuid.uuid4()}".encode())
         req = WireRequest(request)
         self.requests.append((req.method, req.path))

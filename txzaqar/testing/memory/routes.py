@@ -22,6 +22,7 @@ from .wire import ErrorResponse, Response, WireRequest
 
 __all__ = ["ROUTES", "VERSIONS", "Context", "Handler", "Route", "find_route"]
 
+#: The version document C{GET /} answers (with a 300).
 VERSIONS = {
     "versions": [
         {
@@ -41,6 +42,7 @@ VERSIONS = {
 class Context:
     """What every handler is given besides the request."""
 
+    #: The model.
     state: ZaqarState
     #: The C{[signed_url] secret_key} (C{None}: shares fail).
     secret_key: str | None
@@ -52,18 +54,17 @@ Handler = Callable[..., Response]
 
 @attr.s(auto_attribs=True, frozen=True)
 class Route:
-    """
-    @ivar template: the path, with C{{name}} for a path segment passed to
-        the handler as a keyword argument.
-    @ivar methods: the handler of each method, in the order C{Allow} lists them.
-    @ivar bare: served without C{Client-ID} and project headers.
-    @ivar admin: served only in admin mode (a 404 otherwise).
-    """
+    """One route of the API: a path template and the handler of each method."""
 
+    #: The path, with C{{name}} for a path segment passed to the handler as a keyword argument.
     template: str
+    #: The handler of each method, in the order C{Allow} lists them.
     methods: Mapping[str, Handler]
+    #: Served without C{Client-ID} and project headers.
     bare: bool = False
+    #: Served only in admin mode (a 404 otherwise).
     admin: bool = False
+    #: The template as a regular expression with a named group per path segment.
     pattern: re.Pattern[str] = attr.ib(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -76,15 +77,18 @@ class Route:
 
 
 def get_versions(ctx: Context, req: WireRequest) -> Response:
+    """C{GET /}: the versions, with a 300 as Zaqar answers."""
     return 300, {}, VERSIONS
 
 
 def get_home(ctx: Context, req: WireRequest) -> Response:
+    """C{GET /v2/}: the JSON home document (L{JSON_HOME})."""
     body = json.dumps(JSON_HOME, ensure_ascii=False, indent=4).encode("utf-8")
     return 200, {"content-type": "application/json-home", "cache-control": "max-age=86400"}, body
 
 
 def ping(ctx: Context, req: WireRequest) -> Response:
+    """C{GET} or C{HEAD /v2/ping}: a 204."""
     return 204, {}, None
 
 
@@ -106,6 +110,7 @@ def get_health(ctx: Context, req: WireRequest) -> Response:
 
 _QUEUE = "/v2/queues/{queue_name}"
 
+#: Every route of the API, matched in this order.
 ROUTES: tuple[Route, ...] = (
     Route("/", {"GET": get_versions}, bare=True),
     Route("/v2/", {"GET": get_home}),

@@ -89,6 +89,11 @@ def post_subscriptions(ctx: Context, req: WireRequest, queue_name: str) -> Respo
 
 def get_subscription(ctx: Context, req: WireRequest, queue_name: str,
                      subscription_id: str) -> Response:
+    """
+    C{GET /v2/queues/{queue_name}/subscriptions/{subscription_id}}: one subscription.
+
+    @raise NoSuchSubscription: no such subscription.
+    """
     subscription = ctx.state.subscription(req.project_id, queue_name, subscription_id)
     return 200, {}, subscription_document(subscription, ctx.state.now())
 

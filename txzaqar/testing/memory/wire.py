@@ -41,7 +41,9 @@ __all__ = [
     "to_query_str",
 ]
 
+#: The content type of a queue metadata C{PATCH}.
 JSON_PATCH_TYPE = "application/openstack-messaging-v2.0-json-patch"
+#: The range of a 64-bit signed integer (as Zaqar's JSON parser accepts).
 INT64 = (-(2**63), 2**63 - 1)
 
 #: What a handler returns: C{(status, headers, body)}; the body is a JSON
@@ -61,10 +63,15 @@ class ErrorResponse(Exception):
     def __init__(self, code: int, title: str | None = None, description: str | None = None,
                  headers: dict[str, str] | None = None, empty: bool = False) -> None:
         super().__init__(code, title, description)
+        #: The HTTP status.
         self.code = code
+        #: Falcon's C{title}, or C{None}.
         self.title = title
+        #: Falcon's C{description}, or C{None}.
         self.description = description
+        #: Extra response headers.
         self.headers = headers or {}
+        #: Whether the response has no body.
         self.empty = empty
 
     def body(self) -> bytes:
@@ -210,17 +217,23 @@ class WireRequest:
     """What a handler needs from one C{twisted.web} request."""
 
     def __init__(self, request: Request) -> None:
+        #: The HTTP method.
         self.method = request.method.decode("ascii")
         raw_path, _, query = request.uri.decode("latin-1").partition("?")
+        #: The path, unquoted, without the query.
         self.path = unquote(raw_path)
+        #: The query parameters: name to value, or to a list of values when repeated.
         self.params = _parse_query(query)
+        #: Lower-case header name to (last) value.
         self.headers: dict[str, str] = {
             k.decode("latin-1").lower(): v[-1].decode("latin-1")
             for k, v in request.requestHeaders.getAllRawHeaders()
         }
         length = self.headers.get("content-length")
+        #: The C{Content-Length}, or the body's length when not given, or C{None}.
         self.content_length: int | None = int(length) if length is not None else None
         content = request.content
+        #: The raw body.
         self.raw: bytes = b""
         if content is not None:
             content.seek(0)
@@ -229,10 +242,12 @@ class WireRequest:
             self.content_length = len(self.raw)
         #: Set by L{before_hooks}.
         self.project_id = ""
+        #: The C{Client-ID}; set by L{before_hooks}.
         self.client_id = ""
 
     @property
     def content_type(self) -> str | None:
+        """The C{Content-Type} header, or C{None}."""
         return self.headers.get("content-type")
 
     def deserialize(self) -> Any:
@@ -249,18 +264,25 @@ class WireRequest:
 
     # Falcon's get_param* family.
     def param(self, name: str) -> str | None:
+        """Falcon's C{get_param}: the parameter's (last) value, or C{None}."""
         value = self.params.get(name)
         if isinstance(value, list):
             return value[-1]
         return value
 
     def param_list(self, name: str) -> list[str] | None:
+        """Falcon's C{get_param_as_list}: the parameter's values, or C{None}."""
         value = self.params.get(name)
         if value is None:
             return None
         return value if isinstance(value, list) else [value]
 
     def param_int(self, name: str) -> int | None:
+        """
+        Falcon's C{get_param_as_int}: the parameter as an C{int}, or C{None}.
+
+        @raise ErrorResponse: a 400: not an integer.
+        """
         value = self.param(name)
         if value is None:
             return None
@@ -271,6 +293,11 @@ class WireRequest:
                                 f'The "{name}" parameter is invalid. The value must be an integer.') from None
 
     def param_bool(self, name: str) -> bool | None:
+        """
+        Falcon's C{get_param_as_bool}: the parameter as a C{bool}, or C{None}.
+
+        @raise ErrorResponse: a 400: not one of Falcon's true or false words.
+        """
         value = self.param(name)
         if value is None:
             return None
@@ -411,5 +438,6 @@ def message_summary(message: records.StoredMessage, now: int) -> dict[str, Any]:
 
 
 def subscription_document(s: records.StoredSubscription, now: int) -> dict[str, Any]:
+    """A subscription as Zaqar shows it (its C{age} from C{now})."""
     return {"id": s.id, "source": s.source, "subscriber": s.subscriber, "ttl": s.ttl,
             "age": now - (s.expires - s.ttl), "options": s.options, "confirmed": s.confirmed}

@@ -152,11 +152,17 @@ class KeystoneServer(ServerProcess):
         super().__init__(directory)
         if tls is not None and tls.client_ca is not None:
             raise ValueError("KeystoneServer does not support client certificates")
+        #: C{[token] expiration}, in seconds.
         self.token_ttl = token_ttl
+        #: The Keystone venv (C{None}: the default one, built if need be).
         self.venv = venv
+        #: The server's name, in its file names and messages.
         self.name = name or f"keystone-ttl{token_ttl}-{uuid.uuid4().hex[:4]}"
+        #: Its port, once chosen (C{None} before).
         self.port = port
+        #: Its TLS settings, or C{None} for plain HTTP.
         self.tls = tls
+        #: Seconds L{start} waits for it to answer.
         self.start_timeout = start_timeout
         self._admin_token: tuple[str, float] | None = None
         self._ids: dict[str, str] = {}
@@ -181,10 +187,12 @@ class KeystoneServer(ServerProcess):
 
     @property
     def credentials(self) -> KeystoneCredentials:
+        """Everybody it knows (the users of L{txzaqar.testing.servers.keystone_users}) and its URL."""
         return KeystoneCredentials(self.url, REGION, ADMIN, SERVICE, DEMO, ALT)
 
     @property
     def config_file(self) -> Path:
+        """Its C{keystone.conf}."""
         assert self.directory is not None
         return self.directory / "keystone.conf"
 
@@ -395,6 +403,11 @@ class KeystoneServer(ServerProcess):
         return self._ids[f"project:{name}"]
 
     def user_id(self, name: str) -> str:
+        """
+        The id of the user called C{name}, as this Keystone made it.
+
+        @raise KeyError: no such user was set up.
+        """
         return self._ids[f"user:{name}"]
 
     def register_service(

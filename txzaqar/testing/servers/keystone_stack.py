@@ -88,11 +88,17 @@ class KeystoneStack:
         venv: Path | None = None,
         keystone_venv: Path | None = None,
     ) -> None:
+        #: Keystone's token lifetime, in seconds.
         self.token_ttl = token_ttl
+        #: The Redis Zaqar stores messages in (the shared one once started, when not given).
         self.redis = redis
+        #: How Zaqar runs (see L{ZaqarServer}).
         self.mode = mode
+        #: Zaqar's keystonemiddleware C{token_cache_time} (-1: tokens are checked on every request).
         self.token_cache_time = token_cache_time
+        #: Zaqar's TLS settings, or C{None} for plain HTTP.
         self.zaqar_tls = zaqar_tls
+        #: The Keystone server.
         self.keystone = KeystoneServer(token_ttl, venv=keystone_venv, tls=keystone_tls)
         self._zaqar: ZaqarServer | None = None
         self._venv = venv
@@ -106,13 +112,21 @@ class KeystoneStack:
 
     @property
     def credentials(self) -> KeystoneCredentials:
+        """Everybody the Keystone knows, and its URL."""
         return self.keystone.credentials
 
     @property
     def zaqar_url(self) -> str:
+        """Zaqar's base URL."""
         return self.zaqar.url
 
     def start(self) -> None:
+        """
+        Start Keystone, then Zaqar against it, and register Zaqar in the catalog (blocking); on failure
+        stop what was started.
+
+        @raise HarnessError: a server did not come up.
+        """
         started = time.monotonic()
         try:
             # build both venvs at once when neither exists yet
@@ -135,11 +149,13 @@ class KeystoneStack:
         say(f"keystone stack (ttl {self.token_ttl}) up in {time.monotonic() - started:.1f}s")
 
     def stop(self) -> None:
+        """Stop Zaqar and Keystone (blocking)."""
         for server in (self._zaqar, self.keystone):
             if server is not None:
                 server.stop()
 
     def running(self) -> bool:
+        """Whether Keystone and Zaqar are both running."""
         return (
             self.keystone.running()
             and self._zaqar is not None

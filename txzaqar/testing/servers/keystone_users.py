@@ -35,10 +35,15 @@ REGION = "RegionOne"
 class KeystoneUser:
     """A user with a password, scoped to one project (all in domain C{default})."""
 
+    #: The user's name.
     username: str
+    #: The user's password.
     password: str
+    #: The project the user is scoped to.
     project_name: str
+    #: The user's domain.
     user_domain_id: str = "default"
+    #: The project's domain.
     project_domain_id: str = "default"
 
     def __repr__(self) -> str:
@@ -94,23 +99,38 @@ class KeystoneUser:
 class KeystoneCredentials:
     """Everybody a L{KeystoneServer <txzaqar.testing.servers.keystone.KeystoneServer>} knows, and where."""
 
+    #: The identity v3 URL.
     auth_url: str
+    #: The region of every endpoint in the catalog.
     region: str
+    #: The admin user (admin role on project C{admin}).
     admin: KeystoneUser
+    #: Zaqar's own service user.
     service: KeystoneUser  # Zaqar's own service user
+    #: A user on project C{demo}.
     demo: KeystoneUser
+    #: A user on project C{alt}, for tests across projects.
     alt: KeystoneUser
 
     def user(self, name: str) -> KeystoneUser:
+        """
+        The user called C{name}.
+
+        @raise KeyError: none is.
+        """
         for u in (self.admin, self.service, self.demo, self.alt):
             if u.username == name:
                 return u
         raise KeyError(name)
 
 
+#: The admin user made by C{keystone-manage bootstrap}.
 ADMIN = KeystoneUser("admin", "admin-secret", "admin")
+#: Zaqar's service user.
 SERVICE = KeystoneUser("zaqar", "zaqar-secret", "service")
+#: The user of project C{demo}.
 DEMO = KeystoneUser("demo", "demo-secret", "demo")
+#: The user of project C{alt}.
 ALT = KeystoneUser("alt", "alt-secret", "alt")
 #: (user, roles) created in every Keystone after start (ADMIN comes from bootstrap)
 USERS: tuple[tuple[KeystoneUser, tuple[str, ...]], ...] = (

@@ -44,25 +44,22 @@ def _client_context(
 class ServerTLS:
     """
     TLS settings for a test server.
-
-    @ivar certfile: server certificate (PEM).
-    @ivar keyfile: its private key (PEM).
-    @ivar ca: the CA that signed I{certfile}; the harness's readiness check
-        trusts it (and only it).
-    @ivar client_ca: when set, the server I{requires} a client certificate
-        signed by this CA (mTLS).
-    @ivar client_cert: client certificate/key the harness presents for
-        its readiness check (needed with I{client_ca}).
-    @ivar check_hostname: whether the readiness check verifies the host name
-        (False for a deliberately wrong-host certificate).
     """
 
+    #: Server certificate (PEM).
     certfile: Path
+    #: Its private key (PEM).
     keyfile: Path
+    #: The CA that signed I{certfile}; the harness's readiness check trusts it (and only it).
     ca: Path
+    #: When set, the server I{requires} a client certificate signed by this CA (mTLS).
     client_ca: Path | None = None
+    #: Client certificate the harness presents for its readiness check (needed with I{client_ca}).
     client_cert: Path | None = None
+    #: Its private key.
     client_key: Path | None = None
+    #: Whether the readiness check verifies the host name (False for a deliberately wrong-host
+    #: certificate).
     check_hostname: bool = True
 
     def client_context(self) -> ssl.SSLContext:
@@ -76,6 +73,7 @@ class TestPKI:
 
     __test__ = False  # not a test case, whatever the name says
 
+    #: The directory the files are in.
     directory: Path
 
     def _p(self, name: str) -> Path:
@@ -83,42 +81,52 @@ class TestPKI:
 
     @property
     def ca_cert(self) -> Path:
+        """The CA certificate that signed the server and client certificates."""
         return self._p("ca.pem")
 
     @property
     def server_cert(self) -> Path:
+        """A server certificate for C{127.0.0.1}, C{::1} and C{localhost}, signed by the CA."""
         return self._p("server.pem")
 
     @property
     def server_key(self) -> Path:
+        """Its private key."""
         return self._p("server-key.pem")
 
     @property
     def wrong_host_cert(self) -> Path:
+        """A server certificate signed by the CA, but only for C{wrong-host.invalid}."""
         return self._p("wrong-host.pem")
 
     @property
     def wrong_host_key(self) -> Path:
+        """Its private key."""
         return self._p("wrong-host-key.pem")
 
     @property
     def client_cert(self) -> Path:
+        """A client certificate signed by the CA."""
         return self._p("client.pem")
 
     @property
     def client_key(self) -> Path:
+        """Its private key."""
         return self._p("client-key.pem")
 
     @property
     def other_ca_cert(self) -> Path:
+        """A second, unrelated CA (an untrusted issuer)."""
         return self._p("other-ca.pem")
 
     @property
     def other_client_cert(self) -> Path:
+        """A client certificate signed by the other CA (refused by a server requiring the first)."""
         return self._p("other-client.pem")
 
     @property
     def other_client_key(self) -> Path:
+        """Its private key."""
         return self._p("other-client-key.pem")
 
     def server_tls(self, *, mtls: bool = False, wrong_host: bool = False) -> ServerTLS:

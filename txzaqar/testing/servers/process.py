@@ -240,25 +240,33 @@ class ServerProcess:
     in L{log_file}.  Subclasses implement C{start()}.
     """
 
+    #: The server's name, in its file names and messages.
     name = "server"
+    #: Seconds L{stop} waits after SIGTERM before SIGKILL.
     stop_timeout = 15.0
 
     def __init__(self, directory: Path | None = None) -> None:
+        #: Where its files go (made when needed if C{None}).
         self.directory = directory
+        #: The running process, or C{None}.
         self.process: subprocess.Popen | None = None
+        #: Its port, once chosen (C{None} before).
         self.port: int | None = None
 
     @property
     def pid(self) -> int | None:
+        """The process's pid, or C{None} when not running."""
         return self.process.pid if self.process is not None else None
 
     @property
     def output_file(self) -> Path:
+        """Where its output goes: C{<directory>/<name>.out}."""
         assert self.directory is not None
         return self.directory / f"{self.name}.out"
 
     @property
     def pid_file(self) -> Path:
+        """Its pid file: C{<directory>/<name>.pid}."""
         assert self.directory is not None
         return self.directory / f"{self.name}.pid"
 
@@ -348,6 +356,7 @@ class ServerProcess:
         return out
 
     def running(self) -> bool:
+        """Whether its process is running."""
         return self.process is not None and self.process.poll() is None
 
     def check_alive(self, what: str) -> None:
@@ -389,4 +398,9 @@ class ServerProcess:
         self.stop()
 
     def start(self) -> None:  # pragma: no cover - abstract
+        """
+        Start the server and wait until it answers (blocking); each subclass implements it.
+
+        @raise HarnessError: it did not come up.
+        """
         raise NotImplementedError

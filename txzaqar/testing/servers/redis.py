@@ -57,14 +57,11 @@ def redis_ping(port: int, timeout: float = 1.0) -> bool:
 class RedisServer(ServerProcess):
     """
     A throw-away Redis on a free loopback port (no persistence, 64 dbs).
-
-    @ivar venv: where to look for C{redis-server} when the system has
-        none (None: the Zaqar server venv); a L{ZaqarServer
-        <txzaqar.testing.servers.zaqar.ZaqarServer>} that starts this Redis
-        sets it to its own venv.
     """
 
+    #: The server's name, in its file names and messages.
     name = "redis"
+    #: How many databases it has (see L{allocate_db}).
     databases = 64
 
     def __init__(
@@ -75,11 +72,13 @@ class RedisServer(ServerProcess):
     ) -> None:
         super().__init__(directory)
         self._executable = executable
+        #: Where to look for C{redis-server} when the system has none (C{None}: the Zaqar server venv).
         self.venv = venv
         self._next_db = 0
         self._db_lock = threading.Lock()
 
     def uri(self, dbid: int = 0) -> str:
+        """The storage URI of database C{dbid}, for Zaqar."""
         return f"redis://127.0.0.1:{self.port}?dbid={dbid}"
 
     def allocate_db(self) -> int:

@@ -193,16 +193,29 @@ class ServerSet:
     def __init__(
         self, mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
     ) -> None:
+        #: How the Zaqars run (see L{ZaqarServer}).
         self.mode = mode
+        #: Whether a second Zaqar with pooling is started.
         self.pooling = pooling
+        #: The Redis, once started.
         self.redis: RedisServer | None = None
+        #: The Zaqar, once started.
         self.zaqar: ZaqarServer | None = None
+        #: The pooling Zaqar, once started (with I{pooling}).
         self.pooling_zaqar: ZaqarServer | None = None
+        #: Whether a Keystone stack is started.
         self.keystone = keystone
+        #: Keystone's token lifetime, in seconds.
         self.token_ttl = token_ttl
+        #: The Keystone stack, once started (with I{keystone}).
         self.keystone_stack: KeystoneStack | None = None
 
     def start(self) -> None:
+        """
+        Start Redis, the Zaqar(s) and the Keystone stack (blocking); on failure stop what was started.
+
+        @raise HarnessError: a server did not come up.
+        """
         if self.keystone:
             venv, _ = prepare_zaqar_and_keystone()
         else:
@@ -225,6 +238,7 @@ class ServerSet:
             raise
 
     def stop(self) -> None:
+        """Stop every server started (blocking)."""
         if self.keystone_stack is not None:
             self.keystone_stack.stop()
         for server in (self.pooling_zaqar, self.zaqar, self.redis):
@@ -232,6 +246,11 @@ class ServerSet:
                 server.stop()
 
     def env(self) -> dict[str, str]:
+        """
+        The environment variables a child process needs to find the servers.
+
+        @return: variable name to value.
+        """
         assert self.zaqar is not None
         env = {URL_ENV: self.zaqar.url}
         if self.pooling_zaqar is not None:

@@ -46,6 +46,7 @@ REQUIREMENTS: tuple[str, ...] = ("zaqar==23.0.1", "redis", "gunicorn", "redislit
 #: Executables that must exist in a complete Zaqar server venv.
 SERVER_EXECUTABLES: tuple[str, ...] = ("python", "zaqar-server", "gunicorn", "redis-server")
 
+#: The environment variable naming the directory of the server venvs and their state.
 STATE_DIR_ENV = "TXZAQAR_SERVER_DIR"
 
 _MARKER = ".txzaqar-requirements"

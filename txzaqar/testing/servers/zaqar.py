@@ -191,23 +191,42 @@ class ZaqarServer(ServerProcess):
         if tls is not None and mode != "gunicorn":
             raise ValueError("tls needs mode='gunicorn' (zaqar-server's wsgiref has no TLS)")
         super().__init__(directory)
+        #: The Redis it stores messages in.
         self.redis = redis
+        #: C{"gunicorn"} or C{"builtin"}.
         self.mode = mode
+        #: Whether it runs with C{pooling = true}.
         self.pooling = pooling
+        #: The Zaqar venv (C{None}: the default one, built if need be).
         self.venv = venv
+        #: The server's name, in its file names and messages.
         self.name = name or f"zaqar-{mode}{'-pooling' if pooling else ''}-{uuid.uuid4().hex[:4]}"
+        #: The C{[storage] message_pipeline}, or C{None}.
         self.message_pipeline = message_pipeline
+        #: C{{section: {option: value}}} merged over the generated C{zaqar.conf}.
         self.extra_config = extra_config or {}
+        #: How many spare Redis databases L{pool_uris} offers (with I{pooling}).
         self.pool_uri_count = pool_uri_count
+        #: Seconds L{start} waits for it to answer.
         self.start_timeout = start_timeout
+        #: Its Redis database number, once started.
         self.dbid: int | None = None
+        #: Storage URIs of spare Redis databases to register as pools (with I{pooling}), once started.
         self.pool_uris: list[str] = []
+        #: Its TLS settings, or C{None} for plain HTTP.
         self.tls = tls
+        #: The fixed port asked for, or C{None} for a free one.
         self.fixed_port = port
+        #: Gunicorn worker processes.
         self.workers = workers
 
     @property
     def url(self) -> str:
+        """
+        Its base URL, C{http://127.0.0.1:PORT} (C{https} with I{tls}).
+
+        @raise HarnessError: it has not been started.
+        """
         if self.port is None:
             raise HarnessError(f"{self.name} has not been started")
         scheme = "https" if self.tls is not None else "http"
@@ -220,6 +239,7 @@ class ZaqarServer(ServerProcess):
 
     @property
     def config_file(self) -> Path:
+        """Its generated C{zaqar.conf}."""
         assert self.directory is not None
         return self.directory / "zaqar.conf"
 
@@ -365,16 +385,26 @@ class ExternalZaqar:
     """A Zaqar that somebody else runs (C{$TXZAQAR_ZAQAR_URL})."""
 
     def __init__(self, url: str, pool_uris: Sequence[str] = ()) -> None:
+        #: Its base URL.
         self.url = url.rstrip("/")
+        #: Storage URIs to register as pools, as given.
         self.pool_uris = list(pool_uris)
+        #: Always C{None}: the process is not ours.
         self.pid = None
 
     def start(self) -> None:
+        """
+        Wait until it answers a ping (blocking); nothing is started.
+
+        @raise HarnessError: no answer within 10 seconds.
+        """
         wait_for_ping(self.url, timeout=10)
 
     def stop(self) -> None:
+        """Nothing: somebody else runs it."""
         pass
 
     def running(self) -> bool:
+        """Whether it answers a ping."""
         return ping(self.url) == 204
 
