@@ -8,6 +8,7 @@ Every check raises L{ClientValidationError} naming the field and the bound.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,7 +43,8 @@ def queue_name(name: object) -> str:
             "queue name",
             f"{name[:20]!r}... is {len(name)} characters; at most {MAX_QUEUE_NAME}",
         )
-    if not QUEUE_NAME_RE.match(name):
+    # fullmatch: the pattern's "$" also matches before a trailing newline
+    if not QUEUE_NAME_RE.fullmatch(name):
         raise ClientValidationError(
             "queue name",
             f"{name!r} may only contain letters, digits, '_', '-' and '.'",
@@ -95,6 +97,42 @@ def path_segment(field: str, value: object) -> str:
     if "/" in value or "?" in value or "#" in value:
         raise ClientValidationError(field, f"{value!r} must not contain '/', '?' or '#'")
     return value
+
+
+def resource_name(field: str, value: object) -> str:
+    """
+    Check the name of a pool or a flavor: it goes into a URL path as it
+    is, so it follows the rules of a queue name (letters, digits, C{_},
+    C{-}, C{.}; at most 64 characters).
+    """
+    if not isinstance(value, str) or not value:
+        raise ClientValidationError(field, f"must be a non-empty string, not {value!r}")
+    if len(value) > MAX_QUEUE_NAME or not QUEUE_NAME_RE.fullmatch(value):
+        raise ClientValidationError(
+            field, f"{value!r:.80} may only contain letters, digits, '_', '-' and '.' (at most {MAX_QUEUE_NAME})"
+        )
+    return value
+
+
+def positive_seconds(field: str, value: object) -> float:
+    """Check a finite, positive number of seconds; return it as a C{float}."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not value > 0:
+        raise ClientValidationError(field, f"must be a finite, positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def json_bytes(field: str, value: Any) -> bytes:
+    """
+    Encode C{value} as standard, compact JSON (no C{NaN} or C{Infinity},
+    which Zaqar and other JSON readers may refuse or misread).
+
+    @raise ClientValidationError: C{value} is not JSON.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ClientValidationError(field, f"is not JSON: {e}") from None
 
 
 #: The query parameters of C{GET /v2/queues}; any other one is a metadata filter.

@@ -44,7 +44,7 @@ class Message:
 
     queue: "Queue" = attr.ib(eq=False)
     id: str
-    body: Any
+    body: Any = attr.ib(hash=False)  # a dict or list body is not hashable
     ttl: int | None = None
     age: int | None = None
     href: str | None = None

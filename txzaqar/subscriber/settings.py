@@ -108,8 +108,14 @@ class Seconds:
         return value
 
 
-def _number(instance: Any, attribute: Any, value: Any) -> None:
-    float(value)  # unchecked but for this: ValueError or TypeError
+def _delay(instance: Any, attribute: Any, value: Any) -> None:
+    """A finite number of seconds, C{0} or more (C{0}: acknowledge at once)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0:
+        raise ClientValidationError(
+            attribute.name if attribute is not None else "delay",
+            f"must be a finite number of seconds, 0 or more, not {value!r}",
+        )
 
 
 def check_intervals(poll_interval: float, max_interval: float) -> None:
@@ -167,7 +173,7 @@ class SubscriberSettings:
         None, Seconds("callback_timeout", optional=True), "callback-timeout"
     )
     stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
-    ack_delay: float = attr.ib(default=1.0, validator=_number)
+    ack_delay: float = attr.ib(default=1.0, validator=_delay)
     close_client: bool = True
     claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
     threads: int = _setting(0, WholeNumber("threads", 0, 10_000), "threads", _threads_within_concurrency)
