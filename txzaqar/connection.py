@@ -439,7 +439,7 @@ class Connection:
         if content.strip() and code != 204:
             try:
                 parsed = json.loads(content)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
                 snippet = content[:120].decode("utf-8", "replace")
                 raise errors.MalformedResponse(
                     "Response is not JSON",
