@@ -96,6 +96,8 @@ def path_segment(field: str, value: object) -> str:
         raise ClientValidationError(field, f"must be a non-empty string, not {value!r}")
     if "/" in value or "?" in value or "#" in value:
         raise ClientValidationError(field, f"{value!r} must not contain '/', '?' or '#'")
+    if any(c <= " " or c == "\x7f" for c in value):  # no URL may hold them
+        raise ClientValidationError(field, f"{value!r:.80} must not contain spaces or control characters")
     return value
 
 

@@ -265,7 +265,9 @@ class Subscriber(Service):
     def unsubscribe(self, queue_name: str) -> Deferred[None]:
         """
         Stop polling C{queue_name}, wait (up to C{stop_timeout}) for its
-        callbacks, delete what succeeded and release the rest.
+        callbacks, delete what succeeded and release the rest.  For a queue
+        subscribed without a callback, the messages no reader of L{listen}
+        has taken are released at once.
 
         @return: a Deferred firing with C{None} when that is done
             (at once for a queue that is not subscribed).

@@ -91,6 +91,21 @@ class ClaimIdTests(_Recorded):
         self.assertRefused(lambda: queue.delete_message("m", claim_id="a/b"), "claim_id")
 
 
+class PathIdTests(_Recorded):
+    def test_control_characters_and_spaces(self) -> None:
+        """
+        An id that goes into a URL path may hold no space or control
+        character (a raw C{ValueError: Invalid URI} before; found by the
+        differential property tests).
+        """
+        queue = self.client.queue("q")
+        for value in ("\x1f", "a b", "a\n", "\x7f", " "):
+            self.assertRefused(queue.subscription, "subscription_id", value)
+            self.assertRefused(queue.get_claim, "claim_id", value)
+            self.assertRefused(queue.message, "message_id", value)
+            self.assertRefused(queue.delete_message, "claim_id", "m", claim_id=value)
+
+
 class AdminNameTests(_Recorded):
     def test_pool_name(self) -> None:
         """C{client.pool("bad name")} is refused (it would be a raw space in a URL)."""

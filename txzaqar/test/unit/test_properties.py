@@ -56,14 +56,18 @@ any_value = st.one_of(
 def near(low: int, high: int | None = None) -> st.SearchStrategy[int]:
     """Integers at and around the bounds, between them, and anywhere."""
     bounds = [low] if high is None else [low, high]
-    return st.one_of(
-        st.sampled_from([b + d for b in bounds for d in (-1, 0, 1)]),
-        st.integers(low, high if high is not None else low + 1000),
-        st.integers(-2**64, 2**64),
-    )
+    edges = st.sampled_from([b + d for b in bounds for d in (-1, 0, 1)])
+    return mostly(st.one_of(edges, st.integers(low, high if high is not None else low + 1000)),
+                  st.integers(-2**64, 2**64))
 
 
-queue_names = st.one_of(
+def mostly(valid: st.SearchStrategy[Any], *bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """C{valid} about three times in four, else one of C{bad}."""
+    # (one_of(valid, valid, valid, ...) would not weigh: repeated branches are merged)
+    return st.integers(0, 3).flatmap(lambda i: valid if i else st.one_of(*bad))
+
+
+queue_names = mostly(
     st.from_regex(r"[a-zA-Z0-9_\-.]{1,64}", fullmatch=True),
     st.text(max_size=70),
     st.sampled_from(["a\n", "a\r", " a", "a b", "..", ".", "a/b", "a?b", "a#b", "%2F", "x" * 64, "x" * 65, "é",
@@ -87,8 +91,8 @@ bodies = st.one_of(
         lambda t: t[1] * (t[0] // len(t[1].encode("utf-8")))),
 )
 
-ids = st.one_of(st.text(max_size=40), st.uuids().map(str), st.sampled_from(["..", ".", "%", "a b", "5", "é"]),
-                any_value)
+ids = mostly(st.one_of(st.uuids().map(str), st.text(max_size=40)),
+             st.sampled_from(["..", ".", "%", "a b", "5", "é", "a/b", "?", "#", "", "\x1f", "a\n"]), any_value)
 
 
 # -- running a scenario ----------------------------------------------------
@@ -208,23 +212,35 @@ async def id_scenario(client: Any, recorder: RecordingAgent, args: tuple[str, An
     return result
 
 
+def valid_reserved(name: str) -> st.SearchStrategy[Any]:
+    """Values of the type (and around the bounds) of the reserved setting C{name}."""
+    rule = RESERVED[name][1]
+    if rule == "queue":
+        return st.from_regex(r"[a-zA-Z0-9_\-.]{1,64}", fullmatch=True)
+    if rule == "bool":
+        return st.booleans()
+    if rule == "str":
+        return st.text(max_size=20)
+    assert isinstance(rule, tuple)
+    return near(*rule)
+
+
 #: scenario name -> (the scenario, the strategy of its input)
 SCENARIOS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "queue names": (queue_name_scenario, queue_names),
     "bodies": (body_scenario, bodies),
     "ttls and delays": (ttl_delay_scenario, st.tuples(
-        st.one_of(st.none(), near(*v.MESSAGE_TTL), any_value), st.one_of(st.none(), near(*v.MESSAGE_DELAY), any_value))),
+        mostly(st.one_of(st.none(), near(*v.MESSAGE_TTL)), any_value),
+        mostly(st.one_of(st.none(), near(*v.MESSAGE_DELAY)), any_value))),
     "claims": (claim_scenario, st.tuples(
-        st.one_of(st.none(), near(1, v.MAX_CLAIM_OR_POP), any_value),
-        st.one_of(st.none(), near(*v.CLAIM_TTL), any_value),
-        st.one_of(st.none(), near(*v.CLAIM_GRACE), any_value))),
-    "limits": (listing_scenario, st.tuples(st.one_of(near(1, v.MAX_PAGE), any_value),
-                                           st.one_of(st.none(), near(1), any_value))),
-    "reserved metadata": (reserved_scenario, st.tuples(
-        st.sampled_from(sorted(RESERVED)),
-        st.one_of(any_value, queue_names, near(60, 900), near(1, v.MAX_POST_SIZE), near(60, 1209600),
-                  near(1, v.MAX_INT64)),
-        st.booleans())),
+        mostly(st.one_of(st.none(), near(1, v.MAX_CLAIM_OR_POP)), any_value),
+        mostly(st.one_of(st.none(), near(*v.CLAIM_TTL)), any_value),
+        mostly(st.one_of(st.none(), near(*v.CLAIM_GRACE)), any_value))),
+    "limits": (listing_scenario, st.tuples(mostly(near(1, v.MAX_PAGE), any_value),
+                                           mostly(st.one_of(st.none(), near(1)), any_value))),
+    "reserved metadata": (reserved_scenario, st.sampled_from(sorted(RESERVED)).flatmap(
+        lambda name: st.tuples(st.just(name), mostly(valid_reserved(name), any_value, queue_names,
+                                                     near(1, v.MAX_INT64)), st.booleans()))),
     "ids": (id_scenario, st.tuples(
         st.sampled_from(["message", "delete_message", "get_claim", "get_messages", "subscription"]),
         ids, st.one_of(st.none(), ids))),
