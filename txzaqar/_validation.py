@@ -96,23 +96,19 @@ def path_segment(field: str, value: object) -> str:
         raise ClientValidationError(field, f"must be a non-empty string, not {value!r}")
     if "/" in value or "?" in value or "#" in value:
         raise ClientValidationError(field, f"{value!r} must not contain '/', '?' or '#'")
-    if any(c <= " " or c == "\x7f" for c in value):  # no URL may hold them
-        raise ClientValidationError(field, f"{value!r:.80} must not contain spaces or control characters")
     return value
 
 
-def resource_name(field: str, value: object) -> str:
+def id_segment(field: str, value: object) -> str:
     """
-    Check the name of a pool or a flavor: it goes into a URL path as it
-    is, so it follows the rules of a queue name (letters, digits, C{_},
-    C{-}, C{.}; at most 64 characters).
+    Check a server-made id (message, claim, subscription) that goes into a
+    URL path or query: a L{path_segment} with no space or control
+    character (no id Zaqar makes has one, and a URL cannot hold them raw).
     """
-    if not isinstance(value, str) or not value:
-        raise ClientValidationError(field, f"must be a non-empty string, not {value!r}")
-    if len(value) > MAX_QUEUE_NAME or not QUEUE_NAME_RE.fullmatch(value):
-        raise ClientValidationError(
-            field, f"{value!r:.80} may only contain letters, digits, '_', '-' and '.' (at most {MAX_QUEUE_NAME})"
-        )
+    path_segment(field, value)
+    assert isinstance(value, str)
+    if any(c <= " " or c == "\x7f" for c in value):
+        raise ClientValidationError(field, f"{value!r:.80} must not contain spaces or control characters")
     return value
 
 

@@ -177,7 +177,7 @@ class Client:
         return Deferred.fromCoroutine(health())
 
     def pool(self, name: str) -> Pool:
-        return Pool(self.connection, v.resource_name("pool name", name))
+        return Pool(self.connection, v.path_segment("pool name", name))
 
     def create_pool(self, name: str, uri: str, weight: int, flavor: str | None = None,
                     options: Mapping[str, Any] | None = None) -> Deferred[Pool]:
@@ -190,7 +190,7 @@ class Client:
         )
 
     def flavor(self, name: str) -> Flavor:
-        return Flavor(self.connection, v.resource_name("flavor name", name))
+        return Flavor(self.connection, v.path_segment("flavor name", name))
 
     def create_flavor(self, name: str, pool_list: list[str],
                       capabilities: Mapping[str, Any] | None = None) -> Deferred[Flavor]:

@@ -403,7 +403,7 @@ class Queue:
 
     def message(self, message_id: str) -> Deferred[Message]:
         """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
-        v.path_segment("message_id", message_id)
+        v.id_segment("message_id", message_id)
 
         async def get() -> Message:
             response = await self.connection.get(message_path(self.name, message_id))
@@ -443,9 +443,9 @@ class Queue:
             for a claimed message without its claim,
             L{txzaqar.errors.BadRequest} for a wrong or expired claim.
         """
-        v.path_segment("message_id", message_id)
+        v.id_segment("message_id", message_id)
         if claim_id is not None:
-            v.path_segment("claim_id", claim_id)
+            v.id_segment("claim_id", claim_id)
         params = {"claim_id": claim_id} if claim_id else None
 
         async def delete() -> None:
@@ -530,7 +530,7 @@ class Queue:
 
     def get_claim(self, claim_id: str) -> Deferred[Claim]:
         """@return: a Deferred firing with the L{Claim}; L{txzaqar.errors.NotFound} once expired."""
-        v.path_segment("claim_id", claim_id)
+        v.id_segment("claim_id", claim_id)
         return Claim(self, claim_id).reload()
 
     # -- subscriptions ------------------------------------------------
@@ -590,7 +590,7 @@ class Queue:
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
         """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
-        v.path_segment("subscription_id", subscription_id)
+        v.id_segment("subscription_id", subscription_id)
 
         async def get() -> Subscription:
             response = await self.connection.get(f"{self._path}/subscriptions/{subscription_id}")
