@@ -59,6 +59,7 @@ setup(
         "clouds": ["PyYAML"],
         "dev": [
             "coverage",
+            "hypothesis",
             "mypy==1.13.0",
             "mypy-zope==1.0.9",
             "ruff",

@@ -32,7 +32,7 @@ def candidate_files(name: str, path: str | None = None) -> list[Path]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        import yaml  # type: ignore[import-untyped]
+        import yaml  # type: ignore[import-untyped, unused-ignore]  # (reported once, where first imported)
     except ImportError:
         raise ClientValidationError(
             "os-cloud", "reading clouds.yaml needs PyYAML: pip install 'txzaqar[clouds]'"

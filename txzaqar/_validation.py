@@ -8,6 +8,7 @@ Every check raises L{ClientValidationError} naming the field and the bound.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,7 +43,8 @@ def queue_name(name: object) -> str:
             "queue name",
             f"{name[:20]!r}... is {len(name)} characters; at most {MAX_QUEUE_NAME}",
         )
-    if not QUEUE_NAME_RE.match(name):
+    # fullmatch: the pattern's "$" also matches before a trailing newline
+    if not QUEUE_NAME_RE.fullmatch(name):
         raise ClientValidationError(
             "queue name",
             f"{name!r} may only contain letters, digits, '_', '-' and '.'",
@@ -95,6 +97,63 @@ def path_segment(field: str, value: object) -> str:
     if "/" in value or "?" in value or "#" in value:
         raise ClientValidationError(field, f"{value!r} must not contain '/', '?' or '#'")
     return value
+
+
+def id_segment(field: str, value: object) -> str:
+    """
+    Check a server-made id (message, claim, subscription) that goes into a
+    URL path or query: a L{path_segment} with no space or control
+    character (no id Zaqar makes has one, and a URL cannot hold them raw).
+    """
+    path_segment(field, value)
+    assert isinstance(value, str)
+    if any(c <= " " or c == "\x7f" for c in value):
+        raise ClientValidationError(field, f"{value!r:.80} must not contain spaces or control characters")
+    return value
+
+
+def positive_seconds(field: str, value: object) -> float:
+    """Check a finite, positive number of seconds; return it as a C{float}."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not value > 0:
+        raise ClientValidationError(field, f"must be a finite, positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def json_integers(field: str, value: Any) -> None:
+    """
+    Check that every integer in the JSON value C{value} fits in 64 bits
+    (Zaqar refuses a body with a larger one: "JSON contains integer that
+    is too large").
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if not -MAX_INT64 - 1 <= item <= MAX_INT64:
+                raise ClientValidationError(field, f"contains the integer {item}, which does not fit in 64 bits")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def json_bytes(field: str, value: Any) -> bytes:
+    """
+    Encode C{value} as standard, compact JSON (no C{NaN} or C{Infinity},
+    which Zaqar and other JSON readers may refuse or misread; no integer
+    beyond 64 bits, which Zaqar refuses).
+
+    @raise ClientValidationError: C{value} is not such JSON.
+    """
+    try:
+        raw = json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ClientValidationError(field, f"is not JSON: {e}") from None
+    json_integers(field, value)
+    return raw
 
 
 #: The query parameters of C{GET /v2/queues}; any other one is a metadata filter.

@@ -63,6 +63,7 @@ def connect(
         C{username}, C{password}, ..., C{interface}, C{region_name}), and
         C{call_timeout} (see L{Keystone}).
     """
+    v.positive_seconds("timeout", timeout)  # before any pool or thread exists
     if reactor is None:
         from twisted.internet import reactor as global_reactor
 

@@ -268,7 +268,7 @@ def error_from_response(
     if body.strip():
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             parsed = None
     if isinstance(parsed, dict):
         inner = parsed.get("error")

@@ -313,7 +313,8 @@ class IQueue(Interface):
         Set reserved metadata by name (C{default_message_ttl},
         C{default_message_delay}, C{max_messages_post_size},
         C{dead_letter_queue}, C{dead_letter_queue_messages_ttl},
-        C{max_claim_count}, C{enable_encrypt_messages}, C{flavor}).
+        C{max_claim_count}, C{enable_encrypt_messages}, C{flavor}).  A
+        C{dead_letter_queue} is created first if it does not exist.
 
         @return: a Deferred firing with the new L{IMetadata}.
         """
@@ -518,7 +519,11 @@ class ISubscriber(IService, Interface):
         """
 
     def unsubscribe(queue_name):
-        """Stop polling C{queue_name}; a Deferred firing when its work is done."""
+        """
+        Stop polling C{queue_name}; a Deferred firing when its work is done
+        (messages of a queue subscribed without a callback that no reader
+        took are released at once).
+        """
 
     def wake(queue_name):
         """
@@ -531,7 +536,8 @@ class ISubscriber(IService, Interface):
         """
         An async iterator of the messages of the queues subscribed without
         a callback; a yielded message is acknowledged when the next one is
-        asked for.
+        asked for.  Iteration ends when the subscriber stops, or when no
+        queue is subscribed without a callback.
         """
 
     def queue_stats():

@@ -47,7 +47,7 @@ class Message:
     #: The L{Queue} the message is in.
     queue: "Queue" = attr.ib(eq=False)
     id: str
-    body: Any
+    body: Any = attr.ib(hash=False)  # a dict or list body is not hashable
     ttl: int | None = None
     age: int | None = None
     href: str | None = None

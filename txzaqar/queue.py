@@ -5,7 +5,6 @@ L{Queue}: metadata, stats, messages, claims and subscriptions of one queue.
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -106,7 +105,7 @@ class Queue:
             names = [n for n, (k, _r) in RESERVED.items() if k == key]
             if names:
                 check_reserved(names[0], value)
-        size = len(json.dumps(content, separators=(",", ":")).encode())
+        size = len(v.json_bytes("metadata", content))
         if size > v.MAX_METADATA_SIZE:
             raise ClientValidationError(
                 "metadata", f"is {size} bytes encoded; at most {v.MAX_METADATA_SIZE}"
@@ -193,6 +192,10 @@ class Queue:
         Set reserved metadata by name, e.g.
         C{configure(max_claim_count=3, dead_letter_queue="dead")}.
 
+        A C{dead_letter_queue} is created first (if it does not exist):
+        Zaqar moves messages into it whether it exists or not, and a
+        message moved to a queue that does not exist is listed nowhere.
+
         @return: a Deferred firing with the new L{Metadata}.
         @raise ClientValidationError: unknown setting or bad value.
         """
@@ -202,7 +205,14 @@ class Queue:
         for name, value in settings.items():
             key, value = check_reserved(name, value)
             ops.append({"op": "add", "path": f"/metadata/{key}", "value": value})
-        return self.patch_metadata(ops)
+        dead_letter_queue = settings.get("dead_letter_queue")
+
+        async def configure() -> Metadata:
+            if dead_letter_queue is not None:
+                await Queue(self.connection, dead_letter_queue).create()
+            return await self.patch_metadata(ops)
+
+        return Deferred.fromCoroutine(configure())
 
     def stats(self) -> Deferred[QueueStats]:
         """@return: a Deferred firing with the L{QueueStats}."""
@@ -393,7 +403,7 @@ class Queue:
 
     def message(self, message_id: str) -> Deferred[Message]:
         """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
-        v.path_segment("message_id", message_id)
+        v.id_segment("message_id", message_id)
 
         async def get() -> Message:
             response = await self.connection.get(message_path(self.name, message_id))
@@ -433,7 +443,9 @@ class Queue:
             for a claimed message without its claim,
             L{txzaqar.errors.BadRequest} for a wrong or expired claim.
         """
-        v.path_segment("message_id", message_id)
+        v.id_segment("message_id", message_id)
+        if claim_id is not None:
+            v.id_segment("claim_id", claim_id)
         params = {"claim_id": claim_id} if claim_id else None
 
         async def delete() -> None:
@@ -518,7 +530,7 @@ class Queue:
 
     def get_claim(self, claim_id: str) -> Deferred[Claim]:
         """@return: a Deferred firing with the L{Claim}; L{txzaqar.errors.NotFound} once expired."""
-        v.path_segment("claim_id", claim_id)
+        v.id_segment("claim_id", claim_id)
         return Claim(self, claim_id).reload()
 
     # -- subscriptions ------------------------------------------------
@@ -578,7 +590,7 @@ class Queue:
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
         """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
-        v.path_segment("subscription_id", subscription_id)
+        v.id_segment("subscription_id", subscription_id)
 
         async def get() -> Subscription:
             response = await self.connection.get(f"{self._path}/subscriptions/{subscription_id}")

@@ -290,9 +290,10 @@ def split_post(
 
     for index, doc in enumerate(messages):
         try:
-            raw = json.dumps(doc, separators=(",", ":")).encode("utf-8")
-        except (TypeError, ValueError) as e:
+            raw = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as e:
             raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
+        v.json_integers(f"message {index}", doc)
         if overhead + len(raw) > max_size:
             raise ClientValidationError(
                 "messages",

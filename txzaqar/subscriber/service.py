@@ -263,7 +263,10 @@ class Subscriber(Service):
         settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures)
         # the pull stream's own callback only hands the message over: reactor thread
         plain = callback is not None and not runs_on_reactor(callback)
-        channel = _Channel(queue, callback or self._stream.put, plain, configure, settlement)
+        if callback is None:
+            callback = partial(self._stream.put, source=queue_name)
+            self._stream.attach(queue_name)
+        channel = _Channel(queue, callback, plain, configure, settlement)
         channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
@@ -274,7 +277,9 @@ class Subscriber(Service):
     def unsubscribe(self, queue_name: str) -> Deferred[None]:
         """
         Stop polling C{queue_name}, wait (up to C{stop_timeout}) for its
-        callbacks, delete what succeeded and release the rest.
+        callbacks, delete what succeeded and release the rest.  For a queue
+        subscribed without a callback, the messages no reader of L{listen}
+        has taken are released at once.
 
         @return: a Deferred firing with C{None} when that is done
             (at once for a queue that is not subscribed).
@@ -283,6 +288,8 @@ class Subscriber(Service):
         if channel is None:
             return succeed(None)
         self._readiness.forget(queue_name)
+        # its messages no reader took are released now, not after stop_timeout
+        self._stream.detach(queue_name)
         return Deferred.fromCoroutine(self._drain(channel))
 
     def wake(self, queue_name: str) -> None:
@@ -317,7 +324,9 @@ class Subscriber(Service):
         a reader in claimed slots (so at most C{concurrency} of them), and
         their claims are renewed while they wait.  Iteration ends when the
         subscriber stops.  Several iterators share the messages between
-        them.
+        them.  Without any queue subscribed without a callback, iteration
+        ends at once (and when the last such queue is unsubscribed), since
+        no message could ever come.
         """
         return Listener(self._stream)
 

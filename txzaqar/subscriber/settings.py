@@ -109,8 +109,14 @@ class Seconds:
         return value
 
 
-def _number(instance: Any, attribute: Any, value: Any) -> None:
-    float(value)  # unchecked but for this: ValueError or TypeError
+def _delay(instance: Any, attribute: Any, value: Any) -> None:
+    """A finite number of seconds, C{0} or more (C{0}: acknowledge at once)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0:
+        raise ClientValidationError(
+            attribute.name if attribute is not None else "delay",
+            f"must be a finite number of seconds, 0 or more, not {value!r}",
+        )
 
 
 def check_intervals(poll_interval: float, max_interval: float) -> None:
@@ -177,7 +183,7 @@ class SubscriberSettings:
     #: How long stopping waits for callbacks in flight, in seconds.
     stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
     #: The longest a successful message waits to be deleted together with others, in seconds.
-    ack_delay: float = attr.ib(default=1.0, validator=_number)
+    ack_delay: float = attr.ib(default=1.0, validator=_delay)
     #: Whether stopping closes the client.
     close_client: bool = True
     #: The most claim requests in flight at once for one queue with a backlog.

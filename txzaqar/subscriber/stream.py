@@ -23,15 +23,40 @@ class Stream:
     """Messages waiting for a reader, and readers waiting for a message."""
 
     def __init__(self) -> None:
-        self._items: deque[tuple[Any, Deferred[None]]] = deque()
+        self._items: deque[tuple[Any, Deferred[None], str | None]] = deque()
         self._waiters: deque[Deferred[Any]] = deque()
+        #: the queues subscribed without a callback (see L{attach})
+        self._sources: set[str] = set()
         #: Whether the stream is closed: new messages are refused as not processed.
         self.closed = False
 
-    def put(self, message: Any) -> Deferred[None]:
+    def attach(self, source: str) -> None:
+        """Queue C{source} is subscribed without a callback: readers wait for its messages."""
+        self._sources.add(source)
+
+    def detach(self, source: str) -> None:
+        """
+        Queue C{source} is unsubscribed: hand back (L{NotProcessed}) its
+        messages no reader has taken, so that its claims are released at
+        once and no later reader gets a message whose claim is gone; and
+        end the readers if no queue is left to wait for.
+        """
+        self._sources.discard(source)
+        kept: deque[tuple[Any, Deferred[None], str | None]] = deque()
+        withdrawn: list[tuple[Any, Deferred[None], str | None]] = []
+        for item in self._items:
+            (withdrawn if item[2] == source else kept).append(item)
+        self._items = kept
+        for _, done, _ in withdrawn:
+            done.errback(NotProcessed())
+        if not self._sources and not self._items:
+            self._end_waiters()
+
+    def put(self, message: Any, source: str | None = None) -> Deferred[None]:
         """
         The callback of a queue subscribed without one.
 
+        @param source: the queue the message came from (see L{detach}).
         @return: a Deferred firing with C{None} when a reader is done with
             C{message}, or failing with L{NotProcessed} if it was handed back.
         """
@@ -44,17 +69,19 @@ class Stream:
             if not waiter.called:
                 waiter.callback((message, done))
                 return done
-        self._items.append((message, done))
+        self._items.append((message, done, source))
         return done
 
     def next(self) -> Deferred[Any]:
         """
         @return: a Deferred firing with C{(message, done)}, or with C{None}
-            once the stream is closed; cancelling it leaves the line.
+            once the stream is closed or no queue is subscribed without a
+            callback (nothing could ever come); cancelling it leaves the line.
         """
         if self._items:
-            return succeed(self._items.popleft())
-        if self.closed:
+            message, done, _ = self._items.popleft()
+            return succeed((message, done))
+        if self.closed or not self._sources:
             return succeed(None)
         waiter: Deferred[Any] = Deferred(self._forget_waiter)
         self._waiters.append(waiter)
@@ -74,8 +101,11 @@ class Stream:
         """Hand back every waiting message (L{NotProcessed}) and end every reader."""
         self.closed = True
         items, self._items = self._items, deque()
-        for _, done in items:
+        for _, done, _ in items:
             done.errback(NotProcessed())
+        self._end_waiters()
+
+    def _end_waiters(self) -> None:
         waiters, self._waiters = self._waiters, deque()
         for waiter in waiters:
             if not waiter.called:

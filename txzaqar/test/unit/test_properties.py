@@ -1,0 +1,313 @@
+"""
+Property-based tests (Hypothesis) of the public API on the in-memory Zaqar
+(issue 12): for every generated queue name, body, ttl, delay, claim ttl,
+grace, limit, reserved metadata value and id, the client either raises
+L{ClientValidationError} and sends nothing, or the server accepts it.
+
+The scenarios here are shared with
+L{txzaqar.test.integration.test_properties_real}, which runs each input
+against the fake and a real Zaqar and compares the two.
+
+The Hypothesis profile is C{ci} (derandomized, so every run generates the
+same inputs); C{TXZAQAR_HYPOTHESIS_PROFILE=dev} draws new ones each run
+and C{=thorough} draws many more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar import _validation as v
+from txzaqar.errors import ClientValidationError, ZaqarError
+from txzaqar.queue_values import RESERVED
+from txzaqar.testing import RecordingAgent, memory_client
+
+_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=_SLOW)
+settings.register_profile("dev", max_examples=150, deadline=None, database=None, suppress_health_check=_SLOW)
+settings.register_profile("thorough", max_examples=2000, deadline=None, database=None,
+                          suppress_health_check=_SLOW)
+PROFILE = os.environ.get("TXZAQAR_HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+#: examples run in this process, by kind and outcome (for the summaries)
+COUNTS: Counter[str] = Counter()
+
+# -- inputs ---------------------------------------------------------------
+
+#: anything a caller might pass where a number or a string is expected
+any_value = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), st.binary(max_size=5),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def near(low: int, high: int | None = None) -> st.SearchStrategy[int]:
+    """Integers at and around the bounds, between them, and anywhere."""
+    bounds = [low] if high is None else [low, high]
+    edges = st.sampled_from([b + d for b in bounds for d in (-1, 0, 1)])
+    return mostly(st.one_of(edges, st.integers(low, high if high is not None else low + 1000)),
+                  st.integers(-2**64, 2**64))
+
+
+def mostly(valid: st.SearchStrategy[Any], *bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """C{valid} about three times in four, else one of C{bad}."""
+    # (one_of(valid, valid, valid, ...) would not weigh: repeated branches are merged)
+    return st.integers(0, 3).flatmap(lambda i: valid if i else st.one_of(*bad))
+
+
+queue_names = mostly(
+    st.from_regex(r"[a-zA-Z0-9_\-.]{1,64}", fullmatch=True),
+    st.text(max_size=70),
+    st.sampled_from(["a\n", "a\r", " a", "a b", "..", ".", "a/b", "a?b", "a#b", "%2F", "x" * 64, "x" * 65, "é",
+                     "a\x00", "-", "_"]),
+    any_value,
+)
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False,
+                         allow_infinity=False), st.text())
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=20,
+)
+#: bodies the client must refuse or send as they are: any JSON, non-JSON, and sizes around the limit
+bodies = st.one_of(
+    json_values,
+    st.one_of(st.floats(), st.integers(), st.just({1, 2}), st.just(object()), st.just(b"bytes")),
+    st.integers(v.MAX_POST_SIZE - 64, v.MAX_POST_SIZE + 16).map(lambda n: "x" * n),
+    st.tuples(st.integers(v.MAX_POST_SIZE // 2 - 40, v.MAX_POST_SIZE // 2), st.sampled_from("é€😀a")).map(
+        lambda t: t[1] * (t[0] // len(t[1].encode("utf-8")))),
+)
+
+ids = mostly(st.one_of(st.uuids().map(str), st.text(max_size=40)),
+             st.sampled_from(["..", ".", "%", "a b", "5", "é", "a/b", "?", "#", "", "\x1f", "a\n"]), any_value)
+
+
+# -- running a scenario ----------------------------------------------------
+
+Scenario = Callable[[Any, RecordingAgent], Coroutine[Any, Any, Any]]
+
+
+async def outcome(recorder: RecordingAgent, call: Callable[[], Any]) -> str:
+    """
+    Make C{call()} (which returns a Deferred) and say how it went:
+    C{"refused"} (a L{ClientValidationError}, and nothing was sent), C{"ok"},
+    or the class name of the L{ZaqarError} it failed with.
+    """
+    sent = len(recorder.requests)
+    try:
+        result = call()
+        if isinstance(result, Deferred):
+            await result
+    except ClientValidationError:
+        if len(recorder.requests) != sent:
+            return "refused after sending"
+        return "refused"
+    except ZaqarError as e:
+        return type(e).__name__
+    return "ok"
+
+
+def fresh_queue_name() -> str:
+    return f"prop-{uuid.uuid4().hex[:16]}"
+
+
+async def queue_name_scenario(client: Any, recorder: RecordingAgent, name: Any) -> str:
+    result = await outcome(recorder, lambda: client.queue(name).create())
+    if result == "ok":
+        await client.queue(name).delete()
+    return result
+
+
+async def body_scenario(client: Any, recorder: RecordingAgent, body: Any) -> str:
+    """Post C{body}; read it back: C{"changed"} when it does not come back as it was."""
+    queue = client.queue(fresh_queue_name())
+    posted: list[str] = []
+
+    async def post() -> None:
+        posted.extend(await queue.post({"body": body}))
+
+    result = await outcome(recorder, lambda: Deferred.fromCoroutine(post()))
+    if result == "ok":
+        [message_id] = posted
+        message = await queue.message(message_id)
+        if json.dumps(message.body, sort_keys=True) != json.dumps(body, sort_keys=True):
+            result = "changed"
+        await queue.delete()
+    return result
+
+
+async def ttl_delay_scenario(client: Any, recorder: RecordingAgent, ttl_delay: tuple[Any, Any]) -> str:
+    ttl, delay = ttl_delay
+    queue = client.queue(fresh_queue_name())
+    message: dict[str, Any] = {"body": 1}
+    if ttl is not None:
+        message["ttl"] = ttl
+    if delay is not None:
+        message["delay"] = delay
+    result = await outcome(recorder, lambda: queue.post(message))
+    if result == "ok":
+        await queue.delete()
+    return result
+
+
+async def claim_scenario(client: Any, recorder: RecordingAgent, args: tuple[Any, Any, Any]) -> str:
+    limit, ttl, grace = args
+    queue = client.queue(fresh_queue_name())
+    await queue.post([{"body": i} for i in range(3)])
+    result = await outcome(recorder, lambda: queue.claim(limit=limit, ttl=ttl, grace=grace))
+    await queue.delete()
+    return result
+
+
+async def listing_scenario(client: Any, recorder: RecordingAgent, args: tuple[Any, Any]) -> str:
+    limit, max_items = args
+    queue = client.queue(fresh_queue_name())
+    await queue.post([{"body": i} for i in range(3)])
+    result = await outcome(recorder, lambda: queue.messages(limit=limit, max_items=max_items))
+    await queue.delete()
+    return result
+
+
+async def reserved_scenario(client: Any, recorder: RecordingAgent, setting: tuple[str, Any, bool]) -> str:
+    """C{configure(name=value)}, or C{create(metadata={key: value})}."""
+    name, value, at_create = setting
+    queue = client.queue(fresh_queue_name())
+    if at_create:
+        result = await outcome(recorder, lambda: queue.create({RESERVED[name][0]: value}))
+    else:
+        await queue.create()
+        result = await outcome(recorder, lambda: queue.configure(**{name: value}))
+    await queue.delete()
+    if result == "ok" and name == "dead_letter_queue":
+        await client.queue(value).delete()
+    return result
+
+
+async def id_scenario(client: Any, recorder: RecordingAgent, args: tuple[str, Any, Any]) -> str:
+    what, one, other = args
+    queue = client.queue(fresh_queue_name())
+    await queue.create()
+    calls = {
+        "message": lambda: queue.message(one),
+        "delete_message": lambda: queue.delete_message(one, claim_id=other),
+        "get_claim": lambda: queue.get_claim(one),
+        "get_messages": lambda: queue.get_messages([one]),
+        "subscription": lambda: queue.subscription(one),
+    }
+    result = await outcome(recorder, calls[what])
+    await queue.delete()
+    return result
+
+
+def valid_reserved(name: str) -> st.SearchStrategy[Any]:
+    """Values of the type (and around the bounds) of the reserved setting C{name}."""
+    rule = RESERVED[name][1]
+    if rule == "queue":
+        return st.from_regex(r"[a-zA-Z0-9_\-.]{1,64}", fullmatch=True)
+    if rule == "bool":
+        return st.booleans()
+    if rule == "str":
+        return st.text(max_size=20)
+    assert isinstance(rule, tuple)
+    return near(*rule)
+
+
+#: scenario name -> (the scenario, the strategy of its input)
+SCENARIOS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "queue names": (queue_name_scenario, queue_names),
+    "bodies": (body_scenario, bodies),
+    "ttls and delays": (ttl_delay_scenario, st.tuples(
+        mostly(st.one_of(st.none(), near(*v.MESSAGE_TTL)), any_value),
+        mostly(st.one_of(st.none(), near(*v.MESSAGE_DELAY)), any_value))),
+    "claims": (claim_scenario, st.tuples(
+        mostly(st.one_of(st.none(), near(1, v.MAX_CLAIM_OR_POP)), any_value),
+        mostly(st.one_of(st.none(), near(*v.CLAIM_TTL)), any_value),
+        mostly(st.one_of(st.none(), near(*v.CLAIM_GRACE)), any_value))),
+    "limits": (listing_scenario, st.tuples(mostly(near(1, v.MAX_PAGE), any_value),
+                                           mostly(st.one_of(st.none(), near(1)), any_value))),
+    "reserved metadata": (reserved_scenario, st.sampled_from(sorted(RESERVED)).flatmap(
+        lambda name: st.tuples(st.just(name), mostly(valid_reserved(name), any_value, queue_names,
+                                                     near(1, v.MAX_INT64)), st.booleans()))),
+    "ids": (id_scenario, st.tuples(
+        st.sampled_from(["message", "delete_message", "get_claim", "get_messages", "subscription"]),
+        ids, st.one_of(st.none(), ids))),
+}
+
+#: outcomes that mean "the server accepted the input" (a valid request
+#: about something that is not there is still a valid request)
+ACCEPTED = frozenset({"ok", "NotFound"})
+
+
+def run_on_memory(scenario: Any, value: Any) -> str:
+    """Run C{scenario} with C{value} on a fresh in-memory Zaqar; its outcome."""
+    client, _ = memory_client()
+    recorder = RecordingAgent(client.connection.agent)
+    client.connection.agent = recorder
+    d = Deferred.fromCoroutine(scenario(client, recorder, value))
+    results: list[Any] = []
+    d.addBoth(results.append)
+    assert results, "the in-memory scenario did not finish at once"
+    if not isinstance(results[0], str):
+        results[0].raiseException()
+    return str(results[0])
+
+
+def summary(kind: str, counts: Counter[str]) -> str:
+    total = sum(counts.values())
+    refused = counts["refused"]
+    accepted = sum(n for k, n in counts.items() if k in ACCEPTED)
+    return (f"{kind}: {total} generated, {refused} refused client-side, {accepted} accepted, "
+            f"{total - refused - accepted} other ({dict(counts)})")
+
+
+class MemoryPropertyTests(SynchronousTestCase):
+    """Every scenario on the in-memory Zaqar."""
+
+    def check(self, kind: str) -> None:
+        scenario, strategy = SCENARIOS[kind]
+        counts: Counter[str] = Counter()
+
+        @given(strategy)
+        def example(value: Any) -> None:
+            result = run_on_memory(scenario, value)
+            counts[result] += 1
+            self.assertIn(result, ACCEPTED | {"refused"}, f"{kind}: {value!r:.200} -> {result}")
+
+        example()
+        COUNTS.update({f"{kind} {k}": n for k, n in counts.items()})
+        print(summary(kind, counts))
+        self.assertTrue(counts["refused"] and sum(counts[k] for k in ACCEPTED), counts)
+
+    def test_queue_names(self) -> None:
+        self.check("queue names")
+
+    def test_bodies(self) -> None:
+        self.check("bodies")
+
+    def test_ttls_and_delays(self) -> None:
+        self.check("ttls and delays")
+
+    def test_claims(self) -> None:
+        self.check("claims")
+
+    def test_limits(self) -> None:
+        self.check("limits")
+
+    def test_reserved_metadata(self) -> None:
+        self.check("reserved metadata")
+
+    def test_ids(self) -> None:
+        self.check("ids")
