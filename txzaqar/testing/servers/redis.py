@@ -56,12 +56,17 @@ def redis_ping(port: int, timeout: float = 1.0) -> bool:
 
 class RedisServer(ServerProcess):
     """
-    A throw-away Redis on a free loopback port (no persistence, 64 dbs).
+    A throw-away Redis on a free loopback port (64 dbs; no persistence
+    unless I{persistence} is true).
 
     @ivar venv: where to look for C{redis-server} when the system has
         none (None: the Zaqar server venv); a L{ZaqarServer
         <txzaqar.testing.servers.zaqar.ZaqarServer>} that starts this Redis
         sets it to its own venv.
+    @ivar persistence: run with an append-only file (C{appendfsync
+        always}) in its directory, so that a restart (L{stop} then
+        L{start}, same directory) loses no acknowledged write.
+    @ivar fixed_port: the port to (re)start on; C{None}: a free one.
     """
 
     name = "redis"
@@ -72,10 +77,15 @@ class RedisServer(ServerProcess):
         executable: str | None = None,
         directory: Path | None = None,
         venv: Path | None = None,
+        *,
+        persistence: bool = False,
+        port: int | None = None,
     ) -> None:
         super().__init__(directory)
         self._executable = executable
         self.venv = venv
+        self.persistence = persistence
+        self.fixed_port = port
         self._next_db = 0
         self._db_lock = threading.Lock()
 
@@ -108,8 +118,11 @@ class RedisServer(ServerProcess):
                     "127.0.0.1",
                     "--save",
                     "",
-                    "--appendonly",
-                    "no",
+                    *(
+                        ("--appendonly", "yes", "--appendfsync", "always")
+                        if self.persistence
+                        else ("--appendonly", "no")
+                    ),
                     "--databases",
                     str(self.databases),
                     "--dir",
@@ -130,7 +143,7 @@ class RedisServer(ServerProcess):
                 self.stop()
                 raise HarnessError(f"redis did not answer PING within {timeout}s\n{self.log_tails()}")
 
-        self.spawn_on_port(spawn, wait)
+        self.spawn_on_port(spawn, wait, self.fixed_port)
 
 
 _shared_lock = threading.Lock()
