@@ -448,6 +448,7 @@ class FaultProxy:
         trickle_interval: float = 0.02,
         stall_limit: float | None = 120.0,
         clock: Callable[[], float] | None = None,
+        log_limit: int | None = None,
     ) -> None:
         """
         @param upstream: Zaqar's URL, C{http://HOST:PORT} (HTTPS is not proxied).
@@ -459,6 +460,8 @@ class FaultProxy:
             connection if the client has not given up (C{None}: never).
         @param clock: what L{ProxiedRequest.received} is read from
             (default: the reactor's C{seconds}).
+        @param log_limit: keep only the last this many requests in L{log}
+            (for long runs); L{counts} and L{received} still count all.
         @raise ValueError: I{upstream} is not an C{http://HOST:PORT} URL.
         """
         parts = urlsplit(upstream)
@@ -477,17 +480,25 @@ class FaultProxy:
         self.stall_limit = stall_limit
         self.clock = clock or reactor.seconds
         self.log: list[ProxiedRequest] = []
+        self.log_limit = log_limit
+        #: how many requests have arrived
+        self.received = 0
+        self._counts: Counter[str] = Counter()
         self.connections: set[_ProxyProtocol] = set()
         self.factory = _ProxyFactory(self)
         self.port: IListeningPort | None = None
 
     def record(self, method: str, target: str, body: bytes) -> ProxiedRequest:
         """Number, fault and record a request that has arrived."""
-        n = len(self.log)
+        n = self.received
+        self.received += 1
         fault = self.schedule.fault_for(n, method, target)
         entry = ProxiedRequest(n, method, target, fault, self.clock(), body)
         self.log.append(entry)
+        if self.log_limit is not None and len(self.log) > self.log_limit:
+            del self.log[: len(self.log) - self.log_limit]
         if fault is not None:
+            self._counts[fault] += 1
             log.info("fault {fault} on request {n}: {method} {path}", fault=fault, n=n, method=method, path=target)
         return entry
 
@@ -506,12 +517,12 @@ class FaultProxy:
         return f"http://{address.host}:{address.port}"
 
     def faults(self) -> list[ProxiedRequest]:
-        """The requests a fault was injected into."""
+        """The requests in L{log} a fault was injected into."""
         return [entry for entry in self.log if entry.fault is not None]
 
     def counts(self) -> Counter[str]:
-        """How many of each fault were injected."""
-        return Counter(entry.fault for entry in self.log if entry.fault is not None)
+        """How many of each fault were injected (all of them, whatever C{log_limit})."""
+        return Counter(self._counts)
 
     def requests(self, method: str | None = None, contains: str = "") -> Iterable[ProxiedRequest]:
         """The recorded requests with this method (any if None) whose path contains I{contains}."""

@@ -176,11 +176,24 @@ class ForwardingTests(SynchronousTestCase):
         reactor = MemoryReactorClock()
         proxy = FaultProxy(UPSTREAM, FaultSchedule(1, 0), reactor)
         for _ in range(3):
-            proxy.factory.buildProtocol(None).makeConnection(StringTransport())
-            list(proxy.connections)[-1].dataReceived(REQUEST)
+            protocol = proxy.factory.buildProtocol(None)
+            protocol.makeConnection(StringTransport())
+            protocol.dataReceived(REQUEST)
         self.assertEqual([e.n for e in proxy.log], [0, 1, 2])
+        self.assertEqual(proxy.received, 3)
         self.assertIs(txzaqar.testing.FaultProxy, FaultProxy)
         self.assertIs(txzaqar.testing.FaultSchedule, FaultSchedule)
+
+    def test_log_limit(self) -> None:
+        """With C{log_limit} only the last requests are kept; the counts cover all."""
+        reactor = MemoryReactorClock()
+        proxy = FaultProxy(UPSTREAM, FaultSchedule(1, 1.0, ("unavailable",)), reactor, log_limit=2)
+        for _ in range(5):
+            protocol = proxy.factory.buildProtocol(None)
+            protocol.makeConnection(StringTransport())
+            protocol.dataReceived(REQUEST)
+        self.assertEqual([e.n for e in proxy.log], [3, 4])
+        self.assertEqual((proxy.received, proxy.counts()), (5, {"unavailable": 5}))
 
     def test_listen(self) -> None:
         """C{listen} uses a loopback port by default; C{url} names it; C{stop} stops listening."""
