@@ -20,6 +20,7 @@ from .stack import Report, Stack
 
 SCENARIOS = {
     "subscribers": scenarios.subscribers,
+    "acks": scenarios.acks,
     "posting": scenarios.posting,
     "outage": scenarios.outage,
     "restarts": scenarios.restarts,  # last: it restarts Redis too

@@ -5,8 +5,13 @@ explained from the proxy's log, and the table it prints.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar.test import readme
 from txzaqar.test.reliability.scenarios import CLAIM_TTL, Delivery, explain
 from txzaqar.test.reliability.stack import Report
 from txzaqar.testing.faults import ProxiedRequest
@@ -63,3 +68,30 @@ class ReportTests(SynchronousTestCase):
         self.assertIn("B", [line.strip() for line in lines])
         self.assertEqual(set(lines[0]), {"=", " "})
         self.assertEqual(report.failures, ["B: broken"])
+
+
+def _usage(module: str) -> str:
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    return " ".join(out.split())
+
+
+class ReadmeBlockTests(SynchronousTestCase):
+    def test_options_exist(self) -> None:
+        """Every option of the README's Reliability commands is one the command takes."""
+        block = readme.find_block("Reliability", "python3 -m tox -e faults")
+        commands = block.commands()
+        self.assertEqual(len(commands), 4, commands)
+        checked = 0
+        for command in commands:
+            module = "txzaqar.test.reliability"
+            found = re.search(r"-m (txzaqar\.test\.reliability(?:\.soak)?)", command)
+            if found:
+                module = found.group(1)
+            else:
+                self.assertTrue(command.startswith("python3 -m tox -e faults"), command)
+            usage = _usage(module)
+            for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", command):
+                self.assertIn(option, usage, command)
+                checked += 1
+        self.assertGreaterEqual(checked, 5)
