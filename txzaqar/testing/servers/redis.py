@@ -64,8 +64,8 @@ class RedisServer(ServerProcess):
         <txzaqar.testing.servers.zaqar.ZaqarServer>} that starts this Redis
         sets it to its own venv.
     @ivar persistence: run with an append-only file (C{appendfsync
-        always}) in its directory, so that a restart (L{stop} then
-        L{start}, same directory) loses no acknowledged write.
+        always}) in its directory, so that a restart (C{stop()} then
+        C{start()}, same directory) loses no acknowledged write.
     @ivar fixed_port: the port to (re)start on; C{None}: a free one.
     """
 
