@@ -38,6 +38,7 @@ setup(
         "txzaqar.test",
         "txzaqar.test.unit",
         "txzaqar.test.integration",
+        "txzaqar.test.reliability",
         "txzaqar.testing",
         "txzaqar.testing.servers",
         "txzaqar.testing.memory",

@@ -257,6 +257,12 @@ REGISTRY: tuple[Entry, ...] = (
         "in under a minute; test_readme_commands checks the comment's options against "
         "python -m bench --help",
         tox_env="bench-smoke")),
+    Entry("Reliability", "python3 -m tox -e faults", ProvedBy(
+        "tox -e faults (in the default tox list, so in .ci/run) runs python -m "
+        "txzaqar.test.reliability at CI sizes; --full, --only and the soak command run the "
+        "same code at other sizes by hand; test_reliability_report checks every option of "
+        "the block against the commands' --help",
+        tox_env="faults")),
 )
 
 

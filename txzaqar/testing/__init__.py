@@ -10,6 +10,9 @@ Test helpers for txzaqar users.
     C{setUp}).  They live in L{txzaqar.testing.servers} and are imported
     from there on first use, so that importing this package for the fake
     starts no process machinery and registers no exit hook.
+  - A fault-injecting proxy to put in front of a real Zaqar
+    (L{FaultProxy}, L{FaultSchedule}; in L{txzaqar.testing.faults},
+    imported on first use too).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -18,9 +21,14 @@ from .memory import MEMORY_URL, MemoryAgent, MemoryZaqar, memory_client, memory_
 from .recording import RecordedRequest, RecordingAgent
 
 if TYPE_CHECKING:
+    from .faults import FAULT_KINDS, FaultProxy, FaultSchedule, ProxiedRequest
     from .servers import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_zaqar
 
 __all__ = [
+    "FAULT_KINDS",
+    "FaultProxy",
+    "FaultSchedule",
+    "ProxiedRequest",
     "MEMORY_URL",
     "HarnessError",
     "MemoryAgent",
@@ -38,6 +46,9 @@ __all__ = [
 #: The real-server names, found in L{txzaqar.testing.servers} when first asked for.
 _SERVER_NAMES = frozenset({"HarnessError", "RedisServer", "ServerSet", "ZaqarServer", "shared_zaqar"})
 
+#: The fault proxy's names, found in L{txzaqar.testing.faults} when first asked for.
+_FAULT_NAMES = frozenset({"FAULT_KINDS", "FaultProxy", "FaultSchedule", "ProxiedRequest"})
+
 
 def __getattr__(name: str) -> Any:
     # PEP 562: only called for names not found above
@@ -45,6 +56,12 @@ def __getattr__(name: str) -> Any:
         from . import servers
 
         value = getattr(servers, name)
+        globals()[name] = value
+        return value
+    if name in _FAULT_NAMES:
+        from . import faults
+
+        value = getattr(faults, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

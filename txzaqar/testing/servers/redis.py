@@ -56,7 +56,8 @@ def redis_ping(port: int, timeout: float = 1.0) -> bool:
 
 class RedisServer(ServerProcess):
     """
-    A throw-away Redis on a free loopback port (no persistence, 64 dbs).
+    A throw-away Redis on a free loopback port (64 dbs; no persistence
+    unless I{persistence} is true).
     """
 
     #: The server's name, in its file names and messages.
@@ -69,11 +70,20 @@ class RedisServer(ServerProcess):
         executable: str | None = None,
         directory: Path | None = None,
         venv: Path | None = None,
+        *,
+        persistence: bool = False,
+        port: int | None = None,
     ) -> None:
         super().__init__(directory)
         self._executable = executable
         #: Where to look for C{redis-server} when the system has none (C{None}: the Zaqar server venv).
         self.venv = venv
+        #: Whether it runs with an append-only file (C{appendfsync always}) in
+        #: its directory, so that a restart (C{stop()} then C{start()}, same
+        #: directory) loses no acknowledged write.
+        self.persistence = persistence
+        #: The port to (re)start on; C{None}: a free one.
+        self.fixed_port = port
         self._next_db = 0
         self._db_lock = threading.Lock()
 
@@ -107,8 +117,11 @@ class RedisServer(ServerProcess):
                     "127.0.0.1",
                     "--save",
                     "",
-                    "--appendonly",
-                    "no",
+                    *(
+                        ("--appendonly", "yes", "--appendfsync", "always")
+                        if self.persistence
+                        else ("--appendonly", "no")
+                    ),
                     "--databases",
                     str(self.databases),
                     "--dir",
@@ -129,7 +142,7 @@ class RedisServer(ServerProcess):
                 self.stop()
                 raise HarnessError(f"redis did not answer PING within {timeout}s\n{self.log_tails()}")
 
-        self.spawn_on_port(spawn, wait)
+        self.spawn_on_port(spawn, wait, self.fixed_port)
 
 
 _shared_lock = threading.Lock()
