@@ -165,6 +165,15 @@ _FAILED_IN_FLIGHT = (
 )
 
 
+def _cancelled(error: BaseException) -> bool:
+    """
+    Whether Twisted's HTTP client failed C{error} because the request was
+    cancelled: it wraps the cancellation in C{ResponseNeverReceived} or
+    C{ResponseFailed}, which must not read as a connection failure.
+    """
+    return any(f.check(CancelledError) for f in getattr(error, "reasons", ()))
+
+
 @implementer(IConnection)
 class Connection:
     """
@@ -421,6 +430,8 @@ class Connection:
             err.not_sent = True  # type: ignore[attr-defined]
             raise err from None
         except _FAILED_IN_FLIGHT as e:
+            if _cancelled(e):
+                raise CancelledError() from None  # a timeout (or close()) cancelled it
             raise errors.ConnectionFailed(
                 "Connection failed", f"{method} {url}: {_describe(e)}"
             ) from None
@@ -430,6 +441,8 @@ class Connection:
         except CancelledError:
             raise
         except (ResponseFailed, ierror.ConnectionLost, ierror.ConnectionDone) as e:
+            if _cancelled(e):
+                raise CancelledError() from None
             raise errors.MalformedResponse(
                 "Truncated response",
                 f"{method} {url} -> {response.code}: body cut short ({_describe(e)})",

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web._newclient import ResponseNeverReceived
-from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
@@ -79,6 +78,15 @@ class CannedAgent:
         outcome = self.outcomes.pop(0)
         if outcome == "hang":
             d: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
+            self.pending.append(d)
+            return d
+        if outcome == "hang-like-agent":
+            # Twisted's HTTP client fails a cancelled request this way
+            def cancel(d: Deferred[Any]) -> None:
+                self.cancelled.append(d)
+                d.errback(ResponseNeverReceived([Failure(CancelledError())]))
+
+            d = Deferred(cancel)
             self.pending.append(d)
             return d
         if isinstance(outcome, BaseException):
@@ -235,6 +243,17 @@ class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
         clock.advance(2)
         self.failureResultOf(d, errors.RequestTimedOut)
         self.assertEqual(agent.cancelled, agent.pending)  # the request itself was cancelled
+
+    def test_timeout_of_twisted_agent_is_a_timeout(self) -> None:
+        """
+        Twisted's agent fails a cancelled request with ResponseNeverReceived
+        around a CancelledError: still a timeout, not a connection failure.
+        """
+        conn, agent, clock = self.connection("hang-like-agent", retries=0)
+        d = conn.get("queues")
+        clock.advance(31)
+        self.failureResultOf(d, errors.RequestTimedOut)
+        self.assertEqual(agent.cancelled, agent.pending)
 
 
 @implementer(IAuthenticator)
