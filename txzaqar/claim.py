@@ -82,6 +82,7 @@ class Claim:
 
         return Deferred.fromCoroutine(renew())
 
+    #: Another name of L{patch} (not part of L{IClaim}).
     renew = patch
 
     def release(self) -> Deferred[None]:
@@ -98,6 +99,7 @@ class Claim:
 
         return Deferred.fromCoroutine(release())
 
+    #: Another name of L{release} (not part of L{IClaim}).
     delete = release
 
     def reload(self) -> Deferred["Claim"]:

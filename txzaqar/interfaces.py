@@ -430,14 +430,8 @@ class IClaim(Interface):
     def patch(ttl=None, grace=None):
         """Renew; a Deferred firing with the updated L{IClaim}."""
 
-    def renew(ttl=None, grace=None):
-        """Same as L{patch}."""
-
     def release():
         """Give the messages back at once; a Deferred firing with C{None}."""
-
-    def delete():
-        """Same as L{release}."""
 
     def reload():
         """@return: a Deferred firing with a fresh L{IClaim}; L{txzaqar.errors.NotFound} once expired."""
