@@ -494,6 +494,90 @@ class IFlavor(Interface):
         """A Deferred firing with C{None}."""
 
 
+class IWakeTarget(Interface):
+    """
+    What a push source (an L{IWakeSource}) tells: a L{txzaqar.subscriber.Subscriber}
+    provides it.  Notifications carry no message id, so they are only
+    wake-ups: the target claims, acknowledges and releases as it always
+    does, and keeps polling as a safety net.
+    """
+
+    def wake(queue_name):
+        """
+        A notification for C{queue_name} arrived: claim from it now
+        (wake-ups during a claim in flight cause one more claim).  Returns
+        nothing; unknown queues are ignored.
+        """
+
+    def push_up(queue_name):
+        """
+        Notifications for C{queue_name} flow from now on (its push
+        subscription was created or renewed): idle polling may slow to the
+        safety interval.  The target also claims once at once, since a
+        message posted before this moment sent no notification here.
+        Returns nothing.
+        """
+
+    def push_down(queue_name, reason):
+        """
+        Notifications for C{queue_name} may be lost from now on
+        (connection lost, subscription refused or expired): poll it as
+        usual until L{push_up}.  The target claims once at once.
+
+        @param reason: why, in one line that names no secret.
+        @return: nothing.
+        """
+
+
+class IWakeSource(Interface):
+    """
+    Push notifications turned into wake-ups for an L{IWakeTarget}: Zaqar's
+    WebSocket notifications (L{txzaqar.push.WebSocketPush}), its webhooks
+    (L{txzaqar.push.WebhookPush}), or the in-memory fake's.
+
+    The target calls L{start} once, then L{watch}/L{unwatch} as queues are
+    subscribed, and L{stop} when it stops.  A source reports every change
+    of a queue's push state through L{IWakeTarget.push_up} and
+    L{IWakeTarget.push_down}, and never raises into the target.
+    """
+
+    kind = Attribute("What pushes, in one word for logs and metrics (C{'websocket'}, C{'webhook'}).")
+
+    def start(target):
+        """
+        Begin (connect, listen); queues watched so far are subscribed as
+        soon as that is done, and reported to C{target}.
+
+        @param target: the L{IWakeTarget} to tell.
+        @return: a Deferred firing with C{None} once the source is
+            listening or connecting (not once push is up: that is
+            L{IWakeTarget.push_up}); it fails only when the source cannot
+            start at all (a webhook port that cannot be listened on).
+        """
+
+    def watch(queue_name):
+        """
+        Ask for notifications of C{queue_name} (create its push
+        subscription, now or once connected).  Returns nothing.
+        """
+
+    def unwatch(queue_name):
+        """
+        Stop notifications of C{queue_name} (remove its push subscription,
+        best effort).
+
+        @return: a Deferred firing with C{None}; it never fails.
+        """
+
+    def stop():
+        """
+        Stop: remove the push subscriptions (best effort), close
+        connections and listening ports.
+
+        @return: a Deferred firing with C{None}; it never fails.
+        """
+
+
 class ISubscriber(IService, Interface):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
