@@ -143,8 +143,6 @@ def websocket_push(client: IClient, url: str | None = None, tls: Any = None, **o
     @raise ClientValidationError: no C{url} and no catalog to find one in
         (no Keystone), or a bad C{url}.
     """
-    from .push import WebSocketPush  # autobahn is imported only for push
-
     connection: Any = client.connection
     authenticator = connection.authenticator
     found: Any = url
@@ -155,5 +153,7 @@ def websocket_push(client: IClient, url: str | None = None, tls: Any = None, **o
                 "Keystone there is no catalog to find it in"
             )
         found = partial(authenticator.service_endpoint, "messaging-websocket")
+    from .push import WebSocketPush  # autobahn is imported only for push
+
     return WebSocketPush(found, authenticator, connection.reactor, tls=tls,
                          client_id=connection.client_id, **options)
