@@ -13,9 +13,8 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IDelayedCall
@@ -28,6 +27,8 @@ from .. import _validation
 from ..errors import ClientValidationError
 from ..interfaces import IAuthenticator, IWakeSource, IWakeTarget
 from . import _frames
+from ._protocol import ConnectionFactory, ZaqarClientProtocol, check_url
+from ._tokens import TokenLifetime
 from .backoff import ReconnectDelay
 
 log = Logger(namespace="txzaqar.push")
@@ -42,27 +43,6 @@ CONNECT_TIMEOUT = 30.0
 CLOSE_WAIT = 2.0
 #: A subscription is renewed when this share of its ttl has passed.
 RENEW_AFTER = 0.75
-#: Once a token's lifetime is known, the connection authenticates again
-#: with a new token when this share of the lifetime has passed.
-REFRESH_AFTER = 0.75
-
-
-def _check_url(url: object) -> tuple[str, int, bool]:
-    """
-    @return: the host, port and whether it is C{wss://}.
-    @raise ClientValidationError: not a C{ws://} or C{wss://} URL.
-    """
-    if not isinstance(url, str):
-        raise ClientValidationError("url", f"must be a ws:// or wss:// URL, not {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ClientValidationError("url", f"{url!r} is not a ws:// or wss:// URL")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ClientValidationError("url", f"{url!r} has a bad port") from None
-    secure = parts.scheme == "wss"
-    return parts.hostname, port or (443 if secure else 80), secure
 
 
 def _delay(field: str, value: object) -> float:
@@ -70,44 +50,6 @@ def _delay(field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ClientValidationError(field, f"must be a number of seconds, zero or more, not {value!r}")
     return float(value)
-
-
-class _ZaqarWebSocket(WebSocketClientProtocol):
-    """One connection; it hands everything to its L{WebSocketPush} (its C{factory.push})."""
-
-    def onOpen(self) -> None:
-        self.factory.push._opened(self)
-
-    def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        self.factory.push._received(self, payload, isBinary)
-
-    def onCloseFrame(self, code: int, reasonRaw: bytes) -> bool | None:
-        # a client waits for the server to drop the TCP connection after
-        # the close handshake, with a timer on the global reactor that we
-        # turned off: the close frame is the end of the connection
-        result = super().onCloseFrame(code, reasonRaw)
-        self.factory.push._closed(self, self.remoteCloseCode, self.remoteCloseReason)
-        return result
-
-    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
-        self.factory.push._closed(self, code, reason)
-
-
-class _Factory(WebSocketClientFactory):
-    """The factory of one connection attempt."""
-
-    protocol = _ZaqarWebSocket
-
-    def __init__(self, push: WebSocketPush, url: str, reactor: Any) -> None:
-        super().__init__(url, reactor=reactor)
-        self.push = push
-        # fired by onClose once WebSocketPush.stop is waiting for it
-        self.closed: Deferred[None] | None = None
-        # autobahn's own timers run on the global reactor (txaio), not on
-        # ours: turn them off; CONNECT_TIMEOUT and CLOSE_WAIT replace them.
-        self.setProtocolOptions(
-            openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0, autoPingInterval=0
-        )
 
 
 @implementer(IWakeSource)
@@ -167,7 +109,7 @@ class WebSocketPush:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         if not callable(url):
-            _check_url(url)
+            check_url(url)
         self._ttl = _validation.integer(
             "subscription_ttl", subscription_ttl, _validation.MIN_SUBSCRIPTION_TTL, _validation.MAX_INT64
         )
@@ -205,7 +147,7 @@ class WebSocketPush:
         self._up: set[str] = set()
         # of the current connection:
         self._attempt: Deferred[None] | None = None
-        self._protocol: _ZaqarWebSocket | None = None
+        self._protocol: ZaqarClientProtocol | None = None
         self._headers: dict[str, str] = {}
         self._ready = False
         self._authenticating: dict[str, str] | None = None
@@ -214,12 +156,7 @@ class WebSocketPush:
         self._renewing: set[str] = set()
         self._timers: dict[str, IDelayedCall] = {}
         self._timeout_reason: str | None = None
-        # token lifetime learning (Keystone)
-        self._token_sent: int | None = None
-        self._token_sent_at: float | None = None
-        self._token_fresh = False
-        self._token_lifetime: float | None = None
-        self._invalidated = False
+        self._tokens = TokenLifetime(reactor)
         # down/up logging and the 4003 fast path
         self._down_since: float | None = None
         self._may_reconnect_at_once = False
@@ -311,7 +248,7 @@ class WebSocketPush:
             protocol.dropConnection(abort=True)
 
         closed.addCallback(done)
-        protocol.factory.closed = closed
+        protocol.factory.on_close = closed
         protocol.sendClose(1000)
         return closed
 
@@ -336,10 +273,10 @@ class WebSocketPush:
         url = self._url
         if callable(url):
             url = await url()
-        host, port, secure = _check_url(url)
+        host, port, secure = check_url(url)
         headers = dict(await self._auth.headers())
         self._headers = headers
-        factory = _Factory(self, url, self._reactor)
+        factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed)
         endpoint: Any = HostnameEndpoint(self._reactor, host, port, timeout=CONNECT_TIMEOUT)
         if secure:
             policy = self._tls if self._tls is not None else BrowserLikePolicyForHTTPS()
@@ -362,7 +299,7 @@ class WebSocketPush:
         else:
             self._fail(self._timeout_reason)
 
-    def _opened(self, protocol: _ZaqarWebSocket) -> None:
+    def _opened(self, protocol: ZaqarClientProtocol) -> None:
         if protocol is not self._protocol:
             return
         if "X-Auth-Token" in self._headers:
@@ -373,13 +310,7 @@ class WebSocketPush:
     def _authenticate(self, headers: Mapping[str, str]) -> None:
         """Send C{authenticate} with C{headers}' token (never in no-auth mode: Zaqar would crash)."""
         self._authenticating = dict(headers)
-        # when each token was first sent (a hash: no second copy of it)
-        token = hash(headers["X-Auth-Token"])
-        if token != self._token_sent:
-            self._token_sent = token
-            self._token_sent_at = self._reactor.seconds()
-            self._token_fresh = self._invalidated
-        self._invalidated = False
+        self._tokens.sending(headers["X-Auth-Token"])
         frame = {"X-Auth-Token": headers["X-Auth-Token"], "X-Project-ID": headers.get("X-Project-ID", "")}
         assert self._protocol is not None
         self._protocol.sendMessage(_frames.request(_frames.AUTHENTICATE, frame), isBinary=False)
@@ -406,7 +337,7 @@ class WebSocketPush:
         self._creating.add(queue)
         self._send(_frames.SUBSCRIPTION_CREATE, {"queue_name": queue, "ttl": self._ttl})
 
-    def _received(self, protocol: _ZaqarWebSocket, payload: bytes, binary: bool) -> None:
+    def _received(self, protocol: ZaqarClientProtocol, payload: bytes, binary: bool) -> None:
         if protocol is not self._protocol:
             return
         frame = None if binary else _frames.parse(payload)
@@ -441,7 +372,7 @@ class WebSocketPush:
             return
         if reply.status == 401:
             self._auth.invalidate(used)
-            self._invalidated = True
+            self._tokens.forgotten()
         if refresh:
             # the connection stays authenticated until the old token
             # expires; the 4003 then reconnects
@@ -489,16 +420,15 @@ class WebSocketPush:
 
     def _schedule_refresh(self) -> None:
         self._cancel("refresh")
-        if self._token_lifetime is None or self._token_sent_at is None or "X-Auth-Token" not in self._headers:
-            return
-        due = self._token_sent_at + self._token_lifetime * REFRESH_AFTER - self._reactor.seconds()
-        self._timers["refresh"] = self._reactor.callLater(max(due, 0.0), self._refresh)
+        due = self._tokens.refresh_in()
+        if due is not None and "X-Auth-Token" in self._headers:
+            self._timers["refresh"] = self._reactor.callLater(due, self._refresh)
 
     def _refresh(self) -> None:
         self._timers.pop("refresh", None)
         protocol = self._protocol
         self._auth.invalidate(self._headers)
-        self._invalidated = True
+        self._tokens.forgotten()
 
         def send(headers: Mapping[str, str]) -> None:
             if self._protocol is protocol and self._ready and self._authenticating is None:
@@ -512,21 +442,19 @@ class WebSocketPush:
 
     # -- losing the connection --------------------------------------------
 
-    def _closed(self, protocol: _ZaqarWebSocket, code: int | None, reason: str | None) -> None:
-        closed = protocol.factory.closed
+    def _closed(self, protocol: ZaqarClientProtocol, code: int | None, reason: str | None) -> None:
+        closed = protocol.factory.on_close
         if closed is not None and not closed.called:
             closed.callback(None)
         if protocol is not self._protocol or self._stopped:
             return
         if code == AUTHENTICATION_EXPIRED:
-            if self._token_fresh and self._token_sent_at is not None:
-                lifetime = self._reactor.seconds() - self._token_sent_at
-                if lifetime > 0:
-                    self._token_lifetime = lifetime
-                    log.info("WebSocket push: tokens last about {seconds:.1f}s; "
-                             "it will authenticate again before they expire", seconds=lifetime)
+            lifetime = self._tokens.expired()
+            if lifetime is not None:
+                log.info("WebSocket push: tokens last about {seconds:.1f}s; "
+                         "it will authenticate again before they expire", seconds=lifetime)
             self._auth.invalidate(self._headers)
-            self._invalidated = True
+            self._tokens.forgotten()
             self._fail("authentication expired (4003)", at_once=True)
         elif code is None or code == 1006:
             self._fail("connection lost")

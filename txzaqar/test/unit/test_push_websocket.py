@@ -478,7 +478,8 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         server.close(4003, "Authentication expired.")  # before authenticate was answered
         self.assertEqual(self.reconnect_delay(), 5)
 
-    def test_learns_token_lifetime_and_authenticates_again_before_expiry(self) -> None:
+    def learn_lifetime(self) -> tuple[WebSocketPush, ServerEnd]:
+        """Two token expiries, the second of a fresh token that lasted 100 s."""
         push, server = self.up("a")
         self.reactor.advance(3)
         server.close(4003, "Authentication expired.")  # token-0 was cached: its lifetime is unknown
@@ -491,6 +492,12 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.reactor.advance(0)
         server = self.connect(push)  # token-2
         self.accept(server)
+        [learned] = [e for e in self.events(LogLevel.info) if "tokens last" in e["log_format"]]
+        self.assertEqual(learned["seconds"], 100)
+        return push, server
+
+    def test_learns_token_lifetime_and_authenticates_again_before_expiry(self) -> None:
+        push, server = self.learn_lifetime()
         self.reactor.advance(74.9)
         self.assertEqual(server.frames(), [])
         self.reactor.advance(0.1)
@@ -506,15 +513,18 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual(push.reconnects, 2)
 
     def test_refused_new_token_waits_for_the_expiry(self) -> None:
-        push, server = self.up("a")
-        push._token_lifetime = 40.0  # as if learned
-        push._schedule_refresh()
-        self.reactor.advance(30)
+        push, server = self.learn_lifetime()
+        self.reactor.advance(75)
         [auth] = server.frames()
         server.reply(auth, 401, {"error": "Authentication failed."})
+        self.assertEqual(self.auth.invalidated[-1]["X-Auth-Token"], "token-3")
         self.assertEqual(push.state, "up")
-        self.assertEqual(len(self.events(LogLevel.warn)), 1)
+        [warning] = self.events(LogLevel.warn)
+        self.assertIn("could not authenticate again", warning["log_format"])
         self.assertFalse(server.transport.disconnecting)
+        # nothing more until Zaqar closes at the old token's expiry
+        self.reactor.advance(100)
+        self.assertEqual(server.frames(), [])
 
 
 class LossTests(PushTestsMixin, SynchronousTestCase):
