@@ -154,11 +154,12 @@ class ResourceTests(SynchronousTestCase):
              length: str | None = None) -> int:
         request = DummyRequest(path if path is not None else [SECRET.encode()])
         request.method = method
-        request.content = BytesIO(body)
+        request.content = BytesIO(body)  # type: ignore[attr-defined]
         if length is not None:
             request.requestHeaders.setRawHeaders(b"content-length", [length.encode()])
         self.assertEqual(self.push.resource.render(request), b"")
-        return request.responseCode
+        code = int(request.responseCode or 0)
+        return code
 
     def test_notification_wakes(self) -> None:
         self.assertEqual(self.post(notification("q")), 204)
@@ -230,7 +231,7 @@ class ResourceTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     def test_nothing_secret_logged(self) -> None:
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         self.post(notification("q", body="top secret body"))
         self.post(b"top secret not json")
         self.post(notification("q"), path=[b"guess"])
@@ -267,9 +268,12 @@ class ListeningTests(SynchronousTestCase):
         self.successResultOf(push.start(self.target))
         return push
 
-    def http(self, push: WebhookPush, data: bytes) -> bytes:
+    def connect(self) -> Any:
         factory = self.reactor.tcpServers[-1][1]
-        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
+        return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
+
+    def http(self, push: WebhookPush, data: bytes) -> bytes:
+        protocol = self.connect()
         transport = StringTransport()
         protocol.makeConnection(transport)
         protocol.dataReceived(data)
@@ -333,7 +337,7 @@ class ListeningTests(SynchronousTestCase):
         self.assertEqual(subscription.subscriber, f"http://127.0.0.1:43210/h/{SECRET}")
 
     def test_cannot_listen(self) -> None:
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         push = WebhookPush(self.client, URL, self.reactor, path=SECRET,
                            listen=FixedPortEndpoint(self.reactor, 80, CannotListenError("", 80, "denied")))
         push.watch("q")
@@ -346,8 +350,7 @@ class ListeningTests(SynchronousTestCase):
         """Stop deletes the subscriptions, stops listening and closes open connections."""
         push = self.start()
         push.watch("q")
-        factory = self.reactor.tcpServers[-1][1]
-        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
+        protocol = self.connect()
         transport = StringTransport()
         protocol.makeConnection(transport)
         self.successResultOf(push.stop())
@@ -366,7 +369,7 @@ class LifecycleTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.client, self.fake = memory_client()
         self.clock = self.fake.clock
-        self.client.connection.retries = 0
+        self.client.connection.retries = 0  # type: ignore[attr-defined]
         self.agent = SwitchAgent(self.client.connection.agent)
         self.client.connection.agent = self.agent
         self.push = WebhookPush(self.client, URL, self.clock, subscription_ttl=self.TTL, path=SECRET)
@@ -498,7 +501,7 @@ class LifecycleTests(SynchronousTestCase):
                 from txzaqar.errors import BadRequest
                 return fail(BadRequest("Invalid API request", f"bad subscriber {subscriber}"))
 
-        self.client.queue = lambda name: RefusingQueue(original(name))  # type: ignore[method-assign, assignment]
+        self.client.queue = lambda name: RefusingQueue(original(name))  # type: ignore[method-assign, assignment, return-value]
         self.successResultOf(push.start(self.target))
         push.watch("q")
         [(kind, _, reason)] = self.target.calls
@@ -564,7 +567,7 @@ class LifecycleTests(SynchronousTestCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_secret_not_logged(self) -> None:
-        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         self.agent.down = True
         self.successResultOf(self.push.start(self.target))
         self.push.watch("q")
