@@ -91,11 +91,11 @@ class BoundedRequest(Request):
     _kept = 0
 
     def gotLength(self, length: int | None) -> None:
-        """Keep the body in memory, whatever length it announces (see L{Request.gotLength})."""
+        """Keep the body in memory, whatever length it announces (see C{Request.gotLength})."""
         super().gotLength(0)
 
     def handleContentChunk(self, data: bytes) -> None:
-        """Keep the part of C{data} within the bound (see L{Request.handleContentChunk})."""
+        """Keep the part of C{data} within the bound (see C{Request.handleContentChunk})."""
         room = MAX_BODY + 1 - self._kept
         if room > 0:
             kept = data[:room]

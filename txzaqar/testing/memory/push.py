@@ -43,8 +43,8 @@ class MemoryPush:
     Notifications while disconnected, or while L{lose_notifications} is
     set, are lost (counted in L{lost}).
 
-    Make one with L{txzaqar.testing.MemoryZaqar.push}.  It creates no
-    subscription the API would list.
+    Make one with C{fake.push(project_id)} on a C{MemoryZaqar}.  It
+    creates no subscription the API would list.
 
     @param state: the fake's model.
     @param project_id: the project whose queues it watches.

@@ -114,7 +114,7 @@ class MemoryZaqar(Resource):
         (see L{txzaqar.testing.memory.push} for an example).
 
         @param project_id: the project (C{"test"}, the default of
-            L{txzaqar.testing.memory_client}).
+            C{memory_client()}).
         @return: the L{MemoryPush}, not started.
         """
         return MemoryPush(self._state, project_id)
