@@ -41,6 +41,7 @@ from twisted.python import usage
 from . import _environment as environment
 from . import _validation as v
 from ._listener import ListenerService
+from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
 from ._stdlib_logging import route_stdlib_logging
 from ._twisted_internals import twistd_log_observer
 from .errors import ClientValidationError
@@ -175,6 +176,7 @@ class Options(usage.Options):
         ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the "
                                         "JSON of Queue.share() (SignedURL.to_json(url)); replaces "
                                         "--project-id and Keystone, and --queue defaults to its queue"],
+        *PUSH_PARAMETERS,
         ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
                                 "endpoint, e.g. tcp:9102:interface=127.0.0.1"],
     ]
@@ -280,6 +282,7 @@ class Options(usage.Options):
             raise usage.UsageError(e.description) from None
         self["subscriber-settings"] = settings
         self.update(settings.command_line())
+        check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
         self["log-level"] = _log_level(self["log-level"])
         if self["metrics"] is not None:
@@ -527,7 +530,6 @@ def makeService(options: Options) -> Any:
     from twisted.internet import reactor
 
     from .compose import connect
-    from .subscriber import Subscriber
 
     route_stdlib_logging("keystoneauth1")
     client = connect(
@@ -539,8 +541,10 @@ def makeService(options: Options) -> Any:
         cert=options["cert"],
         key=options["key"],
         insecure=options["insecure"],
+        websocket_url=options["websocket-url"],
     )
-    subscriber = Subscriber(client, clock=reactor, **attr.asdict(options["subscriber-settings"]))
+    subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
+                                   **attr.asdict(options["subscriber-settings"]))
     for name in options["queues"]:
         subscriber.subscribe(
             name,

@@ -241,3 +241,25 @@ def signed_url_document(data: Any) -> dict[str, Any]:
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         raise ClientValidationError("signed_url", f"url must be an http:// or https:// URL, not {url!r}")
     return dict(data)
+
+
+def websocket_url(url: object, field: str = "websocket_url") -> str:
+    """
+    A C{ws://} or C{wss://} URL with a host.
+
+    @return: C{url}.
+    @raise ClientValidationError: anything else.
+    """
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str):
+        raise ClientValidationError(field, f"must be a ws:// or wss:// URL, not {url!r:.60}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ClientValidationError(field, f"{url!r:.80} is not a URL: {e}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ClientValidationError(field, f"must be a ws:// or wss:// URL with a host, not {url!r:.80}")
+    del port
+    return url

@@ -492,10 +492,22 @@ class Keystone:
         @return: a Deferred firing with Zaqar's URL from the catalog; fails
             with L{AuthenticationFailed} if the catalog has none.
         """
+        return self.service_endpoint(self._service_type)
+
+    def service_endpoint(self, service_type: str) -> Deferred[str | None]:
+        """
+        The URL of C{service_type} in the catalog, for this authenticator's
+        interface and region (e.g. C{"messaging-websocket"}: Zaqar's
+        WebSocket transport, as devstack registers it).
+
+        @return: a Deferred firing with the URL; fails with
+            L{AuthenticationFailed} if the catalog has none (or Keystone
+            refuses the credentials).
+        """
 
         def lookup() -> str | None:
             return self._session.get_endpoint(
-                service_type=self._service_type, interface=self._interface,
+                service_type=service_type, interface=self._interface,
                 region_name=self._region_name,
             )
 
@@ -507,8 +519,8 @@ class Keystone:
                 self._lock.release()
             if not url:
                 raise AuthenticationFailed(
-                    "No Zaqar endpoint",
-                    f"the catalog has no {self._service_type!r} endpoint for interface "
+                    f"No {service_type} endpoint",
+                    f"the catalog has no {service_type!r} endpoint for interface "
                     f"{self._interface!r} in region {self._region_name!r}",
                 )
             return str(url)

@@ -8,13 +8,14 @@ Subscriber; everything meets here.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from . import _validation as v
 from .auth import Keystone, NoAuth, SignedURLAuth
 from .client import Client
 from .connection import Connection, make_agent, make_pool
-from .interfaces import IAuthenticator
+from .interfaces import IAuthenticator, IClient, IWakeSource
 from .subscriber import Subscriber
 from .tls import TLSPolicy
 
@@ -34,6 +35,7 @@ def connect(
     roles: list[str] | None = None,
     cloud: str | None = None,
     signed_url: Any = None,
+    websocket_url: str | None = None,
     **auth_options: Any,
 ) -> Client:
     """
@@ -59,6 +61,9 @@ def connect(
         L{txzaqar.SignedURL}, its C{to_json()} document, or that as JSON
         text): see L{txzaqar.auth.SignedURLAuth}.  C{url} may be left out
         when the document carries one.
+    @param websocket_url: Zaqar's WebSocket transport (C{ws://} or
+        C{wss://}), for C{client.subscriber(push="websocket")}; with
+        Keystone it may be left out (the catalog's C{messaging-websocket}).
     @param auth_options: keystoneauth1 options (C{auth_type}, C{auth_url},
         C{username}, C{password}, ..., C{interface}, C{region_name}), and
         C{call_timeout} (see L{Keystone}).
@@ -95,4 +100,60 @@ def connect(
     agent = make_agent(reactor, pool=pool, tls=tls)
     connection = Connection(agent, reactor, authenticator, url=url, client_id=client_id,
                             timeout=timeout, pool=pool)
-    return Client(connection, subscriber_factory=Subscriber)
+    if websocket_url is not None:
+        v.websocket_url(websocket_url)
+    return Client(connection, subscriber_factory=partial(make_subscriber, tls=tls,
+                                                         websocket_url=websocket_url))
+
+
+def make_subscriber(client: IClient, *, push: IWakeSource | str | None = None, tls: Any = None,
+                    websocket_url: str | None = None, **options: Any) -> Subscriber:
+    """
+    A L{Subscriber} on C{client} (what C{client.subscriber(...)} makes):
+    C{push="websocket"} gives it a L{websocket_push} for the client.
+
+    @param push: an L{IWakeSource}, C{"websocket"} or C{None}.
+    @param options: the L{Subscriber}'s other options.
+    @raise ClientValidationError: an unknown C{push}, or see L{websocket_push}.
+    """
+    source: IWakeSource | None
+    if push == "websocket":
+        source = websocket_push(client, websocket_url, tls=tls)
+    elif isinstance(push, str):
+        raise v.ClientValidationError(
+            "push", f"must be 'websocket', an IWakeSource (txzaqar.push) or None, not {push!r:.40}"
+        )
+    else:
+        source = push
+    return Subscriber(client, push=source, **options)
+
+
+def websocket_push(client: IClient, url: str | None = None, tls: Any = None, **options: Any) -> Any:
+    """
+    A L{txzaqar.push.WebSocketPush} for C{client}: the same credentials
+    (its authenticator), C{Client-ID} and TLS settings.
+
+    @param url: Zaqar's WebSocket URL; with Keystone it may be left out,
+        and is then looked up in the catalog (C{messaging-websocket}) at
+        each connection.
+    @param tls: the C{IPolicyForHTTPS} for C{wss://} (C{None}: verify
+        against the system's certificates).
+    @param options: L{txzaqar.push.WebSocketPush}'s other options
+        (C{subscription_ttl}, the reconnect delays).
+    @raise ClientValidationError: no C{url} and no catalog to find one in
+        (no Keystone), or a bad C{url}.
+    """
+    connection: Any = client.connection
+    authenticator = connection.authenticator
+    found: Any = url
+    if found is None:
+        if not isinstance(authenticator, Keystone):
+            raise v.ClientValidationError(
+                "websocket_url", "give Zaqar's WebSocket URL (ws://... or wss://...): without "
+                "Keystone there is no catalog to find it in"
+            )
+        found = partial(authenticator.service_endpoint, "messaging-websocket")
+    from .push import WebSocketPush  # autobahn is imported only for push
+
+    return WebSocketPush(found, authenticator, connection.reactor, tls=tls,
+                         client_id=connection.client_id, **options)

@@ -29,6 +29,11 @@ STATS = (
     "released",         # messages given back by releasing their claim
     "release_failed",
     "left_to_expire",   # failed again: their claim is left to run out
+    "notifications",    # wake-ups received (push notifications, or wake() calls)
+    "wakeups",          # ... that made a claim come sooner (the others were coalesced)
+    "push_fallbacks",   # push went down for the queue: back to polling as usual
+    "push_reconnects",  # push came back up after being down
+    "push_missed",      # safety polls that found messages no notification had announced
 )
 
 

@@ -12,6 +12,9 @@ one from how the claim went:
  - a claim that came back partly full: claim again after C{poll_interval};
  - an empty claim, or an error (server down, 5xx, timeout): back off,
    C{poll_interval * 2**n} with jitter, at most C{max_interval};
+ - an empty claim while push notifications for the queue flow
+   (L{QueuePoller.push_up}): wait C{safety_interval} (with jitter), the
+   safety net for a lost notification;
  - no free slot: wait until a callback finishes.
 
 An operator sees one warning when a queue starts failing (what failed,
@@ -110,6 +113,11 @@ class QueuePoller:
         self._bursts: set[Deferred[None]] = set()
         #: the current backoff delay in seconds, 0.0 when not backing off (for metrics)
         self.backoff_delay = 0.0
+        #: push notifications for this queue flow: an idle queue waits C{safety_interval}
+        self.push_up = False
+        #: the next claim follows a safety wait that ran out (no wake-up came)
+        self.safety_poll = False
+        self._safety_wait = False  # the current sleep is a safety wait
 
     def start(self) -> None:
         """Start polling: the first claim is sent at once."""
@@ -136,18 +144,25 @@ class QueuePoller:
         if self._bursts:
             await DeferredList([observe(d) for d in list(self._bursts)], consumeErrors=True)
 
-    def wake(self) -> None:
+    def wake(self) -> bool:
         """
         Claim from this queue now: a delay after an empty or partial claim
         is cut short, and during a claim one more claim follows it at once
         (however many wake-ups came).  A backoff after errors, and a wait
         for a free slot, go on.
+
+        @return: whether this wake-up makes a claim come sooner (C{False}
+            when it was coalesced with an earlier one, or changes nothing).
         """
         if not self.active:
-            return
-        self._woken = True
+            return False
         if self._sleep is not None and self._wakeable:
+            self._woken = True
             self._sleep.cancel()
+            return True
+        sooner = self._sleep is None and not self._woken  # a claim is in flight
+        self._woken = True
+        return sooner
 
     def _iterate(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._poll())
@@ -162,15 +177,18 @@ class QueuePoller:
             log.failure("unexpected error polling {queue}", queue=self.name)
             delay, wakeable = self._backoff("an unexpected error"), False
         if delay and self.active:
+            safety, self._safety_wait = self._safety_wait, False
             self._sleep = deferLater(self._clock, delay, lambda: None)
             self._wakeable = wakeable
-            await self._wait()
+            self.safety_poll = await self._wait() and safety
 
-    async def _wait(self) -> None:
+    async def _wait(self) -> bool:
+        """Wait for the current sleep; C{True} when it ran out, C{False} when cut short."""
         try:
             await self._sleep  # type: ignore[misc]
+            return True
         except CancelledError:
-            pass
+            return False
         finally:
             self._sleep = None
             self._wakeable = False
@@ -193,7 +211,9 @@ class QueuePoller:
         self._recovered()
         if outcome is Outcome.EMPTY:
             # woken while the claim was in flight: the messages may have come since
-            return (0, True) if self._woken else (self._backoff(None), True)
+            if self._woken:
+                return 0, True
+            return (self._safety_delay() if self.push_up else self._backoff(None)), True
         self._attempt = 0
         self.backoff_delay = 0.0
         if outcome is Outcome.STOPPED:
@@ -236,6 +256,16 @@ class QueuePoller:
         self._attempt += 1
         delay = base * (1 - 0.25 * self._jitter())
         self.backoff_delay = delay
+        return delay
+
+    def _safety_delay(self) -> float:
+        """The wait of an idle queue while push is up (jittered, so many queues spread out)."""
+        self._attempt = 0
+        self.backoff_delay = 0.0
+        self._safety_wait = True
+        delay = self._settings.safety_interval * (1 - 0.25 * self._jitter())
+        log.debug("{queue} is empty; push is up, next safety poll in {delay:.1f}s",
+                  queue=self.name, delay=delay)
         return delay
 
     def _backoff(self, reason: str | None) -> float:

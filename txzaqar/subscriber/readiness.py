@@ -10,6 +10,8 @@ subscribed queue is I{fresh}:
  - a successful poll (a claim that answered, empty or not) of the queue
    ended less than C{max_interval + HEALTH_SLACK} seconds ago: a healthy
    queue is polled at least every C{max_interval} (the longest backoff);
+   while push notifications for the queue flow, its idle polls come every
+   C{safety_interval}, and the bound is the longer of the two;
  - while a claim of the queue is in flight, that bound grows by the
    request timeout (a slow answer is not yet a failure);
  - a queue with no claim in flight while no slot is free (the
@@ -110,7 +112,8 @@ class Readiness:
             self._auth_error = polls.last_error
 
     def assess(self, queues: list[str], running: bool, slots_free: int,
-               max_interval: float, request_timeout: float) -> Health:
+               max_interval: float, request_timeout: float,
+               intervals: dict[str, float] | None = None) -> Health:
         """
         L{Health} by the rule of this module.
 
@@ -119,6 +122,8 @@ class Readiness:
         @param slots_free: how many callback slots are free now.
         @param max_interval: the subscriber's longest backoff.
         @param request_timeout: the connection's timeout for one request.
+        @param intervals: C{{queue: seconds}}: queues polled less often
+            than every C{max_interval} (push is up: the safety interval).
         """
         if not running:
             return Health(False, ("the subscriber is not running",))
@@ -132,7 +137,7 @@ class Readiness:
             if polls.last_success is None:
                 reasons.append(f"{queue}: no successful poll yet{error}")
                 continue
-            bound = max_interval + HEALTH_SLACK
+            bound = max(max_interval, (intervals or {}).get(queue, 0.0)) + HEALTH_SLACK
             if polls.claim_started is not None:
                 bound += request_timeout
             elif slots_free <= 0:

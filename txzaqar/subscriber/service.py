@@ -25,9 +25,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..errors import ClientValidationError, ZaqarError
-from ..interfaces import IClaim, IClient, IQueue, ISubscriber, ISubscriberObserver
+from ..interfaces import IClaim, IClient, IQueue, ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
 from .events import NotProcessed, QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
+from .push import PushStates, QueuePush
 from .readiness import Health, Readiness
 from .settings import SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
@@ -56,9 +57,11 @@ class _Channel:
         self.poller: QueuePoller
         #: this queue's counters (see L{Subscriber.queue_stats})
         self.stats: QueueCounts
+        #: its push state
+        self.push: QueuePush
 
 
-@implementer(ISubscriber)
+@implementer(ISubscriber, IWakeTarget)
 class Subscriber(Service):
     """
     Polls subscribed queues and hands each message to its callback.
@@ -124,6 +127,14 @@ class Subscriber(Service):
         (tests): C{run(f, *args)} returns a Deferred of C{f(*args)}.
     @param timer: what times callbacks on the reactor thread (default
         C{time.monotonic}).
+    @param push: an L{IWakeSource} (L{txzaqar.push.WebSocketPush},
+        L{txzaqar.push.WebhookPush}) whose notifications wake the
+        subscribed queues, so that a message reaches its callback as soon
+        as it is posted; C{None} (the default): polling only.  See
+        L{txzaqar.subscriber.push}.
+    @param safety_interval: seconds between polls of an idle queue while
+        push notifications for it flow (the safety net for a lost
+        notification; default 300).
     @raise ClientValidationError: an option out of its bounds (see
         L{SubscriberSettings}), or C{threads > 0} with a C{clock} that
         cannot run threads.
@@ -149,6 +160,8 @@ class Subscriber(Service):
         blocking_warning: float | None = 0.1,
         run_in_thread: RunInThread | None = None,
         timer: Callable[[], float] = time.monotonic,
+        push: IWakeSource | None = None,
+        safety_interval: float = 300.0,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
@@ -160,8 +173,13 @@ class Subscriber(Service):
             poll_interval=poll_interval, max_interval=max_interval,
             callback_timeout=callback_timeout, stop_timeout=stop_timeout, ack_delay=ack_delay,
             close_client=close_client, claims_in_flight=claims_in_flight, threads=threads,
-            blocking_warning=blocking_warning,
+            blocking_warning=blocking_warning, safety_interval=safety_interval,
         )
+        if push is not None and not IWakeSource.providedBy(push):
+            raise ClientValidationError("push", f"must provide IWakeSource (txzaqar.push), not {push!r:.60}")
+        #: The L{IWakeSource} whose notifications wake the queues, or C{None}.
+        self.push = push
+        self._push = PushStates(push.kind if push is not None else None)
         if self.settings.threads and run_in_thread is None and not IReactorThreads.providedBy(clock):
             raise ClientValidationError(
                 "clock", f"threads={threads} needs a reactor that runs threads (IReactorThreads) "
@@ -212,6 +230,8 @@ class Subscriber(Service):
     threads = _option("threads")
     #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
     blocking_warning = _option("blocking_warning")
+    #: Seconds between polls of an idle queue while push notifications for it flow.
+    safety_interval = _option("safety_interval")
 
     # -- public API -----------------------------------------------------
 
@@ -270,7 +290,10 @@ class Subscriber(Service):
         channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
+        channel.push = self._push.add(queue_name, channel.poller, counts)
         self._channels[queue_name] = channel
+        if self.push is not None:
+            self.push.watch(queue_name)
         if self.running and not self._stopping:
             channel.poller.start()
 
@@ -288,9 +311,14 @@ class Subscriber(Service):
         if channel is None:
             return succeed(None)
         self._readiness.forget(queue_name)
+        self._push.remove(queue_name)
         # its messages no reader took are released now, not after stop_timeout
         self._stream.detach(queue_name)
-        return Deferred.fromCoroutine(self._drain(channel))
+        drained = Deferred.fromCoroutine(self._drain(channel))
+        if self.push is None:
+            return drained
+        return DeferredList([drained, self.push.unwatch(queue_name)],
+                            consumeErrors=True).addCallback(lambda _: None)
 
     def wake(self, queue_name: str) -> None:
         """
@@ -302,7 +330,36 @@ class Subscriber(Service):
         """
         channel = self._channels.get(queue_name)
         if channel is not None:
-            channel.poller.wake()
+            channel.push.notified()
+
+    def push_up(self, queue_name: str) -> None:
+        """
+        Push notifications for C{queue_name} flow (see L{IWakeTarget}):
+        its idle polling slows to C{safety_interval}; it is claimed from
+        once at once.
+        """
+        channel = self._channels.get(queue_name)
+        if channel is not None:
+            channel.push.up()
+
+    def push_down(self, queue_name: str, reason: str) -> None:
+        """
+        Push notifications for C{queue_name} may be lost (see
+        L{IWakeTarget}): it is polled as usual, and claimed from once at once.
+        """
+        channel = self._channels.get(queue_name)
+        if channel is not None:
+            channel.push.down(reason)
+
+    def push_states(self) -> dict[str, str]:
+        """
+        C{{queue: state}} for every subscribed queue: C{"off"} (no push
+        source), C{"down"} (polled as usual), C{"up"} (idle polling at
+        C{safety_interval}) or C{"unverified"} (up, but messages came that
+        no notification announced: polled as usual until one does); see
+        L{txzaqar.subscriber.push}.
+        """
+        return self._push.states(self._channels)
 
     def listen(self) -> Listener:
         """
@@ -368,9 +425,11 @@ class Subscriber(Service):
             rule broken, naming no secret and no message).
         """
         connection = getattr(self._client, "connection", None)
+        safety = {name: self.settings.safety_interval
+                  for name, state in self.push_states().items() if state == "up"}
         return self._readiness.assess(
             list(self._channels), bool(self.running) and not self._stopping, self._slots.free,
-            self.settings.max_interval, getattr(connection, "timeout", 30.0),
+            self.settings.max_interval, getattr(connection, "timeout", 30.0), safety,
         )
 
     def add_observer(self, observer: ISubscriberObserver) -> None:
@@ -410,9 +469,16 @@ class Subscriber(Service):
         self._stopping = False
         self._stream.open()
         self._runner.start()
-        log.info("subscriber started on {queues}", queues=sorted(self._channels))
+        log.info("subscriber started on {queues}{push}", queues=sorted(self._channels),
+                 push=f" with push ({self.push.kind})" if self.push is not None else "")
         for channel in self._channels.values():
             channel.poller.start()
+        if self.push is not None:
+            kind = self.push.kind
+            started = self.push.start(self)
+            started.addErrback(lambda f: log.failure(
+                "push ({kind}) could not start; polling only", f, kind=kind
+            ))
 
     def stopService(self) -> Deferred[None]:
         """
@@ -430,6 +496,11 @@ class Subscriber(Service):
 
     async def _stop(self) -> None:
         self._stream.close()
+        if self.push is not None:
+            try:
+                await self.push.stop()
+            except Exception:
+                log.failure("stopping push ({kind})", kind=self.push.kind, level=LogLevel.warn)
         channels = list(self._channels.values())
         began = self._clock.seconds()
         await DeferredList([Deferred.fromCoroutine(self._drain(c)) for c in channels],
@@ -484,6 +555,7 @@ class Subscriber(Service):
         free = self._slots.free
         if free <= 0:
             return Outcome.NO_SLOT
+        safety, announced = channel.push.claim_started()
         limit = min(settings.batch, free)
         self._slots.reserve(limit)
         self._readiness.claim_started(channel.name)
@@ -502,6 +574,8 @@ class Subscriber(Service):
         self._readiness.poll_succeeded(channel.name)
         messages = tuple(claim.messages) if claim else ()
         self._slots.give_back(limit - len(messages))
+        if channel.push.claimed(safety, announced, len(messages)):
+            self._push.missed(channel.push)
         if not messages:
             channel.stats["empty_polls"] += 1
             return Outcome.EMPTY

@@ -119,6 +119,12 @@ def _delay(instance: Any, attribute: Any, value: Any) -> None:
         )
 
 
+def _finite(instance: Any, attribute: Any, value: Any) -> None:
+    """Not C{inf}: a timer is set for it."""
+    if not math.isfinite(value):
+        raise ClientValidationError(attribute.name, f"must be a finite number of seconds, not {value!r}")
+
+
 def check_intervals(poll_interval: float, max_interval: float) -> None:
     """
     @raise ClientValidationError: C{max_interval} is below C{poll_interval}.
@@ -192,12 +198,14 @@ class SubscriberSettings:
     threads: int = _setting(0, WholeNumber("threads", 0, 10_000), "threads", _threads_within_concurrency)
     #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
     blocking_warning: float | None = _setting(0.1, Seconds("blocking_warning", optional=True))
+    #: Seconds between polls of an idle queue while push notifications for it flow.
+    safety_interval: float = _setting(300.0, Seconds("safety_interval"), "safety-interval", _finite)
 
     def __attrs_post_init__(self) -> None:
         # Checked as given, so that an error quotes the caller's value;
         # kept as floats.
         for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay",
-                     "blocking_warning"):
+                     "blocking_warning", "safety_interval"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, float(value))

@@ -42,6 +42,7 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IPool, Pool),
     (i.IFlavor, Flavor),
     (i.ISubscriber, Subscriber),
+    (i.IWakeTarget, Subscriber),
     (i.ISubscriberObserver, SubscriberMetrics),
 ]
 

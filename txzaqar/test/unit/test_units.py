@@ -52,7 +52,8 @@ class SubscriberSettingsTests(SynchronousTestCase):
             attr.asdict(settings),
             {"batch": 10, "claim_ttl": 60, "grace": 60, "concurrency": 10, "poll_interval": 1.0,
              "max_interval": 30.0, "callback_timeout": None, "stop_timeout": 30.0, "ack_delay": 1.0,
-             "close_client": True, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1},
+             "close_client": True, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1,
+             "safety_interval": 300.0},
         )
 
     def test_frozen(self) -> None:
@@ -92,7 +93,7 @@ class SubscriberSettingsTests(SynchronousTestCase):
     def command_line(self, **given: Any) -> SubscriberSettings:
         options = {"batch": "10", "claim-ttl": "60", "grace": "60", "concurrency": "10",
                    "poll-interval": "1", "max-interval": "30", "callback-timeout": None,
-                   "stop-timeout": "30", "threads": "0"}
+                   "stop-timeout": "30", "threads": "0", "safety-interval": "300"}
         options.update(given)
         return SubscriberSettings.from_command_line(options)
 
@@ -102,7 +103,7 @@ class SubscriberSettingsTests(SynchronousTestCase):
         self.assertEqual(settings.command_line()["poll-interval"], 0.5)
         self.assertEqual(set(settings.command_line()),
                          {"batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval",
-                          "callback-timeout", "stop-timeout", "threads"})
+                          "callback-timeout", "stop-timeout", "threads", "safety-interval"})
 
     def test_command_line_refusals(self) -> None:
         """One line naming the option, as C{zaqar-listen} prints it."""
