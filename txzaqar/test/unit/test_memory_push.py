@@ -6,6 +6,8 @@ the test controls (disconnect, reconnect, lost notifications).
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
@@ -134,3 +136,64 @@ class MemoryPushTests(SynchronousTestCase):
     def test_no_api_subscription(self) -> None:
         self.started("q")
         self.assertEqual(self.successResultOf(self.client.queue("q").subscriptions()), [])
+
+
+class SubscriberWithMemoryPushTests(SynchronousTestCase):
+    """The Subscriber with a L{MemoryPush}: what users' tests of push look like."""
+
+    def setUp(self) -> None:
+        from txzaqar.testing import memory_subscriber
+
+        self.client, self.fake = memory_client()
+        self.clock = self.fake.clock
+        self.push = self.fake.push()
+        self.subscriber, _, _ = memory_subscriber(
+            client=self.client, fake=self.fake, push=self.push,
+            poll_interval=1.0, max_interval=8.0, safety_interval=300.0, jitter=lambda: 0.0,
+        )
+        self.seen: list[Any] = []
+        self.subscriber.subscribe("q", lambda message: self.seen.append(message.body))
+        self.subscriber.startService()
+        self.addCleanup(self.stop)
+        self.clock.advance(0)
+
+    def stop(self) -> None:
+        d = self.subscriber.stopService()
+        self.clock.advance(60)
+        self.successResultOf(d)
+
+    def post(self, body: Any) -> None:
+        self.successResultOf(self.client.queue("q").post({"body": body}))
+
+    def idle(self) -> None:
+        """Let the empty queue's polling back off to its longest delay."""
+        self.clock.advance(300)
+
+    def test_a_post_wakes_the_subscriber_at_once(self) -> None:
+        self.assertEqual(self.subscriber.push_states(), {"q": "up"})
+        self.idle()
+        self.post(1)
+        self.clock.advance(0)
+        self.assertEqual(self.seen, [1])
+        self.assertEqual(self.push.notifications, 1)
+
+    def test_lost_notifications_fall_back_on_the_safety_interval(self) -> None:
+        self.idle()
+        self.push.lose_notifications = True
+        self.post(2)
+        self.clock.advance(1)
+        self.assertEqual(self.seen, [])
+        self.clock.advance(300)
+        self.assertEqual(self.seen, [2])
+
+    def test_disconnected_polls_as_usual(self) -> None:
+        self.idle()
+        self.push.disconnect()
+        self.clock.advance(0)
+        self.assertEqual(self.subscriber.push_states(), {"q": "down"})
+        self.post(3)
+        self.clock.advance(8)
+        self.assertEqual(self.seen, [3])
+        self.push.reconnect()
+        self.clock.advance(0)
+        self.assertEqual(self.subscriber.push_states(), {"q": "up"})
