@@ -87,17 +87,23 @@ def poll_latency(spec: dict) -> dict:
     latencies: list[float] = []
     requests: list[float] = []
     print("READY", flush=True)
+    deliveries: list[dict] = []
+    claims: list[list[float]] = []
     while len(latencies) < expect and time.time() < deadline:
-        requests.append(time.time())
+        sent = time.time()
+        requests.append(sent)
         messages = list(queue.claim(ttl=CLAIM_TTL, grace=CLAIM_GRACE, limit=10))
         now = time.time()
+        claims.append([sent, now])
         for m in messages:
             latencies.append(now - m.body["t"])
+            deliveries.append({"t": m.body["t"], "cb": now, "claim": [sent, now], "wake": None})
+        for m in messages:
             requests.append(time.time())
             m.delete()
-        if not messages:
+        if not messages and interval:
             time.sleep(interval)
-    return {"latencies": latencies, "requests": requests}
+    return {"latencies": latencies, "requests": requests, "deliveries": deliveries, "claims": claims}
 
 
 def main() -> None:

@@ -34,12 +34,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import push_goals, timing
 from bench._venv import ensure_bench_venv, has_matplotlib
 from txzaqar.testing.servers import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+#: The gunicorn server with the notifier pipeline and the WebSocket transport (latency, many queues).
+PUSH_SERVER = "gunicorn-push"
 
 #: Sizes of the full run and of the seconds-long smoke run (CI).
 FULL = {
@@ -72,6 +76,7 @@ LATENCY_VARIANTS = [
     # The Subscriber's jitter shortens every delay by 0-25 % (12.5 % on
     # average), so 0.115 s polls as often as the official loop's 0.1 s sleep.
     ("txzaqar Subscriber poll 0.115s", "tx", {"poll_interval": 0.115, "max_interval": 0.115}),
+    *push_goals.LATENCY_VARIANTS,
 ]
 TRADEOFF_VARIANTS = [
     ("txzaqar Subscriber poll 0.05s", "tx", {"poll_interval": 0.05, "max_interval": 0.05}),
@@ -111,7 +116,8 @@ class Drivers:
         arg = json.dumps(spec)
         if kind == "official":
             return [str(self.bench_python), str(BENCH / "official_driver.py"), arg]
-        module = {"tx": "bench.tx_driver", "ceiling": "bench.ceiling"}[kind]
+        module = {"tx": "bench.tx_driver", "ceiling": "bench.ceiling", "push": "bench.push",
+                  "listener": "bench.listeners"}[kind]
         return [sys.executable, "-m", module, arg]
 
     @staticmethod
@@ -206,8 +212,8 @@ class Bench:
     def fill(self, server: str, queue: str, n: int) -> None:
         assert self.drivers is not None
         got = self.drivers.run("ceiling", self.spec(server, queue, op="fill", n=n,
-                                                    inflight=TX_INFLIGHT[server],
-                                                    persistent=server == "gunicorn"), timeout=600)
+                                                    inflight=TX_INFLIGHT.get(server, 8),
+                                                    persistent=server != "builtin"), timeout=600)
         assert got["messages"] == n, got
 
     def post_message(self, server: str, queue: str, doc: Any) -> None:
@@ -281,23 +287,24 @@ class Bench:
         size = self.sizes["latency"]
         queue = self.qname("lat", rep, label)
         deadline = size["idle"] + size["expect"] * size["gap"][1] + 60
-        if kind == "official":
-            spec = self.spec(server, queue, op="poll_latency", expect=size["expect"], deadline=deadline,
-                             **settings)
-        else:
-            spec = self.spec(server, queue, op="latency", expect=size["expect"], deadline=deadline,
-                             options=settings)
-        srv = self.servers[server]
+        srv = self.servers[PUSH_SERVER]
+        spec = push_goals.latency_spec(kind, settings, url=srv.url, project=self.project, queue=queue,
+                                       websocket_url=srv.websocket_url, expect=size["expect"],
+                                       deadline=deadline)
+        ws_pid = srv.websocket.pid if srv.websocket is not None else None
+
+        def server_cpu() -> float:
+            return group_cpu(srv.pid) + (group_cpu(ws_pid) if ws_pid else 0.0)  # type: ignore[arg-type]
         rng = random.Random(f"{rep}-{label}")
 
         def feed(p: subprocess.Popen) -> dict:
             time.sleep(1.0)
-            s0, c0, w0 = group_cpu(srv.pid), proc_cpu(p.pid), time.time()  # type: ignore[arg-type]
+            s0, c0, w0 = server_cpu(), proc_cpu(p.pid), time.time()
             time.sleep(size["idle"])
-            s1, c1, w1 = group_cpu(srv.pid), proc_cpu(p.pid), time.time()  # type: ignore[arg-type]
+            s1, c1, w1 = server_cpu(), proc_cpu(p.pid), time.time()
             for _ in range(size["expect"]):
                 time.sleep(rng.uniform(*size["gap"]))
-                self.post_message(server, queue, {"body": {"t": time.time()}, "ttl": 300})
+                self.post_message(PUSH_SERVER, queue, {"body": {"t": time.time()}, "ttl": 300})
             return {"window": (w0, w1), "client_cpu": c1 - c0, "server_cpu": s1 - s0}
 
         got, fed = self.drivers.run_fed(kind, spec, feed, timeout=deadline + 30)
@@ -311,7 +318,15 @@ class Bench:
         self.record(workload, server, label, rep, "idle req/s", idle_rate)
         self.record(workload, server, label, rep, "idle client CPU %", 100 * fed["client_cpu"] / (w1 - w0))
         self.record(workload, server, label, rep, "idle server CPU %", 100 * fed["server_cpu"] / (w1 - w0))
+        parts = timing.split(got.get("deliveries", []))
+        parts["idle poll period ms"] = timing.idle_period(got.get("claims", []), (w0, w1))
+        parts["idle claim ms"] = timing.idle_round_trip(got.get("claims", []), (w0, w1))
+        for metric, value in parts.items():
+            if value is not None:
+                self.record(workload, server, label, rep, f"split: {metric}", value)
         self.extra["latencies"].append({"variant": label, "rep": rep, "ms": lat})
+        self.extra["deliveries"].append({"variant": label, "rep": rep, "deliveries": got.get("deliveries"),
+                                         "claims": got.get("claims"), "window": [w0, w1]})
         say(f"{workload} {label:36} p50 {pct(lat, 50):7.1f} ms p99 {pct(lat, 99):7.1f} ms "
             f"idle {idle_rate:5.2f} req/s")
 
@@ -355,7 +370,7 @@ class Bench:
         if "gunicorn" not in self.args.servers:
             return
         size = self.sizes["many"]
-        got = self.drivers.run("tx", self.spec("gunicorn", self.qname("many", rep), op="many", **size),
+        got = self.drivers.run("tx", self.spec(PUSH_SERVER, self.qname("many", rep), op="many", **size),
                                timeout=size["settle"] + size["window"] + 120)
         label = f"Subscriber on {size['queues']} idle queues"
         self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
@@ -363,6 +378,18 @@ class Bench:
         self.record("many queues", "gunicorn", label, rep, "req in 1st second", got["first_second_requests"])
         say(f"many queues: {got['requests_per_s']:.1f} req/s after {size['settle']}s "
             f"({got['first_second_requests']} requests in the first second)")
+        srv = self.servers[PUSH_SERVER]
+        for source in push_goals.MANY_PUSH:
+            label = f"Subscriber with {source} push on {size['queues']} idle queues"
+            spec = self.spec(PUSH_SERVER, self.qname("many", source, rep), op="many", push=source,
+                             websocket_url=srv.websocket_url, **size)
+            got = self.drivers.run("push", spec, timeout=size["settle"] + size["window"] + 180)
+            self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
+            self.record("many queues", "gunicorn", label, rep, "client CPU %", 100 * got["cpu"] / got["window"])
+            self.record("many queues", "gunicorn", label, rep, "queues with push up", got["push_up_queues"])
+            self.record("many queues", "gunicorn", label, rep, "s until push up", got["push_up_after"])
+            say(f"many queues, {source} push: {got['requests_per_s']:.2f} req/s after {size['settle']}s, "
+                f"push up for {got['push_up_queues']} queues after {got['push_up_after']:.1f}s")
 
     WORKLOADS = {
         "post": w_post, "consume": w_consume, "latency": w_latency, "tradeoff": w_tradeoff,
@@ -380,11 +407,18 @@ class Bench:
             server = ZaqarServer(redis, mode=mode, venv=venv, name=f"bench-{mode}-{self.run_id}")
             server.start()
             self.servers[mode] = server
-        for mode in self.args.servers:  # warm up every worker
+        if "gunicorn" in self.args.servers and {"latency", "tradeoff", "many"} & set(self.args.only):
+            # the notifier pipeline costs every post a subscription lookup: only the
+            # workloads with push rows run on this one (gunicorn too, plus the WebSocket transport)
+            server = ZaqarServer(redis, mode="gunicorn", venv=venv, websocket=True,
+                                 name=f"bench-push-{self.run_id}")
+            server.start()
+            self.servers[PUSH_SERVER] = server
+        for mode in self.servers:  # warm up every worker
             q = self.qname("warmup", mode)
             self.fill(mode, q, 200)
             self.drivers.run("ceiling", self.spec(mode, q, op="consume", inflight=4, limit=20,
-                                                  persistent=mode == "gunicorn", max_requests=200), 120)
+                                                  persistent=mode != "builtin", max_requests=200), 120)
 
     def run(self) -> int:
         started = time.monotonic()
@@ -520,9 +554,12 @@ def summarize(records: list[dict]) -> tuple[list[dict], list[dict]]:
     goal("memory: peak RSS draining the backlog within 20 MB of an idle Subscriber",
          None if backlog is None or idle is None else backlog - idle, lambda x: x <= 20 * 1e6 / 2**20,
          "+{:.1f} MiB")
-    many = [r for r in table if r["workload"] == "many queues" and r["metric"] == "req/s backed off"]
+    many = [r for r in table if r["workload"] == "many queues" and r["metric"] == "req/s backed off"
+            and r["variant"].startswith("Subscriber on ")]
     goal("1,000 idle queues: <= 50 requests/s once backed off",
          many[0]["median"] if many else None, lambda x: x <= 50, "{:.1f} req/s")
+    for args in push_goals.goals(median_value, median_ratio):
+        goal(*args)
     return table, goals
 
 

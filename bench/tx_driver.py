@@ -23,18 +23,49 @@ from bench._common import body, cpu, peak_rss_kib, rss_kib
 from txzaqar.subscriber import Subscriber
 
 
-def connect(reactor: Any, spec: dict) -> tuple[txzaqar.Client, list[float]]:
-    client = txzaqar.connect(spec["url"], project_id=spec["project"], reactor=reactor)
+def connect(reactor: Any, spec: dict, claims: list[list[float]] | None = None,
+            **options: Any) -> tuple[txzaqar.Client, list[float]]:
+    """
+    A client for the spec's server whose requests are time-stamped (the
+    returned list); with ``claims``, every claim request also appends
+    ``[sent, answered]`` to it (``answered`` 0 until it has).
+    """
+    client = txzaqar.connect(spec["url"], project_id=spec["project"], reactor=reactor, **options)
     stamps: list[float] = []
     connection = client.connection
     original = connection.request
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
+    def counting(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
         stamps.append(time.time())
-        return original(*args, **kwargs)
+        d = original(method, path, *args, **kwargs)
+        if claims is not None and method == "POST" and path.endswith("/claims"):
+            entry = [stamps[-1], 0.0]
+            claims.append(entry)
+
+            def answered(result: Any) -> Any:
+                entry[1] = time.time()
+                return result
+
+            d.addBoth(answered)
+        return d
 
     connection.request = counting  # type: ignore[method-assign]
     return client, stamps
+
+
+def delivery(t_posted: float, claims: list[list[float]], wakes: list[float] | None = None) -> dict:
+    """
+    What the latency split needs about one message delivered now: its
+    post stamp, now, the claim that brought it (the last one answered: a
+    callback runs in the same reactor turn as its claim's answer) and the
+    last wake-up before that claim was sent.
+    """
+    now = time.time()
+    claim = next((c for c in reversed(claims) if c[1] and c[1] <= now), None)
+    wake = None
+    if wakes and claim is not None:
+        wake = next((w for w in reversed(wakes) if w <= claim[0]), None)
+    return {"t": t_posted, "cb": now, "claim": claim, "wake": wake}
 
 
 async def post(reactor: Any, spec: dict) -> dict:
@@ -80,13 +111,16 @@ async def consume(reactor: Any, spec: dict) -> dict:
 
 async def latency(reactor: Any, spec: dict) -> dict:
     """Post->callback latency: the orchestrator posts ``{"t": time.time()}`` after READY."""
-    client, stamps = connect(reactor, spec)
+    claims: list[list[float]] = []
+    client, stamps = connect(reactor, spec, claims)
     subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
     latencies: list[float] = []
+    deliveries: list[dict] = []
     done: Deferred[None] = Deferred()
 
     def callback(message: Any) -> None:
         latencies.append(time.time() - message.body["t"])
+        deliveries.append(delivery(message.body["t"], claims))
         if len(latencies) >= spec["expect"] and not done.called:
             done.callback(None)
 
@@ -98,7 +132,8 @@ async def latency(reactor: Any, spec: dict) -> dict:
     if timeout.active():
         timeout.cancel()
     await subscriber.stopService()
-    return {"latencies": latencies, "requests": stamps}
+    return {"latencies": latencies, "requests": stamps, "deliveries": deliveries,
+            "claims": claims}
 
 
 async def memory(reactor: Any, spec: dict) -> dict:

@@ -1,0 +1,115 @@
+"""
+The push rows of the benchmark (issue 11): which variants the latency and
+many-queues workloads run, the driver spec of each, and the goals they are
+checked against.  ``bench.run`` does the running and the table.
+
+Latency variants, side by side with the polling clients in the same run
+and on the same server (gunicorn with the notifier pipeline and Zaqar's
+WebSocket transport):
+
+* the official client in a busy loop (claim again at once after an empty
+  claim): the fastest polling can get, at its idle cost;
+* the Subscriber with ``client.subscriber(push="websocket")`` and with a
+  ``WebhookPush`` (default polling settings: the safety net);
+* the bare listeners (``bench.listeners``): a WebSocket connection and a
+  webhook sink that only time-stamp each notification.  Their "p50"
+  is post->notification, the physical limit the push rows are held to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+OFFICIAL_01 = "official poll 0.1s"
+OFFICIAL_1 = "official poll 1s"
+BUSY = "official busy loop"
+#: transport -> (Subscriber row, bare listener row)
+PUSH_ROWS = {
+    "websocket": ("txzaqar Subscriber push websocket", "bare WebSocket listener"),
+    "webhook": ("txzaqar Subscriber push webhook", "bare webhook sink"),
+}
+#: Absolute p50 bounds on gunicorn, in ms.
+P50_BOUND = {"websocket": 40.0, "webhook": 15.0}
+
+#: (label, kind, settings) rows added to the latency workload.
+LATENCY_VARIANTS: list[tuple[str, str, dict]] = [
+    (BUSY, "official", {"interval": 0.0}),
+    (PUSH_ROWS["websocket"][0], "push", {"push": "websocket"}),
+    (PUSH_ROWS["webhook"][0], "push", {"push": "webhook"}),
+    (PUSH_ROWS["websocket"][1], "listener", {"op": "websocket"}),
+    (PUSH_ROWS["webhook"][1], "listener", {"op": "webhook"}),
+]
+
+#: The push sources the many-queues workload also runs with.
+MANY_PUSH = ("websocket", "webhook")
+
+
+def latency_spec(kind: str, settings: dict, *, url: str, project: str, queue: str, websocket_url: str,
+                 expect: int, deadline: float) -> dict:
+    """The driver spec of one latency variant (``kind``: official, tx, push or listener)."""
+    spec: dict[str, Any] = {"url": url, "project": project, "queue": queue, "expect": expect,
+                            "deadline": deadline}
+    if kind == "official":
+        return {**spec, "op": "poll_latency", **settings}
+    if kind == "tx":
+        return {**spec, "op": "latency", "options": settings}
+    if kind == "push":
+        options = {k: v for k, v in settings.items() if k != "push"}
+        return {**spec, "op": "latency", "push": settings["push"], "websocket_url": websocket_url,
+                "options": options}
+    if kind == "listener":
+        return {**spec, "op": settings["op"], "websocket_url": websocket_url}
+    raise ValueError(f"unknown latency kind {kind!r}")
+
+
+Goal = tuple[str, "float | None", Callable[[float], bool], str]
+
+
+def goals(value: Callable[[str, str, str, str], float | None],
+          ratio: Callable[[str, str, str, str, str], float | None]) -> list[Goal]:
+    """
+    The push goals, as ``(text, measured, ok, format)`` for the summary.
+
+    @param value: ``(workload, server, variant, metric)`` -> the median over repetitions.
+    @param ratio: ``(workload, server, variant, metric, reference)`` -> the median
+        of the per-repetition ratios.
+    """
+    g = "gunicorn"
+    out: list[Goal] = []
+
+    def diff(a: str, b: str, metric: str) -> float | None:
+        x, y = value("latency", g, a, metric), value("latency", g, b, metric)
+        return None if x is None or y is None else x - y
+
+    for transport, (row, bare) in PUSH_ROWS.items():
+        out.append((f"{transport} push adds <= one claim: p50 post->callback within 8 ms of the bare "
+                    "listener's post->notification",
+                    diff(row, bare, "p50 ms"), lambda x: x <= 8, "{:+.1f} ms"))
+        out.append((f"{transport} push adds <= one claim: p99 within 20 ms of the bare listener's",
+                    diff(row, bare, "p99 ms"), lambda x: x <= 20, "{:+.1f} ms"))
+        bound = P50_BOUND[transport]
+        out.append((f"{transport} push: p50 post->callback <= {bound:.0f} ms",
+                    value("latency", g, row, "p50 ms"), lambda x, b=bound: x <= b, "{:.1f} ms"))
+        out.append((f"{transport} push: p50 at least 2x better than {OFFICIAL_01}",
+                    ratio("latency", g, row, "p50 ms", OFFICIAL_01), lambda x: x <= 0.5, "x{:.2f}"))
+        out.append((f"{transport} push: idle req/s at most 1/100 of {OFFICIAL_01}",
+                    ratio("latency", g, row, "idle req/s", OFFICIAL_01), lambda x: x <= 0.01, "x{:.3f}"))
+        out.append((f"{transport} push: idle <= 0.05 HTTP requests/s per queue (the safety poll)",
+                    value("latency", g, row, "idle req/s"), lambda x: x <= 0.05, "{:.3f} req/s"))
+        out.append((f"{transport} push: idle client CPU no higher than {OFFICIAL_1}",
+                    diff(row, OFFICIAL_1, "idle client CPU %"), lambda x: x <= 0, "{:+.3f} points"))
+    for transport in MANY_PUSH:
+        out.append((f"1,000 idle queues with {transport} push: <= 5 requests/s",
+                    _many(value, transport), lambda x: x <= 5, "{:.2f} req/s"))
+    return out
+
+
+def _many(value: Callable[[str, str, str, str], float | None], transport: str) -> float | None:
+    # the row's label carries the queue count (20 in the smoke run)
+    for queues in (1000, 20):
+        found = value("many queues", "gunicorn", f"Subscriber with {transport} push on {queues} idle queues",
+                      "req/s backed off")
+        if found is not None:
+            return found
+    return None
