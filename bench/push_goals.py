@@ -45,6 +45,48 @@ LATENCY_VARIANTS: list[tuple[str, str, dict]] = [
 MANY_PUSH = ("websocket", "webhook")
 
 
+#: Run back to back in every repetition (which first alternates), so that the rows a goal
+#: compares see the same load on the machine: the rate-matched Subscriber and the official
+#: client, each push Subscriber and its transport's bare listener.
+PAIRS = [(OFFICIAL_01, "txzaqar Subscriber poll 0.115s"), *PUSH_ROWS.values()]
+
+
+def paired(variants: list[tuple[str, str, dict]], rep: int) -> list[tuple[str, str, dict]]:
+    """``variants`` in their order, but each of L{PAIRS} together where the first of it was."""
+    out = list(variants)
+    for pair in PAIRS:
+        members = sorted((v for v in out if v[0] in pair), key=lambda v: pair.index(v[0]))
+        if len(members) != 2:
+            continue
+        if rep % 2:
+            members.reverse()
+        at = min(out.index(m) for m in members)
+        out = [v for v in out if v[0] not in pair]
+        out[at:at] = members
+    return out
+
+
+def pooled_difference(latencies: list[dict], a: str, b: str, q: float) -> float | None:
+    """
+    The ``q`` percentile of ``a``'s post->callback latencies minus ``b``'s, each
+    over every repetition's messages together (``latencies``: the run's
+    ``{"variant", "rep", "ms"}`` records); ``None`` when one has none.
+    """
+    pools: dict[str, list[float]] = {a: [], b: []}
+    for record in latencies:
+        if record["variant"] in pools:
+            pools[record["variant"]].extend(record["ms"])
+    if not pools[a] or not pools[b]:
+        return None
+    return _percentile(pools[a], q) - _percentile(pools[b], q)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest rank, as the table's."""
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))]
+
+
 def latency_spec(kind: str, settings: dict, *, url: str, project: str, queue: str, websocket_url: str,
                  expect: int, deadline: float) -> dict:
     """The driver spec of one latency variant (``kind``: official, tx, push or listener)."""
