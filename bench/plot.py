@@ -29,7 +29,7 @@ def main() -> None:
         ys = [(i + 1) / len(values) for i in range(len(values))]
         left.step(values, ys, where="post", label=f"{variant} (n={len(values)})")
     left.set_xscale("log")
-    left.set_xlabel("post -> callback latency, ms (log)")
+    left.set_xlabel("post -> callback latency, ms (log); bare listeners: post -> notification")
     left.set_ylabel("fraction of messages")
     left.set_title("Latency on an idle queue (gunicorn gthread)")
     left.axhline(0.5, color="grey", lw=0.5)
