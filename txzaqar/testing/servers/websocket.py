@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .common import HarnessError, free_port, say
+from .common import HarnessError, free_port, say, write_ini
 from .process import ServerProcess
 
 if TYPE_CHECKING:
@@ -186,14 +186,6 @@ class ZaqarWebSocketServer(ServerProcess):
             },
         }
 
-    def _write_config(self) -> None:
-        lines: list[str] = []
-        for section, values in self.overlay().items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {v}" for k, v in values.items())
-            lines.append("")
-        self.config_file.write_text("\n".join(lines))
-
     def start(self) -> None:
         """
         Start it (blocking) and wait until it accepts a WebSocket handshake;
@@ -218,7 +210,7 @@ class ZaqarWebSocketServer(ServerProcess):
 
         def spawn(port: int) -> None:
             self.notification_port = fixed_notification or free_port()
-            self._write_config()
+            write_ini(self.config_file, self.overlay())
             cmd = [
                 str(venv / "bin" / "zaqar-server"),
                 "--config-file",
