@@ -69,6 +69,8 @@ class ConnectionFactory(WebSocketClientFactory):
     """
 
     protocol = ZaqarClientProtocol
+    # no "Starting factory" line at info for every reconnect
+    noisy = False
 
     def __init__(
         self,
