@@ -14,7 +14,7 @@ import struct
 from typing import Any
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone, ConnectionLost, ConnectionRefusedError
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
@@ -24,7 +24,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from txzaqar.errors import ClientValidationError
+from txzaqar.errors import AuthenticationFailed, ClientValidationError
 from txzaqar.interfaces import IAuthenticator, IWakeSource, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push import websocket as websocket_module
@@ -44,9 +44,14 @@ class FakeAuth:
         self.generation = 0
         self.invalidated: list[dict[str, str]] = []
         self.asked = 0
+        #: what the next headers() returns instead, if set
+        self.next: Deferred[dict[str, str]] | None = None
 
     def headers(self) -> Deferred[dict[str, str]]:
         self.asked += 1
+        if self.next is not None:
+            d, self.next = self.next, None
+            return d
         headers = {"X-Project-ID": "p1"}
         if self.keystone:
             headers["X-Auth-Token"] = f"token-{self.generation}"
@@ -512,6 +517,28 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual([e[0] for e in self.target.events].count("push_down"), 2)
         self.assertEqual(push.reconnects, 2)
 
+    def test_no_new_token_waits_for_the_expiry(self) -> None:
+        push, server = self.learn_lifetime()
+        self.auth.next = fail(AuthenticationFailed("Authentication failed", "Keystone said no"))
+        self.reactor.advance(75)
+        self.assertEqual(server.frames(), [])
+        [warning] = self.events(LogLevel.warn)
+        self.assertEqual(warning["error"], "AuthenticationFailed (None): Authentication failed - Keystone said no")
+        self.assertEqual(push.state, "up")
+
+    def test_credentials_refused_before_connecting(self) -> None:
+        push = self.push(min_reconnect_delay=2)
+        push.watch("a")
+        self.auth.next = fail(AuthenticationFailed("Authentication failed", "Keystone said no"))
+        push.start(self.target)
+        self.assertEqual(self.reactor.tcpClients, [])
+        self.assertEqual((push.state, self.reconnect_delay()), ("down", 2))
+        [warning] = self.events(LogLevel.warn)
+        self.assertEqual(warning["reason"],
+                         "cannot connect: AuthenticationFailed (None): Authentication failed - Keystone said no")
+        self.reactor.advance(2)
+        self.assertEqual(len(self.reactor.tcpClients), 1)
+
     def test_refused_new_token_waits_for_the_expiry(self) -> None:
         push, server = self.learn_lifetime()
         self.reactor.advance(75)
@@ -631,6 +658,26 @@ class StopTests(PushTestsMixin, SynchronousTestCase):
         self.reactor.advance(1000)
         self.assertEqual(len(self.reactor.tcpClients), 1)
         self.assertEqual(self.target.events, [])
+
+    def test_stop_while_waiting_for_credentials(self) -> None:
+        push = self.push()
+        pending: Deferred[dict[str, str]] = Deferred()
+        self.auth.next = pending
+        push.start(self.target)
+        self.successResultOf(push.stop())
+        self.assertTrue(pending.called)  # cancelled: the coroutine waiting on it consumed the CancelledError
+        self.reactor.advance(1000)
+        self.assertEqual(self.reactor.tcpClients, [])
+        self.assertEqual(self.events(LogLevel.warn), [])
+
+    def test_start_again_after_stop(self) -> None:
+        push, server = self.up("a")
+        push.stop()
+        server.lose(ConnectionDone)
+        push.start(self.target)
+        server = self.connect(push)
+        self.accept(server)
+        self.assertEqual(self.target.events, [("push_up", "a"), ("push_up", "a")])
 
     def test_stop_while_waiting_to_reconnect(self) -> None:
         push = self.push()
