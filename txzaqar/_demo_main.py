@@ -34,8 +34,11 @@ def say(text: str) -> None:
     print(f"demo: {text}", flush=True)
 
 
-def twistd_command(url: str, queue: str) -> list[str]:
-    """The daemon command line (twistd run from this interpreter)."""
+def twistd_command(url: str, queue: str, websocket_url: str | None = None) -> list[str]:
+    """
+    The daemon command line (twistd run from this interpreter); with
+    C{websocket_url}, woken by Zaqar's WebSocket notifications.
+    """
     return [
         sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
         "-n", "--pidfile", "", "--logfile", "-",

@@ -19,12 +19,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial import unittest
 
 import txzaqar
@@ -232,8 +233,9 @@ class NoNotifierTests(PushCase):
         poster = txzaqar.connect(server.url, project_id=project, reactor=reactor)
         self.addCleanup(poster.close)
         events: list[dict[str, Any]] = []
-        globalLogPublisher.addObserver(events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        observer = cast(ILogObserver, events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         queue = self.new_queue()
         seen = Deliveries()
         sub = client.subscriber(push="websocket", safety_interval=2.0, poll_interval=0.5,
@@ -241,9 +243,9 @@ class NoNotifierTests(PushCase):
         sub.subscribe(queue, seen)
         self.start(sub)
         await self.until_up(sub, queue)
-        for i in range(3):
+        for i in range(1, 4):
             await poster.queue(queue).post({"body": {"i": i}})
-            await wait_until(lambda i=i: len(seen.bodies) == i + 1, f"message {i} by polling")
+            await wait_until(partial(lambda n: len(seen.bodies) == n, i), f"message {i} by polling")
         await sub.stopService()
         self.assertEqual(sub.stats["notifications"], 0)
         self.assertGreaterEqual(sub.stats["push_missed"], 1)
