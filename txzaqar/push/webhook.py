@@ -32,6 +32,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamSer
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.python.failure import Failure
+from twisted.web.http import Request as HTTPRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
@@ -40,7 +41,7 @@ from .. import _validation as v
 from ..errors import ClientValidationError, Conflict, NotFound
 from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
 
-__all__ = ["MAX_BODY", "BoundedRequest", "WebhookPush", "WebhookResource"]
+__all__ = ["MAX_BODY", "BoundedRequest", "QuietSite", "WebhookPush", "WebhookResource"]
 
 log = Logger(namespace="txzaqar.push")
 
@@ -101,6 +102,16 @@ class BoundedRequest(Request):
             kept = data[:room]
             self._kept += len(kept)
             super().handleContentChunk(kept)
+
+
+class QuietSite(Site):
+    """
+    A L{Site} that writes no access log: Twisted's would write every
+    request line, secret path included, to the global log.
+    """
+
+    def log(self, request: HTTPRequest) -> None:
+        """Log nothing (see the class docstring)."""
 
 
 class WebhookResource(Resource):
@@ -296,7 +307,8 @@ class WebhookPush:
 
         async def start() -> None:
             if self._endpoint is not None:
-                self._connections = WrappingFactory(Site(self._site_root(), requestFactory=BoundedRequest))
+                site = QuietSite(self._site_root(), requestFactory=BoundedRequest, reactor=self._clock)
+                self._connections = WrappingFactory(site)
                 try:
                     self.port = await self._endpoint.listen(self._connections)
                 except Exception as e:

@@ -126,6 +126,18 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(push.subscriber_url, "https://h/x/ok._~-1")
         self.assertEqual(push.state, "new")
 
+    def test_signatures_agree_with_the_interface(self) -> None:
+        """As test_interfaces checks its pairs: parameter names, order and defaults."""
+        from txzaqar.test.unit.test_interfaces import implementation_parameters, interface_parameters
+        from txzaqar.testing import MemoryPush
+
+        for cls in (WebhookPush, MemoryPush):
+            self.assertTrue(IWakeSource.implementedBy(cls))
+            for name, description in IWakeSource.namesAndDescriptions(all=True):
+                if name != "kind":
+                    self.assertEqual(interface_parameters(description),
+                                     implementation_parameters(getattr(cls, name)), (cls, name))
+
     def test_generated_path(self) -> None:
         """Without C{path}, each source has its own unguessable path, not in its repr."""
         a = WebhookPush(self.client, URL, Clock())
@@ -269,7 +281,10 @@ class ListeningTests(SynchronousTestCase):
         return push
 
     def connect(self) -> Any:
-        factory = self.reactor.tcpServers[-1][1]
+        factory: Any = self.reactor.tcpServers[-1][1]
+        if not factory.numPorts:
+            factory.doStart()  # as a real port does (the memory reactor does not)
+            self.addCleanup(factory.doStop)
         return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
 
     def http(self, push: WebhookPush, data: bytes) -> bytes:
@@ -280,6 +295,7 @@ class ListeningTests(SynchronousTestCase):
         return transport.value()
 
     def test_listens(self) -> None:
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         push = self.start()
         port, factory, backlog, interface = self.reactor.tcpServers[0]
         self.assertEqual((port, interface), (8080, "127.0.0.1"))
@@ -295,6 +311,11 @@ class ListeningTests(SynchronousTestCase):
                                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             self.assertTrue(answer.startswith(b"HTTP/1.1 404"), (path, answer[:80]))
         self.assertEqual(self.target.of("wake"), [("wake", "q")])
+        # no access log line: it would show the secret path
+        text = " ".join(formatEvent(e) + repr(e) for e in events)
+        self.assertIn("listening", text)
+        self.assertNotIn(SECRET, text)
+        self.assertNotIn("POST /", text)
 
     def test_root_url(self) -> None:
         push = self.start(url="http://hooks.example:8080")
