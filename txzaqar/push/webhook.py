@@ -248,6 +248,10 @@ class WebhookPush:
         self._target: IWakeTarget | None = None
         self._state = "new"
         self._watches: dict[str, _Watch] = {}
+        #: Unwatched queues whose subscription is being deleted: a new
+        #: watch of one waits for that (its create would find the old
+        #: subscription, and the delete then remove it).
+        self._closing: dict[str, Deferred[None]] = {}
         self._connections: WrappingFactory | None = None
 
     @staticmethod
@@ -317,8 +321,8 @@ class WebhookPush:
                 log.info("webhook push listening on {address} for {url}",
                          address=str(self.port.getHost()), url=self.url)
             self._state = "started"
-            for watch in self._watches.values():
-                self._run(watch)
+            for watch in list(self._watches.values()):
+                self._begin(watch)
 
         return Deferred.fromCoroutine(start())
 
@@ -348,7 +352,7 @@ class WebhookPush:
         watch = _Watch(queue_name, self._client.queue(queue_name))
         self._watches[queue_name] = watch
         if self._state == "started":
-            self._run(watch)
+            self._begin(watch)
 
     def unwatch(self, queue_name: str) -> Deferred[None]:
         """
@@ -359,8 +363,36 @@ class WebhookPush:
         """
         watch = self._watches.pop(queue_name, None)
         if watch is None:
-            return succeed(None)
-        return Deferred.fromCoroutine(self._close(watch))
+            return self._after_close(queue_name) if queue_name in self._closing else succeed(None)
+        closed = Deferred.fromCoroutine(self._close(watch))
+        if closed.called:
+            return closed
+        self._closing[queue_name] = closed
+
+        def finished(_: None) -> None:
+            del self._closing[queue_name]
+            again = self._watches.get(queue_name)
+            if again is not None and not again.begun and self._state == "started":
+                self._run(again)
+
+        closed.addCallback(finished)
+        return self._after_close(queue_name)
+
+    def _after_close(self, queue_name: str) -> Deferred[None]:
+        """A new Deferred firing with C{None} once the subscription of C{queue_name} is deleted."""
+        done: Deferred[None] = Deferred()
+
+        def fire(result: None) -> None:
+            done.callback(None)
+            return result
+
+        self._closing[queue_name].addCallback(fire)
+        return done
+
+    def _begin(self, watch: _Watch) -> None:
+        """Start the upkeep of C{watch}, or let L{unwatch} start it once the old subscription is deleted."""
+        if watch.name not in self._closing:
+            self._run(watch)
 
     def stop(self) -> Deferred[None]:
         """
@@ -432,6 +464,7 @@ class WebhookPush:
     def _run(self, watch: _Watch) -> None:
         """Make sure the subscription of C{watch} exists, is confirmed and renewed."""
         watch.timer = None
+        watch.begun = True
         watch.pending = Deferred.fromCoroutine(self._ensure(watch))
         watch.pending.addCallbacks(self._ensured, self._failed, callbackArgs=(watch,), errbackArgs=(watch,))
 
@@ -550,3 +583,5 @@ class _Watch:
         self.pending: Deferred[None] | None = None
         #: Unwatched or stopped: nothing more is scheduled or reported.
         self.closed = False
+        #: Whether its upkeep started.
+        self.begun = False

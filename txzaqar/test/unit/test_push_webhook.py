@@ -587,6 +587,41 @@ class LifecycleTests(SynchronousTestCase):
         self.assertEqual(self.target.calls, [])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_watch_again_while_deleting(self) -> None:
+        """
+        Watching a queue again while its old subscription is being deleted
+        waits for the delete, then makes a new subscription (else the
+        create would find the old one, which the delete then removes).
+        """
+        self.successResultOf(self.push.start(self.target))
+        self.push.watch("q")
+        [old] = self.subscriptions()
+        held: list[Deferred[None]] = []
+        real = self.agent.request
+
+        def request(*args: Any, **kwargs: Any) -> Deferred[Any]:
+            gate: Deferred[None] = Deferred()
+            held.append(gate)
+            return gate.addCallback(lambda _: real(*args, **kwargs))
+
+        self.agent.request = request  # type: ignore[method-assign]
+        first = self.push.unwatch("q")
+        self.push.watch("q")
+        # and again, while the first delete is in flight: that watch made nothing to delete
+        self.successResultOf(self.push.unwatch("q"))
+        self.push.watch("q")
+        self.assertEqual(len(held), 1)  # only the delete was sent
+        self.assertNoResult(first)
+        while held:
+            held.pop(0).callback(None)
+        self.successResultOf(first)
+        self.agent.request = real  # type: ignore[method-assign]
+        [new] = self.subscriptions()
+        self.assertNotEqual(new.id, old.id)
+        self.assertIs(new.confirmed, True)
+        self.assertEqual(self.push.queues_up, frozenset({"q"}))
+        self.assertEqual(self.target.calls, [("push_up", "q"), ("push_up", "q")])
+
     def test_secret_not_logged(self) -> None:
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         self.agent.down = True
