@@ -170,7 +170,7 @@ class WebhookResource(Resource):
             return 413
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than Python's stack
             log.debug("webhook: a body that is not JSON")
             return 400
         return self._push.received(document)
@@ -190,6 +190,12 @@ class WebhookPush:
 
     or, with C{listen=None}, mounted in the application's site at the URL's
     path (C{root.putChild(b"zaqar", push.resource)}).
+
+    A queue is reported up (L{IWakeTarget.push_up}) once its subscription
+    exists and is confirmed; any failure to make, confirm or renew it
+    (Zaqar down, a 4xx) reports it down once (L{IWakeTarget.push_down}) and
+    is retried after L{backoff}, until it succeeds and the queue is up
+    again.  A renewal that finds the subscription gone makes a new one.
 
     @param client: the L{IClient} whose queues' subscriptions are made,
         renewed and deleted.

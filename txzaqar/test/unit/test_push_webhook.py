@@ -202,6 +202,7 @@ class ResourceTests(SynchronousTestCase):
             json.dumps({"Message_Type": "Other", "queue_name": "q"}).encode(),
             json.dumps({"queue_name": "q"}).encode(),
             b'{"queue_name": "q", "Message_Type": "Notification"',
+            b"\xff\xfe{}", b"[" * 60000,
         ]
         for body in bad:
             self.assertEqual(self.post(body), 400, body)
