@@ -35,6 +35,7 @@ setup(
     packages=[
         "txzaqar",
         "txzaqar.subscriber",
+        "txzaqar.push",
         "txzaqar.test",
         "txzaqar.test.unit",
         "txzaqar.test.integration",
@@ -54,6 +55,8 @@ setup(
         "keystoneauth1>=5.0",
         # metrics of the Subscriber, /metrics of the daemon (txzaqar.metrics, txzaqar.health)
         "prometheus-client>=0.17",
+        # WebSocket push notifications (txzaqar.push.WebSocketPush)
+        "autobahn>=22.3.2",
     ],
     extras_require={
         # Only for Keystone.from_cloud / --os-cloud (reading clouds.yaml).

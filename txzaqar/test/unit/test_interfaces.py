@@ -22,6 +22,7 @@ from txzaqar.client import Client
 from txzaqar.connection import Connection
 from txzaqar.message import Message
 from txzaqar.metrics import SubscriberMetrics
+from txzaqar.push import WebSocketPush
 from txzaqar.queue import Metadata, Queue
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscription import Subscription
@@ -43,6 +44,7 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IFlavor, Flavor),
     (i.ISubscriber, Subscriber),
     (i.IWakeTarget, Subscriber),
+    (i.IWakeSource, WebSocketPush),
     (i.ISubscriberObserver, SubscriberMetrics),
 ]
 
