@@ -67,6 +67,10 @@ def _check_url(url: object) -> str:
         raise ClientValidationError("url", "must be an absolute http:// or https:// URL")
     if parts.query or parts.fragment:
         raise ClientValidationError("url", "must have no query or fragment")
+    try:
+        _ = parts.port  # urllib checks the port only when asked for it
+    except ValueError as e:
+        raise ClientValidationError("url", f"has a bad port: {e}") from None
     return url
 
 
@@ -237,6 +241,8 @@ class WebhookPush:
         self._client = client
         self._clock: IReactorTime = reactor
         self._endpoint = self._check_listen(reactor, listen)
+        if self._endpoint is None and urlsplit(self.url).port == 0:
+            raise ClientValidationError("url", "port 0 stands for the port listened on: give listen too")
         #: The C{twisted.web} resource notifications are POSTed to (a L{WebhookResource}).
         self.resource: IResource = WebhookResource(self, self._secret)
         #: The port listened on after L{start} (with C{listen} given), else C{None}.

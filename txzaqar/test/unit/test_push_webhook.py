@@ -104,7 +104,8 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(e.field, field)
 
     def test_url(self) -> None:
-        for url in ("ftp://h/x", "hooks.example/x", "http:///nohost", "http://h/x?q=1", "http://h/#f", 42):
+        for url in ("ftp://h/x", "hooks.example/x", "http:///nohost", "http://h/x?q=1", "http://h/#f", 42,
+                    "http://127.0.0.1:0/x", "http://h:99999/x", "http://h:port/x"):
             self.refused("url", url=url)
 
     def test_ttl(self) -> None:
