@@ -54,6 +54,8 @@ setup(
         "keystoneauth1>=5.0",
         # metrics of the Subscriber, /metrics of the daemon (txzaqar.metrics, txzaqar.health)
         "prometheus-client>=0.17",
+        # Zaqar's WebSocket notifications (txzaqar.push); the push harness tests use it too
+        "autobahn>=22.3.2",
     ],
     extras_require={
         # Only for Keystone.from_cloud / --os-cloud (reading clouds.yaml).
