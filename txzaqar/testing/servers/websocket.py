@@ -109,9 +109,10 @@ class ZaqarWebSocketServer(ServerProcess):
     """
     Zaqar's WebSocket transport for the HTTP I{zaqar}: C{zaqar-server
     --config-file <zaqar's> --config-file <overlay>}, on loopback ports
-    chosen at the first start and kept after: L{kill} (SIGKILL, a crash)
-    or L{stop} then L{start} brings it back on the same C{ws://} port and
-    notification port while the HTTP server keeps running.
+    chosen at the first start and kept after: C{kill()} (SIGKILL, a crash,
+    L{ServerProcess.kill}) or C{stop()}, then L{start}, brings it back on
+    the same C{ws://} port and notification port while the HTTP server
+    keeps running.
 
     @param zaqar: the HTTP server whose configuration it shares; it must
         have been started once (its C{zaqar.conf} is read at each start).
