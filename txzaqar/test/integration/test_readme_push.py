@@ -54,7 +54,7 @@ class PushBlockTests(unittest.TestCase):
         printed = Printed()
         namespace: dict[str, Any] = {"txzaqar": txzaqar, "handle": handled.append, "print": printed}
         await run_block(block, namespace, self.zaqar.url, {
-            WEBSOCKET_PLACEHOLDER: self.zaqar.websocket_url,
+            WEBSOCKET_PLACEHOLDER: str(self.zaqar.websocket_url),
             'project_id="demo"': f'project_id="{self.project}"',
         })
         subscriber = namespace["subscriber"]
