@@ -111,6 +111,14 @@ class ListenerService(MultiService):
         if not self.running:
             return
         self.subscriber.startService()
+        push_error = getattr(self.subscriber, "push_start_error", None)
+        if push_error is not None:
+            # e.g. --webhook-listen on a port in use: the operator asked for push
+            log.critical("cannot start: push could not start: {error}",
+                         error=f"{type(push_error).__name__}: {push_error}")
+            self.exit_status = 1
+            self._exit(1)
+            return
         self._notifier.ready(f"listening to {len(self._queues)} queue(s)")
         if self._watchdog_interval is not None:
             self._watchdog = LoopingCall(self._ping_watchdog)

@@ -133,6 +133,9 @@ class _SubscriberCollector:
         for queue, delay in sorted(subscriber.backoff_delays().items()):
             families["backoff_seconds"].add_metric([queue], delay)
         families["ready"].add_metric([], 1.0 if subscriber.health().ready else 0.0)
+        states: dict[str, str] = getattr(subscriber, "push_states", dict)()
+        for queue, state in sorted(states.items()):
+            families["push_up"].add_metric([queue], 1.0 if state == "up" else 0.0)
         return iter(families.values())
 
     def _families(self) -> dict[str, Any]:
@@ -151,10 +154,14 @@ class _SubscriberCollector:
             labels=["queue"])
         families["ready"] = GaugeMetricFamily(
             "txzaqar_subscriber_ready", "1 when the subscriber is ready (see /readyz), else 0")
+        families["push_up"] = GaugeMetricFamily(
+            "txzaqar_subscriber_push_up",
+            "1 while push notifications of the queue flow (its idle polling slowed to the safety "
+            "interval), else 0 (polled as usual)", labels=["queue"])
         return families
 
 
-_GAUGES = frozenset({"callbacks_in_flight", "backoff_seconds", "ready"})
+_GAUGES = frozenset({"callbacks_in_flight", "backoff_seconds", "ready", "push_up"})
 
 
 @implementer(ISubscriberObserver)

@@ -179,6 +179,8 @@ class Subscriber(Service):
             raise ClientValidationError("push", f"must provide IWakeSource (txzaqar.push), not {push!r:.60}")
         #: The L{IWakeSource} whose notifications wake the queues, or C{None}.
         self.push = push
+        #: Why the push source could not start (its queues are polled as usual), or C{None}.
+        self.push_start_error: BaseException | None = None
         self._push = PushStates(push.kind if push is not None else None)
         if self.settings.threads and run_in_thread is None and not IReactorThreads.providedBy(clock):
             raise ClientValidationError(
@@ -474,11 +476,12 @@ class Subscriber(Service):
         for channel in self._channels.values():
             channel.poller.start()
         if self.push is not None:
-            kind = self.push.kind
-            started = self.push.start(self)
-            started.addErrback(lambda f: log.failure(
-                "push ({kind}) could not start; polling only", f, kind=kind
-            ))
+            self.push.start(self).addErrback(self._push_failed)
+
+    def _push_failed(self, failure: Failure) -> None:
+        self.push_start_error = failure.value
+        log.error("push ({kind}) could not start: {error}; polling only",
+                  kind=self._push.kind, error=f"{type(failure.value).__name__}: {failure.value}")
 
     def stopService(self) -> Deferred[None]:
         """

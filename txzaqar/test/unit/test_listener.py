@@ -13,7 +13,7 @@ import attr
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
@@ -101,6 +101,17 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(self.exits, [])
         self.successResultOf(service.stopService())
         self.assertFalse(self.subscriber.running)
+
+    def test_push_that_cannot_start_ends_the_process(self) -> None:
+        """The operator asked for push (e.g. a webhook port in use): exit 1, one critical line."""
+        self.subscriber.push_start_error = OSError("Couldn't listen on 127.0.0.1:8090: in use")  # type: ignore[attr-defined]
+        service = self.service()
+        service.startService()
+        self.assertEqual(self.exits, [1])
+        self.assertEqual(service.exit_status, 1)
+        critical = [e for e in self.events if e["log_level"] == LogLevel.critical]
+        self.assertEqual(len(critical), 1)
+        self.assertIn("in use", formatEvent(critical[0]))
 
     def test_refused_credentials_end_the_process(self) -> None:
         for error in (

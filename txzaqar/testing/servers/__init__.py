@@ -1,6 +1,7 @@
 """
-Real servers for tests: Redis, Zaqar (gunicorn or built-in, pooling, HTTPS),
-Keystone, a test PKI, and the C{python -m txzaqar.testing} CLI.
+Real servers for tests: Redis, Zaqar (gunicorn or built-in, pooling, HTTPS,
+the WebSocket transport and the notifier for push), Keystone, a test PKI,
+and the C{python -m txzaqar.testing} CLI.
 
 Each concern is a module; this package re-exports their public names:
 
@@ -11,7 +12,9 @@ Each concern is a module; this package re-exports their public names:
   - L{process <txzaqar.testing.servers.process>}: child-process supervision
     (own session, death signal, pid files, L{kill_stale}, the exit hook);
   - L{redis <txzaqar.testing.servers.redis>}, L{zaqar
-    <txzaqar.testing.servers.zaqar>}: the servers;
+    <txzaqar.testing.servers.zaqar>}, L{websocket
+    <txzaqar.testing.servers.websocket>} (Zaqar's WebSocket transport
+    beside an HTTP Zaqar): the servers;
   - L{pki <txzaqar.testing.servers.pki>}: the test CA and certificates;
   - L{keystone_users <txzaqar.testing.servers.keystone_users>},
     L{keystone_install <txzaqar.testing.servers.keystone_install>},
@@ -19,7 +22,8 @@ Each concern is a module; this package re-exports their public names:
     <txzaqar.testing.servers.keystone_stack>}: Keystone, and a Zaqar that
     authenticates against it;
   - L{shared <txzaqar.testing.servers.shared>}: the servers a test process
-    shares (L{shared_zaqar} and friends), L{ServerSet}, L{stop_all};
+    shares (L{shared_zaqar}, L{shared_push_zaqar} and friends),
+    L{push_zaqar}, L{ServerSet}, L{stop_all};
   - L{cli <txzaqar.testing.servers.cli>}: the command line.
 
 Everything here blocks and prints progress to stderr: call it from
@@ -44,26 +48,32 @@ from .shared import (
     POOL_URIS_ENV,
     POOLING_URL_ENV,
     URL_ENV,
+    WEBSOCKET_URL_ENV,
     ServerSet,
+    push_zaqar,
     shared_keystone_stack,
     shared_pki,
+    shared_push_zaqar,
     shared_redis,
     shared_tls_zaqar,
     shared_zaqar,
     stop_all,
 )
 from .venv import REQUIREMENTS, SERVER_EXECUTABLES, STATE_DIR_ENV, ensure_server_venv, state_dir
-from .zaqar import MODES, ExternalZaqar, ZaqarServer, ping, wait_for_ping
+from .websocket import ZaqarWebSocketServer, wait_for_websocket, websocket_handshake
+from .zaqar import MODES, NOTIFIER, ExternalZaqar, ZaqarServer, ping, wait_for_ping
 
 __all__ = [
     "KEYSTONE_REQUIREMENTS",
     "MODES",
+    "NOTIFIER",
     "POOLING_URL_ENV",
     "POOL_URIS_ENV",
     "REQUIREMENTS",
     "SERVER_EXECUTABLES",
     "STATE_DIR_ENV",
     "URL_ENV",
+    "WEBSOCKET_URL_ENV",
     "ExternalZaqar",
     "HarnessError",
     "KeystoneCredentials",
@@ -76,6 +86,7 @@ __all__ = [
     "ServerTLS",
     "TestPKI",
     "ZaqarServer",
+    "ZaqarWebSocketServer",
     "ensure_keystone_template",
     "ensure_keystone_venv",
     "ensure_server_venv",
@@ -86,9 +97,11 @@ __all__ = [
     "make_test_pki",
     "ping",
     "prepare_zaqar_and_keystone",
+    "push_zaqar",
     "run_dir",
     "shared_keystone_stack",
     "shared_pki",
+    "shared_push_zaqar",
     "shared_redis",
     "shared_tls_zaqar",
     "shared_zaqar",
@@ -97,5 +110,7 @@ __all__ = [
     "stop_all",
     "stop_servers",
     "wait_for_ping",
+    "wait_for_websocket",
+    "websocket_handshake",
     "zaqar_keystone_config",
 ]

@@ -2,16 +2,21 @@
 C{python -m txzaqar.testing}: run real Zaqar servers for tests::
 
     python -m txzaqar.testing prepare [--no-keystone]
-    python -m txzaqar.testing run [--mode gunicorn|builtin] [--pooling] [--keystone [--token-ttl N]] -- CMD ...
-    python -m txzaqar.testing serve [--mode gunicorn|builtin] [--pooling] [--keystone [--token-ttl N]]
+    python -m txzaqar.testing run [--mode gunicorn|builtin] [--pooling] [--keystone [--token-ttl N]] [--push] -- CMD ...
+    python -m txzaqar.testing serve [--mode gunicorn|builtin] [--pooling] [--keystone [--token-ttl N]] [--push]
 
 C{prepare} builds the Zaqar venv and the Keystone venv (plus its template
 database) in parallel; C{--no-keystone} builds only Zaqar's.
 
 C{run} exports TXZAQAR_ZAQAR_URL (and, with --pooling,
 TXZAQAR_ZAQAR_POOLING_URL and TXZAQAR_ZAQAR_POOL_URIS; with --keystone,
-TXZAQAR_KEYSTONE_URL and TXZAQAR_KEYSTONE_ZAQAR_URL) to CMD and exits
-with CMD's exit code.  The Keystone users are fixed: admin/admin-secret,
+TXZAQAR_KEYSTONE_URL and TXZAQAR_KEYSTONE_ZAQAR_URL; with --push,
+TXZAQAR_WEBSOCKET_URL, and with --keystone --push also
+TXZAQAR_KEYSTONE_WEBSOCKET_URL) to CMD and exits with CMD's exit code;
+C{serve} prints the same variables.  C{--push} gives the Zaqars the
+notifier pipeline (webhooks, WebSocket notifications) and runs Zaqar's
+WebSocket transport beside each; the Keystone stack's is in the catalog as
+messaging-websocket.  The Keystone users are fixed: admin/admin-secret,
 demo/demo-secret (project demo), alt/alt-secret (project alt), domain
 default.  The state directory (server venvs, configs, logs) is
 $TXZAQAR_SERVER_DIR, default <project>/.zaqar-servers.
@@ -51,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="build only the Zaqar server venv",
     )
     for name, help_ in (
-        ("run", "start Redis + Zaqar, run CMD with TXZAQAR_ZAQAR_URL set, stop them"),
-        ("serve", "start Redis + Zaqar, print the URL, run until Ctrl-C"),
+        ("run", "start Redis + Zaqar, run CMD with TXZAQAR_ZAQAR_URL (etc.) set, stop them"),
+        ("serve", "start Redis + Zaqar, print the URLs, run until Ctrl-C"),
     ):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--mode", choices=MODES, default="gunicorn")
@@ -67,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             help="also start Keystone and a Zaqar with keystone auth registered in its catalog",
         )
         p.add_argument("--token-ttl", type=int, default=3600, help="Keystone token lifetime (s)")
+        p.add_argument(
+            "--push",
+            action="store_true",
+            help="give the Zaqars the notifier pipeline and run their WebSocket transport "
+            "(TXZAQAR_WEBSOCKET_URL; with --keystone also in the catalog as messaging-websocket)",
+        )
         if name == "run":
             p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS ...]")
     args = parser.parse_args(argv)
@@ -75,9 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "prepare":
             return prepare(args.keystone)
         if args.command == "serve":
-            return serve(args.mode, args.pooling, args.keystone, args.token_ttl)
+            return serve(args.mode, args.pooling, args.keystone, args.token_ttl, args.push)
         cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-        return run(cmd, args.mode, args.pooling, args.keystone, args.token_ttl)
+        return run(cmd, args.mode, args.pooling, args.keystone, args.token_ttl, args.push)
     except HarnessError as e:
         print(f"python -m txzaqar.testing: {e}", file=sys.stderr)
         return 2
@@ -112,12 +123,13 @@ def run(
     pooling: bool = False,
     keystone: bool = False,
     token_ttl: int = 3600,
+    push: bool = False,
 ) -> int:
     """Start the servers, run I{command} with their URLs in its environment."""
     if not command:
         raise HarnessError("run: no command given (use: run [--mode M] -- CMD ...)")
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    servers = ServerSet(mode, pooling, keystone, token_ttl)
+    servers = ServerSet(mode, pooling, keystone, token_ttl, push)
     child: subprocess.Popen | None = None
     try:
         servers.start()
@@ -151,11 +163,15 @@ def run(
 
 
 def serve(
-    mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
+    mode: str = "gunicorn",
+    pooling: bool = False,
+    keystone: bool = False,
+    token_ttl: int = 3600,
+    push: bool = False,
 ) -> int:
     """Start the servers, print their URLs, wait for Ctrl-C or SIGTERM."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    servers = ServerSet(mode, pooling, keystone, token_ttl)
+    servers = ServerSet(mode, pooling, keystone, token_ttl, push)
     try:
         servers.start()
         for k, v in servers.env().items():

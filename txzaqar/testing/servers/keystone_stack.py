@@ -12,6 +12,8 @@ caches one per C{token_ttl} per process::
         self.stack = shared_keystone_stack()           # 1-hour tokens
         # self.stack.keystone.url  -> "http://127.0.0.1:PORT/v3"
         # self.stack.zaqar.url     -> "http://127.0.0.1:PORT2"
+        # shared_keystone_stack(push=True).websocket_url -> "ws://127.0.0.1:PORT3"
+        #   (also in the catalog: service type messaging-websocket)
         # self.stack.credentials.demo.auth_kwargs(self.stack.keystone.url)
         #   -> kwargs for keystoneauth1.identity.v3.Password
 
@@ -74,6 +76,11 @@ class KeystoneStack:
     @param redis: where Zaqar stores messages (default: the shared Redis).
     @param zaqar_tls: serve Zaqar over HTTPS.
     @param keystone_tls: serve Keystone over HTTPS (Zaqar then trusts its CA).
+    @param push: Zaqar gets the notifier pipeline and its WebSocket
+        transport (the same keystone auth, so clients send an
+        C{authenticate} frame first), registered in the catalog as service
+        type C{messaging-websocket} (name C{zaqar-websocket}, public
+        endpoint C{ws://127.0.0.1:PORT}, as devstack registers it).
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class KeystoneStack:
         keystone_tls: ServerTLS | None = None,
         venv: Path | None = None,
         keystone_venv: Path | None = None,
+        push: bool = False,
     ) -> None:
         #: Keystone's token lifetime, in seconds.
         self.token_ttl = token_ttl
@@ -100,6 +108,8 @@ class KeystoneStack:
         self.zaqar_tls = zaqar_tls
         #: The Keystone server.
         self.keystone = KeystoneServer(token_ttl, venv=keystone_venv, tls=keystone_tls)
+        #: Whether Zaqar has its WebSocket transport and the notifier pipeline.
+        self.push = push
         self._zaqar: ZaqarServer | None = None
         self._venv = venv
 
@@ -114,6 +124,15 @@ class KeystoneStack:
     def credentials(self) -> KeystoneCredentials:
         """Everybody the Keystone knows, and its URL."""
         return self.keystone.credentials
+
+    @property
+    def websocket_url(self) -> str:
+        """
+        Zaqar's WebSocket URL, C{ws://127.0.0.1:PORT} (as in the catalog).
+
+        @raise HarnessError: not started, or started without I{push}.
+        """
+        return self.zaqar.websocket_url
 
     @property
     def zaqar_url(self) -> str:
@@ -140,9 +159,10 @@ class KeystoneStack:
                 tls=self.zaqar_tls,
                 name=f"zaqar-ks-ttl{self.token_ttl}-{uuid.uuid4().hex[:4]}",
                 extra_config=zaqar_keystone_config(self.keystone, self.token_cache_time),
+                websocket=self.push,
             )
             self.zaqar.start()
-            self.keystone.register_messaging(self.zaqar.url)
+            self.keystone.register_messaging(self.zaqar.url, self.websocket_url if self.push else None)
         except BaseException:
             self.stop()
             raise
@@ -155,11 +175,12 @@ class KeystoneStack:
                 server.stop()
 
     def running(self) -> bool:
-        """Whether Keystone and Zaqar are both running."""
+        """Whether Keystone and Zaqar (and its WebSocket transport, with I{push}) are running."""
         return (
             self.keystone.running()
             and self._zaqar is not None
             and self._zaqar.running()
+            and (self._zaqar.websocket is None or self._zaqar.websocket.running())
             and (self.redis is None or self.redis.running())
         )
 
@@ -172,8 +193,11 @@ class KeystoneStack:
 
     def env(self) -> dict[str, str]:
         """Variables describing this stack (for the CLI)."""
-        return {
+        env = {
             "TXZAQAR_KEYSTONE_URL": self.keystone.url,
             "TXZAQAR_KEYSTONE_ZAQAR_URL": self.zaqar_url,
         }
+        if self.push:
+            env["TXZAQAR_KEYSTONE_WEBSOCKET_URL"] = self.websocket_url
+        return env
 

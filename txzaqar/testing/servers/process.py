@@ -381,14 +381,41 @@ class ServerProcess:
         try:
             terminate_group(proc.pid, proc, self.stop_timeout)
         finally:
-            self.process = None
-            with _live_lock:
-                if self in _live:
-                    _live.remove(self)
-            try:
-                self.pid_file.unlink()
-            except OSError:
-                pass
+            self._forget()
+
+    def kill(self) -> None:
+        """
+        SIGKILL the server's process group at once (a crash, for tests that
+        need one) and wait until it is gone; L{start} can start it again.
+
+        @raise HarnessError: the group survived SIGKILL.
+        """
+        proc = self.process
+        if proc is None:
+            return
+        try:
+            _killpg(proc.pid, signal.SIGKILL)
+
+            def gone() -> bool:
+                proc.poll()  # reap the leader: it is our child
+                return not group_alive(proc.pid)
+
+            if not wait_until(gone, 10):
+                raise HarnessError(f"{self.name}: process group {proc.pid} survived SIGKILL")
+            proc.wait(5)
+        finally:
+            self._forget()
+
+    def _forget(self) -> None:
+        # no longer ours to stop at exit
+        self.process = None
+        with _live_lock:
+            if self in _live:
+                _live.remove(self)
+        try:
+            self.pid_file.unlink()
+        except OSError:
+            pass
 
     def __enter__(self) -> Self:
         self.start()

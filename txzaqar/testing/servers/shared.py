@@ -19,7 +19,14 @@ HTTPS: L{shared_pki} writes a test CA and certificates
 C{https://127.0.0.1:PORT} with them (optionally requiring client
 certificates, or with a certificate for the wrong host name);
 L{shared_keystone_stack} runs Keystone and a Zaqar with C{auth_strategy =
-keystone}.  Every server is stopped when the process exits (the hook is
+keystone}.  Push (WebSocket notifications and webhooks):
+L{shared_push_zaqar} runs a Zaqar with the notifier pipeline and its
+WebSocket transport (C{.url}, C{.websocket_url}), optionally with
+C{require_confirmation}; L{push_zaqar} starts one of your own (for a test
+that kills its WebSocket process); C{shared_keystone_stack(push=True)}
+adds the WebSocket transport to the Keystone stack, in the catalog as
+C{messaging-websocket}.  L{shared_zaqar} has no notifier pipeline: it is
+the "Zaqar without notifier" case.  Every server is stopped when the process exits (the hook is
 registered when the first server starts:
 L{txzaqar.testing.servers.process.stop_servers}), or by L{stop_all}.
 
@@ -42,15 +49,18 @@ from .pki import TestPKI, make_test_pki
 from .process import ServerProcess, run_dir, stop_servers
 from .redis import RedisServer, forget_shared_redis, shared_redis
 from .venv import ensure_server_venv
-from .zaqar import ExternalZaqar, ZaqarServer
+from .zaqar import NOTIFIER, ExternalZaqar, ZaqarServer
 
 __all__ = [
     "POOLING_URL_ENV",
     "POOL_URIS_ENV",
     "URL_ENV",
+    "WEBSOCKET_URL_ENV",
     "ServerSet",
+    "push_zaqar",
     "shared_keystone_stack",
     "shared_pki",
+    "shared_push_zaqar",
     "shared_redis",
     "shared_tls_zaqar",
     "shared_zaqar",
@@ -63,12 +73,15 @@ URL_ENV = "TXZAQAR_ZAQAR_URL"
 POOLING_URL_ENV = "TXZAQAR_ZAQAR_POOLING_URL"
 #: The pool URIs (space-separated) that go with C{$TXZAQAR_ZAQAR_POOLING_URL}.
 POOL_URIS_ENV = "TXZAQAR_ZAQAR_POOL_URIS"
+#: The WebSocket transport of the Zaqar at C{$TXZAQAR_ZAQAR_URL} (C{ws://HOST:PORT}).
+WEBSOCKET_URL_ENV = "TXZAQAR_WEBSOCKET_URL"
 
 _shared_lock = threading.RLock()
 _shared_zaqar: dict[tuple[str, bool], ZaqarServer | ExternalZaqar] = {}
 _shared_pki: TestPKI | None = None
 _shared_tls_zaqar: dict[tuple[bool, bool], ZaqarServer] = {}
-_shared_stacks: dict[tuple[int, str, bool], KeystoneStack] = {}
+_shared_stacks: dict[tuple[int, str, bool, bool], KeystoneStack] = {}
+_shared_push_zaqar: dict[bool, ZaqarServer | ExternalZaqar] = {}
 
 
 def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer | ExternalZaqar:
@@ -95,6 +108,64 @@ def shared_zaqar(mode: str = "gunicorn", pooling: bool = False) -> ZaqarServer |
             server = ZaqarServer(shared_redis(), mode=mode, pooling=pooling)
             server.start()
         _shared_zaqar[key] = server
+        return server
+
+
+def push_zaqar(*, require_confirmation: bool = False, mode: str = "gunicorn") -> ZaqarServer:
+    """
+    Start (blocking) a Zaqar of the caller's own on the shared Redis: HTTP
+    with the notifier pipeline, plus its WebSocket transport
+    (C{server.websocket}, which the caller may L{kill
+    <txzaqar.testing.servers.process.ServerProcess.kill>} and
+    C{start()} again on the same port).  The caller stops it
+    (C{self.addCleanup(server.stop)}); it is stopped at exit otherwise.
+
+    @raise HarnessError: it did not come up.
+    """
+    ensure_server_venv()
+    server = ZaqarServer(
+        shared_redis(),
+        mode=mode,
+        message_pipeline=NOTIFIER,
+        websocket=True,
+        require_confirmation=require_confirmation,
+        name=f"zaqar-push{'-confirm' if require_confirmation else ''}-{uuid.uuid4().hex[:4]}",
+    )
+    server.start()
+    return server
+
+
+def shared_push_zaqar(*, require_confirmation: bool = False) -> ZaqarServer | ExternalZaqar:
+    """
+    A running push Zaqar for this process (see L{push_zaqar}), started
+    (blocking) on first use and cached per I{require_confirmation}; call it
+    from C{setUp}.  Its C{.url} is the HTTP API, its C{.websocket_url} the
+    WebSocket transport (C{ws://127.0.0.1:PORT}); a message posted over
+    either notifies WebSocket subscribers and webhooks.  With
+    I{require_confirmation}, webhooks are sent a confirmation request
+    first and nothing else until confirmed.  C{$TXZAQAR_ZAQAR_URL} with
+    C{$TXZAQAR_WEBSOCKET_URL} (what C{python -m txzaqar.testing run --push}
+    exports) selects running servers instead (not with
+    I{require_confirmation}).  Do not kill its WebSocket process: others
+    share it (use L{push_zaqar}).
+
+    @raise HarnessError: a server could not be built or started.
+    """
+    url, ws_url = os.environ.get(URL_ENV), os.environ.get(WEBSOCKET_URL_ENV)
+    with _shared_lock:
+        server = _shared_push_zaqar.get(require_confirmation)
+        if isinstance(server, ExternalZaqar):
+            return server
+        if server is not None and server.websocket is not None:
+            if server.running() and server.websocket.running():
+                return server
+            server.stop()
+        if url and ws_url and not require_confirmation:
+            server = ExternalZaqar(url, websocket_url=ws_url)
+            server.start()
+        else:
+            server = push_zaqar(require_confirmation=require_confirmation)
+        _shared_push_zaqar[require_confirmation] = server
         return server
 
 
@@ -154,10 +225,13 @@ def stop_all() -> None:
             _shared_zaqar.clear()
             _shared_tls_zaqar.clear()
             _shared_stacks.clear()
+            _shared_push_zaqar.clear()
             forget_shared_redis()
 
 
-def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bool = False) -> KeystoneStack:
+def shared_keystone_stack(
+    token_ttl: int = 3600, mode: str = "gunicorn", tls: bool = False, push: bool = False
+) -> KeystoneStack:
     """
     A running L{KeystoneStack} for this process, started (blocking)
     on first use and cached per (I{token_ttl}, I{mode}, I{tls}); call it from
@@ -165,9 +239,12 @@ def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bo
     its own Zaqar on its own database of the shared Redis.  With I{tls},
     Keystone and Zaqar both serve HTTPS with the C{127.0.0.1}/C{localhost}
     certificate of L{shared_pki} (trust
-    C{shared_pki().ca_cert}); no client certificates.
+    C{shared_pki().ca_cert}); no client certificates.  With I{push}, Zaqar
+    has the notifier pipeline and its WebSocket transport too (same
+    keystone auth; plain C{ws://} even with I{tls}), registered in the
+    catalog as C{messaging-websocket} (C{stack.websocket_url}).
     """
-    key = (token_ttl, mode, tls)
+    key = (token_ttl, mode, tls, push)
     with _shared_lock:
         stack = _shared_stacks.get(key)
         if stack is not None and stack.running():
@@ -175,7 +252,7 @@ def shared_keystone_stack(token_ttl: int = 3600, mode: str = "gunicorn", tls: bo
         if stack is not None:
             stack.stop()
         server_tls = shared_pki().server_tls() if tls else None
-        stack = KeystoneStack(token_ttl, mode=mode, zaqar_tls=server_tls, keystone_tls=server_tls)
+        stack = KeystoneStack(token_ttl, mode=mode, zaqar_tls=server_tls, keystone_tls=server_tls, push=push)
         stack.start()
         _shared_stacks[key] = stack
         return stack
@@ -186,12 +263,18 @@ class ServerSet:
     Redis plus one or two Zaqars, started and stopped together (the CLI's
     C{run} and C{serve}), and with I{keystone} a Keystone stack
     (L{txzaqar.testing.servers.keystone_stack.KeystoneStack}: Keystone + a Zaqar with keystone auth,
-    tokens valid I{token_ttl} seconds).  C{env()} gives the variables a
-    child process needs to find them.
+    tokens valid I{token_ttl} seconds).  With I{push}, the Zaqar (and the
+    Keystone stack's) get the notifier pipeline and a WebSocket transport.
+    C{env()} gives the variables a child process needs to find them.
     """
 
     def __init__(
-        self, mode: str = "gunicorn", pooling: bool = False, keystone: bool = False, token_ttl: int = 3600
+        self,
+        mode: str = "gunicorn",
+        pooling: bool = False,
+        keystone: bool = False,
+        token_ttl: int = 3600,
+        push: bool = False,
     ) -> None:
         #: How the Zaqars run (see L{ZaqarServer}).
         self.mode = mode
@@ -209,6 +292,8 @@ class ServerSet:
         self.token_ttl = token_ttl
         #: The Keystone stack, once started (with I{keystone}).
         self.keystone_stack: KeystoneStack | None = None
+        #: Whether the Zaqars run the WebSocket transport and the notifier pipeline.
+        self.push = push
 
     def start(self) -> None:
         """
@@ -223,14 +308,14 @@ class ServerSet:
         try:
             self.redis = RedisServer(venv=venv)
             self.redis.start()
-            self.zaqar = ZaqarServer(self.redis, mode=self.mode, venv=venv)
+            self.zaqar = ZaqarServer(self.redis, mode=self.mode, venv=venv, websocket=self.push)
             self.zaqar.start()
             if self.pooling:
                 self.pooling_zaqar = ZaqarServer(self.redis, mode=self.mode, pooling=True, venv=venv)
                 self.pooling_zaqar.start()
             if self.keystone:
                 self.keystone_stack = KeystoneStack(
-                    self.token_ttl, redis=self.redis, mode=self.mode, venv=venv
+                    self.token_ttl, redis=self.redis, mode=self.mode, venv=venv, push=self.push
                 )
                 self.keystone_stack.start()
         except BaseException:
@@ -253,6 +338,8 @@ class ServerSet:
         """
         assert self.zaqar is not None
         env = {URL_ENV: self.zaqar.url}
+        if self.zaqar.websocket is not None:
+            env[WEBSOCKET_URL_ENV] = self.zaqar.websocket.url
         if self.pooling_zaqar is not None:
             env[POOLING_URL_ENV] = self.pooling_zaqar.url
             env[POOL_URIS_ENV] = " ".join(self.pooling_zaqar.pool_uris)
@@ -264,4 +351,6 @@ class ServerSet:
         servers: list[ServerProcess | None] = [self.redis, self.zaqar, self.pooling_zaqar]
         if self.keystone_stack is not None:
             servers += [self.keystone_stack.keystone, self.keystone_stack.zaqar]
+        # a WebSocket transport is a process of its own
+        servers += [z.websocket for z in servers if isinstance(z, ZaqarServer)]
         return iter(s for s in servers if s is not None)

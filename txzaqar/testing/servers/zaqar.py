@@ -19,13 +19,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .common import HarnessError, say
+from .common import HarnessError, say, write_ini
 from .pki import ServerTLS
 from .process import ServerProcess
 from .redis import RedisServer
 from .venv import ensure_server_venv
+from .websocket import ZaqarWebSocketServer
 
-__all__ = ["MODES", "ExternalZaqar", "ZaqarServer", "ping", "wait_for_ping"]
+__all__ = ["MODES", "NOTIFIER", "ExternalZaqar", "ZaqarServer", "ping", "wait_for_ping"]
+
+#: The C{[storage] message_pipeline} that delivers notifications (webhooks, WebSocket pushes).
+NOTIFIER = "zaqar.notification.notifier"
 
 #: How a L{ZaqarServer} can run: under gunicorn, or zaqar-server's wsgiref.
 MODES = ("gunicorn", "builtin")
@@ -155,8 +159,17 @@ class ZaqarServer(ServerProcess):
         (C{txzaqar/test/test_admin_real.py}); register C{self.pool_uris}
         (spare Redis databases, each usable by one pool at a time) as pools
         before creating queues.
-    @param message_pipeline: e.g. C{"zaqar.notification.notifier"} to enable
-        webhook/subscription delivery.
+    @param message_pipeline: e.g. C{"zaqar.notification.notifier"} (L{NOTIFIER})
+        to enable webhook/subscription delivery.
+    @param websocket: also run Zaqar's WebSocket transport (L{websocket},
+        a L{ZaqarWebSocketServer} on the same configuration and Redis
+        database), started and stopped with this server; the message
+        pipeline defaults to L{NOTIFIER} then, so that a message posted
+        over HTTP notifies WebSocket subscribers.
+    @param require_confirmation: C{[notification] require_confirmation =
+        true}: webhooks get a confirmation request (signed with the
+        C{[signed_url] secret_key} written here) and nothing else until
+        the subscription is confirmed.
     @param extra_config: C{{section: {option: value}}} merged over the
         generated C{zaqar.conf}.  E.g. C{keystone_stack.zaqar_keystone_config()}
         switches on C{auth_strategy = keystone} (then the readiness check
@@ -185,6 +198,8 @@ class ZaqarServer(ServerProcess):
         tls: ServerTLS | None = None,
         port: int | None = None,
         workers: int = 2,
+        websocket: bool = False,
+        require_confirmation: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -202,7 +217,9 @@ class ZaqarServer(ServerProcess):
         #: The server's name, in its file names and messages.
         self.name = name or f"zaqar-{mode}{'-pooling' if pooling else ''}-{uuid.uuid4().hex[:4]}"
         #: The C{[storage] message_pipeline}, or C{None}.
-        self.message_pipeline = message_pipeline
+        self.message_pipeline = message_pipeline or (NOTIFIER if websocket else None)
+        #: Whether webhook subscriptions must be confirmed before they get notifications.
+        self.require_confirmation = require_confirmation
         #: C{{section: {option: value}}} merged over the generated C{zaqar.conf}.
         self.extra_config = extra_config or {}
         #: How many spare Redis databases L{pool_uris} offers (with I{pooling}).
@@ -219,6 +236,8 @@ class ZaqarServer(ServerProcess):
         self.fixed_port = port
         #: Gunicorn worker processes.
         self.workers = workers
+        #: Its WebSocket transport (with I{websocket}), else C{None}.
+        self.websocket: ZaqarWebSocketServer | None = ZaqarWebSocketServer(self) if websocket else None
 
     @property
     def url(self) -> str:
@@ -231,6 +250,17 @@ class ZaqarServer(ServerProcess):
             raise HarnessError(f"{self.name} has not been started")
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def websocket_url(self) -> str:
+        """
+        Its WebSocket transport's URL, C{ws://127.0.0.1:PORT}.
+
+        @raise HarnessError: it has no WebSocket transport, or it has not been started.
+        """
+        if self.websocket is None:
+            raise HarnessError(f"{self.name} has no WebSocket transport (ZaqarServer(websocket=True))")
+        return self.websocket.url
 
     @property
     def auth_strategy(self) -> str:
@@ -248,7 +278,13 @@ class ZaqarServer(ServerProcess):
         assert self.directory is not None
         return self.directory / "zaqar.log"
 
-    def _config(self) -> dict[str, dict[str, str]]:
+    def config(self) -> dict[str, dict[str, str]]:
+        """
+        Its C{zaqar.conf} (written at each start; its WebSocket transport
+        reads it too), once its port and Redis database are known.
+
+        @return: C{{section: {option: value}}}.
+        """
         assert self.dbid is not None and self.port is not None
         store = self.redis.uri(self.dbid)
         conf: dict[str, dict[str, str]] = {
@@ -276,6 +312,8 @@ class ZaqarServer(ServerProcess):
             del conf["drivers:management_store:redis"]
         if self.message_pipeline:
             conf["storage"] = {"message_pipeline": self.message_pipeline}
+        if self.require_confirmation:
+            conf["notification"] = {"require_confirmation": "true"}
         for section, values in self.extra_config.items():
             conf.setdefault(section, {}).update(values)
         return conf
@@ -285,12 +323,7 @@ class ZaqarServer(ServerProcess):
         return f"sqlite:///{self.directory / 'management.sqlite'}"
 
     def _write_config(self) -> None:
-        lines: list[str] = []
-        for section, values in self._config().items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {v}" for k, v in values.items())
-            lines.append("")
-        self.config_file.write_text("\n".join(lines))
+        write_ini(self.config_file, self.config())
 
     def _prepare_pooling(self, venv: Path) -> None:
         # zaqar-sql-db-manage fails on SQLite (migration 006 uses MySQL's
@@ -343,9 +376,28 @@ class ZaqarServer(ServerProcess):
         return cmd
 
     def start(self) -> None:
-        """Start the server and block until C{/v2/ping} answers 204."""
-        if self.running():
-            return
+        """
+        Start the server and block until C{/v2/ping} answers 204; then its
+        WebSocket transport, if it has one and it is not running.
+
+        @raise HarnessError: a process did not come up.
+        """
+        if not self.running():
+            self._start_http()
+        if self.websocket is not None:
+            try:
+                self.websocket.start()
+            except BaseException:
+                self.stop()
+                raise
+
+    def stop(self) -> None:
+        """Stop its WebSocket transport (if any), then the HTTP server."""
+        if self.websocket is not None:
+            self.websocket.stop()
+        super().stop()
+
+    def _start_http(self) -> None:
         started = time.monotonic()
         venv = self.venv = self.venv or ensure_server_venv()
         if not self.redis.running():
@@ -384,9 +436,11 @@ class ZaqarServer(ServerProcess):
 class ExternalZaqar:
     """A Zaqar that somebody else runs (C{$TXZAQAR_ZAQAR_URL})."""
 
-    def __init__(self, url: str, pool_uris: Sequence[str] = ()) -> None:
+    def __init__(self, url: str, pool_uris: Sequence[str] = (), websocket_url: str | None = None) -> None:
         #: Its base URL.
         self.url = url.rstrip("/")
+        #: Its WebSocket transport's URL (C{$TXZAQAR_WEBSOCKET_URL}), or C{None}.
+        self.websocket_url = websocket_url
         #: Storage URIs to register as pools, as given.
         self.pool_uris = list(pool_uris)
         #: Always C{None}: the process is not ours.
