@@ -282,7 +282,8 @@ class Subscriber(Service):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
-        settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures)
+        settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures,
+                                     partial(self._returned, queue_name))
         # the pull stream's own callback only hands the message over: reactor thread
         plain = callback is not None and not runs_on_reactor(callback)
         if callback is None:
@@ -292,7 +293,7 @@ class Subscriber(Service):
         channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
-        channel.push = self._push.add(queue_name, channel.poller, counts)
+        channel.push = self._push.add(queue_name, channel.poller, counts, self._clock)
         self._channels[queue_name] = channel
         if self.push is not None:
             self.push.watch(queue_name)
@@ -352,6 +353,11 @@ class Subscriber(Service):
         channel = self._channels.get(queue_name)
         if channel is not None:
             channel.push.down(reason)
+
+    def _returned(self, queue_name: str, delay: float) -> None:
+        channel = self._channels.get(queue_name)
+        if channel is not None:
+            channel.push.returned(delay)
 
     def push_states(self) -> dict[str, str]:
         """
@@ -515,6 +521,7 @@ class Subscriber(Service):
                 await self._client.close()
             except Exception:
                 log.failure("closing the client", level=LogLevel.warn)
+        self._push.forget()
         log.info("subscriber stopped: {stats}", stats=dict(self.stats))
 
     async def _wait_for_threads(self, timeout: float) -> None:

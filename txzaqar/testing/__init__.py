@@ -2,7 +2,9 @@
 Test helpers for txzaqar users.
 
   - An in-memory Zaqar (L{MemoryZaqar}, L{memory_client},
-    L{memory_subscriber}): no server, time on a C{Clock}.
+    L{memory_subscriber}): no server, time on a C{Clock}; its push
+    notifications for a Subscriber's C{push=} (L{MemoryPush}, from
+    C{fake.push()}).
   - L{RecordingAgent}: an C{IAgent} that records what a client sent.
   - A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
     L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
@@ -18,7 +20,7 @@ Test helpers for txzaqar users.
 
 from typing import TYPE_CHECKING, Any
 
-from .memory import MEMORY_URL, MemoryAgent, MemoryZaqar, memory_client, memory_subscriber
+from .memory import MEMORY_URL, MemoryAgent, MemoryPush, MemoryZaqar, memory_client, memory_subscriber
 from .recording import RecordedRequest, RecordingAgent
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "MEMORY_URL",
     "HarnessError",
     "MemoryAgent",
+    "MemoryPush",
     "MemoryZaqar",
     "RecordedRequest",
     "RecordingAgent",

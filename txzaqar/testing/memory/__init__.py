@@ -12,11 +12,13 @@ keeps its memory Kubernetes:
     L{subscription_handlers}): the route table and its handlers.
   - L{resource}: L{MemoryZaqar}, the C{twisted.web} resource composing them.
   - L{clients}: L{memory_client} and L{memory_subscriber}, ready-made on it.
+  - L{push}: L{MemoryPush}, its push notifications (C{fake.push()}).
 
 Importing it imports no real-server code.
 """
 
 from .clients import MEMORY_URL, MemoryAgent, memory_client, memory_subscriber
+from .push import MemoryPush
 from .resource import MemoryZaqar
 
-__all__ = ["MEMORY_URL", "MemoryAgent", "MemoryZaqar", "memory_client", "memory_subscriber"]
+__all__ = ["MEMORY_URL", "MemoryAgent", "MemoryPush", "MemoryZaqar", "memory_client", "memory_subscriber"]

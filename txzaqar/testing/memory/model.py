@@ -19,6 +19,7 @@ import datetime
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -57,6 +58,11 @@ class ZaqarState:
         #: Wall-clock dates (stats C{created}, share C{expires}) start from
         #: the real time now and move with the clock.
         self._wall_offset = time.time() - clock.seconds()
+        #: Called as C{observer(project_id, queue_name, count)} after
+        #: C{count} messages were posted to a queue: what Zaqar's notifier
+        #: pipeline sees (the in-memory push, L{txzaqar.testing.memory.push},
+        #: is one).  An observer must not raise.
+        self.post_observers: list[Callable[[str, str, int], None]] = []
 
     # -- time -----------------------------------------------------------------
 
@@ -230,6 +236,8 @@ class ZaqarState:
             )
             msgset.append(mid)
             ids.append(mid)
+        for observer in list(self.post_observers):
+            observer(project_id, queue_name, len(ids))
         return ids
 
     def list_messages(self, project_id: str, queue_name: str, marker: str | None, limit: int,

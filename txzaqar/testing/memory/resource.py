@@ -15,6 +15,7 @@ from twisted.web.server import Request
 
 from . import signing
 from .model import ZaqarState
+from .push import MemoryPush
 from .records import ModelError
 from .routes import Context, find_route
 from .wire import (
@@ -103,6 +104,20 @@ class MemoryZaqar(Resource):
     def message_bodies(self, project_id: str, queue_name: str) -> list[Any]:
         """The bodies of a queue's live messages (claimed and delayed too), oldest first."""
         return self._state.message_bodies(project_id, queue_name)
+
+    # -- push notifications ---------------------------------------------------
+
+    def push(self, project_id: str = "test") -> MemoryPush:
+        """
+        A new L{MemoryPush}: this fake's notifications of the messages
+        posted to the queues of C{project_id}, for a Subscriber's C{push=}
+        (see L{txzaqar.testing.memory.push} for an example).
+
+        @param project_id: the project (C{"test"}, the default of
+            C{memory_client()}).
+        @return: the L{MemoryPush}, not started.
+        """
+        return MemoryPush(self._state, project_id)
 
     # -- twisted.web ----------------------------------------------------------
 
