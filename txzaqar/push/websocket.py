@@ -249,7 +249,12 @@ class WebSocketPush:
 
         closed.addCallback(done)
         protocol.factory.on_close = closed
-        protocol.sendClose(1000)
+        try:
+            protocol.sendClose(1000)
+        except Exception:
+            # autobahn refuses in states it thinks impossible: just drop
+            log.failure("WebSocket push could not send a close frame")
+            drop()
         return closed
 
     # -- connecting -----------------------------------------------------
