@@ -43,6 +43,7 @@ from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
 
 __all__ = ["MAX_BODY", "BoundedRequest", "QuietSite", "WebhookPush", "WebhookResource"]
 
+#: The push sources' logger (namespace C{txzaqar.push}).
 log = Logger(namespace="txzaqar.push")
 
 #: The largest notification body accepted, in bytes (a larger one is a 413).
@@ -137,6 +138,7 @@ class WebhookResource(Resource):
     waits for it in one of its few worker threads.
     """
 
+    #: Every path below it is this resource's to answer (404 for all but the secret one).
     isLeaf = True
 
     def __init__(self, push: WebhookPush, secret: str) -> None:

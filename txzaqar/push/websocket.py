@@ -31,6 +31,7 @@ from ._protocol import ConnectionFactory, ZaqarClientProtocol, check_url
 from ._tokens import TokenLifetime
 from .backoff import ReconnectDelay
 
+#: The push sources' logger (namespace C{txzaqar.push}).
 log = Logger(namespace="txzaqar.push")
 
 #: The close code Zaqar sends when the token a connection authenticated

@@ -67,6 +67,7 @@ class QueuePush:
 
     def __init__(self, name: str, poller: QueuePoller, stats: Any, enabled: bool,
                  clock: IReactorTime) -> None:
+        #: The queue name.
         self.name = name
         self._clock = clock
         self._expiries: set[IDelayedCall] = set()
