@@ -9,6 +9,7 @@ notification has no message id, so it only wakes the target up.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,7 +17,12 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -44,6 +50,17 @@ CONNECT_TIMEOUT = 30.0
 CLOSE_WAIT = 2.0
 #: A subscription is renewed when this share of its ttl has passed.
 RENEW_AFTER = 0.75
+
+
+def _endpoint(reactor: Any, host: str, port: int) -> Any:
+    """A TCP endpoint to C{host}; an address connects directly, without a name lookup."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return HostnameEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+    if address.version == 6:
+        return TCP6ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+    return TCP4ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
 
 
 def _delay(field: str, value: object) -> float:
@@ -283,7 +300,7 @@ class WebSocketPush:
         headers = dict(await self._auth.headers())
         self._headers = headers
         factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed)
-        endpoint: Any = HostnameEndpoint(self._reactor, host, port, timeout=CONNECT_TIMEOUT)
+        endpoint: Any = _endpoint(self._reactor, host, port)
         if secure:
             policy = self._tls if self._tls is not None else BrowserLikePolicyForHTTPS()
             endpoint = wrapClientTLS(policy.creatorForNetloc(host.encode("idna"), port), endpoint)
