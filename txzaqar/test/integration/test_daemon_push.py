@@ -106,8 +106,9 @@ class DaemonPushTests(unittest.TestCase):
         self.assertGreaterEqual(scraped[("txzaqar_subscriber_notifications_total", self.queue)], 5)
         subscriptions = [s async for s in self.client.queue(self.queue).iter_subscriptions()]
         self.assertEqual(len(subscriptions), 1)
-        self.assertTrue(subscriptions[0].subscriber.startswith(f"http://127.0.0.1:{hook}/hooks/"))
-        secret = subscriptions[0].subscriber.rsplit("/", 1)[1]
+        subscriber = str(subscriptions[0].subscriber)
+        self.assertTrue(subscriber.startswith(f"http://127.0.0.1:{hook}/hooks/"), subscriber)
+        secret = subscriber.rsplit("/", 1)[1]
         self.assertNotIn(secret, daemon.log())  # the secret path is never logged
         self.assertEqual(await daemon.terminate(), -15)
         # stopping deletes the subscription
