@@ -77,6 +77,28 @@ class PushCase(unittest.TestCase):
     async def until_up(self, subscriber: Subscriber, queue: str) -> None:
         await wait_until(lambda: subscriber.push_states().get(queue) == "up", f"push up for {queue}")
 
+    async def bursts(self, sub: Subscriber, poster: txzaqar.Client) -> None:
+        """500 messages posted in bursts of 50 reach C{sub} once each; the queue ends empty."""
+        queue = self.new_queue()
+        seen = Deliveries()
+        sub.subscribe(queue, seen)
+        self.start(sub)
+        await self.until_up(sub, queue)
+        q = poster.queue(queue)
+        for burst in range(10):
+            for start in range(0, 50, 10):
+                await q.post([{"body": {"i": burst * 50 + start + k}} for k in range(10)])
+            await deferLater(reactor, 0.05, lambda: None)
+        await wait_until(lambda: len(seen.bodies) >= 500, "500 deliveries")
+        await sub.stopService()
+        counts = seen.count()
+        self.assertEqual(sorted(counts), list(range(500)))
+        self.assertEqual(set(counts.values()), {1})
+        self.assertEqual((await q.stats()).total, 0)
+        self.assertEqual((sub.stats["failed"], sub.stats["push_missed"]), (0, 0))
+        self.assertGreater(sub.stats["notifications"], 0)
+        await q.delete()
+
     async def post_and_time(self, client: txzaqar.Client, queue: str, seen: Deliveries,
                             body: Any) -> float:
         """Post one message; the seconds until its callback ran."""
@@ -157,24 +179,8 @@ class WebSocketNoAuthTests(PushCase):
 
     async def test_bursts_are_processed_once(self) -> None:
         """500 messages in bursts: each processed once, the queue ends empty."""
-        queue = self.new_queue()
-        seen = Deliveries()
         sub = self.subscriber(concurrency=20, batch=10)
-        sub.subscribe(queue, seen)
-        self.start(sub)
-        await self.until_up(sub, queue)
-        q = self.poster.queue(queue)
-        for burst in range(10):
-            for start in range(0, 50, 10):
-                await q.post([{"body": {"i": burst * 50 + start + k}} for k in range(10)])
-            await deferLater(reactor, 0.05, lambda: None)
-        await wait_until(lambda: len(seen.bodies) >= 500, "500 deliveries")
-        await sub.stopService()
-        counts = seen.count()
-        self.assertEqual(sorted(counts), list(range(500)))
-        self.assertEqual(set(counts.values()), {1})
-        self.assertEqual((await q.stats()).total, 0)
-        self.assertEqual((sub.stats["failed"], sub.stats["push_missed"]), (0, 0))
+        await self.bursts(sub, self.poster)
 
 
 class WebSocketRestartTests(PushCase):
@@ -277,6 +283,14 @@ class KeystoneTests(PushCase):
         self.assertGreaterEqual(sub.stats["notifications"], 5)
         await sub.stopService()
         await poster.queue(queue).delete()
+
+    async def test_bursts_are_processed_once(self) -> None:
+        stack = servers.shared_keystone_stack(push=True)
+        poster = self.connect(stack)
+        self.addCleanup(poster.close)
+        sub = self.connect(stack).subscriber(push="websocket", safety_interval=AN_HOUR,
+                                             concurrency=20, batch=10)
+        await self.bursts(sub, poster)
 
     async def test_short_tokens(self) -> None:
         """5-s tokens: push keeps working across at least three token lifetimes."""
