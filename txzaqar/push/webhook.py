@@ -40,6 +40,7 @@ from zope.interface import implementer
 from .. import _validation as v
 from ..errors import ClientValidationError, Conflict, NotFound
 from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
+from ._target import tell
 
 __all__ = ["MAX_BODY", "BoundedRequest", "QuietSite", "WebhookPush", "WebhookResource"]
 
@@ -550,12 +551,7 @@ class WebhookPush:
         return text.replace(self._secret, "<secret>")[:300]
 
     def _tell(self, method: str, *args: str) -> None:
-        if self._target is None:
-            return
-        try:
-            getattr(self._target, method)(*args)
-        except Exception:
-            log.failure("webhook push: the target's {method} failed", method=method)
+        tell(self._target, log, method, *args)
 
     async def _close(self, watch: _Watch) -> None:
         """Stop renewing C{watch}'s subscription and delete it; never fails."""

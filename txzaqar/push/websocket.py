@@ -34,6 +34,7 @@ from ..errors import ClientValidationError
 from ..interfaces import IAuthenticator, IWakeSource, IWakeTarget
 from . import _frames
 from ._protocol import ConnectionFactory, ZaqarClientProtocol, check_url
+from ._target import tell
 from ._tokens import TokenLifetime
 from .backoff import ReconnectDelay
 
@@ -543,10 +544,4 @@ class WebSocketPush:
             call.cancel()
 
     def _tell(self, method: str, *args: str) -> None:
-        """Call the target; what it raises is logged, never raised into the connection."""
-        if self._target is None:
-            return
-        try:
-            getattr(self._target, method)(*args)
-        except Exception:
-            log.failure("the push target's {method} raised", method=method)
+        tell(self._target, log, method, *args)

@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
@@ -31,6 +30,7 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar.compose import websocket_push
 from txzaqar.subscriber import Subscriber
+from txzaqar.test.integration.waiting import wait_until
 from txzaqar.test.readme import source_dir
 from txzaqar.testing import servers
 
@@ -38,15 +38,6 @@ from txzaqar.testing import servers
 PATIENCE = 60.0
 #: The safety interval of these tests: no poll explains a delivery within PATIENCE.
 AN_HOUR = 3600.0
-
-
-async def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> None:
-    """Poll C{condition()} every 0.05 s; fail after C{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.05, lambda: None)
 
 
 class Deliveries:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
@@ -32,21 +31,13 @@ from txzaqar.auth import Keystone, NoAuth
 from txzaqar.client import Client
 from txzaqar.interfaces import IAuthenticator, IWakeTarget
 from txzaqar.push import WebSocketPush
+from txzaqar.test.integration.waiting import wait_until
 from txzaqar.testing.servers import push_zaqar, shared_keystone_stack, shared_push_zaqar
 
 #: How long any wait on a real server may take before the test fails.
 PATIENCE = 60.0
 
 log = Logger(namespace="txzaqar.test.push")
-
-
-async def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> None:
-    """Poll C{condition()} every 0.01 s; fail after C{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.01, lambda: None)
 
 
 @implementer(IWakeTarget)
