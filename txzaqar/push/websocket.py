@@ -108,6 +108,10 @@ class WebSocketPush:
     @param max_reconnect_delay: the longest delay (seconds).
     @param jitter: a function returning a float in M{[0, 1)}; each delay is
         shortened by up to a quarter of it.
+    @param keepalive: seconds between pings on an idle connection; a ping
+        not answered by the next one drops the connection (push is then
+        down and reconnects), so a peer gone without a word is noticed.
+        C{0}: no pings.
     @raise ClientValidationError: a bad URL, ttl, delay or client id.
     """
 
@@ -126,6 +130,7 @@ class WebSocketPush:
         min_reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
         jitter: Callable[[], float] = random.random,
+        keepalive: float = 30.0,
     ) -> None:
         if not callable(url):
             check_url(url)
@@ -149,6 +154,8 @@ class WebSocketPush:
         self._tls = tls
         self._client_id = str(client_id)
         self._delays = ReconnectDelay(low, high, jitter)
+        self._keepalive = _delay("keepalive", keepalive)
+        self._awaiting_pong = False
 
         #: Connections opened after the first one (retries and reconnects).
         self.reconnects = 0
@@ -300,7 +307,8 @@ class WebSocketPush:
         host, port, secure = check_url(url)
         headers = dict(await self._auth.headers())
         self._headers = headers
-        factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed)
+        factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed,
+                                    self._ponged)
         endpoint: Any = _endpoint(self._reactor, host, port)
         if secure:
             policy = self._tls if self._tls is not None else BrowserLikePolicyForHTTPS()
@@ -344,6 +352,7 @@ class WebSocketPush:
         self._may_reconnect_at_once = True
         self._cancel("timeout")
         self._schedule_refresh()
+        self._schedule_ping()
         for queue in sorted(self._watched):
             self._subscribe(queue)
         if not self._watched:
@@ -485,8 +494,32 @@ class WebSocketPush:
         else:
             self._fail(f"connection closed ({code} {reason or ''})".replace(" )", ")"))
 
+    def _schedule_ping(self) -> None:
+        if self._keepalive:
+            self._timers["ping"] = self._reactor.callLater(self._keepalive, self._ping)
+
+    def _ping(self) -> None:
+        """
+        Every C{keepalive} seconds: a connection whose peer is gone without
+        a FIN (a NAT or load balancer forgot it) would otherwise look up
+        for ever while no notification can come through it.
+        """
+        if self._protocol is None:
+            return
+        if self._awaiting_pong:
+            self._fail(f"no answer to a ping within {self._keepalive:g}s")
+            return
+        self._awaiting_pong = True
+        self._protocol.sendPing()
+        self._schedule_ping()
+
+    def _ponged(self, protocol: ZaqarClientProtocol) -> None:
+        if protocol is self._protocol:
+            self._awaiting_pong = False
+
     def _forget_connection(self) -> None:
         """Forget everything about the current connection (not the watched queues)."""
+        self._awaiting_pong = False
         if self._attempt is not None:
             attempt, self._attempt = self._attempt, None
             attempt.cancel()

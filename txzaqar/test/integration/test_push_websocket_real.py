@@ -148,6 +148,15 @@ class NoAuthTests(PushCase):
         self.assertEqual(push.notifications, received + 1)
         self.assertEqual(self.target.count("push_down", watched), 0)
 
+    async def test_zaqar_answers_pings(self) -> None:
+        """With a ping every 0.2 s for 3 s, each answered in time: push stays up, nothing reconnects."""
+        watched = self.queue_name(self.client)
+        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), watched, keepalive=0.2)
+        await wait_until(lambda: push.queues_up == {watched}, "push up")
+        await deferLater(reactor, 3.0, lambda: None)
+        self.assertEqual((push.state, push.reconnects), ("up", 0))
+        self.assertEqual(self.target.count("push_down", watched), 0)
+
     async def test_unwatch_deletes_the_subscription(self) -> None:
         first, second = self.queue_name(self.client), self.queue_name(self.client)
         push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), first, second)

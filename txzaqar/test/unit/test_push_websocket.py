@@ -141,6 +141,8 @@ class ServerEnd:
                 frames.append(json.loads(payload))
             elif opcode == 8:
                 frames.append(("close", struct.unpack("!H", payload[:2])[0]))
+            elif opcode == 9:
+                frames.append(("ping", payload))
         return frames
 
     def send_bytes(self, payload: bytes, opcode: int = 1) -> None:
@@ -184,6 +186,7 @@ class PushTestsMixin:
     def push(self, **kwargs: Any) -> WebSocketPush:
         kwargs.setdefault("client_id", CLIENT_ID)
         kwargs.setdefault("jitter", lambda: 0.0)
+        kwargs.setdefault("keepalive", 0)  # KeepaliveTests turn it on
         url = kwargs.pop("url", URL)
         return WebSocketPush(url, self.auth, self.reactor, **kwargs)
 
@@ -752,3 +755,40 @@ class ReconnectDelayTests(SynchronousTestCase):
         for _ in range(5000):
             delays.next()
         self.assertEqual(delays.next(), 30.0)
+
+
+class KeepaliveTests(PushTestsMixin, SynchronousTestCase):
+    """Pings find a connection whose peer is gone without a word."""
+
+    def test_answered_pings_keep_the_connection(self) -> None:
+        push, server = self.up("a", keepalive=30)
+        server.frames()
+        for _ in range(4):
+            self.reactor.advance(30)
+            [ping] = server.frames()
+            self.assertEqual(ping[0], "ping")
+            server.send_bytes(ping[1], opcode=0xA)  # the pong
+        self.assertEqual((push.state, push.queues_up), ("up", frozenset({"a"})))
+        self.assertNotIn("push_down", [e[0] for e in self.target.events])
+
+    def test_an_unanswered_ping_drops_the_connection(self) -> None:
+        push, server = self.up("a", keepalive=30, min_reconnect_delay=1)
+        server.frames()
+        self.reactor.advance(30)
+        self.assertEqual([f[0] for f in server.frames()], ["ping"])
+        self.reactor.advance(29.9)
+        self.assertEqual(push.state, "up")
+        self.reactor.advance(0.1)
+        self.assertEqual(self.target.events[-1], ("push_down", "a", "no answer to a ping within 30s"))
+        self.assertEqual((push.state, self.reconnect_delay()), ("down", 1))
+        self.assertTrue(server.transport.disconnecting)
+
+    def test_no_pings(self) -> None:
+        push, server = self.up("a", keepalive=0)
+        server.frames()
+        self.reactor.advance(3000)
+        self.assertEqual([f for f in server.frames() if isinstance(f, tuple) and f[0] == "ping"], [])
+        self.assertEqual(push.state, "up")
+
+    def test_bad_keepalive(self) -> None:
+        self.assertRaises(ClientValidationError, self.push, keepalive=-1)
