@@ -1,9 +1,10 @@
 """
 ``python -m txzaqar.demo``: the README's first command.
 
-Starts a local real Zaqar (Redis + Zaqar under gunicorn, through
-L{txzaqar.testing}), runs C{twistd -n zaqar-listen} against it with the demo
-handler L{txzaqar.demo.show}, posts a few messages with the txzaqar client,
+Starts a local real Zaqar (Redis + Zaqar under gunicorn and its WebSocket
+transport, through L{txzaqar.testing}), runs C{twistd -n zaqar-listen
+--push websocket} against it with the demo handler L{txzaqar.demo.show},
+waits for push to come up, posts a few messages with the txzaqar client,
 shows the daemon delivering them (one of them fails once and is delivered
 again), then stops the daemon with SIGTERM and the servers.  Exits 0 when
 every message was delivered, the queue ended empty and twistd stopped
@@ -34,13 +35,17 @@ def say(text: str) -> None:
     print(f"demo: {text}", flush=True)
 
 
-def twistd_command(url: str, queue: str) -> list[str]:
-    """The daemon command line (twistd run from this interpreter)."""
+def twistd_command(url: str, queue: str, websocket_url: str | None = None) -> list[str]:
+    """
+    The daemon command line (twistd run from this interpreter); with
+    C{websocket_url}, woken by Zaqar's WebSocket notifications.
+    """
     return [
         sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
         "-n", "--pidfile", "", "--logfile", "-",
         "zaqar-listen", "--url", url, "--project-id", PROJECT, "--queue", queue,
         "--handler", "txzaqar.demo:show", "--poll-interval", "0.2", "--max-interval", "1",
+        *(["--push", "websocket", "--websocket-url", websocket_url] if websocket_url else []),
     ]
 
 
@@ -91,11 +96,11 @@ async def _wait_until(reactor: Any, condition: Any, timeout: float) -> bool:
     return True
 
 
-async def _demo(reactor: Any, url: str, count: int, timeout: float) -> int:
+async def _demo(reactor: Any, url: str, count: int, timeout: float, websocket_url: str | None) -> int:
     queue_name = f"demo-{uuid.uuid4().hex[:8]}"
     client = txzaqar.connect(url, project_id=PROJECT, reactor=reactor)
     queue = await client.create_queue(queue_name)
-    argv = twistd_command(url, queue_name)
+    argv = twistd_command(url, queue_name, websocket_url)
     say("starting the daemon:\n    twistd " + " ".join(argv[3:]))
     daemon = _Daemon(reactor, argv)
     ok = False
@@ -106,10 +111,20 @@ async def _demo(reactor: Any, url: str, count: int, timeout: float) -> int:
         if not started or daemon.ended.called:
             say("twistd did not start")
             return 1
+        if websocket_url:
+            pushing = await _wait_until(
+                reactor, lambda: daemon.count("WebSocket push up") or daemon.ended.called, timeout
+            )
+            if not pushing or daemon.ended.called:
+                say("the daemon's WebSocket push did not come up")
+                return 1
+            say("push is up: each post wakes the daemon at once (polling every 300 s is the safety net)")
         bodies: list[Any] = [{"greeting": "hello", "n": n} for n in range(1, count + 1)]
         bodies.append({"greeting": "I fail once, then I am delivered again", "fail": True})
         say(f"posting {len(bodies)} messages to {queue_name} with txzaqar")
-        await queue.post([{"body": body, "ttl": 600} for body in bodies])
+        for body in bodies[:-1]:  # one at a time, to show each one's delay
+            await queue.post({"body": dict(body, posted_at=time.time()), "ttl": 600})
+        await queue.post({"body": bodies[-1], "ttl": 600})
         expected = len(bodies) + 1  # the failing one is delivered twice
 
         async def drained() -> bool:
@@ -157,22 +172,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="use this running Zaqar (noauth) instead of starting one")
     parser.add_argument("--mode", choices=("gunicorn", "builtin"), default="gunicorn",
                         help="how to run the local Zaqar [default: gunicorn]")
+    parser.add_argument("--websocket-url", help="with --url: that Zaqar's WebSocket transport, for push")
+    parser.add_argument("--no-push", action="store_true",
+                        help="poll only (by default the local Zaqar runs its WebSocket transport too)")
     parser.add_argument("--messages", type=int, default=5, help="messages to post [default: 5]")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per step [default: 120]")
     args = parser.parse_args(argv)
 
+    if args.websocket_url and not args.url:
+        parser.error("--websocket-url goes with --url (without --url the demo starts its own)")
     servers = None
-    url = args.url
+    url, websocket_url = args.url, args.websocket_url
     if url is None:
         from txzaqar.testing.servers import ServerSet
 
-        say(f"starting Redis and Zaqar ({args.mode}); the first run builds their virtualenv")
+        push = not args.no_push
+        say(f"starting Redis and Zaqar ({args.mode}{' and its WebSocket transport' if push else ''}); "
+            "the first run builds their virtualenv")
         started = time.monotonic()
-        servers = ServerSet(mode=args.mode)
+        servers = ServerSet(mode=args.mode, push=push)
         servers.start()
         assert servers.zaqar is not None
         url = servers.zaqar.url
-        say(f"Zaqar is answering at {url} (after {time.monotonic() - started:.1f}s)")
+        websocket_url = servers.zaqar.websocket_url if push else None
+        say(f"Zaqar is answering at {url}{f' and {websocket_url}' if websocket_url else ''} "
+            f"(after {time.monotonic() - started:.1f}s)")
     try:
         from twisted.internet import reactor
         from twisted.internet.defer import Deferred
@@ -188,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             reactor.stop()
 
         def run() -> None:
-            d = Deferred.fromCoroutine(_demo(reactor, url, args.messages, args.timeout))
+            d = Deferred.fromCoroutine(_demo(reactor, url, args.messages, args.timeout, websocket_url))
             d.addErrback(failed).addCallback(finished)
 
         reactor.callWhenRunning(run)

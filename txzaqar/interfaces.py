@@ -628,6 +628,13 @@ class ISubscriber(IService, Interface):
     def callbacks_in_flight():
         """A C{dict} of subscribed queue name to the number of its callbacks running now."""
 
+    def push_states():
+        """
+        A C{dict} of subscribed queue name to its push state: C{"off"} (no
+        push source), C{"down"}, C{"up"} or C{"unverified"} (see
+        L{txzaqar.subscriber.push}).
+        """
+
     def backoff_delays():
         """
         A C{dict} of subscribed queue name to its current backoff delay in

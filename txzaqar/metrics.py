@@ -133,8 +133,7 @@ class _SubscriberCollector:
         for queue, delay in sorted(subscriber.backoff_delays().items()):
             families["backoff_seconds"].add_metric([queue], delay)
         families["ready"].add_metric([], 1.0 if subscriber.health().ready else 0.0)
-        states: dict[str, str] = getattr(subscriber, "push_states", dict)()
-        for queue, state in sorted(states.items()):
+        for queue, state in sorted(subscriber.push_states().items()):
             families["push_up"].add_metric([queue], 1.0 if state == "up" else 0.0)
         return iter(families.values())
 

@@ -1,8 +1,8 @@
 """
-Push notifications from Zaqar as wake-ups for a Subscriber (each source
-provides L{txzaqar.interfaces.IWakeSource}):
+Push notifications from Zaqar as wake-ups for a Subscriber: each source
+provides L{txzaqar.interfaces.IWakeSource}.
 
-  - L{WebSocketPush}: Zaqar's WebSocket transport notifications;
+  - L{WebSocketPush}: Zaqar's WebSocket transport notifications.
   - L{WebhookPush}: Zaqar's notifier POSTs to a C{twisted.web} resource.
 
 Notifications carry no message id, so they only wake a claim; polling

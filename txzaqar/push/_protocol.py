@@ -39,6 +39,10 @@ class ZaqarClientProtocol(WebSocketClientProtocol):
         """A frame arrived."""
         self.factory.received(self, payload, isBinary)
 
+    def onPong(self, payload: bytes) -> None:
+        """The answer to a ping."""
+        self.factory.ponged(self)
+
     def onCloseFrame(self, code: int, reasonRaw: bytes) -> bool | None:
         """
         The server closes: a client would wait for the server to drop the
@@ -66,9 +70,12 @@ class ConnectionFactory(WebSocketClientFactory):
     @param closed: called with the protocol, the close code (or C{None})
         and reason, when the server closes and when the connection is
         lost (so maybe twice).
+    @param ponged: called with the protocol when a pong arrives.
     """
 
     protocol = ZaqarClientProtocol
+    # no "Starting factory" line at info for every reconnect
+    noisy = False
 
     def __init__(
         self,
@@ -77,11 +84,13 @@ class ConnectionFactory(WebSocketClientFactory):
         opened: Callable[[ZaqarClientProtocol], None],
         received: Callable[[ZaqarClientProtocol, bytes, bool], None],
         closed: Callable[[ZaqarClientProtocol, int | None, str | None], None],
+        ponged: Callable[[ZaqarClientProtocol], None] = lambda protocol: None,
     ) -> None:
         super().__init__(url, reactor=reactor)
         self.opened = opened
         self.received = received
         self.closed = closed
+        self.ponged = ponged
         #: Fired (with C{None}) the first time the connection closes, once
         #: someone waits for that (C{None} until then).
         self.on_close: Deferred[None] | None = None

@@ -32,6 +32,7 @@ from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamSer
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.python.failure import Failure
+from twisted.web.http import Request as HTTPRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
@@ -39,9 +40,11 @@ from zope.interface import implementer
 from .. import _validation as v
 from ..errors import ClientValidationError, Conflict, NotFound
 from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
+from ._target import tell
 
-__all__ = ["MAX_BODY", "BoundedRequest", "WebhookPush", "WebhookResource"]
+__all__ = ["MAX_BODY", "BoundedRequest", "QuietSite", "WebhookPush", "WebhookResource"]
 
+#: The push sources' logger (namespace C{txzaqar.push}).
 log = Logger(namespace="txzaqar.push")
 
 #: The largest notification body accepted, in bytes (a larger one is a 413).
@@ -66,6 +69,10 @@ def _check_url(url: object) -> str:
         raise ClientValidationError("url", "must be an absolute http:// or https:// URL")
     if parts.query or parts.fragment:
         raise ClientValidationError("url", "must have no query or fragment")
+    try:
+        _ = parts.port  # urllib checks the port only when asked for it
+    except ValueError as e:
+        raise ClientValidationError("url", f"has a bad port: {e}") from None
     return url
 
 
@@ -103,6 +110,16 @@ class BoundedRequest(Request):
             super().handleContentChunk(kept)
 
 
+class QuietSite(Site):
+    """
+    A L{Site} that writes no access log: Twisted's would write every
+    request line, secret path included, to the global log.
+    """
+
+    def log(self, request: HTTPRequest) -> None:
+        """Log nothing (see the class docstring)."""
+
+
 class WebhookResource(Resource):
     """
     The C{twisted.web} resource Zaqar's notifier POSTs to: mounted at the
@@ -122,6 +139,7 @@ class WebhookResource(Resource):
     waits for it in one of its few worker threads.
     """
 
+    #: Every path below it is this resource's to answer (404 for all but the secret one).
     isLeaf = True
 
     def __init__(self, push: WebhookPush, secret: str) -> None:
@@ -159,7 +177,7 @@ class WebhookResource(Resource):
             return 413
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than Python's stack
             log.debug("webhook: a body that is not JSON")
             return 400
         return self._push.received(document)
@@ -179,6 +197,12 @@ class WebhookPush:
 
     or, with C{listen=None}, mounted in the application's site at the URL's
     path (C{root.putChild(b"zaqar", push.resource)}).
+
+    A queue is reported up (L{IWakeTarget.push_up}) once its subscription
+    exists and is confirmed; any failure to make, confirm or renew it
+    (Zaqar down, a 4xx) reports it down once (L{IWakeTarget.push_down}) and
+    is retried after L{backoff}, until it succeeds and the queue is up
+    again.  A renewal that finds the subscription gone makes a new one.
 
     @param client: the L{IClient} whose queues' subscriptions are made,
         renewed and deleted.
@@ -220,6 +244,8 @@ class WebhookPush:
         self._client = client
         self._clock: IReactorTime = reactor
         self._endpoint = self._check_listen(reactor, listen)
+        if self._endpoint is None and urlsplit(self.url).port == 0:
+            raise ClientValidationError("url", "port 0 stands for the port listened on: give listen too")
         #: The C{twisted.web} resource notifications are POSTed to (a L{WebhookResource}).
         self.resource: IResource = WebhookResource(self, self._secret)
         #: The port listened on after L{start} (with C{listen} given), else C{None}.
@@ -237,6 +263,10 @@ class WebhookPush:
         self._target: IWakeTarget | None = None
         self._state = "new"
         self._watches: dict[str, _Watch] = {}
+        #: Unwatched queues whose subscription is being deleted: a new
+        #: watch of one waits for that (its create would find the old
+        #: subscription, and the delete then remove it).
+        self._closing: dict[str, Deferred[None]] = {}
         self._connections: WrappingFactory | None = None
 
     @staticmethod
@@ -296,7 +326,8 @@ class WebhookPush:
 
         async def start() -> None:
             if self._endpoint is not None:
-                self._connections = WrappingFactory(Site(self._site_root(), requestFactory=BoundedRequest))
+                site = QuietSite(self._site_root(), requestFactory=BoundedRequest, reactor=self._clock)
+                self._connections = WrappingFactory(site)
                 try:
                     self.port = await self._endpoint.listen(self._connections)
                 except Exception as e:
@@ -305,8 +336,8 @@ class WebhookPush:
                 log.info("webhook push listening on {address} for {url}",
                          address=str(self.port.getHost()), url=self.url)
             self._state = "started"
-            for watch in self._watches.values():
-                self._run(watch)
+            for watch in list(self._watches.values()):
+                self._begin(watch)
 
         return Deferred.fromCoroutine(start())
 
@@ -336,7 +367,7 @@ class WebhookPush:
         watch = _Watch(queue_name, self._client.queue(queue_name))
         self._watches[queue_name] = watch
         if self._state == "started":
-            self._run(watch)
+            self._begin(watch)
 
     def unwatch(self, queue_name: str) -> Deferred[None]:
         """
@@ -347,8 +378,36 @@ class WebhookPush:
         """
         watch = self._watches.pop(queue_name, None)
         if watch is None:
-            return succeed(None)
-        return Deferred.fromCoroutine(self._close(watch))
+            return self._after_close(queue_name) if queue_name in self._closing else succeed(None)
+        closed = Deferred.fromCoroutine(self._close(watch))
+        if closed.called:
+            return closed
+        self._closing[queue_name] = closed
+
+        def finished(_: None) -> None:
+            del self._closing[queue_name]
+            again = self._watches.get(queue_name)
+            if again is not None and not again.begun and self._state == "started":
+                self._run(again)
+
+        closed.addCallback(finished)
+        return self._after_close(queue_name)
+
+    def _after_close(self, queue_name: str) -> Deferred[None]:
+        """A new Deferred firing with C{None} once the subscription of C{queue_name} is deleted."""
+        done: Deferred[None] = Deferred()
+
+        def fire(result: None) -> None:
+            done.callback(None)
+            return result
+
+        self._closing[queue_name].addCallback(fire)
+        return done
+
+    def _begin(self, watch: _Watch) -> None:
+        """Start the upkeep of C{watch}, or let L{unwatch} start it once the old subscription is deleted."""
+        if watch.name not in self._closing:
+            self._run(watch)
 
     def stop(self) -> Deferred[None]:
         """
@@ -420,6 +479,7 @@ class WebhookPush:
     def _run(self, watch: _Watch) -> None:
         """Make sure the subscription of C{watch} exists, is confirmed and renewed."""
         watch.timer = None
+        watch.begun = True
         watch.pending = Deferred.fromCoroutine(self._ensure(watch))
         watch.pending.addCallbacks(self._ensured, self._failed, callbackArgs=(watch,), errbackArgs=(watch,))
 
@@ -491,12 +551,7 @@ class WebhookPush:
         return text.replace(self._secret, "<secret>")[:300]
 
     def _tell(self, method: str, *args: str) -> None:
-        if self._target is None:
-            return
-        try:
-            getattr(self._target, method)(*args)
-        except Exception:
-            log.failure("webhook push: the target's {method} failed", method=method)
+        tell(self._target, log, method, *args)
 
     async def _close(self, watch: _Watch) -> None:
         """Stop renewing C{watch}'s subscription and delete it; never fails."""
@@ -538,3 +593,5 @@ class _Watch:
         self.pending: Deferred[None] | None = None
         #: Unwatched or stopped: nothing more is scheduled or reported.
         self.closed = False
+        #: Whether its upkeep started.
+        self.begun = False

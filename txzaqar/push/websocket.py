@@ -9,6 +9,7 @@ notification has no message id, so it only wakes the target up.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,7 +17,12 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -28,9 +34,11 @@ from ..errors import ClientValidationError
 from ..interfaces import IAuthenticator, IWakeSource, IWakeTarget
 from . import _frames
 from ._protocol import ConnectionFactory, ZaqarClientProtocol, check_url
+from ._target import tell
 from ._tokens import TokenLifetime
 from .backoff import ReconnectDelay
 
+#: The push sources' logger (namespace C{txzaqar.push}).
 log = Logger(namespace="txzaqar.push")
 
 #: The close code Zaqar sends when the token a connection authenticated
@@ -43,6 +51,17 @@ CONNECT_TIMEOUT = 30.0
 CLOSE_WAIT = 2.0
 #: A subscription is renewed when this share of its ttl has passed.
 RENEW_AFTER = 0.75
+
+
+def _endpoint(reactor: Any, host: str, port: int) -> Any:
+    """A TCP endpoint to C{host}; an address connects directly, without a name lookup."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return HostnameEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+    if address.version == 6:
+        return TCP6ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
+    return TCP4ClientEndpoint(reactor, host, port, timeout=CONNECT_TIMEOUT)
 
 
 def _delay(field: str, value: object) -> float:
@@ -89,6 +108,10 @@ class WebSocketPush:
     @param max_reconnect_delay: the longest delay (seconds).
     @param jitter: a function returning a float in M{[0, 1)}; each delay is
         shortened by up to a quarter of it.
+    @param keepalive: seconds between pings on an idle connection; a ping
+        not answered by the next one drops the connection (push is then
+        down and reconnects), so a peer gone without a word is noticed.
+        C{0}: no pings.
     @raise ClientValidationError: a bad URL, ttl, delay or client id.
     """
 
@@ -107,6 +130,7 @@ class WebSocketPush:
         min_reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
         jitter: Callable[[], float] = random.random,
+        keepalive: float = 30.0,
     ) -> None:
         if not callable(url):
             check_url(url)
@@ -130,6 +154,8 @@ class WebSocketPush:
         self._tls = tls
         self._client_id = str(client_id)
         self._delays = ReconnectDelay(low, high, jitter)
+        self._keepalive = _delay("keepalive", keepalive)
+        self._awaiting_pong = False
 
         #: Connections opened after the first one (retries and reconnects).
         self.reconnects = 0
@@ -249,7 +275,12 @@ class WebSocketPush:
 
         closed.addCallback(done)
         protocol.factory.on_close = closed
-        protocol.sendClose(1000)
+        try:
+            protocol.sendClose(1000)
+        except Exception:
+            # autobahn refuses in states it thinks impossible: just drop
+            log.failure("WebSocket push could not send a close frame")
+            drop()
         return closed
 
     # -- connecting -----------------------------------------------------
@@ -276,8 +307,9 @@ class WebSocketPush:
         host, port, secure = check_url(url)
         headers = dict(await self._auth.headers())
         self._headers = headers
-        factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed)
-        endpoint: Any = HostnameEndpoint(self._reactor, host, port, timeout=CONNECT_TIMEOUT)
+        factory = ConnectionFactory(url, self._reactor, self._opened, self._received, self._closed,
+                                    self._ponged)
+        endpoint: Any = _endpoint(self._reactor, host, port)
         if secure:
             policy = self._tls if self._tls is not None else BrowserLikePolicyForHTTPS()
             endpoint = wrapClientTLS(policy.creatorForNetloc(host.encode("idna"), port), endpoint)
@@ -320,6 +352,7 @@ class WebSocketPush:
         self._may_reconnect_at_once = True
         self._cancel("timeout")
         self._schedule_refresh()
+        self._schedule_ping()
         for queue in sorted(self._watched):
             self._subscribe(queue)
         if not self._watched:
@@ -461,8 +494,32 @@ class WebSocketPush:
         else:
             self._fail(f"connection closed ({code} {reason or ''})".replace(" )", ")"))
 
+    def _schedule_ping(self) -> None:
+        if self._keepalive:
+            self._timers["ping"] = self._reactor.callLater(self._keepalive, self._ping)
+
+    def _ping(self) -> None:
+        """
+        Every C{keepalive} seconds: a connection whose peer is gone without
+        a FIN (a NAT or load balancer forgot it) would otherwise look up
+        for ever while no notification can come through it.
+        """
+        if self._protocol is None:
+            return
+        if self._awaiting_pong:
+            self._fail(f"no answer to a ping within {self._keepalive:g}s")
+            return
+        self._awaiting_pong = True
+        self._protocol.sendPing()
+        self._schedule_ping()
+
+    def _ponged(self, protocol: ZaqarClientProtocol) -> None:
+        if protocol is self._protocol:
+            self._awaiting_pong = False
+
     def _forget_connection(self) -> None:
         """Forget everything about the current connection (not the watched queues)."""
+        self._awaiting_pong = False
         if self._attempt is not None:
             attempt, self._attempt = self._attempt, None
             attempt.cancel()
@@ -520,10 +577,4 @@ class WebSocketPush:
             call.cancel()
 
     def _tell(self, method: str, *args: str) -> None:
-        """Call the target; what it raises is logged, never raised into the connection."""
-        if self._target is None:
-            return
-        try:
-            getattr(self._target, method)(*args)
-        except Exception:
-            log.failure("the push target's {method} raised", method=method)
+        tell(self._target, log, method, *args)

@@ -12,6 +12,13 @@ polling slows to C{safety_interval}; while it is down the queue is
 polled as usual.  Either change wakes the queue once, since a message may
 have come while nothing announced it.
 
+A notification only announces a post.  Messages that become claimable
+otherwise are claimed as follows: a released claim (a failed callback)
+wakes the queue at once, and a claim left to expire wakes it when it has
+expired; a message posted with a C{delay} is announced when posted, so
+the safety poll finds it after its delay (post delayed messages to a
+queue polled as usual, or lower C{safety_interval}).
+
 A source can be up and still never deliver: a Zaqar without the notifier
 pipeline (C{[storage] message_pipeline = zaqar.notification.notifier})
 accepts subscriptions and sends nothing.  So when a safety poll (one
@@ -26,6 +33,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from .events import log
 from .polling import QueuePoller
@@ -53,10 +62,15 @@ class QueuePush:
     @param poller: the queue's L{QueuePoller}.
     @param stats: the queue's counters.
     @param enabled: whether the subscriber has a push source.
+    @param clock: for the wake-up when a claim left to expire has expired.
     """
 
-    def __init__(self, name: str, poller: QueuePoller, stats: Any, enabled: bool) -> None:
+    def __init__(self, name: str, poller: QueuePoller, stats: Any, enabled: bool,
+                 clock: IReactorTime) -> None:
+        #: The queue name.
         self.name = name
+        self._clock = clock
+        self._expiries: set[IDelayedCall] = set()
         self._poller = poller
         self._stats = stats
         #: The queue's L{PushState}.
@@ -99,6 +113,32 @@ class QueuePush:
         if self._poller.wake():
             self._stats["wakeups"] += 1
 
+    def returned(self, delay: float) -> None:
+        """
+        Messages become claimable again in C{delay} seconds without a post
+        (so without a notification): while push is up, wake the queue then.
+        """
+        if self.state is not PushState.UP:
+            return  # polled as usual: a poll finds them
+        if delay <= 0:
+            self._poller.wake()
+            return
+        call: IDelayedCall
+
+        def wake() -> None:
+            self._expiries.discard(call)
+            self._poller.wake()
+
+        call = self._clock.callLater(delay, wake)
+        self._expiries.add(call)
+
+    def forget(self) -> None:
+        """The queue is unsubscribed or the subscriber stops: cancel pending wake-ups."""
+        for call in self._expiries:
+            if call.active():
+                call.cancel()
+        self._expiries.clear()
+
     def claim_started(self) -> tuple[bool, bool]:
         """
         A claim of this queue begins.
@@ -140,14 +180,21 @@ class PushStates:
         self._queues: dict[str, QueuePush] = {}
         self._warned = False
 
-    def add(self, name: str, poller: QueuePoller, stats: Any) -> QueuePush:
+    def add(self, name: str, poller: QueuePoller, stats: Any, clock: IReactorTime) -> QueuePush:
         """Track C{name}, polled by C{poller}; its state starts down (off without a source)."""
-        queue = self._queues[name] = QueuePush(name, poller, stats, self.kind is not None)
+        queue = self._queues[name] = QueuePush(name, poller, stats, self.kind is not None, clock)
         return queue
 
     def remove(self, name: str) -> None:
         """C{name} is no longer subscribed."""
-        self._queues.pop(name, None)
+        queue = self._queues.pop(name, None)
+        if queue is not None:
+            queue.forget()
+
+    def forget(self) -> None:
+        """The subscriber stops: cancel every pending wake-up."""
+        for queue in self._queues.values():
+            queue.forget()
 
     def get(self, name: str) -> QueuePush | None:
         """The L{QueuePush} of C{name}, or C{None} for a queue not subscribed."""

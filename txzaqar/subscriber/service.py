@@ -30,14 +30,10 @@ from .events import NotProcessed, QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
 from .push import PushStates, QueuePush
 from .readiness import Health, Readiness
-from .settings import SubscriberSettings, dead_lettering
+from .settings import SettingsAttributes, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
 from .stream import Listener, Stream
-
-
-def _option(name: str) -> Any:
-    return property(lambda self: getattr(self.settings, name), doc=f"C{{settings.{name}}}")
 
 
 class _Channel:
@@ -62,7 +58,7 @@ class _Channel:
 
 
 @implementer(ISubscriber, IWakeTarget)
-class Subscriber(Service):
+class Subscriber(Service, SettingsAttributes):
     """
     Polls subscribed queues and hands each message to its callback.
 
@@ -205,35 +201,6 @@ class Subscriber(Service):
     def __repr__(self) -> str:
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
 
-    # The options, as read-only attributes (they are the settings').
-    #: The most messages one claim asks for.
-    batch = _option("batch")
-    #: Claim ttl, in seconds.
-    claim_ttl = _option("claim_ttl")
-    #: Claim grace, in seconds.
-    grace = _option("grace")
-    #: The most callbacks running at once, over all queues.
-    concurrency = _option("concurrency")
-    #: Seconds between polls when a claim was not full, and the first backoff step.
-    poll_interval = _option("poll_interval")
-    #: The longest backoff, in seconds.
-    max_interval = _option("max_interval")
-    #: Seconds after which a callback counts as failed, or C{None} for no limit.
-    callback_timeout = _option("callback_timeout")
-    #: How long L{stopService} waits for callbacks in flight, in seconds.
-    stop_timeout = _option("stop_timeout")
-    #: The longest a successful message waits to be deleted together with others, in seconds.
-    ack_delay = _option("ack_delay")
-    #: Whether L{stopService} closes the client.
-    close_client = _option("close_client")
-    #: The most claim requests in flight at once for one queue with a backlog.
-    claims_in_flight = _option("claims_in_flight")
-    #: How many threads run plain callbacks (0: the reactor thread).
-    threads = _option("threads")
-    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
-    blocking_warning = _option("blocking_warning")
-    #: Seconds between polls of an idle queue while push notifications for it flow.
-    safety_interval = _option("safety_interval")
 
     # -- public API -----------------------------------------------------
 
@@ -282,7 +249,8 @@ class Subscriber(Service):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
-        settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures)
+        settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures,
+                                     partial(self._returned, queue_name))
         # the pull stream's own callback only hands the message over: reactor thread
         plain = callback is not None and not runs_on_reactor(callback)
         if callback is None:
@@ -292,7 +260,7 @@ class Subscriber(Service):
         channel.stats = counts
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
                                      self.settings, self._clock, self._jitter)
-        channel.push = self._push.add(queue_name, channel.poller, counts)
+        channel.push = self._push.add(queue_name, channel.poller, counts, self._clock)
         self._channels[queue_name] = channel
         if self.push is not None:
             self.push.watch(queue_name)
@@ -352,6 +320,11 @@ class Subscriber(Service):
         channel = self._channels.get(queue_name)
         if channel is not None:
             channel.push.down(reason)
+
+    def _returned(self, queue_name: str, delay: float) -> None:
+        channel = self._channels.get(queue_name)
+        if channel is not None:
+            channel.push.returned(delay)
 
     def push_states(self) -> dict[str, str]:
         """
@@ -515,6 +488,7 @@ class Subscriber(Service):
                 await self._client.close()
             except Exception:
                 log.failure("closing the client", level=LogLevel.warn)
+        self._push.forget()
         log.info("subscriber stopped: {stats}", stats=dict(self.stats))
 
     async def _wait_for_threads(self, timeout: float) -> None:

@@ -255,6 +255,50 @@ class SubscriberSettings:
         }
 
 
+def _option(name: str) -> Any:
+    return property(lambda self: getattr(self.settings, name), doc=f"C{{settings.{name}}}")
+
+
+class SettingsAttributes:
+    """
+    The options of a L{txzaqar.subscriber.Subscriber}, as read-only
+    attributes of it: each is the same field of its C{settings} (a
+    L{SubscriberSettings}).
+    """
+
+    #: The L{SubscriberSettings}.
+    settings: SubscriberSettings
+
+    #: The most messages one claim asks for.
+    batch = _option("batch")
+    #: Claim ttl, in seconds.
+    claim_ttl = _option("claim_ttl")
+    #: Claim grace, in seconds.
+    grace = _option("grace")
+    #: The most callbacks running at once, over all queues.
+    concurrency = _option("concurrency")
+    #: Seconds between polls when a claim was not full, and the first backoff step.
+    poll_interval = _option("poll_interval")
+    #: The longest backoff, in seconds.
+    max_interval = _option("max_interval")
+    #: Seconds after which a callback counts as failed, or C{None} for no limit.
+    callback_timeout = _option("callback_timeout")
+    #: How long L{stopService} waits for callbacks in flight, in seconds.
+    stop_timeout = _option("stop_timeout")
+    #: The longest a successful message waits to be deleted together with others, in seconds.
+    ack_delay = _option("ack_delay")
+    #: Whether L{stopService} closes the client.
+    close_client = _option("close_client")
+    #: The most claim requests in flight at once for one queue with a backlog.
+    claims_in_flight = _option("claims_in_flight")
+    #: How many threads run plain callbacks (0: the reactor thread).
+    threads = _option("threads")
+    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
+    blocking_warning = _option("blocking_warning")
+    #: Seconds between polls of an idle queue while push notifications for it flow.
+    safety_interval = _option("safety_interval")
+
+
 #: The check of C{max_claim_count}.
 MAX_CLAIM_COUNT = WholeNumber("max_claim_count", 1, v.MAX_INT64)
 

@@ -17,7 +17,7 @@ left to expire (L{FailureMemory} tells repeat failures).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet.defer import (
@@ -115,10 +115,15 @@ class QueueSettlement:
     @param stats: the queue's counters (an L{events.QueueCounts}, which adds
         to the subscriber's as well), updated here.
     @param failures: the subscriber's L{FailureMemory}.
+    @param returned: called with C{delay} when messages become claimable
+        again in C{delay} seconds without being posted (0: their claim was
+        released; else it was left to expire), so that a queue woken only
+        by post notifications claims them.
     """
 
     def __init__(self, queue: IQueue, clock: IReactorTime, settings: SubscriberSettings,
-                 stats: Counter[str], failures: FailureMemory) -> None:
+                 stats: Counter[str], failures: FailureMemory,
+                 returned: Callable[[float], None] = lambda delay: None) -> None:
         #: The queue.
         self.queue = queue
         #: The queue's name.
@@ -127,6 +132,7 @@ class QueueSettlement:
         self._settings = settings
         self._stats = stats
         self._failures = failures
+        self._returned = returned
         #: The claims in progress.
         self.works: set[ClaimWork] = set()
         self._acks: list[tuple[str, ClaimWork]] = []
@@ -234,6 +240,8 @@ class QueueSettlement:
             await self._release(work)
         elif work.failed:
             self._stats["left_to_expire"] += len(work.failed)
+            # renewed at most claim_ttl ago: expired by then
+            self._returned(self._settings.claim_ttl + 1.0)
             log.info("leaving claim {claim_id} on {queue} to expire: its {count} failed messages "
                      "failed before", claim_id=work.claim.id, queue=self.name, count=len(work.failed))
         self.works.discard(work)
@@ -249,6 +257,7 @@ class QueueSettlement:
                         claim_id=work.claim.id, queue=self.name, count=count)
             return
         self._stats["released"] += count
+        self._returned(0.0)
         log.info("released claim {claim_id} on {queue}: {count} messages back in the queue",
                  claim_id=work.claim.id, queue=self.name, count=count)
 

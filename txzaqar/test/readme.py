@@ -209,6 +209,8 @@ _CODE = "txzaqar.test.integration.test_readme_code."
 _COMMANDS = "txzaqar.test.unit.test_readme_commands."
 DAEMON = "The daemon: ``twistd zaqar-listen``"
 PRODUCTION = "Running it in production"
+PUSH = "Push: messages in milliseconds"
+_PUSH = "txzaqar.test.integration.test_readme_push."
 _CODE_API = "txzaqar.test.integration.test_readme_code_api."
 
 #: Every block of the README, and what proves it runs as printed.  A new
@@ -234,6 +236,10 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
     Entry(DAEMON, "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(DAEMON, "twistd -n zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(PUSH, "client = txzaqar.connect(", Run(_PUSH + "PushBlockTests.test_websocket")),
+    Entry(PUSH, "from txzaqar.push import WebhookPush", Run(_PUSH + "PushBlockTests.test_webhook")),
+    Entry(PUSH, "[storage]", Run(_PUSH + "ZaqarConfigurationTests")),
     Entry("All the options", "Usage: twistd [options] zaqar-listen",
           Run("txzaqar.test.unit.test_tap_commandline.HelpInReadmeTests")),
     Entry("Metrics and health", "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),

@@ -9,7 +9,8 @@ Test helpers for txzaqar users.
   - A real-server fixture (L{shared_zaqar}, L{ZaqarServer}, L{RedisServer},
     L{ServerSet}): Zaqar 23.0.1 on Redis in its own virtualenv, started on a
     free loopback port and stopped at exit; these block (call them from
-    C{setUp}).  They live in L{txzaqar.testing.servers} and are imported
+    C{setUp}).  L{shared_push_zaqar} adds the notifier pipeline and Zaqar's
+    WebSocket transport (C{.websocket_url}) for push tests.  They live in L{txzaqar.testing.servers} and are imported
     from there on first use, so that importing this package for the fake
     starts no process machinery and registers no exit hook.
   - A fault-injecting proxy to put in front of a real Zaqar
@@ -24,7 +25,7 @@ from .recording import RecordedRequest, RecordingAgent
 
 if TYPE_CHECKING:
     from .faults import FAULT_KINDS, FaultProxy, FaultSchedule, ProxiedRequest
-    from .servers import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_zaqar
+    from .servers import HarnessError, RedisServer, ServerSet, ZaqarServer, shared_push_zaqar, shared_zaqar
 
 __all__ = [
     "FAULT_KINDS",
@@ -43,11 +44,14 @@ __all__ = [
     "ZaqarServer",
     "memory_client",
     "memory_subscriber",
+    "shared_push_zaqar",
     "shared_zaqar",
 ]
 
 #: The real-server names, found in L{txzaqar.testing.servers} when first asked for.
-_SERVER_NAMES = frozenset({"HarnessError", "RedisServer", "ServerSet", "ZaqarServer", "shared_zaqar"})
+_SERVER_NAMES = frozenset(
+    {"HarnessError", "RedisServer", "ServerSet", "ZaqarServer", "shared_push_zaqar", "shared_zaqar"}
+)
 
 #: The fault proxy's names, found in L{txzaqar.testing.faults} when first asked for.
 _FAULT_NAMES = frozenset({"FAULT_KINDS", "FaultProxy", "FaultSchedule", "ProxiedRequest"})

@@ -13,6 +13,7 @@ generous deadline; there are no fixed sleeps.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import select
@@ -321,6 +322,43 @@ class WebSocketShortTokenTests(unittest.TestCase):
             reason=reason,
         )
         self.assertEqual((code, reason), (4003, "Authentication expired."))
+
+    async def test_second_authenticate_moves_the_expiry(self) -> None:
+        """A fresh token sent in a second C{authenticate} frame replaces the first one's expiry."""
+        first, first_body = await deferToThread(self.stack.keystone.token, "demo")
+        project = first_body["project"]["id"]
+        first_expiry = datetime.datetime.fromisoformat(first_body["expires_at"].replace("Z", "+00:00"))
+        ws = await open_websocket(self, self.stack.websocket_url)
+        auth = await ws.call("authenticate", {"X-Auth-Token": first, "X-Project-ID": project})
+        self.assertEqual(auth["headers"]["status"], 200, auth)
+
+        # a second token, issued later so that it expires at least 2 s later
+        # (Keystone's times have 1 s steps); polled, not slept for
+        deadline = reactor.seconds() + PATIENCE
+        while True:
+            second, second_body = await deferToThread(self.stack.keystone.token, "demo")
+            second_expiry = datetime.datetime.fromisoformat(second_body["expires_at"].replace("Z", "+00:00"))
+            if (second_expiry - first_expiry).total_seconds() >= 2:
+                break
+            self.assertLess(reactor.seconds(), deadline, "no later token")
+            await deferLater(reactor, 0.5, lambda: None)
+        self.assertFalse(ws.closed.called, "closed before the second authenticate")
+        again = await ws.call("authenticate", {"X-Auth-Token": second, "X-Project-ID": project})
+        log.info("second authenticate reply: {frame}", frame=json.dumps(again))
+        self.assertEqual(again["headers"]["status"], 200, again)
+
+        _, code, reason = await wait_until(lambda: ws.closed.called and ws.closed.result, "the close")
+        closed_at = datetime.datetime.now(datetime.UTC)
+        log.info(
+            "after a second authenticate: close {code} {reason!r} {late:.1f}s after the first token's expiry,"
+            " {early:.1f}s from the second's",
+            code=code,
+            reason=reason,
+            late=(closed_at - first_expiry).total_seconds(),
+            early=(closed_at - second_expiry).total_seconds(),
+        )
+        self.assertEqual(code, 4003)
+        self.assertGreater((closed_at - first_expiry).total_seconds(), 1.0)
 
 
 class PrivateWebSocketRestartTests(unittest.TestCase):

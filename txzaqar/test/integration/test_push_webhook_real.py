@@ -1,9 +1,10 @@
 """
 L{txzaqar.push.WebhookPush} against a real Zaqar with the notifier
-pipeline (C{[storage] message_pipeline = zaqar.notification.notifier}),
-and against one with C{[notification] require_confirmation = true}: the
-notifier POSTs to the source on a free loopback port, and a message
-posted over HTTP wakes a recording target.
+pipeline (C{[storage] message_pipeline = zaqar.notification.notifier};
+L{txzaqar.testing.servers.shared_push_zaqar}), and against one with
+C{[notification] require_confirmation = true}: the notifier POSTs to the
+source on a free loopback port, and a message posted over HTTP wakes a
+recording target.
 
 No fixed sleeps: every wait polls a condition, with a generous deadline.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import threading
 import time
 import uuid
 from typing import Any
@@ -31,29 +31,7 @@ from zope.interface import implementer
 from txzaqar import connect
 from txzaqar.interfaces import IWakeTarget
 from txzaqar.push import WebhookPush
-from txzaqar.testing.servers import ZaqarServer, shared_redis
-
-#: The notifier Zaqars of this process, by whether they require confirmation.
-_servers: dict[bool, ZaqarServer] = {}
-_servers_lock = threading.Lock()
-
-
-def notifier_zaqar(require_confirmation: bool = False) -> ZaqarServer:
-    """
-    A Zaqar with the notifier pipeline (and, if asked, confirmation
-    required), started on first use (blocking) and stopped at exit.
-    """
-    with _servers_lock:
-        server = _servers.get(require_confirmation)
-        if server is None or not server.running():
-            extra = {"notification": {"require_confirmation": "true" if require_confirmation else "false"}}
-            server = ZaqarServer(
-                shared_redis(), message_pipeline="zaqar.notification.notifier", extra_config=extra,
-                name=f"zaqar-notifier{'-confirm' if require_confirmation else ''}-{uuid.uuid4().hex[:4]}",
-            )
-            server.start()
-            _servers[require_confirmation] = server
-        return server
+from txzaqar.testing.servers import shared_push_zaqar
 
 
 @implementer(IWakeTarget)
@@ -81,7 +59,7 @@ class WebhookRealTests(unittest.TestCase):
     require_confirmation = False
 
     def setUp(self) -> None:
-        self.zaqar = notifier_zaqar(self.require_confirmation)
+        self.zaqar = shared_push_zaqar(require_confirmation=self.require_confirmation)
         self.project = f"txzaqar-hook-{uuid.uuid4().hex[:8]}"
         self.client = connect(self.zaqar.url, project_id=self.project, reactor=reactor)
         self.addCleanup(self.client.close)

@@ -22,10 +22,11 @@ from txzaqar.client import Client
 from txzaqar.connection import Connection
 from txzaqar.message import Message
 from txzaqar.metrics import SubscriberMetrics
-from txzaqar.push import WebSocketPush
+from txzaqar.push import WebhookPush, WebSocketPush
 from txzaqar.queue import Metadata, Queue
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscription import Subscription
+from txzaqar.testing.memory.push import MemoryPush
 
 PAIRS: list[tuple[Any, type]] = [
     (i.IAuthenticator, NoAuth),
@@ -45,6 +46,8 @@ PAIRS: list[tuple[Any, type]] = [
     (i.ISubscriber, Subscriber),
     (i.IWakeTarget, Subscriber),
     (i.IWakeSource, WebSocketPush),
+    (i.IWakeSource, WebhookPush),
+    (i.IWakeSource, MemoryPush),
     (i.ISubscriberObserver, SubscriberMetrics),
 ]
 

@@ -27,7 +27,7 @@ from txzaqar.metrics import SubscriberMetrics, operation
 from txzaqar.subscriber import STATS
 from txzaqar.subscriber.events import QueueCounts, new_stats
 from txzaqar.subscriber.service import callback_outcome
-from txzaqar.testing import memory_subscriber
+from txzaqar.testing import memory_client, memory_subscriber
 
 from .subscriber_fakes import FakeClient
 
@@ -180,6 +180,30 @@ class SubscriberMetricsTests(SynchronousTestCase):
         post(self.client, "orders", 2, self)
         self.clock.advance(8)
         self.assertEqual(self.value("txzaqar_subscriber_backoff_seconds", queue="orders"), 0.0)
+
+    def test_push(self) -> None:
+        """The push gauge per queue, and the push counters, with the in-memory fake's push."""
+        client, fake = memory_client()
+        sub, _, _ = memory_subscriber(client=client, fake=fake, push=fake.push(), jitter=lambda: 0.0)
+        registry = sub.metrics.registry
+        sub.subscribe("orders", lambda m: None)
+        sub.subscribe("refunds", lambda m: None)
+        sub.startService()
+        fake.clock.advance(0)
+        gauge = "txzaqar_subscriber_push_up"
+        self.assertEqual([registry.get_sample_value(gauge, {"queue": q}) for q in ("orders", "refunds")],
+                         [1.0, 1.0])
+        post(client, "orders", 2, self)
+        fake.clock.advance(0)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_notifications_total",
+                                                   {"queue": "orders"}), 2)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_processed_total", {"queue": "orders"}), 2)
+        sub.push.disconnect()
+        fake.clock.advance(0)
+        self.assertEqual(registry.get_sample_value(gauge, {"queue": "orders"}), 0.0)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_push_fallbacks_total",
+                                                   {"queue": "orders"}), 1)
+        self.successResultOf(sub.stopService())
 
     def test_callback_duration_by_outcome(self) -> None:
         from twisted.internet.defer import TimeoutError

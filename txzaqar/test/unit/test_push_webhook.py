@@ -104,7 +104,8 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(e.field, field)
 
     def test_url(self) -> None:
-        for url in ("ftp://h/x", "hooks.example/x", "http:///nohost", "http://h/x?q=1", "http://h/#f", 42):
+        for url in ("ftp://h/x", "hooks.example/x", "http:///nohost", "http://h/x?q=1", "http://h/#f", 42,
+                    "http://127.0.0.1:0/x", "http://h:99999/x", "http://h:port/x"):
             self.refused("url", url=url)
 
     def test_ttl(self) -> None:
@@ -125,6 +126,18 @@ class ConstructionTests(SynchronousTestCase):
         self.assertEqual(push.kind, "webhook")
         self.assertEqual(push.subscriber_url, "https://h/x/ok._~-1")
         self.assertEqual(push.state, "new")
+
+    def test_signatures_agree_with_the_interface(self) -> None:
+        """As test_interfaces checks its pairs: parameter names, order and defaults."""
+        from txzaqar.test.unit.test_interfaces import implementation_parameters, interface_parameters
+        from txzaqar.testing import MemoryPush
+
+        for cls in (WebhookPush, MemoryPush):
+            self.assertTrue(IWakeSource.implementedBy(cls))
+            for name, description in IWakeSource.namesAndDescriptions(all=True):
+                if name != "kind":
+                    self.assertEqual(interface_parameters(description),
+                                     implementation_parameters(getattr(cls, name)), (cls, name))
 
     def test_generated_path(self) -> None:
         """Without C{path}, each source has its own unguessable path, not in its repr."""
@@ -190,6 +203,7 @@ class ResourceTests(SynchronousTestCase):
             json.dumps({"Message_Type": "Other", "queue_name": "q"}).encode(),
             json.dumps({"queue_name": "q"}).encode(),
             b'{"queue_name": "q", "Message_Type": "Notification"',
+            b"\xff\xfe{}", b"[" * 60000,
         ]
         for body in bad:
             self.assertEqual(self.post(body), 400, body)
@@ -269,7 +283,10 @@ class ListeningTests(SynchronousTestCase):
         return push
 
     def connect(self) -> Any:
-        factory = self.reactor.tcpServers[-1][1]
+        factory: Any = self.reactor.tcpServers[-1][1]
+        if not factory.numPorts:
+            factory.doStart()  # as a real port does (the memory reactor does not)
+            self.addCleanup(factory.doStop)
         return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
 
     def http(self, push: WebhookPush, data: bytes) -> bytes:
@@ -280,6 +297,7 @@ class ListeningTests(SynchronousTestCase):
         return transport.value()
 
     def test_listens(self) -> None:
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
         push = self.start()
         port, factory, backlog, interface = self.reactor.tcpServers[0]
         self.assertEqual((port, interface), (8080, "127.0.0.1"))
@@ -295,6 +313,11 @@ class ListeningTests(SynchronousTestCase):
                                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             self.assertTrue(answer.startswith(b"HTTP/1.1 404"), (path, answer[:80]))
         self.assertEqual(self.target.of("wake"), [("wake", "q")])
+        # no access log line: it would show the secret path
+        text = " ".join(formatEvent(e) + repr(e) for e in events)
+        self.assertIn("listening", text)
+        self.assertNotIn(SECRET, text)
+        self.assertNotIn("POST /", text)
 
     def test_root_url(self) -> None:
         push = self.start(url="http://hooks.example:8080")
@@ -565,6 +588,41 @@ class LifecycleTests(SynchronousTestCase):
         self.assertEqual(self.subscriptions(), [])
         self.assertEqual(self.target.calls, [])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_watch_again_while_deleting(self) -> None:
+        """
+        Watching a queue again while its old subscription is being deleted
+        waits for the delete, then makes a new subscription (else the
+        create would find the old one, which the delete then removes).
+        """
+        self.successResultOf(self.push.start(self.target))
+        self.push.watch("q")
+        [old] = self.subscriptions()
+        held: list[Deferred[None]] = []
+        real = self.agent.request
+
+        def request(*args: Any, **kwargs: Any) -> Deferred[Any]:
+            gate: Deferred[None] = Deferred()
+            held.append(gate)
+            return gate.addCallback(lambda _: real(*args, **kwargs))
+
+        self.agent.request = request  # type: ignore[method-assign]
+        first = self.push.unwatch("q")
+        self.push.watch("q")
+        # and again, while the first delete is in flight: that watch made nothing to delete
+        self.successResultOf(self.push.unwatch("q"))
+        self.push.watch("q")
+        self.assertEqual(len(held), 1)  # only the delete was sent
+        self.assertNoResult(first)
+        while held:
+            held.pop(0).callback(None)
+        self.successResultOf(first)
+        self.agent.request = real  # type: ignore[method-assign]
+        [new] = self.subscriptions()
+        self.assertNotEqual(new.id, old.id)
+        self.assertIs(new.confirmed, True)
+        self.assertEqual(self.push.queues_up, frozenset({"q"}))
+        self.assertEqual(self.target.calls, [("push_up", "q"), ("push_up", "q")])
 
     def test_secret_not_logged(self) -> None:
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]

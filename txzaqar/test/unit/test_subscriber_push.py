@@ -297,3 +297,58 @@ class MissedNotificationTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual(sub.stats["push_missed"], 0)
         self.assertEqual(sub.push_states(), {"q": "up"})
         self.stop(sub)
+
+
+class ReturnedMessagesTests(PushTestsMixin, SynchronousTestCase):
+    """Messages claimable again without a post (so without a notification) are claimed anyway."""
+
+    def start_with_one_message(self, **kw: Any) -> tuple[Any, Recorder, Any]:
+        sub = self.push_subscriber(**kw)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        sub.startService()
+        sub.push_up("q")
+        self.clock.advance(0)
+        q.add(1)
+        sub.wake("q")
+        self.clock.advance(0)
+        self.assertEqual(cb.ids(), ["m0"])
+        return sub, cb, q
+
+    def test_a_released_claim_wakes_the_queue(self) -> None:
+        """A failed callback: its claim is released, and claimed again at once, not at the safety poll."""
+        sub, cb, q = self.start_with_one_message()
+        self.clock.advance(5)
+        cb.deferreds.pop("m0").errback(RuntimeError("try again"))
+        self.clock.advance(0)
+        self.assertEqual(sub.stats["released"], 1)
+        self.assertEqual(cb.ids(), ["m0", "m0"])
+        self.assertEqual(q.claim_times[-1], 5)
+        cb.deferreds.pop("m0").callback(None)
+        self.flushLoggedErrors(RuntimeError)
+        self.stop(sub)
+
+    def test_a_claim_left_to_expire_wakes_the_queue_when_expired(self) -> None:
+        """A message that failed before is left to its claim's expiry: the queue is woken then."""
+        sub, cb, q = self.start_with_one_message(claim_ttl=90)
+        sub._failures.failed("m0")
+        cb.deferreds.pop("m0").errback(RuntimeError("again"))
+        self.clock.advance(0)
+        self.assertEqual(sub.stats["left_to_expire"], 1)
+        self.clock.pump([1] * 100)
+        # start, push_up, the notification; poll_interval after that partial
+        # claim, then safety polls (60 s), and the expiry (ttl + 1 s)
+        self.assertEqual(q.claim_times, [0, 0, 0, 1, 61, 91])
+        self.flushLoggedErrors(RuntimeError)
+        self.stop(sub)
+
+    def test_nothing_pending_after_stop(self) -> None:
+        """A wake-up waiting for an expiry is cancelled when the subscriber stops."""
+        sub, cb, q = self.start_with_one_message(claim_ttl=90)
+        sub._failures.failed("m0")
+        cb.deferreds.pop("m0").errback(RuntimeError("again"))
+        self.clock.advance(0)
+        self.flushLoggedErrors(RuntimeError)
+        self.stop(sub)
+        self.assertEqual(self.clock.getDelayedCalls(), [])

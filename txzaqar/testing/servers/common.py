@@ -1,7 +1,7 @@
 """
 What every real-server module needs: the harness's error, its progress
-line on stderr, log tails for error messages, polling with a deadline, and a
-free loopback port.
+line on stderr, log tails for error messages, polling with a deadline, a
+free loopback port, and the INI writer of the servers' configuration files.
 
 Only the standard library is used here.
 """
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["HarnessError", "free_port", "say", "tail", "wait_until"]
+__all__ = ["HarnessError", "free_port", "say", "tail", "wait_until", "write_ini"]
 
 
 class HarnessError(RuntimeError):
@@ -59,3 +59,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def write_ini(path: Path, sections: dict[str, dict[str, str]]) -> None:
+    """Write I{sections} (C{{section: {option: value}}}) to I{path} as an INI file, in order."""
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {v}" for k, v in values.items())
+        lines.append("")
+    path.write_text("\n".join(lines))

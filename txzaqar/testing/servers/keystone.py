@@ -354,24 +354,28 @@ class KeystoneServer(ServerProcess):
         return status
 
     def _set_up_identity(self) -> None:
-        t = self.admin_token()
+        # a fresh admin token per request: with short token TTLs (5 s) a
+        # slow machine outlives one token during this set-up
         # bootstrap registered the identity endpoints with a placeholder URL
-        for ep in self._ok("GET", "/endpoints", token=t, expect=(200,))["endpoints"]:
+        for ep in self._ok("GET", "/endpoints", token=self.admin_token(), expect=(200,))["endpoints"]:
             if ep["url"] == PLACEHOLDER_URL:
                 self._ok(
                     "PATCH",
                     f"/endpoints/{ep['id']}",
                     {"endpoint": {"url": self.url + "/"}},
-                    token=t,
+                    token=self.admin_token(),
                     expect=(200,),
                 )
-        roles = {r["name"]: r["id"] for r in self._ok("GET", "/roles", token=t, expect=(200,))["roles"]}
+        roles = {
+            r["name"]: r["id"]
+            for r in self._ok("GET", "/roles", token=self.admin_token(), expect=(200,))["roles"]
+        }
         for user, user_roles in USERS:
             project = self._ok(
                 "POST",
                 "/projects",
                 {"project": {"name": user.project_name, "domain_id": user.project_domain_id}},
-                token=t,
+                token=self.admin_token(),
                 expect=(201,),
             )["project"]
             created = self._ok(
@@ -385,7 +389,7 @@ class KeystoneServer(ServerProcess):
                         "default_project_id": project["id"],
                     }
                 },
-                token=t,
+                token=self.admin_token(),
                 expect=(201,),
             )["user"]
             self._ids[f"project:{user.project_name}"] = project["id"]
@@ -394,7 +398,7 @@ class KeystoneServer(ServerProcess):
                 self._ok(
                     "PUT",
                     f"/projects/{project['id']}/users/{created['id']}/roles/{roles[role]}",
-                    token=t,
+                    token=self.admin_token(),
                     expect=(204,),
                 )
 
@@ -423,8 +427,9 @@ class KeystoneServer(ServerProcess):
         Register (or re-point) a service with one endpoint per interface,
         all at I{url}.  Returns the service id.
         """
-        t = self.admin_token()
-        services = self._ok("GET", f"/services?type={service_type}", token=t, expect=(200,))["services"]
+        services = self._ok("GET", f"/services?type={service_type}", token=self.admin_token(), expect=(200,))[
+            "services"
+        ]
         if services:
             service_id = services[0]["id"]
         else:
@@ -432,14 +437,14 @@ class KeystoneServer(ServerProcess):
                 "POST",
                 "/services",
                 {"service": {"type": service_type, "name": name or service_type, "enabled": True}},
-                token=t,
+                token=self.admin_token(),
                 expect=(201,),
             )["service"]["id"]
         existing = {
             ep["interface"]: ep
-            for ep in self._ok("GET", f"/endpoints?service_id={service_id}", token=t, expect=(200,))[
-                "endpoints"
-            ]
+            for ep in self._ok(
+                "GET", f"/endpoints?service_id={service_id}", token=self.admin_token(), expect=(200,)
+            )["endpoints"]
         }
         for interface in interfaces:
             if interface in existing:
@@ -447,7 +452,7 @@ class KeystoneServer(ServerProcess):
                     "PATCH",
                     f"/endpoints/{existing[interface]['id']}",
                     {"endpoint": {"url": url, "region_id": region}},
-                    token=t,
+                    token=self.admin_token(),
                     expect=(200,),
                 )
             else:
@@ -463,7 +468,7 @@ class KeystoneServer(ServerProcess):
                             "enabled": True,
                         }
                     },
-                    token=t,
+                    token=self.admin_token(),
                     expect=(201,),
                 )
         return service_id
@@ -473,4 +478,3 @@ class KeystoneServer(ServerProcess):
         self.register_service("messaging", url, name="zaqar")
         if websocket_url:
             self.register_service("messaging-websocket", websocket_url, name="zaqar-websocket")
-

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .common import HarnessError, free_port, say
+from .common import HarnessError, free_port, say, write_ini
 from .process import ServerProcess
 
 if TYPE_CHECKING:
@@ -109,9 +109,10 @@ class ZaqarWebSocketServer(ServerProcess):
     """
     Zaqar's WebSocket transport for the HTTP I{zaqar}: C{zaqar-server
     --config-file <zaqar's> --config-file <overlay>}, on loopback ports
-    chosen at the first start and kept after: L{kill} (SIGKILL, a crash)
-    or L{stop} then L{start} brings it back on the same C{ws://} port and
-    notification port while the HTTP server keeps running.
+    chosen at the first start and kept after: C{kill()} (SIGKILL, a crash,
+    L{ServerProcess.kill}) or C{stop()}, then L{start}, brings it back on
+    the same C{ws://} port and notification port while the HTTP server
+    keeps running.
 
     @param zaqar: the HTTP server whose configuration it shares; it must
         have been started once (its C{zaqar.conf} is read at each start).
@@ -186,14 +187,6 @@ class ZaqarWebSocketServer(ServerProcess):
             },
         }
 
-    def _write_config(self) -> None:
-        lines: list[str] = []
-        for section, values in self.overlay().items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {v}" for k, v in values.items())
-            lines.append("")
-        self.config_file.write_text("\n".join(lines))
-
     def start(self) -> None:
         """
         Start it (blocking) and wait until it accepts a WebSocket handshake;
@@ -218,7 +211,7 @@ class ZaqarWebSocketServer(ServerProcess):
 
         def spawn(port: int) -> None:
             self.notification_port = fixed_notification or free_port()
-            self._write_config()
+            write_ini(self.config_file, self.overlay())
             cmd = [
                 str(venv / "bin" / "zaqar-server"),
                 "--config-file",

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .common import HarnessError, say
+from .common import HarnessError, say, write_ini
 from .pki import ServerTLS
 from .process import ServerProcess
 from .redis import RedisServer
@@ -278,7 +278,13 @@ class ZaqarServer(ServerProcess):
         assert self.directory is not None
         return self.directory / "zaqar.log"
 
-    def _config(self) -> dict[str, dict[str, str]]:
+    def config(self) -> dict[str, dict[str, str]]:
+        """
+        Its C{zaqar.conf} (written at each start; its WebSocket transport
+        reads it too), once its port and Redis database are known.
+
+        @return: C{{section: {option: value}}}.
+        """
         assert self.dbid is not None and self.port is not None
         store = self.redis.uri(self.dbid)
         conf: dict[str, dict[str, str]] = {
@@ -317,12 +323,7 @@ class ZaqarServer(ServerProcess):
         return f"sqlite:///{self.directory / 'management.sqlite'}"
 
     def _write_config(self) -> None:
-        lines: list[str] = []
-        for section, values in self._config().items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {v}" for k, v in values.items())
-            lines.append("")
-        self.config_file.write_text("\n".join(lines))
+        write_ini(self.config_file, self.config())
 
     def _prepare_pooling(self, venv: Path) -> None:
         # zaqar-sql-db-manage fails on SQLite (migration 006 uses MySQL's

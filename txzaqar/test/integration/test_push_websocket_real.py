@@ -1,0 +1,340 @@
+"""
+L{txzaqar.push.WebSocketPush} against Zaqar's real WebSocket transport (a
+second C{zaqar-server} on the same Redis, with the notifier pipeline:
+L{txzaqar.testing.servers.shared_push_zaqar}), with a recording
+L{IWakeTarget}: messages are posted over HTTP with L{txzaqar.connect}.
+
+Without auth, with Keystone (tokens of an hour, and of 5 seconds across
+more than three lifetimes), and across a crash (SIGKILL) and restart of
+the WebSocket process.  Waits poll a condition against a generous
+deadline; the figures (post-to-wake latency, reconnect time) are logged
+at info (namespace C{txzaqar.test.push}) into trial's C{test.log}.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from functools import partial
+from typing import Any, cast
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+from twisted.logger import ILogObserver, Logger, globalLogPublisher
+from twisted.trial import unittest
+from zope.interface import implementer
+
+import txzaqar
+from txzaqar.auth import Keystone, NoAuth
+from txzaqar.client import Client
+from txzaqar.interfaces import IAuthenticator, IWakeTarget
+from txzaqar.push import WebSocketPush
+from txzaqar.test.integration.waiting import wait_until
+from txzaqar.testing.servers import push_zaqar, shared_keystone_stack, shared_push_zaqar
+
+#: How long any wait on a real server may take before the test fails.
+PATIENCE = 60.0
+
+log = Logger(namespace="txzaqar.test.push")
+
+
+@implementer(IWakeTarget)
+class RecordingTarget:
+    """Records what it is told, with the reactor's time."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, str]] = []
+
+    def wake(self, queue_name: str) -> None:
+        self.events.append((reactor.seconds(), "wake", queue_name))
+
+    def push_up(self, queue_name: str) -> None:
+        self.events.append((reactor.seconds(), "push_up", queue_name))
+
+    def push_down(self, queue_name: str, reason: str) -> None:
+        self.events.append((reactor.seconds(), "push_down", queue_name))
+
+    def count(self, kind: str, queue: str) -> int:
+        return sum(1 for _, k, q in self.events if (k, q) == (kind, queue))
+
+    def last(self, kind: str, queue: str) -> float:
+        return max(t for t, k, q in self.events if (k, q) == (kind, queue))
+
+
+class PushCase(unittest.TestCase):
+    """Helpers: a push source that is stopped at cleanup, queues that are deleted."""
+
+    timeout = 300
+
+    def setUp(self) -> None:
+        self.target = RecordingTarget()
+        self.log: list[dict[str, Any]] = []
+        observer = cast(ILogObserver, self.log.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def start_push(self, url: Any, authenticator: Any, *queues: str, **kwargs: Any) -> WebSocketPush:
+        push = WebSocketPush(url, authenticator, reactor, **kwargs)
+        for queue in queues:
+            push.watch(queue)
+        push.start(self.target)
+        self.addCleanup(push.stop)
+        return push
+
+    def queue_name(self, client: Client) -> str:
+        name = f"wsq-{uuid.uuid4().hex[:12]}"
+        self.addCleanup(lambda: client.queue(name).delete())
+        return name
+
+    async def post_and_wake(self, client: Client, queue: str, count: int, *, push_up_too: bool = False) -> list[float]:
+        """
+        Post C{count} messages one by one; each must wake C{queue} (or, with
+        C{push_up_too}, be followed by a C{push_up}, on which the target
+        claims too: a message posted while the connection is re-made sends
+        no notification).
+
+        @return: the post-to-wake latencies (s) of the posts that woke.
+        """
+        latencies = []
+        for i in range(count):
+            woken, came_up = self.target.count("wake", queue), self.target.count("push_up", queue)
+            posted = reactor.seconds()
+            await client.queue(queue).post([{"body": {"i": i}, "ttl": 300}])
+
+            def seen(woken: int = woken, came_up: int = came_up) -> bool:
+                return (self.target.count("wake", queue) > woken
+                        or push_up_too and self.target.count("push_up", queue) > came_up)
+
+            await wait_until(seen, f"the wake of post {i}")
+            if self.target.count("wake", queue) > woken:
+                latencies.append(self.target.last("wake", queue) - posted)
+        return latencies
+
+    def events_with(self, text: str) -> list[dict[str, Any]]:
+        return [e for e in self.log if text in e.get("log_format", "") and e.get("log_namespace") == "txzaqar.push"]
+
+
+class NoAuthTests(PushCase):
+    """A Zaqar without auth: no C{authenticate} frame is ever sent."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.zaqar = shared_push_zaqar()
+        self.project = f"txzaqar-ws-{uuid.uuid4().hex[:8]}"
+        self.client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        self.addCleanup(self.client.close)
+
+    async def test_post_over_http_wakes_the_watched_queue(self) -> None:
+        watched, other = self.queue_name(self.client), self.queue_name(self.client)
+        await self.client.create_queue(other)
+        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), watched)
+        await wait_until(lambda: push.queues_up == {watched}, "push up")
+        self.assertEqual(push.state, "up")
+
+        latencies = await self.post_and_wake(self.client, watched, 50)
+        p50, worst = statistics.median(latencies), max(latencies)
+        log.info("no-auth post->wake latency over {n} posts: p50 {p50:.1f} ms, max {worst:.1f} ms",
+                 n=len(latencies), p50=p50 * 1000, worst=worst * 1000)
+        self.assertLess(p50, 5.0)
+
+        # a queue that is not watched wakes nothing: Zaqar sends nothing for it
+        received = push.notifications
+        await self.client.queue(other).post([{"body": "x"}])
+        await self.post_and_wake(self.client, watched, 1)
+        await deferLater(reactor, 0.3, lambda: None)
+        self.assertEqual(self.target.count("wake", other), 0)
+        self.assertEqual(push.notifications, received + 1)
+        self.assertEqual(self.target.count("push_down", watched), 0)
+
+    async def test_zaqar_answers_pings(self) -> None:
+        """With a ping every 0.2 s for 3 s, each answered in time: push stays up, nothing reconnects."""
+        watched = self.queue_name(self.client)
+        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), watched, keepalive=0.2)
+        await wait_until(lambda: push.queues_up == {watched}, "push up")
+        await deferLater(reactor, 3.0, lambda: None)
+        self.assertEqual((push.state, push.reconnects), ("up", 0))
+        self.assertEqual(self.target.count("push_down", watched), 0)
+
+    async def test_unwatch_deletes_the_subscription(self) -> None:
+        first, second = self.queue_name(self.client), self.queue_name(self.client)
+        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), first, second)
+        await wait_until(lambda: push.queues_up == {first, second}, "push up")
+        subscriptions = await self.client.queue(first).subscriptions()
+        self.assertEqual(len(subscriptions), 1)
+
+        await push.unwatch(first)
+        deadline = reactor.seconds() + PATIENCE
+        while await self.client.queue(first).subscriptions():
+            self.assertLess(reactor.seconds(), deadline, "subscription left after unwatch")
+            await deferLater(reactor, 0.05, lambda: None)
+
+        received = push.notifications
+        await self.client.queue(first).post([{"body": "x"}])
+        await self.post_and_wake(self.client, second, 1)
+        await deferLater(reactor, 0.3, lambda: None)
+        self.assertEqual(push.notifications, received + 1)
+        self.assertEqual(self.target.count("wake", first), 0)
+
+    async def test_stop_closes_and_zaqar_deletes_the_subscriptions(self) -> None:
+        queue = self.queue_name(self.client)
+        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), queue)
+        await wait_until(lambda: push.queues_up == {queue}, "push up")
+        started = reactor.seconds()
+        await push.stop()
+        self.assertLess(reactor.seconds() - started, 2.5)
+        self.assertEqual(push.state, "stopped")
+
+        async def count() -> int:
+            return len(await self.client.queue(queue).subscriptions())
+
+        deadline = reactor.seconds() + PATIENCE
+        while await count():
+            self.assertLess(reactor.seconds(), deadline, "subscription left after the connection closed")
+            await deferLater(reactor, 0.05, lambda: None)
+
+
+class RestartTests(PushCase):
+    """A private push Zaqar whose WebSocket process is killed and started again on the same port."""
+
+    async def test_kill_and_restart(self) -> None:
+        zaqar = await deferToThread(push_zaqar)
+        self.addCleanup(deferToThread, zaqar.stop)
+        project = f"txzaqar-ws-{uuid.uuid4().hex[:8]}"
+        client = txzaqar.connect(zaqar.url, project_id=project, reactor=reactor)
+        self.addCleanup(client.close)
+        queue = self.queue_name(client)
+        push = self.start_push(zaqar.websocket_url, NoAuth(project), queue,
+                               min_reconnect_delay=0.1, max_reconnect_delay=1.0)
+        await wait_until(lambda: push.queues_up == {queue}, "push up")
+        await self.post_and_wake(client, queue, 3)
+
+        assert zaqar.websocket is not None
+        await deferToThread(zaqar.websocket.kill)
+        await wait_until(lambda: self.target.count("push_down", queue) == 1, "push down")
+        killed = reactor.seconds()
+        self.assertEqual((push.state, push.queues_up), ("down", frozenset()))
+
+        # retries while it is down: still one push_down, one warning
+        await wait_until(lambda: push.reconnects >= 3, "three failed reconnects")
+        self.assertEqual(self.target.count("push_down", queue), 1)
+        self.assertEqual(len(self.events_with("WebSocket push down")), 1)
+
+        await deferToThread(zaqar.websocket.start)
+        restarted = reactor.seconds()
+        await wait_until(lambda: push.queues_up == {queue}, "push up again")
+        back = self.target.last("push_up", queue)
+        log.info("WebSocket restart: push up {after_start:.2f}s after the process accepted handshakes "
+                 "({after_kill:.1f}s after the kill, {reconnects} reconnects)",
+                 after_start=back - restarted, after_kill=back - killed, reconnects=push.reconnects)
+        self.assertLess(back - restarted, 5.0)  # the backoff is capped at 1 s here
+        self.assertEqual(len(self.events_with("up again after")), 1)
+
+        await self.post_and_wake(client, queue, 3)
+        self.assertEqual(self.target.count("push_up", queue), 2)
+
+
+@implementer(IAuthenticator)
+class RefusedToken:
+    """The project of C{keystone}, with a token Keystone never issued."""
+
+    def __init__(self, keystone: Keystone) -> None:
+        self.keystone = keystone
+        self.invalidated = 0
+
+    async def _headers(self) -> dict[str, str]:
+        headers = await self.keystone.headers()
+        return {"X-Project-ID": headers["X-Project-ID"], "X-Auth-Token": "gAAAAA-not-a-token"}
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        return Deferred.fromCoroutine(self._headers())
+
+    def invalidate(self, used: Any = None) -> bool:
+        self.invalidated += 1
+        return True
+
+    def endpoint(self) -> Deferred[None]:
+        return succeed(None)
+
+    def close(self) -> Deferred[None]:
+        return succeed(None)
+
+    def check(self, method: str, path: str) -> None:
+        return None
+
+
+class KeystoneCase(PushCase):
+    """Zaqar with C{auth_strategy = keystone} and C{token_ttl}-second tokens."""
+
+    token_ttl = 3600
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.stack = shared_keystone_stack(token_ttl=self.token_ttl, push=True)
+        options: dict[str, Any] = dict(self.stack.credentials.user("demo").auth_kwargs(self.stack.keystone.url))
+        self.client = txzaqar.connect(reactor=reactor, timeout=30, **options)
+        self.addCleanup(self.client.close)
+        self.keystone = Keystone.from_options(reactor=reactor, **options)
+        self.addCleanup(self.keystone.close)
+
+    def catalog_url(self) -> Any:
+        """Zaqar's WebSocket URL from the catalog, looked up before each connection."""
+        return partial(self.keystone.service_endpoint, "messaging-websocket")
+
+
+class KeystoneTests(KeystoneCase):
+    """The first frame is C{authenticate}; the URL comes from the catalog."""
+
+    async def test_catalog_url_and_authenticate(self) -> None:
+        queue = self.queue_name(self.client)
+        push = self.start_push(self.catalog_url(), self.keystone, queue)
+        await wait_until(lambda: push.queues_up == {queue}, "push up")
+        latencies = await self.post_and_wake(self.client, queue, 20)
+        log.info("keystone post->wake latency over {n} posts: p50 {p50:.1f} ms",
+                 n=len(latencies), p50=statistics.median(latencies) * 1000)
+        self.assertEqual(self.target.count("push_down", queue), 0)
+
+    async def test_a_refused_token_backs_off(self) -> None:
+        queue = self.queue_name(self.client)
+        refused = RefusedToken(self.keystone)
+        push = self.start_push(self.stack.websocket_url, refused, queue,
+                               min_reconnect_delay=0.2, max_reconnect_delay=0.4)
+        await wait_until(lambda: push.reconnects >= 2, "two attempts")
+        self.assertGreaterEqual(refused.invalidated, 2)
+        [warning] = self.events_with("WebSocket push down")
+        self.assertIn("authentication refused: 401", warning["reason"])
+        self.assertEqual(self.target.events, [])
+
+
+class ShortTokenTests(KeystoneCase):
+    """5-second tokens (fernet: they live 4 to 5 s): notifications keep arriving across their expiry."""
+
+    token_ttl = 5
+
+    async def test_notifications_across_token_lifetimes(self) -> None:
+        queue = self.queue_name(self.client)
+        push = self.start_push(self.catalog_url(), self.keystone, queue)
+        await wait_until(lambda: push.queues_up == {queue}, "push up")
+        started = reactor.seconds()
+        posts = woke = 0
+        while reactor.seconds() - started < 4 * self.token_ttl:
+            woke += len(await self.post_and_wake(self.client, queue, 1, push_up_too=True))
+            posts += 1
+            await deferLater(reactor, 0.2, lambda: None)
+        expired = len([e for e in self.events_with("push down") if e["reason"] == "authentication expired (4003)"])
+        learned = self.events_with("tokens last about")
+        renewed = len(self.events_with("authenticated again with a new token"))
+        log.info("5 s tokens over {seconds:.0f}s: {posts} posts, {woke} woke (the others: push_up), "
+                 "{expired} closes 4003, {renewed} re-authentications on the same connection, "
+                 "lifetime learned {learned}",
+                 seconds=reactor.seconds() - started, posts=posts, woke=woke, expired=expired, renewed=renewed,
+                 learned=[round(e["seconds"], 2) for e in learned])
+        self.assertGreaterEqual(posts, 10)
+        self.assertGreaterEqual(woke, posts - expired)
+        # the first expiries reconnect; once the lifetime is known, the
+        # connection authenticates again before expiry instead
+        self.assertGreaterEqual(expired, 1)
+        self.assertEqual(len(learned), 1)
+        self.assertGreaterEqual(renewed, 2)
+        self.assertLessEqual(expired, 3)
