@@ -275,6 +275,7 @@ class Keystone:
         self._region_name = region_name
         self._lock = DeferredLock()
         self._headers: dict[str, str] | None = None
+        self._token_expires_at: float | None = None
         self._stale = False
         self._pool: ThreadPool | None = None
         if run_in_thread is None:
@@ -441,8 +442,8 @@ class Keystone:
 
         return Deferred.fromCoroutine(guarded())
 
-    def _fetch_headers(self) -> dict[str, str]:
-        """Runs in the thread pool."""
+    def _fetch_headers(self) -> tuple[dict[str, str], float | None]:
+        """Runs in the thread pool: the headers, and when their token expires."""
         if self._stale:
             self._session.invalidate()
         token = self._session.get_token()
@@ -452,7 +453,28 @@ class Keystone:
         project_id = self._session.get_project_id()
         if project_id:
             headers["X-Project-ID"] = project_id
-        return headers
+        return headers, self._expiry()
+
+    def _expiry(self) -> float | None:
+        """The cached token's expiry (seconds since the epoch), if the plugin tells it."""
+        get_access = getattr(getattr(self._session, "auth", None), "get_access", None)
+        if get_access is None:
+            return None
+        try:
+            expires = get_access(self._session).expires  # the token get_token just cached
+        except Exception:
+            return None
+        return expires.timestamp() if expires is not None else None
+
+    @property
+    def token_expires_at(self) -> float | None:
+        """
+        When the token of the current headers expires, in seconds since
+        the epoch (C{None} before the first L{headers}, after
+        L{invalidate}, or when the plugin does not say): for a connection
+        that must authenticate again before then (L{txzaqar.push.WebSocketPush}).
+        """
+        return self._token_expires_at if self._headers is not None else None
 
     def headers(self) -> Deferred[dict[str, str]]:
         """
@@ -467,9 +489,11 @@ class Keystone:
             await self._lock.acquire()
             try:
                 if self._headers is None:
-                    self._headers = await self._call(self._fetch_headers)
+                    fetched, self._token_expires_at = await self._call(self._fetch_headers)
+                    self._headers = fetched
                     self._stale = False
                     log.info("authenticated with Keystone")
+                    return dict(fetched)
                 return dict(self._headers)
             finally:
                 self._lock.release()

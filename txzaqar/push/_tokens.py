@@ -1,7 +1,8 @@
 """
-How long Keystone tokens last, learned from Zaqar's "Authentication
-expired." closes, so that a WebSocket connection can authenticate again
-before its token expires.
+When a Keystone token expires: told by the authenticator when it can
+(L{txzaqar.auth.Keystone.token_expires_at}), else learned from Zaqar's
+"Authentication expired." closes; so that a WebSocket connection can
+authenticate again before its token expires.
 """
 
 from __future__ import annotations
@@ -33,18 +34,26 @@ class TokenLifetime:
         self._sent_at: float | None = None
         self._fresh = False
         self._forgotten = False
+        self._expires: float | None = None  # on the clock, when told
 
     def forgotten(self) -> None:
         """The client invalidated its token: the next one will be fresh."""
         self._forgotten = True
 
-    def sending(self, token: str) -> None:
-        """C{token} is about to be sent in an C{authenticate} frame."""
+    def sending(self, token: str, expires_in: float | None = None) -> None:
+        """
+        C{token} is about to be sent in an C{authenticate} frame.
+
+        @param expires_in: seconds until it expires, when the
+            authenticator says.
+        """
         key = hash(token)  # not a second copy of the token
         if key != self._sent:
+            now = self._clock.seconds()
             self._sent = key
-            self._sent_at = self._clock.seconds()
+            self._sent_at = now
             self._fresh = self._forgotten
+            self._expires = now + expires_in if expires_in is not None else None
         self._forgotten = False
 
     def expired(self) -> float | None:
@@ -63,6 +72,9 @@ class TokenLifetime:
 
     def refresh_in(self) -> float | None:
         """@return: seconds until a new token should be sent, or C{None} (lifetime unknown)."""
+        if self._expires is not None and self._sent_at is not None:
+            return max((self._expires - self._sent_at) * REFRESH_AFTER - (self._clock.seconds() - self._sent_at),
+                       0.0)
         if self.lifetime is None or self._sent_at is None:
             return None
         return max(self._sent_at + self.lifetime * REFRESH_AFTER - self._clock.seconds(), 0.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -80,9 +81,12 @@ class WebSocketPush:
     With Keystone (the authenticator's headers have C{X-Auth-Token}) the
     first frame is C{authenticate}; Zaqar closes the connection with code
     4003 when that token expires, and the source then forgets the token
-    and reconnects at once.  From the second such expiry on it knows how
-    long tokens last and authenticates again with a new token before they
-    expire (Zaqar resets its expiry timer on every C{authenticate}).
+    and reconnects at once.  When the authenticator says when its token
+    expires (L{txzaqar.auth.Keystone.token_expires_at}), the source
+    authenticates again with a new token at three quarters of the time
+    left (Zaqar resets its expiry timer on every C{authenticate}), so no
+    4003 comes; otherwise it learns how long tokens last from the 4003 of
+    a fresh token and does the same from then on.
     Without Keystone no C{authenticate} is sent (Zaqar would drop the
     connection).
 
@@ -342,10 +346,17 @@ class WebSocketPush:
     def _authenticate(self, headers: Mapping[str, str]) -> None:
         """Send C{authenticate} with C{headers}' token (never in no-auth mode: Zaqar would crash)."""
         self._authenticating = dict(headers)
-        self._tokens.sending(headers["X-Auth-Token"])
+        self._tokens.sending(headers["X-Auth-Token"], self._expires_in())
         frame = {"X-Auth-Token": headers["X-Auth-Token"], "X-Project-ID": headers.get("X-Project-ID", "")}
         assert self._protocol is not None
         self._protocol.sendMessage(_frames.request(_frames.AUTHENTICATE, frame), isBinary=False)
+
+    def _expires_in(self) -> float | None:
+        """Seconds until the authenticator's token expires, if it says (Keystone does)."""
+        expires_at = getattr(self._auth, "token_expires_at", None)
+        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+            return None
+        return max(expires_at - time.time(), 0.0)
 
     def _became_ready(self) -> None:
         self._ready = True

@@ -332,9 +332,9 @@ class ShortTokenTests(KeystoneCase):
                  learned=[round(e["seconds"], 2) for e in learned])
         self.assertGreaterEqual(posts, 10)
         self.assertGreaterEqual(woke, posts - expired)
-        # the first expiries reconnect; once the lifetime is known, the
-        # connection authenticates again before expiry instead
-        self.assertGreaterEqual(expired, 1)
-        self.assertEqual(len(learned), 1)
-        self.assertGreaterEqual(renewed, 2)
-        self.assertLessEqual(expired, 3)
+        # Keystone says when each token expires: the connection
+        # authenticates again before that (at 3/4 of the time left), so
+        # Zaqar never has to close it (one 4003 is tolerated: a loaded
+        # machine can be late by the quarter that is left)
+        self.assertLessEqual(expired, 1)
+        self.assertGreaterEqual(renewed, 3)

@@ -5,9 +5,11 @@ session and no threads (the "run in thread" function is injected).
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from keystoneauth1 import exceptions as ks
@@ -80,6 +82,27 @@ class KeystoneTests(SynchronousTestCase):
         self.assertEqual(headers, {"X-Auth-Token": "secret-token-1", "X-Project-ID": "p1"})
         self.successResultOf(auth.headers())
         self.assertEqual(session.tokens, 1)  # cached
+
+    def test_token_expiry(self) -> None:
+        """C{token_expires_at}: the plugin's access info's expiry, while the token is cached."""
+        expires = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+
+        class Plugin:
+            def get_access(self, session: Any) -> Any:
+                return SimpleNamespace(expires=expires)
+
+        session = FakeSession()
+        session.auth = Plugin()
+        auth = Keystone(session, run_in_thread=sync)
+        self.assertIsNone(auth.token_expires_at)
+        used = self.successResultOf(auth.headers())
+        self.assertEqual(auth.token_expires_at, expires.timestamp())
+        auth.invalidate(used)
+        self.assertIsNone(auth.token_expires_at)
+        # a plugin that does not say (or fails to): unknown
+        plain = Keystone(FakeSession(), run_in_thread=sync)
+        self.successResultOf(plain.headers())
+        self.assertIsNone(plain.token_expires_at)
 
     def test_concurrent_first_calls_authenticate_once(self) -> None:
         session = FakeSession()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import struct
+import time
 from typing import Any
 
 from twisted.internet.address import IPv4Address
@@ -503,6 +504,25 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         [learned] = [e for e in self.events(LogLevel.info) if "tokens last" in e["log_format"]]
         self.assertEqual(learned["seconds"], 100)
         return push, server
+
+    def test_authenticates_again_before_a_told_expiry(self) -> None:
+        """
+        An authenticator that says when its token expires (Keystone's
+        C{token_expires_at}): a new token at three quarters of the time
+        left, on the same connection, with no 4003 first.
+        """
+        self.auth.token_expires_at = time.time() + 200  # type: ignore[attr-defined]
+        push, server = self.up("a")
+        server.frames()
+        self.reactor.advance(149)
+        self.assertEqual(server.frames(), [])
+        self.auth.token_expires_at = time.time() + 1000  # type: ignore[attr-defined]  # the next token's
+        self.reactor.advance(2)
+        [auth] = server.frames()
+        self.assertEqual(auth["action"], "authenticate")
+        self.assertEqual(auth["headers"]["X-Auth-Token"], "token-1")
+        self.assertEqual(self.auth.invalidated[-1]["X-Auth-Token"], "token-0")
+        self.assertEqual(push.reconnects, 0)
 
     def test_learns_token_lifetime_and_authenticates_again_before_expiry(self) -> None:
         push, server = self.learn_lifetime()
