@@ -126,15 +126,14 @@ class WebSocketNoAuthTests(PushCase):
         sub.subscribe(queue, seen)
         self.start(sub)
         await self.until_up(sub, queue)
-        polls = sub.stats["polls"]
         took = [await self.post_and_time(self.poster, queue, seen, {"i": i}) for i in range(5)]
         await self.post_with_python_zaqarclient(queue, {"i": "official"})
         await wait_until(lambda: len(seen.bodies) == 6, "the official client's message")
         self.assertEqual(seen.count(), Counter({0: 1, 1: 1, 2: 1, 3: 1, 4: 1, "official": 1}))
         self.assertGreaterEqual(sub.stats["notifications"], 6)
-        self.assertLess(max(took), 5.0, took)  # the next safety poll is an hour away
-        # every claim after push came up was made by a wake-up (at most one per notification)
-        self.assertLessEqual(sub.stats["polls"] - polls, sub.stats["notifications"] + 1)
+        # the next safety poll is an hour away (and after a claim that found
+        # a message the next poll comes poll_interval later, found empty)
+        self.assertLess(max(took), 5.0, took)
         self.assertEqual(sub.stats["push_missed"], 0)
         await sub.stopService()
 
