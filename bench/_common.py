@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import resource
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet import task
+from twisted.internet.defer import Deferred
+
+
+def run_driver(ops: Mapping[str, Callable[[Any, dict], Any]]) -> None:
+    """
+    A driver's C{main}: run C{ops[spec["op"]](reactor, spec)} for the JSON
+    spec in C{sys.argv[1]}, print its result as one JSON line, exit.
+    """
+    spec = json.loads(sys.argv[1])
+
+    async def run(reactor: Any) -> None:
+        result = await ops[spec["op"]](reactor, spec)
+        print(json.dumps(result), flush=True)
+
+    task.react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
 
 
 def cpu() -> float:

@@ -21,18 +21,18 @@ records: ``{"t", "cb"}``).
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from typing import Any
 
 import treq
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
-from twisted.internet import task
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+
+from bench._common import run_driver
 
 
 class Notifications:
@@ -179,14 +179,8 @@ async def _listen(reactor: Any, spec: dict, heard: Notifications) -> None:
 OPS = {"websocket": websocket, "webhook": webhook}
 
 
-async def run(reactor: Any, spec: dict) -> None:
-    result = await OPS[spec["op"]](reactor, spec)
-    print(json.dumps(result), flush=True)
-
-
 def main() -> None:
-    spec = json.loads(sys.argv[1])
-    task.react(lambda reactor: Deferred.fromCoroutine(run(reactor, spec)))
+    run_driver(OPS)
 
 
 if __name__ == "__main__":

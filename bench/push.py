@@ -19,15 +19,13 @@ It prints one JSON object as its last line.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import Any
 
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 
-from bench._common import cpu
+from bench._common import cpu, run_driver
 from bench.tx_driver import connect, delivery
 from txzaqar.push import WebhookPush
 from txzaqar.subscriber import Subscriber
@@ -125,14 +123,8 @@ async def many(reactor: Any, spec: dict) -> dict:
 OPS = {"latency": latency, "many": many}
 
 
-async def run(reactor: Any, spec: dict) -> None:
-    result = await OPS[spec["op"]](reactor, spec)
-    print(json.dumps(result), flush=True)
-
-
 def main() -> None:
-    spec = json.loads(sys.argv[1])
-    task.react(lambda reactor: Deferred.fromCoroutine(run(reactor, spec)))
+    run_driver(OPS)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ client sends is counted (and time-stamped) by wrapping
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import Any
 
@@ -19,7 +17,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 
 import txzaqar
-from bench._common import body, cpu, peak_rss_kib, rss_kib
+from bench._common import body, cpu, peak_rss_kib, rss_kib, run_driver
 from txzaqar.subscriber import Subscriber
 
 
@@ -207,14 +205,8 @@ async def many(reactor: Any, spec: dict) -> dict:
 OPS = {"post": post, "consume": consume, "latency": latency, "memory": memory, "many": many}
 
 
-async def run(reactor: Any, spec: dict) -> None:
-    result = await OPS[spec["op"]](reactor, spec)
-    print(json.dumps(result), flush=True)
-
-
 def main() -> None:
-    spec = json.loads(sys.argv[1])
-    task.react(lambda reactor: Deferred.fromCoroutine(run(reactor, spec)))
+    run_driver(OPS)
 
 
 if __name__ == "__main__":
