@@ -53,13 +53,16 @@ def stop_with_status(reactor: Any, status: int) -> None:
         os._exit(status)
 
     atexit.register(leave)
-    reactor.stop()
+    # twistd starts the services before the reactor runs, when stop() would
+    # raise ReactorNotRunning; once it runs, callWhenRunning calls at once.
+    reactor.callWhenRunning(reactor.stop)
 
 
 class ListenerService(MultiService):
     """
     Runs C{subscriber} after a startup check; its other children (e.g. the
-    metrics endpoint) start at once.
+    metrics endpoint) start at once, and a child that could not listen
+    (its C{listen_error}) ends the process with status 1.
 
     @param queues: the subscribed queue names (the check reads the first).
     @param exit: called with the exit status when the process must end
@@ -95,6 +98,15 @@ class ListenerService(MultiService):
         self._starting.addErrback(lambda f: f.trap(CancelledError))
 
     async def _start(self) -> None:
+        for child in self:
+            listen_error = getattr(child, "listen_error", None)
+            if listen_error is not None:
+                # e.g. --metrics on a port in use: probes and scrapes would fail for ever
+                log.critical("cannot start: the metrics endpoint could not listen: {error}",
+                             error=f"{type(listen_error).__name__}: {listen_error}")
+                self.exit_status = 1
+                self._exit(1)
+                return
         failure = await self._check()
         if failure is not None and errors.refused(failure):
             log.critical(

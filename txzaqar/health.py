@@ -32,9 +32,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -200,30 +199,47 @@ class HealthService(MultiService):
                  registry: CollectorRegistry | None = None) -> None:
         super().__init__()
         self._reactor = reactor
+        self._description = endpoint
         #: The one thread that formats C{/metrics} (started and stopped with this service).
         self.pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-metrics")
-        site = health_site(subscriber, registry, self._in_thread)
-        #: The service that listens on the endpoint (a child of this one).
-        self.listening = StreamServerEndpointService(serverFromString(reactor, endpoint), site)
-        self.listening.setServiceParent(self)
+        self._site = health_site(subscriber, registry, self._in_thread)
+        self._endpoint = serverFromString(reactor, endpoint)
+        self._listening: Deferred[Any] | None = None
+        #: Why the endpoint could not be listened on (C{None} while it is,
+        #: or before the service started).  The daemon ends on it.
+        self.listen_error: BaseException | None = None
 
     def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
         return deferToThreadPool(self._reactor, self.pool, f, *args)
 
     def startService(self) -> None:
-        """Start the formatting thread, then listen."""
+        """Start the formatting thread, then listen (a failure is logged and kept in L{listen_error})."""
         self.pool.start()
         super().startService()
+        self.listen_error = None
+        listening = self._endpoint.listen(self._site)
+        listening.addErrback(self._not_listening)
+        self._listening = listening
+
+    def _not_listening(self, failure: Failure) -> None:
+        self.listen_error = failure.value
+        log.error("cannot serve /metrics on {endpoint}: {error}", endpoint=self._description,
+                  error=f"{type(failure.value).__name__}: {failure.value}")
 
     def stopService(self) -> Deferred[None]:
         """Stop listening, then the formatting thread (joined off the reactor thread)."""
-        d: Deferred[None] = super().stopService()
+        return Deferred.fromCoroutine(self._stop())
 
-        def stop_pool(result: Any) -> Any:
+    async def _stop(self) -> None:
+        listening, self._listening = self._listening, None
+        try:
+            if listening is not None:
+                port = await listening
+                if port is not None:
+                    await maybeDeferred(port.stopListening)
+            await super().stopService()
+        finally:
             stop_in_background(self.pool)
-            return result
-
-        return d.addBoth(stop_pool)
 
 
 def metrics_service(reactor: Any, endpoint: str, subscriber: Any,
@@ -231,7 +247,8 @@ def metrics_service(reactor: Any, endpoint: str, subscriber: Any,
     """
     A L{HealthService}: C{/metrics}, C{/healthz} and C{/readyz} of
     C{subscriber} on C{endpoint} while it runs (a port it cannot listen
-    on is logged as an error; the subscriber goes on without it).
+    on is logged as an error and kept in L{HealthService.listen_error};
+    C{twistd zaqar-listen} then exits with status 1).
 
     @param endpoint: a Twisted server endpoint string, e.g.
         C{tcp:9102:interface=127.0.0.1}.

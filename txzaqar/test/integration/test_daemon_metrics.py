@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,9 +84,9 @@ class DaemonMetricsTests(unittest.TestCase):
                 proc.kill()
                 proc.wait(10)
 
-    def spawn(self, url: str, project: str, queues: list[str], *extra: str) -> str:
-        """Start the daemon with C{--metrics} on a free port; return the metrics base URL."""
-        port = servers.free_port()
+    def spawn(self, url: str, project: str, queues: list[str], *extra: str, port: int | None = None) -> str:
+        """Start the daemon with C{--metrics} on C{port} (default a free one); return the metrics base URL."""
+        port = servers.free_port() if port is None else port
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env["METRICS_TEST_RECORD"] = str(self.record_file)
@@ -238,3 +239,24 @@ class DaemonMetricsTests(unittest.TestCase):
         await self.terminate()
         print(f"\n  /readyz: 503 {unready_after:.1f}s after Zaqar stopped, 200 {ready_after:.1f}s "
               "after it was back", file=sys.stderr)
+
+    async def test_metrics_port_in_use(self) -> None:
+        """
+        C{--metrics} on a port another process holds: the daemon exits with
+        status 1 at startup after one critical line, without a traceback.
+        """
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        zaqar = servers.shared_zaqar()
+        self.spawn(zaqar.url, f"txzaqar-inuse-{uuid.uuid4().hex[:8]}", ["jobs"], port=taken.getsockname()[1])
+        [proc] = self.processes
+        proc.expected_exit = True  # type: ignore[attr-defined]
+        await self.wait_for(lambda: proc.poll() is not None, 60, "the daemon to exit")
+        self.assertEqual(proc.returncode, 1, self.logs())
+        critical = [line for line in self.logs().splitlines() if "cannot start:" in line]
+        self.assertEqual(len(critical), 1, self.logs())
+        self.assertIn("metrics endpoint could not listen", critical[0])
+        self.assertIn("Address already in use", critical[0])
+        self.assertNotIn("Traceback", self.logs())

@@ -10,7 +10,6 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceCollection
 from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
@@ -307,7 +306,7 @@ class MetricsOptionTests(SynchronousTestCase):
         self.assertEqual([type(c) for c in children], [HealthService])
         [ops] = children
         self.assertEqual(service.subscriber.channels, frozenset({"jobs"}))
-        self.assertIsInstance(ops.listening, StreamServerEndpointService)
+        self.assertIsNone(ops.listen_error)
         self.assertFalse(service.running)
 
     def test_metrics_service_listens(self) -> None:
@@ -324,4 +323,30 @@ class MetricsOptionTests(SynchronousTestCase):
         self.assertTrue(service.pool.started)
         stopped: Deferred[None] = service.stopService()
         self.successResultOf(stopped)
+        self.assertFalse(service.pool.started)
+        self.assertIsNone(service.listen_error)
+
+    def test_metrics_port_in_use(self) -> None:
+        """
+        An endpoint that cannot be listened on: the error is kept in
+        C{listen_error} and logged once (error level); stopping still works.
+        """
+        from twisted.internet.error import CannotListenError
+        from twisted.internet.testing import EventLoggingObserver, MemoryReactor
+        from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+
+        class InUse(MemoryReactor):
+            def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+                raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        sub, _, _ = memory_subscriber()
+        service = metrics_service(InUse(), "tcp:9102:interface=127.0.0.1", sub)
+        service.startService()
+        self.assertIsInstance(service.listen_error, CannotListenError)
+        errors_logged = [formatEvent(e) for e in events if e["log_level"] == LogLevel.error]
+        self.assertEqual(len(errors_logged), 1, errors_logged)
+        self.assertIn("tcp:9102:interface=127.0.0.1", errors_logged[0])
+        self.assertIn("Address already in use", errors_logged[0])
+        self.successResultOf(service.stopService())
         self.assertFalse(service.pool.started)

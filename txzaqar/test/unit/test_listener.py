@@ -113,6 +113,24 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(len(critical), 1)
         self.assertIn("in use", formatEvent(critical[0]))
 
+    def test_metrics_that_cannot_listen_end_the_process(self) -> None:
+        """A child that could not listen (--metrics on a port in use): exit 1, one critical line, no Subscriber."""
+        from twisted.application.service import Service
+
+        metrics = Service()
+        metrics.listen_error = OSError("Couldn't listen on 127.0.0.1:9102: in use")  # type: ignore[attr-defined]
+        service = self.service()
+        metrics.setServiceParent(service)
+        service.startService()
+        self.assertEqual(self.exits, [1])
+        self.assertEqual(service.exit_status, 1)
+        self.assertFalse(self.subscriber.running)
+        self.assertEqual(self.client.asked, [])
+        critical = [e for e in self.events if e["log_level"] == LogLevel.critical]
+        self.assertEqual(len(critical), 1)
+        self.assertIn("metrics endpoint could not listen", formatEvent(critical[0]))
+        self.assertIn("in use", formatEvent(critical[0]))
+
     def test_refused_credentials_end_the_process(self) -> None:
         for error in (
             errors.AuthenticationFailed(title="The request you have made requires authentication."),
