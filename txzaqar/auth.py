@@ -33,7 +33,7 @@ from .errors import (
     NotAllowedBySignedURL,
     SignedURLExpired,
 )
-from .interfaces import IAuthenticator
+from .interfaces import IAuthenticator, ITokenExpiry
 
 #: This module's logger.
 log = Logger()
@@ -237,7 +237,7 @@ _QUEUE_PATH = re.compile(r"^/v2/queues/([a-zA-Z0-9_\-.]+)/(?:messages|claims|sub
 RunInThread = Callable[..., Deferred[Any]]
 
 
-@implementer(IAuthenticator)
+@implementer(IAuthenticator, ITokenExpiry)
 class Keystone:
     """
     Keystone authentication through keystoneauth1.

@@ -62,6 +62,18 @@ class IAuthenticator(Interface):
         """
 
 
+class ITokenExpiry(Interface):
+    """
+    An authenticator that knows when its current token expires (optional:
+    L{txzaqar.auth.Keystone} provides it).  A long-lived connection, such
+    as L{txzaqar.push.WebSocketPush}, authenticates again before then.
+    """
+
+    token_expires_at = Attribute(
+        "When the token of the current headers expires, in seconds since the epoch; "
+        "C{None} when not known (before the first headers, after an invalidation).")
+
+
 class IListing(Interface):
     """
     An async iterator over a collection (C{async for item in listing}),

@@ -32,7 +32,7 @@ from zope.interface import implementer
 
 from .. import _validation
 from ..errors import ClientValidationError
-from ..interfaces import IAuthenticator, IWakeSource, IWakeTarget
+from ..interfaces import IAuthenticator, ITokenExpiry, IWakeSource, IWakeTarget
 from . import _frames
 from ._protocol import ConnectionFactory, ZaqarClientProtocol, check_url
 from ._target import tell
@@ -82,7 +82,7 @@ class WebSocketPush:
     first frame is C{authenticate}; Zaqar closes the connection with code
     4003 when that token expires, and the source then forgets the token
     and reconnects at once.  When the authenticator says when its token
-    expires (L{txzaqar.auth.Keystone.token_expires_at}), the source
+    expires (L{ITokenExpiry}, e.g. L{txzaqar.auth.Keystone}), the source
     authenticates again with a new token at three quarters of the time
     left (Zaqar resets its expiry timer on every C{authenticate}), so no
     4003 comes; otherwise it learns how long tokens last from the 4003 of
@@ -352,8 +352,11 @@ class WebSocketPush:
         self._protocol.sendMessage(_frames.request(_frames.AUTHENTICATE, frame), isBinary=False)
 
     def _expires_in(self) -> float | None:
-        """Seconds until the authenticator's token expires, if it says (Keystone does)."""
-        expires_at = getattr(self._auth, "token_expires_at", None)
+        """Seconds until the authenticator's token expires, if it says (L{ITokenExpiry}: Keystone does)."""
+        told = ITokenExpiry(self._auth, None)
+        if told is None:
+            return None
+        expires_at = told.token_expires_at
         if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
             return None
         return max(expires_at - time.time(), 0.0)

@@ -33,6 +33,7 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IAuthenticator, Token),
     (i.IAuthenticator, Keystone),
     (i.IAuthenticator, SignedURLAuth),
+    (i.ITokenExpiry, Keystone),
     (i.IListing, Listing),
     (i.IConnection, Connection),
     (i.IClient, Client),

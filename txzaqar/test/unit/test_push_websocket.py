@@ -22,11 +22,11 @@ from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, S
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
+from zope.interface import alsoProvides, implementer
 from zope.interface.verify import verifyObject
 
 from txzaqar.errors import AuthenticationFailed, ClientValidationError
-from txzaqar.interfaces import IAuthenticator, IWakeSource, IWakeTarget
+from txzaqar.interfaces import IAuthenticator, ITokenExpiry, IWakeSource, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push import websocket as websocket_module
 from txzaqar.push.backoff import ReconnectDelay
@@ -511,6 +511,7 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         C{token_expires_at}): a new token at three quarters of the time
         left, on the same connection, with no 4003 first.
         """
+        alsoProvides(self.auth, ITokenExpiry)
         self.auth.token_expires_at = time.time() + 200  # type: ignore[attr-defined]
         push, server = self.up("a")
         server.frames()
@@ -522,6 +523,15 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual(auth["action"], "authenticate")
         self.assertEqual(auth["headers"]["X-Auth-Token"], "token-1")
         self.assertEqual(self.auth.invalidated[-1]["X-Auth-Token"], "token-0")
+        self.assertEqual(push.reconnects, 0)
+
+    def test_token_expiry_only_from_the_interface(self) -> None:
+        """An authenticator with a C{token_expires_at} it does not declare (L{ITokenExpiry}) is not asked."""
+        self.auth.token_expires_at = time.time() + 200  # type: ignore[attr-defined]
+        push, server = self.up("a")
+        server.frames()
+        self.reactor.advance(151)
+        self.assertEqual(server.frames(), [])
         self.assertEqual(push.reconnects, 0)
 
     def test_learns_token_lifetime_and_authenticates_again_before_expiry(self) -> None:
