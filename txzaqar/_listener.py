@@ -102,20 +102,11 @@ class ListenerService(MultiService):
             listen_error = getattr(child, "listen_error", None)
             if listen_error is not None:
                 # e.g. --metrics on a port in use: probes and scrapes would fail for ever
-                log.critical("cannot start: the metrics endpoint could not listen: {error}",
-                             error=f"{type(listen_error).__name__}: {listen_error}")
-                self.exit_status = 1
-                self._exit(1)
+                self._cannot_start("the metrics endpoint could not listen", listen_error)
                 return
         failure = await self._check()
         if failure is not None and errors.refused(failure):
-            log.critical(
-                "cannot start: {error}; {advice}",
-                error=f"{type(failure).__name__}: {failure}",
-                advice=_advice(failure),
-            )
-            self.exit_status = 1
-            self._exit(1)
+            self._cannot_start("", failure, advice=_advice(failure))
             return
         if failure is not None:
             log.warn("Zaqar is not reachable yet ({error}); starting anyway, the Subscriber backs off "
@@ -126,16 +117,20 @@ class ListenerService(MultiService):
         push_error = getattr(self.subscriber, "push_start_error", None)
         if push_error is not None:
             # e.g. --webhook-listen on a port in use: the operator asked for push
-            log.critical("cannot start: push could not start: {error}",
-                         error=f"{type(push_error).__name__}: {push_error}")
-            self.exit_status = 1
-            self._exit(1)
+            self._cannot_start("push could not start", push_error)
             return
         self._notifier.ready(f"listening to {len(self._queues)} queue(s)")
         if self._watchdog_interval is not None:
             self._watchdog = LoopingCall(self._ping_watchdog)
             self._watchdog.clock = self._reactor
             self._watchdog.start(self._watchdog_interval, now=True)
+
+    def _cannot_start(self, what: str, error: BaseException, advice: str = "") -> None:
+        """Log one critical line (C{what}, the error, C{advice}) and end the process with status 1."""
+        log.critical("cannot start: {what}{error}{advice}", what=f"{what}: " if what else "",
+                     error=f"{type(error).__name__}: {error}", advice=f"; {advice}" if advice else "")
+        self.exit_status = 1
+        self._exit(1)
 
     async def _check(self) -> BaseException | None:
         """Read the first queue's stats once: the error, or C{None} when that worked."""
