@@ -9,7 +9,6 @@ notifications from).
 from __future__ import annotations
 
 import configparser
-import socket
 import uuid
 from typing import Any
 
@@ -20,18 +19,13 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar.test import readme
 from txzaqar.testing import shared_push_zaqar
+from txzaqar.testing.servers import free_port
 
 from .test_readme_code import Printed, comment_of, run_block, wait_for
 
 SECTION = "Push: messages in milliseconds"
 #: The WebSocket URL the README shows.
 WEBSOCKET_PLACEHOLDER = "ws://127.0.0.1:9000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PushBlockTests(unittest.TestCase):

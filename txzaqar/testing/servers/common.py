@@ -9,6 +9,7 @@ Only the standard library is used here.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import sys
 import time
@@ -54,11 +55,45 @@ def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> 
         time.sleep(step)
 
 
+#: Ports handed out by L{free_port} in this process (never handed out twice).
+_given: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; else IANA's)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535
+
+
 def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """
+    A currently free TCP port on 127.0.0.1, outside the ephemeral range
+    when there is room below it, and not one handed out before in this
+    process.  A server stopped and started again on its port (the restart
+    tests) would otherwise race every outgoing connection, which may be
+    given that port as its local one while the server is down.
+    """
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 20000), low))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no room: let the kernel choose
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = int(s.getsockname()[1])
+    _given.add(port)
+    return port
 
 
 def write_ini(path: Path, sections: dict[str, dict[str, str]]) -> None:
