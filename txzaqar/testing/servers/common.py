@@ -8,6 +8,7 @@ Only the standard library is used here.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -59,6 +60,7 @@ def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.05) -> 
 _given: set[int] = set()
 
 
+@functools.cache
 def _ephemeral_range() -> tuple[int, int]:
     """The kernel's range for outgoing connections' local ports (Linux; else IANA's)."""
     try:
@@ -70,16 +72,16 @@ def _ephemeral_range() -> tuple[int, int]:
 
 def free_port() -> int:
     """
-    A currently free TCP port on 127.0.0.1, outside the ephemeral range
-    when there is room below it, and not one handed out before in this
-    process.  A server stopped and started again on its port (the restart
-    tests) would otherwise race every outgoing connection, which may be
-    given that port as its local one while the server is down.
+    A currently free TCP port on 127.0.0.1, below the ephemeral range, and
+    not one handed out before in this process.  A server stopped and
+    started again on its port (the restart tests) would otherwise race
+    every outgoing connection, which may be given that port as its local
+    one while the server is down.
     """
     low, _ = _ephemeral_range()
-    candidates = list(range(max(1024, low - 20000), low))
-    random.shuffle(candidates)
-    for port in candidates[:200]:
+    floor = max(1024, low - 20000)
+    for _ in range(200):
+        port = random.randrange(floor, low) if floor < low else 0  # 0: no room, the kernel chooses
         if port in _given:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -87,13 +89,10 @@ def free_port() -> int:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            port = int(s.getsockname()[1])
         _given.add(port)
         return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no room: let the kernel choose
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    _given.add(port)
-    return port
+    raise HarnessError("no free loopback port found in 200 tries")
 
 
 def write_ini(path: Path, sections: dict[str, dict[str, str]]) -> None:
