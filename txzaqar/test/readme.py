@@ -232,6 +232,8 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("A tour of the API", "try:", Run(_CODE + "ErrorsTests")),
     Entry("Walking a large queue", "async def audit(", Run(_CODE_API + "WalkingTests")),
     Entry("Sharing a queue with a signed URL", "import datetime, json", Run(_CODE_API + "SharingTests")),
+    Entry("The rest of the API, in brief", "async def more(", Run(_CODE_API + "RestOfTheAPITests")),
+    Entry("The rest of the API, in brief", "async def pools_and_flavors(", Run(_CODE_API + "PoolsAndFlavorsTests")),
     Entry("The Subscriber", "async def handle(message):", Run(_CODE + "SubscriberTests.test_callbacks")),
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
     Entry(DAEMON, "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
