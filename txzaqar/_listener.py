@@ -1,7 +1,13 @@
 """
 The daemon's top service: it checks once that Zaqar can be reached with
 the credentials given, then starts the L{Subscriber}, and tells systemd
-(C{sd_notify}) when it is ready, alive and stopping.
+(C{sd_notify}) when it is ready, alive and stopping, and how it is doing
+(C{STATUS=}).
+
+Liveness is not readiness: C{WATCHDOG=1} is sent while the reactor runs
+this service, whatever Zaqar or Keystone do, so that an outage longer than
+C{WatchdogSec} is ridden out (and shown in C{STATUS=} and C{/readyz})
+rather than turned into a restart loop; a hung reactor stops the pings.
 
 Refused credentials (Keystone refusing the login, Zaqar answering 401
 after a new token, or 403) end the process with one line and exit status
@@ -24,12 +30,16 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from . import errors
+from ._daemon_signals import install_signal_handlers
 from .interfaces import IClient, ISubscriber
 from .sdnotify import Notifier, watchdog_interval
 
 __all__ = ["ListenerService", "stop_with_status"]
 
 log = Logger(namespace="txzaqar.listen")
+
+#: Seconds between C{STATUS=} updates when there is no watchdog to time them.
+STATUS_INTERVAL = 15.0
 
 
 def _advice(error: BaseException) -> str:
@@ -68,6 +78,8 @@ class ListenerService(MultiService):
     @param exit: called with the exit status when the process must end
         (default L{stop_with_status} on C{reactor}).
     @param environ: where C{NOTIFY_SOCKET} and C{WATCHDOG_USEC} are read.
+    @param signals: install the daemon's SIGHUP, SIGUSR1 and SIGUSR2
+        handlers (L{txzaqar._daemon_signals}) once the reactor runs.
     """
 
     def __init__(
@@ -78,6 +90,7 @@ class ListenerService(MultiService):
         reactor: Any,
         exit: Callable[[int], None] | None = None,
         environ: dict[str, str] | None = None,
+        signals: bool = False,
     ) -> None:
         super().__init__()
         self.subscriber = subscriber
@@ -88,14 +101,31 @@ class ListenerService(MultiService):
         self._notifier = Notifier(environ)
         self._watchdog_interval = watchdog_interval(environ)
         self._watchdog: LoopingCall | None = None
+        self._last_status: str | None = None
+        self._signals = signals
         self._starting: Deferred[None] | None = None
         #: the exit status asked for, if the startup check failed
         self.exit_status: int | None = None
 
     def startService(self) -> None:
         super().startService()
+        if self._signals:
+            self._reactor.callWhenRunning(install_signal_handlers, self._reactor, self.subscriber)
+        if self._notifier.enabled:
+            interval = self._watchdog_interval or STATUS_INTERVAL
+            self._watchdog = LoopingCall(self._tick)
+            self._watchdog.clock = self._reactor
+            self._watchdog.start(interval, now=True).addErrback(
+                lambda f: log.failure("the watchdog loop died", f))
         self._starting = Deferred.fromCoroutine(self._start())
-        self._starting.addErrback(lambda f: f.trap(CancelledError))
+        self._starting.addErrback(self._start_failed)
+
+    def _start_failed(self, failure: Any) -> None:
+        if failure.check(CancelledError):
+            return
+        # Not a ZaqarError the check could judge: say so and end, rather than
+        # hang with the Subscriber never started.
+        self._cannot_start("unexpected error", failure.value)
 
     async def _start(self) -> None:
         for child in self:
@@ -119,11 +149,8 @@ class ListenerService(MultiService):
             # e.g. --webhook-listen on a port in use: the operator asked for push
             self._cannot_start("push could not start", push_error)
             return
-        self._notifier.ready(f"listening to {len(self._queues)} queue(s)")
-        if self._watchdog_interval is not None:
-            self._watchdog = LoopingCall(self._ping_watchdog)
-            self._watchdog.clock = self._reactor
-            self._watchdog.start(self._watchdog_interval, now=True)
+        self._last_status = f"listening to {len(self._queues)} queue(s)"
+        self._notifier.ready(self._last_status)
 
     def _cannot_start(self, what: str, error: BaseException, advice: str = "") -> None:
         """Log one critical line (C{what}, the error, C{advice}) and end the process with status 1."""
@@ -142,11 +169,27 @@ class ListenerService(MultiService):
             return e
         return None
 
-    def _ping_watchdog(self) -> None:
-        # Only while healthy: a daemon that cannot poll should be restarted
-        # by systemd's watchdog rather than pretend to be well.
-        if self.subscriber.health().ready:
+    def status(self) -> str:
+        """
+        The C{STATUS=} line: C{"listening to 3 queue(s)"} while ready,
+        else how many queues and why (L{txzaqar.subscriber.Health} reasons).
+        """
+        if not self.subscriber.running:
+            return f"starting: checking Zaqar for {len(self._queues)} queue(s)"
+        health = self.subscriber.health()
+        if health.ready:
+            return f"listening to {len(self._queues)} queue(s)"
+        return f"{len(self._queues)} queue(s), not ready: " + "; ".join(health.reasons)
+
+    def _tick(self) -> None:
+        # The watchdog says the process is alive (the reactor runs this);
+        # whether it is ready goes into STATUS= and /readyz instead.
+        if self._watchdog_interval is not None:
             self._notifier.watchdog()
+        text = self.status()
+        if text != self._last_status:
+            self._last_status = text
+            self._notifier.status(text)
 
     def stopService(self) -> Deferred[None]:
         self._notifier.stopping()

@@ -552,7 +552,7 @@ def makeService(options: Options) -> Any:
             dead_letter_queue=options["dead-letter-queue"],
             max_claim_count=options["max-claim-count"],
         )
-    listener = ListenerService(subscriber, client, options["queues"], reactor)
+    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True)
     if options["metrics"] is not None:
         from .health import metrics_service
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -93,7 +94,7 @@ class SystemdTests(DaemonCase):
         status = await daemon.terminate()
         read()
         self.assertIn(status, (0, -15), daemon.log()[-2000:])
-        self.assertEqual(got[0], b"READY=1\nSTATUS=listening to 1 queue(s)")
+        self.assertEqual([m for m in got if m.startswith(b"READY=1")], [b"READY=1\nSTATUS=listening to 1 queue(s)"])
         self.assertIn(b"STOPPING=1", got)
         self.assertEqual(got.index(b"STOPPING=1"), len(got) - 1 - got[::-1].index(b"STOPPING=1"))
         self.assertNotIn("Traceback", daemon.log())
@@ -238,3 +239,137 @@ class JSONLogTests(DaemonCase):
         namespaces = {e.get("log_namespace") for e in events}
         self.assertIn("txzaqar.subscriber", namespaces)
         self.assertNotIn("debug", {e.get("log_level", {}).get("name") for e in events})
+
+
+#: A handler that records when it starts and ends, and holds its message
+#: until the file $SIGNAL_TEST_GO exists.
+SIGNAL_HANDLER = '''
+import os
+from twisted.internet import reactor, task
+
+def _append(line):
+    with open(os.environ["SIGNAL_TEST_RECORD"], "a") as f:
+        f.write(line + "\\n")
+
+async def handle(message):
+    _append(f"start {message.body}")
+    while not os.path.exists(os.environ["SIGNAL_TEST_GO"]):
+        await task.deferLater(reactor, 0.05, lambda: None)
+    _append(f"done {message.body}")
+'''
+
+
+class SignalTests(DaemonCase):
+    async def test_hup_usr1_usr2_with_handlers_in_flight(self) -> None:
+        """
+        SIGHUP, SIGUSR1 and SIGUSR2, each sent while three handlers hold
+        their messages: one line each, the process goes on (SIGUSR1 rotates
+        twistd's log file, SIGUSR2 names the callbacks in flight), every
+        message is then processed once and deleted, and SIGTERM ends it
+        cleanly with nothing left claimed.
+        """
+        zaqar = servers.shared_zaqar()
+        client = self.noauth_client(zaqar.url)
+        [name] = self.queue_names(client, 1)
+        queue = await client.create_queue(name)
+        await queue.post([{"body": n} for n in range(3)])
+        directory = self.dir / "signals"
+        directory.mkdir()
+        (directory / "signal_test_handler.py").write_text(SIGNAL_HANDLER)
+        record, go = directory / "record", directory / "go"
+        daemon = Daemon(directory, ["--url", zaqar.url, "--project-id", "ops", "--queue", name,
+                                    "--handler", "signal_test_handler:handle", "--log-level", "info"],
+                        {"SIGNAL_TEST_RECORD": str(record), "SIGNAL_TEST_GO": str(go)})
+        self.addCleanup(daemon.kill)
+        rotated = daemon.log_path.with_name(daemon.log_path.name + ".1")
+
+        def recorded(kind: str) -> list[str]:
+            lines = record.read_text().splitlines() if record.exists() else []
+            return sorted(line for line in lines if line.startswith(kind))
+
+        def logged() -> str:
+            return "\n".join(p.read_text(errors="replace") for p in (rotated, daemon.log_path, daemon.out_path)
+                             if p.exists())
+
+        await daemon.wait_for(lambda: len(recorded("start")) == 3, 60, "three handlers in flight")
+        for number, line in ((signal.SIGHUP, "SIGHUP: nothing to reload"),
+                             (signal.SIGUSR1, "SIGUSR1: the log file was rotated; still running"),
+                             (signal.SIGUSR2, "SIGUSR2: 1 queue(s) (" + name + "), 3 callback(s) in flight")):
+            daemon.process.send_signal(number)
+            await daemon.wait_for(lambda line=line: line in logged(), 30, line)  # type: ignore[misc]
+            self.assertFalse(daemon.exited, logged()[-2000:])
+        self.assertTrue(rotated.exists())
+        self.assertEqual(recorded("done"), [])  # still holding them: nothing was stopped
+        go.touch()
+        await daemon.wait_for(lambda: len(recorded("done")) == 3, 60, "the three handlers to finish")
+
+        async def empty() -> bool:
+            stats = await queue.stats()
+            return stats.total == 0
+
+        deadline = 60.0
+        while not await empty():
+            self.assertGreater(deadline, 0, "the processed messages were not deleted")
+            deadline -= 0.2
+            await deferLater(reactor, 0.2, lambda: None)
+        status = await daemon.terminate()
+        self.assertIn(status, (0, -15), logged()[-2000:])
+        self.assertEqual(recorded("start"), ["start 0", "start 1", "start 2"])  # each once
+        self.assertNotIn("Traceback", logged())
+
+
+class WatchdogTests(DaemonCase):
+    async def test_watchdog_fed_through_an_outage_status_follows(self) -> None:
+        """
+        A boot while Zaqar is down, for longer than WatchdogSec: WATCHDOG=1
+        keeps coming at half WatchdogSec (systemd would otherwise SIGABRT
+        and restart the daemon), STATUS= says why it is not ready, and once
+        Zaqar starts STATUS= says it listens.
+        """
+        redis = servers.shared_redis()
+        port = servers.free_port()
+        zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1, port=port)
+        self.addCleanup(zaqar.stop)
+        url = f"http://127.0.0.1:{port}"
+        name = f"ops-{uuid.uuid4().hex[:10]}"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        path = str(self.dir / "notify")
+        sock.bind(path)
+        sock.setblocking(False)
+        got: list[tuple[float, bytes]] = []
+
+        def read() -> list[bytes]:
+            while True:
+                try:
+                    got.append((time.monotonic(), sock.recv(4096)))
+                except BlockingIOError:
+                    return [datagram for _, datagram in got]
+
+        watchdog_sec = 6.0
+        daemon = self.daemon(["--url", url, "--project-id", "ops", "--queue", name,
+                              "--poll-interval", "0.2", "--max-interval", "1"],
+                             {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": str(int(watchdog_sec * 1e6))})
+
+        def not_ready() -> bool:
+            return any(d.startswith(b"STATUS=1 queue(s), not ready: ") and b"ConnectionFailed" in d
+                       for d in read())
+
+        await daemon.wait_for(not_ready, 90, "a STATUS= saying why it is not ready")
+        outage_pings = len([d for d in read() if d == b"WATCHDOG=1"])
+        await daemon.wait_for(lambda: len([d for d in read() if d == b"WATCHDOG=1"]) >= outage_pings + 3,
+                              60, "three more watchdog pings while Zaqar is down")
+        self.assertFalse(daemon.exited)
+        await deferToThread(zaqar.start)
+
+        def last_status() -> bytes:
+            statuses = [d.split(b"STATUS=", 1)[1] for d in read() if b"STATUS=" in d]
+            return statuses[-1] if statuses else b""
+
+        await daemon.wait_for(lambda: last_status() == b"listening to 1 queue(s)", 60,
+                              "STATUS= saying it listens once Zaqar is up")
+        await daemon.terminate()
+        pings = [at for at, datagram in got if datagram == b"WATCHDOG=1"]
+        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+        self.assertLess(max(gaps), watchdog_sec, gaps)
+        self.assertNotIn("Traceback", daemon.log())

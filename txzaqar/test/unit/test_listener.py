@@ -17,7 +17,7 @@ from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar._listener import ListenerService
+from txzaqar._listener import STATUS_INTERVAL, ListenerService
 from txzaqar._stdlib_logging import route_stdlib_logging
 
 
@@ -31,6 +31,7 @@ class FakeSubscriber:
     def __init__(self) -> None:
         self.running = False
         self.ready = True
+        self.reasons: tuple[str, ...] = ()
 
     def startService(self) -> None:
         self.running = True
@@ -40,7 +41,7 @@ class FakeSubscriber:
         return succeed(None)
 
     def health(self) -> Health:
-        return Health(self.ready)
+        return Health(self.ready, self.reasons)
 
 
 class FakeQueue:
@@ -164,28 +165,70 @@ class ListenerTests(SynchronousTestCase):
             self.assertFalse(errors.refused(error))
 
     def test_systemd_notifications(self) -> None:
+        """
+        The watchdog is fed while the service runs, ready or not (liveness
+        is not readiness); STATUS= follows readiness, sent when it changes.
+        """
         sock, path = self.receiver()
         service = self.service(environ={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "10000000"})
         service.startService()
-        self.assertEqual(self.received(sock), [b"READY=1\nSTATUS=listening to 2 queue(s)", b"WATCHDOG=1"])
+        self.assertEqual(self.received(sock), [
+            b"WATCHDOG=1", b"STATUS=starting: checking Zaqar for 2 queue(s)",
+            b"READY=1\nSTATUS=listening to 2 queue(s)",
+        ])
         self.clock.advance(5)
         self.assertEqual(self.received(sock), [b"WATCHDOG=1"])
-        self.subscriber.ready = False  # unhealthy: systemd's watchdog should fire
+        self.subscriber.ready = False  # an outage: still alive, not ready
+        self.subscriber.reasons = ("orders: no successful poll for 75s (expected within 70s) "
+                                   "(last error: ConnectionFailed)",)
+        for _ in range(30):  # longer than any WatchdogSec: fed all along
+            self.clock.advance(5)
+            self.assertIn(b"WATCHDOG=1", self.received(sock))
+        self.subscriber.reasons = ("orders: no successful poll for 80s (expected within 70s) "
+                                   "(last error: ConnectionFailed)",)
         self.clock.advance(5)
-        self.assertEqual(self.received(sock), [])
+        self.assertEqual(self.received(sock), [
+            b"WATCHDOG=1", b"STATUS=2 queue(s), not ready: orders: no successful poll for 80s "
+            b"(expected within 70s) (last error: ConnectionFailed)"])
         self.subscriber.ready = True
+        self.subscriber.reasons = ()
         self.clock.advance(5)
-        self.assertEqual(self.received(sock), [b"WATCHDOG=1"])
+        self.assertEqual(self.received(sock), [b"WATCHDOG=1", b"STATUS=listening to 2 queue(s)"])
         self.successResultOf(service.stopService())
         self.assertEqual(self.received(sock), [b"STOPPING=1"])
         self.clock.advance(20)
         self.assertEqual(self.received(sock), [])
 
+    def test_status_without_watchdog(self) -> None:
+        """With a notify socket and no watchdog, STATUS= is updated every STATUS_INTERVAL; no WATCHDOG=1."""
+        sock, path = self.receiver()
+        service = self.service(environ={"NOTIFY_SOCKET": path})
+        service.startService()
+        self.assertEqual(self.received(sock), [
+            b"STATUS=starting: checking Zaqar for 2 queue(s)", b"READY=1\nSTATUS=listening to 2 queue(s)"])
+        self.subscriber.ready = False
+        self.subscriber.reasons = ("authentication failed: IdentityUnavailable",)
+        self.clock.advance(STATUS_INTERVAL)
+        self.assertEqual(self.received(sock), [
+            b"STATUS=2 queue(s), not ready: authentication failed: IdentityUnavailable"])
+        self.clock.advance(STATUS_INTERVAL)
+        self.assertEqual(self.received(sock), [])
+        self.successResultOf(service.stopService())
+
+    def test_unexpected_error_at_start_ends_the_process(self) -> None:
+        """A start-up check that fails with no ZaqarError is one critical line and exit 1, not a hang."""
+        service = self.service(RuntimeError("surprise"))
+        service.startService()
+        self.assertEqual(self.exits, [1])
+        self.assertFalse(self.subscriber.running)
+        [line] = [formatEvent(e) for e in self.events if e["log_level"] == LogLevel.critical]
+        self.assertEqual(line, "cannot start: unexpected error: RuntimeError: surprise")
+
     def test_no_ready_when_refused(self) -> None:
         sock, path = self.receiver()
         service = self.service(errors.AuthenticationFailed(title="no"), environ={"NOTIFY_SOCKET": path})
         service.startService()
-        self.assertEqual(self.received(sock), [])
+        self.assertEqual(self.received(sock), [b"STATUS=starting: checking Zaqar for 2 queue(s)"])
 
     def test_stop_during_check(self) -> None:
         service = self.service()
