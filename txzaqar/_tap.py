@@ -40,10 +40,11 @@ from twisted.python import usage
 
 from . import _environment as environment
 from . import _validation as v
+from ._json_log import flat_json_file_observer
 from ._listener import ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
-from ._stdlib_logging import route_stdlib_logging
-from ._twisted_internals import twistd_log_observer
+from ._stdlib_logging import route_all_stdlib_logging
+from ._twisted_internals import twistd_log_file, twistd_log_observer
 from .errors import ClientValidationError
 from .health import check_endpoint
 from .subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
@@ -171,8 +172,13 @@ class Options(usage.Options):
         ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
         ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here"],
         ["max-claim-count", None, None, "claims before a message is dead-lettered"],
-        ["log-level", None, "info", "the least severe events twistd logs: debug (every request "
-                                    "and poll), info, warn, error or critical"],
+        ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
+                                  "logger's (handler code, keystoneauth): debug (every request and "
+                                  "poll), info, warn, error or critical [default: info; under twist, "
+                                  "twist's --log-level]"],
+        ["log-format", None, "text", "text, or json: one flat JSON object per line (time, level, "
+                                     "logger, message, exception, the event's fields); under twist, "
+                                     "also when twist's --log-format is json"],
         ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the "
                                         "JSON of Queue.share() (SignedURL.to_json(url)); replaces "
                                         "--project-id and Keystone, and --queue defaults to its queue"],
@@ -284,19 +290,39 @@ class Options(usage.Options):
         self.update(settings.command_line())
         check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
-        self["log-level"] = _log_level(self["log-level"])
+        self._logging_options()
         if self["metrics"] is not None:
             try:
                 check_endpoint(self["metrics"])
             except ValueError as e:
                 raise usage.UsageError(f"--metrics: {e}") from None
+
+    def _logging_options(self) -> None:
+        """--log-level and --log-format, applied to twistd's or twist's observer."""
+        if self["log-format"] not in ("text", "json"):
+            raise usage.UsageError(f"--log-format must be text or json, not {self['log-format']!r}")
+        given = self["log-level"] is not None
+        self["log-level"] = _log_level(self["log-level"] or "info")
         parent = getattr(self, "parent", None)
-        if isinstance(parent, usage.Options) and "logger" in parent and not parent["logger"]:
+        if not isinstance(parent, usage.Options):
+            return
+        if "fileLogObserverFactory" in parent:
+            # twist: it makes its observer from these after parsing every option
+            if given:
+                parent["logLevel"] = self["log-level"]
+            else:
+                self["log-level"] = parent["logLevel"]
+            if self["log-format"] == "json" or parent.get("logFormat") == "json":
+                self["log-format"] = parent["logFormat"] = "json"
+                parent["fileLogObserverFactory"] = flat_json_file_observer
+        elif "logger" in parent and not parent["logger"]:
             # twistd logs every event, debug included; filter its usual observer
             # unless the operator chose another with --logger.
             # twistd imports --logger by name and calls it without arguments.
+            if self["log-format"] == "json" and parent.get("syslog"):
+                raise usage.UsageError("--log-format json writes to a log file or standard output, not --syslog")
             global _twistd_observer
-            _twistd_observer = partial(filtered_twistd_observer, parent, self["log-level"])
+            _twistd_observer = partial(filtered_twistd_observer, parent, self["log-level"], self["log-format"])
             parent["logger"] = f"{__name__}._twistd_observer"
 
 
@@ -479,12 +505,17 @@ def _log_level(name: str) -> LogLevel:
         raise usage.UsageError(f"--log-level must be one of {names}, not {name!r}") from None
 
 
-def filtered_twistd_observer(twistd_options: Any, level: LogLevel) -> ILogObserver:
+def filtered_twistd_observer(twistd_options: Any, level: LogLevel, log_format: str = "text") -> ILogObserver:
     """
     The observer twistd would make for its options (log file, stdout or
-    syslog), showing only events at I{level} or above.
+    syslog), showing only events at I{level} or above; with C{log_format}
+    C{"json"}, writing L{txzaqar._json_log} lines to the same file.
     """
     observer = twistd_log_observer(twistd_options)
+    if log_format == "json":
+        out = twistd_log_file(observer)
+        if out is not None:
+            observer = flat_json_file_observer(out)
     return FilteringLogObserver(observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
 
 
@@ -531,7 +562,7 @@ def makeService(options: Options) -> Any:
 
     from .compose import connect
 
-    route_stdlib_logging("keystoneauth1")
+    route_all_stdlib_logging(options["log-level"])
     client = connect(
         options["url"],
         project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],

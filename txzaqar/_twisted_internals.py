@@ -15,6 +15,9 @@ C{tox -e oldest}) and 26.10.0.
     syslog) in C{_SomeApplicationRunner.loggerFactory(options)
     ._getLogObserver()}; there is no public way to get it to wrap it in a
     level filter.
+  - L{twistd_log_file}: the file of that observer (a C{FileLogObserver}'s
+    C{_outFile}), so that the JSON format writes to the file twistd
+    chose, and twistd's SIGUSR1 rotation still rotates it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from twisted.web._newclient import RequestNotSent
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 
-__all__ = ["HTTP10ClosingPool", "RequestNotSent", "twistd_log_observer"]
+__all__ = ["HTTP10ClosingPool", "RequestNotSent", "twistd_log_file", "twistd_log_observer"]
 
 
 class _QuietClientFactory(_HTTP11ClientFactory):
@@ -69,3 +72,11 @@ def twistd_log_observer(twistd_options: Any) -> ILogObserver:
     if not ILogObserver.providedBy(observer):
         observer = LegacyLogObserverWrapper(observer)
     return observer
+
+
+def twistd_log_file(observer: Any) -> Any:
+    """
+    The file a L{twistd_log_observer} writes to, or C{None} (syslog, or an
+    observer of another kind).
+    """
+    return getattr(observer, "_outFile", None)

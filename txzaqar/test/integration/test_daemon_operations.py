@@ -236,9 +236,9 @@ class JSONLogTests(DaemonCase):
         lines = [line for line in text().splitlines() if line.strip()]
         events = [json.loads(line) for line in lines]  # each line one JSON object
         self.assertTrue(all(isinstance(e, dict) for e in events))
-        namespaces = {e.get("log_namespace") for e in events}
-        self.assertIn("txzaqar.subscriber", namespaces)
-        self.assertNotIn("debug", {e.get("log_level", {}).get("name") for e in events})
+        self.assertIn("txzaqar.subscriber", {e["logger"] for e in events})  # flat: logger, level, message
+        self.assertNotIn("debug", {e["level"] for e in events})
+        self.assertIn("subscriber started on ['orders']", {e["message"] for e in events})
 
 
 #: A handler that records when it starts and ends, and holds its message
@@ -373,3 +373,99 @@ class WatchdogTests(DaemonCase):
         gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
         self.assertLess(max(gaps), watchdog_sec, gaps)
         self.assertNotIn("Traceback", daemon.log())
+
+
+#: A handler that logs through the standard library, as application code does.
+LOGGING_HANDLER = '''
+import logging
+
+log = logging.getLogger("app.orders")
+
+def handle(message):
+    log.info("handled %s", message.body)
+    log.warning("warned %s", message.body)
+    try:
+        raise ValueError("no such order")
+    except ValueError:
+        log.exception("failed %s", message.body)
+'''
+
+
+class LoggingTests(DaemonCase):
+    async def run_daemon(self, extra: list[str], runner: str = "twistd") -> str:
+        """
+        A daemon (C{twistd -n} with a log file, or C{twist} writing to
+        standard output) with the logging handler, one message delivered;
+        what it logged.
+        """
+        zaqar = servers.shared_zaqar()
+        client = self.noauth_client(zaqar.url)
+        [name] = self.queue_names(client, 1)
+        directory = self.dir / f"logging-{uuid.uuid4().hex[:6]}"
+        directory.mkdir()
+        (directory / "logging_test_handler.py").write_text(LOGGING_HANDLER)
+        args = ["--url", zaqar.url, "--project-id", "ops", "--queue", name,
+                "--handler", "logging_test_handler:handle", "--threads", "0", *extra]
+        await client.queue(name).post({"body": 7})
+        if runner == "twistd":
+            daemon = Daemon(directory, args)
+            self.addCleanup(daemon.kill)
+            await daemon.wait_for(lambda: "failed 7" in daemon.log(), 60, "the handler's last line")
+            await daemon.terminate()
+            return daemon.log_path.read_text()
+        out = open(directory / "out", "wb")
+        self.addCleanup(out.close)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        process = subprocess.Popen([str(Path(TWISTD).parent / "twist"), *runner.split()[1:],
+                                    "zaqar-listen", *args], cwd=directory, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.addCleanup(lambda: None if process.poll() is not None else process.kill())
+
+        def text() -> str:
+            return (directory / "out").read_text(errors="replace")
+
+        deadline = time.monotonic() + 60
+        while "failed 7" not in text():
+            self.assertIsNone(process.poll(), text()[-2000:])
+            self.assertLess(time.monotonic(), deadline, text()[-2000:])
+            await deferLater(reactor, 0.1, lambda: None)
+        process.send_signal(signal.SIGTERM)
+        await deferToThread(process.wait, 60)
+        return text()
+
+    async def test_stdlib_records_with_their_logger_name(self) -> None:
+        """A handler's C{logging} records reach the log under the logger's name and level."""
+        log = await self.run_daemon([])
+        self.assertIn("[app.orders#info] handled 7", log)
+        self.assertIn("[app.orders#warn] warned 7", log)
+        self.assertIn("[app.orders#error] failed 7", log)
+        self.assertIn("ValueError: no such order", log)  # the record's exception
+        self.assertNotIn("[stderr#", log)
+
+    async def test_log_level_filters_stdlib_records(self) -> None:
+        log = await self.run_daemon(["--log-level", "warn"])
+        self.assertNotIn("handled 7", log)
+        self.assertIn("[app.orders#warn] warned 7", log)
+
+    async def test_json_under_twistd(self) -> None:
+        """C{--log-format json}: every line one flat object; the handler's records among them."""
+        log = await self.run_daemon(["--log-format", "json"])
+        events = [json.loads(line) for line in log.splitlines()]
+        for event in events:
+            self.assertTrue(event["time"].endswith("Z"), event)
+            self.assertIn(event["level"], ("info", "warn", "error", "critical"), event)
+            self.assertIsInstance(event["message"], str)
+        by_message = {e["message"]: e for e in events}
+        self.assertEqual(by_message["handled 7"]["logger"], "app.orders")
+        self.assertIn("ValueError: no such order", by_message["failed 7"]["exception"])
+        self.assertIn("txzaqar.subscriber", {e["logger"] for e in events})
+
+    async def test_twist_json_and_log_level(self) -> None:
+        """
+        Under C{twist --log-format json} the lines are the same flat JSON,
+        and zaqar-listen's own C{--log-level} is honoured (debug here).
+        """
+        log = await self.run_daemon(["--log-level", "debug"], runner="twist --log-format json")
+        events = [json.loads(line) for line in log.splitlines() if line.strip()]
+        self.assertIn("debug", {e["level"] for e in events})
+        self.assertIn("handled 7", {e["message"] for e in events})

@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
 from txzaqar._listener import STATUS_INTERVAL, ListenerService
-from txzaqar._stdlib_logging import route_stdlib_logging
+from txzaqar._stdlib_logging import route_all_stdlib_logging, route_stdlib_logging
 
 
 @attr.s(auto_attribs=True)
@@ -256,3 +256,43 @@ class StdlibLoggingTests(SynchronousTestCase):
             ("txzaqar-test-lib.session", LogLevel.debug, "detail"),
         ])
         self.assertFalse(logging.getLogger("txzaqar-test-lib").propagate)
+
+
+class AllStdlibLoggingTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        root = logging.getLogger()
+        level, handlers = root.level, list(root.handlers)
+
+        def restore() -> None:
+            root.setLevel(level)
+            root.handlers[:] = handlers
+
+        self.addCleanup(restore)
+        self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+
+    def test_every_logger_by_name_and_level(self) -> None:
+        """Any library's or handler's records, keystoneauth's included, under their names."""
+        handler = route_all_stdlib_logging(LogLevel.info)
+        self.assertIs(route_all_stdlib_logging(LogLevel.info), handler)
+        logging.getLogger("keystoneauth.session").info("REQ %s", "GET /v3")
+        logging.getLogger("app").debug("not made at info")
+        logging.getLogger("app").warning("careful")
+        got = [(e["log_namespace"], e["log_level"], e["log_text"]) for e in self.events]
+        self.assertEqual(got, [("keystoneauth.session", LogLevel.info, "REQ GET /v3"),
+                               ("app", LogLevel.warn, "careful")])
+
+    def test_level_follows_log_level(self) -> None:
+        route_all_stdlib_logging(LogLevel.error)
+        logging.getLogger("app").warning("filtered")
+        logging.getLogger("app").error("kept")
+        self.assertEqual([e["log_text"] for e in self.events], ["kept"])
+
+    def test_exception_becomes_the_failure(self) -> None:
+        route_all_stdlib_logging(LogLevel.info)
+        try:
+            raise KeyError("order")
+        except KeyError:
+            logging.getLogger("app").exception("failed")
+        [event] = self.events
+        self.assertTrue(event["log_failure"].check(KeyError))
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
