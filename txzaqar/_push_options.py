@@ -24,7 +24,7 @@ PUSH_KINDS = ("websocket", "webhook")
 PUSH_PARAMETERS = [
     ["push", None, None, "wake queues at once by Zaqar's push notifications: websocket (its "
      "WebSocket transport) or webhook (it POSTs to --webhook-url); polling stays on as the "
-     "safety net"],
+     "safety net [default: none, polling only]"],
     ["websocket-url", None, None, "Zaqar's WebSocket transport, ws:// or wss:// [default: "
      "$ZAQAR_WEBSOCKET_URL; with Keystone, the catalog's messaging-websocket]"],
     ["webhook-listen", None, None, "where the webhook receiver listens, a Twisted endpoint such "

@@ -148,7 +148,8 @@ class Options(usage.Options):
         ["os-application-credential-name", None, None,
          "[default: $OS_APPLICATION_CREDENTIAL_NAME]"],
         ["os-password-file", None, None, "read the password from this file (passwords are never "
-                                         "taken on the command line) [default: $OS_PASSWORD]"],
+                                         "taken on the command line); without it, $OS_PASSWORD "
+                                         "holds the password itself"],
         ["os-region-name", None, None, "catalog region of Zaqar [default: $OS_REGION_NAME]"],
         ["os-interface", None, None, "catalog interface: public, internal or admin "
                                      "[default: $OS_INTERFACE or public]"],
@@ -167,11 +168,17 @@ class Options(usage.Options):
                                 "reactor thread, where they must not block [default: 10, or "
                                 "--concurrency if lower]"],
         ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
-        ["max-interval", None, "30", "the longest backoff in seconds while idle or failing"],
-        ["callback-timeout", None, None, "seconds after which a handler counts as failed"],
+        ["max-interval", None, "30", "the longest backoff in seconds while idle or failing: an "
+                                     "idle queue is polled only this often (see --push)"],
+        ["callback-timeout", None, None, "seconds after which a handler counts as failed and its "
+                                         "message is released; a handler in a thread cannot be "
+                                         "stopped and runs on [default: none, no limit]"],
         ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
-        ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here"],
-        ["max-claim-count", None, None, "claims before a message is dead-lettered"],
+        ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here; "
+                                          "sets the queue's metadata, so it applies to every "
+                                          "consumer of the queue [default: none]"],
+        ["max-claim-count", None, None, "claims before a message is dead-lettered (with "
+                                        "--dead-letter-queue) [default: none]"],
         ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
                                   "logger's (handler code, keystoneauth): debug (every request and "
                                   "poll), info, warn, error or critical [default: info; under twist, "
@@ -184,7 +191,7 @@ class Options(usage.Options):
                                         "--project-id and Keystone, and --queue defaults to its queue"],
         *PUSH_PARAMETERS,
         ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
-                                "endpoint, e.g. tcp:9102:interface=127.0.0.1"],
+                                "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
     ]
 
     def __init__(self) -> None:

@@ -54,6 +54,16 @@ RunInThread = Callable[..., "Deferred[Any]"]
 PLAIN = b"text/plain; charset=utf-8"
 
 
+def _head(request: Any, body: bytes) -> bytes:
+    """
+    A HEAD answer for a page whose GET answers C{body}: the same status
+    and headers, C{Content-Length} and no body (Twisted's default HEAD
+    handling calls GET and logs a warning about the body on every probe).
+    """
+    request.setHeader(b"content-length", b"%d" % len(body))
+    return b""
+
+
 class HealthzPage(Resource):
     """C{/healthz}: C{200 ok} while the process runs."""
 
@@ -69,6 +79,10 @@ class HealthzPage(Resource):
         request.setHeader(b"content-type", PLAIN)
         request.setHeader(b"cache-control", b"no-store")
         return b"ok\n"
+
+    def render_HEAD(self, request: Any) -> bytes:
+        """C{/healthz}'s headers and status, without a body (probes often use HEAD)."""
+        return _head(request, self.render_GET(request))
 
 
 class ReadyzPage(Resource):
@@ -97,6 +111,10 @@ class ReadyzPage(Resource):
             return b"ready\n"
         request.setResponseCode(503)
         return "".join(f"{reason}\n" for reason in health.reasons).encode("utf-8")
+
+    def render_HEAD(self, request: Any) -> bytes:
+        """C{/readyz}'s status (200 or 503) and headers, without a body."""
+        return _head(request, self.render_GET(request))
 
 
 class _Snapshot:

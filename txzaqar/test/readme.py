@@ -236,15 +236,15 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("The rest of the API, in brief", "async def pools_and_flavors(", Run(_CODE_API + "PoolsAndFlavorsTests")),
     Entry("The Subscriber", "async def handle(message):", Run(_CODE + "SubscriberTests.test_callbacks")),
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
-    Entry(DAEMON, "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
-    Entry(DAEMON, "twistd -n zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(PUSH, "client = txzaqar.connect(", Run(_PUSH + "PushBlockTests.test_websocket")),
     Entry(PUSH, "from txzaqar.push import WebhookPush", Run(_PUSH + "PushBlockTests.test_webhook")),
     Entry(PUSH, "[storage]", Run(_PUSH + "ZaqarConfigurationTests")),
     Entry("All the options", "Usage: twistd [options] zaqar-listen",
           Run("txzaqar.test.unit.test_tap_commandline.HelpInReadmeTests")),
-    Entry("Metrics and health", "twistd -n zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry("Metrics and health", "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry("Metrics and health", "curl -s http://127.0.0.1:9102/metrics", ProvedBy(
         "test_daemon_metrics starts a daemon with --metrics on a free port and GETs /metrics "
         "(read with prometheus-client's parser), /healthz and /readyz, as these curl lines do",

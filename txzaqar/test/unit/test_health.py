@@ -12,6 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.application.service import IServiceCollection
 from twisted.internet.defer import Deferred
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -193,6 +195,20 @@ class HealthResourceTests(SynchronousTestCase):
         self.assertTrue(headers["content-type"].startswith("text/plain"))
         self.sub.startService()
         self.assertEqual(get(self.stub, "/readyz")[::2], (200, "ready\n"))
+
+    def test_head_probes(self) -> None:
+        """
+        HEAD /healthz and /readyz: the GET's status and length, no body, and
+        no log event (Twisted's default HEAD logs a warning on every probe).
+        """
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        for path, status, length in (("/healthz", 200, "3"), ("/readyz", 503, "30")):
+            response: Any = self.successResultOf(self.stub.head(f"http://ops.invalid{path}"))
+            self.stub.flush()
+            body: Any = self.successResultOf(self.stub.content(response))
+            self.assertEqual((response.code, body), (status, b""), path)
+            self.assertEqual(response.headers.getRawHeaders(b"content-length"), [length.encode()], path)
+        self.assertEqual([formatEvent(e) for e in events], [])
 
     def test_metrics(self) -> None:
         """C{/metrics} is the subscriber's registry, in the text format prometheus-client parses."""

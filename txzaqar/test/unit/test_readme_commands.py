@@ -336,7 +336,7 @@ class TwistdCommandTests(SynchronousTestCase):
 
     def test_unknown_path_fails(self) -> None:
         """An absolute path the test does not know is an error that says where to add it."""
-        error = self.assertRaises(AssertionError, self.world.run, "twistd -n zaqar-listen --cacert /etc/x/ca.pem")
+        error = self.assertRaises(AssertionError, self.world.run, "twistd -n --pidfile= zaqar-listen --cacert /etc/x/ca.pem")
         self.assertIn("add it to PATHS", str(error))
 
     def test_ca_is_a_certificate(self) -> None:

@@ -6,6 +6,7 @@ and C{twist} scripts in a subprocess, their output read as printed.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -166,3 +167,35 @@ class HelpInReadmeTests(SynchronousTestCase):
         printed = [line.rstrip() for line in out.rstrip("\n").splitlines()]
         self.assertEqual(block.text.rstrip("\n").splitlines(), printed,
                          "update the README's copy: COLUMNS=80 twistd zaqar-listen --help")
+
+
+class HelpTextTests(SynchronousTestCase):
+    """What C{--help} says about options whose default or effect surprised operators."""
+
+    def setUp(self) -> None:
+        code, out = run("twistd", "zaqar-listen", "--help")
+        self.assertEqual(code, 0, out)
+        self.help: dict[str, str] = {}
+        name = None
+        for line in out.splitlines():
+            match = re.match(r"\s+(?:-\w, )?--([\w-]+)=?\s*(.*)", line)
+            if match:
+                name = match.group(1)
+                self.help[name] = match.group(2)
+            elif name is not None and line.strip():
+                self.help[name] += " " + line.strip()
+
+    def test_defaults_said(self) -> None:
+        for name in ("callback-timeout", "push", "metrics", "dead-letter-queue", "max-claim-count",
+                     "log-level", "log-format", "max-interval"):
+            self.assertIn("[default:", self.help[name], name)
+
+    def test_password_file_has_no_variable_default(self) -> None:
+        """$OS_PASSWORD holds a password, not a file's name."""
+        self.assertNotIn("[default: $OS_PASSWORD]", self.help["os-password-file"])
+        self.assertIn("$OS_PASSWORD holds the password itself", self.help["os-password-file"])
+
+    def test_effects_said(self) -> None:
+        self.assertIn("idle queue is polled only this often", self.help["max-interval"])
+        self.assertIn("applies to every consumer", self.help["dead-letter-queue"])
+        self.assertIn("cannot be stopped", self.help["callback-timeout"])
