@@ -78,16 +78,18 @@ class EncryptedReadFailed(EncryptedQueueError):
     """
     Zaqar 23 answered a claim on an encrypted queue with ciphertext and
     reading the claimed messages back by id (to get their bodies) failed.
-    A new claim was released, so nothing was lost; L{cause} says why.
+    (or, for a queue not known to be encrypted, reading its metadata to
+    tell) failed.  A new claim was released, so nothing was lost; L{cause}
+    says why.
     """
 
-    def __init__(self, queue_name: str, cause: ZaqarError, released: bool) -> None:
+    def __init__(self, queue_name: str, cause: ZaqarError, released: bool,
+                 step: str = "reading the claimed messages back by id") -> None:
         then = "the claim was released" if released else "the claim is kept"
         super().__init__(
             title="Claimed messages of an encrypted queue could not be read back",
-            description=f"Zaqar returns ciphertext from claims on {queue_name!r} (encrypted) and "
-                        f"reading them back by id failed ({cause.__class__.__name__}: {cause.title}); "
-                        f"{then}",
+            description=f"Zaqar returns ciphertext from claims on an encrypted queue; for {queue_name!r} "
+                        f"{step} failed ({cause.__class__.__name__}: {cause.title}); {then}",
             code=cause.code,
             request_id=cause.request_id,
         )
@@ -113,7 +115,7 @@ async def _is_encrypted(queue: Queue) -> bool:
     memo: EncryptionMemo = queue._encryption
     if not memo.encrypted:
         metadata = await queue.metadata()
-        memo.encrypted = metadata.content.get(ENCRYPT_KEY) is True
+        memo.encrypted = bool(metadata.content.get(ENCRYPT_KEY))  # as Zaqar reads it
     return memo.encrypted
 
 
@@ -146,15 +148,15 @@ async def claim_plaintext(queue: Queue, claim: Claim, release: bool) -> Claim:
     if queue.encrypted is None and not queue._encryption.encrypted:
         if not any(isinstance(m.body, str) for m in claim.messages):
             return claim
+    step = "reading the queue's metadata (is it encrypted?)"
     try:
         if not await _is_encrypted(queue):
             return claim
+        step = "reading the claimed messages back by id"
         held = await _read_back(queue, claim)
     except ZaqarError as e:
-        if isinstance(e, EncryptedQueueError):
-            raise
         released = release and await _release(claim)
-        raise EncryptedReadFailed(queue.name, e, released) from e
+        raise EncryptedReadFailed(queue.name, e, released, step) from e
     return attr.evolve(claim, messages=tuple(held))
 
 

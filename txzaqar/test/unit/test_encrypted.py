@@ -13,7 +13,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet import error as ierror
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -159,6 +160,33 @@ class ReadBackTests(SynchronousTestCase):
         self.assertIs(e.released, False)
         self.assertIsInstance(e.cause, errors.ServiceUnavailable)
         self.assertEqual(self.successResultOf(self.queue.stats()).claimed, 2)
+
+    def test_metadata_unreadable_releases_the_claim(self) -> None:
+        """
+        When the metadata cannot be read to tell whether a claim's string
+        bodies are ciphertext, the claim fails with EncryptedReadFailed
+        and is released: nothing is handed out, nothing is lost.
+        """
+        conn: Any = self.client.connection
+        conn.retries = 0
+        inner = conn.agent
+
+        class Refusing:
+            def request(self, method: bytes, uri: bytes, headers: Any = None, body: Any = None) -> Any:
+                if method == b"GET" and uri.endswith(b"/v2/queues/fresh"):
+                    return fail(ierror.ConnectionRefusedError())
+                return inner.request(method, uri, headers, body)
+
+        conn.agent = Refusing()
+        queue = self.client.queue("fresh")
+        self.successResultOf(queue.post({"body": "text"}))
+        e = self.failureResultOf(queue.claim(), EncryptedReadFailed).value
+        self.assertIs(e.released, True)
+        self.assertIn("metadata", e.description)
+        self.assertIsInstance(e.cause, errors.ConnectionFailed)
+        conn.agent = inner
+        stats = self.successResultOf(queue.stats())
+        self.assertEqual((stats.claimed, stats.free), (0, 1))
 
     def test_known_unencrypted_queue_hands_out_what_the_server_sent(self) -> None:
         """C{encrypted=False} is trusted: nothing is read back (the caller's word)."""
