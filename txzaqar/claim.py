@@ -12,6 +12,7 @@ import attr
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
+from . import _encrypted
 from . import _validation as v
 from .interfaces import IClaim
 from .message import Message
@@ -105,7 +106,8 @@ class Claim:
     def reload(self) -> Deferred["Claim"]:
         """
         @return: a Deferred firing with a fresh L{Claim} (age, ttl and the
-            messages still held); L{txzaqar.errors.NotFound} once expired.
+            messages still held, read back by id on an encrypted queue);
+            L{txzaqar.errors.NotFound} once expired.
         """
         if self.id is None:
             return succeed(self)
@@ -113,11 +115,12 @@ class Claim:
         async def reload() -> "Claim":
             response = await self.queue.connection.get(self._path())
             body: dict[str, Any] = response.json or {}
-            return attr.evolve(
+            fresh = attr.evolve(
                 self,
                 ttl=body.get("ttl", self.ttl),
                 age=body.get("age", 0),
                 messages=tuple(Message.from_json(self.queue, m) for m in body.get("messages") or ()),
             )
+            return await _encrypted.claim_plaintext(self.queue, fresh, release=False)
 
         return Deferred.fromCoroutine(reload())

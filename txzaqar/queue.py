@@ -13,7 +13,7 @@ import attr
 from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
-from . import _paging
+from . import _encrypted, _paging
 from . import _validation as v
 from .claim import DEFAULT_CLAIM_GRACE, DEFAULT_CLAIM_TTL, Claim
 from .connection import JSON_PATCH_TYPE
@@ -58,6 +58,13 @@ class Queue:
     #: The byte limit posts are split to (the server default; lower it for a queue with
     #: C{_max_messages_post_size}).
     max_post_size: int = v.MAX_POST_SIZE
+    #: Whether the queue stores its messages encrypted (C{_enable_encrypt_messages}):
+    #: C{True} or C{False} is trusted as given; C{None} (the default) asks the server when
+    #: it matters (see L{txzaqar._encrypted}).  Claims then read back the bodies and pop refuses.
+    encrypted: bool | None = attr.ib(default=None, kw_only=True, eq=False,
+                                     validator=attr.validators.optional(attr.validators.instance_of(bool)))
+    _encryption: _encrypted.EncryptionMemo = attr.ib(factory=_encrypted.EncryptionMemo, init=False,
+                                                     eq=False, repr=False)
 
     def __repr__(self) -> str:
         return f"<Queue [{self.name}]>"
@@ -477,13 +484,18 @@ class Queue:
 
     def pop(self, count: int = 1) -> Deferred[list[Message]]:
         """
-        Remove and return up to C{count} (1 to 20) messages.
+        Remove and return up to C{count} (1 to 20) messages.  Refused on an
+        encrypted queue, whose pop Zaqar 23 answers with ciphertext (see
+        L{encrypted}): claim and delete instead.
 
-        @return: a Deferred firing with the C{list} of L{Message} (empty if none).
+        @return: a Deferred firing with the C{list} of L{Message} (empty if
+            none); fails with L{txzaqar._encrypted.EncryptedPopRefused} on an
+            encrypted queue (nothing popped).
         """
         v.integer("count", count, 1, v.MAX_CLAIM_OR_POP)
 
         async def pop() -> list[Message]:
+            await _encrypted.refuse_pop(self)
             response = await self.connection.delete(
                 self._path + "/messages", params={"pop": count}, idempotent=False
             )
@@ -498,8 +510,13 @@ class Queue:
         Claim up to C{limit} messages (server defaults: 10, ttl 300,
         grace 60).
 
+        On an encrypted queue the claimed messages are read back by id
+        (Zaqar 23 claims return ciphertext; see L{encrypted}).
+
         @return: a Deferred firing with a L{Claim}; an empty one (falsy,
-            no id) when nothing could be claimed.
+            no id) when nothing could be claimed; fails with
+            L{txzaqar._encrypted.EncryptedReadFailed} (the claim released)
+            when an encrypted queue's messages cannot be read back.
         """
         v.optional_integer("limit", limit, 1, v.MAX_CLAIM_OR_POP)
         body: dict[str, int] = {}
@@ -524,7 +541,8 @@ class Queue:
                 claim_id = messages[0].claim_id
             if not claim_id:
                 raise MalformedResponse("Claim without id", "no Location and no claim_id in hrefs")
-            return Claim(self, claim_id, ttl=ttl_, grace=grace_, messages=messages)
+            claimed = Claim(self, claim_id, ttl=ttl_, grace=grace_, messages=messages)
+            return await _encrypted.claim_plaintext(self, claimed, release=True)
 
         return Deferred.fromCoroutine(claim())
 

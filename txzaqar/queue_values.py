@@ -290,7 +290,8 @@ def split_post(
 
     for index, doc in enumerate(messages):
         try:
-            raw = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            # sent as UTF-8: a \uXXXX escape would count a non-ASCII character 6 or 12 bytes
+            raw = json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError, RecursionError) as e:
             raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
         v.json_integers(f"message {index}", doc)

@@ -2,7 +2,13 @@
 Property-based tests (Hypothesis) of the public API on the in-memory Zaqar
 (issue 12): for every generated queue name, body, ttl, delay, claim ttl,
 grace, limit, reserved metadata value and id, the client either raises
-L{ClientValidationError} and sends nothing, or the server accepts it.
+L{ClientValidationError} and sends nothing, or the server accepts it; and
+an input the API reference allows (L{DOCUMENTED}) must not be refused.
+For inputs generated from the documented rules only (L{VALID_SCENARIOS}:
+queue names C{[A-Za-z0-9_-]{1,64}}, any JSON body without lone surrogates
+up to the post size, ttls, delays, claims and metadata in range) the
+client must send them and the server store them: read back equal, or the
+test fails.
 
 The scenarios here are shared with
 L{txzaqar.test.integration.test_properties_real}, which runs each input
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -251,6 +258,202 @@ SCENARIOS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
 ACCEPTED = frozenset({"ok", "NotFound"})
 
 
+# -- inputs Zaqar's documentation allows: accepted, stored, read back equal -------
+#
+# The scenarios above accept "refused" for any input, so validation that
+# refuses a valid input would go unseen.  These generate only inputs the
+# API reference allows, and their outcome must be "ok": the client sent
+# them, the server took them, and reading back gave them back equal.
+# Anything else ("refused", an error, "changed ...") is a failure, or a
+# named quirk in test_properties_real.
+
+#: text without lone surrogates (which are not Unicode scalar values: Zaqar cannot store them)
+documented_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20)
+documented_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1),
+              st.floats(allow_nan=False, allow_infinity=False), documented_text),
+    lambda children: (st.lists(children, max_size=5)
+                      | st.dictionaries(documented_text, children, max_size=5)),
+    max_leaves=20,
+)
+#: queue names as the API reference (and python-zaqarclient) allows them
+documented_queue_names = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
+#: queue metadata: keys that are not reserved (no leading underscore), any JSON values
+documented_metadata = st.dictionaries(documented_text.filter(lambda k: not k.startswith("_")),
+                                      documented_json, max_size=5)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal as JSON (C{1 == 1.0 == True} in Python, not in JSON)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+async def stored(recorder: RecordingAgent, call: Callable[[], Any],
+                 read_back: Callable[[], Coroutine[Any, Any, str | None]]) -> str:
+    """
+    L{outcome} of C{call()}; when it is "ok", C{read_back()} says what came
+    back different (C{"changed: ..."}), or C{None} when all is as sent.
+    """
+    result = await outcome(recorder, call)
+    if result == "ok":
+        changed = await read_back()
+        if changed is not None:
+            result = f"changed: {changed}"
+    return result
+
+
+async def valid_queue_name_scenario(client: Any, recorder: RecordingAgent, name: str) -> str:
+    """Create the queue; it must be listed under its own name."""
+
+    async def read_back() -> str | None:
+        names = [q.name for q in await client.queues(limit=20)]
+        return None if name in names else f"listed as {names!r:.100}"
+
+    result = await stored(recorder, lambda: client.queue(name).create(), read_back)
+    if not result.startswith("refused"):
+        await client.queue(name).delete()
+    return result
+
+
+async def valid_body_scenario(client: Any, recorder: RecordingAgent, body: Any) -> str:
+    """Post C{body}; GET, the listing and a claim must all give it back equal."""
+    queue = client.queue(fresh_queue_name())
+    posted: list[str] = []
+
+    async def post() -> None:
+        posted.extend(await queue.post({"body": body}))
+
+    async def read_back() -> str | None:
+        [message_id] = posted
+        got = (await queue.message(message_id)).body
+        listed = [m.body for m in await queue.messages()]
+        claimed = [m.body for m in await queue.claim()]
+        for how, value in (("GET", got), ("listing", listed[0] if listed else "<none>"),
+                           ("claim", claimed[0] if claimed else "<none>")):
+            if not same_json(value, body):
+                return f"{how} gave {value!r:.60}"
+        return None
+
+    try:
+        return await stored(recorder, lambda: Deferred.fromCoroutine(post()), read_back)
+    finally:
+        await queue.delete()
+
+
+async def valid_ttl_delay_scenario(client: Any, recorder: RecordingAgent, ttl_delay: tuple[int, int]) -> str:
+    """
+    Post with a ttl and a delay to a queue that honours delays (quirk 8.4):
+    the ttl reads back, and the message is hidden exactly while delayed.
+    """
+    ttl, delay = ttl_delay
+    queue = client.queue(fresh_queue_name())
+    await queue.create({"_default_message_delay": v.MESSAGE_DELAY[1]})
+    posted: list[str] = []
+
+    async def post() -> None:
+        posted.extend(await queue.post({"body": 1, "ttl": ttl, "delay": delay}))
+
+    async def read_back() -> str | None:
+        [message_id] = posted
+        message = await queue.message(message_id)
+        if message.ttl != ttl:
+            return f"ttl {message.ttl}"
+        visible = [m.id for m in await queue.messages()]
+        if (message_id in visible) != (delay == 0):
+            return f"delay {delay}: {'listed' if visible else 'hidden'}"
+        return None
+
+    try:
+        return await stored(recorder, lambda: Deferred.fromCoroutine(post()), read_back)
+    finally:
+        await queue.delete()
+
+
+async def valid_claim_scenario(client: Any, recorder: RecordingAgent, args: tuple[int, int, int]) -> str:
+    """Claim with a limit, ttl and grace in range: up to C{limit} messages, the ttl reads back."""
+    limit, ttl, grace = args
+    queue = client.queue(fresh_queue_name())
+    await queue.post([{"body": i} for i in range(3)])
+    claims: list[Any] = []
+
+    async def claim() -> None:
+        claims.append(await queue.claim(limit=limit, ttl=ttl, grace=grace))
+
+    async def read_back() -> str | None:
+        [claim] = claims
+        if len(claim) != min(limit, 3):
+            return f"{len(claim)} claimed"
+        again = await claim.reload()
+        return None if again.ttl == ttl and len(again) == len(claim) else f"reloaded {again!r}"
+
+    try:
+        return await stored(recorder, lambda: Deferred.fromCoroutine(claim()), read_back)
+    finally:
+        await queue.delete()
+
+
+async def valid_metadata_scenario(client: Any, recorder: RecordingAgent, metadata: dict[str, Any]) -> str:
+    """Create a queue with C{metadata}; every key must read back equal."""
+    queue = client.queue(fresh_queue_name())
+
+    async def read_back() -> str | None:
+        content = (await queue.metadata()).content
+        for key, value in metadata.items():
+            if key not in content or not same_json(content[key], value):
+                return f"{key!r:.30} read back as {content.get(key, '<missing>')!r:.30}"
+        return None
+
+    try:
+        return await stored(recorder, lambda: queue.create(metadata), read_back)
+    finally:
+        await queue.delete()
+
+
+def _in(value: Any, bounds: tuple[int, int], optional: bool = True) -> bool:
+    if value is None:
+        return optional
+    return type(value) is int and bounds[0] <= value <= bounds[1]
+
+
+#: scenario name -> whether the API reference allows an input of the mixed
+#: strategies above; the client must not refuse such an input
+DOCUMENTED: dict[str, Callable[[Any], bool]] = {
+    "queue names": lambda name: isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) is not None,
+    "ttls and delays": lambda a: _in(a[0], v.MESSAGE_TTL) and _in(a[1], v.MESSAGE_DELAY),
+    "claims": lambda a: (_in(a[0], (1, v.MAX_CLAIM_OR_POP)) and _in(a[1], v.CLAIM_TTL)
+                         and _in(a[2], v.CLAIM_GRACE)),
+    "limits": lambda a: _in(a[0], (1, v.MAX_PAGE), optional=False) and _in(a[1], (1, v.MAX_INT64)),
+}
+
+
+def over_refused(kind: str, value: Any, result: str) -> bool:
+    """Whether C{result} is the client refusing an input the API reference allows."""
+    documented = DOCUMENTED.get(kind)
+    return result.startswith("refused") and documented is not None and documented(value)
+
+
+#: one-message posts up to the documented post size (256 KiB, the request as sent, in UTF-8),
+#: of ASCII and of 2-, 3- and 4-byte characters
+documented_large_bodies = st.tuples(
+    st.integers(v.MAX_POST_SIZE // 2, v.MAX_POST_SIZE - 64), st.sampled_from("a\u00e9\u20ac\U0001f600"),
+).map(lambda t: t[1] * (t[0] // len(t[1].encode("utf-8"))))
+
+#: scenario name -> (the scenario, its strategy): documented-valid inputs, which must come out "ok"
+VALID_SCENARIOS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
+    "valid queue names": (valid_queue_name_scenario, documented_queue_names),
+    "valid bodies": (valid_body_scenario, documented_json),
+    "valid large bodies": (valid_body_scenario, documented_large_bodies),
+    "valid ttls and delays": (valid_ttl_delay_scenario, st.tuples(
+        st.one_of(st.sampled_from(v.MESSAGE_TTL), st.integers(*v.MESSAGE_TTL)),
+        st.one_of(st.sampled_from(v.MESSAGE_DELAY), st.integers(*v.MESSAGE_DELAY)))),
+    "valid claims": (valid_claim_scenario, st.tuples(
+        st.integers(1, v.MAX_CLAIM_OR_POP),
+        st.one_of(st.sampled_from(v.CLAIM_TTL), st.integers(*v.CLAIM_TTL)),
+        st.one_of(st.sampled_from(v.CLAIM_GRACE), st.integers(*v.CLAIM_GRACE)))),
+    "valid metadata": (valid_metadata_scenario, documented_metadata),
+}
+
+
 def run_on_memory(scenario: Any, value: Any) -> str:
     """Run C{scenario} with C{value} on a fresh in-memory Zaqar; its outcome."""
     client, _ = memory_client()
@@ -285,6 +488,7 @@ class MemoryPropertyTests(SynchronousTestCase):
             result = run_on_memory(scenario, value)
             counts[result] += 1
             self.assertIn(result, ACCEPTED | {"refused"}, f"{kind}: {value!r:.200} -> {result}")
+            self.assertFalse(over_refused(kind, value, result), f"{kind}: {value!r:.200} is valid, and refused")
 
         example()
         COUNTS.update({f"{kind} {k}": n for k, n in counts.items()})
@@ -311,3 +515,58 @@ class MemoryPropertyTests(SynchronousTestCase):
 
     def test_ids(self) -> None:
         self.check("ids")
+
+
+class MemoryValidInputTests(SynchronousTestCase):
+    """
+    Every documented-valid input on the in-memory Zaqar: accepted, stored
+    and read back equal (a refusal is a failure too).
+    """
+
+    def check(self, kind: str) -> None:
+        scenario, strategy = VALID_SCENARIOS[kind]
+        counts: Counter[str] = Counter()
+
+        @given(strategy)
+        def example(value: Any) -> None:
+            result = run_on_memory(scenario, value)
+            counts[result] += 1
+            self.assertEqual(result, "ok", f"{kind}: {value!r:.200}")
+
+        example()
+        COUNTS.update({f"{kind} {k}": n for k, n in counts.items()})
+        print(summary(kind, counts))
+
+    def test_queue_names(self) -> None:
+        self.check("valid queue names")
+
+    def test_bodies(self) -> None:
+        self.check("valid bodies")
+
+    def test_large_bodies(self) -> None:
+        """Up to the post size as sent: non-ASCII text is sent as UTF-8, not six-byte escapes."""
+        self.check("valid large bodies")
+
+    def test_ttls_and_delays(self) -> None:
+        self.check("valid ttls and delays")
+
+    def test_claims(self) -> None:
+        self.check("valid claims")
+
+    def test_metadata(self) -> None:
+        self.check("valid metadata")
+
+    def test_over_refusal_is_caught(self) -> None:
+        """A client that refuses one valid input fails the check (what the scenarios above miss)."""
+        original = v.queue_name
+
+        def refuses_dashes(value: Any) -> Any:
+            if isinstance(value, str) and "-" in value:
+                raise ClientValidationError("queue name", "no dashes (a deliberately wrong rule)")
+            return original(value)
+
+        self.patch(v, "queue_name", refuses_dashes)
+        self.assertEqual(run_on_memory(valid_queue_name_scenario, "a-b"), "refused")
+        self.assertEqual(run_on_memory(queue_name_scenario, "a-b"), "refused")
+        self.assertTrue(over_refused("queue names", "a-b", "refused"))
+        self.assertRaises(self.failureException, self.check, "valid queue names")

@@ -7,7 +7,7 @@ keeps its memory Kubernetes:
     returns, and its refusals.
   - L{checks}: Zaqar's server-side limits and validation, as tables.
   - L{wire}: request parsing, header checks, error responses, JSON documents.
-  - L{signing}: pre-signed URLs.
+  - L{signing}: pre-signed URLs.  L{encryption}: encrypted queues' stand-in ciphertext.
   - L{routes} (with L{queue_handlers}, L{message_handlers},
     L{subscription_handlers}): the route table and its handlers.
   - L{resource}: L{MemoryZaqar}, the C{twisted.web} resource composing them.

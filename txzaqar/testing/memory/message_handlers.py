@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import checks
+from . import checks, encryption
 from .checks import (
     DEFAULT_CLAIM_GRACE,
     DEFAULT_CLAIM_LIMIT,
@@ -20,6 +20,7 @@ from .checks import (
 )
 from .records import NewMessage
 from .wire import (
+    ErrorResponse,
     Response,
     WireRequest,
     bad_api,
@@ -109,10 +110,20 @@ def get_messages(ctx: Context, req: WireRequest, queue_name: str) -> Response:
         kwargs["include_delayed"] = True
     kwargs["marker"] = page[-1].id
     now = ctx.state.now()
+    decrypted = ctx.state.decrypts(req.project_id, queue_name)
+    _decryptable(page, decrypted, "Messages could not be listed.")
     return 200, {}, {
-        "messages": [message_document(m, queue_name, now, m.shown_claim(now)) for m in page],
+        "messages": [message_document(m, queue_name, now, m.shown_claim(now), decrypted)
+                     for m in page],
         "links": [{"rel": "next", "href": req.path + to_query_str(kwargs)}],
     }
+
+
+def _decryptable(messages: list[Any], decrypted: bool, description: str) -> None:
+    """A decrypting read of an undecryptable body is a 503 (see L{encryption})."""
+    if decrypted and any(encryption.undecryptable(m.body) for m in messages):
+        raise ErrorResponse(503, "Service temporarily unavailable",
+                            description + " Please try again in a few seconds.")
 
 
 def _get_messages_by_id(ctx: Context, req: WireRequest, queue_name: str,
@@ -120,7 +131,9 @@ def _get_messages_by_id(ctx: Context, req: WireRequest, queue_name: str,
     check_bound("message limit", len(ids))
     found = ctx.state.messages_by_id(req.project_id, queue_name, ids)
     now = ctx.state.now()
-    return 200, {}, {"messages": [message_document(m, queue_name, now, m.shown_claim(now))
+    decrypted = ctx.state.decrypts(req.project_id, queue_name)
+    _decryptable(found, decrypted, "Message could not be retrieved.")
+    return 200, {}, {"messages": [message_document(m, queue_name, now, m.shown_claim(now), decrypted)
                                   for m in found]}
 
 
@@ -159,7 +172,9 @@ def get_message(ctx: Context, req: WireRequest, queue_name: str, message_id: str
     """
     message = ctx.state.message(req.project_id, queue_name, message_id)
     now = ctx.state.now()
-    return 200, {}, message_document(message, queue_name, now, message.shown_claim(now))
+    decrypted = ctx.state.decrypts(req.project_id, queue_name)
+    _decryptable([message], decrypted, "Message could not be retrieved.")
+    return 200, {}, message_document(message, queue_name, now, message.shown_claim(now), decrypted)
 
 
 def delete_message(ctx: Context, req: WireRequest, queue_name: str,

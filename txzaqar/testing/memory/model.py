@@ -24,6 +24,7 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
+from . import encryption
 from .records import (
     ClaimNotFound,
     MessageClaimed,
@@ -216,9 +217,9 @@ class ZaqarState:
     def post_messages(self, project_id: str, queue_name: str, messages: list[NewMessage],
                       client_id: str) -> list[str]:
         """
-        Store messages at the end of a queue.  An encrypted queue stores
-        the plain body, so claims and pop return it (Zaqar 23.0.1 returns
-        the ciphertext: quirk 8.5).
+        Store messages at the end of a queue.  An encrypted queue also
+        keeps a stand-in ciphertext, which claims and pop return (quirk
+        8.5, see L{encryption}).
 
         @return: their new ids, in order.
         """
@@ -226,6 +227,7 @@ class ZaqarState:
         now = self.now()
         ids = []
         msgset = project.msgsets.setdefault(queue_name, [])
+        encrypted = encryption.encrypts(project.queues.get(queue_name))
         for message in messages:
             self._seq += 1
             mid = str(uuid.uuid4())
@@ -233,6 +235,7 @@ class ZaqarState:
                 id=mid, queue=queue_name, body=message.body, ttl=int(message.ttl),
                 created=now, expires=now + int(message.ttl), client_id=client_id,
                 seq=self._seq, delay_expires=now + int(message.delay),
+                ciphertext=encryption.ciphertext(message.body) if encrypted else None,
             )
             msgset.append(mid)
             ids.append(mid)
@@ -282,6 +285,10 @@ class ZaqarState:
         """
         metadata = self._peek(project_id).queues.get(queue_name, {})
         return bool(metadata.get("_default_message_delay"))
+
+    def decrypts(self, project_id: str, queue_name: str) -> bool:
+        """Whether GET and listings of a queue decrypt (it is encrypted now; see L{encryption})."""
+        return encryption.encrypts(self._peek(project_id).queues.get(queue_name))
 
     def messages_by_id(self, project_id: str, queue_name: str,
                        message_ids: list[str]) -> list[StoredMessage]:

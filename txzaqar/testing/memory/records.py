@@ -181,6 +181,8 @@ class StoredMessage:
     claim_count: int = 0
     #: When its delay ends (it cannot be listed or claimed before).
     delay_expires: int = 0
+    #: The stand-in ciphertext if it was posted to an encrypted queue (see L{encryption}), else C{None}.
+    ciphertext: str | None = None
 
     def claimed(self, now: int) -> bool:
         """Whether a claim holds the message at C{now}."""

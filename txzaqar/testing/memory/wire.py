@@ -421,19 +421,26 @@ def to_query_str(params: dict[str, Any]) -> str:
 
 
 def message_document(message: records.StoredMessage, queue_name: str, now: int,
-                     claim_id: str | None) -> dict[str, Any]:
-    """A message as listings, gets and claims show it (its href names C{claim_id})."""
+                     claim_id: str | None, decrypted: bool = False) -> dict[str, Any]:
+    """
+    A message as listings, gets and claims show it (its href names
+    C{claim_id}); the ciphertext of an encrypted one unless C{decrypted}.
+    """
     href = f"/v2/queues/{queue_name}/messages/{message.id}"
     if claim_id:
         href += f"?claim_id={claim_id}"
     return {"id": message.id, "href": href, "ttl": message.ttl,
-            "age": now - message.created, "body": message.body}
+            "age": now - message.created, "body": _body(message, decrypted)}
+
+
+def _body(message: records.StoredMessage, decrypted: bool) -> Any:
+    return message.body if decrypted or message.ciphertext is None else message.ciphertext
 
 
 def message_summary(message: records.StoredMessage, now: int) -> dict[str, Any]:
-    """A message as pop and stats show it (Zaqar's C{_basic_message})."""
+    """A message as pop and stats show it (Zaqar's C{_basic_message}, never decrypted)."""
     return {"id": message.id, "age": now - message.created, "ttl": message.ttl,
-            "body": message.body, "claim_id": message.shown_claim(now),
+            "body": _body(message, False), "claim_id": message.shown_claim(now),
             "claim_count": message.claim_count}
 
 
