@@ -202,10 +202,11 @@ class HealthResourceTests(SynchronousTestCase):
         no log event (Twisted's default HEAD logs a warning on every probe).
         """
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        stub: Any = self.stub  # StubTreq's methods are made at run time
         for path, status, length in (("/healthz", 200, "3"), ("/readyz", 503, "30")):
-            response: Any = self.successResultOf(self.stub.head(f"http://ops.invalid{path}"))
-            self.stub.flush()
-            body: Any = self.successResultOf(self.stub.content(response))
+            response: Any = self.successResultOf(stub.head(f"http://ops.invalid{path}"))
+            stub.flush()
+            body: Any = self.successResultOf(stub.content(response))
             self.assertEqual((response.code, body), (status, b""), path)
             self.assertEqual(response.headers.getRawHeaders(b"content-length"), [length.encode()], path)
         self.assertEqual([formatEvent(e) for e in events], [])
