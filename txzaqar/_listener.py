@@ -1,19 +1,20 @@
 """
-The daemon's top service: it checks once that Zaqar can be reached with
-the credentials given, then starts the L{Subscriber}, and tells systemd
+The daemon's top service: it runs the start-up checks once
+(L{txzaqar._startup}), then starts the L{Subscriber}, and tells systemd
 (C{sd_notify}) when it is ready, alive and stopping, and how it is doing
 (C{STATUS=}).
+
+A permanent mistake (refused credentials, no Zaqar API at the URL, a
+certificate that does not verify, no catalog endpoint) ends the process
+with one line naming the option to fix and an L{ExitStatus}: no backoff
+will fix it.  An unreachable server (connection refused, a DNS failure,
+timeouts, 5xx, Keystone down) does not: the Subscriber starts, backs off
+and recovers when the server returns.
 
 Liveness is not readiness: C{WATCHDOG=1} is sent while the reactor runs
 this service, whatever Zaqar or Keystone do, so that an outage longer than
 C{WatchdogSec} is ridden out (and shown in C{STATUS=} and C{/readyz})
 rather than turned into a restart loop; a hung reactor stops the pings.
-
-Refused credentials (Keystone refusing the login, Zaqar answering 401
-after a new token, or 403) end the process with one line and exit status
-1: no backoff will fix them.  An unreachable server (connection refused,
-timeouts, 5xx, Keystone down) does not: the Subscriber starts, backs off
-and recovers when the server returns.
 """
 
 from __future__ import annotations
@@ -24,30 +25,22 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from . import errors
 from ._daemon_signals import install_signal_handlers
+from ._startup import ExitStatus, startup_findings
 from .interfaces import IClient, ISubscriber
 from .sdnotify import Notifier, watchdog_interval
 
-__all__ = ["ListenerService", "stop_with_status"]
+__all__ = ["CheckService", "ListenerService", "stop_with_status"]
 
 log = Logger(namespace="txzaqar.listen")
 
 #: Seconds between C{STATUS=} updates when there is no watchdog to time them.
 STATUS_INTERVAL = 15.0
-
-
-def _advice(error: BaseException) -> str:
-    if isinstance(error, errors.Forbidden):
-        return "the user may not use this queue or project: check its roles and the project"
-    if isinstance(error, errors.Unauthorized):
-        return "Zaqar refused the token: check the project and Zaqar's Keystone settings"
-    return "check the user, the password (file) and the project: Keystone refused them"
 
 
 def stop_with_status(reactor: Any, status: int) -> None:
@@ -70,11 +63,11 @@ def stop_with_status(reactor: Any, status: int) -> None:
 
 class ListenerService(MultiService):
     """
-    Runs C{subscriber} after a startup check; its other children (e.g. the
-    metrics endpoint) start at once, and a child that could not listen
-    (its C{listen_error}) ends the process with status 1.
+    Runs C{subscriber} after the start-up checks; its other children (e.g.
+    the metrics endpoint) start at once, and a child that could not listen
+    (its C{listen_error}) ends the process (L{ExitStatus.CANNOT_LISTEN}).
 
-    @param queues: the subscribed queue names (the check reads the first).
+    @param queues: the subscribed queue names.
     @param exit: called with the exit status when the process must end
         (default L{stop_with_status} on C{reactor}).
     @param environ: where C{NOTIFY_SOCKET} and C{WATCHDOG_USEC} are read.
@@ -125,49 +118,43 @@ class ListenerService(MultiService):
             return
         # Not a ZaqarError the check could judge: say so and end, rather than
         # hang with the Subscriber never started.
-        self._cannot_start("unexpected error", failure.value)
+        error = failure.value
+        self._cannot_start(f"unexpected error: {type(error).__name__}: {error}", ExitStatus.SOFTWARE)
 
     async def _start(self) -> None:
         for child in self:
             listen_error = getattr(child, "listen_error", None)
             if listen_error is not None:
                 # e.g. --metrics on a port in use: probes and scrapes would fail for ever
-                self._cannot_start("the metrics endpoint could not listen", listen_error)
+                self._cannot_start(f"the metrics endpoint could not listen: {type(listen_error).__name__}: "
+                                   f"{listen_error}", ExitStatus.CANNOT_LISTEN)
                 return
-        failure = await self._check()
-        if failure is not None and errors.refused(failure):
-            self._cannot_start("", failure, advice=_advice(failure))
-            return
-        if failure is not None:
-            log.warn("Zaqar is not reachable yet ({error}); starting anyway, the Subscriber backs off "
-                     "until it answers", error=f"{type(failure).__name__}: {failure}")
+        for finding in await startup_findings(self.client, self._queues):
+            if finding.status == "warn":
+                log.warn("{text}", text=finding.text)
+            elif finding.status == "fail" and finding.permanent:
+                self._cannot_start(finding.text, finding.exit_status)
+                return
+            elif finding.status == "fail":
+                log.warn("Zaqar is {text}; starting anyway, the Subscriber backs off until it answers",
+                         text=finding.text)
         if not self.running:
             return
         self.subscriber.startService()
         push_error = getattr(self.subscriber, "push_start_error", None)
         if push_error is not None:
             # e.g. --webhook-listen on a port in use: the operator asked for push
-            self._cannot_start("push could not start", push_error)
+            self._cannot_start(f"push could not start: {type(push_error).__name__}: {push_error}",
+                               ExitStatus.CANNOT_LISTEN)
             return
         self._last_status = f"listening to {len(self._queues)} queue(s)"
         self._notifier.ready(self._last_status)
 
-    def _cannot_start(self, what: str, error: BaseException, advice: str = "") -> None:
-        """Log one critical line (C{what}, the error, C{advice}) and end the process with status 1."""
-        log.critical("cannot start: {what}{error}{advice}", what=f"{what}: " if what else "",
-                     error=f"{type(error).__name__}: {error}", advice=f"; {advice}" if advice else "")
-        self.exit_status = 1
-        self._exit(1)
-
-    async def _check(self) -> BaseException | None:
-        """Read the first queue's stats once: the error, or C{None} when that worked."""
-        try:
-            await self.client.queue(self._queues[0]).stats()
-        except errors.ClientValidationError:
-            return None  # e.g. a signed URL that does not allow reading stats: nothing to learn
-        except errors.ZaqarError as e:
-            return e
-        return None
+    def _cannot_start(self, text: str, status: ExitStatus) -> None:
+        """Log one critical line and end the process with C{status}."""
+        log.critical("cannot start: {text}", text=text)
+        self.exit_status = int(status)
+        self._exit(int(status))
 
     def status(self) -> str:
         """
@@ -205,3 +192,51 @@ class ListenerService(MultiService):
         await super().stopService()
         self._notifier.close()
 
+
+
+class CheckService(Service):
+    """
+    C{zaqar-listen --check}: runs the start-up checks once, writes one line
+    per check to C{out}, and ends the process: L{ExitStatus.OK} when nothing
+    failed, else the first failure's status (L{ExitStatus.UNAVAILABLE} for
+    a server that is away).  Nothing is consumed.
+
+    @param out: where the lines go (the daemon passes the process's
+        standard output, which twistd does not redirect into its log).
+    @param checked: lines of checks already passed (options, handler).
+    """
+
+    def __init__(self, client: IClient, queues: list[str], reactor: Any, out: Any,
+                 checked: list[str], exit: Callable[[int], None] | None = None) -> None:
+        self.client = client
+        self._queues = list(queues)
+        self._out = out
+        self._checked = list(checked)
+        self._exit = exit if exit is not None else (lambda status: stop_with_status(reactor, status))
+        #: the exit status decided, once the checks ran
+        self.exit_status: int | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        Deferred.fromCoroutine(self._run()).addErrback(self._failed)
+
+    def _write(self, status: str, text: str) -> None:
+        self._out.write(f"{status:<4} {text}\n")
+        self._out.flush()
+
+    async def _run(self) -> None:
+        for line in self._checked:
+            self._write("ok", line)
+        status = ExitStatus.OK
+        for finding in await startup_findings(self.client, self._queues):
+            self._write(finding.status, finding.text)
+            if finding.status == "fail" and status == ExitStatus.OK:
+                status = finding.exit_status
+        await self.client.close()
+        self.exit_status = int(status)
+        self._exit(int(status))
+
+    def _failed(self, failure: Any) -> None:
+        self._write("fail", f"unexpected error: {type(failure.value).__name__}: {failure.value}")
+        self.exit_status = int(ExitStatus.SOFTWARE)
+        self._exit(int(ExitStatus.SOFTWARE))

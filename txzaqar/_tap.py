@@ -43,6 +43,7 @@ from . import _validation as v
 from ._json_log import flat_json_file_observer
 from ._listener import ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
+from ._startup import ExitStatus
 from ._stdlib_logging import route_all_stdlib_logging
 from ._twisted_internals import twistd_log_file, twistd_log_observer
 from .errors import ClientValidationError
@@ -204,13 +205,14 @@ class Options(usage.Options):
             super().parseOptions(options)
         except usage.UsageError as e:
             self._failed = True
-            parent = getattr(self, "parent", None)
-            if parent is not None and type(parent).__name__ == "ServerOptions":
-                # twistd before 26.10 printed a usage error and exited 0; do
-                # what twistd 26.10 does, so the status is 1 with any Twisted
-                print(parent)
-                print(f"{' '.join(sys.argv[0:2])}: {e}")
-                raise SystemExit(1) from None
+            if isinstance(getattr(self, "parent", None), usage.Options):
+                # twistd and twist each print their whole usage and exit with
+                # their own status (1, 64; twistd before 26.10 even 0): one
+                # line on stderr naming us, and EX_USAGE under both, instead.
+                runner = os.path.basename(sys.argv[0]) or "twistd"
+                sys.stderr.write(f"zaqar-listen: {e}\n({runner} zaqar-listen --help lists the options)\n")
+                sys.stderr.flush()
+                raise SystemExit(int(ExitStatus.USAGE)) from None
             raise
 
     def getUsage(self, width: int | None = None) -> str:

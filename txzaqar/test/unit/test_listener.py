@@ -18,6 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
 from txzaqar._listener import STATUS_INTERVAL, ListenerService
+from txzaqar._startup import ExitStatus
 from txzaqar._stdlib_logging import route_all_stdlib_logging, route_stdlib_logging
 
 
@@ -44,24 +45,54 @@ class FakeSubscriber:
         return Health(self.ready, self.reasons)
 
 
+@attr.s(auto_attribs=True)
 class FakeQueue:
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
+    name: str
 
-    def stats(self) -> Deferred[Any]:
-        if isinstance(self.answer, Exception):
-            return fail(self.answer)
-        return succeed(self.answer)
+
+class FakeListing:
+    def __init__(self, names: list[str], error: Exception | None) -> None:
+        self._names = list(names)
+        self._error = error
+
+    def __aiter__(self) -> FakeListing:
+        return self
+
+    async def __anext__(self) -> FakeQueue:
+        if self._error is not None:
+            raise self._error
+        if not self._names:
+            raise StopAsyncIteration
+        return FakeQueue(self._names.pop(0))
 
 
 class FakeClient:
-    def __init__(self, answer: Any = None) -> None:
+    """An IClient as far as the start-up checks use it: ping, iter_queues, connection.url, close."""
+
+    def __init__(self, answer: Any = None, existing: tuple[str, ...] = ("jobs", "more"),
+                 listing_error: Exception | None = None) -> None:
         self.asked: list[str] = []
         self.answer = answer
+        self.existing = list(existing)
+        self.listing_error = listing_error
+        self.connection = attr.make_class("Connection", {"url": attr.ib()})("http://zaqar.test:8888")
+        self.closed = False
 
-    def queue(self, name: str) -> FakeQueue:
-        self.asked.append(name)
-        return FakeQueue(self.answer)
+    def ping(self) -> Deferred[bool]:
+        self.asked.append("ping")
+        if isinstance(self.answer, BaseException):
+            return fail(self.answer)
+        if isinstance(self.answer, Deferred):
+            return self.answer
+        return succeed(True)
+
+    def iter_queues(self, limit: int = 10) -> FakeListing:
+        self.asked.append("queues")
+        return FakeListing(self.existing, self.listing_error)
+
+    def close(self) -> Deferred[None]:
+        self.closed = True
+        return succeed(None)
 
 
 class ListenerTests(SynchronousTestCase):
@@ -97,25 +128,46 @@ class ListenerTests(SynchronousTestCase):
     def test_check_then_start(self) -> None:
         service = self.service()
         service.startService()
-        self.assertEqual(self.client.asked, ["jobs"])
+        self.assertEqual(self.client.asked, ["ping", "queues"])
         self.assertTrue(self.subscriber.running)
         self.assertEqual(self.exits, [])
+        self.assertEqual([e for e in self.events if e["log_level"] >= LogLevel.warn], [])
         self.successResultOf(service.stopService())
         self.assertFalse(self.subscriber.running)
 
+    def test_missing_queue_is_one_warning(self) -> None:
+        """A --queue that does not exist (a typo?): one warning naming it, and the daemon starts."""
+        self.client = FakeClient(existing=("jobs", "other"))
+        service = ListenerService(self.subscriber, self.client, ["jobs", "mroe"], self.clock,  # type: ignore[arg-type]
+                                  exit=self.exits.append, environ={})
+        service.startService()
+        self.assertTrue(self.subscriber.running)
+        [warning] = [formatEvent(e) for e in self.events if e["log_level"] >= LogLevel.warn]
+        self.assertEqual(warning, "queue mroe does not exist (yet): Zaqar creates it when a message is "
+                                  "posted to it; check --queue for a typo")
+
+    def test_listing_refused_is_no_failure(self) -> None:
+        """A user who may not list queues (403) still starts; the queues are not checked."""
+        self.client = FakeClient(listing_error=errors.error_from_response(403, b"", {}))
+        service = ListenerService(self.subscriber, self.client, ["jobs"], self.clock,  # type: ignore[arg-type]
+                                  exit=self.exits.append, environ={})
+        service.startService()
+        self.assertTrue(self.subscriber.running)
+        self.assertEqual([e for e in self.events if e["log_level"] >= LogLevel.warn], [])
+
     def test_push_that_cannot_start_ends_the_process(self) -> None:
-        """The operator asked for push (e.g. a webhook port in use): exit 1, one critical line."""
+        """The operator asked for push (e.g. a webhook port in use): exit 71, one critical line."""
         self.subscriber.push_start_error = OSError("Couldn't listen on 127.0.0.1:8090: in use")  # type: ignore[attr-defined]
         service = self.service()
         service.startService()
-        self.assertEqual(self.exits, [1])
-        self.assertEqual(service.exit_status, 1)
+        self.assertEqual(self.exits, [ExitStatus.CANNOT_LISTEN])
+        self.assertEqual(service.exit_status, 71)
         critical = [e for e in self.events if e["log_level"] == LogLevel.critical]
         self.assertEqual(len(critical), 1)
         self.assertIn("in use", formatEvent(critical[0]))
 
     def test_metrics_that_cannot_listen_end_the_process(self) -> None:
-        """A child that could not listen (--metrics on a port in use): exit 1, one critical line, no Subscriber."""
+        """A child that could not listen (--metrics on a port in use): exit 71, one critical line, no Subscriber."""
         from twisted.application.service import Service
 
         metrics = Service()
@@ -123,8 +175,8 @@ class ListenerTests(SynchronousTestCase):
         service = self.service()
         metrics.setServiceParent(service)
         service.startService()
-        self.assertEqual(self.exits, [1])
-        self.assertEqual(service.exit_status, 1)
+        self.assertEqual(self.exits, [71])
+        self.assertEqual(service.exit_status, 71)
         self.assertFalse(self.subscriber.running)
         self.assertEqual(self.client.asked, [])
         critical = [e for e in self.events if e["log_level"] == LogLevel.critical]
@@ -132,23 +184,38 @@ class ListenerTests(SynchronousTestCase):
         self.assertIn("metrics endpoint could not listen", formatEvent(critical[0]))
         self.assertIn("in use", formatEvent(critical[0]))
 
-    def test_refused_credentials_end_the_process(self) -> None:
-        for error in (
-            errors.AuthenticationFailed(title="The request you have made requires authentication."),
-            errors.error_from_response(401, b'{"title": "Unauthorized"}', {}),
-            errors.error_from_response(403, b'{"title": "Forbidden"}', {}),
+    def test_permanent_mistakes_end_the_process(self) -> None:
+        """
+        Refused credentials (77), no Zaqar API at the URL, no catalog endpoint,
+        a certificate Keystone's TLS refused (78): one critical line naming
+        what to fix, no Subscriber.
+        """
+        for error, status, advice in (
+            (errors.AuthenticationFailed(title="The request you have made requires authentication."), 77,
+             "Keystone refused them"),
+            (errors.error_from_response(401, b'{"title": "Unauthorized"}', {}), 77, "Zaqar refused the token"),
+            (errors.error_from_response(403, b'{"title": "Forbidden"}', {}), 77, "check its roles"),
+            (errors.error_from_response(404, b"", {}), 78, "check --url"),
+            (errors.MalformedResponse("Response is not JSON", "<html>"), 78, "check --url"),
+            (errors.AuthenticationFailed("No Zaqar endpoint", "the service catalog has no matching endpoint"),
+             78, "--os-region-name"),
+            (errors.IdentityUnavailable("TLS failure talking to Keystone", "certificate verify failed"),
+             78, "--cacert"),
         ):
             self.exits.clear()
+            self.subscriber.running = False
             seen = len(self.events)
             service = self.service(error)
             service.startService()
-            self.assertEqual(self.exits, [1], error)
-            self.assertEqual(service.exit_status, 1)
+            self.assertEqual(self.exits, [status], error)
+            self.assertEqual(service.exit_status, status)
             self.assertFalse(self.subscriber.running)
             [event] = [e for e in list(self.events)[seen:] if e["log_level"] >= LogLevel.warn]
             self.assertEqual(event["log_level"], LogLevel.critical)
-            self.assertIn(type(error).__name__, event["error"])
-            self.assertTrue(event["advice"])
+            line = formatEvent(event)
+            self.assertTrue(line.startswith("cannot start: "), line)
+            self.assertIn(type(error).__name__, line)
+            self.assertIn(advice, line)
 
     def test_unreachable_server_starts_anyway(self) -> None:
         for error in (
@@ -156,13 +223,18 @@ class ListenerTests(SynchronousTestCase):
             errors.RequestTimedOut(title="timed out"),
             errors.error_from_response(503, b"", {}),
             errors.IdentityUnavailable(title="Identity service unreachable"),
+            errors.ConnectionFailed("Connection failed", "DNS lookup failed: zaqar.invalid"),
         ):
             self.subscriber.running = False
+            seen = len(self.events)
             service = self.service(error)
             service.startService()
             self.assertEqual(self.exits, [])
             self.assertTrue(self.subscriber.running, error)
             self.assertFalse(errors.refused(error))
+            [warning] = [formatEvent(e) for e in list(self.events)[seen:] if e["log_level"] >= LogLevel.warn]
+            self.assertTrue(warning.startswith("Zaqar is not reachable yet at http://zaqar.test:8888 ("), warning)
+            self.assertIn(type(error).__name__, warning)
 
     def test_systemd_notifications(self) -> None:
         """
@@ -216,10 +288,10 @@ class ListenerTests(SynchronousTestCase):
         self.successResultOf(service.stopService())
 
     def test_unexpected_error_at_start_ends_the_process(self) -> None:
-        """A start-up check that fails with no ZaqarError is one critical line and exit 1, not a hang."""
+        """A start-up check that fails with no ZaqarError is one critical line and exit 70, not a hang."""
         service = self.service(RuntimeError("surprise"))
         service.startService()
-        self.assertEqual(self.exits, [1])
+        self.assertEqual(self.exits, [ExitStatus.SOFTWARE])
         self.assertFalse(self.subscriber.running)
         [line] = [formatEvent(e) for e in self.events if e["log_level"] == LogLevel.critical]
         self.assertEqual(line, "cannot start: unexpected error: RuntimeError: surprise")
@@ -233,8 +305,7 @@ class ListenerTests(SynchronousTestCase):
     def test_stop_during_check(self) -> None:
         service = self.service()
         pending: Deferred[Any] = Deferred()
-        self.client.answer = None
-        self.client.queue = lambda name: type("Q", (), {"stats": lambda self: pending})()  # type: ignore[method-assign]
+        self.client.answer = pending
         service.startService()
         self.assertFalse(self.subscriber.running)
         self.successResultOf(service.stopService())
