@@ -23,7 +23,10 @@ recovers (after how long, how many failed polls).  Refused credentials
 or permissions (L{txzaqar.errors.refused}) and a queue that is gone are
 logged at error, with what to do, whenever such a reason is new.
 
-No error escapes a poll, so the loop never dies.
+No error escapes a poll, so the loop never dies.  A L{ZaqarError} (a
+server down, a name that does not resolve, a timeout: what a network
+does) is logged in one line as above; only an exception that is not one
+(a bug) is logged with its traceback.
 
 The timer is one source of wake-ups; L{QueuePoller.wake} is the seam for
 the others (push notifications): it says "claim from this queue now", and
@@ -41,7 +44,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
 
-from ..errors import Forbidden, NotFound, refused
+from ..errors import Forbidden, NotFound, ZaqarError, refused
 from .events import log
 from .settings import SubscriberSettings
 from .settlement import observe
@@ -173,6 +176,8 @@ class QueuePoller:
             if self._full:
                 self._full = False
                 self._burst()
+        except ZaqarError as e:  # expected (the network, the server): one line, no traceback
+            delay, wakeable = self._failed(Failed(f"polling failed: {e}", e)), False
         except Exception:
             log.failure("unexpected error polling {queue}", queue=self.name)
             delay, wakeable = self._backoff("an unexpected error"), False
@@ -242,6 +247,8 @@ class QueuePoller:
     async def _burst_once(self) -> None:
         try:
             await self._poll_once()
+        except ZaqarError as e:  # the poll loop backs off on its own next failure
+            log.debug("{queue}: extra claim failed: {reason}", queue=self.name, reason=str(e))
         except Exception:
             log.failure("unexpected error polling {queue}", queue=self.name)
         finally:
