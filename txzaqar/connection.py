@@ -29,6 +29,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
+from . import _arguments as arguments
 from . import errors
 from ._transport_failures import Cancelled, Tracked, connect_phase, describe, read_body, transport_error
 from ._twisted_internals import HTTP10ClosingPool
@@ -154,7 +155,7 @@ class Connection:
     @param authenticator: an L{IAuthenticator}.
     @param url: the Zaqar base URL (C{http://host:port}); when C{None},
         the authenticator's endpoint is used.
-    @param client_id: the C{Client-ID}; a new UUID when omitted.
+    @param client_id: the C{Client-ID}, a UUID; a new one when omitted.
     @param timeout: seconds for one attempt, body included.
     @param retries: further attempts for replayable requests.
     @param pool: the pool behind C{agent}, closed by L{close}.
@@ -176,7 +177,7 @@ class Connection:
         self.reactor = reactor
         self.authenticator = authenticator
         self._url = url.rstrip("/") if url else None
-        self.client_id = client_id or str(uuid.uuid4())
+        self.client_id = arguments.client_id(client_id) if client_id is not None else str(uuid.uuid4())
         self.timeout = positive_seconds("timeout", timeout)
         #: Further attempts for a replayable request after the first fails.
         self.retries = retries
