@@ -94,6 +94,12 @@ def _is_hostname_mismatch(e: BaseException) -> bool:
     )
 
 
+def _mismatches(e: BaseException) -> str:
+    """What C{service_identity} found wrong: C{hostname mismatch: DNSMismatch} and the like."""
+    kinds = sorted({type(m).__name__ for m in getattr(e, "errors", None) or ()})
+    return "hostname mismatch" + (f": {', '.join(kinds)}" if kinds else "")
+
+
 def _is_tls_failure(e: BaseException) -> bool:
     return _is_openssl_error(e) or isinstance(e, ierror.SSLError)
 
@@ -194,7 +200,7 @@ IN_FLIGHT: tuple[TransportFailure, ...] = (
     TransportFailure(
         "hostname-mismatch", _is_hostname_mismatch, errors.CertificateVerificationFailed, True,
         "TLS certificate refused",
-        lambda e, m, u: f"{m} {u}: the server's certificate is not for {_host(u)!r} (hostname mismatch: {_text(e)})",
+        lambda e, m, u: f"{m} {u}: the server's certificate is not for {_host(u)!r} ({_mismatches(e)})",
     ),
     TransportFailure(
         "certificate", _is_certificate_refused, errors.CertificateVerificationFailed, True,

@@ -20,8 +20,9 @@ one from how the claim went:
 An operator sees one warning when a queue starts failing (what failed,
 the next delay), each retry after it at debug, and one info line when it
 recovers (after how long, how many failed polls).  Refused credentials
-or permissions (L{txzaqar.errors.refused}) and a queue that is gone are
-logged at error, with what to do, whenever such a reason is new.
+or permissions (L{txzaqar.errors.refused}), a refused TLS certificate and
+a queue that is gone are logged at error, with what to do, whenever such a
+reason is new.
 
 No error escapes a poll, so the loop never dies.  A L{ZaqarError} (a
 server down, a name that does not resolve, a timeout: what a network
@@ -44,7 +45,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
 
-from ..errors import Forbidden, NotFound, ZaqarError, refused
+from ..errors import CertificateVerificationFailed, Forbidden, NotFound, ZaqarError, refused
 from .events import log
 from .settings import SubscriberSettings
 from .settlement import observe
@@ -288,7 +289,7 @@ class QueuePoller:
         delay = self._next_delay()
         error = failure.error
         kind = type(error).__name__ if error is not None else failure.reason
-        permanent = error is not None and (refused(error) or isinstance(error, NotFound))
+        permanent = error is not None and (refused(error) or isinstance(error, (NotFound, CertificateVerificationFailed)))
         first = self._failing_since is None
         if first:
             self._failing_since = self._clock.seconds()
@@ -319,6 +320,8 @@ class QueuePoller:
 
 
 def _advice(error: BaseException | None) -> str:
+    if isinstance(error, CertificateVerificationFailed):
+        return "Zaqar's TLS certificate is refused: check the URL's host, and give its CA as cacert."
     if isinstance(error, NotFound):
         return "The queue (or its dead-letter queue) is gone: create it, or unsubscribe."
     if isinstance(error, Forbidden):

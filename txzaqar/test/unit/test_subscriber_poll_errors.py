@@ -76,6 +76,14 @@ class PollerTests(SynchronousTestCase):
         self.assertEqual(warning["reason"], "polling failed: ConnectionFailed: Connection failed - GET x: reset")
         self.successResultOf(Deferred.fromCoroutine(poller.stop()))
 
+    def test_certificate_refused_at_error_with_advice(self) -> None:
+        """Waiting will not fix a certificate: said at error, with what to do, once."""
+        poller = self.poller(errors.CertificateVerificationFailed("TLS certificate refused", "GET x: not for 'h'"))
+        [error] = [e for e in self.events if e["log_level"] == LogLevel.error]
+        self.assertIn("give its CA as cacert", error["advice"])
+        self.assertEqual([e for e in self.events if e.get("log_failure") is not None], [])
+        self.successResultOf(Deferred.fromCoroutine(poller.stop()))
+
     def test_bug_keeps_its_traceback(self) -> None:
         poller = self.poller(KeyError("bug"))
         failures = [e for e in self.events if e.get("log_failure") is not None]
