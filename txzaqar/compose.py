@@ -100,9 +100,10 @@ def connect(
         C{cert}, C{key} or C{insecure}; C{project_id} or C{roles} with
         Keystone options, C{cloud}, C{authenticator} or C{signed_url};
         more than one way to authenticate), no way to authenticate, or
-        no URL where none can be found (C{project_id} without C{url}).
-    @raise AuthenticationFailed: C{cloud} names no cloud in
-        C{clouds.yaml}, or it cannot be read (see L{Keystone.from_cloud}).
+        no URL where none can be found (C{project_id} without C{url}); also
+        a C{cloud} that no C{clouds.yaml} holds, unknown Keystone options,
+        or a C{cacert}/C{cert}/C{key} file that cannot be read or holds no
+        PEM certificate (field C{os-cloud}, C{auth options}, C{cacert}...).
     """
     _check_connect(url=url, project_id=project_id, authenticator=authenticator, tls=tls, cacert=cacert,
                    cert=cert, key=key, insecure=insecure, timeout=timeout, client_id=client_id, roles=roles,
@@ -163,6 +164,11 @@ def _check_connect(*, url: Any, project_id: Any, authenticator: Any, tls: Any, c
         raise v.ClientValidationError("cloud", f"must be a cloud name from clouds.yaml, not {cloud!r:.40}")
     if auth_options.get("auth_url") is not None:
         arguments.http_url("auth_url", auth_options["auth_url"])
+    for name in ("project_name", "project_domain_name", "project_domain_id", "user_domain_name",
+                 "user_domain_id", "username", "user_id"):
+        value = auth_options.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise v.ClientValidationError(name, f"must be a non-empty string, not {value!r:.40}")
     keystone = cloud is not None or bool(auth_options)
     if signed_url is not None:
         extra = arguments.given(project_id=project_id, authenticator=authenticator, cloud=cloud, roles=roles)

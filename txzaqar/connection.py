@@ -150,6 +150,13 @@ class Connection:
     """
     JSON over HTTP to one Zaqar endpoint.
 
+    A request fails with a L{txzaqar.errors.ZaqarError}, never a raw Twisted
+    exception: transport failures are mapped by
+    L{txzaqar._transport_failures.transport_error}, a request cancelled by its
+    timeout is a L{RequestTimedOut}, one cut by L{close} a L{ClientClosed}.
+    A request is retried when nothing reached the server (C{not_sent}), or,
+    if it is idempotent, after a connection failure, a timeout or a 5xx.
+
     @param agent: the L{twisted.web.iweb.IAgent} requests go through (see L{make_agent}).
     @param reactor: provides L{twisted.internet.interfaces.IReactorTime}; used for timeouts and backoff.
     @param authenticator: an L{IAuthenticator}.
@@ -331,7 +338,7 @@ class Connection:
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
                 continue
             except errors.ZaqarError as e:
-                retry = attempt < self.retries and self._replayable(e, idempotent)
+                retry = not self._closed and attempt < self.retries and self._replayable(e, idempotent)
                 if not retry:
                     raise
                 attempt += 1
@@ -488,7 +495,9 @@ class Connection:
 
     def close(self, timeout: float = 5.0) -> Deferred[None]:
         """
-        Cancel requests in flight and close cached connections.
+        Cancel requests in flight and close cached connections.  Requests
+        in flight, and any made afterwards, fail with L{ClientClosed}
+        (whose C{not_sent} says whether each may have reached Zaqar).
 
         @return: a Deferred firing with C{None} once the pool is closed,
             or after C{timeout} seconds at the latest.
@@ -527,11 +536,11 @@ def _raw_headers(headers: Mapping[str, str]) -> Headers:
         try:
             encoded = value.encode("latin-1")
         except UnicodeEncodeError:
-            raise errors.ClientValidationError(
-                "headers", f"{name} {value!r:.60} cannot be sent: HTTP headers carry latin-1 text only"
+            raise errors.ClientValidationError(  # the value itself may be a secret: never shown
+                "headers", f"the {name} header cannot be sent: HTTP headers carry latin-1 text only"
             ) from None
         if any(c < 0x20 or c == 0x7F for c in encoded):
-            raise errors.ClientValidationError("headers", f"{name} {value!r:.60} holds a control character")
+            raise errors.ClientValidationError("headers", f"the {name} header holds a control character")
         raw[name.encode("latin-1")] = [encoded]
     return Headers(raw)
 

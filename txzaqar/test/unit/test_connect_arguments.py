@@ -81,6 +81,8 @@ REFUSED: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("timeout", {"url": URL, "project_id": "p", "timeout": 0}, "timeout", ()),
     ("timeout as a bool", {"url": URL, "project_id": "p", "timeout": True}, "timeout", ()),
     ("empty cloud", {"cloud": ""}, "cloud", ()),
+    ("empty project name", {**KEYSTONE, "project_name": ""}, "project_name", ("non-empty",)),
+    ("user name not a string", {**KEYSTONE, "username": 5}, "username", ()),
 ]
 
 #: connect() keyword arguments that are valid.
