@@ -2,7 +2,8 @@
 The one map from what Twisted's HTTP client can fail a request with to a
 typed L{txzaqar.errors.ZaqarError}.
 
-Built from Twisted's own sources (checked against 24.7 and 26.10):
+Built from Twisted's own sources (read in Twisted 26.10; the private
+names are imported through L{txzaqar._twisted_internals}):
 
   - C{twisted/internet/endpoints.py} (C{HostnameEndpoint}): an invalid
     host name fails with C{ValueError}; a failed lookup, and any failure of
@@ -45,11 +46,12 @@ from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
-from twisted.web import _newclient as newclient
+from twisted.web import client as webclient
 from twisted.web.client import ResponseDone
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http import PotentialDataLoss
 
+from . import _twisted_internals as internals
 from . import errors
 
 #: A result type.
@@ -177,7 +179,7 @@ BEFORE_SENDING: tuple[TransportFailure, ...] = (
         lambda e, m, u: f"{m} {u}: could not connect to {_where(u)} ({type(e).__name__}: {_text(e)})",
     ),
     TransportFailure(
-        "pooled-connection-unusable", _of(newclient.RequestNotSent), errors.ConnectionFailed, True,
+        "pooled-connection-unusable", _of(internals.RequestNotSent), errors.ConnectionFailed, True,
         "Connection failed",
         lambda e, m, u: f"{m} {u}: the connection to {_where(u)} closed before the request was written",
     ),
@@ -213,11 +215,11 @@ IN_FLIGHT: tuple[TransportFailure, ...] = (
         lambda e, m, u: f"{m} {u}: the TLS connection to {_where(u)} failed ({_openssl_reason(e)})",
     ),
     TransportFailure(
-        "not-http", _of(newclient.ParseError), errors.MalformedResponse, False, "Response is not HTTP",
+        "not-http", _of(internals.ParseError), errors.MalformedResponse, False, "Response is not HTTP",
         lambda e, m, u: f"{m} {u}: {_where(u)} answered something that is not HTTP ({e.args[0] if e.args else e})",
     ),
     TransportFailure(
-        "aborted", _of(newclient.ConnectionAborted, ierror.ConnectionAborted), errors.ConnectionFailed, False,
+        "aborted", _of(internals.ConnectionAborted, ierror.ConnectionAborted), errors.ConnectionFailed, False,
         "Connection aborted",
         lambda e, m, u: f"{m} {u}: the connection to {_where(u)} was aborted before a complete response",
     ),
@@ -231,7 +233,7 @@ IN_FLIGHT: tuple[TransportFailure, ...] = (
         lambda e, m, u: f"{m} {u}: {_where(u)} closed the connection before a complete response",
     ),
     TransportFailure(
-        "body-length", _of(newclient.WrongBodyLength, newclient.ExcessWrite, newclient.BadHeaders),
+        "body-length", _of(internals.WrongBodyLength, internals.ExcessWrite, internals.BadHeaders),
         errors.ConnectionFailed, False, "Request not written",
         lambda e, m, u: f"{m} {u}: the request could not be written ({type(e).__name__}: {_text(e)})",
     ),
@@ -240,7 +242,7 @@ IN_FLIGHT: tuple[TransportFailure, ...] = (
 #: Every row, for documentation and the table-driven test.
 TABLE: tuple[TransportFailure, ...] = BEFORE_SENDING + IN_FLIGHT
 
-_WRAPPERS = (newclient.RequestGenerationFailed, newclient.RequestTransmissionFailed, newclient.ResponseFailed)
+_WRAPPERS = (webclient.RequestGenerationFailed, webclient.RequestTransmissionFailed, webclient.ResponseFailed)
 
 
 def _causes(e: BaseException) -> Iterable[BaseException]:
@@ -261,7 +263,7 @@ def connect_phase(e: BaseException) -> bool:
     the server.
     """
     return isinstance(e, (ierror.DNSLookupError, ierror.ConnectError, ierror.ConnectingCancelledError,
-                          newclient.RequestNotSent))
+                          internals.RequestNotSent))
 
 
 def transport_error(e: BaseException, method: str, url: str) -> errors.ZaqarError:
@@ -283,8 +285,8 @@ def transport_error(e: BaseException, method: str, url: str) -> errors.ZaqarErro
                 # a cause from before sending, wrapped, comes after the request was handed over: it may have gone
                 return _make(candidate, cause, method, url, not_sent=candidate.not_sent and candidate in IN_FLIGHT)
         detail = "; ".join(_text(c) for c in causes) or type(e).__name__
-        what = ("no response" if isinstance(e, newclient.ResponseNeverReceived)
-                else "the response was cut short" if isinstance(e, newclient.ResponseFailed)
+        what = ("no response" if isinstance(e, webclient.ResponseNeverReceived)
+                else "the response was cut short" if isinstance(e, webclient.ResponseFailed)
                 else "the request could not be written")
         return errors.ConnectionFailed("Connection failed", _one_line(f"{method} {url}: {what} ({detail})"),
                                        not_sent=False)
