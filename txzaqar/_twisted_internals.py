@@ -11,6 +11,13 @@ C{tox -e oldest}) and 26.10.0.
   - L{RequestNotSent}: raised by C{twisted.web._newclient} when a request
     certainly never left; C{twisted.web.client} imports it but does not
     export it.
+  - L{ParseError} (and its L{BadResponseVersion}), L{ConnectionAborted},
+    L{WrongBodyLength}, L{ExcessWrite}, L{BadHeaders}: the causes
+    C{twisted.web._newclient} puts in a C{ResponseFailed} or
+    C{RequestGenerationFailed}'s C{reasons} (an answer that is not HTTP,
+    a connection aborted by the client, a body producer or headers Twisted
+    refused); no public module exports them, and the map of transport
+    failures (L{txzaqar._transport_failures}) must name them.
   - L{twistd_log_observer}: twistd builds its observer (log file, stdout,
     syslog) in C{_SomeApplicationRunner.loggerFactory(options)
     ._getLogObserver()}; there is no public way to get it to wrap it in a
@@ -25,11 +32,30 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.logger import ILogObserver, LegacyLogObserverWrapper
-from twisted.web._newclient import RequestNotSent
+from twisted.web._newclient import (
+    BadHeaders,
+    BadResponseVersion,
+    ConnectionAborted,
+    ExcessWrite,
+    ParseError,
+    RequestNotSent,
+    WrongBodyLength,
+)
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 
-__all__ = ["HTTP10ClosingPool", "RequestNotSent", "twistd_log_file", "twistd_log_observer"]
+__all__ = [
+    "BadHeaders",
+    "BadResponseVersion",
+    "ConnectionAborted",
+    "ExcessWrite",
+    "HTTP10ClosingPool",
+    "ParseError",
+    "RequestNotSent",
+    "WrongBodyLength",
+    "twistd_log_file",
+    "twistd_log_observer",
+]
 
 
 class _QuietClientFactory(_HTTP11ClientFactory):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from twisted.internet import defer
@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from . import _arguments as arguments
 from . import _environment as environment
 from . import _validation as v
 from ._threads import stop_in_background
@@ -47,21 +48,22 @@ class NoAuth:
     """
     No authentication: the project is named by C{X-Project-ID}.
 
-    @param project_id: the project (tenant) to act in.
-    @param roles: optional C{X-Roles} (e.g. C{["admin"]} for health and
-        pools on a noauth server in admin mode).
+    @param project_id: the project (tenant) to act in: 1 to 256 latin-1
+        characters without control characters (it travels in a header).
+    @param roles: optional C{X-Roles}, a list or tuple of role names (e.g.
+        C{["admin"]} for health and pools on a noauth server in admin mode).
+    @raise ClientValidationError: a C{project_id} or C{roles} as above
+        not (a bare string as C{roles} is refused: it is not a list).
     """
 
-    def __init__(self, project_id: str, roles: list[str] | None = None) -> None:
-        if not isinstance(project_id, str) or not project_id:
-            raise ClientValidationError("project_id", "must be a non-empty string")
-        if len(project_id) > 256:
-            raise ClientValidationError("project_id", "must be at most 256 characters")
+    def __init__(self, project_id: str, roles: Sequence[str] | None = None) -> None:
+        arguments.header_text("project_id", project_id)
         #: The project (tenant) sent as C{X-Project-ID}.
         self.project_id = project_id
         self._headers = {"X-Project-ID": project_id}
-        if roles:
-            self._headers["X-Roles"] = ",".join(roles)
+        names = arguments.roles(roles) if roles is not None else ()
+        if names:
+            self._headers["X-Roles"] = ",".join(names)
 
     def __repr__(self) -> str:
         return f"NoAuth(project_id={self.project_id!r})"
@@ -88,13 +90,24 @@ class Token:
     A token obtained elsewhere; a 401 is final since it cannot be renewed.
 
     @param token: the Keystone token (never shown in a repr or a log).
-    @param endpoint: the Zaqar URL, if known.
+    @param endpoint: the Zaqar URL (C{http://} or C{https://}), if known.
     @param project_id: sent as C{X-Project-ID} when given.
+    @raise ClientValidationError: an empty token, or a token or
+        C{project_id} that cannot travel in a header, or a bad C{endpoint}.
     """
 
     def __init__(self, token: str, endpoint: str | None = None, project_id: str | None = None) -> None:
         if not isinstance(token, str) or not token:
             raise ClientValidationError("token", "must be a non-empty string")
+        try:
+            arguments.header_text("token", token, max_length=65536)
+        except ClientValidationError:
+            # never echo the token itself
+            raise ClientValidationError("token", "must be latin-1 text without control characters") from None
+        if endpoint is not None:
+            arguments.http_url("endpoint", endpoint)
+        if project_id is not None:
+            arguments.header_text("project_id", project_id)
         self._token = token
         self._endpoint = endpoint
         #: The project sent as C{X-Project-ID}, or C{None} to send none.
@@ -304,6 +317,12 @@ class Keystone:
         """
         from keystoneauth1 import session as ks_session
 
+        arguments.boolean("insecure", insecure)
+        cacert = arguments.optional_path("cacert", cacert)
+        cert = arguments.optional_path("cert", cert)
+        key = arguments.optional_path("key", key)
+        if key and not cert:
+            raise arguments.drop("key", "no cert", "give the client certificate as cert= too, or drop key=")
         verify: bool | str = cacert if cacert else not insecure
         if insecure:
             log.warn("TLS verification of Keystone is DISABLED (insecure)")
@@ -327,6 +346,8 @@ class Keystone:
         """
         from keystoneauth1 import exceptions, loading
 
+        if options.get("auth_url") is not None:
+            arguments.http_url("auth_url", options["auth_url"])
         service = {k: options.pop(k) for k in ("service_type", "interface", "region_name",
                                                 "run_in_thread", "reactor", "call_timeout") if k in options}
         try:

@@ -20,29 +20,19 @@ from urllib.parse import urlencode, urlsplit
 
 import attr
 from hyperlink import EncodedURL
-from twisted.internet import defer
-from twisted.internet import error as ierror
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.python.failure import Failure
-from twisted.web.client import (
-    Agent,
-    HTTPConnectionPool,
-    RequestTransmissionFailed,
-    ResponseDone,
-    ResponseFailed,
-    ResponseNeverReceived,
-)
-from twisted.web.http import PotentialDataLoss
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
+from . import _arguments as arguments
 from . import errors
-from ._twisted_internals import HTTP10ClosingPool, RequestNotSent
+from ._transport_failures import Cancelled, Tracked, connect_phase, describe, read_body, transport_error
+from ._twisted_internals import HTTP10ClosingPool
 from ._validation import positive_seconds
 from ._version import __version__
 from .interfaces import IAuthenticator, IConnection
@@ -155,36 +145,24 @@ def _lower_headers(headers: Headers) -> dict[str, str]:
 #: method, the path as given, the status or C{None}, and the seconds taken.
 RequestObserver = Callable[[str, str, "int | None", float], None]
 
-_NOT_SENT = (ierror.ConnectError, RequestNotSent)
-_FAILED_IN_FLIGHT = (
-    ResponseNeverReceived,
-    RequestTransmissionFailed,
-    ResponseFailed,
-    ierror.ConnectionLost,
-    ierror.ConnectionDone,
-)
-
-
-def _cancelled(error: BaseException) -> bool:
-    """
-    Whether Twisted's HTTP client failed C{error} because the request was
-    cancelled: it wraps the cancellation in C{ResponseNeverReceived} or
-    C{ResponseFailed}, which must not read as a connection failure.
-    """
-    return any(f.check(CancelledError) for f in getattr(error, "reasons", ()))
-
-
 @implementer(IConnection)
 class Connection:
     """
     JSON over HTTP to one Zaqar endpoint.
+
+    A request fails with a L{txzaqar.errors.ZaqarError}, never a raw Twisted
+    exception: transport failures are mapped by
+    L{txzaqar._transport_failures.transport_error}, a request cancelled by its
+    timeout is a L{RequestTimedOut}, one cut by L{close} a L{ClientClosed}.
+    A request is retried when nothing reached the server (C{not_sent}), or,
+    if it is idempotent, after a connection failure, a timeout or a 5xx.
 
     @param agent: the L{twisted.web.iweb.IAgent} requests go through (see L{make_agent}).
     @param reactor: provides L{twisted.internet.interfaces.IReactorTime}; used for timeouts and backoff.
     @param authenticator: an L{IAuthenticator}.
     @param url: the Zaqar base URL (C{http://host:port}); when C{None},
         the authenticator's endpoint is used.
-    @param client_id: the C{Client-ID}; a new UUID when omitted.
+    @param client_id: the C{Client-ID}, a UUID; a new one when omitted.
     @param timeout: seconds for one attempt, body included.
     @param retries: further attempts for replayable requests.
     @param pool: the pool behind C{agent}, closed by L{close}.
@@ -206,7 +184,7 @@ class Connection:
         self.reactor = reactor
         self.authenticator = authenticator
         self._url = url.rstrip("/") if url else None
-        self.client_id = client_id or str(uuid.uuid4())
+        self.client_id = arguments.client_id(client_id) if client_id is not None else str(uuid.uuid4())
         self.timeout = positive_seconds("timeout", timeout)
         #: Further attempts for a replayable request after the first fails.
         self.retries = retries
@@ -306,7 +284,7 @@ class Connection:
         ok: tuple[int, ...],
     ) -> Response:
         if self._closed:
-            raise errors.ConnectionFailed("Connection closed", "close() was called")
+            raise self._closed_error(method, path, not_sent=True)
         check = getattr(self.authenticator, "check", None)
         if check is not None:  # one written before IAuthenticator.check allows everything
             check(method, api_path(path))
@@ -321,6 +299,33 @@ class Connection:
             except (TypeError, ValueError, RecursionError) as e:
                 raise errors.ClientValidationError("body", f"is not JSON-serialisable: {e}") from None
         url = await self._absolute(path, params)
+        try:
+            return await self._attempts(method, path, url, data, content_type, idempotent, ok)
+        except CancelledError as e:
+            if self._closed:  # close() cancelled it
+                raise self._closed_error(method, path, not_sent=getattr(e, "not_sent", False)) from None
+            raise
+        except errors.ZaqarError as e:
+            if self._closed and not isinstance(e, errors.ClientClosed):  # failed because close() cut it
+                raise self._closed_error(method, path, not_sent=e.not_sent) from None
+            raise
+
+    def _closed_error(self, method: str, path: str, not_sent: bool) -> errors.ClientClosed:
+        what = "before it was sent" if not_sent else "while it was in flight (it may have reached Zaqar)"
+        return errors.ClientClosed("Client closed", f"{method} {path}: close() was called {what}",
+                                   not_sent=not_sent)
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        data: bytes | None,
+        content_type: str | None,
+        idempotent: bool,
+        ok: tuple[int, ...],
+    ) -> Response:
+        """The attempts of one request: retries with backoff, one re-authentication."""
         attempt = 0
         reauthenticated = False
         while True:
@@ -333,7 +338,7 @@ class Connection:
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
                 continue
             except errors.ZaqarError as e:
-                retry = attempt < self.retries and self._replayable(e, idempotent)
+                retry = not self._closed and attempt < self.retries and self._replayable(e, idempotent)
                 if not retry:
                     raise
                 attempt += 1
@@ -367,7 +372,10 @@ class Connection:
 
     @staticmethod
     def _replayable(e: errors.ZaqarError, idempotent: bool) -> bool:
-        if getattr(e, "not_sent", False):
+        if isinstance(e, (errors.ClientValidationError, errors.CertificateVerificationFailed,
+                          errors.ClientClosed)):
+            return False  # the same again would fail the same way
+        if e.not_sent and isinstance(e, (errors.TransportError, errors.IdentityUnavailable)):
             return True  # nothing reached the server: always safe
         if not idempotent:
             return False
@@ -388,7 +396,7 @@ class Connection:
         except errors.IdentityUnavailable as e:
             # Keystone is away: Zaqar saw nothing, so even a POST may be
             # replayed (a refusal of the credentials is not retried)
-            e.not_sent = True  # type: ignore[attr-defined]
+            e.not_sent = True
             raise
         headers = {
             "Client-ID": self.client_id,
@@ -398,16 +406,30 @@ class Connection:
         headers.update(auth_headers)
         if data is not None:
             headers["Content-Type"] = content_type or JSON_TYPE
-        raw = Headers({k.encode("latin-1"): [v.encode("latin-1")] for k, v in headers.items()})
+        raw = _raw_headers(headers)
         producer = _BytesProducer(data) if data is not None else None
         d = Deferred.fromCoroutine(self._send(method, url, raw, producer))
-        d.addTimeout(self.timeout, self.reactor)
+        timed_out = False
+
+        def time_out() -> None:
+            nonlocal timed_out
+            timed_out = True
+            d.cancel()
+
+        timer = self.reactor.callLater(self.timeout, time_out)
         try:
             code, resp_headers, content = await d
-        except defer.TimeoutError:
+        except CancelledError as e:
+            if not timed_out:
+                raise
+            not_sent = getattr(e, "not_sent", False)
+            what = "no connection" if not_sent else "no complete response"
             raise errors.RequestTimedOut(
-                "Request timed out", f"{method} {url}: no complete response in {self.timeout:g}s"
+                "Request timed out", f"{method} {url}: {what} in {self.timeout:g}s", not_sent=not_sent
             ) from None
+        finally:
+            if timer.active():
+                timer.cancel()
         try:
             return self._check(method, url, code, resp_headers, content, ok)
         except errors.Unauthorized as e:
@@ -421,31 +443,24 @@ class Connection:
         # hyperlink, IDNA-encodes the host and runs cookie, redirect and
         # gzip wrappers on every call, which cost more client CPU than the
         # rest of a request together; Zaqar needs none of them.
+        tracked: Tracked | None = None
         try:
-            response = await self.agent.request(method.encode("ascii"), _url_bytes(url), headers, producer)
-        except CancelledError:
-            raise
-        except _NOT_SENT as e:
-            err = errors.ConnectionFailed("Connection failed", f"{method} {url}: {e}")
-            err.not_sent = True  # type: ignore[attr-defined]
-            raise err from None
-        except _FAILED_IN_FLIGHT as e:
-            if _cancelled(e):
-                raise CancelledError() from None  # a timeout (or close()) cancelled it
-            raise errors.ConnectionFailed(
-                "Connection failed", f"{method} {url}: {_describe(e)}"
-            ) from None
+            tracked = Tracked(self.agent.request(method.encode("ascii"), _url_bytes(url), headers, producer))
+            response = await tracked.outer
+        except Exception as e:
+            if tracked is not None and tracked.cancelled:  # a timeout, close() or the caller
+                raise Cancelled(not_sent=connect_phase(e)) from None
+            raise transport_error(e, method, url) from None
         resp_headers = _lower_headers(response.headers)
+        body = Tracked(read_body(response))
         try:
-            content = await _read_body(response)
-        except CancelledError:
-            raise
-        except (ResponseFailed, ierror.ConnectionLost, ierror.ConnectionDone) as e:
-            if _cancelled(e):
-                raise CancelledError() from None
+            content = await body.outer
+        except Exception as e:
+            if body.cancelled:
+                raise Cancelled(not_sent=False) from None
             raise errors.MalformedResponse(
                 "Truncated response",
-                f"{method} {url} -> {response.code}: body cut short ({_describe(e)})",
+                f"{method} {url} -> {response.code}: body cut short ({describe(e)})",
                 code=response.code,
                 request_id=resp_headers.get("x-openstack-request-id"),
             ) from None
@@ -480,7 +495,9 @@ class Connection:
 
     def close(self, timeout: float = 5.0) -> Deferred[None]:
         """
-        Cancel requests in flight and close cached connections.
+        Cancel requests in flight and close cached connections.  Requests
+        in flight, and any made afterwards, fail with L{ClientClosed}
+        (whose C{not_sent} says whether each may have reached Zaqar).
 
         @return: a Deferred firing with C{None} once the pool is closed,
             or after C{timeout} seconds at the latest.
@@ -507,47 +524,32 @@ def api_path(path: str) -> str:
     return path if path.startswith("/") else "/v2/" + path
 
 
+def _raw_headers(headers: Mapping[str, str]) -> Headers:
+    """
+    C{headers} as Twisted's L{Headers}: names and values must be latin-1
+    and hold no control character (what HTTP/1.1 carries).
+
+    @raise ClientValidationError: a header that cannot be sent (nothing is).
+    """
+    raw = {}
+    for name, value in headers.items():
+        try:
+            encoded = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise errors.ClientValidationError(  # the value itself may be a secret: never shown
+                "headers", f"the {name} header cannot be sent: HTTP headers carry latin-1 text only"
+            ) from None
+        if any(c < 0x20 or c == 0x7F for c in encoded):
+            raise errors.ClientValidationError("headers", f"the {name} header holds a control character")
+        raw[name.encode("latin-1")] = [encoded]
+    return Headers(raw)
+
+
 def _url_bytes(url: str) -> bytes:
     try:
         return url.encode("ascii")
     except UnicodeEncodeError:  # an IDN host or a raw non-ASCII path: let hyperlink encode it
         return EncodedURL.from_text(url).to_uri().to_text().encode("ascii")
-
-
-class _BodyCollector(Protocol):
-    def __init__(self, finished: Deferred[bytes]) -> None:
-        self.finished = finished
-        self.chunks: list[bytes] = []
-
-    def dataReceived(self, data: bytes) -> None:
-        self.chunks.append(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if reason.check(ResponseDone, PotentialDataLoss):  # HTTP/1.0 without a length ends so
-            self.finished.callback(b"".join(self.chunks))
-        else:
-            self.finished.errback(reason)
-
-
-def _read_body(response: Any) -> Deferred[bytes]:
-    """The whole body; cancelling it aborts the connection."""
-
-    def cancel(_: Deferred[bytes]) -> None:
-        abort = getattr(collector.transport, "abortConnection", None)
-        if abort is not None:
-            abort()
-
-    finished: Deferred[bytes] = Deferred(cancel)
-    collector = _BodyCollector(finished)
-    response.deliverBody(collector)
-    return finished
-
-
-def _describe(e: BaseException) -> str:
-    reasons = getattr(e, "reasons", None)
-    if reasons:
-        return "; ".join(r.getErrorMessage() if isinstance(r, Failure) else str(r) for r in reasons)
-    return str(e) or type(e).__name__
 
 
 def make_pool(reactor: Any, idle_timeout: float = DEFAULT_IDLE_TIMEOUT) -> ZaqarConnectionPool:

@@ -5,7 +5,14 @@ to one of them.
 Every error is a L{ZaqarError}: it carries C{title}, C{description} and
 C{code} (the HTTP status, or C{None} when nothing came back from the
 server) plus the server's C{request_id} when there is one.  C{str(error)}
-reads C{"ErrorName (code): title"}, with the description after a dash.
+reads C{"ErrorName (code): title"} (C{"ErrorName: title"} when there is no
+status), with the description after a dash.
+
+Whether a failed request may have reached Zaqar is a declared field of
+every error, L{ZaqarError.not_sent} (and its negation
+L{ZaqarError.may_have_been_sent}): C{True} only when it certainly did not
+(a refused connection, a failed name lookup, a value refused before
+sending), so replaying it cannot do anything twice.
 """
 
 from __future__ import annotations
@@ -23,12 +30,18 @@ class ZaqarError(Exception):
     #: The HTTP status this class stands for, if it stands for one.
     status: int | None = None
 
+    #: Whether the request certainly never reached Zaqar (so replaying it is
+    #: safe); C{False} when it may have been sent (or was answered).
+    not_sent: bool = False
+
     def __init__(
         self,
         title: str = "",
         description: str = "",
         code: int | None = None,
         request_id: str | None = None,
+        *,
+        not_sent: bool | None = None,
     ) -> None:
         #: Short summary (Zaqar's C{title}; the class's name when there is none).
         self.title = title or self.__class__.__name__
@@ -38,10 +51,18 @@ class ZaqarError(Exception):
         self.code = code if code is not None else self.status
         #: The server's C{x-openstack-request-id}, if any.
         self.request_id = request_id
+        if not_sent is not None:
+            self.not_sent = not_sent
         super().__init__(self.title, self.description, self.code)
 
+    @property
+    def may_have_been_sent(self) -> bool:
+        """Whether the request may have reached Zaqar (the negation of L{not_sent})."""
+        return not self.not_sent
+
     def __str__(self) -> str:
-        text = f"{self.__class__.__name__} ({self.code}): {self.title}"
+        name = self.__class__.__name__
+        text = f"{name}: {self.title}" if self.code is None else f"{name} ({self.code}): {self.title}"
         if self.description:
             text += f" - {self.description}"
         return text
@@ -59,6 +80,8 @@ class ClientValidationError(ZaqarError, ValueError):
     A value was refused before anything was sent, because the server
     would refuse it.
     """
+
+    not_sent = True
 
     def __init__(self, field: str, description: str) -> None:
         #: The name of the offending field or argument.
@@ -94,15 +117,42 @@ class SignedURLExpired(ClientValidationError):
 
 
 class TransportError(ZaqarError):
-    """No usable response came back: see the subclasses."""
+    """
+    No usable response came back: see the subclasses, and L{not_sent} for
+    whether the request may have reached Zaqar.
+    """
 
 
 class ConnectionFailed(TransportError):
-    """The server could not be reached (refused, reset, DNS failure...)."""
+    """
+    The server could not be reached, or the connection broke before a
+    response came (name lookup failed, refused, reset, TLS handshake
+    failed...).
+    """
+
+
+class CertificateVerificationFailed(ConnectionFailed):
+    """
+    The server's TLS certificate was refused (unknown CA, expired, issued
+    for another host...): a permanent mistake of the URL or the trust
+    settings (C{cacert}), not an outage.  Nothing was sent.
+    """
+
+    not_sent = True
+
+
+class ClientClosed(ConnectionFailed):
+    """
+    The client (its connection) was closed, before or while this request
+    was made: L{not_sent} says whether it may have reached Zaqar.
+    """
 
 
 class RequestTimedOut(TransportError):
-    """The server did not answer within the request timeout."""
+    """
+    The server did not answer within the request timeout (or no connection
+    was made within it, then L{not_sent} is C{True}).
+    """
 
 
 class MalformedResponse(ZaqarError):

@@ -21,6 +21,7 @@ from twisted.web.client import BrowserLikePolicyForHTTPS
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from . import _arguments as arguments
 from .errors import ClientValidationError
 
 #: This module's logger.
@@ -61,13 +62,21 @@ class TLSPolicy:
     @param cacert: PEM bundle of CAs to trust instead of the system store.
     @param cert: PEM client certificate (may also hold the key).
     @param key: PEM private key of C{cert}.
-    @param insecure: do not verify the server at all (logged loudly).
+    @param insecure: do not verify the server at all (logged loudly); a
+        C{bool}.
+    @raise ClientValidationError: a path that is not one or cannot be
+        read, a file without a PEM certificate (and key), C{key} without
+        C{cert}, or C{insecure} not a C{bool}.
     """
 
     def __init__(self, cacert: str | None = None, cert: str | None = None,
                  key: str | None = None, insecure: bool = False) -> None:
+        arguments.boolean("insecure", insecure)
+        cacert = arguments.optional_path("cacert", cacert)
+        cert = arguments.optional_path("cert", cert)
+        key = arguments.optional_path("key", key)
         if key and not cert:
-            raise ClientValidationError("key", "a key needs its certificate (cert)")
+            raise arguments.drop("key", "no cert", "give the client certificate as cert= too, or drop key=")
         self._trust = _trust_root(cacert) if cacert else None
         self._client = _client_certificate(cert, key) if cert else None
         #: Whether server certificates go unchecked (logged as a warning).

@@ -20,10 +20,14 @@ one from how the claim went:
 An operator sees one warning when a queue starts failing (what failed,
 the next delay), each retry after it at debug, and one info line when it
 recovers (after how long, how many failed polls).  Refused credentials
-or permissions (L{txzaqar.errors.refused}) and a queue that is gone are
-logged at error, with what to do, whenever such a reason is new.
+or permissions (L{txzaqar.errors.refused}), a refused TLS certificate and
+a queue that is gone are logged at error, with what to do, whenever such a
+reason is new.
 
-No error escapes a poll, so the loop never dies.
+No error escapes a poll, so the loop never dies.  A L{ZaqarError} (a
+server down, a name that does not resolve, a timeout: what a network
+does) is logged in one line as above; only an exception that is not one
+(a bug) is logged with its traceback.
 
 The timer is one source of wake-ups; L{QueuePoller.wake} is the seam for
 the others (push notifications): it says "claim from this queue now", and
@@ -41,7 +45,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
 
-from ..errors import Forbidden, NotFound, refused
+from ..errors import CertificateVerificationFailed, Forbidden, NotFound, ZaqarError, refused
 from .events import log
 from .settings import SubscriberSettings
 from .settlement import observe
@@ -173,6 +177,8 @@ class QueuePoller:
             if self._full:
                 self._full = False
                 self._burst()
+        except ZaqarError as e:  # expected (the network, the server): one line, no traceback
+            delay, wakeable = self._failed(Failed(f"polling failed: {e}", e)), False
         except Exception:
             log.failure("unexpected error polling {queue}", queue=self.name)
             delay, wakeable = self._backoff("an unexpected error"), False
@@ -242,6 +248,8 @@ class QueuePoller:
     async def _burst_once(self) -> None:
         try:
             await self._poll_once()
+        except ZaqarError as e:  # the poll loop backs off on its own next failure
+            log.debug("{queue}: extra claim failed: {reason}", queue=self.name, reason=str(e))
         except Exception:
             log.failure("unexpected error polling {queue}", queue=self.name)
         finally:
@@ -281,7 +289,7 @@ class QueuePoller:
         delay = self._next_delay()
         error = failure.error
         kind = type(error).__name__ if error is not None else failure.reason
-        permanent = error is not None and (refused(error) or isinstance(error, NotFound))
+        permanent = error is not None and (refused(error) or isinstance(error, (NotFound, CertificateVerificationFailed)))
         first = self._failing_since is None
         if first:
             self._failing_since = self._clock.seconds()
@@ -312,6 +320,8 @@ class QueuePoller:
 
 
 def _advice(error: BaseException | None) -> str:
+    if isinstance(error, CertificateVerificationFailed):
+        return "Zaqar's TLS certificate is refused: check the URL's host, and give its CA as cacert."
     if isinstance(error, NotFound):
         return "The queue (or its dead-letter queue) is gone: create it, or unsubscribe."
     if isinstance(error, Forbidden):

@@ -34,9 +34,13 @@ class ZaqarTLSTests(unittest.TestCase):
         return client
 
     async def test_refused_by_default(self) -> None:
+        """Without the CA: a certificate error of its own class, nothing sent, not retried."""
         server = servers.shared_tls_zaqar()
-        e = await self.assertFailure(self.connect(server.url).ping(), errors.ConnectionFailed)
+        e = await self.assertFailure(self.connect(server.url).ping(), errors.CertificateVerificationFailed)
         self.assertIn("certificate", str(e).lower())
+        self.assertIn("does not verify", str(e))
+        self.assertTrue(e.not_sent)
+        self.assertNotIn("\n", str(e))
 
     async def test_accepted_with_the_ca_bundle(self) -> None:
         server = servers.shared_tls_zaqar()
@@ -58,15 +62,19 @@ class ZaqarTLSTests(unittest.TestCase):
     async def test_hostname_mismatch_refused(self) -> None:
         server = servers.shared_tls_zaqar(wrong_host=True)
         e = await self.assertFailure(
-            self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
+            self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.CertificateVerificationFailed
         )
-        self.assertIn("127.0.0.1", str(e))
+        self.assertIn("not for '127.0.0.1'", str(e))
+        self.assertIn("hostname mismatch", str(e))
+        self.assertTrue(e.not_sent)
 
     async def test_mtls_needs_the_client_certificate(self) -> None:
         server = servers.shared_tls_zaqar(mtls=True)
-        await self.assertFailure(
+        e = await self.assertFailure(
             self.connect(server.url, cacert=str(self.pki.ca_cert)).ping(), errors.ConnectionFailed
         )
+        self.assertNotIsInstance(e, errors.CertificateVerificationFailed)  # ours was refused, not theirs
+        self.assertIn("TLS", str(e))
         client = self.connect(server.url, cacert=str(self.pki.ca_cert), cert=str(self.pki.client_cert),
                               key=str(self.pki.client_key))
         self.assertTrue(await client.ping())

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -78,6 +78,15 @@ class CannedAgent:
         outcome = self.outcomes.pop(0)
         if outcome == "hang":
             d: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
+            self.pending.append(d)
+            return d
+        if outcome == "hang-dns":
+            # Twisted's HostnameEndpoint fails a lookup cancelled this way
+            def cancel_lookup(d: Deferred[Any]) -> None:
+                self.cancelled.append(d)
+                d.errback(DNSLookupError("Couldn't find the hostname '127.0.0.1'"))
+
+            d = Deferred(cancel_lookup)
             self.pending.append(d)
             return d
         if outcome == "hang-like-agent":

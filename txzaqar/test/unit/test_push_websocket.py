@@ -556,7 +556,7 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.reactor.advance(75)
         self.assertEqual(server.frames(), [])
         [warning] = self.events(LogLevel.warn)
-        self.assertEqual(warning["error"], "AuthenticationFailed (None): Authentication failed - Keystone said no")
+        self.assertEqual(warning["error"], "AuthenticationFailed: Authentication failed - Keystone said no")
         self.assertEqual(push.state, "up")
 
     def test_credentials_refused_before_connecting(self) -> None:
@@ -568,7 +568,7 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual((push.state, self.reconnect_delay()), ("down", 2))
         [warning] = self.events(LogLevel.warn)
         self.assertEqual(warning["reason"],
-                         "cannot connect: AuthenticationFailed (None): Authentication failed - Keystone said no")
+                         "cannot connect: AuthenticationFailed: Authentication failed - Keystone said no")
         self.reactor.advance(2)
         self.assertEqual(len(self.reactor.tcpClients), 1)
 
