@@ -224,7 +224,10 @@ def check_reserved(name: str, value: Any) -> tuple[str, Any]:
         )
     key, rule = RESERVED[name]
     if rule == "queue":
-        v.queue_name(value)
+        try:
+            v.queue_name(value)
+        except ClientValidationError as e:
+            raise ClientValidationError(name, f"must be a queue name: {e.description}") from None
     elif rule == "bool":
         if not isinstance(value, bool):
             raise ClientValidationError(name, "must be True or False")

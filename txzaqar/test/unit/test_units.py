@@ -23,10 +23,11 @@ from txzaqar.test.unit.test_listing import QuirkyPages
 
 class ValidationTests(SynchronousTestCase):
     def test_queue_names(self) -> None:
-        for good in ("q", "a.b-c_D9", "x" * 64):
+        for good in ("q", "A", "0", "_", "-", "a-b-c_D9", "x" * 64):
             self.assertEqual(v.queue_name(good), good)
         for bad, words in (("", "empty"), ("x" * 65, "at most 64"), ("a/b", "letters"),
-                           ("sp ace", "letters"), (3, "string")):
+                           ("sp ace", "letters"), (3, "string"), ("a.b", "letters"), ("v1.2.3", "letters"),
+                           (".x", "letters"), (".", "letters"), ("p\u00e9", "letters"), ("\u0661", "letters")):
             error = self.assertRaises(ClientValidationError, v.queue_name, bad)
             self.assertEqual(error.field, "queue name")
             self.assertIn(words, str(error))
