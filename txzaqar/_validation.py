@@ -191,14 +191,16 @@ def json_bytes(field: str, value: Any) -> bytes:
     beyond 64 bits, which Zaqar refuses; no lone surrogate, which is not
     Unicode text: see L{json_integers}).
 
+    @return: the UTF-8 bytes, as the connection sends a body it encodes
+        (so their length is what the server measures).
     @raise ClientValidationError: C{value} is not such JSON.
     """
     try:
-        raw = json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
         raise ClientValidationError(field, f"is not JSON: {e}") from None
-    json_integers(field, value)
-    return raw
+    json_integers(field, value)  # no surrogate left: the UTF-8 encoding cannot fail
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
 
 
 #: The query parameters of C{GET /v2/queues}; any other one is a metadata filter.

@@ -406,3 +406,15 @@ class CallTimeTests(SynchronousTestCase):
                 wrong.append(f"{name} returned {result!r}")
         self.assertEqual(wrong, [])
         self.assertEqual(self.recorder.calls, [])
+
+
+class MetadataSizeTests(_Recorded):
+    def test_measured_as_sent(self) -> None:
+        """
+        Metadata is measured in the UTF-8 bytes the connection sends (not
+        in ASCII escapes, six bytes for an C{é}), so what fits is not refused.
+        """
+        content = {"k": "\u00e9" * 30000}  # 60010 bytes as sent; 180010 as ASCII escapes
+        self.successResultOf(self.client.create_queue("q", content))
+        self.assertEqual(self.fake.metadata("test", "q"), content)
+        self.assertRefused(self.client.create_queue, "metadata", "q2", {"k": "\u00e9" * 33000})
