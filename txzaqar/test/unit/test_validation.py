@@ -418,3 +418,17 @@ class MetadataSizeTests(_Recorded):
         self.successResultOf(self.client.create_queue("q", content))
         self.assertEqual(self.fake.metadata("test", "q"), content)
         self.assertRefused(self.client.create_queue, "metadata", "q2", {"k": "\u00e9" * 33000})
+
+
+class ListedNameTests(SynchronousTestCase):
+    def test_unaddressable_listed_name_is_malformed(self) -> None:
+        """
+        A name the server lists but no Queue can have (Zaqar on Redis lists
+        a queue named C{"."} as C{""}) is a L{MalformedResponse} naming the
+        item, not a L{ClientValidationError} about an argument never given.
+        """
+        client, fake = memory_client()
+        self.successResultOf(client.connection.put("queues/."))
+        self.assertEqual(fake.queue_names("test"), ["."])
+        e = self.failureResultOf(client.queues(), errors.MalformedResponse).value
+        self.assertIn("'name': ''", e.description)
