@@ -293,10 +293,11 @@ def split_post(
 
     for index, doc in enumerate(messages):
         try:
-            raw = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+            text = json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError) as e:
             raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
-        v.json_integers(f"message {index}", doc)
+        v.json_integers(f"message {index}", doc)  # no surrogate left: the encoding cannot fail
+        raw = text.encode("utf-8")  # sizes as the server measures them, not in ASCII escapes
         if overhead + len(raw) > max_size:
             raise ClientValidationError(
                 "messages",

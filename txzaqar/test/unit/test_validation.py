@@ -432,3 +432,12 @@ class ListedNameTests(SynchronousTestCase):
         self.assertEqual(fake.queue_names("test"), ["."])
         e = self.failureResultOf(client.queues(), errors.MalformedResponse).value
         self.assertIn("'name': ''", e.description)
+
+
+class PostSizeMeasureTests(_Recorded):
+    def test_non_ascii_measured_in_utf8(self) -> None:
+        """A message of 100,000 C{é} is 200,010 bytes as sent (not 600,010 of ASCII escapes): it fits."""
+        queue = self.client.queue("q")
+        [mid] = self.successResultOf(queue.post({"body": "\u00e9" * 100000}))
+        self.assertEqual(self.successResultOf(queue.message(mid)).body, "\u00e9" * 100000)
+        self.assertRefused(queue.post, "messages", {"body": "\u00e9" * 131100})
