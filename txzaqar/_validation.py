@@ -3,6 +3,12 @@ Client-side checks with the limits of a default Zaqar 23.0.1 server, so
 that a request the server would refuse is never sent.
 
 Every check raises L{ClientValidationError} naming the field and the bound.
+
+The rule of every public method that returns a Deferred: argument errors
+are raised at call time, synchronously, before anything is sent (never
+delivered as a failed Deferred).  A failed Deferred means the request was
+tried: the server, the network or the response is to blame.  So a method
+runs all its checks before it builds its coroutine.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from typing import Any
 
 from .errors import ClientValidationError  # noqa: F401 (re-exported for _validation users)
 
-QUEUE_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+#: What a queue, pool or flavor name may be made of: Zaqar's API reference and
+#: python-zaqarclient allow C{[A-Za-z0-9_-]}.  Zaqar 23.0.1's own check also lets
+#: C{.} through, but on Redis a listing cuts names at their first dot (C{a.b}
+#: is listed as C{a}; after C{.} the project cannot be listed at all).
+QUEUE_NAME_RE = re.compile(r"[a-zA-Z0-9_-]+")
 MAX_QUEUE_NAME = 64
 MAX_PAGE = 20
 MAX_CLAIM_OR_POP = 20
@@ -30,24 +40,30 @@ MIN_SUBSCRIPTION_TTL = 60
 MAX_INT64 = 2**63 - 1
 
 
-def queue_name(name: object) -> str:
-    """Check a queue name; return it."""
+def queue_name(name: object, field: str = "queue name") -> str:
+    """
+    Check a queue name (or a pool's or flavor's: the same rule): 1 to 64
+    ASCII letters, digits, C{_} and C{-}.
+
+    @param field: the name of the argument, for the error.
+    @return: C{name}.
+    """
     if not isinstance(name, str):
         raise ClientValidationError(
-            "queue name", f"must be a string, not {type(name).__name__}"
+            field, f"must be a string, not {type(name).__name__}"
         )
     if not name:
-        raise ClientValidationError("queue name", "must not be empty")
+        raise ClientValidationError(field, "must not be empty")
     if len(name) > MAX_QUEUE_NAME:
         raise ClientValidationError(
-            "queue name",
+            field,
             f"{name[:20]!r}... is {len(name)} characters; at most {MAX_QUEUE_NAME}",
         )
-    # fullmatch: the pattern's "$" also matches before a trailing newline
+    # fullmatch: "$" would also match before a trailing newline
     if not QUEUE_NAME_RE.fullmatch(name):
         raise ClientValidationError(
-            "queue name",
-            f"{name!r} may only contain letters, digits, '_', '-' and '.'",
+            field,
+            f"{name!r:.80} may only contain ASCII letters, digits, '_' and '-'",
         )
     return name
 
@@ -62,6 +78,13 @@ def integer(field: str, value: object, low: int, high: int) -> int:
         raise ClientValidationError(
             field, f"{value} is out of range: must be from {low} to {high}"
         )
+    return value
+
+
+def boolean(field: str, value: object) -> bool:
+    """Check that C{value} is C{True} or C{False}; return it."""
+    if not isinstance(value, bool):
+        raise ClientValidationError(field, f"must be True or False, not {value!r:.40}")
     return value
 
 
@@ -120,21 +143,42 @@ def positive_seconds(field: str, value: object) -> float:
     return float(value)
 
 
+#: A surrogate code point: not Unicode text (C{"\\ud800"}, or a pair of them
+#: in a C{str}, which Python keeps as two code points).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(field: str, text: str) -> None:
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise ClientValidationError(
+            field, f"contains the surrogate code point U+{ord(found.group()):04X}, which is not Unicode text"
+        )
+
+
 def json_integers(field: str, value: Any) -> None:
     """
-    Check that every integer in the JSON value C{value} fits in 64 bits
-    (Zaqar refuses a body with a larger one: "JSON contains integer that
-    is too large").
+    Check the JSON value C{value} for what Zaqar cannot take: an integer
+    beyond 64 bits (Zaqar refuses it: "JSON contains integer that is too
+    large") or a string (or key) with a surrogate code point such as
+    C{"\\ud800"} (Zaqar answers 503 "try again" for ever).
+
+    @raise ClientValidationError: C{value} has one.
     """
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, bool):
             continue
-        if isinstance(item, int):
+        if isinstance(item, str):
+            _text(field, item)
+        elif isinstance(item, int):
             if not -MAX_INT64 - 1 <= item <= MAX_INT64:
                 raise ClientValidationError(field, f"contains the integer {item}, which does not fit in 64 bits")
         elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str):
+                    _text(field, key)
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
@@ -144,16 +188,19 @@ def json_bytes(field: str, value: Any) -> bytes:
     """
     Encode C{value} as standard, compact JSON (no C{NaN} or C{Infinity},
     which Zaqar and other JSON readers may refuse or misread; no integer
-    beyond 64 bits, which Zaqar refuses).
+    beyond 64 bits, which Zaqar refuses; no lone surrogate, which is not
+    Unicode text: see L{json_integers}).
 
+    @return: the UTF-8 bytes, as the connection sends a body it encodes
+        (so their length is what the server measures).
     @raise ClientValidationError: C{value} is not such JSON.
     """
     try:
-        raw = json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
         raise ClientValidationError(field, f"is not JSON: {e}") from None
-    json_integers(field, value)
-    return raw
+    json_integers(field, value)  # no surrogate left: the UTF-8 encoding cannot fail
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
 
 
 #: The query parameters of C{GET /v2/queues}; any other one is a metadata filter.

@@ -28,14 +28,17 @@ def _document(response: Deferred[Any]) -> Deferred[dict[str, Any]]:
 
 def check_name(field: str, name: object) -> str:
     """
-    Check a pool or flavor name (Zaqar's queue-name rule, and one path segment).
+    Check a pool or flavor name: the queue-name rule of Zaqar's API
+    reference (1 to 64 of C{[A-Za-z0-9_-]}).  Zaqar 23.0.1 stores a pool
+    named otherwise, which then cannot join a flavor, and answers 500 to
+    a name of 300 characters or with a non-ASCII letter.
 
     @param field: the argument's name, for the error.
     @param name: the name given.
     @return: C{name}, unchanged.
     @raise ClientValidationError: not such a name.
     """
-    return v.queue_name(name) and v.path_segment(field, name)
+    return v.queue_name(name, field)
 
 
 def pool_body(uri: Any, weight: Any, flavor: Any, options: Any, partial: bool) -> dict[str, Any]:
@@ -65,6 +68,7 @@ def pool_body(uri: Any, weight: Any, flavor: Any, options: Any, partial: bool) -
         body["options"] = dict(options)
     if partial and not body:
         raise ClientValidationError("update", "give at least one of uri, weight, flavor, options")
+    v.json_bytes("pool", body)
     return body
 
 
@@ -75,7 +79,7 @@ class Pool:
 
     #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False, repr=False)
-    name: str
+    name: str = attr.ib(validator=lambda _i, _a, value: check_name("name", value))
 
     def _path(self) -> str:
         return f"pools/{quote(self.name, safe='')}"
@@ -96,6 +100,7 @@ class Pool:
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
 
+        v.boolean("detailed", detailed)
         return _document(self.connection.get(self._path(), params={"detailed": detailed}))
 
     def update(self, uri: str | None = None, weight: int | None = None,
@@ -122,7 +127,7 @@ class Flavor:
 
     #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False, repr=False)
-    name: str
+    name: str = attr.ib(validator=lambda _i, _a, value: check_name("name", value))
 
     def _path(self) -> str:
         return f"flavors/{quote(self.name, safe='')}"
@@ -142,6 +147,7 @@ class Flavor:
             if not isinstance(capabilities, Mapping):
                 raise ClientValidationError("capabilities", "must be a dict")
             body["capabilities"] = dict(capabilities)
+            v.json_bytes("capabilities", body["capabilities"])
         return body
 
     def create(self, pool_list: list[str], capabilities: Mapping[str, Any] | None = None) -> Deferred["Flavor"]:
@@ -159,6 +165,7 @@ class Flavor:
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
 
+        v.boolean("detailed", detailed)
         return _document(self.connection.get(self._path(), params={"detailed": detailed}))
 
     def update(self, pool_list: list[str] | None = None,

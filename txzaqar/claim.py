@@ -38,7 +38,9 @@ class Claim:
     queue: "Queue" = attr.ib(eq=False)
     id: str | None
     ttl: int = DEFAULT_CLAIM_TTL
-    grace: int = DEFAULT_CLAIM_GRACE
+    #: The grace, or C{None} when not known (the server does not show it:
+    #: a claim from L{txzaqar.queue.Queue.get_claim} has none).
+    grace: int | None = DEFAULT_CLAIM_GRACE
     age: int = 0
     messages: tuple[Message, ...] = ()
 
@@ -64,22 +66,25 @@ class Claim:
     def patch(self, ttl: int | None = None, grace: int | None = None) -> Deferred["Claim"]:
         """
         Renew the claim: it now expires C{ttl} seconds from now.  Omitted
-        values keep this claim's own (the server would reset them to its
-        defaults).
+        values keep this claim's own, when this object knows them (the
+        server resets an omitted one to its default).  Nothing is invented:
+        a grace this object does not know (a claim from C{get_claim}) is
+        not sent, so the server sets its default (60), which the renewed
+        claim then shows.
 
         @return: a Deferred firing with the renewed L{Claim}; fails with
             L{txzaqar.errors.NotFound} if the claim already expired.
+        @raise ClientValidationError: a bad ttl or grace; nothing is sent.
         """
         ttl = self.ttl if ttl is None else v.integer("claim ttl", ttl, *v.CLAIM_TTL)
         grace = self.grace if grace is None else v.integer("claim grace", grace, *v.CLAIM_GRACE)
         if self.id is None:
             return succeed(self)
+        body = {"ttl": ttl} if grace is None else {"ttl": ttl, "grace": grace}
 
         async def renew() -> "Claim":
-            await self.queue.connection.patch(
-                self._path(), body={"ttl": ttl, "grace": grace}, idempotent=True
-            )
-            return attr.evolve(self, ttl=ttl, grace=grace, age=0)
+            await self.queue.connection.patch(self._path(), body=body, idempotent=True)
+            return attr.evolve(self, ttl=ttl, grace=DEFAULT_CLAIM_GRACE if grace is None else grace, age=0)
 
         return Deferred.fromCoroutine(renew())
 

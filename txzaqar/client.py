@@ -13,7 +13,8 @@ from zope.interface import implementer
 
 from . import _paging
 from . import _validation as v
-from .admin import Flavor, Pool
+from .admin import Flavor, Pool, check_name
+from .errors import ClientValidationError, MalformedResponse
 from .interfaces import IClient, IConnection
 from .queue import Queue
 
@@ -42,23 +43,28 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self.connection!r}>"
 
-    def queue(self, name: str) -> Queue:
-        """A L{Queue} by name; sends nothing.  @raise ClientValidationError: bad name."""
-        return Queue(self.connection, name)
+    def queue(self, name: str, max_post_size: int | None = None) -> Queue:
+        """
+        A L{Queue} by name; sends nothing.
+
+        @param max_post_size: the most bytes one post request to it may
+            carry: give the queue's C{max_messages_post_size} when it has
+            one (262144, the server's limit, when omitted).
+        @raise ClientValidationError: bad name or size.
+        """
+        if max_post_size is None:
+            return Queue(self.connection, name)
+        return Queue(self.connection, name, max_post_size)
 
     def create_queue(self, name: str, metadata: Mapping[str, Any] | None = None) -> Deferred[Queue]:
         """
         Create a queue (an existing one is left as it is).
 
         @return: a Deferred firing with the L{Queue}.
+        @raise ClientValidationError: a bad name or metadata; nothing is sent.
         """
         queue = self.queue(name)
-
-        async def create() -> Queue:
-            await queue.create(metadata)
-            return queue
-
-        return Deferred.fromCoroutine(create())
+        return queue.create(metadata).addCallback(lambda _: queue)
 
     def queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
                marker: str | None = None, name: str | None = None,
@@ -68,8 +74,11 @@ class Client:
         L{iter_queues} for the parameters, and to walk them lazily).
 
         @param limit: page size, 1 to 20.
-        @param detailed: also read each queue's metadata (see L{queue_details}).
+        @param detailed: also read each queue's metadata: each L{Queue} has
+            it as C{metadata_snapshot}, and its C{max_post_size} is the
+            queue's C{_max_messages_post_size}.
         @return: a Deferred firing with a C{list} of L{Queue}.
+        @raise ClientValidationError: a bad parameter; nothing is sent.
         """
         listing = self.iter_queues(limit=limit, detailed=detailed, max_items=max_items,
                                    marker=marker, name=name, filters=filters)
@@ -97,7 +106,7 @@ class Client:
         @raise ClientValidationError: a bad parameter; nothing is sent.
         """
         def queue(item: dict[str, Any]) -> Queue:
-            return self.queue(item["name"])
+            return listed_queue(self.connection, item)
 
         return self._queue_listing(queue, limit, detailed, max_items, marker, name, filters, with_count)
 
@@ -105,6 +114,7 @@ class Client:
                        max_items: int | None, marker: str | None, name: str | None,
                        filters: Mapping[str, Any] | None, with_count: bool = False) -> _paging.Listing[T]:
         v.page_limit(limit)
+        v.boolean("detailed", detailed)
         v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
         if marker is not None:
             v.queue_name(v.marker("marker", marker))
@@ -160,6 +170,8 @@ class Client:
             (e.g. L{txzaqar.errors.ServiceUnavailable}) otherwise.
         """
 
+        v.boolean("head", head)
+
         async def ping() -> bool:
             await (self.connection.head("ping") if head else self.connection.get("ping"))
             return True
@@ -179,27 +191,33 @@ class Client:
         return Deferred.fromCoroutine(health())
 
     def pool(self, name: str) -> Pool:
-        return Pool(self.connection, v.path_segment("pool name", name))
+        """A L{Pool} by name; sends nothing.  @raise ClientValidationError: bad name."""
+        return Pool(self.connection, check_name("pool name", name))
 
     def create_pool(self, name: str, uri: str, weight: int, flavor: str | None = None,
                     options: Mapping[str, Any] | None = None) -> Deferred[Pool]:
         return self.pool(name).create(uri, weight, flavor, options)
 
     def pools(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with every pool C{dict}, all pages (admin role)."""
         v.page_limit(limit)
+        v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
             _paging.collect(self.connection, "pools", "pools", "name", limit, params={"detailed": detailed})
         )
 
     def flavor(self, name: str) -> Flavor:
-        return Flavor(self.connection, v.path_segment("flavor name", name))
+        """A L{Flavor} by name; sends nothing.  @raise ClientValidationError: bad name."""
+        return Flavor(self.connection, check_name("flavor name", name))
 
     def create_flavor(self, name: str, pool_list: list[str],
                       capabilities: Mapping[str, Any] | None = None) -> Deferred[Flavor]:
         return self.flavor(name).create(pool_list, capabilities)
 
     def flavors(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with every flavor C{dict}, all pages."""
         v.page_limit(limit)
+        v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
             _paging.collect(self.connection, "flavors", "flavors", "name", limit, params={"detailed": detailed})
         )
@@ -221,6 +239,26 @@ class Client:
     def close(self) -> Deferred[None]:
         """Cancel requests in flight and close pooled connections."""
         return self.connection.close()
+
+
+def listed_queue(connection: IConnection, item: Mapping[str, Any]) -> Queue:
+    """
+    A L{Queue} from an item of a queue listing: with the metadata of a
+    detailed listing (and the post size limit it sets), if shown.
+
+    @raise MalformedResponse: the item has no valid queue name.
+    """
+    try:
+        name = v.queue_name(item["name"])
+    except (KeyError, TypeError, ClientValidationError):
+        raise MalformedResponse("Malformed queue listing", f"item {item!r:.200}") from None
+    metadata = item.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return Queue(connection, name)
+    size = metadata.get("_max_messages_post_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= v.MAX_POST_SIZE:
+        size = v.MAX_POST_SIZE
+    return Queue(connection, name, size, listed_metadata=dict(metadata))
 
 
 async def _all(listing: Any) -> list[Any]:

@@ -295,7 +295,7 @@ class Connection:
             data = body  # already encoded JSON
         elif body is not None:
             try:
-                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+                data = json.dumps(body, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
             except (TypeError, ValueError, RecursionError) as e:
                 raise errors.ClientValidationError("body", f"is not JSON-serialisable: {e}") from None
         url = await self._absolute(path, params)

@@ -177,12 +177,15 @@ class IClient(Interface):
 
     connection = Attribute("The L{IConnection} used by this client.")
 
-    def queue(name):
+    def queue(name, max_post_size=None):
         """
         A L{IQueue} for C{name}; sends nothing (the server creates queues
         lazily on first post).
 
-        @raise txzaqar.errors.ClientValidationError: bad queue name.
+        @param max_post_size: the most bytes one post request may carry
+            (the queue's C{max_messages_post_size}, when it has one); the
+            server's limit, 262144, when omitted.
+        @raise txzaqar.errors.ClientValidationError: bad queue name or size.
         """
 
     def create_queue(name, metadata=None):
@@ -198,7 +201,9 @@ class IClient(Interface):
         L{iter_queues}, whose parameters these are).
 
         @param limit: page size, 1 to 20.
-        @param detailed: include each queue's metadata.
+        @param detailed: include each queue's metadata: each L{IQueue} has
+            it as C{metadata_snapshot} (an L{IMetadata}, C{None} otherwise)
+            and posts within its C{max_messages_post_size}.
         @param max_items: stop after this many queues.
         @return: a Deferred firing with a C{list} of L{IQueue}.
         """
@@ -299,6 +304,10 @@ class IQueue(Interface):
 
     name = Attribute("The queue name (C{str}).")
     href = Attribute("The queue's path, C{/v2/queues/<name>}.")
+    max_post_size = Attribute("The most bytes one post request carries (C{int}); posts are split to it.")
+    metadata_snapshot = Attribute(
+        "The L{IMetadata} a detailed listing showed, or C{None} (not read from such a listing)."
+    )
 
     def create(metadata=None):
         """C{PUT} the queue; a Deferred firing with C{True} if it was created, C{False} if it existed."""
@@ -420,7 +429,7 @@ class IMessage(Interface):
     claim_id = Attribute("The claim holding it, or C{None}.")
     claim_count = Attribute("How often it was claimed, or C{None} if unknown.")
     checksum = Attribute("MD5 of the body when the server sends one, else C{None}.")
-    status = Attribute("L{txzaqar.message.MessageStatus}.")
+    status = Attribute("L{txzaqar.message.MessageStatus}: C{FREE}, C{CLAIMED}, or C{DELETED} (popped).")
 
     def delete():
         """Delete it (with its claim id if claimed); a Deferred firing with C{None}."""
@@ -435,7 +444,7 @@ class IClaim(Interface):
     id = Attribute("Claim id, or C{None} for an empty claim.")
     href = Attribute("Path of the claim, or C{None}.")
     ttl = Attribute("Claim ttl, seconds.")
-    grace = Attribute("Grace, seconds.")
+    grace = Attribute("Grace, seconds, or C{None} when not known (the server does not show it).")
     age = Attribute("Age in seconds when read.")
     messages = Attribute("A C{tuple} of L{IMessage}.")
 

@@ -21,12 +21,15 @@ if TYPE_CHECKING:
 
 
 class MessageStatus(enum.Enum):
-    """Whether a message is held by a claim."""
+    """Whether a message is held by a claim, or already gone."""
 
     #: Not claimed: any consumer may claim it.
     FREE = 1
     #: Claimed by a consumer until its claim expires.
     CLAIMED = 2
+    #: Removed from the queue as it was read (by L{txzaqar.queue.Queue.pop}):
+    #: this snapshot is all that is left of it.
+    DELETED = 3
 
 
 def _claim_id_from_href(href: str | None) -> str | None:
@@ -54,12 +57,16 @@ class Message:
     claim_id: str | None = None
     claim_count: int | None = None
     checksum: str | None = None
+    #: Whether the message was removed from the queue as it was read (popped).
+    deleted: bool = False
 
     @classmethod
-    def from_json(cls, queue: "Queue", data: Mapping[str, Any]) -> "Message":
+    def from_json(cls, queue: "Queue", data: Mapping[str, Any], popped: bool = False) -> "Message":
         """
         Build a message from a server document.
 
+        @param popped: the document is of a popped message (gone from the
+            queue: its L{status} is C{DELETED}).
         @raise MalformedResponse: no C{id} could be found.
         """
         href = data.get("href")
@@ -79,6 +86,7 @@ class Message:
             claim_id=claim_id,
             claim_count=data.get("claim_count"),
             checksum=data.get("checksum"),
+            deleted=popped,
         )
 
     def __repr__(self) -> str:
@@ -86,6 +94,13 @@ class Message:
 
     @property
     def status(self) -> MessageStatus:
+        """
+        C{DELETED} for a popped message (its C{claim_id} is the one pop
+        used inside the server, now gone), else C{CLAIMED} when the
+        snapshot has a claim id, else C{FREE}.
+        """
+        if self.deleted:
+            return MessageStatus.DELETED
         return MessageStatus.CLAIMED if self.claim_id else MessageStatus.FREE
 
     def delete(self) -> Deferred[None]:

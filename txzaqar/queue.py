@@ -55,9 +55,13 @@ class Queue:
     #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False)
     name: str = attr.ib(validator=lambda _i, _a, value: v.queue_name(value))
-    #: The byte limit posts are split to (the server default; lower it for a queue with
-    #: C{_max_messages_post_size}).
-    max_post_size: int = v.MAX_POST_SIZE
+    #: The byte limit posts are split to: the server's (262144) unless given, e.g.
+    #: C{client.queue(name, max_post_size=2000)} for a queue configured with
+    #: C{max_messages_post_size=2000} (a queue from a detailed listing has its own).
+    max_post_size: int = attr.ib(default=v.MAX_POST_SIZE,
+                                 validator=lambda _i, _a, value: check_post_size(value))
+    #: The metadata a detailed listing showed, or C{None} (see L{metadata_snapshot}).
+    listed_metadata: Mapping[str, Any] | None = attr.ib(default=None, eq=False, hash=False)
     #: Whether the queue stores its messages encrypted (C{_enable_encrypt_messages}):
     #: C{True} or C{False} is trusted as given; C{None} (the default) asks the server when
     #: it matters (see L{txzaqar._encrypted}).  Claims then read back the bodies and pop refuses.
@@ -74,6 +78,17 @@ class Queue:
         return f"/v2/queues/{self.name}"
 
     @property
+    def metadata_snapshot(self) -> Metadata | None:
+        """
+        The L{Metadata} as a detailed listing (C{client.queues(detailed=True)})
+        showed it, reserved keys filled with the server's defaults; C{None}
+        for a queue not read from such a listing (see L{metadata} to read it).
+        """
+        if self.listed_metadata is None:
+            return None
+        return Metadata(self, self.listed_metadata)
+
+    @property
     def _path(self) -> str:
         return f"queues/{self.name}"
 
@@ -84,8 +99,10 @@ class Queue:
         C{PUT} the queue.  An existing queue keeps its metadata.
 
         @return: a Deferred firing with C{True} if created, C{False} if it existed.
+        @raise ClientValidationError: bad metadata; nothing is sent.
         """
-        body = self._check_metadata(metadata) if metadata else None
+        body = self._check_metadata(metadata) if metadata is not None else None
+        body = body or None
 
         async def create() -> bool:
             response = await self.connection.put(self._path, body=body)
@@ -140,9 +157,14 @@ class Queue:
             L{txzaqar.errors.NotFound} for a missing queue and
             L{txzaqar.errors.Conflict} for replace/remove of a missing key.
         """
-        ops = [dict(op) for op in operations]
+        if isinstance(operations, (str, bytes, Mapping)) or not isinstance(operations, Iterable):
+            raise ClientValidationError("operations", "must be a list of JSON-patch operations (dicts)")
+        ops = list(operations)
         if not ops:
             raise ClientValidationError("operations", "at least one JSON-patch operation is needed")
+        if not all(isinstance(op, Mapping) for op in ops):
+            raise ClientValidationError("operations", "each JSON-patch operation is a dict")
+        ops = [dict(op) for op in ops]
         for op in ops:
             if op.get("op") not in ("add", "replace", "remove"):
                 raise ClientValidationError("operations", f"op must be add, replace or remove: {op!r}")
@@ -151,6 +173,7 @@ class Queue:
                 raise ClientValidationError("operations", f"path must be /metadata/<key>: {op!r}")
             if op["op"] != "remove" and "value" not in op:
                 raise ClientValidationError("operations", f"{op['op']} needs a value: {op!r}")
+        v.json_bytes("operations", ops)
 
         async def patch() -> Metadata:
             response = await self.connection.patch(
@@ -202,9 +225,16 @@ class Queue:
         A C{dead_letter_queue} is created first (if it does not exist):
         Zaqar moves messages into it whether it exists or not, and a
         message moved to a queue that does not exist is listed nowhere.
+        The queue itself is created too if it does not exist yet (Zaqar
+        answers 404 to a metadata PATCH of a missing queue).
+
+        After C{max_messages_post_size=N}, post through a L{Queue} that
+        knows it, C{client.queue(name, max_post_size=N)} (a value: this
+        object does not change), or one from C{client.queues(detailed=True)}.
 
         @return: a Deferred firing with the new L{Metadata}.
-        @raise ClientValidationError: unknown setting or bad value.
+        @raise ClientValidationError: unknown setting or bad value, or a
+            C{dead_letter_queue} that is this queue; nothing is sent.
         """
         if not settings:
             raise ClientValidationError("settings", f"give at least one of {', '.join(sorted(RESERVED))}")
@@ -213,11 +243,19 @@ class Queue:
             key, value = check_reserved(name, value)
             ops.append({"op": "add", "path": f"/metadata/{key}", "value": value})
         dead_letter_queue = settings.get("dead_letter_queue")
+        if dead_letter_queue == self.name:
+            raise ClientValidationError(
+                "dead_letter_queue", f"{self.name!r} is this queue: its poison messages would never leave it"
+            )
 
         async def configure() -> Metadata:
             if dead_letter_queue is not None:
                 await Queue(self.connection, dead_letter_queue).create()
-            return await self.patch_metadata(ops)
+            try:
+                return await self.patch_metadata(ops)
+            except NotFound:
+                await self.create()
+                return await self.patch_metadata(ops)
 
         return Deferred.fromCoroutine(configure())
 
@@ -263,10 +301,13 @@ class Queue:
 
         @param paths: subset of C{messages}, C{subscriptions}, C{claims}.
         @param methods: HTTP methods allowed (server default C{["GET"]}).
-        @param expires: a UTC C{datetime} or ISO string; server default
-            is one day from now.
+        @param expires: an aware C{datetime} (any time zone: it is sent in
+            UTC), or an ISO string in UTC; server default is one day from
+            now.  A naive C{datetime} is refused: whether it meant local
+            time or UTC cannot be known, and the server would read it as UTC.
         @return: a Deferred firing with a L{SignedURL}; fails with
             L{txzaqar.errors.BadRequest} if the server has no signing key.
+        @raise ClientValidationError: a bad argument; nothing is sent.
         """
         body: dict[str, Any] = {}
         if paths is not None:
@@ -279,8 +320,12 @@ class Queue:
             body["methods"] = list(methods)
         if expires is not None:
             if isinstance(expires, datetime.datetime):
-                if expires.tzinfo is not None:
-                    expires = expires.astimezone(datetime.UTC).replace(tzinfo=None)
+                if expires.tzinfo is None or expires.utcoffset() is None:
+                    raise ClientValidationError(
+                        "expires", "is a naive datetime: give one with a time zone, e.g. "
+                        "datetime.now(timezone.utc) + timedelta(hours=1)"
+                    )
+                expires = expires.astimezone(datetime.UTC).replace(tzinfo=None)
                 expires = expires.isoformat(timespec="seconds")
             if not isinstance(expires, str):
                 raise ClientValidationError("expires", "must be a datetime or an ISO string")
@@ -397,6 +442,8 @@ class Queue:
         v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
         marker = v.marker("marker", marker)
         params = {"echo": echo, "include_claimed": include_claimed, "include_delayed": include_delayed}
+        for name, value in params.items():
+            v.boolean(name, value)
         if marker is None and include_claimed:
             # Quirk 8.2: include_claimed without a marker is a 503 on Redis; a
             # marker that matches nothing starts from the top.
@@ -499,7 +546,7 @@ class Queue:
             response = await self.connection.delete(
                 self._path + "/messages", params={"pop": count}, idempotent=False
             )
-            return [Message.from_json(self, m) for m in (response.json or {}).get("messages") or ()]
+            return [Message.from_json(self, m, popped=True) for m in (response.json or {}).get("messages") or ()]
 
         return Deferred.fromCoroutine(pop())
 
@@ -547,9 +594,13 @@ class Queue:
         return Deferred.fromCoroutine(claim())
 
     def get_claim(self, claim_id: str) -> Deferred[Claim]:
-        """@return: a Deferred firing with the L{Claim}; L{txzaqar.errors.NotFound} once expired."""
+        """
+        @return: a Deferred firing with the L{Claim} (its C{grace} is
+            C{None}: the server does not show it); L{txzaqar.errors.NotFound}
+            once expired.
+        """
         v.id_segment("claim_id", claim_id)
-        return Claim(self, claim_id).reload()
+        return Claim(self, claim_id, grace=None).reload()
 
     # -- subscriptions ------------------------------------------------
 
@@ -567,6 +618,7 @@ class Queue:
         @param ttl: seconds, at least 60 (default 3600).
         @return: a Deferred firing with the L{Subscription};
             L{txzaqar.errors.Conflict} for a confirmed duplicate.
+        @raise ClientValidationError: a bad argument; nothing is sent.
         """
         body: dict[str, Any] = {
             "subscriber": check_subscriber(subscriber),
@@ -615,6 +667,16 @@ class Queue:
             return Subscription.from_json(self, response.json or {})
 
         return Deferred.fromCoroutine(get())
+
+
+def check_post_size(value: object) -> int:
+    """
+    Check a post's byte limit (a queue's C{max_post_size}).
+
+    @return: C{value}, from 1 to 262144.
+    @raise ClientValidationError: anything else.
+    """
+    return v.integer("max_post_size", value, 1, v.MAX_POST_SIZE)
 
 
 async def _all(listing: _paging.Listing[Any]) -> list[Any]:

@@ -224,7 +224,10 @@ def check_reserved(name: str, value: Any) -> tuple[str, Any]:
         )
     key, rule = RESERVED[name]
     if rule == "queue":
-        v.queue_name(value)
+        try:
+            v.queue_name(value)
+        except ClientValidationError as e:
+            raise ClientValidationError(name, f"must be a queue name: {e.description}") from None
     elif rule == "bool":
         if not isinstance(value, bool):
             raise ClientValidationError(name, "must be True or False")
@@ -290,11 +293,11 @@ def split_post(
 
     for index, doc in enumerate(messages):
         try:
-            # sent as UTF-8: a \uXXXX escape would count a non-ASCII character 6 or 12 bytes
-            raw = json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+            text = json.dumps(doc, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError, RecursionError) as e:
             raise ClientValidationError("messages", f"message {index} is not JSON: {e}") from None
-        v.json_integers(f"message {index}", doc)
+        v.json_integers(f"message {index}", doc)  # no surrogate left: the encoding cannot fail
+        raw = text.encode("utf-8")  # sizes as the server measures them, not in ASCII escapes
         if overhead + len(raw) > max_size:
             raise ClientValidationError(
                 "messages",

@@ -27,18 +27,31 @@ DEFAULT_SUBSCRIPTION_TTL = 3600
 
 def check_subscriber(subscriber: object) -> str:
     """
-    Check a subscriber URI.
+    Check a subscriber URI: an C{http(s)://} or C{trust+http(s)://} URL
+    with a host, or a C{mailto:} with an address.
 
     @return: C{subscriber}, unchanged.
-    @raise ClientValidationError: not a URI with a scheme in L{SUBSCRIBER_SCHEMES}.
+    @raise ClientValidationError: not a URI with a scheme in
+        L{SUBSCRIBER_SCHEMES}, or with nothing to deliver to.
     """
     if not isinstance(subscriber, str) or not subscriber:
         raise ClientValidationError("subscriber", "must be a non-empty URI string")
-    scheme = urlsplit(subscriber).scheme
+    try:
+        parts = urlsplit(subscriber)
+        parts.port  # noqa: B018 (a bad port raises ValueError)
+    except ValueError as e:
+        raise ClientValidationError("subscriber", f"{subscriber!r:.80} is not a URI: {e}") from None
+    scheme = parts.scheme
     if scheme not in SUBSCRIBER_SCHEMES:
         raise ClientValidationError(
             "subscriber", f"scheme {scheme!r} is not one of {', '.join(SUBSCRIBER_SCHEMES)}"
         )
+    if scheme == "mailto":
+        if not parts.path.strip():
+            raise ClientValidationError("subscriber", f"{subscriber!r:.80} has no address")
+    elif not parts.hostname:
+        raise ClientValidationError("subscriber", f"{subscriber!r:.80} has no host")
+    v.json_bytes("subscriber", subscriber)
     return subscriber
 
 
@@ -57,10 +70,12 @@ def check_options(options: object) -> dict[str, Any]:
     Check a subscription's options.
 
     @return: C{options}, unchanged.
-    @raise ClientValidationError: not a C{dict}.
+    @raise ClientValidationError: not a C{dict} that is JSON (see
+        L{txzaqar._validation.json_bytes}).
     """
     if not isinstance(options, dict):
         raise ClientValidationError("options", f"must be a dict, not {type(options).__name__}")
+    v.json_bytes("options", options)
     return options
 
 
@@ -114,6 +129,7 @@ class Subscription:
 
         @return: a Deferred firing with the updated L{Subscription};
             L{txzaqar.errors.NotFound}, L{txzaqar.errors.Conflict}.
+        @raise ClientValidationError: a bad argument; nothing is sent.
         """
         body: dict[str, Any] = {}
         if subscriber is not None:
@@ -121,7 +137,7 @@ class Subscription:
         if ttl is not None:
             body["ttl"] = check_ttl(ttl)
         if options is not None:
-            body["options"] = check_options(options)
+            body["options"] = check_options(dict(options) if isinstance(options, Mapping) else options)
         if not body:
             raise ClientValidationError("update", "give at least one of subscriber, ttl, options")
 

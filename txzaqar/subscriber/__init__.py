@@ -56,7 +56,9 @@ Stopping
 L{Subscriber.stopService} stops every poll loop, waits up to
 C{stop_timeout} seconds for callbacks in flight, deletes what succeeded,
 releases the claims of everything not processed (so that other consumers
-get those messages at once), and closes the client (C{close_client}).  Its
+get those messages at once), and closes the client only with
+C{close_client=True} (the client belongs to whoever made it: by default a
+stopped Subscriber leaves it open and can be started again).  Its
 Deferred fires when all of that is done.
 
 Blocking callbacks

@@ -105,7 +105,12 @@ class Subscriber(Service, SettingsAttributes):
         waits for callbacks in flight before releasing their messages.
     @param ack_delay: the longest a successful message waits to be
         deleted together with others.
-    @param close_client: whether L{stopService} closes the client.
+    @param close_client: whether L{stopService} closes the client.  The
+        client belongs to whoever made it: by default (C{False}) the
+        Subscriber never closes it, and can be stopped and started again.
+        Pass C{True} when the client was made for this Subscriber alone
+        (the daemon does); such a Subscriber cannot start again once
+        stopped.
     @param jitter: returns a float in [0, 1); a backoff delay is shortened
         by up to a quarter by it (default L{random.random}).
     @param claims_in_flight: the most claim requests in flight at once
@@ -149,7 +154,7 @@ class Subscriber(Service, SettingsAttributes):
         callback_timeout: float | None = None,
         stop_timeout: float = 30.0,
         ack_delay: float = 1.0,
-        close_client: bool = True,
+        close_client: bool = False,
         jitter: Callable[[], float] = random.random,
         claims_in_flight: int = 1,
         threads: int = 0,
@@ -197,6 +202,7 @@ class Subscriber(Service, SettingsAttributes):
         self._readiness = Readiness(self._clock)
         self._observers: list[ISubscriberObserver] = []
         self._metrics: Any = None
+        self._closed_client = False
 
     def __repr__(self) -> str:
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"
@@ -239,12 +245,12 @@ class Subscriber(Service, SettingsAttributes):
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
             times moves to this queue (done before the first poll).
-        @raise ClientValidationError: a bad queue name or option.
-        @raise ValueError: the queue is already subscribed.
+        @raise ClientValidationError: a bad queue name or option, or the
+            queue is already subscribed (a C{ValueError} too).
         """
         queue = self._client.queue(queue_name)
         if queue_name in self._channels:
-            raise ValueError(f"already subscribed to {queue_name!r}; unsubscribe first")
+            raise ClientValidationError("queue_name", f"already subscribed to {queue_name!r}; unsubscribe first")
         if callback is not None and not callable(callback):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
@@ -439,7 +445,17 @@ class Subscriber(Service, SettingsAttributes):
     # -- the service ----------------------------------------------------
 
     def startService(self) -> None:
-        """Start the callback threads (if any) and poll every subscribed queue."""
+        """
+        Start the callback threads (if any) and poll every subscribed queue.
+
+        @raise ClientValidationError: the Subscriber was stopped with
+            C{close_client=True}: its client is closed.
+        """
+        if self._closed_client:
+            raise ClientValidationError(
+                "close_client", "this Subscriber closed its client when it stopped: make a new client and "
+                "Subscriber, or use close_client=False to stop and start one again"
+            )
         super().startService()
         self._stopping = False
         self._stream.open()
@@ -484,6 +500,7 @@ class Subscriber(Service, SettingsAttributes):
         await self._wait_for_threads(self.settings.stop_timeout - (self._clock.seconds() - began))
         self._runner.stop()
         if self.settings.close_client:
+            self._closed_client = True
             try:
                 await self._client.close()
             except Exception:

@@ -80,8 +80,9 @@ class Seconds:
     def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
         if self.optional and value is None:
             return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ClientValidationError(self.name, f"must be a positive number of seconds, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                or not math.isfinite(value):
+            raise ClientValidationError(self.name, f"must be a finite, positive number of seconds, not {value!r}")
 
     def parse(self, option: str, text: Any) -> float | None:
         """
@@ -190,8 +191,9 @@ class SubscriberSettings:
     stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
     #: The longest a successful message waits to be deleted together with others, in seconds.
     ack_delay: float = attr.ib(default=1.0, validator=_delay)
-    #: Whether stopping closes the client.
-    close_client: bool = True
+    #: Whether stopping closes the client (only for a client made for the
+    #: Subscriber alone: the daemon's, see L{from_command_line}).
+    close_client: bool = False
     #: The most claim requests in flight at once for one queue with a backlog.
     claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
     #: How many threads run plain callbacks (0: the reactor thread).
@@ -215,7 +217,9 @@ class SubscriberSettings:
         """
         Settings from the options of C{zaqar-listen} (C{options["batch"]},
         C{options["claim-ttl"]}, ..., as text or numbers), checked in the
-        order of the fields; the others keep their defaults.
+        order of the fields; the others keep their defaults, except
+        C{close_client}, which is C{True}: the daemon makes its client for
+        its Subscriber alone.
 
         @raise ClientValidationError: C{field} is the option (C{--batch})
             and C{description} the daemon's one line about it.
@@ -244,7 +248,7 @@ class SubscriberSettings:
                         f"--threads ({values['threads']}) must not be above --concurrency "
                         f"({values['concurrency']}): at most --concurrency handlers run at once",
                     ) from None
-        return cls(**values)
+        return cls(**values, close_client=True)
 
     def command_line(self) -> dict[str, Any]:
         """The values of the fields that C{zaqar-listen} options set, by option name."""

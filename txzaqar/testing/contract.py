@@ -46,6 +46,7 @@ from ..queue import Metadata, QueueStats, SignedURL
 from ..subscription import Subscription
 from .contract_encrypted import EncryptedContractTests
 from .contract_listing import ListingContractTests
+from .contract_validation import ValidationContractTests
 from .fixed_auth import FixedHeadersAuth
 from .recording import RecordingAgent
 
@@ -111,7 +112,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
     @return: a trial C{TestCase} subclass to subclass once per backend.
     """
 
-    class ZaqarContractTests(ListingContractTests, EncryptedContractTests, TestCase):
+    class ZaqarContractTests(ListingContractTests, EncryptedContractTests, ValidationContractTests, TestCase):
         """The Zaqar v2 wire contract, through the public client API."""
 
         def setUp(self) -> Deferred[None]:  # type: ignore[override]
@@ -448,11 +449,13 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         async def test_bad_queue_name_refused_client_side(self) -> None:
             calls = self.count_requests()
-            for bad in ("has space", "a" * 65, "", "sl/ash", "ümlaut"):
+            for bad in ("has space", "a" * 65, "", "sl/ash", "ümlaut", "a.b", "v1.2.3", ".x", "."):
                 self.refused(calls, self.client.queue, bad, field="queue name")
             self.refused(calls, self.client.create_queue, "no!", field="queue name")
+            self.refused(calls, self.client.create_queue, "a.b", field="queue name")
             self.client.queue("a" * 64)  # the longest allowed
-            self.client.queue("dots.are_ok-too")
+            self.client.queue("a")
+            self.client.queue("dashes-and_underscores-0")
 
         # -- 10-12: stats, purge, share --------------------------------
 

@@ -329,7 +329,7 @@ class WrongPasswordTests(KeystoneCase):
         options = self.auth_options()
         options["password"] = "wrong-horse-battery"
         client = txzaqar.connect(reactor=reactor, **options)
-        subscriber = client.subscriber(poll_interval=0.1, max_interval=0.8)
+        subscriber = client.subscriber(poll_interval=0.1, max_interval=0.8, close_client=True)
         subscriber.subscribe("kc-never-delivered", lambda m: self.fail("delivered"))
         subscriber.startService()
         self.addCleanup(lambda: subscriber.stopService() if subscriber.running else None)

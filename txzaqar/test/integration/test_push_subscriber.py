@@ -113,6 +113,7 @@ class WebSocketNoAuthTests(PushCase):
 
     def subscriber(self, **options: Any) -> Subscriber:
         options.setdefault("safety_interval", AN_HOUR)
+        options.setdefault("close_client", True)  # self.client is the Subscriber's alone
         return self.client.subscriber(push="websocket", **options)
 
     async def test_only_push_can_deliver(self) -> None:
@@ -187,7 +188,7 @@ class WebSocketRestartTests(PushCase):
         queue = self.new_queue()
         seen = Deliveries()
         push = websocket_push(client, server.websocket_url, max_reconnect_delay=1.0)
-        sub = client.subscriber(push=push, safety_interval=AN_HOUR, poll_interval=0.2, max_interval=1.0)
+        sub = client.subscriber(close_client=True, push=push, safety_interval=AN_HOUR, poll_interval=0.2, max_interval=1.0)
         sub.subscribe(queue, seen)
         self.start(sub)
         await self.until_up(sub, queue)
@@ -234,7 +235,7 @@ class NoNotifierTests(PushCase):
         self.addCleanup(globalLogPublisher.removeObserver, observer)
         queue = self.new_queue()
         seen = Deliveries()
-        sub = client.subscriber(push="websocket", safety_interval=2.0, poll_interval=0.5,
+        sub = client.subscriber(close_client=True, push="websocket", safety_interval=2.0, poll_interval=0.5,
                                 max_interval=2.0)
         sub.subscribe(queue, seen)
         self.start(sub)
@@ -264,7 +265,7 @@ class KeystoneTests(PushCase):
         self.addCleanup(poster.close)
         queue = self.new_queue()
         seen = Deliveries()
-        sub = client.subscriber(push="websocket", safety_interval=AN_HOUR)
+        sub = client.subscriber(close_client=True, push="websocket", safety_interval=AN_HOUR)
         sub.subscribe(queue, seen)
         self.start(sub)
         await self.until_up(sub, queue)
@@ -278,7 +279,7 @@ class KeystoneTests(PushCase):
         stack = servers.shared_keystone_stack(push=True)
         poster = self.connect(stack)
         self.addCleanup(poster.close)
-        sub = self.connect(stack).subscriber(push="websocket", safety_interval=AN_HOUR,
+        sub = self.connect(stack).subscriber(close_client=True, push="websocket", safety_interval=AN_HOUR,
                                              concurrency=20, batch=10)
         await self.bursts(sub, poster)
 
@@ -290,7 +291,7 @@ class KeystoneTests(PushCase):
         self.addCleanup(poster.close)
         queue = self.new_queue()
         seen = Deliveries()
-        sub = client.subscriber(push="websocket", safety_interval=AN_HOUR)
+        sub = client.subscriber(close_client=True, push="websocket", safety_interval=AN_HOUR)
         sub.subscribe(queue, seen)
         self.start(sub)
         await self.until_up(sub, queue)

@@ -93,6 +93,7 @@ class RealSubscriberTests(unittest.TestCase):
 
     def subscriber(self, **kw: Any) -> Subscriber:
         client = connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        kw.setdefault("close_client", True)  # the client is the Subscriber's alone
         sub = Subscriber(client, clock=reactor, **kw)
         self.addCleanup(lambda: sub.stopService() if sub.running else client.close())
         return sub

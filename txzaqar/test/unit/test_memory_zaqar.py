@@ -584,3 +584,80 @@ class HelperTests(SynchronousTestCase):
         self.assertIsInstance(claim, Claim)
         fake.clock.advance(300)
         self.failureResultOf(claim.reload(), errors.NotFound)
+
+
+class RefusedBodyTests(FakeTestCase):
+    """
+    What Zaqar 23.0.1 on Redis answers to a lone surrogate (C{"\\ud800"}) in
+    a JSON body: its storage fails, so a 503 "try again" (a 400 for a
+    subscription PATCH); nothing is stored, and every later request is
+    answered.
+    """
+
+    UNAVAILABLE = "Service temporarily unavailable"
+
+    def send(self, method: str, path: str, body: bytes,
+             content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+        code, _, content = self.raw(method, path, self.good_headers(**{"Content-Type": content_type}), body)
+        return code, json.loads(content) if content else {}
+
+    def test_post_messages(self) -> None:
+        for body in (b'{"messages":[{"body":"\\ud800"}]}', b'{"messages":[{"body":{"\\udc00":1}}]}',
+                     b'{"messages":[{"body":1},{"body":["a\\ud83d"]}]}'):
+            self.assertEqual(self.send("POST", "/v2/queues/q/messages", body), (503, {
+                "title": self.UNAVAILABLE,
+                "description": "Messages could not be enqueued. Please try again in a few seconds."}))
+        self.assertEqual(self.fake.message_bodies("test", "q"), [])
+        # the queue still lists (it hung before), and a pair of escapes is one character
+        self.assertEqual(self.wait(self.queue.messages()), [])
+        code, _ = self.send("POST", "/v2/queues/q/messages", b'{"messages":[{"body":"\\ud83d\\ude00"}]}')
+        self.assertEqual(code, 201)
+        self.assertEqual(self.fake.message_bodies("test", "q"), ["\U0001f600"])
+        self.assertEqual([m.body for m in self.wait(self.queue.messages())], ["\U0001f600"])
+
+    def test_queue_metadata(self) -> None:
+        self.assertEqual(self.send("PUT", "/v2/queues/q", b'{"k":"\\ud800"}'), (503, {
+            "title": self.UNAVAILABLE, "description": "Queue could not be created. Please try again in a few seconds."}))
+        self.assertEqual(self.fake.queue_names("test"), [])
+        self.wait(self.queue.create())
+        patch = b'[{"op":"add","path":"/metadata/k","value":"\\ud800"}]'
+        self.assertEqual(self.send("PATCH", "/v2/queues/q", patch, JSON_PATCH_TYPE), (503, {
+            "title": self.UNAVAILABLE, "description": "Queue could not be updated. Please try again in a few seconds."}))
+        self.assertEqual(self.fake.metadata("test", "q"), {})
+        self.assertEqual([q.name for q in self.wait(self.client.queues(detailed=True))], ["q"])
+
+    def test_subscriptions(self) -> None:
+        body = b'{"subscriber":"http://x","options":{"a":"\\ud800"}}'
+        self.assertEqual(self.send("POST", "/v2/queues/q/subscriptions", body), (503, {
+            "title": self.UNAVAILABLE,
+            "description": "Subscription could not be created. Please try again in a few seconds."}))
+        subscription = self.wait(self.queue.subscribe("http://x"))
+        code, doc = self.send("PATCH", f"/v2/queues/q/subscriptions/{subscription.id}", b'{"options":{"a":"\\ud800"}}')
+        self.assertEqual((code, doc["title"]), (400, "Unable to update subscription"))
+        self.assertEqual(self.wait(subscription.reload()).options, {})
+
+    def test_an_unexpected_error_is_answered(self) -> None:
+        """A failure inside the fake is a 500 (as Falcon answers), never a request left hanging."""
+        def broken(*args: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        self.patch(self.fake._state, "queue_listing", broken)
+        code, _, content = self.raw("GET", "/v2/queues", self.good_headers())
+        self.assertEqual((code, json.loads(content)), (500, {"title": "500 Internal Server Error"}))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class DottedNameListingTests(FakeTestCase):
+    """
+    Zaqar 23.0.1 accepts a dot in a queue name (the client does not), and
+    on Redis lists such a name cut at its first dot: the fake does too.
+    """
+
+    def test_cut_at_the_first_dot(self) -> None:
+        headers = self.good_headers()
+        for name in ("a.b", "a.c", "v1.2.3", "plain"):
+            self.assertEqual(self.raw("PUT", f"/v2/queues/{name}", headers)[0], 201)
+        code, _, content = self.raw("GET", "/v2/queues?detailed=true", headers)
+        listed = json.loads(content)["queues"]
+        self.assertEqual([q["name"] for q in listed], ["a", "a", "plain", "v1"])
+        self.assertEqual(listed[0]["metadata"]["_max_messages_post_size"], 262144)

@@ -524,7 +524,7 @@ class LifecycleTests(SynchronousTestCase):
                 from txzaqar.errors import BadRequest
                 return fail(BadRequest("Invalid API request", f"bad subscriber {subscriber}"))
 
-        self.client.queue = lambda name: RefusingQueue(original(name))  # type: ignore[method-assign, assignment, return-value]
+        self.client.queue = lambda name: RefusingQueue(original(name))  # type: ignore[method-assign, assignment, misc]
         self.successResultOf(push.start(self.target))
         push.watch("q")
         [(kind, _, reason)] = self.target.calls

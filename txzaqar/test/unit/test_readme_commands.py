@@ -331,7 +331,7 @@ class TwistdCommandTests(SynchronousTestCase):
         """A command the daemon no longer takes fails the run, with the daemon's reason."""
         block = daemon_blocks()[0]
         code, output, parsed = self.world.run(block.text.replace("--queue orders", "--queue orders --batch 99"))
-        self.assertEqual((code, parsed), (1, []))
+        self.assertEqual((code, parsed), (64, []))  # EX_USAGE
         self.assertIn("--batch must be from 1 to 20, not 99", output)
 
     def test_unknown_path_fails(self) -> None:

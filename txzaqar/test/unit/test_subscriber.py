@@ -230,13 +230,13 @@ class PollingTests(SubscriberTestsMixin):
         sub.startService()
         self.assertEqual(q.claim_times, [0, 0])
         self.stop(sub)
-        self.assertEqual(self.client.closed, 2)
+        self.assertEqual(self.client.closed, 0)
 
 
 class StopTests(SubscriberTestsMixin):
     def test_stop_waits_then_acks(self) -> None:
-        """stopService waits for running callbacks, deletes them, closes the client."""
-        sub = self.subscriber()
+        """stopService waits for running callbacks, deletes them, closes the client (close_client=True)."""
+        sub = self.subscriber(close_client=True)
         cb = Recorder("deferred")
         sub.subscribe("q", cb)
         q = self.client.queues["q"]
@@ -255,7 +255,7 @@ class StopTests(SubscriberTestsMixin):
 
     def test_stop_waits_for_unfinished_then_releases_the_rest(self) -> None:
         """After stop_timeout, finished messages are acked and the claims released."""
-        sub = self.subscriber(batch=3, concurrency=4, stop_timeout=10)
+        sub = self.subscriber(batch=3, concurrency=4, stop_timeout=10, close_client=True)
         cb = Recorder("deferred")
         sub.subscribe("q", cb)
         q = self.client.queues["q"]
@@ -326,6 +326,24 @@ class StopTests(SubscriberTestsMixin):
         sub.startService()
         self.stop(sub)
         self.assertEqual(self.client.closed, 0)
+
+    def test_keeps_the_callers_client_by_default(self) -> None:
+        """The client belongs to whoever made it: stopping does not close it."""
+        sub = self.subscriber()
+        sub.startService()
+        self.stop(sub)
+        self.assertEqual(self.client.closed, 0)
+
+    def test_no_restart_after_closing_the_client(self) -> None:
+        """A Subscriber that closed its client refuses to start again (typed), rather than fail every poll."""
+        sub = self.subscriber(close_client=True)
+        sub.subscribe("q", Recorder())
+        sub.startService()
+        self.stop(sub)
+        self.assertEqual(self.client.closed, 1)
+        e = self.assertRaises(ClientValidationError, sub.startService)
+        self.assertEqual(e.field, "close_client")
+        self.assertFalse(sub.running)
 
 
 class LogTests(SubscriberTestsMixin):

@@ -123,13 +123,13 @@ class OptionsTests(SynchronousTestCase):
 
     def test_everything(self) -> None:
         options = parse(
-            "--queue", "more.jobs", "-q", "third",
+            "--queue", "more-jobs", "-q", "third",
             "--handler", "txzaqar.test.unit.test_tap:sample_handler",
             "--batch", "20", "--claim-ttl", "120", "--grace", "90", "--concurrency", "50",
             "--poll-interval", "0.5", "--max-interval", "5", "--callback-timeout", "10",
             "--stop-timeout", "3", "--dead-letter-queue", "dead", "--max-claim-count", "4",
         )
-        self.assertEqual(options["queues"], ["jobs", "more.jobs", "third"])
+        self.assertEqual(options["queues"], ["jobs", "more-jobs", "third"])
         self.assertIs(options["handler-function"], sample_handler)
         self.assertEqual(options["batch"], 20)
         self.assertEqual(options["claim-ttl"], 120)

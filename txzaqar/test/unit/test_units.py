@@ -23,10 +23,11 @@ from txzaqar.test.unit.test_listing import QuirkyPages
 
 class ValidationTests(SynchronousTestCase):
     def test_queue_names(self) -> None:
-        for good in ("q", "a.b-c_D9", "x" * 64):
+        for good in ("q", "A", "0", "_", "-", "a-b-c_D9", "x" * 64):
             self.assertEqual(v.queue_name(good), good)
         for bad, words in (("", "empty"), ("x" * 65, "at most 64"), ("a/b", "letters"),
-                           ("sp ace", "letters"), (3, "string")):
+                           ("sp ace", "letters"), (3, "string"), ("a.b", "letters"), ("v1.2.3", "letters"),
+                           (".x", "letters"), (".", "letters"), ("p\u00e9", "letters"), ("\u0661", "letters")):
             error = self.assertRaises(ClientValidationError, v.queue_name, bad)
             self.assertEqual(error.field, "queue name")
             self.assertIn(words, str(error))
@@ -52,7 +53,7 @@ class SubscriberSettingsTests(SynchronousTestCase):
             attr.asdict(settings),
             {"batch": 10, "claim_ttl": 60, "grace": 60, "concurrency": 10, "poll_interval": 1.0,
              "max_interval": 30.0, "callback_timeout": None, "stop_timeout": 30.0, "ack_delay": 1.0,
-             "close_client": True, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1,
+             "close_client": False, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1,
              "safety_interval": 300.0},
         )
 
@@ -99,7 +100,8 @@ class SubscriberSettingsTests(SynchronousTestCase):
 
     def test_from_command_line(self) -> None:
         settings = self.command_line(**{"batch": "20", "poll-interval": "0.5", "callback-timeout": "10"})
-        self.assertEqual(settings, SubscriberSettings(batch=20, poll_interval=0.5, callback_timeout=10.0))
+        self.assertEqual(settings, SubscriberSettings(batch=20, poll_interval=0.5, callback_timeout=10.0,
+                                                      close_client=True))
         self.assertEqual(settings.command_line()["poll-interval"], 0.5)
         self.assertEqual(set(settings.command_line()),
                          {"batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval",

@@ -29,6 +29,7 @@ from .wire import (
     message_document,
     message_summary,
     refused_as,
+    storable,
     to_query_str,
 )
 
@@ -70,6 +71,7 @@ def post_messages(ctx: Context, req: WireRequest, queue_name: str) -> Response:
         messages = checks.message_fields(document["messages"], default_ttl, queue_delay)
     if not messages:
         raise bad_api("No messages to enqueu.")
+    storable(messages, "Messages could not be enqueued.")
     for message in messages:
         check_bound("message ttl", message["ttl"])
         check_bound("message delay", message.get("delay", 0))

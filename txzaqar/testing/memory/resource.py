@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
@@ -30,6 +31,8 @@ from .wire import (
 )
 
 __all__ = ["MemoryZaqar"]
+
+log = Logger()
 
 
 class MemoryZaqar(Resource):
@@ -133,11 +136,17 @@ class MemoryZaqar(Resource):
         self.requests.append((req.method, req.path))
         try:
             response = self._dispatch(req)
+            code, headers, body = encode(req.method, response)
         except ModelError as e:
-            response = error_response(error_for(e))
+            code, headers, body = encode(req.method, error_response(error_for(e)))
         except ErrorResponse as e:
-            response = error_response(e)
-        code, headers, body = encode(req.method, response)
+            code, headers, body = encode(req.method, error_response(e))
+        except Exception:
+            # A bug of the fake, or an input it does not model: answer as
+            # Falcon does to an unexpected error, never leave the request hanging.
+            log.failure("the in-memory Zaqar failed on {method} {path}", method=req.method, path=req.path)
+            code, headers, body = encode(req.method, error_response(
+                ErrorResponse(500, "500 Internal Server Error")))
         request.setResponseCode(code)
         for name, value in headers.items():
             request.setHeader(name.encode("latin-1"), value.encode("latin-1"))

@@ -19,7 +19,9 @@ from .wire import (
     bad_api,
     check_bound,
     conflict,
+    has_surrogate,
     refused_as,
+    storable,
     subscription_document,
     to_query_str,
 )
@@ -75,6 +77,7 @@ def post_subscriptions(ctx: Context, req: WireRequest, queue_name: str) -> Respo
     ttl = document.get("ttl", DEFAULT_SUBSCRIPTION_TTL)
     if not isinstance(ttl, int) or not ttl:
         ttl = DEFAULT_SUBSCRIPTION_TTL
+    storable(document, "Subscription could not be created.")
     headers = {"location": req.path}
     try:
         subscription_id = ctx.state.create_subscription(
@@ -105,7 +108,8 @@ def patch_subscription(ctx: Context, req: WireRequest, queue_name: str,
     _check_document(ctx, document)
     fields = {k: document[k] for k in ("subscriber", "ttl", "options")
               if document.get(k) is not None}
-    if not fields:
+    if not fields or has_surrogate(fields):
+        # Zaqar 23.0.1 says the same of a value its storage cannot take (a lone surrogate).
         raise ErrorResponse(400, "Unable to update subscription",
                             f"Subscription {subscription_id} could not be updated.")
     try:

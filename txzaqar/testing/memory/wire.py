@@ -33,10 +33,12 @@ __all__ = [
     "encode",
     "error_for",
     "error_response",
+    "has_surrogate",
     "message_document",
     "message_summary",
     "not_found",
     "refused_as",
+    "storable",
     "subscription_document",
     "to_query_str",
 ]
@@ -116,6 +118,37 @@ def refused_as(error: Callable[[str], ErrorResponse]) -> Iterator[None]:
         yield
     except ValidationFailed as e:
         raise error(str(e)) from None
+
+
+def has_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value has a string (or key) with a surrogate code point."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def storable(value: Any, what: str) -> None:
+    """
+    Refuse to store a JSON value with a lone surrogate (C{"\\ud800"}),
+    as Zaqar 23.0.1 on Redis does: its storage fails, and it answers 503
+    ("<what> Please try again in a few seconds."), for ever.  (A pair of
+    escapes that makes one character is not a surrogate once parsed.)
+
+    @param what: Zaqar's context, e.g. C{"Messages could not be enqueued."}.
+    @raise ErrorResponse: the 503.
+    """
+    if has_surrogate(value):
+        raise ErrorResponse(503, "Service temporarily unavailable",
+                            f"{what} Please try again in a few seconds.")
 
 
 def check_bound(name: str, value: Any) -> None:

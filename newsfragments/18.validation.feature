@@ -1,0 +1,1 @@
+``client.queue(name, max_post_size=N)`` splits posts to a queue's own ``max_messages_post_size``, and ``client.queues(detailed=True)`` returns queues that carry their metadata (``Queue.metadata_snapshot``) and post size limit.
