@@ -79,6 +79,8 @@ class Finding:
 
 
 def _name(error: BaseException) -> str:
+    if isinstance(error, errors.ZaqarError):
+        return str(error)  # "ClassName (code): title - description"
     return f"{type(error).__name__}: {error}"
 
 
@@ -99,8 +101,7 @@ def classify(error: BaseException, url: str | None) -> Finding:
         else:
             advice = "check the user, the password (file) and the project: Keystone refused them"
         return Finding("credentials", "fail", f"{_name(error)}; {advice}", ExitStatus.NO_PERMISSION, True)
-    verification = getattr(errors, "CertificateVerificationFailed", None)
-    if (verification is not None and isinstance(error, verification)) or \
+    if isinstance(error, errors.CertificateVerificationFailed) or \
             (isinstance(error, errors.IdentityUnavailable) and "TLS" in error.title):
         return Finding("TLS", "fail", f"{_name(error)}: check --cacert (or the server's certificate)",
                        ExitStatus.CONFIGURATION, True)

@@ -41,7 +41,7 @@ from twisted.python import usage
 from . import _environment as environment
 from . import _validation as v
 from ._json_log import flat_json_file_observer
-from ._listener import ListenerService
+from ._listener import CheckService, ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
 from ._startup import ExitStatus
 from ._stdlib_logging import route_all_stdlib_logging
@@ -124,6 +124,9 @@ class Options(usage.Options):
 
     optFlags = [
         ["insecure", None, "do not verify TLS certificates (Zaqar and Keystone); logs a warning"],
+        ["check", None, "check the options, the handler, the credentials, Zaqar and each --queue, "
+                        "print one line per check and exit (0 when all is well; see the README's exit "
+                        "statuses) without consuming anything"],
     ]
 
     optParameters = [
@@ -311,7 +314,8 @@ class Options(usage.Options):
         if self["log-format"] not in ("text", "json"):
             raise usage.UsageError(f"--log-format must be text or json, not {self['log-format']!r}")
         given = self["log-level"] is not None
-        self["log-level"] = _log_level(self["log-level"] or "info")
+        # --check prints its own lines: only warnings and worse from the log
+        self["log-level"] = _log_level(self["log-level"] or ("warn" if self["check"] else "info"))
         parent = getattr(self, "parent", None)
         if not isinstance(parent, usage.Options):
             return
@@ -562,27 +566,21 @@ def make_authenticator(options: Options, reactor: Any) -> Any:
 
 def makeService(options: Options) -> Any:
     """
-    A L{ListenerService} for the parsed options: the startup check, then a
+    A L{ListenerService} for the parsed options: the start-up checks, then a
     L{txzaqar.subscriber.Subscriber} on the queues; with C{--metrics}, the
     L{txzaqar.health} site (started at once, so C{/readyz} answers during
-    the check).
+    the checks).  With C{--check}, a L{CheckService} that runs the checks,
+    prints them and ends the process.
     """
     from twisted.internet import reactor
 
     from .compose import connect
 
     route_all_stdlib_logging(options["log-level"])
-    client = connect(
-        options["url"],
-        project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],
-        authenticator=make_authenticator(options, reactor),
-        reactor=reactor,
-        cacert=options["cacert"],
-        cert=options["cert"],
-        key=options["key"],
-        insecure=options["insecure"],
-        websocket_url=options["websocket-url"],
-    )
+    if options["check"]:
+        return CheckService(_client(options, reactor, connect), options["queues"], reactor, sys.__stdout__,
+                            checked=_checked_locally(options))
+    client = _client(options, reactor, connect)
     subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
                                    **attr.asdict(options["subscriber-settings"]))
     for name in options["queues"]:
@@ -598,3 +596,28 @@ def makeService(options: Options) -> Any:
 
         metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
     return listener
+
+
+def _checked_locally(options: Options) -> list[str]:
+    """The lines of what parsing the options already checked (for C{--check})."""
+    lines = ["options: " + ", ".join(f"--queue {name}" for name in options["queues"])]
+    if options["handler"]:
+        lines.append(f"handler {options['handler']} imported")
+    else:
+        lines.append("no --handler: each message would be logged as one JSON line")
+    return lines
+
+
+def _client(options: Options, reactor: Any, connect: Callable[..., Any]) -> Any:
+    """The client the options describe."""
+    return connect(
+        options["url"],
+        project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],
+        authenticator=make_authenticator(options, reactor),
+        reactor=reactor,
+        cacert=options["cacert"],
+        cert=options["cert"],
+        key=options["key"],
+        insecure=options["insecure"],
+        websocket_url=options["websocket-url"],
+    )

@@ -343,7 +343,9 @@ class Connection:
                     raise
                 attempt += 1
                 delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + self._random.random())
-                log.info(
+                # at debug: the caller (the Subscriber) says once that its queue
+                # fails; a line per retry would flood the log during an outage
+                log.debug(
                     "{method} {url} failed ({error}); retry {attempt} in {delay:.2f}s",
                     method=method, url=url, error=str(e), attempt=attempt, delay=delay,
                 )

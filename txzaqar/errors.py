@@ -244,6 +244,58 @@ class GatewayTimeout(HTTPError):
     status = 504
 
 
+class EncryptedQueueError(ZaqarError):
+    """
+    The queue stores its messages encrypted and Zaqar 23 answers this call
+    with the ciphertext, which the client never hands out: see the
+    subclasses.
+    """
+
+
+class EncryptedPopRefused(EncryptedQueueError):
+    """
+    Pop on an encrypted queue: Zaqar 23 returns the ciphertext and deletes
+    the messages, so their bodies could never be delivered.  Nothing was
+    popped; claim the messages and delete them instead.
+    """
+
+    def __init__(self, queue_name: str) -> None:
+        super().__init__(
+            title="Pop refused on an encrypted queue",
+            description=f"Zaqar returns ciphertext from pop on {queue_name!r} (encrypted) and deletes "
+                        f"the messages; nothing was popped: claim and delete them instead",
+        )
+        #: The queue's name.
+        self.queue_name = queue_name
+
+
+class EncryptedReadFailed(EncryptedQueueError):
+    """
+    Zaqar 23 answered a claim on an encrypted queue with ciphertext and
+    reading the claimed messages back by id (to get their bodies) failed.
+    (or, for a queue not known to be encrypted, reading its metadata to
+    tell) failed.  A new claim was released, so nothing was lost; L{cause}
+    says why.
+    """
+
+    def __init__(self, queue_name: str, cause: ZaqarError, released: bool,
+                 step: str = "reading the claimed messages back by id") -> None:
+        then = "the claim was released" if released else "the claim is kept"
+        super().__init__(
+            title="Claimed messages of an encrypted queue could not be read back",
+            description=f"Zaqar returns ciphertext from claims on an encrypted queue; for {queue_name!r} "
+                        f"{step} failed ({cause.__class__.__name__}: {cause.title}); {then}",
+            code=cause.code,
+            request_id=cause.request_id,
+        )
+        #: The queue's name.
+        self.queue_name = queue_name
+        #: The error of the read.
+        self.cause = cause
+        #: Whether the claim was released.
+        self.released = released
+
+
 class AuthenticationFailed(ZaqarError):
     """Identity (Keystone) refused the credentials, or has no Zaqar endpoint."""
 

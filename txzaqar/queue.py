@@ -536,7 +536,7 @@ class Queue:
         L{encrypted}): claim and delete instead.
 
         @return: a Deferred firing with the C{list} of L{Message} (empty if
-            none); fails with L{txzaqar._encrypted.EncryptedPopRefused} on an
+            none); fails with L{txzaqar.errors.EncryptedPopRefused} on an
             encrypted queue (nothing popped).
         """
         v.integer("count", count, 1, v.MAX_CLAIM_OR_POP)
@@ -562,7 +562,7 @@ class Queue:
 
         @return: a Deferred firing with a L{Claim}; an empty one (falsy,
             no id) when nothing could be claimed; fails with
-            L{txzaqar._encrypted.EncryptedReadFailed} (the claim released)
+            L{txzaqar.errors.EncryptedReadFailed} (the claim released)
             when an encrypted queue's messages cannot be read back.
         """
         v.optional_integer("limit", limit, 1, v.MAX_CLAIM_OR_POP)

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.trial.unittest import SkipTest
 
-from .._encrypted import EncryptedPopRefused, EncryptedReadFailed
+from ..errors import EncryptedPopRefused, EncryptedReadFailed
 from ..queue import Queue
 
 __all__ = ["ENCRYPTED_BODIES", "EncryptedContractTests"]

@@ -243,7 +243,7 @@ class DaemonMetricsTests(unittest.TestCase):
     async def test_metrics_port_in_use(self) -> None:
         """
         C{--metrics} on a port another process holds: the daemon exits with
-        status 1 at startup after one critical line, without a traceback.
+        status 71 at startup after one critical line, without a traceback.
         """
         taken = socket.socket()
         taken.bind(("127.0.0.1", 0))
@@ -254,7 +254,7 @@ class DaemonMetricsTests(unittest.TestCase):
         [proc] = self.processes
         proc.expected_exit = True  # type: ignore[attr-defined]
         await self.wait_for(lambda: proc.poll() is not None, 60, "the daemon to exit")
-        self.assertEqual(proc.returncode, 1, self.logs())
+        self.assertEqual(proc.returncode, 71, self.logs())
         critical = [line for line in self.logs().splitlines() if "cannot start:" in line]
         self.assertEqual(len(critical), 1, self.logs())
         self.assertIn("metrics endpoint could not listen", critical[0])

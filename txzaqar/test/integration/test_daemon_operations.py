@@ -139,11 +139,12 @@ class OutageTests(DaemonCase):
             self.assertIn("backing off", warnings[0])
             self.assertEqual(len(recovered), 1, daemon.log()[-3000:])
         self.assertEqual(daemon.lines("error") + daemon.lines("critical"), [])
+        self.assertEqual([ln for ln in daemon.lines("info") if "retry" in ln], [])  # retries at debug
 
 
 class StartupCheckTests(DaemonCase):
     async def test_wrong_password_ends_the_daemon(self) -> None:
-        """Keystone refuses the password: exit status 1, one line that says so, no traceback."""
+        """Keystone refuses the password: exit status 77, one line that says so, no traceback."""
         stack = servers.shared_keystone_stack()
         user = stack.credentials.user("demo")
         env = user.os_env(stack.keystone.url)
@@ -153,7 +154,7 @@ class StartupCheckTests(DaemonCase):
         daemon = self.daemon(["--os-password-file", str(password), "--queue", "never"], env)
         await daemon.wait_for(lambda: daemon.exited, 90, "the daemon to give up", may_exit=True)
         log = daemon.log()
-        self.assertEqual(daemon.process.returncode, 1, log[-3000:])
+        self.assertEqual(daemon.process.returncode, 77, log[-3000:])
         serious = daemon.lines("critical") + daemon.lines("error")
         self.assertEqual(len(serious), 1, log[-3000:])
         self.assertIn("cannot start", serious[0])

@@ -116,7 +116,7 @@ class DaemonPushTests(unittest.TestCase):
         await self.client.queue(self.queue).delete()
 
     async def test_webhook_port_in_use(self) -> None:
-        """The operator asked for push it cannot have: exit status 1, one critical line."""
+        """The operator asked for push it cannot have: exit status 71, one critical line."""
         taken = socket.socket()
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -125,7 +125,7 @@ class DaemonPushTests(unittest.TestCase):
         daemon, _ = self.start("--push", "webhook", "--webhook-listen", f"tcp:{port}:interface=127.0.0.1",
                                "--webhook-url", f"http://127.0.0.1:{port}/hooks")
         await daemon.wait_for(lambda: daemon.exited, 60, "the daemon to exit", may_exit=True)
-        self.assertEqual(daemon.process.returncode, 1, daemon.log()[-3000:])
+        self.assertEqual(daemon.process.returncode, 71, daemon.log()[-3000:])
         critical = daemon.lines("critical")
         self.assertEqual(len(critical), 1, daemon.log()[-3000:])
         self.assertIn("push could not start", critical[0])

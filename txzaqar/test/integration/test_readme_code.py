@@ -196,7 +196,7 @@ class ErrorsTests(ReadmeTestCase):
         self.assertRegex(printed.lines[0], r"^404 Not found .*no-such-id.* req-[0-9a-f-]+$")
         # e.field, e: "ErrorName (code): title - description"
         self.assertRegex(printed.lines[1],
-                         r"^queue name ClientValidationError \(None\): .*'not a valid name'")
+                         r"^queue name ClientValidationError: Invalid queue name - 'not a valid name'")
 
     def test_errors(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self.check())

@@ -19,8 +19,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar._encrypted import EncryptedReadFailed
 from txzaqar.claim import Claim
+from txzaqar.errors import EncryptedReadFailed
 from txzaqar.queue import Queue
 from txzaqar.testing import memory_client, memory_subscriber
 from txzaqar.testing.contract_encrypted import ENCRYPTED_BODIES
