@@ -251,6 +251,8 @@ REGISTRY: tuple[Entry, ...] = (
         tox_env="tests")),
     Entry(PRODUCTION, "# /etc/systemd/system/orders-listener.service",
           Run("txzaqar.test.unit.test_readme_operations.SystemdUnitTests")),
+    Entry(PRODUCTION, "twistd -n --pidfile= zaqar-listen --check", Run(
+        "txzaqar.test.integration.test_daemon_startup.CheckModeTests.test_readme_command")),
     Entry(PRODUCTION, "twist --log-format json", Run(
         "txzaqar.test.integration.test_daemon_operations.JSONLogTests")),
     Entry(PRODUCTION, "scrape_configs:", Run(

@@ -7,6 +7,7 @@ C{--check} prints one line per check and exits without consuming.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 import txzaqar
+from txzaqar.test import readme
 from txzaqar.test.integration.daemon import TWISTD, Daemon
 from txzaqar.test.integration.test_daemon_operations import status_of
 from txzaqar.testing import servers
@@ -153,6 +155,21 @@ class CheckModeTests(StartupCase):
             self.assertEqual(code, status, lines)
             self.assertTrue(lines[-1].startswith(text), lines)
             self.assertEqual(len(lines), 3, lines)
+
+    async def test_readme_command(self) -> None:
+        """The README's C{--check} command, as printed (its URL the real server's), on a queue that exists."""
+        block = readme.find_block("Running it in production", "twistd -n --pidfile= zaqar-listen --check")
+        [command] = block.commands()
+        zaqar = servers.shared_zaqar()
+        argv = shlex.split(command.replace("http://127.0.0.1:8888", zaqar.url))
+        self.assertEqual(argv[:5], ["twistd", "-n", "--pidfile=", "zaqar-listen", "--check"])
+        client = txzaqar.connect(zaqar.url, project_id="demo", reactor=reactor)
+        self.addCleanup(client.close)
+        await client.create_queue("orders")
+        self.addCleanup(lambda: client.queue("orders").delete())
+        code, lines = await deferToThread(self.check, argv[5:])
+        self.assertEqual(code, 0, lines)
+        self.assertEqual([line.split()[0] for line in lines], ["ok"] * 4, lines)
 
     async def test_usage_error(self) -> None:
         code, lines = await deferToThread(self.check, ["--batch", "99", "--queue", "jobs"])

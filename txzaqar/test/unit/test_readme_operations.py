@@ -66,7 +66,7 @@ class SystemdUnitTests(SynchronousTestCase):
     def test_what_systemd_needs(self) -> None:
         self.assertEqual(self.unit["Type"], ["notify"])
         self.assertEqual(self.unit["KillSignal"], ["SIGTERM"])
-        self.assertEqual(self.unit["RestartPreventExitStatus"], ["1"])
+        self.assertEqual(self.unit["RestartPreventExitStatus"], ["64 77 78"])
         self.assertIn("--os-password-file", self.argv)
         self.assertGreater(seconds(self.unit["TimeoutStopSec"][0]), float(self.option("--stop-timeout")))
         self.assertTrue(seconds(self.unit["WatchdogSec"][0]) > 0)
