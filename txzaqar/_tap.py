@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -76,6 +77,19 @@ def log_message(message: Any) -> None:
     log.info("{json_line}", json_line=line)
 
 
+def _where(error: BaseException) -> str:
+    """
+    Where in the handler's own code an import failed (C{" (at FILE, line N)"}),
+    so that one line says what a traceback would; C{""} when it failed in
+    the import machinery itself (the module was not found).
+    """
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith("<frozen") and f.filename != __file__]
+    if not frames:
+        return ""
+    return f" (at {frames[-1].filename}, line {frames[-1].lineno})"
+
+
 def load_handler(spec: str) -> Callable[[Any], Any]:
     """
     Import C{package.module:function}.
@@ -94,7 +108,7 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
         module = importlib.import_module(module_name)
     except Exception as e:
         raise usage.UsageError(
-            f"--handler {spec}: cannot import {module_name!r}: {type(e).__name__}: {e}"
+            f"--handler {spec}: cannot import {module_name!r}: {type(e).__name__}: {e}{_where(e)}"
         ) from None
     target: Any = module
     for part in attribute.split("."):

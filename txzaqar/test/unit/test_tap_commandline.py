@@ -85,8 +85,9 @@ BAD = [
     (["--url", "ftp://x"], "--url must be an http:// or https:// URL, not 'ftp://x'"),
     (["--handler", "nomodule:f"], "cannot import 'nomodule': ModuleNotFoundError"),
     (["--handler", "brokenhandler:handle"], "cannot import 'brokenhandler': ModuleNotFoundError: "
-                                           "No module named 'no_such_module_here'"),
-    (["--handler", "raisinghandler:handle"], "cannot import 'raisinghandler': RuntimeError: boom"),
+                                           "No module named 'no_such_module_here' (at "),
+    (["--handler", "brokenhandler:handle"], "brokenhandler.py, line 1)"),  # where, in the handler's code
+    (["--handler", "raisinghandler:handle"], "cannot import 'raisinghandler': RuntimeError: boom (at "),
     (["--handler", "goodhandler:x"], "--handler goodhandler:x: 'x' is not callable"),
     (["--handler", "goodhandler:missing"], "module 'goodhandler' has no 'missing'"),
     (["--handler", "goodhandler"], "--handler must look like package.module:function"),
