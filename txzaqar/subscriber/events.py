@@ -74,7 +74,9 @@ class QueueCounts(Counter[str]):
 class NotProcessed(Exception):
     """
     A message was handed back without being processed (a L{listen}
-    iterator was closed, or the subscriber stopped before it was taken).
+    iterator was closed, the subscriber stopped before it was taken, or
+    it was claimed again while its callback still ran under an earlier
+    claim that ran out).
     Its claim is released; this is not a callback failure.
     """
 

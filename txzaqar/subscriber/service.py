@@ -576,12 +576,17 @@ class Subscriber(Service, SettingsAttributes):
         work = channel.settlement.begin(claim, messages)
         started = self._clock.seconds()
         for message in messages:
-            if self._observers:
-                self._notify("message_delivered", channel.name, message)
-            # past callback_timeout a callback in a thread keeps its message
-            # (claimed, renewed) until its thread returns: see CallbackRunner.run
-            d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
-                                           lambda: work.abandoned, self.settings.callback_timeout)
+            earlier = self._runner.running_now(channel.name, message.id)
+            returned: Deferred[None] | None = None
+            if earlier is not None:
+                d = _after_earlier_run(channel.name, message, earlier)
+            else:
+                if self._observers:
+                    self._notify("message_delivered", channel.name, message)
+                # past callback_timeout a callback in a thread keeps its message
+                # (claimed, renewed) until its thread returns: see CallbackRunner.run
+                d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
+                                               lambda: work.abandoned, self.settings.callback_timeout)
             if returned is not None:
                 # in a thread: its slot is taken until the thread returns
                 returned.addCallback(lambda _: self._slots.give_back(1))
@@ -589,6 +594,9 @@ class Subscriber(Service, SettingsAttributes):
                 lambda _, m=message, t=returned is None: self._done(work, m, None, t, started),
                 lambda f, m=message, t=returned is None: self._done(work, m, f, t, started),
             )
+            if earlier is None:
+                # after _done: once it is over, its outcome is settled (a success is being deleted)
+                self._runner.track(channel.name, message.id, d)
 
     def _done(self, work: ClaimWork, message: Any, failure: Failure | None, give_back: bool,
               started: float) -> None:
@@ -598,6 +606,25 @@ class Subscriber(Service, SettingsAttributes):
             self._notify("callback_finished", work.settlement.name,
                          self._clock.seconds() - started, callback_outcome(failure))
         work.settlement.finished(work, message, failure)
+
+
+def _after_earlier_run(queue: str, message: Any, earlier: Deferred[None]) -> Deferred[Any]:
+    """
+    C{message} was claimed again while its callback still runs (its
+    earlier claim ran out: renewing it failed): it is not run twice at
+    once.
+
+    @return: a Deferred failing with L{NotProcessed} once that run is over
+        (its claim is then released; by then a success of that run is
+        being deleted).
+    """
+    log.warn("{message_id} on {queue} was claimed again while its callback still runs (its earlier "
+             "claim ran out): not started twice; handed back once that run is over",
+             message_id=message.id, queue=queue)
+    handed_back: Deferred[Any] = Deferred()
+    earlier.addCallback(lambda _: handed_back.errback(NotProcessed(
+        f"{message.id} was still being processed under an earlier claim")))
+    return handed_back
 
 
 def callback_outcome(failure: Failure | None) -> str:

@@ -233,6 +233,8 @@ class CallbackRunner:
         #: was given up).
         self.running = 0
         self._returns: set[Deferred[None]] = set()
+        #: C{(queue, message id)}: a Deferred firing when that message's callback is over
+        self._by_message: dict[tuple[str, str], Deferred[None]] = {}
 
     def start(self) -> None:
         """Make and start the thread pool (if threads are used and not injected)."""
@@ -259,6 +261,32 @@ class CallbackRunner:
             now has returned (cancel it to stop waiting).
         """
         return DeferredList([observe(d) for d in self._returns], consumeErrors=True)
+
+    def track(self, queue: str, message_id: str, outcome: Deferred[Any]) -> None:
+        """
+        Remember that the callback of C{message_id} on C{queue} runs until
+        C{outcome} fires (however it fires): see L{running_now}.
+        """
+        key = (queue, message_id)
+        over = observe(outcome)
+        if over.called:
+            return
+        self._by_message[key] = over
+
+        def forget(_: None) -> None:
+            if self._by_message.get(key) is over:
+                del self._by_message[key]
+
+        over.addCallback(forget)
+
+    def running_now(self, queue: str, message_id: str) -> Deferred[None] | None:
+        """
+        @return: C{None} when no callback of C{message_id} on C{queue} runs
+            now (see L{track}), else a Deferred firing with C{None} once it
+            is over.
+        """
+        over = self._by_message.get((queue, message_id))
+        return None if over is None else observe(over)
 
     def run(self, callback: Callable[[Any], Any], message: Any, plain: bool, queue: str,
             given_up: Callable[[], bool], timeout: float | None = None,

@@ -15,13 +15,13 @@ from functools import partial
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
-from txzaqar.errors import ClientValidationError
+from txzaqar.errors import ClientValidationError, NotFound
 from txzaqar.subscriber import AsyncResultInThread, Subscriber, SubscriberSettings, on_reactor
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
@@ -322,6 +322,40 @@ class ThreadTests(SubscriberTestsMixin):
         self.stop_all(sub)
         self.assertEqual(cb.ids(), ["m0", "m1"])
         self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_claimed_again_while_running(self) -> None:
+        """
+        A message whose claim ran out while its thread runs (the renewal
+        found it expired) and that is claimed again is not started a second
+        time: the new claim waits for the running thread, then hands it
+        back; the first run's success deletes it.
+        """
+        sub = self.threaded(threads=2, concurrency=2, batch=1, claim_ttl=60)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        [m0] = q.add(1)
+        q.patch_results = [fail(NotFound("gone", code=404))]
+        sub.startService()
+        self.clock.advance(30)  # the renewal finds the claim expired
+        self.flushLoggedErrors(NotFound)
+        q.available.append(m0)  # Zaqar hands it out again
+        self.clock.advance(8)  # the longest backoff: claimed again, in claim c2
+        self.assertEqual(q.claim_limits[-1], 1)
+        self.assertEqual(q.available, [])
+        self.assertEqual(self.threads.messages(), ["m0"], "started twice at once")
+        [event] = [e for e in self.events if "was claimed again while its callback still runs"
+                   in e.get("log_format", "")]
+        self.assertEqual((event["queue"], event["message_id"], event["log_level"]), ("q", "m0", LogLevel.warn))
+        self.assertEqual(q.released(), [])
+        self.threads.finish()
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), ["c2"])  # handed back, but deleted already
+        self.assertEqual(q.available, [])
+        self.clock.advance(60)
+        self.assertEqual((cb.ids(), self.threads.calls), (["m0"], []))
+        self.assertEqual(sub.in_flight, 0)
+        self.stop_all(sub)
 
     def test_stop_waits_for_threads(self) -> None:
         sub = self.threaded(threads=1, concurrency=1, stop_timeout=10)
