@@ -8,6 +8,9 @@ L{Subscriber}: a service that turns Zaqar queues into callbacks::
 Delivery is at least once.  A message is deleted only after its callback
 succeeded; a message whose callback failed, timed out or never ran is given
 back to the queue (its claim is released) so that it is delivered again.
+A callback in a thread cannot be stopped: past C{callback_timeout} its
+message stays claimed until the thread returns, so that it never runs
+twice at once, and is then deleted if the callback succeeded (late).
 
 The parts, one module each::
 

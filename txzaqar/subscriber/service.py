@@ -77,10 +77,16 @@ class Subscriber(Service, SettingsAttributes):
     coroutine from a thread fails (L{AsyncResultInThread}, logged with
     its message, which is released for redelivery), so mark it.
     C{callback_timeout} counts from when the callback is handed over,
-    waiting for a free thread included; a callback past it counts as
-    failed, but its thread cannot be interrupted: its slot is given back
-    only when the thread returns.  L{stopService} waits up to
-    C{stop_timeout} for running threads; a thread still running then is
+    waiting for a free thread included.  Past it, a callback on the
+    reactor thread is cancelled and one still waiting for a thread never
+    starts (their messages go back to the queue); a callback whose thread
+    runs cannot be interrupted, so its message stays claimed (its claim
+    renewed) until the thread returns, and is never handed out again
+    meanwhile: then it counts as timed out, with one warning, and is
+    deleted if the callback succeeded late, released if it failed (see
+    L{txzaqar.subscriber.settlement.QueueSettlement.finished}); its slot
+    is taken until then.  L{stopService} waits up to C{stop_timeout} for
+    running threads; a thread still running then is
     left running (its message's claim was released) and the stop does
     not wait for it; the pool's threads are daemon threads, so such a
     thread does not keep the process from exiting.
@@ -100,7 +106,8 @@ class Subscriber(Service, SettingsAttributes):
         and the first backoff step.
     @param max_interval: the longest backoff, in seconds.
     @param callback_timeout: seconds after which a callback counts as
-        failed (its Deferred is cancelled), or C{None} for no limit.
+        timed out (on the reactor thread its Deferred is cancelled; in a
+        thread, see above), or C{None} for no limit.
     @param stop_timeout: how long L{stopService} (and L{unsubscribe})
         waits for callbacks in flight before releasing their messages.
     @param ack_delay: the longest a successful message waits to be
@@ -586,21 +593,27 @@ class Subscriber(Service, SettingsAttributes):
         work = channel.settlement.begin(claim, messages)
         started = self._clock.seconds()
         for message in messages:
-            if self._observers:
-                self._notify("message_delivered", channel.name, message)
-            d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
-                                           lambda: work.abandoned)
-            if self.settings.callback_timeout is not None:
-                d.addTimeout(self.settings.callback_timeout, self._clock)
+            earlier = self._runner.running_now(channel.name, message.id)
+            returned: Deferred[None] | None = None
+            if earlier is not None:
+                d = _after_earlier_run(channel.name, message, earlier)
+            else:
+                if self._observers:
+                    self._notify("message_delivered", channel.name, message)
+                # past callback_timeout a callback in a thread keeps its message
+                # (claimed, renewed) until its thread returns: see CallbackRunner.run
+                d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
+                                               lambda: work.abandoned, self.settings.callback_timeout)
             if returned is not None:
-                # in a thread: its slot is taken until the thread returns,
-                # even when the callback timed out before (no work piles up
-                # in a pool that is still busy)
+                # in a thread: its slot is taken until the thread returns
                 returned.addCallback(lambda _: self._slots.give_back(1))
             d.addCallbacks(
                 lambda _, m=message, t=returned is None: self._done(work, m, None, t, started),
                 lambda f, m=message, t=returned is None: self._done(work, m, f, t, started),
             )
+            if earlier is None:
+                # after _done: once it is over, its outcome is settled (a success is being deleted)
+                self._runner.track(channel.name, message.id, d)
 
     def _done(self, work: ClaimWork, message: Any, failure: Failure | None, give_back: bool,
               started: float) -> None:
@@ -610,6 +623,25 @@ class Subscriber(Service, SettingsAttributes):
             self._notify("callback_finished", work.settlement.name,
                          self._clock.seconds() - started, callback_outcome(failure))
         work.settlement.finished(work, message, failure)
+
+
+def _after_earlier_run(queue: str, message: Any, earlier: Deferred[None]) -> Deferred[Any]:
+    """
+    C{message} was claimed again while its callback still runs (its
+    earlier claim ran out: renewing it failed): it is not run twice at
+    once.
+
+    @return: a Deferred failing with L{NotProcessed} once that run is over
+        (its claim is then released; by then a success of that run is
+        being deleted).
+    """
+    log.warn("{message_id} on {queue} was claimed again while its callback still runs (its earlier "
+             "claim ran out): not started twice; handed back once that run is over",
+             message_id=message.id, queue=queue)
+    handed_back: Deferred[Any] = Deferred()
+    earlier.addCallback(lambda _: handed_back.errback(NotProcessed(
+        f"{message.id} was still being processed under an earlier claim")))
+    return handed_back
 
 
 def callback_outcome(failure: Failure | None) -> str:

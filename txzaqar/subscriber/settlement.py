@@ -12,6 +12,11 @@ the successful ones are deleted first and then the claim is released.  A
 message that fails again is not hurried back: when every failed message
 of a claim already failed before (and nothing else is left), the claim is
 left to expire (L{FailureMemory} tells repeat failures).
+
+A callback past C{callback_timeout} whose thread still runs stays pending
+(its thread cannot be interrupted): its claim is renewed as long as the
+thread runs, so its message is never handed out again meanwhile; when the
+thread returns, it is settled as L{QueueSettlement.finished} says.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from twisted.python.failure import Failure
 from .. import _validation as v
 from ..errors import NotFound
 from ..interfaces import IClaim, IQueue
-from .events import NotProcessed, log
+from .events import CALLBACK_TIMEOUT_WARNING, CallbackTimedOut, NotProcessed, log
 from .settings import SubscriberSettings
 
 #: How many failed message ids are remembered (to tell repeat failures).
@@ -164,12 +169,31 @@ class QueueSettlement:
         """
         The callback of C{message} finished: with C{failure}, or
         successfully when it is C{None}.
+
+        A L{CallbackTimedOut} failure (the callback ran past
+        C{callback_timeout}) counts as C{timed_out} and is logged as one
+        warning (L{CALLBACK_TIMEOUT_WARNING}, no traceback); its message
+        then goes back to the queue, except when its thread returned late
+        with a success: it is deleted, as any success is.  Delivery is at
+        least once, and the handler's work is done: releasing it would
+        only make sure it runs again, and a handler that always takes
+        longer than the timeout would then never be done with it.  The
+        timeout of a callback in a thread therefore marks it as late (and
+        counts it), but cannot undo it.
         """
         if work.abandoned:
             log.info("callback for {message_id} on {queue} finished after its claim was given up",
                      message_id=message.id, queue=self.name)
             return
         work.pending.discard(message.id)
+        timed_out = failure.value if failure is not None and failure.check(CallbackTimedOut) else None
+        if isinstance(timed_out, CallbackTimedOut):
+            self._stats["timed_out"] += 1
+            log.warn(CALLBACK_TIMEOUT_WARNING, message_id=message.id, queue=self.name,
+                     timeout=timed_out.timeout, seconds=timed_out.seconds, how=timed_out.how.value,
+                     what=timed_out.describe())
+            if timed_out.succeeded_late:
+                failure = None
         if failure is None:
             self._stats["processed"] += 1
             log.debug("processed {message_id} from {queue}", message_id=message.id, queue=self.name)
@@ -179,10 +203,9 @@ class QueueSettlement:
             work.unprocessed.append(message.id)
         else:
             self._stats["failed"] += 1
-            if failure.check(TimeoutError):
-                self._stats["timed_out"] += 1
-            log.failure("callback failed for {message_id} from {queue}", failure,
-                        level=LogLevel.error, message_id=message.id, queue=self.name)
+            if timed_out is None:
+                log.failure("callback failed for {message_id} from {queue}", failure,
+                            level=LogLevel.error, message_id=message.id, queue=self.name)
             work.failed.append(message.id)
             self._failures.failed(message.id)
         if not work.pending:

@@ -12,6 +12,9 @@ callables marked with L{on_reactor} run on the reactor thread; with
 C{threads > 0} every other (plain, possibly blocking) callback runs in a
 bounded thread pool, with C{threads=0} on the reactor thread, where one
 that holds the thread too long is reported once (L{BLOCKING_WARNING}).
+L{CallbackRunner.run} also applies C{callback_timeout}: a thread cannot be
+interrupted, so a callback past it in a thread is waited for, and only
+then reported as L{CallbackTimedOut}.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, maybeDeferred
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, DeferredSemaphore, maybeDeferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from .._threads import stop_in_background
-from .events import log
+from .events import CallbackTimedOut, TimedOutHow, log
 from .settlement import observe
 
 #: A callable's type.
@@ -167,6 +170,17 @@ class Slots:
                 return
 
 
+def _cancelled_at_deadline(outcome: Any, timeout: float) -> Any:
+    """
+    C{onTimeoutCancel} of a callback on the reactor thread: its
+    cancellation (a C{CancelledError}) becomes a L{CallbackTimedOut};
+    whatever else the cancelled Deferred fired with stays.
+    """
+    if isinstance(outcome, Failure) and outcome.check(CancelledError):
+        return Failure(CallbackTimedOut(timeout, timeout, TimedOutHow.CANCELLED))
+    return outcome
+
+
 def invoke(callback: Callable[[Any], Any], message: Any) -> Any:
     """
     Call C{callback(message)}; a coroutine or other awaitable it returns
@@ -192,8 +206,9 @@ class CallbackRunner:
 
     @param threads: the most callbacks running in threads at once (0: no
         threads, everything runs on the reactor thread).
-    @param reactor: an C{IReactorThreads} (its C{callFromThread} brings
-        results back); unused when C{run_in_thread} is given.
+    @param reactor: an C{IReactorTime} that times C{callback_timeout},
+        and an C{IReactorThreads} (its C{callFromThread} brings results
+        back) unless C{run_in_thread} is given.
     @param run_in_thread: override how a plain callback is run in a thread
         (tests): C{run(f, *args)} returns a Deferred of C{f(*args)}.
     @param blocking_warning: seconds a plain callback may hold the reactor
@@ -218,6 +233,8 @@ class CallbackRunner:
         #: was given up).
         self.running = 0
         self._returns: set[Deferred[None]] = set()
+        #: C{(queue, message id)}: a Deferred firing when that message's callback is over
+        self._by_message: dict[tuple[str, str], Deferred[None]] = {}
 
     def start(self) -> None:
         """Make and start the thread pool (if threads are used and not injected)."""
@@ -245,28 +262,74 @@ class CallbackRunner:
         """
         return DeferredList([observe(d) for d in self._returns], consumeErrors=True)
 
+    def track(self, queue: str, message_id: str, outcome: Deferred[Any]) -> None:
+        """
+        Remember that the callback of C{message_id} on C{queue} runs until
+        C{outcome} fires (however it fires): see L{running_now}.
+        """
+        key = (queue, message_id)
+        over = observe(outcome)
+        if over.called:
+            return
+        self._by_message[key] = over
+
+        def forget(_: None) -> None:
+            if self._by_message.get(key) is over:
+                del self._by_message[key]
+
+        over.addCallback(forget)
+
+    def running_now(self, queue: str, message_id: str) -> Deferred[None] | None:
+        """
+        @return: C{None} when no callback of C{message_id} on C{queue} runs
+            now (see L{track}), else a Deferred firing with C{None} once it
+            is over.
+        """
+        over = self._by_message.get((queue, message_id))
+        return None if over is None else observe(over)
+
     def run(self, callback: Callable[[Any], Any], message: Any, plain: bool, queue: str,
-            given_up: Callable[[], bool]) -> tuple[Deferred[Any], Deferred[None] | None]:
+            given_up: Callable[[], bool], timeout: float | None = None,
+            ) -> tuple[Deferred[Any], Deferred[None] | None]:
         """
         Run C{callback(message)}: in a thread if it is C{plain} and there
         are threads, else on the reactor thread.
+
+        C{timeout} counts from now (waiting for a thread included).  At
+        the deadline a callback on the reactor thread is cancelled and one
+        still waiting for a thread never starts; a callback whose thread
+        runs is not given up on, since its thread cannot be interrupted:
+        C{result} waits for the thread, so that the message stays claimed
+        (and is never handed out again) while it still runs.  In each case
+        C{result} fails with L{CallbackTimedOut}, saying how it ended and
+        how long it ran; for a thread that returned late, what it returned
+        (or raised) is in the L{CallbackTimedOut}.
 
         @param plain: C{not L{runs_on_reactor}(callback)}.
         @param queue: the queue's name (for the warning).
         @param given_up: says whether the message was given up on (its
             claim released) while it waited for a thread: it then never
             starts.
+        @param timeout: C{callback_timeout} in seconds, or C{None}.
         @return: C{(result, returned)}: C{result} fires with the
-            callback's result (cancelling it abandons the callback; one
+            callback's result, or fails with what it raised or with
+            L{CallbackTimedOut} (cancelling it abandons the callback; one
             waiting for a thread never starts); C{returned} is C{None} on
             the reactor thread, else it fires with C{None} once the thread
             returned (or the callback never started), which may be later
-            than C{result}.
+            than C{result} (for an abandoned callback).
         """
         if not (plain and self.threads):
-            return self._run_on_reactor(callback, message, plain, queue), None
+            d = self._run_on_reactor(callback, message, plain, queue)
+            if timeout is not None:
+                d.addTimeout(timeout, self._reactor, onTimeoutCancel=_cancelled_at_deadline)
+            return d, None
+        handed_over = self._reactor.seconds()
         returned: Deferred[None] = Deferred()
         started = False
+        thread_started = 0.0
+        #: the timeout once the deadline passed with the thread running
+        late: float | None = None
         acquiring = self._semaphore.acquire()
 
         def cancel(_: Deferred[Any]) -> None:
@@ -274,9 +337,32 @@ class CallbackRunner:
                 acquiring.cancel()
 
         result: Deferred[Any] = Deferred(cancel)
+        deadline: Any = None
+
+        def stop_deadline(outcome: Any) -> Any:
+            if deadline is not None and deadline.active():
+                deadline.cancel()
+            return outcome
+
+        result.addBoth(stop_deadline)
+
+        def expire(limit: float) -> None:
+            nonlocal late
+            if not started:  # still waiting for a thread: it never starts
+                acquiring.cancel()
+                result.errback(Failure(CallbackTimedOut(
+                    limit, self._reactor.seconds() - handed_over, TimedOutHow.NEVER_STARTED)))
+                return
+            late = limit
+            log.debug("callback for {message_id} on {queue} passed callback_timeout ({timeout}s) in "
+                      "its thread; its message stays claimed until the thread returns",
+                      message_id=message.id, queue=queue, timeout=limit)
+
+        if timeout is not None:
+            deadline = self._reactor.callLater(timeout, expire, timeout)
 
         def go(_: Any) -> None:
-            nonlocal started
+            nonlocal started, thread_started
             started = True
             if given_up():
                 self._semaphore.release()
@@ -285,6 +371,7 @@ class CallbackRunner:
                 return
             self.running += 1
             self._returns.add(returned)
+            thread_started = self._reactor.seconds()
             d = maybeDeferred(self._in_thread, _call_in_thread, callback, message)
 
             def back(outcome: Any) -> None:
@@ -292,9 +379,13 @@ class CallbackRunner:
                 self._returns.discard(returned)
                 self._semaphore.release()
                 returned.callback(None)
-                if result.called:  # given up on (timed out): the outcome is not wanted
+                if result.called:  # given up on: the outcome is not wanted
                     return
-                if isinstance(outcome, Failure):
+                if late is not None:
+                    error = outcome if isinstance(outcome, Failure) else None
+                    result.errback(Failure(CallbackTimedOut(
+                        late, self._reactor.seconds() - thread_started, TimedOutHow.RETURNED, error)))
+                elif isinstance(outcome, Failure):
                     result.errback(outcome)
                 else:
                     result.callback(outcome)

@@ -7,8 +7,10 @@ in bulk, failures, timeouts and renewal.
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
+from twisted.logger import LogLevel, formatEvent
 
 from txzaqar.errors import NotFound
+from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.test.unit.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
 
 
@@ -123,6 +125,11 @@ class DeliveryTests(SubscriberTestsMixin):
         self.assertEqual(q.released(), ["c1"])
 
     def test_callback_timeout(self) -> None:
+        """
+        A callback on the reactor past callback_timeout is cancelled, its
+        message released, and it says so in one warning: no traceback,
+        no bare TimeoutError.
+        """
         sub = self.subscriber(callback_timeout=5)
         cb = Recorder("deferred")
         sub.subscribe("q", cb)
@@ -132,14 +139,26 @@ class DeliveryTests(SubscriberTestsMixin):
         self.clock.advance(4.9)
         self.assertEqual(q.released(), [])
         self.clock.advance(0.1)
-        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
         self.assertEqual(q.released(), ["c1"])
-        self.assertEqual(sub.stats["timed_out"], 1)
-        self.flushLoggedErrors(TimeoutError)
-        sub.unsubscribe("q")
-        self.flushLoggedErrors(TimeoutError)
+        self.assertEqual((sub.stats["timed_out"], sub.stats["failed"]), (1, 1))
+        self.assertEqual(self.flushLoggedErrors(), [])
+        [event] = [e for e in self.events if e.get("log_format") == CALLBACK_TIMEOUT_WARNING]
+        self.assertEqual((event["log_level"], event["queue"], event["message_id"], event["timeout"]),
+                         (LogLevel.warn, "q", "m0", 5))
+        self.assertEqual(formatEvent(event), "callback for m0 on q ran past callback_timeout (5s): "
+                         "cancelled after 5.0s; the message goes back to the queue")
+        self.assertEqual([e for e in self.events if e.get("log_failure") is not None], [])
         self.stop(sub)
-        self.flushLoggedErrors(TimeoutError)
+
+    def test_own_timeout_error_is_a_failure(self) -> None:
+        """A callback failing with a TimeoutError of its own is a failure, not a callback timeout."""
+        sub = self.subscriber(callback_timeout=5)
+        sub.subscribe("q", lambda m: fail(TimeoutError(1, "its own")))
+        self.client.queues["q"].add(1)
+        sub.startService()
+        self.assertEqual((sub.stats["timed_out"], sub.stats["failed"]), (0, 1))
+        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
+        self.stop(sub)
 
     def test_renewal_at_half_ttl(self) -> None:
         """A claim whose callbacks still run is renewed every ttl/2, and not after they end."""

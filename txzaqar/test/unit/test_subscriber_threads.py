@@ -15,13 +15,15 @@ from functools import partial
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, TimeoutError, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import deferLater
-from twisted.logger import formatEvent
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
-from txzaqar.errors import ClientValidationError
+from txzaqar.errors import ClientValidationError, NotFound
 from txzaqar.subscriber import AsyncResultInThread, Subscriber, SubscriberSettings, on_reactor
+from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
 from txzaqar.test.unit.subscriber_fakes import FakeClient, FakeThreads, Recorder, SubscriberTestsMixin
 
@@ -200,38 +202,99 @@ class ThreadTests(SubscriberTestsMixin):
         self.assertEqual(sorted(sum(q.deletes(), [])), sorted(cb.ids()))
         self.stop(sub)
 
-    def test_timeout_keeps_the_slot_until_the_thread_returns(self) -> None:
+    def timeout_warnings(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("log_format") == CALLBACK_TIMEOUT_WARNING]
+
+    def patches(self, q: Any) -> list[tuple[Any, ...]]:
+        return [e for e in q.log if e[0] == "patch"]
+
+    def test_timeout_keeps_the_message_until_the_thread_returns(self) -> None:
         """
-        A threaded callback past callback_timeout fails (its message is
-        released) but keeps its slot until its thread returns; what it
-        returns then is ignored.
+        A callback past callback_timeout whose thread still runs keeps its
+        message: not released (so never run twice at once, though a slot
+        and a thread are free), its claim renewed every ttl/2 while the
+        thread runs; when the thread returns with a success the message is
+        deleted, counted processed and timed_out, with one warning naming
+        the queue, the message, the timeout and how long it ran, and no
+        logged error.
         """
-        sub = self.threaded(threads=1, concurrency=1, batch=1, callback_timeout=5)
+        sub = self.threaded(threads=2, concurrency=2, batch=1, callback_timeout=5, claim_ttl=60)
         cb = Recorder()
         sub.subscribe("q", cb)
         q = self.client.queues["q"]
-        q.add(2)
+        q.add(1)
         sub.startService()
         self.assertEqual(self.threads.messages(), ["m0"])
         self.clock.advance(5)
-        self.assertEqual((sub.stats["timed_out"], sub.stats["failed"]), (1, 1))
-        self.assertEqual(len(self.flushLoggedErrors(TimeoutError)), 1)
-        self.assertEqual(q.released(), ["c1"])
-        self.assertEqual(sub.in_flight, 1)
-        self.clock.advance(30)
-        self.assertEqual(q.claim_times, [0], "claimed with the thread still running")
-        self.threads.finish()  # the thread returns, successfully, too late
+        self.assertEqual(q.released(), [])
+        self.assertEqual(self.timeout_warnings(), [])  # one line, when the thread returns
+        for _ in range(100):
+            self.clock.advance(1)
+        self.assertEqual(self.threads.messages(), ["m0"], "started again while its thread runs")
+        self.assertEqual(q.released(), [])
+        self.assertEqual([e[1] for e in self.patches(q)], ["c1"] * 3)  # at 30, 60 and 90 s
+        self.assertEqual(sub.callbacks_in_flight(), {"q": 1})
+        self.threads.finish()  # returns, successfully, at 105 s
         self.assertEqual(cb.ids(), ["m0"])
-        self.assertEqual(sub.stats["processed"], 0)
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), [])
+        self.assertEqual((sub.stats["timed_out"], sub.stats["processed"], sub.stats["failed"]), (1, 1, 0))
+        [event] = self.timeout_warnings()
+        self.assertEqual(event["log_level"], LogLevel.warn)
+        self.assertEqual((event["queue"], event["message_id"], event["timeout"], event["seconds"]),
+                         ("q", "m0", 5, 105))
+        self.assertEqual(formatEvent(event),
+                         "callback for m0 on q ran past callback_timeout (5s): its thread ran 105.0s "
+                         "and succeeded late; the message was kept claimed until then and is deleted")
+        self.assertEqual([e for e in self.events if e.get("log_failure") is not None], [])
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.clock.advance(300)
+        self.assertEqual(len(self.patches(q)), 3)  # no renewal after the thread returned
+        self.stop_all(sub)
+
+    def test_timed_out_thread_that_fails_late(self) -> None:
+        """
+        A thread past callback_timeout that then fails: its message is
+        released only once the thread returned, and comes back; one
+        warning names the error, without a traceback.
+        """
+        def fail_first(message: Any) -> None:
+            calls.append(message.id)
+            if len(calls) == 1:
+                raise ValueError("no\nway")
+
+        calls: list[str] = []
+        sub = self.threaded(threads=2, concurrency=2, batch=1, callback_timeout=2)
+        sub.subscribe("q", fail_first)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.clock.advance(2)
+        self.clock.advance(3)
+        self.assertEqual(q.released(), [])
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.threads.finish()
+        self.assertEqual(q.released(), ["c1"])
         self.assertEqual(q.deletes(), [])
-        # its slot is free again: the next message is claimed at once
-        self.clock.advance(0)
-        self.assertEqual(q.claim_times, [0, 35])
-        self.assertEqual(self.threads.messages(), ["m1"])
+        self.assertEqual((sub.stats["timed_out"], sub.stats["failed"], sub.stats["processed"]), (1, 1, 0))
+        [event] = self.timeout_warnings()
+        self.assertIn("its thread ran 5.0s and then failed (ValueError: no way); the message was kept "
+                      "claimed until then and goes back to the queue", formatEvent(event))
+        self.assertEqual(self.flushLoggedErrors(), [])
+        # the message comes back, and runs again now that the first run is over
+        self.clock.advance(8)  # the longest backoff
+        self.assertEqual(self.threads.messages(), ["m0"])
+        self.threads.finish()
+        self.assertEqual(calls, ["m0", "m0"])
+        self.assertEqual(q.deletes(), [["m0"]])
         self.stop_all(sub)
 
     def test_timeout_while_waiting_for_a_thread(self) -> None:
-        """A callback that timed out while waiting for a thread never starts."""
+        """
+        A callback that timed out while waiting for a thread never starts
+        (one warning); its claim, whose other message still runs in a
+        thread, is kept until that thread returns.
+        """
         sub = self.threaded(threads=1, concurrency=2, batch=2, callback_timeout=5)
         cb = Recorder()
         sub.subscribe("q", cb)
@@ -240,19 +303,59 @@ class ThreadTests(SubscriberTestsMixin):
         sub.startService()
         self.assertEqual(self.threads.messages(), ["m0"])
         self.clock.advance(5)
-        self.assertEqual(sub.stats["timed_out"], 2)
-        self.flushLoggedErrors(TimeoutError)
-        self.assertEqual(q.released(), ["c1"])
-        # m1 gave its slot back at once: m0, released, was claimed again
-        # (claim c2) and waits for the one thread, still running m0
-        self.assertEqual(q.claim_limits[-1], 1)
+        self.assertEqual(sub.stats["timed_out"], 1)
+        [event] = self.timeout_warnings()
+        self.assertEqual(event["message_id"], "m1")
+        self.assertIn("never started (waited 5.0s for a free thread); the message goes back to the "
+                      "queue", formatEvent(event))
+        self.assertEqual(q.released(), [])
+        self.clock.advance(30)
+        self.assertEqual([e[1] for e in self.patches(q)], ["c1"])
         self.assertEqual(self.threads.messages(), ["m0"])
         self.threads.finish()
         self.assertEqual(cb.ids(), ["m0"])
-        # the thread goes to c2's m0, not to the m1 that timed out waiting
-        self.assertEqual(self.threads.messages(), ["m0"])
+        self.assertEqual(sub.stats["timed_out"], 2)
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), ["c1"])  # m1 back in the queue
+        self.clock.advance(8)  # the longest backoff
+        self.assertEqual(self.threads.messages(), ["m1"])
         self.stop_all(sub)
-        self.assertEqual(cb.ids(), ["m0", "m0"])
+        self.assertEqual(cb.ids(), ["m0", "m1"])
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_claimed_again_while_running(self) -> None:
+        """
+        A message whose claim ran out while its thread runs (the renewal
+        found it expired) and that is claimed again is not started a second
+        time: the new claim waits for the running thread, then hands it
+        back; the first run's success deletes it.
+        """
+        sub = self.threaded(threads=2, concurrency=2, batch=1, claim_ttl=60)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        [m0] = q.add(1)
+        q.patch_results = [fail(NotFound("gone", code=404))]
+        sub.startService()
+        self.clock.advance(30)  # the renewal finds the claim expired
+        self.flushLoggedErrors(NotFound)
+        q.available.append(m0)  # Zaqar hands it out again
+        self.clock.advance(8)  # the longest backoff: claimed again, in claim c2
+        self.assertEqual(q.claim_limits[-1], 1)
+        self.assertEqual(q.available, [])
+        self.assertEqual(self.threads.messages(), ["m0"], "started twice at once")
+        [event] = [e for e in self.events if "was claimed again while its callback still runs"
+                   in e.get("log_format", "")]
+        self.assertEqual((event["queue"], event["message_id"], event["log_level"]), ("q", "m0", LogLevel.warn))
+        self.assertEqual(q.released(), [])
+        self.threads.finish()
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), ["c2"])  # handed back, but deleted already
+        self.assertEqual(q.available, [])
+        self.clock.advance(60)
+        self.assertEqual((cb.ids(), self.threads.calls), (["m0"], []))
+        self.assertEqual(sub.in_flight, 0)
+        self.stop_all(sub)
 
     def test_stop_waits_for_threads(self) -> None:
         sub = self.threaded(threads=1, concurrency=1, stop_timeout=10)
@@ -293,18 +396,53 @@ class ThreadTests(SubscriberTestsMixin):
         self.assertEqual(q.deletes(), [])
 
     def test_stop_waits_for_a_thread_that_timed_out(self) -> None:
-        """A thread past callback_timeout is waited for (up to stop_timeout) by the stop."""
+        """
+        A thread past callback_timeout is waited for (up to stop_timeout)
+        by the stop, its message kept claimed meanwhile; it returns in
+        time with a success: its message is deleted, not released.
+        """
         sub = self.threaded(threads=1, concurrency=1, callback_timeout=2, stop_timeout=10)
         sub.subscribe("q", Recorder())
-        self.client.queues["q"].add(1)
+        q = self.client.queues["q"]
+        q.add(1)
         sub.startService()
         self.clock.advance(2)
-        self.flushLoggedErrors(TimeoutError)
         d = sub.stopService()
         self.clock.advance(7)
         self.assertNoResult(d)
+        self.assertEqual(q.released(), [])
         self.threads.finish()
         self.successResultOf(d)
+        self.assertEqual(q.deletes(), [["m0"]])
+        self.assertEqual(q.released(), [])
+        self.assertEqual(sub.stats["timed_out"], 1)
+
+    def test_stop_gives_up_on_a_thread_that_timed_out(self) -> None:
+        """
+        A thread past callback_timeout still running at stop_timeout: its
+        claim is released once, at the stop (as for any thread), polling
+        has stopped so it never runs again, and nothing is deleted.
+        """
+        sub = self.threaded(threads=2, concurrency=2, batch=1, callback_timeout=2, stop_timeout=10)
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        self.clock.advance(5)
+        self.assertEqual(q.released(), [])
+        d = sub.stopService()
+        self.clock.advance(9)
+        self.assertEqual(q.released(), [])
+        self.clock.advance(1)
+        self.successResultOf(d)
+        self.assertEqual(q.released(), ["c1"])
+        self.threads.finish()  # the thread returns after the stop
+        self.clock.advance(100)
+        self.assertEqual((cb.ids(), self.threads.calls), (["m0"], []))
+        self.assertEqual((q.released(), q.deletes()), (["c1"], []))
+        self.assertEqual([m.id for m in q.available], ["m0"])  # back in the queue, not held
+        self.assertEqual(self.flushLoggedErrors(), [])
 
     def test_threads_need_a_reactor(self) -> None:
         e = self.assertRaises(ClientValidationError, Subscriber, self.client,
@@ -313,6 +451,54 @@ class ThreadTests(SubscriberTestsMixin):
         self.assertIn("IReactorThreads", e.description)
         Subscriber(self.client, clock=self.clock, threads=0)  # type: ignore[arg-type]
         Subscriber(self.client, clock=self.clock, threads=2, run_in_thread=self.threads)  # type: ignore[arg-type]
+
+
+class MemoryZaqarTimeoutTests(unittest.SynchronousTestCase):
+    """
+    A blocking handler past callback_timeout, through the real client and
+    the in-memory Zaqar (whose claims expire on the Clock), threads faked.
+    """
+
+    def test_never_run_twice_at_once(self) -> None:
+        """
+        Two messages, a thread each, both past callback_timeout (2 s) and
+        held 150 s, well past the claim ttl (60 s): neither is handed out
+        again meanwhile (renewals keep their claim alive though a thread
+        and a slot stay free), then both are deleted, timed_out counted,
+        one warning each.
+        """
+        from txzaqar.testing import memory_subscriber
+
+        threads = FakeThreads()
+        sub, client, fake = memory_subscriber(
+            threads=3, concurrency=3, batch=1, claim_ttl=60, grace=60, callback_timeout=2,
+            poll_interval=1, max_interval=4, run_in_thread=threads, close_client=False)
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        queue = client.queue("slow")
+        ids = self.successResultOf(queue.post([{"body": 1}, {"body": 2}]))
+        started: list[str] = []
+        sub.subscribe("slow", lambda m: started.append(m.id))
+        sub.startService()
+        fake.clock.advance(0)
+        self.assertEqual(sorted(threads.messages()), sorted(ids))
+        for _ in range(150):
+            fake.clock.advance(1)
+        self.assertEqual(sorted(threads.messages()), sorted(ids), "a message was handed out twice")
+        stats = self.successResultOf(queue.stats())
+        self.assertEqual((stats.claimed, stats.free), (2, 0))
+        self.assertGreaterEqual(sub.stats["renewed"], 8)  # 2 claims, every 30 s
+        self.assertEqual(sub.stats["timed_out"], 0)
+        threads.finish()
+        threads.finish()
+        self.assertEqual(sorted(started), sorted(ids))
+        fake.clock.advance(5)
+        self.assertEqual(self.successResultOf(queue.stats()).total, 0)
+        self.assertEqual((sub.stats["timed_out"], sub.stats["acked"], sub.stats["released"]), (2, 2, 0))
+        warnings = [e for e in events if e.get("log_format") == CALLBACK_TIMEOUT_WARNING]
+        self.assertEqual(sorted(e["message_id"] for e in warnings), sorted(ids))
+        self.assertEqual({(e["timeout"], e["seconds"]) for e in warnings}, {(2.0, 150.0)})
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.successResultOf(sub.stopService())
 
 
 class BlockingWarningTests(SubscriberTestsMixin):
