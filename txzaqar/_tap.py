@@ -188,9 +188,11 @@ class Options(usage.Options):
         ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
         ["max-interval", None, "30", "the longest backoff in seconds while idle or failing: an "
                                      "idle queue is polled only this often (see --push)"],
-        ["callback-timeout", None, None, "seconds after which a handler counts as failed and its "
-                                         "message is released; a handler in a thread cannot be "
-                                         "stopped and runs on [default: none, no limit]"],
+        ["callback-timeout", None, None, "seconds after which a handler counts as timed out (one "
+                                         "warning): an async handler is cancelled and its message "
+                                         "released; a handler in a thread cannot be stopped: its "
+                                         "message stays claimed until it returns, then is deleted "
+                                         "if it succeeded, else released [default: none, no limit]"],
         ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
         ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here; "
                                           "sets the queue's metadata, so it applies to every "

@@ -112,6 +112,8 @@ class OutageTests(DaemonCase):
         self.addCleanup(zaqar.stop)
         client = self.noauth_client(zaqar.url)
         names = self.queue_names(client, 2)
+        for name in names:  # they exist: no start-up warning about a missing queue
+            await client.create_queue(name)
         daemon = self.daemon([
             "--url", zaqar.url, "--project-id", "ops", "--queue", names[0], "--queue", names[1],
             "--poll-interval", "0.2", "--max-interval", "2",

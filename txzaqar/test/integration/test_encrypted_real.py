@@ -68,7 +68,7 @@ class EncryptedSubscriberTests(unittest.TestCase):
             delivered[message.id] = message.body
 
         sub = Subscriber(connect(self.zaqar.url, project_id=self.project, reactor=reactor), clock=reactor,
-                         batch=7, concurrency=10, poll_interval=0.2, max_interval=1)
+                         close_client=True, batch=7, concurrency=10, poll_interval=0.2, max_interval=1)
         self.addCleanup(lambda: sub.stopService() if sub.running else None)
         sub.subscribe(name, callback)
         sub.startService()

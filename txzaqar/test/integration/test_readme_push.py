@@ -61,6 +61,7 @@ class PushBlockTests(unittest.TestCase):
             self.assertGreaterEqual(subscriber.stats["notifications"], 1)
         finally:
             await subscriber.stopService()
+            await namespace["client"].close()  # the block's: the Subscriber leaves it open
         self.assertEqual([m.body for m in handled], [{"order": 7}])
         self.assertEqual((await self.poster.queue("orders").stats()).total, 0)
 
@@ -76,6 +77,7 @@ class PushBlockTests(unittest.TestCase):
         block = readme.find_block(SECTION, "from txzaqar.push import WebhookPush")
         port = free_port()
         client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        self.addCleanup(client.close)  # the Subscriber leaves the caller's client open
         namespace: dict[str, Any] = {"client": client, "reactor": reactor}
         await run_block(block, namespace, self.zaqar.url, {
             "https://consumer.example.com/zaqar-hooks": f"http://127.0.0.1:{port}/zaqar-hooks",

@@ -214,3 +214,4 @@ class HelpTextTests(SynchronousTestCase):
         self.assertIn("idle queue is polled only this often", self.help["max-interval"])
         self.assertIn("applies to every consumer", self.help["dead-letter-queue"])
         self.assertIn("cannot be stopped", self.help["callback-timeout"])
+        self.assertIn("stays claimed until it returns", self.help["callback-timeout"])
