@@ -165,6 +165,11 @@ class DaemonMetricsTests(unittest.TestCase):
                           "--batch", "20", "--concurrency", "30")
         await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
         self.assertEqual(fetch(base + "/healthz"), (200, "ok\n"))
+        for page in ("/healthz", "/readyz"):  # probes that use HEAD: same status, no body, no log line
+            with urllib.request.urlopen(urllib.request.Request(base + page, method="HEAD"), timeout=5) as head:
+                self.assertEqual((head.status, head.read()), (200, b""))
+        whole_logs = "".join(p.read_text(errors="replace") for p in self.dir.glob("twistd-*.*"))
+        self.assertNotIn("HEAD request", whole_logs)  # Twisted's "I'll eat it" line, once per probe
 
         posted: Counter[str] = Counter()
         scrapes = []
