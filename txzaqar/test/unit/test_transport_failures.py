@@ -17,7 +17,12 @@ from service_identity.hazmat import DNS_ID
 from twisted.internet import error as ierror
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
+from twisted.internet.interfaces import (
+    IHostnameResolver,
+    IHostResolution,
+    IReactorPluggableNameResolver,
+    IResolutionReceiver,
+)
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
@@ -205,6 +210,45 @@ class EmptyResolver:
         return None  # type: ignore[return-value]
 
 
+@implementer(IHostResolution)
+class _Resolution:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def cancel(self) -> None:
+        pass
+
+
+@implementer(IHostnameResolver)
+class LiteralResolver:
+    """Resolves an IP address literal to itself at once (the tests' URLs use 127.0.0.1)."""
+
+    def resolveHostName(self, resolutionReceiver: IResolutionReceiver, hostName: str, portNumber: int = 0,
+                        addressTypes: Any = None, transportSemantics: str = "TCP") -> IHostResolution:
+        resolution = _Resolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
+        resolutionReceiver.addressResolved(IPv4Address("TCP", hostName, portNumber))
+        resolutionReceiver.resolutionComplete()
+        return resolution
+
+
+@implementer(IReactorPluggableNameResolver)
+class ResolvingMemoryReactor(MemoryReactorClock):
+    """
+    A L{MemoryReactorClock} with a pluggable name resolver, as Twisted 25's
+    has and 24.7's (the floor, C{tox -e oldest}) lacks: without one,
+    HostnameEndpoint resolves in a thread, which a memory reactor never runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nameResolver: IHostnameResolver = LiteralResolver()
+
+    def installNameResolver(self, resolver: IHostnameResolver) -> IHostnameResolver:
+        old, self.nameResolver = self.nameResolver, resolver
+        return old
+
+
 class RealAgentTests(SynchronousTestCase):
     """
     Twisted's own L{Agent} on a memory reactor: what its endpoint really
@@ -213,7 +257,7 @@ class RealAgentTests(SynchronousTestCase):
 
     def connection(self, resolver: Any = None, timeout: float = 30.0, retries: int = 0,
                    url: str = "http://127.0.0.1:8888") -> tuple[Connection, MemoryReactorClock]:
-        reactor = MemoryReactorClock()
+        reactor = ResolvingMemoryReactor()
         if resolver is not None:
             reactor.installNameResolver(resolver)
         agent = Agent(reactor)
