@@ -159,7 +159,7 @@ class ListenerService(MultiService):
     def status(self) -> str:
         """
         The C{STATUS=} line: C{"listening to 3 queue(s)"} while ready,
-        else how many queues and why (L{txzaqar.subscriber.Health} reasons).
+        else how many queues and why (the reasons of L{txzaqar.subscriber.readiness.Health}).
         """
         if not self.subscriber.running:
             return f"starting: checking Zaqar for {len(self._queues)} queue(s)"

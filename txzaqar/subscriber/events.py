@@ -106,23 +106,21 @@ class CallbackTimedOut(TimeoutError):
     A callback ran past C{callback_timeout}: the outcome its message's
     settlement receives instead of the callback's own (never logged with
     a traceback: L{describe} is its one line).
-
-    @ivar timeout: the C{callback_timeout}, in seconds.
-    @ivar seconds: how long the callback ran: up to the deadline when it
-        was cancelled, from its thread's start to its return when its
-        thread returned late; how long it waited for a thread when it
-        never started.
-    @ivar how: a L{TimedOutHow}.
-    @ivar error: when C{how} is C{RETURNED}: the thread's failure, or
-        C{None} when the callback succeeded (late).
     """
 
     def __init__(self, timeout: float, seconds: float, how: TimedOutHow,
                  error: Failure | None = None) -> None:
         super().__init__(timeout, how.value)
+        #: The C{callback_timeout}, in seconds.
         self.timeout = timeout
+        #: How long the callback ran: up to the deadline when it was cancelled, from its
+        #: thread's start to its return when its thread returned late; how long it waited
+        #: for a thread when it never started.
         self.seconds = seconds
+        #: A L{TimedOutHow}.
         self.how = how
+        #: When C{how} is C{RETURNED}: the thread's failure, or C{None} when the callback
+        #: succeeded (late).
         self.error = error
 
     @property

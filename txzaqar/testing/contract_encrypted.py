@@ -40,14 +40,21 @@ class EncryptedContractTests:
     count_requests: Any
     #: Whether the backend has Zaqar 23.0.1's quirks.
     server_quirks: bool
-    #: C{TestCase} methods, from the test case this is mixed into.
+    #: C{TestCase.assertEqual}, from the test case this is mixed into.
     assertEqual: Any
+    #: C{TestCase.assertNotEqual}, from the test case this is mixed into.
     assertNotEqual: Any
+    #: C{TestCase.assertIs}, from the test case this is mixed into.
     assertIs: Any
+    #: C{TestCase.assertIn}, from the test case this is mixed into.
     assertIn: Any
+    #: C{TestCase.assertIsInstance}, from the test case this is mixed into.
     assertIsInstance: Any
+    #: C{TestCase.assertTrue}, from the test case this is mixed into.
     assertTrue: Any
+    #: C{TestCase.addCleanup}, from the test case this is mixed into.
     addCleanup: Any
+    #: C{TestCase.fail}, from the test case this is mixed into.
     fail: Any
 
     async def encrypted_queue(self) -> Any:

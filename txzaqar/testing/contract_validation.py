@@ -85,6 +85,7 @@ class ValidationContractTests:
         self.assertEqual((await queue.stats()).total, 30)
 
     async def test_detailed_listing_carries_metadata(self) -> None:
+        """C{queues(detailed=True)} gives each queue its metadata (C{metadata_snapshot}) and its post size."""
         client = self.fresh_project()
         queue = client.queue(self.name())
         self.addCleanup(queue.delete)
@@ -110,6 +111,7 @@ class ValidationContractTests:
         self.assertEqual((await queue.message(mid)).ttl, 120)
 
     async def test_popped_messages_are_deleted(self) -> None:
+        """Popped messages report C{MessageStatus.DELETED}; they are gone from the queue."""
         queue = self.queue()
         await queue.post([{"body": 1}, {"body": 2}])
         [claimed] = await queue.claim(limit=1)

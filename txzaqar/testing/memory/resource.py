@@ -32,6 +32,7 @@ from .wire import (
 
 __all__ = ["MemoryZaqar"]
 
+#: This module's logger.
 log = Logger()
 
 

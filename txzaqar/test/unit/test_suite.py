@@ -1,0 +1,78 @@
+"""Tests for L{txzaqar.test.suite}: a run fails on a skip that is not on the named list."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from txzaqar.test.suite import QUIRK_REASON, unexpected_skips
+
+QUIRK_TEST = "txzaqar.test.unit.test_contract_memory.MemoryZaqarContractTests.test_quirk_8_1_marker"
+
+#: A module of tests: one passes, one skips (for C{run}).
+SKIPPING = '''
+from twisted.trial.unittest import SynchronousTestCase, SkipTest
+
+class T(SynchronousTestCase):
+    def test_passes(self):
+        pass
+
+    def test_skips(self):
+        if SKIP:
+            raise SkipTest("an environment variable turned this off")
+'''
+
+
+class Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def id(self) -> str:
+        return self.name
+
+
+class UnexpectedSkipsTests(SynchronousTestCase):
+    def test_quirk_tests_of_the_memory_backend_are_allowed(self) -> None:
+        self.assertEqual(unexpected_skips([(Named(QUIRK_TEST), QUIRK_REASON)]), [])
+        self.assertEqual(unexpected_skips([(Named(QUIRK_TEST), SkipTest(QUIRK_REASON))]), [])
+
+    def test_anything_else_is_reported(self) -> None:
+        contract = "txzaqar.test.integration.test_contract_real.BuiltinZaqarContractTests.test_post"
+        self.assertEqual(unexpected_skips([
+            (Named(contract), "$TXZAQAR_ZAQAR_URL selects one external server"),
+            (Named(QUIRK_TEST), "another reason"),
+            (Named(QUIRK_TEST.replace("test_contract_memory", "test_contract_real")), QUIRK_REASON),
+        ]), [
+            f"{contract}: $TXZAQAR_ZAQAR_URL selects one external server",
+            f"{QUIRK_TEST}: another reason",
+            f"{QUIRK_TEST.replace('test_contract_memory', 'test_contract_real')}: {QUIRK_REASON}",
+        ])
+
+
+class RunTests(SynchronousTestCase):
+    def run_suite(self, skip: bool) -> tuple[int, str]:
+        directory = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory, True)
+        (directory / "skipping_for_suite_test.py").write_text(f"SKIP = {skip}\n" + SKIPPING)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(directory), *sys.path]))
+        done = subprocess.run([sys.executable, "-m", "txzaqar.test.suite", "--temp-directory",
+                               str(directory / "_trial_temp"), "skipping_for_suite_test"],
+                              cwd=directory, env=env, capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout + done.stderr
+
+    def test_a_skip_fails_the_run(self) -> None:
+        code, out = self.run_suite(skip=True)
+        self.assertEqual(code, 1, out)
+        self.assertIn("1 skipped test(s) not on txzaqar.test.suite.ALLOWED_SKIPS", out)
+        self.assertIn("skipping_for_suite_test.T.test_skips: an environment variable turned this off", out)
+
+    def test_no_skip_passes(self) -> None:
+        code, out = self.run_suite(skip=False)
+        self.assertEqual(code, 0, out)
+        self.assertIn("PASSED (successes=2)", out)
