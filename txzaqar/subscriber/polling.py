@@ -113,6 +113,8 @@ class QueuePoller:
         self._failure_kind: str | None = None  # the error class last logged above debug
         self._full = False  # the last claim came back full (read and reset by the poller)
         self._woken = False  # woken since the last claim started
+        #: Set (by the queue's push state) when a claim a notification caused came back empty.
+        self.recheck_soon = False
         self._bursting = 0  # extra claims in flight (see _burst)
         self._bursts: set[Deferred[None]] = set()
         #: the current backoff delay in seconds, 0.0 when not backing off (for metrics)
@@ -216,9 +218,19 @@ class QueuePoller:
             return self._failed(outcome), False
         self._recovered()
         if outcome is Outcome.EMPTY:
+            recheck, self.recheck_soon = self.recheck_soon, False
             # woken while the claim was in flight: the messages may have come since
             if self._woken:
                 return 0, True
+            if self.push_up and recheck:
+                # Zaqar notifies before it stores: its notifier is a stage of the
+                # message pipeline ahead of storage, and sends webhooks from a thread
+                # pool, so the claim a notification causes can come back empty while
+                # the message is being stored.  Look once more soon, not in a safety
+                # interval.
+                log.debug("{queue}: notified but empty; claiming once more in {delay:.2f}s",
+                          queue=self.name, delay=self._settings.poll_interval)
+                return self._settings.poll_interval, True
             return (self._safety_delay() if self.push_up else self._backoff(None)), True
         self._attempt = 0
         self.backoff_delay = 0.0

@@ -157,6 +157,8 @@ class QueuePush:
         @return: whether this is the first time the push of this queue
             proved unreliable (the caller logs that once).
         """
+        if announced and not count and self.state is PushState.UP:
+            self._poller.recheck_soon = True  # notified before Zaqar stored it? (see polling)
         if not (safety and count and not announced and self.state is PushState.UP):
             return False
         self._stats["push_missed"] += 1

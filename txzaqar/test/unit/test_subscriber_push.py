@@ -184,11 +184,41 @@ class SafetyIntervalTests(PushTestsMixin, SynchronousTestCase):
         self.clock.advance(0)
         self.assertEqual(q.claim_times, [0, 0, 5, 5])
         q.answer()
-        self.clock.advance(59)
-        self.assertEqual(len(q.claim_times), 4)
+        self.clock.pump([1] * 59)
+        # the claim after the notifications came back empty: once more a poll_interval later
+        self.assertEqual(q.claim_times, [0, 0, 5, 5, 6])
         # one cut the safety wait short, one made a claim follow the one in flight
         self.assertEqual((sub.stats["notifications"], sub.stats["wakeups"]), (10, 2))
+        q.answer()  # the recheck, empty: the safety interval follows
+        self.clock.advance(0)
         q.manual = False
+        self.stop(sub)
+
+    def test_notified_before_stored(self) -> None:
+        """
+        Zaqar notifies before it stores the message (webhooks go out from a
+        thread pool ahead of storage): the claim the notification causes is
+        empty, and the queue claims once more a poll_interval later, not a
+        safety interval later.
+        """
+        sub = self.push_subscriber()
+        cb = Recorder()
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        sub.startService()
+        sub.push_up("q")
+        self.clock.advance(0)
+        self.clock.advance(10)
+        sub.wake("q")  # the notification...
+        self.clock.advance(0)
+        q.add(1)  # ...and the message stored just after the claim it caused
+        self.clock.advance(1)
+        self.assertEqual(cb.ids(), ["m0"])
+        self.assertEqual(q.claim_times, [0, 0, 10, 11])
+        # after a partial claim one more poll_interval later, as always; then the safety
+        # interval again: no endless rechecks
+        self.clock.pump([1] * 100)
+        self.assertEqual(q.claim_times, [0, 0, 10, 11, 12, 72])
         self.stop(sub)
 
     def test_notifications_are_bounded_by_free_slots(self) -> None:
@@ -274,7 +304,8 @@ class MissedNotificationTests(PushTestsMixin, SynchronousTestCase):
         self.clock.advance(0)
         self.assertEqual(sub.push_states()["q"], "up")
         self.clock.pump([1] * 100)
-        self.assertEqual(q.claim_times[6:], [64, 124])
+        # its claim came back empty: once more after poll_interval, then the safety interval
+        self.assertEqual(q.claim_times[6:], [64, 65, 125])
         self.stop(sub)
 
     def test_announced_messages_are_not_missed(self) -> None:
