@@ -90,7 +90,8 @@ async def latency(reactor: Any, spec: dict) -> dict:
     stats = dict(sub.stats)
     await sub.stopService()
     return {"latencies": latencies, "requests": stamps, "deliveries": deliveries, "claims": claims,
-            "wakes": len(wakes), "push_up_after": up_after, "push_states": states, "stats": stats}
+            "wakes": len(wakes), "wake_stamps": wakes, "push_up_after": up_after, "push_states": states,
+            "stats": stats}
 
 
 async def many(reactor: Any, spec: dict) -> dict:

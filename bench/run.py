@@ -379,14 +379,17 @@ class Bench:
             got, fed = self.drivers.run_fed(kind, spec, feed, timeout=deadline + 30)
         if len(self.problems) > failed:
             return
+        w0, w1 = fed["window"]
         delivered = [d.get("n") for d in got.get("deliveries", [])]
         wrong = verdict.delivery_problems(range(size["expect"]), delivered)
+        self.extra["deliveries"].append({"variant": label, "rep": rep, "deliveries": got.get("deliveries"),
+                                         "claims": got.get("claims"), "window": [w0, w1],
+                                         "wakes": got.get("wakes"), "broken": bool(wrong)})
         for what in wrong:
             self.problem(workload, label, rep, what)
         if wrong:
-            return
+            return  # its figures would be a broken run's
         lat = [1000 * x for x in got["latencies"]]
-        w0, w1 = fed["window"]
         idle_rate = sum(1 for s in got["requests"] if w0 <= s < w1) / (w1 - w0)
         self.record(workload, server, label, rep, "p50 ms", nearest_rank(lat, 50))
         self.record(workload, server, label, rep, "p99 ms", nearest_rank(lat, 99))
@@ -400,8 +403,6 @@ class Bench:
             if value is not None:
                 self.record(workload, server, label, rep, f"split: {metric}", value)
         self.extra["latencies"].append({"variant": label, "rep": rep, "ms": lat})
-        self.extra["deliveries"].append({"variant": label, "rep": rep, "deliveries": got.get("deliveries"),
-                                         "claims": got.get("claims"), "window": [w0, w1]})
         say(f"{workload} {label:36} p50 {nearest_rank(lat, 50):7.1f} ms p99 {nearest_rank(lat, 99):7.1f} ms "
             f"idle {idle_rate:5.2f} req/s")
 
