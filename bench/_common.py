@@ -26,6 +26,36 @@ def run_driver(ops: Mapping[str, Callable[[Any, dict], Any]]) -> None:
     task.react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
 
 
+def finish(done: Deferred[None]) -> None:
+    """Fire C{done} unless it has fired (what a deadline calls)."""
+    if not done.called:
+        done.callback(None)
+
+
+class Arrivals:
+    """
+    The messages a latency driver got, by their C{body["n"]}: C{done}
+    fires once C{expect} different ones have come.  With C{drop_first}
+    (C{--break-delivery}) the first one is not to be recorded: a message
+    lost after its acknowledgement, which the benchmark must catch.
+    """
+
+    def __init__(self, expect: int, drop_first: bool = False) -> None:
+        self.expect = expect
+        self.numbers: set[object] = set()
+        self.to_drop = 1 if drop_first else 0
+        self.done: Deferred[None] = Deferred()
+
+    def arrived(self, number: object) -> bool:
+        """Note that message C{number} arrived; whether to record it."""
+        self.numbers.add(number)
+        keep = not self.to_drop
+        self.to_drop = 0
+        if len(self.numbers) >= self.expect:
+            finish(self.done)
+        return keep
+
+
 def cpu() -> float:
     """This process's CPU time (user + system), in seconds."""
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -47,6 +77,7 @@ def peak_rss_kib() -> int:
 
 
 def rss_kib() -> int:
+    """VmRSS: the resident set size of this process now, in KiB."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):

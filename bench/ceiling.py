@@ -31,11 +31,11 @@ class Raw:
         persistent = spec.get("persistent", True)
         self.pool = HTTPConnectionPool(reactor, persistent=persistent)
         self.pool.maxPersistentPerHost = max(2, spec.get("inflight", 8))
-        self.pool.cachedConnectionTimeout = 1.5  # gunicorn drops idle ones after 2 s
+        self.pool.cachedConnectionTimeout = 1.5  # type: ignore[assignment]  # gunicorn drops idle ones after 2 s
         self.pool.retryAutomatically = False
         self.http = HTTPClient(Agent(reactor, pool=self.pool))
         self.base = f"{spec['url']}/v2/queues/{spec['queue']}"
-        self.headers = {
+        self.headers: dict[bytes | str, list[bytes | str]] = {
             b"Client-ID": [str(uuid.uuid4()).encode()],
             b"X-Project-ID": [spec["project"].encode()],
             b"Content-Type": [b"application/json"],

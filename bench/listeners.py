@@ -32,7 +32,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, serverFromString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from bench._common import run_driver
+from bench._common import finish, run_driver
 
 
 class Notifications:
@@ -45,6 +45,7 @@ class Notifications:
         self.deliveries: list[dict] = []
         self.requests: list[float] = []
         self.others = 0  # notifications that were not one of our timestamped posts
+        self.numbers: set[object] = set()  # the messages heard, by body["n"]
         self.done: Deferred[None] = Deferred()
 
     def heard(self, document: Any) -> None:
@@ -55,9 +56,10 @@ class Notifications:
             self.others += 1
             return
         self.latencies.append(now - body["t"])
-        self.deliveries.append({"t": body["t"], "cb": now, "claim": None, "wake": now})
-        if len(self.latencies) >= self.expect and not self.done.called:
-            self.done.callback(None)
+        self.deliveries.append({"t": body["t"], "cb": now, "claim": None, "wake": now, "n": body.get("n")})
+        self.numbers.add(body.get("n"))
+        if len(self.numbers) >= self.expect:
+            finish(self.done)
 
     def result(self) -> dict:
         return {"latencies": self.latencies, "requests": self.requests, "deliveries": self.deliveries,
@@ -149,8 +151,8 @@ async def webhook(reactor: Any, spec: dict) -> dict:
     site.noisy = False
     port = await serverFromString(reactor, "tcp:0:interface=127.0.0.1").listen(site)
     sink = f"http://127.0.0.1:{port.getHost().port}/sink"
-    headers = {"Client-ID": str(uuid.uuid4()), "X-Project-ID": spec["project"],
-               "Content-Type": "application/json"}
+    headers: dict[str | bytes, str | bytes] = {
+        "Client-ID": str(uuid.uuid4()), "X-Project-ID": spec["project"], "Content-Type": "application/json"}
     base = f"{spec['url']}/v2/queues/{spec['queue']}/subscriptions"
     heard.requests.append(time.time())
     response = await treq.post(base, json.dumps({"subscriber": sink, "ttl": 3600}).encode(),
@@ -169,7 +171,7 @@ async def webhook(reactor: Any, spec: dict) -> dict:
 
 async def _listen(reactor: Any, spec: dict, heard: Notifications) -> None:
     """Say READY, then wait for every notification or the deadline."""
-    timeout = reactor.callLater(spec["deadline"], lambda: heard.done.called or heard.done.callback(None))
+    timeout = reactor.callLater(spec["deadline"], finish, heard.done)
     print("READY", flush=True)
     await heard.done
     if timeout.active():

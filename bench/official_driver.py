@@ -89,7 +89,8 @@ def poll_latency(spec: dict) -> dict:
     print("READY", flush=True)
     deliveries: list[dict] = []
     claims: list[list[float]] = []
-    while len(latencies) < expect and time.time() < deadline:
+    arrived: set = set()  # the messages got, by body["n"]: done once every one came
+    while len(arrived) < expect and time.time() < deadline:
         sent = time.time()
         requests.append(sent)
         messages = list(queue.claim(ttl=CLAIM_TTL, grace=CLAIM_GRACE, limit=10))
@@ -97,7 +98,9 @@ def poll_latency(spec: dict) -> dict:
         claims.append([sent, now])
         for m in messages:
             latencies.append(now - m.body["t"])
-            deliveries.append({"t": m.body["t"], "cb": now, "claim": [sent, now], "wake": None})
+            deliveries.append({"t": m.body["t"], "cb": now, "claim": [sent, now], "wake": None,
+                               "n": m.body.get("n")})
+            arrived.add(m.body.get("n"))
         for m in messages:
             requests.append(time.time())
             m.delete()

@@ -23,9 +23,8 @@ import time
 from typing import Any
 
 from twisted.internet import task
-from twisted.internet.defer import Deferred
 
-from bench._common import cpu, run_driver
+from bench._common import Arrivals, cpu, finish, run_driver
 from bench.tx_driver import connect, delivery
 from txzaqar.push import WebhookPush
 from txzaqar.subscriber import Subscriber
@@ -51,7 +50,7 @@ def subscriber(reactor: Any, spec: dict, claims: list[list[float]] | None = None
         wakes.append(time.time())
         wake(queue_name)
 
-    sub.wake = stamping  # type: ignore[method-assign]
+    sub.wake = stamping
     return sub, stamps, wakes
 
 
@@ -71,27 +70,28 @@ async def latency(reactor: Any, spec: dict) -> dict:
     sub, stamps, wakes = subscriber(reactor, spec, claims)
     latencies: list[float] = []
     deliveries: list[dict] = []
-    done: Deferred[None] = Deferred()
+    arrivals = Arrivals(spec["expect"], spec.get("drop_first", False))
 
     def callback(message: Any) -> None:
-        latencies.append(time.time() - message.body["t"])
-        deliveries.append(delivery(message.body["t"], claims, wakes))
-        if len(latencies) >= spec["expect"] and not done.called:
-            done.callback(None)
+        now = time.time()
+        if arrivals.arrived(message.body.get("n")):
+            latencies.append(now - message.body["t"])
+            deliveries.append({**delivery(message.body["t"], claims, wakes), "n": message.body.get("n")})
 
     sub.subscribe(spec["queue"], callback)
     sub.startService()
     up_after = await wait_up(reactor, sub, 1, 30.0)
     states = sub.push_states()
-    timeout = reactor.callLater(spec["deadline"], lambda: done.called or done.callback(None))
+    timeout = reactor.callLater(spec["deadline"], finish, arrivals.done)
     print("READY", flush=True)
-    await done
+    await arrivals.done
     if timeout.active():
         timeout.cancel()
     stats = dict(sub.stats)
     await sub.stopService()
     return {"latencies": latencies, "requests": stamps, "deliveries": deliveries, "claims": claims,
-            "wakes": len(wakes), "push_up_after": up_after, "push_states": states, "stats": stats}
+            "wakes": len(wakes), "wake_stamps": wakes, "push_up_after": up_after, "push_states": states,
+            "stats": stats}
 
 
 async def many(reactor: Any, spec: dict) -> dict:

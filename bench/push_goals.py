@@ -19,7 +19,9 @@ WebSocket transport):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
+
+from bench.stats import nearest_rank
 
 OFFICIAL_01 = "official poll 0.1s"
 OFFICIAL_1 = "official poll 1s"
@@ -78,13 +80,7 @@ def pooled_difference(latencies: list[dict], a: str, b: str, q: float) -> float 
             pools[record["variant"]].extend(record["ms"])
     if not pools[a] or not pools[b]:
         return None
-    return _percentile(pools[a], q) - _percentile(pools[b], q)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest rank, as the table's."""
-    s = sorted(values)
-    return s[max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))]
+    return nearest_rank(pools[a], q) - nearest_rank(pools[b], q)
 
 
 def latency_spec(kind: str, settings: dict, *, url: str, project: str, queue: str, websocket_url: str,
@@ -105,17 +101,30 @@ def latency_spec(kind: str, settings: dict, *, url: str, project: str, queue: st
     raise ValueError(f"unknown latency kind {kind!r}")
 
 
-Goal = tuple[str, "float | None", Callable[[float], bool], str]
+class Goal(NamedTuple):
+    """One goal for the summary to judge."""
+
+    text: str
+    measured: float | None
+    ok: Callable[[float], bool]
+    fmt: str
+    #: about 1,000 idle queues: judged only on a run that used that many
+    many_queues: bool = False
+
+
+def _at_most(bound: float) -> Callable[[float], bool]:
+    return lambda x: x <= bound
 
 
 def goals(value: Callable[[str, str, str, str], float | None],
-          ratio: Callable[[str, str, str, str, str], float | None]) -> list[Goal]:
+          ratio: Callable[[str, str, str, str, str], float | None], queues: int) -> list[Goal]:
     """
-    The push goals, as ``(text, measured, ok, format)`` for the summary.
+    The push goals, for the summary to judge.
 
     @param value: ``(workload, server, variant, metric)`` -> the median over repetitions.
     @param ratio: ``(workload, server, variant, metric, reference)`` -> the median
         of the per-repetition ratios.
+    @param queues: The idle queues the many-queues workload used (the row labels carry it).
     """
     g = "gunicorn"
     out: list[Goal] = []
@@ -125,33 +134,25 @@ def goals(value: Callable[[str, str, str, str], float | None],
         return None if x is None or y is None else x - y
 
     for transport, (row, bare) in PUSH_ROWS.items():
-        out.append((f"{transport} push adds <= one claim: p50 post->callback within 8 ms of the bare "
-                    "listener's post->notification",
-                    diff(row, bare, "p50 ms"), lambda x: x <= 8, "{:+.1f} ms"))
-        out.append((f"{transport} push adds <= one claim: p99 within 20 ms of the bare listener's",
-                    diff(row, bare, "p99 ms"), lambda x: x <= 20, "{:+.1f} ms"))
+        out.append(Goal(f"{transport} push adds <= one claim: p50 post->callback within 8 ms of the bare "
+                        "listener's post->notification",
+                        diff(row, bare, "p50 ms"), _at_most(8), "{:+.1f} ms"))
+        out.append(Goal(f"{transport} push adds <= one claim: p99 within 20 ms of the bare listener's",
+                        diff(row, bare, "p99 ms"), _at_most(20), "{:+.1f} ms"))
         bound = P50_BOUND[transport]
-        out.append((f"{transport} push: p50 post->callback <= {bound:.0f} ms",
-                    value("latency", g, row, "p50 ms"), lambda x, b=bound: x <= b, "{:.1f} ms"))
-        out.append((f"{transport} push: p50 at least 2x better than {OFFICIAL_01}",
-                    ratio("latency", g, row, "p50 ms", OFFICIAL_01), lambda x: x <= 0.5, "x{:.2f}"))
-        out.append((f"{transport} push: idle req/s at most 1/100 of {OFFICIAL_01}",
-                    ratio("latency", g, row, "idle req/s", OFFICIAL_01), lambda x: x <= 0.01, "x{:.3f}"))
-        out.append((f"{transport} push: idle <= 0.05 HTTP requests/s per queue (the safety poll)",
-                    value("latency", g, row, "idle req/s"), lambda x: x <= 0.05, "{:.3f} req/s"))
-        out.append((f"{transport} push: idle client CPU no higher than {OFFICIAL_1}",
-                    diff(row, OFFICIAL_1, "idle client CPU %"), lambda x: x <= 0, "{:+.3f} points"))
+        out.append(Goal(f"{transport} push: p50 post->callback <= {bound:.0f} ms",
+                        value("latency", g, row, "p50 ms"), _at_most(bound), "{:.1f} ms"))
+        out.append(Goal(f"{transport} push: p50 at least 2x better than {OFFICIAL_01}",
+                        ratio("latency", g, row, "p50 ms", OFFICIAL_01), _at_most(0.5), "x{:.2f}"))
+        out.append(Goal(f"{transport} push: idle req/s at most 1/100 of {OFFICIAL_01}",
+                        ratio("latency", g, row, "idle req/s", OFFICIAL_01), _at_most(0.01), "x{:.3f}"))
+        out.append(Goal(f"{transport} push: idle <= 0.05 HTTP requests/s per queue (the safety poll)",
+                        value("latency", g, row, "idle req/s"), _at_most(0.05), "{:.3f} req/s"))
+        out.append(Goal(f"{transport} push: idle client CPU no higher than {OFFICIAL_1}",
+                        diff(row, OFFICIAL_1, "idle client CPU %"), _at_most(0), "{:+.3f} points"))
     for transport in MANY_PUSH:
-        out.append((f"1,000 idle queues with {transport} push: <= 5 requests/s",
-                    _many(value, transport), lambda x: x <= 5, "{:.2f} req/s"))
+        measured = value("many queues", g, f"Subscriber with {transport} push on {queues} idle queues",
+                         "req/s backed off")
+        out.append(Goal(f"1,000 idle queues with {transport} push: <= 5 requests/s",
+                        measured, _at_most(5), "{:.2f} req/s", many_queues=True))
     return out
-
-
-def _many(value: Callable[[str, str, str, str], float | None], transport: str) -> float | None:
-    # the row's label carries the queue count (20 in the smoke run)
-    for queues in (1000, 20):
-        found = value("many queues", "gunicorn", f"Subscriber with {transport} push on {queues} idle queues",
-                      "req/s backed off")
-        if found is not None:
-            return found
-    return None

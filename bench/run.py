@@ -12,6 +12,13 @@ per-repetition ratios: every ratio compares measurements taken seconds
 apart), checks the goals of issue 6, and writes JSON (and a PNG plot) under
 ``bench/results/``.
 
+It is a gate (L{bench.verdict}): it exits 3 when a run lost, missed or
+duplicated a message or a driver failed, and 4 when a full run was correct
+but a goal was NOT MET; a smoke run judges correctness only.  The hidden
+``--break-delivery`` switch makes every Subscriber latency driver drop the
+first message it gets (acknowledged, never recorded), so that
+``python -m bench.gate_check`` can show the gate fails.
+
 Everything is bounded: request loops have a request budget, drivers a
 timeout, and only loopback servers started here are contacted.
 """
@@ -24,18 +31,20 @@ import json
 import os
 import random
 import select
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import push_goals, timing
+from bench import push_goals, summary, timing, verdict
 from bench._venv import ensure_bench_venv, has_matplotlib
+from bench.stats import nearest_rank
 from txzaqar.testing.servers import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +55,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PUSH_SERVER = "gunicorn-push"
 
 #: Sizes of the full run and of the seconds-long smoke run (CI).
-FULL = {
+FULL: dict[str, Any] = {
     "post": {"post1": (1, 2000), "post10": (10, 10000), "post20": (20, 20000)},
     "consume": 5000,
     # 60 messages: a p50 of 25 wanders by +-10 ms between repetitions (its standard error)
@@ -55,7 +64,7 @@ FULL = {
     "memory": {"backlog": 100_000, "duration": 45.0, "callback_delay": 0.01},
     "many": {"queues": 1000, "settle": 35.0, "window": 60.0},
 }
-SMOKE = {
+SMOKE: dict[str, Any] = {
     "post": {"post1": (1, 40), "post10": (10, 200), "post20": (20, 400)},
     "consume": 200,
     "latency": {"expect": 3, "gap": (0.05, 0.3), "idle": 1.0},
@@ -86,6 +95,12 @@ TRADEOFF_VARIANTS = [
 ]
 
 
+#: The latency drivers C{--break-delivery} breaks: the Subscriber's (polling and push).
+BREAKABLE = ("tx", "push")
+#: The workloads that run on the plain servers (the others run on L{PUSH_SERVER}).
+PLAIN_WORKLOADS = {"post", "consume", "memory"}
+
+
 def say(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
@@ -109,7 +124,17 @@ def group_cpu(pgid: int) -> float:
     return sum((int(f[11]) + int(f[12])) / CLK_TCK for f in group_stats(pgid))
 
 
+class DriverFailed(Exception):
+    """A driver exited non-zero, printed no result, never became ready or ran past its timeout."""
+
+
+class PostFailed(Exception):
+    """The orchestrator's own post of a latency message failed."""
+
+
 class Drivers:
+    """Runs the drivers, each in a process of its own; a failure raises L{DriverFailed}."""
+
     def __init__(self, bench_python: Path) -> None:
         self.bench_python = bench_python
 
@@ -132,15 +157,18 @@ class Drivers:
     def _result(cmd: list[str], rc: int, out: str, err: str) -> dict:
         lines = [line for line in out.splitlines() if line.startswith("{")]
         if rc != 0 or not lines:
-            raise RuntimeError(
+            raise DriverFailed(
                 f"driver failed (exit {rc}): {cmd[:3]} {cmd[-1][:200]}\n--- stderr ---\n{err[-3000:]}"
             )
         return json.loads(lines[-1])
 
     def run(self, kind: str, spec: dict, timeout: float) -> dict:
         cmd = self.command(kind, spec)
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                           env=self._env(), stdin=subprocess.DEVNULL)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                               env=self._env(), stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise DriverFailed(f"driver ran past its {timeout:.0f} s timeout: {cmd[:3]} {cmd[-1][:200]}")
         return self._result(cmd, p.returncode, p.stdout, p.stderr)
 
     def run_fed(self, kind: str, spec: dict, feed: Callable[[subprocess.Popen], dict],
@@ -160,9 +188,13 @@ class Drivers:
                 if not ready or not line:
                     p.kill()
                     out, err = p.communicate()
-                    raise RuntimeError(f"driver never became ready: {cmd[:3]}\n{err[-3000:]}")
+                    raise DriverFailed(f"driver never became ready: {cmd[:3]}\n{err[-3000:]}")
             fed = feed(p)
             out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise DriverFailed(f"driver ran past its {timeout:.0f} s timeout: {cmd[:3]} {cmd[-1][:200]}")
         except BaseException:
             if p.poll() is None:
                 p.kill()
@@ -176,24 +208,16 @@ class Drivers:
 # ---------------------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.sizes = SMOKE if args.smoke else FULL
+        self.sizes: dict[str, Any] = SMOKE if args.smoke else FULL
         if args.latency_messages:
             self.sizes = {**self.sizes, "latency": {**self.sizes["latency"], "expect": args.latency_messages}}
         self.run_id = uuid.uuid4().hex[:6]
         self.project = f"bench-{self.run_id}"
         self.records: list[dict] = []
+        self.problems: list[verdict.Problem] = []
         self.extra: dict[str, Any] = defaultdict(list)
         self.servers: dict[str, ZaqarServer] = {}
         self.drivers: Drivers | None = None
@@ -212,12 +236,29 @@ class Bench:
         self.records.append({"workload": workload, "server": server, "variant": variant, "rep": rep,
                              "metric": metric, "value": value, **extra})
 
+    def problem(self, workload: str, variant: str, rep: int, what: str) -> None:
+        """Note what makes this run broken (it will exit L{verdict.EXIT_BROKEN})."""
+        found = verdict.Problem(workload, variant, rep, what)
+        self.problems.append(found)
+        say(f"BROKEN: {found.describe()}")
+
+    @contextmanager
+    def guarded(self, workload: str, variant: str, rep: int) -> Iterator[None]:
+        """Run one variant: a failed driver is a problem of the run, and the next variant runs."""
+        try:
+            yield
+        except (DriverFailed, PostFailed) as e:
+            say(str(e))
+            self.problem(workload, variant, rep, "driver failed: " + str(e).splitlines()[0])
+
     def fill(self, server: str, queue: str, n: int) -> None:
+        """Post C{n} messages to C{queue}; L{DriverFailed} if fewer were posted."""
         assert self.drivers is not None
         got = self.drivers.run("ceiling", self.spec(server, queue, op="fill", n=n,
                                                     inflight=TX_INFLIGHT.get(server, 8),
                                                     persistent=server != "builtin"), timeout=600)
-        assert got["messages"] == n, got
+        if got["messages"] != n:
+            raise DriverFailed(f"filling {queue}: {got['messages']} of {n} messages posted")
 
     def post_message(self, server: str, queue: str, doc: Any) -> None:
         url = self.servers[server].url.split("://", 1)[1]
@@ -229,7 +270,9 @@ class Bench:
             resp = conn.getresponse()
             resp.read()
             if resp.status != 201:
-                raise RuntimeError(f"posting to {queue}: {resp.status}")
+                raise PostFailed(f"posting to {queue}: {resp.status}")
+        except OSError as e:
+            raise PostFailed(f"posting to {queue}: {e}")
         finally:
             conn.close()
 
@@ -257,11 +300,12 @@ class Bench:
                     kind = {"official": "official", "txzaqar": "tx", "ceiling": "ceiling"}[variant]
                     spec = self.spec(server, queue, op="post", n=n, per_request=per,
                                      inflight=TX_INFLIGHT[server], persistent=server == "gunicorn")
-                    got = self.drivers.run(kind, spec, timeout=600)
-                    self.record(name, server, variant, rep, "msg/s", got["messages"] / got["seconds"])
-                    self.record(name, server, variant, rep, "client CPU ms/msg",
-                                1000 * got["cpu"] / got["messages"])
-                    say(f"{name:8} {server:8} {variant:10} {got['messages'] / got['seconds']:8.0f} msg/s")
+                    with self.guarded(name, f"{variant} on {server}", rep):
+                        got = self.drivers.run(kind, spec, timeout=600)
+                        self.record(name, server, variant, rep, "msg/s", got["messages"] / got["seconds"])
+                        self.record(name, server, variant, rep, "client CPU ms/msg",
+                                    1000 * got["cpu"] / got["messages"])
+                        say(f"{name:8} {server:8} {variant:10} {got['messages'] / got['seconds']:8.0f} msg/s")
 
     def w_consume(self, rep: int) -> None:
         assert self.drivers is not None
@@ -270,25 +314,37 @@ class Bench:
         for server in self.args.servers:
             variants = ["official documented", "official bulk", "txzaqar Subscriber", "ceiling"]
             for variant in self.order(variants, rep):
-                queue = self.qname("consume", server, rep, variant)
-                self.fill(server, queue, n)
-                if variant.startswith("official"):
-                    mode = "bulk" if variant.endswith("bulk") else "documented"
-                    got = self.drivers.run("official", self.spec(server, queue, op="consume", mode=mode,
-                                                                 limit=10, max_requests=budget), 900)
-                elif variant == "ceiling":
-                    got = self.drivers.run("ceiling", self.spec(
-                        server, queue, op="consume", limit=20, inflight=TX_INFLIGHT[server],
-                        persistent=server == "gunicorn", max_requests=budget), 900)
-                else:
-                    got = self.drivers.run("tx", self.spec(server, queue, op="consume", n=n, timeout=600,
-                                                           options=TX_CONSUME_OPTIONS), 900)
-                if got["messages"] != n:
-                    raise RuntimeError(f"{variant} consumed {got['messages']} of {n}: {got}")
-                self.record("consume", server, variant, rep, "msg/s", n / got["seconds"])
-                self.record("consume", server, variant, rep, "client CPU ms/msg", 1000 * got["cpu"] / n)
-                say(f"consume  {server:8} {variant:20} {n / got['seconds']:8.0f} msg/s "
-                    f"{1000 * got['cpu'] / n:.3f} ms CPU/msg")
+                with self.guarded("consume", f"{variant} on {server}", rep):
+                    self._consume_one(server, variant, rep, n, budget)
+
+    def _consume_one(self, server: str, variant: str, rep: int, n: int, budget: int) -> None:
+        """Fill a queue with C{n} messages and drain it with C{variant}: every one consumed, once."""
+        assert self.drivers is not None
+        queue = self.qname("consume", server, rep, variant)
+        self.fill(server, queue, n)
+        if variant.startswith("official"):
+            mode = "bulk" if variant.endswith("bulk") else "documented"
+            got = self.drivers.run("official", self.spec(server, queue, op="consume", mode=mode,
+                                                         limit=10, max_requests=budget), 900)
+        elif variant == "ceiling":
+            got = self.drivers.run("ceiling", self.spec(
+                server, queue, op="consume", limit=20, inflight=TX_INFLIGHT[server],
+                persistent=server == "gunicorn", max_requests=budget), 900)
+        else:
+            got = self.drivers.run("tx", self.spec(server, queue, op="consume", n=n, timeout=600,
+                                                   options=TX_CONSUME_OPTIONS), 900)
+        wrong = []
+        if got["messages"] != n:
+            wrong.append(f"consumed {got['messages']} of {n} messages")
+        if got.get("callbacks", n) != got.get("delivered", n):
+            wrong.append(f"{got['callbacks'] - got['delivered']} callbacks for messages already delivered")
+        if wrong:
+            self.problem("consume", f"{variant} on {server}", rep, "; ".join(wrong))
+            return
+        self.record("consume", server, variant, rep, "msg/s", n / got["seconds"])
+        self.record("consume", server, variant, rep, "client CPU ms/msg", 1000 * got["cpu"] / n)
+        say(f"consume  {server:8} {variant:20} {n / got['seconds']:8.0f} msg/s "
+            f"{1000 * got['cpu'] / n:.3f} ms CPU/msg")
 
     def _latency_one(self, workload: str, rep: int, label: str, kind: str, settings: dict) -> None:
         assert self.drivers is not None
@@ -300,6 +356,8 @@ class Bench:
         spec = push_goals.latency_spec(kind, settings, url=srv.url, project=self.project, queue=queue,
                                        websocket_url=srv.websocket_url, expect=size["expect"],
                                        deadline=deadline)
+        if self.args.break_delivery and kind in BREAKABLE:
+            spec["drop_first"] = True
         ws_pid = srv.websocket.pid if srv.websocket is not None else None
 
         def server_cpu() -> float:
@@ -311,19 +369,30 @@ class Bench:
             s0, c0, w0 = server_cpu(), proc_cpu(p.pid), time.time()
             time.sleep(size["idle"])
             s1, c1, w1 = server_cpu(), proc_cpu(p.pid), time.time()
-            for _ in range(size["expect"]):
+            for n in range(size["expect"]):
                 time.sleep(rng.uniform(*size["gap"]))
-                self.post_message(PUSH_SERVER, queue, {"body": {"t": time.time()}, "ttl": 300})
+                self.post_message(PUSH_SERVER, queue, {"body": {"t": time.time(), "n": n}, "ttl": 300})
             return {"window": (w0, w1), "client_cpu": c1 - c0, "server_cpu": s1 - s0}
 
-        got, fed = self.drivers.run_fed(kind, spec, feed, timeout=deadline + 30)
-        lat = [1000 * x for x in got["latencies"]]
+        failed = len(self.problems)
+        with self.guarded(workload, label, rep):
+            got, fed = self.drivers.run_fed(kind, spec, feed, timeout=deadline + 30)
+        if len(self.problems) > failed:
+            return
         w0, w1 = fed["window"]
+        delivered = [d.get("n") for d in got.get("deliveries", [])]
+        wrong = verdict.delivery_problems(range(size["expect"]), delivered)
+        self.extra["deliveries"].append({"variant": label, "rep": rep, "deliveries": got.get("deliveries"),
+                                         "claims": got.get("claims"), "window": [w0, w1],
+                                         "wakes": got.get("wakes"), "broken": bool(wrong)})
+        for what in wrong:
+            self.problem(workload, label, rep, what)
+        if wrong:
+            return  # its figures would be a broken run's
+        lat = [1000 * x for x in got["latencies"]]
         idle_rate = sum(1 for s in got["requests"] if w0 <= s < w1) / (w1 - w0)
-        if len(lat) < size["expect"]:
-            say(f"WARNING: {label}: only {len(lat)} of {size['expect']} messages arrived")
-        self.record(workload, server, label, rep, "p50 ms", pct(lat, 50))
-        self.record(workload, server, label, rep, "p99 ms", pct(lat, 99))
+        self.record(workload, server, label, rep, "p50 ms", nearest_rank(lat, 50))
+        self.record(workload, server, label, rep, "p99 ms", nearest_rank(lat, 99))
         self.record(workload, server, label, rep, "idle req/s", idle_rate)
         self.record(workload, server, label, rep, "idle client CPU %", 100 * fed["client_cpu"] / (w1 - w0))
         self.record(workload, server, label, rep, "idle server CPU %", 100 * fed["server_cpu"] / (w1 - w0))
@@ -334,9 +403,7 @@ class Bench:
             if value is not None:
                 self.record(workload, server, label, rep, f"split: {metric}", value)
         self.extra["latencies"].append({"variant": label, "rep": rep, "ms": lat})
-        self.extra["deliveries"].append({"variant": label, "rep": rep, "deliveries": got.get("deliveries"),
-                                         "claims": got.get("claims"), "window": [w0, w1]})
-        say(f"{workload} {label:36} p50 {pct(lat, 50):7.1f} ms p99 {pct(lat, 99):7.1f} ms "
+        say(f"{workload} {label:36} p50 {nearest_rank(lat, 50):7.1f} ms p99 {nearest_rank(lat, 99):7.1f} ms "
             f"idle {idle_rate:5.2f} req/s")
 
     def w_latency(self, rep: int) -> None:
@@ -360,45 +427,50 @@ class Bench:
         for variant in self.order(["idle", "backlog"], rep):
             queue = self.qname("mem", rep, variant)
             n = size["backlog"] if variant == "backlog" else 0
-            if n:
-                say(f"filling {n} messages for the memory run ...")
-                self.fill(server, queue, n)
-            got = self.drivers.run("tx", self.spec(server, queue, op="memory", n=n,
-                                                   duration=size["duration"],
-                                                   callback_delay=size["callback_delay"]),
-                                   timeout=size["duration"] + 120)
             label = f"Subscriber {'draining backlog' if n else 'idle'}"
-            self.record("memory", server, label, rep, "peak RSS MiB", got["peak_rss_kib"] / 1024)
-            self.record("memory", server, label, rep, "processed", got["processed"])
-            self.extra["rss"].append({"variant": label, "rep": rep, "samples_kib": got["rss_samples_kib"]})
-            say(f"memory {label:28} peak {got['peak_rss_kib'] / 1024:6.1f} MiB, "
-                f"{got['processed']} processed in {got['seconds']:.0f}s")
+            with self.guarded("memory", label, rep):
+                if n:
+                    say(f"filling {n} messages for the memory run ...")
+                    self.fill(server, queue, n)
+                got = self.drivers.run("tx", self.spec(server, queue, op="memory", n=n,
+                                                       duration=size["duration"],
+                                                       callback_delay=size["callback_delay"]),
+                                       timeout=size["duration"] + 120)
+                self.record("memory", server, label, rep, "peak RSS MiB", got["peak_rss_kib"] / 1024)
+                self.record("memory", server, label, rep, "processed", got["processed"])
+                self.extra["rss"].append({"variant": label, "rep": rep, "samples_kib": got["rss_samples_kib"]})
+                say(f"memory {label:28} peak {got['peak_rss_kib'] / 1024:6.1f} MiB, "
+                    f"{got['processed']} processed in {got['seconds']:.0f}s")
 
     def w_many(self, rep: int) -> None:
         assert self.drivers is not None
         if "gunicorn" not in self.args.servers:
             return
         size = self.sizes["many"]
-        got = self.drivers.run("tx", self.spec(PUSH_SERVER, self.qname("many", rep), op="many", **size),
-                               timeout=size["settle"] + size["window"] + 120)
         label = f"Subscriber on {size['queues']} idle queues"
-        self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
-        self.record("many queues", "gunicorn", label, rep, "client CPU %", 100 * got["cpu"] / got["window"])
-        self.record("many queues", "gunicorn", label, rep, "req in 1st second", got["first_second_requests"])
-        say(f"many queues: {got['requests_per_s']:.1f} req/s after {size['settle']}s "
-            f"({got['first_second_requests']} requests in the first second)")
+        with self.guarded("many queues", label, rep):
+            got = self.drivers.run("tx", self.spec(PUSH_SERVER, self.qname("many", rep), op="many", **size),
+                                   timeout=size["settle"] + size["window"] + 120)
+            self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
+            self.record("many queues", "gunicorn", label, rep, "client CPU %", 100 * got["cpu"] / got["window"])
+            self.record("many queues", "gunicorn", label, rep, "req in 1st second",
+                        got["first_second_requests"])
+            say(f"many queues: {got['requests_per_s']:.1f} req/s after {size['settle']}s "
+                f"({got['first_second_requests']} requests in the first second)")
         srv = self.servers[PUSH_SERVER]
         for source in push_goals.MANY_PUSH:
             label = f"Subscriber with {source} push on {size['queues']} idle queues"
             spec = self.spec(PUSH_SERVER, self.qname("many", source, rep), op="many", push=source,
                              websocket_url=srv.websocket_url, **size)
-            got = self.drivers.run("push", spec, timeout=size["settle"] + size["window"] + 180)
-            self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
-            self.record("many queues", "gunicorn", label, rep, "client CPU %", 100 * got["cpu"] / got["window"])
-            self.record("many queues", "gunicorn", label, rep, "queues with push up", got["push_up_queues"])
-            self.record("many queues", "gunicorn", label, rep, "s until push up", got["push_up_after"])
-            say(f"many queues, {source} push: {got['requests_per_s']:.2f} req/s after {size['settle']}s, "
-                f"push up for {got['push_up_queues']} queues after {got['push_up_after']:.1f}s")
+            with self.guarded("many queues", label, rep):
+                got = self.drivers.run("push", spec, timeout=size["settle"] + size["window"] + 180)
+                self.record("many queues", "gunicorn", label, rep, "req/s backed off", got["requests_per_s"])
+                self.record("many queues", "gunicorn", label, rep, "client CPU %",
+                            100 * got["cpu"] / got["window"])
+                self.record("many queues", "gunicorn", label, rep, "queues with push up", got["push_up_queues"])
+                self.record("many queues", "gunicorn", label, rep, "s until push up", got["push_up_after"])
+                say(f"many queues, {source} push: {got['requests_per_s']:.2f} req/s after {size['settle']}s, "
+                    f"push up for {got['push_up_queues']} queues after {got['push_up_after']:.1f}s")
 
     WORKLOADS = {
         "post": w_post, "consume": w_consume, "latency": w_latency, "tradeoff": w_tradeoff,
@@ -412,7 +484,8 @@ class Bench:
         self.drivers = Drivers(ensure_bench_venv() / "bin" / "python")
         redis = RedisServer(venv=venv)
         redis.start()
-        for mode in self.args.servers:
+        # only the post, consume and memory workloads use the plain servers
+        for mode in self.args.servers if PLAIN_WORKLOADS & set(self.args.only) else ():
             server = ZaqarServer(redis, mode=mode, venv=venv, name=f"bench-{mode}-{self.run_id}")
             server.start()
             self.servers[mode] = server
@@ -430,6 +503,12 @@ class Bench:
                                                   persistent=mode != "builtin", max_requests=200), 120)
 
     def run(self) -> int:
+        """
+        Start the servers, run every workload C{--reps} times, stop the
+        servers, then L{finish}.
+
+        @return: The exit status (L{verdict.exit_status}).
+        """
         started = time.monotonic()
         try:
             self.start()
@@ -439,9 +518,22 @@ class Bench:
                     self.WORKLOADS[name](self, rep)
         finally:
             stop_all()
-        elapsed = time.monotonic() - started
-        table, goals = summarize(self.records, self.extra["latencies"])
-        text = render(table, goals, self.args, elapsed)
+        return self.finish(time.monotonic() - started)
+
+    def finish(self, elapsed: float) -> int:
+        """
+        Print the table, the goals and the verdict; write the JSON and
+        text (and the plot) under C{--out}.
+
+        @return: The exit status (L{verdict.exit_status}).
+        """
+        scale = summary.Scale(smoke=self.args.smoke, queues=self.sizes["many"]["queues"])
+        table, goals = summary.summarize(self.records, self.extra["latencies"], scale)
+        status = verdict.exit_status(self.problems, goals)
+        text = "\n\n".join([
+            summary.render(table, goals, smoke=self.args.smoke, reps=self.args.reps, elapsed=elapsed),
+            verdict.render(self.problems, goals, self.args.smoke),
+        ])
         sys.stderr.flush()
         print(text, flush=True)
         out = Path(self.args.out)
@@ -450,6 +542,7 @@ class Bench:
         data = {
             "args": {k: v for k, v in vars(self.args).items()}, "sizes": self.sizes,
             "elapsed_s": elapsed, "records": self.records, "table": table, "goals": goals,
+            "problems": [asdict(p) for p in self.problems], "exit_status": status,
             **self.extra,
         }
         json_path = out / f"{stem}.json"
@@ -458,7 +551,7 @@ class Bench:
         say(f"wrote {json_path} and {out / f'{stem}.txt'}")
         if not self.args.no_plot:
             self.plot(json_path, out / f"{stem}.png")
-        return 0
+        return status
 
     def plot(self, json_path: Path, png: Path) -> None:
         assert self.drivers is not None
@@ -474,149 +567,6 @@ class Bench:
             say(f"plotting failed (exit {rc}); the table and JSON are complete")
 
 
-# ---------------------------------------------------------------------------
-# summary
-# ---------------------------------------------------------------------------
-
-#: workload -> the reference variant ratios are computed against.
-REFERENCE = {
-    "post1": "official", "post10": "official", "post20": "official",
-    "consume": "official documented", "latency": "official poll 0.1s",
-}
-
-
-def summarize(records: list[dict], latencies: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        groups[(r["workload"], r["server"], r["variant"], r["metric"])].append(r)
-    by_rep = {(r["workload"], r["server"], r["variant"], r["metric"], r["rep"]): r["value"] for r in records}
-
-    def ratios(w: str, s: str, v: str, m: str, ref: str) -> list[float]:
-        out = []
-        for (w2, s2, v2, m2, rep), value in by_rep.items():
-            if (w2, s2, v2, m2) == (w, s, v, m):
-                base = by_rep.get((w, s, ref, m, rep))
-                if base:
-                    out.append(value / base)
-        return out
-
-    table = []
-    for (w, s, v, m), rs in groups.items():
-        values = [r["value"] for r in rs]
-        row = {"workload": w, "server": s, "variant": v, "metric": m, "n": len(values),
-               "min": min(values), "median": statistics.median(values), "max": max(values)}
-        ref = REFERENCE.get(w)
-        if ref and v != ref:
-            rr = ratios(w, s, v, m, ref)
-            if rr:
-                row["ratio"] = statistics.median(rr)
-                row["ratio_min"], row["ratio_max"] = min(rr), max(rr)
-                row["ratio_to"] = ref
-        table.append(row)
-
-    def median_ratio(w: str, s: str, v: str, m: str, ref: str) -> float | None:
-        rr = ratios(w, s, v, m, ref)
-        return statistics.median(rr) if rr else None
-
-    def median_value(w: str, s: str, v: str, m: str) -> float | None:
-        vals = [r["value"] for r in groups.get((w, s, v, m), [])]
-        return statistics.median(vals) if vals else None
-
-    goals: list[dict] = []
-
-    def goal(text: str, measured: float | None, ok: Callable[[float], bool], fmt: str = "{:.2f}") -> None:
-        goals.append({"goal": text, "measured": measured,
-                      "shown": "n/a" if measured is None else fmt.format(measured),
-                      "met": None if measured is None else bool(ok(measured))})
-
-    g = "gunicorn"
-    sub = "txzaqar Subscriber"
-    goal("consume: Subscriber >= 6x official documented loop",
-         median_ratio("consume", g, sub, "msg/s", "official documented"), lambda x: x >= 6, "x{:.2f}")
-    goal("consume: Subscriber >= 1.5x official bulk-delete loop",
-         median_ratio("consume", g, sub, "msg/s", "official bulk"), lambda x: x >= 1.5, "x{:.2f}")
-    goal("consume: Subscriber >= 90% of the raw treq ceiling",
-         median_ratio("consume", g, sub, "msg/s", "ceiling"), lambda x: x >= 0.9, "{:.0%}")
-    goal("post 1/request: txzaqar >= 2x official",
-         median_ratio("post1", g, "txzaqar", "msg/s", "official"), lambda x: x >= 2, "x{:.2f}")
-    for name in ("post10", "post20"):
-        goal(f"{name}: txzaqar >= 1.8x official",
-             median_ratio(name, g, "txzaqar", "msg/s", "official"), lambda x: x >= 1.8, "x{:.2f}")
-    for name in ("post1", "post10", "post20"):
-        goal(f"{name} on the built-in server: txzaqar >= 1x official",
-             median_ratio(name, "builtin", "txzaqar", "msg/s", "official"), lambda x: x >= 1.0, "x{:.2f}")
-    for ref in ("official documented", "official bulk"):
-        goal(f"client CPU per consumed message <= 1/5 of {ref}",
-             median_ratio("consume", g, sub, "client CPU ms/msg", ref), lambda x: x <= 0.2, "x{:.3f}")
-    off01 = "official poll 0.1s"
-    tx01 = "txzaqar Subscriber poll 0.115s"
-    if median_value("latency", g, tx01, "p50 ms") is None:
-        tx01 = "txzaqar Subscriber poll 0.1s"  # e.g. --only tradeoff
-    goal(f"idle: {tx01} idle req/s within 5 % of official poll 0.1s (same idle cost)",
-         median_ratio("latency", g, tx01, "idle req/s", off01), lambda x: x <= 1.05, "x{:.2f}")
-    goal(f"idle: {tx01} p50 post->callback <= 60 ms",
-         median_value("latency", g, tx01, "p50 ms"), lambda x: x <= 60, "{:.1f} ms")
-    goal(f"idle: {tx01} p99 post->callback <= 120 ms",
-         median_value("latency", g, tx01, "p99 ms"), lambda x: x <= 120, "{:.1f} ms")
-    goal(f"poll mode: {tx01} p50 no higher than {off01}'s (every repetition's messages pooled)",
-         push_goals.pooled_difference(latencies or [], tx01, off01, 50), lambda x: x <= 0, "{:+.1f} ms")
-    backlog = median_value("memory", g, "Subscriber draining backlog", "peak RSS MiB")
-    idle = median_value("memory", g, "Subscriber idle", "peak RSS MiB")
-    goal("memory: peak RSS draining the backlog within 20 MB of an idle Subscriber",
-         None if backlog is None or idle is None else backlog - idle, lambda x: x <= 20 * 1e6 / 2**20,
-         "+{:.1f} MiB")
-    many = [r for r in table if r["workload"] == "many queues" and r["metric"] == "req/s backed off"
-            and r["variant"].startswith("Subscriber on ")]
-    goal("1,000 idle queues: <= 50 requests/s once backed off",
-         many[0]["median"] if many else None, lambda x: x <= 50, "{:.1f} req/s")
-    for args in push_goals.goals(median_value, median_ratio):
-        goal(*args)
-    return table, goals
-
-
-def _num(x: float) -> str:
-    if x != x:
-        return "nan"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    if abs(x) >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def render(table: list[dict], goals: list[dict], args: argparse.Namespace, elapsed: float) -> str:
-    head = ["workload", "server", "client", "metric", "min", "median", "max", "ratio (min-max)"]
-    rows = []
-    for r in table:
-        ratio = ""
-        if "ratio" in r:
-            ratio = f"x{r['ratio']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
-        rows.append([r["workload"], r["server"], r["variant"], r["metric"], _num(r["min"]),
-                     _num(r["median"]), _num(r["max"]), ratio])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
-    lines = [
-        f"txzaqar benchmark ({'smoke' if args.smoke else 'full'}, {args.reps} repetitions, "
-        f"{elapsed:.0f}s); ratios: median of per-repetition ratios to "
-        + ", ".join(sorted(set(f"{k}: {v}" for k, v in REFERENCE.items()))),
-        "",
-        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)),
-        "  ".join("-" * w for w in widths),
-    ]
-    prev = None
-    for row in rows:
-        if prev is not None and row[0] != prev:
-            lines.append("")
-        prev = row[0]
-        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
-    lines += ["", "goals (gunicorn gthread server unless stated):"]
-    for g in goals:
-        mark = {True: "MET    ", False: "NOT MET", None: "n/a    "}[g["met"]]
-        lines.append(f"  {mark}  {g['goal']}: {g['shown']}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition (seconds; CI)")
@@ -628,9 +578,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated words: only the latency variants whose label has one "
                              "(e.g. 'push,bare,0.1s')")
     parser.add_argument("--latency-messages", type=int, default=None,
-                        help="messages per latency variant (default 25; 3 with --smoke)")
+                        help="messages per latency variant (default 60; 3 with --smoke)")
     parser.add_argument("--out", default=str(BENCH / "results"), help="where JSON/text/PNG go")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    # hidden: for bench.gate_check only (README "Benchmarks")
+    parser.add_argument("--break-delivery", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.smoke else 3)
     args.servers = [s for s in args.servers.split(",") if s]
@@ -642,4 +594,16 @@ def main(argv: list[str] | None = None) -> int:
     for s in args.servers:
         if s not in ("gunicorn", "builtin"):
             parser.error(f"unknown server {s!r}")
+    if args.break_delivery and not breakable(args):
+        parser.error("--break-delivery needs a Subscriber latency variant on gunicorn "
+                     "(--only latency, --servers gunicorn)")
     return Bench(args).run()
+
+
+def breakable(args: argparse.Namespace) -> bool:
+    """Whether the run has a latency variant that C{--break-delivery} breaks."""
+    if "gunicorn" not in args.servers:
+        return False
+    chosen = [v for v in LATENCY_VARIANTS
+              if not args.variants or any(word in v[0] for word in args.variants)]
+    return "latency" in args.only and any(kind in BREAKABLE for _, kind, _ in chosen)

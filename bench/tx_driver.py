@@ -17,7 +17,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 
 import txzaqar
-from bench._common import body, cpu, peak_rss_kib, rss_kib, run_driver
+from bench._common import Arrivals, body, cpu, finish, peak_rss_kib, rss_kib, run_driver
 from txzaqar.subscriber import Subscriber
 
 
@@ -85,15 +85,18 @@ async def consume(reactor: Any, spec: dict) -> dict:
     subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
     n = spec["n"]
     seen: set[str] = set()
+    callbacks = 0
     done: Deferred[None] = Deferred()
 
     def callback(message: Any) -> None:
+        nonlocal callbacks
+        callbacks += 1
         seen.add(message.id)
-        if len(seen) >= n and not done.called:
-            done.callback(None)
+        if len(seen) >= n:
+            finish(done)
 
     subscriber.subscribe(spec["queue"], callback)
-    timeout = reactor.callLater(spec["timeout"], lambda: done.called or done.callback(None))
+    timeout = reactor.callLater(spec["timeout"], finish, done)
     c0, t0 = cpu(), time.perf_counter()
     subscriber.startService()
     await done
@@ -102,31 +105,36 @@ async def consume(reactor: Any, spec: dict) -> dict:
     if timeout.active():
         timeout.cancel()
     return {
-        "messages": subscriber.stats["acked"], "delivered": len(seen), "requests": len(stamps),
+        "messages": subscriber.stats["acked"], "delivered": len(seen), "callbacks": callbacks,
+        "requests": len(stamps),
         "seconds": t1 - t0, "cpu": c1 - c0, "stats": dict(subscriber.stats),
     }
 
 
 async def latency(reactor: Any, spec: dict) -> dict:
-    """Post->callback latency: the orchestrator posts ``{"t": time.time()}`` after READY."""
+    """
+    Post->callback latency: the orchestrator posts ``{"t": time.time(), "n":
+    i}`` after READY; done once ``expect`` different messages came, or at
+    the deadline.
+    """
     claims: list[list[float]] = []
     client, stamps = connect(reactor, spec, claims)
     subscriber = Subscriber(client, clock=reactor, **spec.get("options", {}))
     latencies: list[float] = []
     deliveries: list[dict] = []
-    done: Deferred[None] = Deferred()
+    arrivals = Arrivals(spec["expect"], spec.get("drop_first", False))
 
     def callback(message: Any) -> None:
-        latencies.append(time.time() - message.body["t"])
-        deliveries.append(delivery(message.body["t"], claims))
-        if len(latencies) >= spec["expect"] and not done.called:
-            done.callback(None)
+        now = time.time()
+        if arrivals.arrived(message.body.get("n")):
+            latencies.append(now - message.body["t"])
+            deliveries.append({**delivery(message.body["t"], claims), "n": message.body.get("n")})
 
     subscriber.subscribe(spec["queue"], callback)
-    timeout = reactor.callLater(spec["deadline"], lambda: done.called or done.callback(None))
+    timeout = reactor.callLater(spec["deadline"], finish, arrivals.done)
     subscriber.startService()
     print("READY", flush=True)
-    await done
+    await arrivals.done
     if timeout.active():
         timeout.cancel()
     await subscriber.stopService()
@@ -151,8 +159,8 @@ async def memory(reactor: Any, spec: dict) -> dict:
         def finished(_: Any) -> None:
             nonlocal processed
             processed += 1
-            if spec["n"] and processed >= spec["n"] and not done.called:
-                done.callback(None)
+            if spec["n"] and processed >= spec["n"]:
+                finish(done)
 
         return task.deferLater(reactor, delay, lambda: None).addCallback(finished)
 
@@ -163,7 +171,7 @@ async def memory(reactor: Any, spec: dict) -> dict:
     sampler.clock = reactor
     sampler.start(0.5)
     subscriber.subscribe(spec["queue"], callback)
-    timeout = reactor.callLater(spec["duration"], lambda: done.called or done.callback(None))
+    timeout = reactor.callLater(spec["duration"], finish, done)
     c0, t0 = cpu(), time.perf_counter()
     subscriber.startService()
     await done

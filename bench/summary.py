@@ -1,0 +1,211 @@
+"""
+The benchmark's summary: the table (min/median/max and the median of the
+per-repetition ratios to each workload's reference client), the goals
+judged against it, and the text both are printed as.
+
+A goal is judged only where the run can judge it: a smoke run (tiny
+sizes) judges none of them ("not judged at smoke size"), and the goals
+about 1,000 idle queues only on a run that used 1,000 queues.
+
+Only the standard library is used here (the orchestrator's side).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import push_goals
+from bench.stats import median
+
+#: workload -> the reference variant ratios are computed against.
+REFERENCE = {
+    "post1": "official", "post10": "official", "post20": "official",
+    "consume": "official documented", "latency": "official poll 0.1s",
+}
+
+#: The idle queues the "many queues" goals are about.
+MANY_QUEUES = 1000
+
+MET = "MET"
+NOT_MET = "NOT MET"
+NOT_MEASURED = "n/a"
+NOT_JUDGED_SMOKE = "not judged at smoke size"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What a run's goals can be judged at: a smoke run or not, and how many idle queues it used."""
+
+    smoke: bool
+    queues: int
+
+
+def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: str, scale: Scale,
+          many_queues: bool = False) -> dict[str, Any]:
+    """
+    One goal, judged at C{scale}.
+
+    @param many_queues: The goal is about L{MANY_QUEUES} idle queues.
+    @return: C{{"goal", "measured", "shown", "met", "status"}}: C{met} is
+        C{True} or C{False} only for a judged goal (C{None} otherwise) and
+        C{status} is L{MET}, L{NOT_MET}, L{NOT_MEASURED},
+        L{NOT_JUDGED_SMOKE} or "not judged on N queues".
+    """
+    met: bool | None = None
+    if scale.smoke:
+        status = NOT_JUDGED_SMOKE
+    elif measured is None:
+        status = NOT_MEASURED
+    elif many_queues and scale.queues != MANY_QUEUES:
+        status = f"not judged on {scale.queues} queues"
+    else:
+        met = bool(ok(measured))
+        status = MET if met else NOT_MET
+    return {"goal": text, "measured": measured,
+            "shown": NOT_MEASURED if measured is None else fmt.format(measured),
+            "met": met, "status": status}
+
+
+def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
+              ) -> tuple[list[dict], list[dict]]:
+    """
+    The table and the goals of a run.
+
+    @param records: C{{"workload", "server", "variant", "rep", "metric",
+        "value"}} measurements.
+    @param latencies: C{{"variant", "rep", "ms"}}: each latency run's
+        post->callback times.
+    @return: The table's rows (C{n}, C{min}, C{median}, C{max}, and for a
+        variant with a reference, C{ratio}: the median of its
+        per-repetition ratios to the reference, C{ratio_min},
+        C{ratio_max}, C{ratio_to}) and the goals (see L{judge}).
+    """
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["workload"], r["server"], r["variant"], r["metric"])].append(r)
+    by_rep = {(r["workload"], r["server"], r["variant"], r["metric"], r["rep"]): r["value"] for r in records}
+
+    def ratios(w: str, s: str, v: str, m: str, ref: str) -> list[float]:
+        out = []
+        for (w2, s2, v2, m2, rep), value in by_rep.items():
+            if (w2, s2, v2, m2) == (w, s, v, m):
+                base = by_rep.get((w, s, ref, m, rep))
+                if base:
+                    out.append(value / base)
+        return out
+
+    table = []
+    for (w, s, v, m), rs in groups.items():
+        values = [r["value"] for r in rs]
+        row = {"workload": w, "server": s, "variant": v, "metric": m, "n": len(values),
+               "min": min(values), "median": median(values), "max": max(values)}
+        ref = REFERENCE.get(w)
+        if ref and v != ref:
+            rr = ratios(w, s, v, m, ref)
+            if rr:
+                row["ratio"] = median(rr)
+                row["ratio_min"], row["ratio_max"] = min(rr), max(rr)
+                row["ratio_to"] = ref
+        table.append(row)
+
+    def median_ratio(w: str, s: str, v: str, m: str, ref: str) -> float | None:
+        return median(ratios(w, s, v, m, ref))
+
+    def median_value(w: str, s: str, v: str, m: str) -> float | None:
+        return median([r["value"] for r in groups.get((w, s, v, m), [])])
+
+    goals: list[dict] = []
+
+    def goal(text: str, measured: float | None, ok: Callable[[float], bool], fmt: str = "{:.2f}",
+             many_queues: bool = False) -> None:
+        goals.append(judge(text, measured, ok, fmt, scale, many_queues))
+
+    g = "gunicorn"
+    sub = "txzaqar Subscriber"
+    goal("consume: Subscriber >= 6x official documented loop",
+         median_ratio("consume", g, sub, "msg/s", "official documented"), lambda x: x >= 6, "x{:.2f}")
+    goal("consume: Subscriber >= 1.5x official bulk-delete loop",
+         median_ratio("consume", g, sub, "msg/s", "official bulk"), lambda x: x >= 1.5, "x{:.2f}")
+    goal("consume: Subscriber >= 90% of the raw treq ceiling",
+         median_ratio("consume", g, sub, "msg/s", "ceiling"), lambda x: x >= 0.9, "{:.0%}")
+    goal("post 1/request: txzaqar >= 2x official",
+         median_ratio("post1", g, "txzaqar", "msg/s", "official"), lambda x: x >= 2, "x{:.2f}")
+    for name in ("post10", "post20"):
+        goal(f"{name}: txzaqar >= 1.8x official",
+             median_ratio(name, g, "txzaqar", "msg/s", "official"), lambda x: x >= 1.8, "x{:.2f}")
+    for name in ("post1", "post10", "post20"):
+        goal(f"{name} on the built-in server: txzaqar >= 1x official",
+             median_ratio(name, "builtin", "txzaqar", "msg/s", "official"), lambda x: x >= 1.0, "x{:.2f}")
+    for ref in ("official documented", "official bulk"):
+        goal(f"client CPU per consumed message <= 1/5 of {ref}",
+             median_ratio("consume", g, sub, "client CPU ms/msg", ref), lambda x: x <= 0.2, "x{:.3f}")
+    off01 = "official poll 0.1s"
+    tx01 = "txzaqar Subscriber poll 0.115s"
+    if median_value("latency", g, tx01, "p50 ms") is None:
+        tx01 = "txzaqar Subscriber poll 0.1s"  # e.g. --only tradeoff
+    goal(f"idle: {tx01} idle req/s within 5 % of official poll 0.1s (same idle cost)",
+         median_ratio("latency", g, tx01, "idle req/s", off01), lambda x: x <= 1.05, "x{:.2f}")
+    goal(f"idle: {tx01} p50 post->callback <= 60 ms",
+         median_value("latency", g, tx01, "p50 ms"), lambda x: x <= 60, "{:.1f} ms")
+    goal(f"idle: {tx01} p99 post->callback <= 120 ms",
+         median_value("latency", g, tx01, "p99 ms"), lambda x: x <= 120, "{:.1f} ms")
+    goal(f"poll mode: {tx01} p50 no higher than {off01}'s (every repetition's messages pooled)",
+         push_goals.pooled_difference(latencies or [], tx01, off01, 50), lambda x: x <= 0, "{:+.1f} ms")
+    backlog = median_value("memory", g, "Subscriber draining backlog", "peak RSS MiB")
+    idle = median_value("memory", g, "Subscriber idle", "peak RSS MiB")
+    goal("memory: peak RSS draining the backlog within 20 MB of an idle Subscriber",
+         None if backlog is None or idle is None else backlog - idle, lambda x: x <= 20 * 1e6 / 2**20,
+         "+{:.1f} MiB")
+    goal("1,000 idle queues: <= 50 requests/s once backed off",
+         median_value("many queues", g, f"Subscriber on {scale.queues} idle queues", "req/s backed off"),
+         lambda x: x <= 50, "{:.1f} req/s", many_queues=True)
+    for pg in push_goals.goals(median_value, median_ratio, scale.queues):
+        goal(pg.text, pg.measured, pg.ok, pg.fmt, pg.many_queues)
+    return table, goals
+
+
+def _num(x: float) -> str:
+    if x != x:
+        return "nan"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def render(table: list[dict], goals: list[dict], *, smoke: bool, reps: int, elapsed: float) -> str:
+    """The table and the goals as the terminal shows them."""
+    head = ["workload", "server", "client", "metric", "min", "median", "max", "ratio (min-max)"]
+    rows = []
+    for r in table:
+        ratio = ""
+        if "ratio" in r:
+            ratio = f"x{r['ratio']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f})"
+        rows.append([r["workload"], r["server"], r["variant"], r["metric"], _num(r["min"]),
+                     _num(r["median"]), _num(r["max"]), ratio])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    lines = [
+        f"txzaqar benchmark ({'smoke' if smoke else 'full'}, {reps} repetitions, "
+        f"{elapsed:.0f}s); ratios: median of per-repetition ratios to "
+        + ", ".join(sorted(set(f"{k}: {v}" for k, v in REFERENCE.items()))),
+        "",
+        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)),
+        "  ".join("-" * w for w in widths),
+    ]
+    prev = None
+    for row in rows:
+        if prev is not None and row[0] != prev:
+            lines.append("")
+        prev = row[0]
+        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+    lines += ["", "goals (gunicorn gthread server unless stated):"]
+    width = max([len(g["status"]) for g in goals] + [len(NOT_MET)])
+    for g in goals:
+        lines.append(f"  {g['status'].ljust(width)}  {g['goal']}: {g['shown']}")
+    return "\n".join(lines)
