@@ -73,7 +73,7 @@ def _connect(reactor: Any, url: str, **kwargs: Any) -> Any:
 
 
 def _kinds(counts: Counter[str]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
 
 def _add_faults(report: Report, name: str, proxy: FaultProxy) -> None:
@@ -200,7 +200,7 @@ async def _consume(reactor: Any, stack: Stack, waits: Waits, report: Report, nam
     report.add(name, "processed at least once", len(seen & expected))
     report.add(name, "lost", lost)
     report.add(name, "duplicated", f"{sum(reasons.values())} ({_kinds(reasons)})")
-    report.add(name, "acknowledgements", f"{len(outcomes)} ({_kinds(Counter(a.outcome for _, a in outcomes))})")
+    report.add(name, "acknowledgements", f"{len(outcomes):,} ({_kinds(Counter(a.outcome for _, a in outcomes))})")
     if stopped_early:
         report.add(name, "left on the server", "not waited for (an acknowledgement was lost with retries left)")
     else:
@@ -217,6 +217,9 @@ async def _consume(reactor: Any, stack: Stack, waits: Waits, report: Report, nam
     report.check(reasons[UNEXPLAINED] == 0, f"{name}: {reasons[UNEXPLAINED]} unexplained duplicates")
     report.check(reasons[ACK_NOT_RETRIED] == 0, f"{name}: {reasons[ACK_NOT_RETRIED]} duplicates of messages "
                  "whose acknowledgement was not retried")
+    report.check(not stopped_early or any(a.outcome == LOST_BEFORE_RETRIES for _, a in outcomes),
+                 f"{name}: stopped waiting at an acknowledgement with too few attempts {SETTLED_AFTER:g} s after "
+                 "its delivery, but its retries came later: the machine is too slow for SETTLED_AFTER")
     for outcome, what in ((LOST_BEFORE_RETRIES, f"{LOST_WITH_RETRIES_LEFT} (fewer than {attempts} attempts, "
                                                 "none answered by Zaqar)"),
                           (NOT_SENT, "processed messages never acknowledged")):
