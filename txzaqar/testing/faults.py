@@ -5,13 +5,20 @@ L{FaultProxy} listens on a loopback port and forwards each request to the
 Zaqar at C{upstream} (one upstream connection per request, and
 C{Connection: close} towards the client, so that every request is on a
 connection of its own and a fault never leaks into the next request).
-Which request is faulted, and how, is decided by a L{FaultSchedule}: the
-I{n}-th request the proxy receives gets C{schedule.fault_for(n)}, drawn
-from C{random.Random} seeded with the schedule's seed and I{n}, so the
-same seed always faults the same request numbers the same way.  Every
-request (faulted or not) is recorded in L{FaultProxy.log} as a
-L{ProxiedRequest}, and every injected fault is also logged as a
-C{twisted.logger} event (namespace C{txzaqar.testing.faults})::
+Which request is faulted, and how, is decided by a L{FaultSchedule} from
+the request's I{identity} (by default its method, path with query, and a
+digest of its body) and how many times that same request came before
+(its I{occurrence}: 0 the first time, 1 for its first retry...):
+C{schedule.fault_for(occurrence, method, path, body)} is drawn from
+C{random.Random} seeded with the schedule's seed, the identity and the
+occurrence.  So the same seed faults the same requests the same way
+whatever else goes through the proxy meanwhile, and in whatever order
+concurrent requests arrive (a schedule's C{identify} may name requests
+more stably still, e.g. a DELETE by the messages it acknowledges rather
+than by their server-assigned ids).  Every request (faulted or not) is
+recorded in L{FaultProxy.log} as a L{ProxiedRequest}, and every injected
+fault is also logged as a C{twisted.logger} event (namespace
+C{txzaqar.testing.faults})::
 
     proxy = FaultProxy("http://127.0.0.1:8888", FaultSchedule(seed=7, rate=0.2))
     proxy.listen()                      # a free loopback port
@@ -54,6 +61,7 @@ a known body); a chunked request is answered 411.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import socket
 import struct
@@ -75,6 +83,7 @@ __all__ = [
     "FaultProxy",
     "FaultSchedule",
     "ProxiedRequest",
+    "request_identity",
 ]
 
 #: This module's logger.
@@ -117,13 +126,25 @@ def _kinds_tuple(kinds: Iterable[str]) -> tuple[str, ...]:
     return tuple(kinds)
 
 
+def request_identity(method: str, path: str, body: bytes = b"") -> str:
+    """
+    The default identity of a request: C{"METHOD PATH"} (the path with its
+    query string), followed by a digest of the body when there is one.
+    """
+    if not body:
+        return f"{method} {path}"
+    return f"{method} {path} body:{hashlib.sha256(body).hexdigest()[:16]}"
+
+
 @attr.s(frozen=True, auto_attribs=True)
 class FaultSchedule:
     """
-    Which requests a L{FaultProxy} faults, and how: deterministic for a seed.
+    Which requests a L{FaultProxy} faults, and how: deterministic for a
+    seed, by request identity (see the module docstring).
     """
 
-    #: the seed; request I{n}'s fault depends only on it and I{n}.
+    #: the seed; a request's fault depends only on it, the request's
+    #: identity and its occurrence.
     seed: int
     #: the share of requests faulted, from 0 to 1.
     rate: float
@@ -132,8 +153,12 @@ class FaultSchedule:
     kinds: tuple[str, ...] = attr.ib(default=FAULT_KINDS, converter=_kinds_tuple)
     #: C{applies(method, path)}: whether a request may be
     #: faulted at all (default: every request).  A request it excludes
-    #: still takes its number.
+    #: still counts as an occurrence of its identity.
     applies: Callable[[str, str], bool] | None = attr.ib(default=None, eq=False)
+    #: C{identify(method, path, body)}: the identity a request's fault is
+    #: drawn for (default: L{request_identity}).  Requests with the same
+    #: identity are occurrences of one request (a retry is the next one).
+    identify: Callable[[str, str, bytes], str] | None = attr.ib(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.rate, int | float) or not 0 <= self.rate <= 1:
@@ -144,14 +169,27 @@ class FaultSchedule:
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
 
-    def fault_for(self, n: int, method: str = "GET", path: str = "/") -> str | None:
-        """The fault for request number I{n} (C{None}: forward it untouched)."""
-        rng = random.Random(f"{self.seed}/{n}")
-        faulted = rng.random() < self.rate
-        kind = rng.choice(list(self.kinds))
-        if not faulted or (self.applies is not None and not self.applies(method, path)):
+    def identity(self, method: str, path: str, body: bytes = b"") -> str:
+        """The identity of a request (C{identify}'s, or L{request_identity})."""
+        if self.identify is not None:
+            return self.identify(method, path, body)
+        return request_identity(method, path, body)
+
+    def fault_for(self, n: int, method: str = "GET", path: str = "/", body: bytes = b"") -> str | None:
+        """
+        The fault for occurrence I{n} (0 the first time) of this request
+        (C{None}: forward it untouched).
+        """
+        return self.fault_of(self.identity(method, path, body), n, method, path)
+
+    def fault_of(self, identity: str, n: int, method: str, path: str) -> str | None:
+        """The fault for occurrence I{n} of the request whose identity is I{identity}."""
+        if self.applies is not None and not self.applies(method, path):
             return None
-        return kind
+        rng = random.Random(f"{self.seed}\n{identity}\n{n}")
+        faulted = rng.random() < self.rate
+        kind = rng.choice(self.kinds)
+        return kind if faulted else None
 
 
 @attr.s(auto_attribs=True)
@@ -160,7 +198,7 @@ class ProxiedRequest:
     One request through a L{FaultProxy}.
     """
 
-    #: its number (0 for the first the proxy received).
+    #: its number in arrival order (0 for the first the proxy received).
     n: int
     #: e.g. C{"POST"}.
     method: str
@@ -175,6 +213,10 @@ class ProxiedRequest:
     #: Zaqar's status code, or C{None} when the request
     #: was not forwarded or got no answer.
     upstream_status: int | None = None
+    #: its identity (see L{FaultSchedule.identity}).
+    identity: str = attr.ib(default="", repr=False)
+    #: how many requests of the same identity came before it.
+    occurrence: int = 0
 
     @property
     def forwarded(self) -> bool:
@@ -490,6 +532,8 @@ class FaultProxy:
         #: how many requests have arrived
         self.received = 0
         self._counts: Counter[str] = Counter()
+        # occurrences so far, by a digest of the identity
+        self._occurrences: Counter[bytes] = Counter()
         #: The client connections open now.
         self.connections: set[_ProxyProtocol] = set()
         #: The protocol factory L{listen} listens with.
@@ -501,14 +545,21 @@ class FaultProxy:
         """Number, fault and record a request that has arrived."""
         n = self.received
         self.received += 1
-        fault = self.schedule.fault_for(n, method, target)
-        entry = ProxiedRequest(n, method, target, fault, self.clock(), body)
+        schedule = self.schedule
+        identity = schedule.identity(method, target, body)
+        key = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).digest()[:16]
+        occurrence = self._occurrences[key]
+        self._occurrences[key] += 1
+        fault = schedule.fault_of(identity, occurrence, method, target)
+        entry = ProxiedRequest(n, method, target, fault, self.clock(), body, identity=identity,
+                               occurrence=occurrence)
         self.log.append(entry)
         if self.log_limit is not None and len(self.log) > self.log_limit:
             del self.log[: len(self.log) - self.log_limit]
         if fault is not None:
             self._counts[fault] += 1
-            log.info("fault {fault} on request {n}: {method} {path}", fault=fault, n=n, method=method, path=target)
+            log.info("fault {fault} on request {n} (occurrence {occurrence} of it): {method} {path}",
+                     fault=fault, n=n, occurrence=occurrence, method=method, path=target)
         return entry
 
     def listen(self, port: int = 0, interface: str = "127.0.0.1") -> IListeningPort:

@@ -2,8 +2,10 @@
 L{txzaqar.testing.faults.FaultProxy} in front of a real Zaqar: every fault
 kind gives the client either a typed L{ZaqarError} or a correct answer
 (never a raw exception, never a hang), and what reached Zaqar is what the
-proxy's log says; and a L{RedisServer} with persistence keeps its data
-across a restart on the same port.
+proxy's log says; the reliability suite's acknowledgement tracing reads
+the DELETEs a real Subscriber sends (its retries, or with C{--break}'s
+patch none); and a L{RedisServer} with persistence keeps its data across
+a restart on the same port.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ import uuid
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.defer import maybeDeferred
 from twisted.trial import unittest
 
 import txzaqar
 from txzaqar.errors import ZaqarError
+from txzaqar.test.reliability.breakage import remove_acknowledgement_retries
+from txzaqar.test.reliability.stack import Waits
+from txzaqar.test.reliability.tracing import (
+    LOST_AFTER_RETRIES,
+    LOST_BEFORE_RETRIES,
+    AckTrace,
+    Delivery,
+    deleted_ids,
+)
 from txzaqar.testing.faults import FAULT_KINDS, FORWARDED_KINDS, FaultProxy, FaultSchedule
 from txzaqar.testing.servers import RedisServer, shared_zaqar
 
@@ -89,6 +101,51 @@ class ProxyRealTests(unittest.TestCase):
             await proxy.stop()
         seen: list[Any] = [(e.n, e.method, e.upstream_status, e.fault) for e in proxy.log]
         self.assertEqual(seen, [(0, "PUT", 201, None), (1, "POST", 201, None), (2, "DELETE", 204, None)])
+
+
+class AcknowledgementTraceRealTests(unittest.TestCase):
+    """A real Subscriber's acknowledgements, every attempt refused (503) by the proxy."""
+
+    timeout = 120
+
+    async def _acknowledge(self, messages: int) -> list[str]:
+        """Process I{messages} through the proxy; the outcome of each delivery's acknowledgement."""
+        zaqar = shared_zaqar()
+        direct = txzaqar.connect(zaqar.url, project_id=PROJECT, reactor=reactor)
+        self.addCleanup(direct.close)
+        schedule = FaultSchedule(3, 1.0, ("unavailable",), applies=lambda method, path: bool(deleted_ids(method, path)))
+        proxy = FaultProxy(zaqar.url, schedule, reactor)
+        proxy.listen()
+        client = txzaqar.connect(proxy.url, project_id=PROJECT, reactor=reactor, timeout=5)
+        name = f"faults-acks-{uuid.uuid4().hex[:6]}"
+        await direct.queue(name).create()
+        deliveries: list[Delivery] = []
+        try:
+            await direct.queue(name).post([{"body": i, "ttl": 300} for i in range(messages)])
+            subscriber = client.subscriber(batch=10, claim_ttl=60, poll_interval=0.2, ack_delay=0.1)
+            subscriber.subscribe(name, lambda m: deliveries.append(
+                Delivery((name, m.body), m.id, m.claim_id, reactor.seconds())))
+            subscriber.startService()
+            waits = Waits(reactor)
+            try:
+                await waits.until(lambda: len(deliveries) == messages, 30, "every message delivered")
+                await waits.until(lambda: len(list(proxy.requests("DELETE", "/messages"))) >= 1, 30, "a DELETE")
+            finally:
+                await waits.on(maybeDeferred(subscriber.stopService), 30, "the Subscriber to stop")
+        finally:
+            await proxy.stop()
+            await direct.queue(name).delete()
+        self.flushLoggedErrors(ZaqarError)  # the Subscriber logs each failed acknowledgement
+        return [ack.outcome for _, ack in AckTrace(proxy.log).outcomes(deliveries)]
+
+    async def test_retried(self) -> None:
+        """The library's acknowledgement is attempted 3 times: lost after its retries, as traced."""
+        self.assertEqual(await self._acknowledge(5), [LOST_AFTER_RETRIES] * 5)
+
+    async def test_retries_removed(self) -> None:
+        """With C{--break}'s patch it is attempted once: lost before its retries ran out."""
+        self.addCleanup(remove_acknowledgement_retries())
+        self.assertEqual(await self._acknowledge(5), [LOST_BEFORE_RETRIES] * 5)
 
 
 class PersistentRedisTests(unittest.TestCase):

@@ -1,31 +1,56 @@
 """
-The four scenarios of the reliability suite.  Each adds its figures to a
-L{Report} and checks what must hold (nothing lost, no unexplained
-duplicate, no message stored twice, resumption within one backoff step).
+The five scenarios of the reliability suite.  Each adds its figures to a
+L{Report} and checks what must hold: nothing lost; every duplicate
+explained by the proxy's log (L{tracing}); every processed message's
+acknowledgement sent, and none lost before its retries ran out; no
+message stored twice; resumption within one backoff step; every wait
+ended by a deadline (L{Waits}).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter
 from typing import Any
 
 import attr
+from twisted.internet.defer import Deferred, maybeDeferred
 
 import txzaqar
 from txzaqar.errors import ZaqarError
 from txzaqar.queue_values import PartialPostError
-from txzaqar.testing.faults import FORWARDED_KINDS, FaultProxy, FaultSchedule, ProxiedRequest
+from txzaqar.testing.faults import FAULT_KINDS, FORWARDED_KINDS, FaultProxy, FaultSchedule, ProxiedRequest
 
-from .stack import PROJECT, Report, Stack, sleep
+from .stack import PROJECT, Report, Stack, Waits, WaitTimedOut, sleep
+from .tracing import (
+    ACK_NOT_RETRIED,
+    ATTEMPTS,
+    CLAIM_TTL,
+    LOST_BEFORE_RETRIES,
+    LOST_WITH_RETRIES_LEFT,
+    NOT_SENT,
+    SAME_CLAIM,
+    UNEXPLAINED,
+    Acknowledgement,
+    AckTrace,
+    Delivery,
+    deleted_ids,
+    stable_identity,
+)
 
 #: The clients' request timeout: a stall costs this, not minutes.
 TIMEOUT = 2.0
-#: The claim ttl of the Subscribers (Zaqar's minimum).
-CLAIM_TTL = 60
 #: The faults that stop a request before it reaches Zaqar.
 NOT_FORWARDED = ("refused", "reset_before", "unavailable", "bad_gateway_html")
+#: Seconds from its start during which the Subscribers scenario faults
+#: requests: its first pass, well before the claims it faulted expire.
+FAULT_WINDOW = CLAIM_TTL - 10.0
+#: Seconds after a delivery by which its acknowledgement's attempts are
+#: over (C{ATTEMPTS} of at most C{TIMEOUT} each, with under a second of
+#: backoff, after C{ack_delay}), with a margin.
+SETTLED_AFTER = ATTEMPTS * TIMEOUT + 4.0
 
 
 @attr.s(frozen=True, auto_attribs=True)
@@ -48,7 +73,7 @@ def _connect(reactor: Any, url: str, **kwargs: Any) -> Any:
 
 
 def _kinds(counts: Counter[str]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
 
 def _add_faults(report: Report, name: str, proxy: FaultProxy) -> None:
@@ -59,56 +84,54 @@ def _add_faults(report: Report, name: str, proxy: FaultProxy) -> None:
         report.add(name, f"fault: {kind}", count)
 
 
-@attr.s(frozen=True, auto_attribs=True)
-class Delivery:
-    key: tuple[str, int]
-    id: str
-    claim_id: str | None
-    at: float
-
-
-def explain(first: Delivery, again: Delivery, log: list[ProxiedRequest]) -> str:
+async def subscribers(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report, waits: Waits) -> None:
     """
-    Why I{again} redelivered I{first}'s message, from the proxy's log:
-    C{"same claim"} (a violation), C{"ack lost"}, C{"claim released"},
-    C{"claim expired"} or C{"unexplained"}.
+    Subscribers on 3 queues behind the proxy with 20 % of requests
+    faulted during the first L{FAULT_WINDOW} seconds (every message is
+    claimed by then; those of a claim whose answer was lost come back,
+    unfaulted, when it expires: one expiry, not a chance of several).
     """
-    if first.claim_id is not None and first.claim_id == again.claim_id:
-        return "same claim"
-    deletes = [e for e in log if e.method == "DELETE" and first.id in e.path and first.at <= e.received <= again.at]
-    acked = [e for e in deletes if e.fault not in NOT_FORWARDED
-             and e.upstream_status is not None and e.upstream_status < 300]
-    if deletes and not acked:
-        return "ack lost"
-    if first.claim_id and any(
-        e.method == "DELETE" and f"/claims/{first.claim_id}" in e.path and e.upstream_status is not None
-        for e in log
-    ):
-        return "claim released"
-    if again.at - first.at >= CLAIM_TTL - 5:
-        return "claim expired"
-    return "unexplained"
+    await _consume(reactor, stack, waits, report, "Subscribers, 3 queues, 20 % faulted", f"rel-sub-{seed}",
+                   sizes.messages_per_queue, sizes.deadline, seed, 0.2, FAULT_KINDS, first_acks_only=False,
+                   window=FAULT_WINDOW)
 
 
-async def subscribers(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report) -> None:
-    """Subscribers on 3 queues behind the proxy with 20 % of requests faulted."""
-    await _consume(reactor, stack, sizes.messages_per_queue, sizes.deadline, report,
-                   "Subscribers, 3 queues, 20 % faulted", f"rel-sub-{seed}", FaultSchedule(seed, 0.2))
-
-
-async def acks(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report) -> None:
+async def acks(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report, waits: Waits) -> None:
     """
-    Subscribers on 3 queues with 60 % of the acknowledging DELETEs stopped
-    before Zaqar (so some acknowledgements are lost after every retry):
-    the duplicates this makes must all be explained by the proxy's log.
+    Subscribers on 3 queues with 60 % of the attempts at acknowledging a
+    message's first delivery stopped before Zaqar (and nothing else
+    faulted), so that some acknowledgements are lost after all their
+    retries: those messages come back once, when their claim expires, and
+    every duplicate must be explained by the proxy's log.
     """
-    schedule = FaultSchedule(seed + 2, 0.6, NOT_FORWARDED, applies=lambda method, path: method == "DELETE")
-    await _consume(reactor, stack, max(30, sizes.messages_per_queue // 4), sizes.deadline, report,
-                   "Subscribers, 60 % of acks stopped", f"rel-acks-{seed}", schedule)
+    await _consume(reactor, stack, waits, report, "Subscribers, 60 % of acks stopped", f"rel-acks-{seed}",
+                   max(30, sizes.messages_per_queue // 4), sizes.deadline, seed + 2, 0.6, NOT_FORWARDED,
+                   first_acks_only=True)
 
 
-async def _consume(reactor: Any, stack: Stack, per_queue: int, deadline: float, report: Report,
-                   name: str, prefix: str, schedule: FaultSchedule) -> None:
+async def _consume(reactor: Any, stack: Stack, waits: Waits, report: Report, name: str, prefix: str,
+                   per_queue: int, deadline: float, seed: int, rate: float, kinds: tuple[str, ...], *,
+                   first_acks_only: bool, window: float = math.inf) -> None:
+    """
+    Subscribers on 3 queues of I{per_queue} messages through a proxy
+    faulting I{rate} of the requests made in the first I{window} seconds
+    (with I{first_acks_only}: of the DELETEs acknowledging a message's
+    first delivery, and nothing else); then the checks of the module
+    docstring.
+    """
+    names: dict[str, str] = {}  # message id -> "queue/i", the same in every run
+    delivered: Counter[str] = Counter()  # message id -> deliveries so far
+    started = math.inf
+
+    def applies(method: str, path: str) -> bool:
+        if reactor.seconds() - started >= window:
+            return False
+        if not first_acks_only:
+            return True
+        ids = deleted_ids(method, path)
+        return bool(ids) and all(delivered[i] <= 1 for i in ids)
+
+    schedule = FaultSchedule(seed, rate, kinds, applies=applies, identify=stable_identity(names))
     proxy = FaultProxy(stack.url, schedule, reactor, stall_limit=10)
     proxy.listen()
     direct = _connect(reactor, stack.url)
@@ -122,10 +145,13 @@ async def _consume(reactor: Any, stack: Stack, per_queue: int, deadline: float, 
     deliveries: list[Delivery] = []
 
     def handle(message: Any) -> None:
-        deliveries.append(Delivery((message.body["q"], message.body["i"]), message.id, message.claim_id,
-                                   reactor.seconds()))
+        key = (message.body["q"], message.body["i"])
+        names[message.id] = f"{key[0]}/{key[1]}"
+        delivered[message.id] += 1
+        deliveries.append(Delivery(key, message.id, message.claim_id, reactor.seconds()))
 
     client = _connect(reactor, proxy.url, timeout=TIMEOUT)
+    attempts = 1 + int(getattr(client.connection, "retries", ATTEMPTS - 1))
     subscriber = client.subscriber(batch=10, concurrency=20, claim_ttl=CLAIM_TTL, grace=60,
                                    poll_interval=0.2, max_interval=2.0, ack_delay=0.2)
     for q in queues:
@@ -134,9 +160,24 @@ async def _consume(reactor: Any, stack: Stack, per_queue: int, deadline: float, 
     subscriber.startService()
     left = -1
     stats_errors = 0
-    while reactor.seconds() - started < deadline:
+    stopped_early: list[tuple[Delivery, Acknowledgement]] = []
+    waited_out = False
+    waits.current = "every message processed and the queues empty"
+    while True:
+        if reactor.seconds() - started >= deadline:
+            waited_out = True
+            break
         await sleep(reactor, 1.0)
         if {d.key for d in deliveries} >= expected:
+            # Fail fast: an acknowledgement settled long enough ago (its
+            # retries would be over) and lost before its retries ran out
+            # has already failed the scenario; waiting for its claim to
+            # expire would only cost time.
+            settled = reactor.seconds() - SETTLED_AFTER
+            stopped_early = [(d, a) for d, a in AckTrace(proxy.log, attempts).outcomes(deliveries, settled)
+                             if a.outcome == LOST_BEFORE_RETRIES]
+            if stopped_early:
+                break
             try:
                 left = sum([(await direct.queue(q).stats()).total for q in queues])
             except ZaqarError:
@@ -146,33 +187,48 @@ async def _consume(reactor: Any, stack: Stack, per_queue: int, deadline: float, 
                 continue
             if left == 0:
                 break
-    await subscriber.stopService()
+    await waits.on(maybeDeferred(subscriber.stopService), 60, "the Subscriber to stop")
     elapsed = reactor.seconds() - started
     await proxy.stop()
-    seen: dict[tuple[str, int], Delivery] = {}
-    reasons: Counter[str] = Counter()
-    for d in deliveries:
-        if d.key in seen:
-            reasons[explain(seen[d.key], d, proxy.log)] += 1
-        seen[d.key] = d
-    lost = len(expected - set(seen))
-    duplicates = sum(reasons.values())
+    trace = AckTrace(proxy.log, attempts)
+    reasons = trace.redeliveries(deliveries)
+    outcomes = trace.outcomes(deliveries)
+    seen = {d.key for d in deliveries}
+    lost = len(expected - seen)
     _add_faults(report, name, proxy)
     report.add(name, "messages", len(expected))
-    report.add(name, "processed at least once", len(set(seen) & expected))
+    report.add(name, "processed at least once", len(seen & expected))
     report.add(name, "lost", lost)
-    report.add(name, "duplicated", f"{duplicates} ({_kinds(reasons)})")
-    report.add(name, "left on the server", left)
+    report.add(name, "duplicated", f"{sum(reasons.values())} ({_kinds(reasons)})")
+    report.add(name, "acknowledgements", f"{len(outcomes):,} ({_kinds(Counter(a.outcome for _, a in outcomes))})")
+    if stopped_early:
+        report.add(name, "left on the server", "not waited for (an acknowledgement was lost with retries left)")
+    else:
+        report.add(name, "left on the server", left)
     if stats_errors:
         report.add(name, "unfaulted stats reads Zaqar answered 503", stats_errors)
     report.add(name, "took", f"{elapsed:.0f} s")
-    unexplained = reasons["unexplained"] + reasons["same claim"]
+    report.check(not waited_out, f"{name}: gave up after {deadline:g} s waiting for every message to be processed "
+                 f"and the queues to empty ({len(seen & expected)} of {len(expected)} processed, "
+                 f"{left if left >= 0 else 'unknown'} left)")
     report.check(lost == 0, f"{name}: {lost} messages never processed")
-    report.check(left == 0, f"{name}: {left} messages left on the server")
-    report.check(reasons["same claim"] == 0, f"{name}: {reasons['same claim']} redelivered under a valid claim")
-    report.check(unexplained == 0, f"{name}: {reasons['unexplained']} unexplained duplicates")
+    report.check(left == 0 or bool(stopped_early) or waited_out, f"{name}: {left} messages left on the server")
+    report.check(reasons[SAME_CLAIM] == 0, f"{name}: {reasons[SAME_CLAIM]} redelivered under a valid claim")
+    report.check(reasons[UNEXPLAINED] == 0, f"{name}: {reasons[UNEXPLAINED]} unexplained duplicates")
+    report.check(reasons[ACK_NOT_RETRIED] == 0, f"{name}: {reasons[ACK_NOT_RETRIED]} duplicates of messages "
+                 "whose acknowledgement was not retried")
+    report.check(not stopped_early or any(a.outcome == LOST_BEFORE_RETRIES for _, a in outcomes),
+                 f"{name}: stopped waiting at an acknowledgement with too few attempts {SETTLED_AFTER:g} s after "
+                 "its delivery, but its retries came later: the machine is too slow for SETTLED_AFTER")
+    for outcome, what in ((LOST_BEFORE_RETRIES, f"{LOST_WITH_RETRIES_LEFT} (fewer than {attempts} attempts, "
+                                                "none answered by Zaqar)"),
+                          (NOT_SENT, "processed messages never acknowledged")):
+        bad = [(d, a) for d, a in outcomes if a.outcome == outcome]
+        examples = "; ".join(f"{d.name} ({a.describe()})" for d, a in bad[:3])
+        report.check(not bad, f"{name}: {len(bad)} {what}: {examples}{'; ...' if len(bad) > 3 else ''}")
     for q in queues:
         await direct.queue(q).delete()
+    await client.close()
     await direct.close()
 
 
@@ -185,7 +241,7 @@ def _posted_keys(entry: ProxiedRequest) -> set[tuple[int, int]]:
     return {(d["body"]["p"], d["body"]["j"]) for d in docs if isinstance(d, dict) and "body" in d}
 
 
-async def posting(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report) -> None:
+async def posting(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report, waits: Waits) -> None:
     """Posts (1 to 30 messages, so some take two requests) through the proxy, 20 % faulted."""
     name = "Posting, 20 % faulted"
     proxy = FaultProxy(stack.url, FaultSchedule(seed + 1, 0.2), reactor, stall_limit=10)
@@ -245,7 +301,7 @@ async def posting(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: R
     await direct.close()
 
 
-async def restarts(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report) -> None:
+async def restarts(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report, waits: Waits) -> None:
     """A steady producer and a Subscriber while Zaqar, then Redis (append-only), restart."""
     name = "Zaqar and Redis restarted"
     queue = f"rel-restart-{seed}"
@@ -281,31 +337,32 @@ async def restarts(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: 
                 await sleep(reactor, 0.1)
             k += 1
 
-    from twisted.internet.defer import Deferred
-
     production = Deferred.fromCoroutine(produce())
     per_phase = sizes.restart_messages // 3
-
-    async def until(count: int) -> None:
-        while len(stored) < count:
-            await sleep(reactor, 0.05)
-
-    await until(per_phase)
-    t0 = reactor.seconds()
-    await stack.stop_zaqar()
-    await stack.start_zaqar()
-    zaqar_down = reactor.seconds() - t0
-    await until(2 * per_phase)
-    t0 = reactor.seconds()
-    await stack.restart_redis()
-    redis_down = reactor.seconds() - t0
-    await until(3 * per_phase)
-    done = True
-    await production
-    started = reactor.seconds()
-    while not stored <= processed and reactor.seconds() - started < 3 * CLAIM_TTL:
-        await sleep(reactor, 0.5)
-    await subscriber.stopService()
+    # posts go one at a time, some 20 a second or more: generous deadlines
+    posting_time = max(120.0, per_phase / 2)
+    try:
+        await waits.until(lambda: len(stored) >= per_phase, posting_time, f"{per_phase} posts acknowledged")
+        t0 = reactor.seconds()
+        await waits.on(stack.stop_zaqar(), 120, "Zaqar to stop")
+        await waits.on(stack.start_zaqar(), 120, "Zaqar to start again")
+        zaqar_down = reactor.seconds() - t0
+        await waits.until(lambda: len(stored) >= 2 * per_phase, posting_time,
+                          f"{2 * per_phase} posts acknowledged (after Zaqar's restart)")
+        t0 = reactor.seconds()
+        await waits.on(stack.restart_redis(), 120, "Redis to restart")
+        redis_down = reactor.seconds() - t0
+        await waits.until(lambda: len(stored) >= 3 * per_phase, posting_time,
+                          f"{3 * per_phase} posts acknowledged (after Redis's restart)")
+    finally:
+        done = True
+    await waits.on(production, 60, "the producer's last post")
+    try:
+        await waits.until(lambda: stored <= processed, 3 * CLAIM_TTL, "every acknowledged post to be processed",
+                          interval=0.5)
+    except WaitTimedOut as e:
+        report.check(False, f"{name}: {e}")
+    await waits.on(maybeDeferred(subscriber.stopService), 60, "the Subscriber to stop")
     lost = len(stored - processed)
     report.add(name, "restarts (stop to answering)", f"Zaqar {zaqar_down:.1f} s, Redis {redis_down:.1f} s")
     report.add(name, "posts acknowledged / raised", f"{len(stored)} / {failed}")
@@ -318,7 +375,7 @@ async def restarts(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: 
     await direct.close()
 
 
-async def outage(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report) -> None:
+async def outage(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Report, waits: Waits) -> None:
     """Zaqar down for C{sizes.outage} s under 3 idle Subscribers: each resumes within one backoff step."""
     name = f"{sizes.outage:.0f} s outage"
     max_interval = 5.0
@@ -335,15 +392,18 @@ async def outage(reactor: Any, stack: Stack, sizes: Sizes, seed: int, report: Re
         subscriber.subscribe(q, lambda m: got.add(m.body["q"]))
     subscriber.startService()
     await sleep(reactor, 2 * max_interval)
-    await stack.stop_zaqar()
+    await waits.on(stack.stop_zaqar(), 120, "Zaqar to stop")
     await sleep(reactor, sizes.outage)
-    await stack.start_zaqar()
+    await waits.on(stack.start_zaqar(), 120, "Zaqar to start again")
     back = reactor.seconds()
     for q in queues:
         await direct.queue(q).post({"body": {"q": q}})
-    while got != set(queues) and reactor.seconds() - back < 10 * max_interval:
-        await sleep(reactor, 0.2)
-    await subscriber.stopService()
+    try:
+        await waits.until(lambda: got == set(queues), 10 * max_interval,
+                          "each Subscriber's message after Zaqar's return")
+    except WaitTimedOut as e:
+        report.check(False, f"{name}: {e}")
+    await waits.on(maybeDeferred(subscriber.stopService), 60, "the Subscriber to stop")
     await proxy.stop()
     delays = []
     for q in queues:

@@ -2,15 +2,17 @@
 The suite's own servers (never the shared ones other tests use): a Redis
 with persistence and a Zaqar on it, started, stopped and restarted on the
 same ports from a thread so the reactor keeps running meanwhile; and the
-small helpers the scenarios share.
+small helpers the scenarios share: the report, and waits that end.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attr
 from twisted.internet.defer import Deferred
+from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
@@ -20,10 +22,59 @@ from txzaqar.testing.servers.process import run_dir
 #: The Zaqar project every scenario works in.
 PROJECT = "txzaqar-reliability"
 
+T = TypeVar("T")
+
 
 def sleep(reactor: Any, seconds: float) -> Deferred[None]:
     """Fires after I{seconds} on I{reactor}."""
     return deferLater(reactor, seconds, lambda: None)
+
+
+class WaitTimedOut(Exception):
+    """A wait of the suite ran past its deadline; the message says what it waited for."""
+
+
+@attr.s(auto_attribs=True)
+class Waits:
+    """
+    A scenario's waits, each with a deadline; L{current} says what it is
+    waiting for now (for a failure that stops it from outside).
+    """
+
+    reactor: Any
+    #: what the scenario waits for now, or C{"nothing"}.
+    current: str = "nothing"
+
+    async def until(self, condition: Callable[[], bool], seconds: float, what: str,
+                    interval: float = 0.2) -> None:
+        """
+        Check I{condition} every I{interval} seconds until it holds.
+
+        @raise WaitTimedOut: it did not hold within I{seconds}; the message names I{what}.
+        """
+        self.current = what
+        deadline = self.reactor.seconds() + seconds
+        while not condition():
+            if self.reactor.seconds() >= deadline:
+                raise WaitTimedOut(f"gave up after {seconds:g} s waiting for {what}")
+            await sleep(self.reactor, interval)
+        self.current = "nothing"
+
+    async def on(self, d: Deferred[T], seconds: float, what: str) -> T:
+        """
+        Wait for I{d} at most I{seconds} (it is cancelled then).
+
+        @return: I{d}'s result.
+        @raise WaitTimedOut: I{d} had not fired within I{seconds}; the message names I{what}.
+        """
+        self.current = what
+        d.addTimeout(seconds, self.reactor)
+        try:
+            result = await d
+        except DeferredTimeout:
+            raise WaitTimedOut(f"gave up after {seconds:g} s waiting for {what}") from None
+        self.current = "nothing"
+        return result
 
 
 @attr.s(auto_attribs=True)

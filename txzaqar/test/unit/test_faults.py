@@ -82,19 +82,42 @@ class Proxied:
 
 class ScheduleTests(SynchronousTestCase):
     def test_deterministic(self) -> None:
-        """The same seed faults the same request numbers the same way; another seed does not."""
+        """The same seed faults the same occurrences of a request the same way; another seed does not."""
         a = [FaultSchedule(7, 0.3).fault_for(n) for n in range(500)]
         b = [FaultSchedule(7, 0.3).fault_for(n) for n in range(500)]
-        c = [FaultSchedule(8, 0.3).fault_for(n) for n in range(500)]
+        c = [FaultSchedule(7, 0.3).fault_for(n) for n in range(500)]
+        d = [FaultSchedule(8, 0.3).fault_for(n) for n in range(500)]
         self.assertEqual(a, b)
-        self.assertNotEqual(a, c)
+        self.assertEqual(b, c)
+        self.assertNotEqual(a, d)
 
     def test_order_free(self) -> None:
-        """Request I{n}'s fault does not depend on which numbers were asked before."""
+        """Occurrence I{n}'s fault does not depend on which were asked before."""
         schedule = FaultSchedule(3, 0.5)
         forwards = [schedule.fault_for(n) for n in range(50)]
         backwards = [schedule.fault_for(n) for n in reversed(range(50))]
         self.assertEqual(forwards, backwards[::-1])
+
+    def test_by_identity(self) -> None:
+        """
+        The fault is drawn for the request's identity: method, path and
+        body (by default) or what C{identify} says, and the occurrence.
+        """
+        schedule = FaultSchedule(3, 0.5)
+
+        def draws(method: str, path: str, body: bytes = b"") -> list[str | None]:
+            return [schedule.fault_for(n, method, path, body) for n in range(40)]
+
+        get = draws("GET", "/v2/queues/a/stats")
+        self.assertEqual(get, draws("GET", "/v2/queues/a/stats"))
+        self.assertNotEqual(get, draws("GET", "/v2/queues/b/stats"))
+        self.assertNotEqual(get, draws("HEAD", "/v2/queues/a/stats"))
+        self.assertNotEqual(draws("POST", "/v2/queues/a/messages", b"[1]"), draws("POST", "/v2/queues/a/messages", b"[2]"))
+        self.assertEqual(schedule.identity("GET", "/v2/queues/a/stats"), "GET /v2/queues/a/stats")
+        self.assertTrue(schedule.identity("POST", "/x", b"[1]").startswith("POST /x body:"))
+        named = FaultSchedule(3, 0.5, identify=lambda method, path, body: "the same request")
+        self.assertEqual([named.fault_for(n, "GET", "/a") for n in range(40)],
+                         [named.fault_for(n, "DELETE", "/b", b"x") for n in range(40)])
 
     def test_rate(self) -> None:
         """About C{rate} of the requests are faulted, with every kind drawn."""
@@ -170,6 +193,42 @@ class ForwardingTests(SynchronousTestCase):
         p.send(b"POST /v2/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
         self.assertTrue(p.client.value().startswith(b"HTTP/1.1 411 "))
         self.assertEqual(p.reactor.tcpClients, [])
+
+    def test_occurrences(self) -> None:
+        """Each request is logged with its identity and how many of the same came before (a retry is the next)."""
+        reactor = MemoryReactorClock()
+        proxy = FaultProxy(UPSTREAM, FaultSchedule(1, 0), reactor)
+        other = REQUEST.replace(b"/v2/queues/q/", b"/v2/queues/r/")
+        for data in (REQUEST, other, REQUEST, REQUEST):
+            protocol = proxy.factory.buildProtocol(None)
+            protocol.makeConnection(StringTransport())
+            protocol.dataReceived(data)
+        self.assertEqual([(e.n, e.occurrence) for e in proxy.log], [(0, 0), (1, 0), (2, 1), (3, 2)])
+        self.assertEqual(proxy.log[0].identity, proxy.schedule.identity("POST", "/v2/queues/q/messages", BODY))
+        self.assertNotEqual(proxy.log[1].identity, proxy.log[0].identity)
+
+    def test_order_of_arrival_does_not_matter(self) -> None:
+        """
+        Two proxies with the same seed that get the same requests in
+        different orders (as concurrent scenarios interleave) fault each
+        occurrence of each request the same way.
+        """
+        requests = [
+            REQUEST.replace(b"/v2/queues/q/", b"/v2/queues/q%d/" % (i,)) for i in range(30)
+        ] * 3
+
+        def faults(order: list[bytes]) -> dict[tuple[str, int], str | None]:
+            proxy = FaultProxy(UPSTREAM, FaultSchedule(4, 0.5), MemoryReactorClock())
+            for data in order:
+                protocol = proxy.factory.buildProtocol(None)
+                protocol.makeConnection(StringTransport())
+                protocol.dataReceived(data)
+            return {(e.path, e.occurrence): e.fault for e in proxy.log}
+
+        forwards = faults(requests)
+        self.assertEqual(forwards, faults(requests[::-1]))
+        self.assertEqual(len(forwards), 90)
+        self.assertTrue(any(forwards.values()) and not all(forwards.values()))
 
     def test_numbers_and_lazy_export(self) -> None:
         """Requests are numbered in arrival order; the names are exported by C{txzaqar.testing}."""
