@@ -269,7 +269,9 @@ REGISTRY: tuple[Entry, ...] = (
         tox_env="bench-smoke")),
     Entry("Reliability", "python3 -m tox -e faults", ProvedBy(
         "tox -e faults (in the default tox list, so in .ci/run) runs python -m "
-        "txzaqar.test.reliability at CI sizes; --full, --only and the soak command run the "
+        "txzaqar.test.reliability at CI sizes, then python -m txzaqar.test.reliability.broken, "
+        "which requires a --break run (acknowledgement retries removed) to report the loss; "
+        "--full, --only and the soak command run the "
         "same code at other sizes by hand; test_reliability_report checks every option of "
         "the block against the commands' --help",
         tox_env="faults")),
