@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import deferLater
+from twisted.internet.interfaces import IConnector, IDelayedCall
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.threads import deferToThread
 from twisted.logger import ILogObserver, Logger, globalLogPublisher
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial import unittest
 from zope.interface import implementer
 
@@ -37,6 +40,8 @@ from txzaqar.testing.servers import push_zaqar, shared_keystone_stack, shared_pu
 
 #: How long any wait on a real server may take before the test fails.
 PATIENCE = 60.0
+#: Seconds between keepalive pings (on a L{Clock}: the test advances it).
+KEEPALIVE = 30.0
 
 log = Logger(namespace="txzaqar.test.push")
 
@@ -62,6 +67,87 @@ class RecordingTarget:
 
     def last(self, kind: str, queue: str) -> float:
         return max(t for t, k, q in self.events if (k, q) == (kind, queue))
+
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """
+    The C{(opcode, payload)} of each whole frame in what a WebSocket
+    server sent on one connection (its handshake response first; a
+    server's frames are not masked).
+    """
+    at = data.find(b"\r\n\r\n")
+    if at < 0:
+        return []
+    at += 4
+    frames = []
+    while at + 2 <= len(data):
+        opcode, length, start = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            if start + size > len(data):
+                break
+            length, start = int.from_bytes(data[start:start + size], "big"), start + size
+        if start + length > len(data):
+            break
+        frames.append((opcode, bytes(data[start:start + length])))
+        at = start + length
+    return frames
+
+
+class _RecordingProtocol(ProtocolWrapper):
+    """Keeps every byte the connection receives, then passes it on."""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.factory.received.extend(data)
+        super().dataReceived(data)
+
+
+class _RecordingFactory(WrappingFactory):
+    protocol = _RecordingProtocol
+
+    def __init__(self, wrapped: Any, received: bytearray) -> None:
+        super().__init__(wrapped)
+        self.received = received
+
+
+class ClockedConnections:
+    """
+    The reactor given to a L{WebSocketPush} under test: its timers (the
+    keepalive pings among them) run on a L{Clock} the test advances; its
+    connections are real TCP connections of the global reactor, and what
+    each receives is kept (L{received}), so the test sees Zaqar's pongs.
+    """
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        #: What each connection received, in the order they were made.
+        self.received: list[bytearray] = []
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+    def callLater(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> IDelayedCall:
+        return self.clock.callLater(delay, f, *args, **kwargs)
+
+    def getDelayedCalls(self) -> Sequence[IDelayedCall]:
+        return self.clock.getDelayedCalls()
+
+    def connectTCP(self, host: str, port: int, factory: Any, timeout: float = 30,
+                   bindAddress: Any = None) -> IConnector:
+        received = bytearray()
+        self.received.append(received)
+        return reactor.connectTCP(host, port, _RecordingFactory(factory, received), timeout, bindAddress)
+
+    def pongs(self) -> int:
+        """How many pongs the last connection received."""
+        return sum(1 for opcode, _ in server_frames(bytes(self.received[-1])) if opcode == 0xA)
+
+    def stop(self, push: WebSocketPush) -> Deferred[None]:
+        """Stop C{push}, its wait for the close handshake run out at once."""
+        stopped = push.stop()
+        self.clock.advance(CLOSE_WAIT)
+        return stopped
 
 
 class PushCase(unittest.TestCase):
@@ -150,13 +236,34 @@ class NoAuthTests(PushCase):
         self.assertEqual(self.target.count("push_down", watched), 0)
 
     async def test_zaqar_answers_pings(self) -> None:
-        """With a ping every 0.2 s for 3 s, each answered in time: push stays up, nothing reconnects."""
+        """
+        Each keepalive ping is answered, and with its pong in, the next
+        ping finds the connection alive: push stays up, nothing
+        reconnects.  The pings run on a L{Clock} the test advances, so
+        only Zaqar's answer is waited for (against a generous deadline),
+        never a pong within some fraction of a second.
+        """
         watched = self.queue_name(self.client)
-        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), watched, keepalive=0.2)
+        connections = ClockedConnections()
+        assert self.zaqar.websocket_url is not None
+        push = WebSocketPush(self.zaqar.websocket_url, NoAuth(self.project), connections, keepalive=KEEPALIVE)
+        push.watch(watched)
+        push.start(self.target)
+        self.addCleanup(connections.stop, push)
         await wait_until(lambda: push.queues_up == {watched}, "push up")
-        await deferLater(reactor, 3.0, lambda: None)
-        self.assertEqual((push.state, push.reconnects), ("up", 0))
+        self.assertEqual(connections.pongs(), 0)
+
+        def answered_or_down(ping: int) -> bool:
+            return connections.pongs() >= ping or push.state != "up"
+
+        for ping in range(1, 4):
+            connections.clock.advance(KEEPALIVE)
+            await wait_until(partial(answered_or_down, ping), f"the pong to ping {ping}")
+            self.assertEqual((push.state, connections.pongs()), ("up", ping))
+        connections.clock.advance(KEEPALIVE)  # a fourth ping: the third was answered
+        self.assertEqual((push.state, push.reconnects, push.queues_up), ("up", 0, {watched}))
         self.assertEqual(self.target.count("push_down", watched), 0)
+        self.assertEqual(len(connections.received), 1)
 
     async def test_unwatch_deletes_the_subscription(self) -> None:
         first, second = self.queue_name(self.client), self.queue_name(self.client)
