@@ -4,8 +4,9 @@ the harness's push Zaqar: woken by WebSocket notifications and by
 webhooks, its push state scraped from C{/metrics}, stopped with SIGTERM;
 and a webhook port that cannot be listened on ends it at startup.
 
-The safety interval is an hour, so a delivery within seconds is the
-notification's doing; ports are chosen at run time, on loopback.
+The safety interval is an hour, so a delivery within a minute
+(L{PUSHED_WITHIN}, a bound that does not depend on this machine's speed)
+is the notification's doing; ports are chosen at run time, on loopback.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ import txzaqar
 from txzaqar.testing import servers, shared_push_zaqar
 
 from .daemon import Daemon
+
+#: The bound on a delivery that push alone can meet: a minute, against a
+#: safety poll an hour away.
+PUSHED_WITHIN = 60.0
 
 #: The handler: appends each body to $PUSH_TEST_RECORD, one line each.
 HANDLER = '''
@@ -76,16 +81,17 @@ class DaemonPushTests(unittest.TestCase):
         return self.record.read_text().splitlines() if self.record.exists() else []
 
     async def deliver(self, daemon: Daemon, metrics: int) -> dict[tuple[str, str], float]:
-        """Push up, five posts delivered within seconds each; the final scrape."""
+        """Push up, five posts delivered within L{PUSHED_WITHIN} each; the final scrape."""
         await daemon.wait_for(lambda: scrape(metrics).get(("txzaqar_subscriber_push_up", self.queue)) == 1.0,
                               60, "push up in /metrics")
         took = []
         for i in range(5):
             began = time.monotonic()
             await self.client.queue(self.queue).post({"body": {"i": i}})
-            await daemon.wait_for(partial(lambda n: len(self.delivered()) == n, i + 1), 30, f"message {i}")
+            await daemon.wait_for(partial(lambda n: len(self.delivered()) == n, i + 1), PUSHED_WITHIN * 2,
+                                  f"message {i}")
             took.append(time.monotonic() - began)
-        self.assertLess(max(took), 5.0, took)
+        self.assertLess(max(took), PUSHED_WITHIN, took)
         return scrape(metrics)
 
     async def test_websocket(self) -> None:

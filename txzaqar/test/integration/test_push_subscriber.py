@@ -5,8 +5,9 @@ with the notifier pipeline, its WebSocket transport as a second process,
 on Redis; a real Keystone).
 
 With a safety interval of an hour, a message reaches its callback within
-seconds only because a notification woke its queue: each test checks
-that (the push counters, and the time) rather than taking it for granted.
+a minute only because a notification woke its queue: each test checks
+that (the push counters, and the time) rather than taking it for granted;
+the bound is that minute, not what this machine's speed allows.
 No fixed sleeps: waits poll a condition against a generous deadline.
 """
 
@@ -38,6 +39,9 @@ from txzaqar.testing import servers
 PATIENCE = 60.0
 #: The safety interval of these tests: no poll explains a delivery within PATIENCE.
 AN_HOUR = 3600.0
+#: The bound on a delivery that push alone can meet: a minute, against a
+#: safety poll an hour away (so it says nothing of this machine's speed).
+PUSHED_WITHIN = 60.0
 
 
 class Deliveries:
@@ -96,7 +100,7 @@ class PushCase(unittest.TestCase):
         before = len(seen.bodies)
         began = time.monotonic()
         await client.queue(queue).post({"body": body})
-        await wait_until(lambda: len(seen.bodies) > before, f"the callback of {body!r}")
+        await wait_until(lambda: len(seen.bodies) > before, f"the callback of {body!r}", PUSHED_WITHIN * 2)
         return seen.times[-1] - began
 
 
@@ -134,7 +138,7 @@ class WebSocketNoAuthTests(PushCase):
         self.assertGreaterEqual(sub.stats["notifications"], 6)
         # the next safety poll is an hour away (and after a claim that found
         # a message the next poll comes poll_interval later, found empty)
-        self.assertLess(max(took), 5.0, took)
+        self.assertLess(max(took), PUSHED_WITHIN, took)
         self.assertEqual(sub.stats["push_missed"], 0)
         await sub.stopService()
 
@@ -206,7 +210,7 @@ class WebSocketRestartTests(PushCase):
         notifications = sub.stats["notifications"]
         took = await self.post_and_time(poster, queue, seen, {"i": 21})
         self.assertGreater(sub.stats["notifications"], notifications)
-        self.assertLess(took, 5.0)
+        self.assertLess(took, PUSHED_WITHIN)
         await sub.stopService()
         counts = seen.count()
         self.assertEqual(sorted(counts), list(range(22)))
@@ -270,7 +274,7 @@ class KeystoneTests(PushCase):
         self.start(sub)
         await self.until_up(sub, queue)
         took = [await self.post_and_time(poster, queue, seen, {"i": i}) for i in range(5)]
-        self.assertLess(max(took), 5.0, took)
+        self.assertLess(max(took), PUSHED_WITHIN, took)
         self.assertGreaterEqual(sub.stats["notifications"], 5)
         await sub.stopService()
         await poster.queue(queue).delete()
@@ -302,10 +306,21 @@ class KeystoneTests(PushCase):
             i += 1
             await deferLater(reactor, 0.5, lambda: None)
         await wait_until(lambda: len(seen.bodies) >= i, f"{i} deliveries")
+        # notifications still come after three lifetimes: how many posts fell
+        # in a gap while the connection was re-made after a 4003 (delivered
+        # by the claim at push_up) depends on this machine's speed, so post
+        # until one is announced
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            notified = sub.stats["notifications"]
+            await self.post_and_time(poster, queue, seen, {"i": i})
+            i += 1
+            if sub.stats["notifications"] > notified:
+                break
+            self.assertLess(time.monotonic(), deadline, "no notification after three token lifetimes")
+            await deferLater(reactor, 0.5, lambda: None)
         await sub.stopService()
         counts = seen.count()
         self.assertEqual(sorted(counts), list(range(i)))
         self.assertEqual(sub.stats["failed"], 0)
-        # most were announced: a re-authentication gap may leave a few to a wake-up after it
-        self.assertGreaterEqual(sub.stats["notifications"], i // 2)
         await poster.queue(queue).delete()

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import deferLater
+from twisted.internet.interfaces import IConnector, IDelayedCall
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.threads import deferToThread
 from twisted.logger import ILogObserver, Logger, globalLogPublisher
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial import unittest
 from zope.interface import implementer
 
@@ -37,6 +40,8 @@ from txzaqar.testing.servers import push_zaqar, shared_keystone_stack, shared_pu
 
 #: How long any wait on a real server may take before the test fails.
 PATIENCE = 60.0
+#: Seconds between keepalive pings (on a L{Clock}: the test advances it).
+KEEPALIVE = 30.0
 
 log = Logger(namespace="txzaqar.test.push")
 
@@ -62,6 +67,87 @@ class RecordingTarget:
 
     def last(self, kind: str, queue: str) -> float:
         return max(t for t, k, q in self.events if (k, q) == (kind, queue))
+
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """
+    The C{(opcode, payload)} of each whole frame in what a WebSocket
+    server sent on one connection (its handshake response first; a
+    server's frames are not masked).
+    """
+    at = data.find(b"\r\n\r\n")
+    if at < 0:
+        return []
+    at += 4
+    frames = []
+    while at + 2 <= len(data):
+        opcode, length, start = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
+        if length >= 126:
+            size = 2 if length == 126 else 8
+            if start + size > len(data):
+                break
+            length, start = int.from_bytes(data[start:start + size], "big"), start + size
+        if start + length > len(data):
+            break
+        frames.append((opcode, bytes(data[start:start + length])))
+        at = start + length
+    return frames
+
+
+class _RecordingProtocol(ProtocolWrapper):
+    """Keeps every byte the connection receives, then passes it on."""
+
+    def dataReceived(self, data: bytes) -> None:
+        self.factory.received.extend(data)
+        super().dataReceived(data)
+
+
+class _RecordingFactory(WrappingFactory):
+    protocol = _RecordingProtocol
+
+    def __init__(self, wrapped: Any, received: bytearray) -> None:
+        super().__init__(wrapped)
+        self.received = received
+
+
+class ClockedConnections:
+    """
+    The reactor given to a L{WebSocketPush} under test: its timers (the
+    keepalive pings among them) run on a L{Clock} the test advances; its
+    connections are real TCP connections of the global reactor, and what
+    each receives is kept (L{received}), so the test sees Zaqar's pongs.
+    """
+
+    def __init__(self) -> None:
+        self.clock = Clock()
+        #: What each connection received, in the order they were made.
+        self.received: list[bytearray] = []
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+    def callLater(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> IDelayedCall:
+        return self.clock.callLater(delay, f, *args, **kwargs)
+
+    def getDelayedCalls(self) -> Sequence[IDelayedCall]:
+        return self.clock.getDelayedCalls()
+
+    def connectTCP(self, host: str, port: int, factory: Any, timeout: float = 30,
+                   bindAddress: Any = None) -> IConnector:
+        received = bytearray()
+        self.received.append(received)
+        return reactor.connectTCP(host, port, _RecordingFactory(factory, received), timeout, bindAddress)
+
+    def pongs(self) -> int:
+        """How many pongs the last connection received."""
+        return sum(1 for opcode, _ in server_frames(bytes(self.received[-1])) if opcode == 0xA)
+
+    def stop(self, push: WebSocketPush) -> Deferred[None]:
+        """Stop C{push}, its wait for the close handshake run out at once."""
+        stopped = push.stop()
+        self.clock.advance(CLOSE_WAIT)
+        return stopped
 
 
 class PushCase(unittest.TestCase):
@@ -138,7 +224,9 @@ class NoAuthTests(PushCase):
         p50, worst = statistics.median(latencies), max(latencies)
         log.info("no-auth post->wake latency over {n} posts: p50 {p50:.1f} ms, max {worst:.1f} ms",
                  n=len(latencies), p50=p50 * 1000, worst=worst * 1000)
-        self.assertLess(p50, 5.0)
+        # only a notification wakes the target: each post woke it (how soon
+        # is this machine's speed, logged above, not a promise)
+        self.assertEqual(len(latencies), 50)
 
         # a queue that is not watched wakes nothing: Zaqar sends nothing for it
         received = push.notifications
@@ -150,13 +238,34 @@ class NoAuthTests(PushCase):
         self.assertEqual(self.target.count("push_down", watched), 0)
 
     async def test_zaqar_answers_pings(self) -> None:
-        """With a ping every 0.2 s for 3 s, each answered in time: push stays up, nothing reconnects."""
+        """
+        Each keepalive ping is answered, and with its pong in, the next
+        ping finds the connection alive: push stays up, nothing
+        reconnects.  The pings run on a L{Clock} the test advances, so
+        only Zaqar's answer is waited for (against a generous deadline),
+        never a pong within some fraction of a second.
+        """
         watched = self.queue_name(self.client)
-        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), watched, keepalive=0.2)
+        connections = ClockedConnections()
+        assert self.zaqar.websocket_url is not None
+        push = WebSocketPush(self.zaqar.websocket_url, NoAuth(self.project), connections, keepalive=KEEPALIVE)
+        push.watch(watched)
+        push.start(self.target)
+        self.addCleanup(connections.stop, push)
         await wait_until(lambda: push.queues_up == {watched}, "push up")
-        await deferLater(reactor, 3.0, lambda: None)
-        self.assertEqual((push.state, push.reconnects), ("up", 0))
+        self.assertEqual(connections.pongs(), 0)
+
+        def answered_or_down(ping: int) -> bool:
+            return connections.pongs() >= ping or push.state != "up"
+
+        for ping in range(1, 4):
+            connections.clock.advance(KEEPALIVE)
+            await wait_until(partial(answered_or_down, ping), f"the pong to ping {ping}")
+            self.assertEqual((push.state, connections.pongs()), ("up", ping))
+        connections.clock.advance(KEEPALIVE)  # a fourth ping: the third was answered
+        self.assertEqual((push.state, push.reconnects, push.queues_up), ("up", 0, {watched}))
         self.assertEqual(self.target.count("push_down", watched), 0)
+        self.assertEqual(len(connections.received), 1)
 
     async def test_unwatch_deletes_the_subscription(self) -> None:
         first, second = self.queue_name(self.client), self.queue_name(self.client)
@@ -179,13 +288,22 @@ class NoAuthTests(PushCase):
         self.assertEqual(self.target.count("wake", first), 0)
 
     async def test_stop_closes_and_zaqar_deletes_the_subscriptions(self) -> None:
+        """
+        L{WebSocketPush.stop} is over when Zaqar answers the close frame:
+        its timers run on a L{Clock} that is not advanced, so its wait of
+        C{CLOSE_WAIT} for a peer that does not answer (tested on a Clock in
+        the unit tests) cannot be what ends it, however slow the machine.
+        """
         queue = self.queue_name(self.client)
-        push = self.start_push(self.zaqar.websocket_url, NoAuth(self.project), queue)
+        connections = ClockedConnections()
+        assert self.zaqar.websocket_url is not None
+        push = WebSocketPush(self.zaqar.websocket_url, NoAuth(self.project), connections)
+        push.watch(queue)
+        push.start(self.target)
+        self.addCleanup(connections.stop, push)
         await wait_until(lambda: push.queues_up == {queue}, "push up")
-        started = reactor.seconds()
-        await push.stop()
-        # bounded by the close handshake's wait (plus slack for a loaded machine)
-        self.assertLess(reactor.seconds() - started, CLOSE_WAIT + 3.0)
+        stopping = push.stop()
+        await wait_until(lambda: stopping.called, "stop() to end with the close handshake")
         self.assertEqual(push.state, "stopped")
 
         async def count() -> int:
@@ -230,7 +348,12 @@ class RestartTests(PushCase):
         log.info("WebSocket restart: push up {after_start:.2f}s after the process accepted handshakes "
                  "({after_kill:.1f}s after the kill, {reconnects} reconnects)",
                  after_start=back - restarted, after_kill=back - killed, reconnects=push.reconnects)
-        self.assertLess(back - restarted, 5.0)  # the backoff is capped at 1 s here
+        # the backoff is capped at 1 s here: each attempt while it was down
+        # came at most that long after the last one failed (by the delays
+        # the push chose, not by this machine's speed)
+        delays = [e["delay"] for e in self.events_with("{delay:.1f}s")]  # "reconnecting in", "next attempt in"
+        self.assertGreaterEqual(len(delays), 3)
+        self.assertLessEqual(max(delays), 1.0, delays)
         self.assertEqual(len(self.events_with("up again after")), 1)
 
         await self.post_and_wake(client, queue, 3)
@@ -310,33 +433,61 @@ class KeystoneTests(KeystoneCase):
 
 
 class ShortTokenTests(KeystoneCase):
-    """5-second tokens (fernet: they live 4 to 5 s): notifications keep arriving across their expiry."""
+    """
+    5-second tokens (fernet: they live 4 to 5 s): notifications keep
+    arriving across their expiry, and a connection outlives its tokens by
+    authenticating again.  Posts go on until that was seen (and at least
+    four lifetimes went by), against a deadline: with so short a token, how
+    many renewals make it before the 4003 depends on how fast Keystone and
+    Zaqar answer here, so the count of 4003 closes is logged, not judged
+    (when the renewal is due is tested on a L{Clock} in the unit tests).
+    """
 
     token_ttl = 5
+
+    def longest_connection(self, queue: str) -> float:
+        """The longest time C{queue}'s push stayed up on one connection (so far, for the current one)."""
+        longest, up_since = 0.0, None
+        for at, kind, name in [*self.target.events, (reactor.seconds(), "now", queue)]:
+            if name != queue:
+                continue
+            if kind == "push_up":
+                up_since = at
+            elif kind in ("push_down", "now") and up_since is not None:
+                longest, up_since = max(longest, at - up_since), None
+        return longest
 
     async def test_notifications_across_token_lifetimes(self) -> None:
         queue = self.queue_name(self.client)
         push = self.start_push(self.catalog_url(), self.keystone, queue)
         await wait_until(lambda: push.queues_up == {queue}, "push up")
         started = reactor.seconds()
+        deadline = started + 4 * self.token_ttl + 2 * PATIENCE
         posts = woke = 0
-        while reactor.seconds() - started < 4 * self.token_ttl:
+
+        def renewed() -> int:
+            return len(self.events_with("authenticated again with a new token"))
+
+        def seen_enough() -> bool:
+            # a connection up for longer than a token can live was kept by
+            # its renewals: Zaqar reset its expiry timer on each
+            return (reactor.seconds() - started >= 4 * self.token_ttl and renewed() >= 3
+                    and self.longest_connection(queue) > self.token_ttl + 1)
+
+        while not seen_enough():
+            self.assertLess(reactor.seconds(), deadline,
+                            f"{renewed()} renewals, longest connection {self.longest_connection(queue):.1f}s")
             woke += len(await self.post_and_wake(self.client, queue, 1, push_up_too=True))
             posts += 1
             await deferLater(reactor, 0.2, lambda: None)
         expired = len([e for e in self.events_with("push down") if e["reason"] == "authentication expired (4003)"])
         learned = self.events_with("tokens last about")
-        renewed = len(self.events_with("authenticated again with a new token"))
         log.info("5 s tokens over {seconds:.0f}s: {posts} posts, {woke} woke (the others: push_up), "
                  "{expired} closes 4003, {renewed} re-authentications on the same connection, "
-                 "lifetime learned {learned}",
-                 seconds=reactor.seconds() - started, posts=posts, woke=woke, expired=expired, renewed=renewed,
-                 learned=[round(e["seconds"], 2) for e in learned])
+                 "longest connection {longest:.1f}s, lifetime learned {learned}",
+                 seconds=reactor.seconds() - started, posts=posts, woke=woke, expired=expired, renewed=renewed(),
+                 longest=self.longest_connection(queue), learned=[round(e["seconds"], 2) for e in learned])
         self.assertGreaterEqual(posts, 10)
+        # each post woke the queue, but one made while the connection was
+        # re-made after a 4003 (no notification is sent then): push_up
         self.assertGreaterEqual(woke, posts - expired)
-        # Keystone says when each token expires: the connection
-        # authenticates again before that (at 3/4 of the time left), so
-        # Zaqar never has to close it (one 4003 is tolerated: a loaded
-        # machine can be late by the quarter that is left)
-        self.assertLessEqual(expired, 1)
-        self.assertGreaterEqual(renewed, 3)
