@@ -132,6 +132,23 @@ def optional_path(field: str, value: object) -> str | None:
     return value
 
 
+def tls_files(cacert: object, cert: object, key: object,
+              insecure: object) -> tuple[str | None, str | None, str | None, bool]:
+    """
+    Check TLS settings (for Zaqar or for Keystone): C{insecure} a C{bool},
+    the others file paths or C{None}, and no C{key} without its C{cert}.
+
+    @return: C{(cacert, cert, key, insecure)}, the paths as C{str}.
+    """
+    flag = boolean("insecure", insecure)
+    cacert_path = optional_path("cacert", cacert)
+    cert_path = optional_path("cert", cert)
+    key_path = optional_path("key", key)
+    if key_path and not cert_path:
+        raise drop("key", "no cert", "give the client certificate as cert= too, or drop key=")
+    return cacert_path, cert_path, key_path, flag
+
+
 def drop(field: str, conflict: str, advice: str) -> ClientValidationError:
     """The error for C{field} given together with C{conflict}: C{advice} says which to drop."""
     return ClientValidationError(field, f"cannot be given with {conflict}: {advice}")

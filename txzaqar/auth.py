@@ -317,12 +317,7 @@ class Keystone:
         """
         from keystoneauth1 import session as ks_session
 
-        arguments.boolean("insecure", insecure)
-        cacert = arguments.optional_path("cacert", cacert)
-        cert = arguments.optional_path("cert", cert)
-        key = arguments.optional_path("key", key)
-        if key and not cert:
-            raise arguments.drop("key", "no cert", "give the client certificate as cert= too, or drop key=")
+        cacert, cert, key, insecure = arguments.tls_files(cacert, cert, key, insecure)
         verify: bool | str = cacert if cacert else not insecure
         if insecure:
             log.warn("TLS verification of Keystone is DISABLED (insecure)")

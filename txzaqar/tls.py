@@ -71,12 +71,7 @@ class TLSPolicy:
 
     def __init__(self, cacert: str | None = None, cert: str | None = None,
                  key: str | None = None, insecure: bool = False) -> None:
-        arguments.boolean("insecure", insecure)
-        cacert = arguments.optional_path("cacert", cacert)
-        cert = arguments.optional_path("cert", cert)
-        key = arguments.optional_path("key", key)
-        if key and not cert:
-            raise arguments.drop("key", "no cert", "give the client certificate as cert= too, or drop key=")
+        cacert, cert, key, insecure = arguments.tls_files(cacert, cert, key, insecure)
         self._trust = _trust_root(cacert) if cacert else None
         self._client = _client_certificate(cert, key) if cert else None
         #: Whether server certificates go unchecked (logged as a warning).

@@ -16,7 +16,7 @@ from service_identity.exceptions import DNSMismatch, VerificationError
 from service_identity.hazmat import DNS_ID
 from twisted.internet import error as ierror
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import (
     IHostnameResolver,
     IHostResolution,
@@ -36,8 +36,8 @@ from txzaqar import errors
 from txzaqar._transport_failures import TABLE, transport_error
 from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection
-from txzaqar.interfaces import IAuthenticator
 from txzaqar.test.unit.test_connection import CannedAgent, json_response
+from txzaqar.testing.fixed_auth import FixedHeadersAuth
 
 URL = "http://zaqar.test:8888"
 
@@ -350,35 +350,12 @@ class CloseInFlightTests(SynchronousTestCase):
         self.assertEqual(len(agent.requests), 1)
 
 
-@implementer(IAuthenticator)
-class HeadersAuth:
-    """An authenticator sending whatever headers it is given (no checks of its own)."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def headers(self) -> Deferred[dict[str, str]]:
-        return succeed(dict(self._headers))
-
-    def endpoint(self) -> Deferred[str | None]:
-        return succeed(None)
-
-    def invalidate(self, used: Any = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        pass
-
-
 class HeaderEncodingTests(SynchronousTestCase):
     def test_header_that_cannot_be_sent(self) -> None:
         """Refused before sending, naming the header: not a raw UnicodeEncodeError, no header injection."""
         for project in ("p\N{SNOWMAN}", "p\r\nX-Roles: admin"):
             with self.subTest(project=project):
-                auth = HeadersAuth({"X-Project-ID": project})
+                auth = FixedHeadersAuth({"X-Project-ID": project})
                 agent = CannedAgent()
                 conn = Connection(agent, Clock(), auth, url=URL)
                 error = self.failureResultOf(conn.get("queues"), errors.ClientValidationError).value
