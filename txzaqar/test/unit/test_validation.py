@@ -17,6 +17,7 @@ from typing import Any, cast
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar import _validation as v
 from txzaqar import errors
 from txzaqar.admin import Flavor, Pool
 from txzaqar.claim import Claim
@@ -441,3 +442,95 @@ class PostSizeMeasureTests(_Recorded):
         [mid] = self.successResultOf(queue.post({"body": "\u00e9" * 100000}))
         self.assertEqual(self.successResultOf(queue.message(mid)).body, "\u00e9" * 100000)
         self.assertRefused(queue.post, "messages", {"body": "\u00e9" * 131100})
+
+
+class BoundsTests(_Recorded):
+    """
+    Each documented limit, at its edge: the last value allowed is sent,
+    the first one past it refused (found by mutation testing: no test held
+    most of these edges, so a limit off by one went unseen).
+    """
+
+    def assertAccepted(self, d: Deferred[Any]) -> None:
+        self.successResultOf(d)
+
+    def test_message_ttl_and_delay(self) -> None:
+        queue = self.client.queue("q")
+        for ttl in (60, 1209600):
+            self.assertAccepted(queue.post({"body": 1, "ttl": ttl}))
+        for ttl in (59, 1209601):
+            self.assertRefused(queue.post, "message ttl", {"body": 1, "ttl": ttl})
+        for delay in (0, 900):
+            self.assertAccepted(queue.post({"body": 1, "delay": delay}))
+        for delay in (-1, 901):
+            self.assertRefused(queue.post, "message delay", {"body": 1, "delay": delay})
+
+    def test_claim_and_pop_counts(self) -> None:
+        queue = self.client.queue("q")
+        self.assertAccepted(queue.claim(limit=20))
+        self.assertAccepted(queue.pop(20))
+        self.assertRefused(queue.claim, "limit", limit=21)
+        self.assertRefused(queue.pop, "count", 21)
+
+    def test_page_limit(self) -> None:
+        for limit in (1, 20):
+            self.assertAccepted(self.client.queues(limit=limit))
+        for limit in (0, 21):
+            self.assertRefused(self.client.queues, "limit", limit=limit)
+
+    def test_metadata_size(self) -> None:
+        """C{{"k":"x..."}} is 8 bytes and the x: 65,536 bytes in all are allowed, one more is not."""
+        self.assertAccepted(self.client.create_queue("q", {"k": "x" * 65528}))
+        self.assertRefused(self.client.create_queue, "metadata", "q2", {"k": "x" * 65529})
+
+    def test_64_bit_integers(self) -> None:
+        """A body's integers, and metadata filters' values, fit in 64 signed bits."""
+        queue = self.client.queue("q")
+        for value in (2**63 - 1, -(2**63)):
+            self.assertAccepted(queue.post({"body": {"n": value}}))
+            self.assertEqual(v.queue_filters(None, {"n": value}), {"n": value})
+        for value in (2**63, -(2**63) - 1):
+            self.assertRefused(queue.post, "message 0", {"body": {"n": value}})
+            self.assertRaises(ClientValidationError, v.queue_filters, None, {"n": value})
+
+
+class QueueFiltersTests(SynchronousTestCase):
+    """The name pattern and metadata filters of a queue listing, checked by L{v.queue_filters}."""
+
+    def test_accepted(self) -> None:
+        self.assertEqual(v.queue_filters(None, None), {})
+        self.assertEqual(v.queue_filters("^a.c$", {"owner": "me", "n": 0}),
+                         {"name": "^a.c$", "owner": "me", "n": 0})
+
+    def test_refused(self) -> None:
+        for name in ("", 1, "(unclosed"):
+            self.assertRaises(ClientValidationError, v.queue_filters, name, None)
+        for filters in (["owner", "me"], {1: "x"}, {"": "x"}, {"limit": 1}, {"k": True}, {"k": 1.5},
+                        {"k": None}, {"k": ""}):
+            e = self.assertRaises(ClientValidationError, v.queue_filters, None, filters)
+            self.assertEqual(e.field, "filters")
+
+
+class SignedURLDocumentTests(SynchronousTestCase):
+    GOOD = {"paths": ["/v2/queues/q/messages"], "methods": ["GET"], "project": "p", "expires": "2030-01-01T00:00:00",
+            "signature": "s"}
+
+    def test_lists_of_strings(self) -> None:
+        """C{paths} and C{methods} are non-empty lists (or tuples) of non-empty strings, nothing else."""
+        self.assertEqual(v.signed_url_document({**self.GOOD, "methods": ("GET", "POST")})["methods"], ("GET", "POST"))
+        for key in ("paths", "methods"):
+            for bad in ("GET", {"GET": 1}, [], [""], ["GET", 1]):
+                with self.subTest(key=key, bad=bad):
+                    self.assertRaises(ClientValidationError, v.signed_url_document, {**self.GOOD, key: bad})
+
+
+class WebSocketURLTests(SynchronousTestCase):
+    def test_accepted(self) -> None:
+        for url in ("ws://zaqar.test:9000", "wss://zaqar.test/", "ws://[::1]:9000"):
+            self.assertEqual(v.websocket_url(url), url)
+
+    def test_refused(self) -> None:
+        for url in (None, b"ws://zaqar.test", "http://zaqar.test", "ws://", "ws://zaqar.test:port", "ws://[::1"):
+            with self.subTest(url=url):
+                e = self.assertRaises(ClientValidationError, v.websocket_url, url, "url")
+                self.assertEqual(e.field, "url")
