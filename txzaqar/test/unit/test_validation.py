@@ -472,6 +472,29 @@ class BoundsTests(_Recorded):
         self.assertRefused(queue.claim, "limit", limit=21)
         self.assertRefused(queue.pop, "count", 21)
 
+    def test_claim_ttl_and_grace(self) -> None:
+        queue = self.client.queue("q")
+        for seconds in (60, 43200):
+            self.assertAccepted(queue.claim(ttl=seconds, grace=seconds))
+        for seconds in (59, 43201):
+            self.assertRefused(queue.claim, "claim ttl", ttl=seconds)
+            self.assertRefused(queue.claim, "claim grace", grace=seconds)
+
+    def test_subscription_ttl(self) -> None:
+        queue = self.client.queue("q")
+        self.assertAccepted(queue.subscribe("http://example.test/hook", ttl=60))
+        self.assertRefused(queue.subscribe, "subscription ttl", "http://example.test/other", ttl=59)
+
+    def test_twenty_ids_a_request(self) -> None:
+        """Posts, reads by id and deletes by id go 20 at a time."""
+        queue = self.client.queue("q")
+        sent = len(self.recorder.requests)
+        ids = self.successResultOf(queue.post([{"body": n} for n in range(21)]))
+        self.assertEqual(len(self.recorder.requests) - sent, 2)
+        sent = len(self.recorder.requests)
+        self.successResultOf(queue.delete_messages(ids))
+        self.assertEqual(len(self.recorder.requests) - sent, 2)
+
     def test_page_limit(self) -> None:
         for limit in (1, 20):
             self.assertAccepted(self.client.queues(limit=limit))
@@ -489,6 +512,8 @@ class BoundsTests(_Recorded):
         for value in (2**63 - 1, -(2**63)):
             self.assertAccepted(queue.post({"body": {"n": value}}))
             self.assertEqual(v.queue_filters(None, {"n": value}), {"n": value})
+        # what is checked after a boolean is still checked
+        self.assertRefused(queue.post, "message 0", {"body": [2**63, True]})
         for value in (2**63, -(2**63) - 1):
             self.assertRefused(queue.post, "message 0", {"body": {"n": value}})
             self.assertRaises(ClientValidationError, v.queue_filters, None, {"n": value})
@@ -534,3 +559,40 @@ class WebSocketURLTests(SynchronousTestCase):
             with self.subTest(url=url):
                 e = self.assertRaises(ClientValidationError, v.websocket_url, url, "url")
                 self.assertEqual(e.field, "url")
+
+
+class CheckFunctionTests(SynchronousTestCase):
+    """The small checks of L{txzaqar._validation}, each on both sides of its rule."""
+
+    def test_string_list(self) -> None:
+        self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])
+        for bad in (5, "ab", [""], ["a", 1]):
+            self.assertEqual(self.assertRaises(ClientValidationError, v.string_list, "ids", bad).field, "ids")
+
+    def test_path_segment(self) -> None:
+        self.assertEqual(v.path_segment("id", "a-b.c"), "a-b.c")
+        for bad in ("a/b", "a?b", "a#b", "", None):
+            self.assertRaises(ClientValidationError, v.path_segment, "id", bad)
+
+    def test_queue_name_too_long(self) -> None:
+        """The error shows the first 20 characters of a name that is too long."""
+        e = self.assertRaises(ClientValidationError, v.queue_name, "a" * 20 + "b" * 45)
+        self.assertIn("'" + "a" * 20 + "'... is 65 characters; at most 64", str(e))
+
+    def test_id_segment(self) -> None:
+        """Only spaces and control characters are refused: not other characters past ASCII."""
+        self.assertEqual(v.id_segment("id", "caf\u00e9~"), "caf\u00e9~")
+        for bad in ("a b", "\x00", "\x1f", "\x7f"):
+            self.assertRaises(ClientValidationError, v.id_segment, "id", bad)
+
+    def test_positive_seconds(self) -> None:
+        for good in (0.5, 1, 1e-3):
+            self.assertEqual(v.positive_seconds("timeout", good), float(good))
+        for bad in (0, -1, math.inf, math.nan, True, "1"):
+            self.assertRaises(ClientValidationError, v.positive_seconds, "timeout", bad)
+
+    def test_marker(self) -> None:
+        self.assertIsNone(v.marker("marker", None))
+        self.assertEqual(v.marker("marker", "q1"), "q1")
+        for bad in ("", 1, b"q1"):
+            self.assertRaises(ClientValidationError, v.marker, "marker", bad)
