@@ -516,7 +516,8 @@ class BoundsTests(_Recorded):
         self.assertRefused(queue.post, "message 0", {"body": [2**63, True]})
         for value in (2**63, -(2**63) - 1):
             self.assertRefused(queue.post, "message 0", {"body": {"n": value}})
-            self.assertRaises(ClientValidationError, v.queue_filters, None, {"n": value})
+            e = self.assertRaises(ClientValidationError, v.queue_filters, None, {"n": value})
+            self.assertIn("must be from -9223372036854775808 to 9223372036854775807", str(e))
 
 
 class QueueFiltersTests(SynchronousTestCase):
