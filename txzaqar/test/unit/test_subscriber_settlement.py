@@ -6,12 +6,19 @@ in bulk, failures, timeouts and renewal.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
-from twisted.logger import LogLevel, formatEvent
+from collections import Counter
 
-from txzaqar.errors import NotFound
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar.errors import ConnectionFailed, NotFound
+from txzaqar.subscriber import SubscriberSettings
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
-from txzaqar.test.unit.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
+from txzaqar.subscriber.settlement import MAX_REMEMBERED_FAILURES, FailureMemory, QueueSettlement
+from txzaqar.test.unit.subscriber_fakes import FakeMessage, FakeQueue, Recorder, SubscriberTestsMixin
 
 
 class DeliveryTests(SubscriberTestsMixin):
@@ -199,3 +206,68 @@ class DeliveryTests(SubscriberTestsMixin):
         self.assertEqual(sub.stats["renew_failed"], 1)
         cb.deferreds["m0"].callback(None)
         self.stop(sub)
+
+    def test_renewal_retried_after_a_failure(self) -> None:
+        """A renewal that fails for another reason than an expired claim is tried again ttl/8 later."""
+        sub = self.subscriber(claim_ttl=60)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        q.patch_results = [fail(ConnectionFailed("Connection failed", "reset"))]
+        sub.startService()
+        patches = lambda: len([e for e in q.log if e[0] == "patch"])  # noqa: E731
+        self.clock.advance(30)
+        self.assertEqual((patches(), sub.stats["renew_failed"]), (1, 1))
+        self.assertEqual(len(self.flushLoggedErrors(ConnectionFailed)), 1)
+        self.clock.advance(7.4)
+        self.assertEqual(patches(), 1)
+        self.clock.advance(0.1)
+        self.assertEqual((patches(), sub.stats["renewed"]), (2, 1))
+        cb.deferreds["m0"].callback(None)
+        self.stop(sub)
+
+
+class QueueSettlementTests(SynchronousTestCase):
+    """L{QueueSettlement} on its own: when it says its messages come back."""
+
+    def test_returned_delays(self) -> None:
+        """A released claim's messages are back at once; one left to expire, claim_ttl + 1 s later."""
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        [message] = queue.add(1)
+        failures = FailureMemory()
+        delays: list[float] = []
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(claim_ttl=90), Counter(), failures,  # type: ignore[arg-type]
+                                     returned=delays.append)
+        for expected in ([0.0], [0.0, 91.0]):  # the first failure is released, the second left to expire
+            claim = queue.make_claim(1)
+            work = settlement.begin(claim, [message])  # type: ignore[arg-type]
+            settlement.finished(work, message, Failure(ZeroDivisionError()))
+            self.assertEqual(delays, expected)
+            queue.available.append(message)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
+
+
+class FailureMemoryTests(SynchronousTestCase):
+    def test_twice_is_a_repeat(self) -> None:
+        failures = FailureMemory()
+        self.assertFalse(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertFalse(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertTrue(failures.failed_before("m0"))
+        failures.succeeded("m0")
+        self.assertFalse(failures.failed_before("m0"))
+
+    def test_oldest_forgotten_past_the_bound(self) -> None:
+        """10,000 ids are remembered; the 10,001st makes it forget the oldest."""
+        failures = FailureMemory()
+        failures.failed("m0")
+        failures.failed("m0")
+        for n in range(1, MAX_REMEMBERED_FAILURES):
+            failures.failed(f"m{n}")
+        self.assertEqual(MAX_REMEMBERED_FAILURES, 10_000)
+        self.assertTrue(failures.failed_before("m0"))
+        failures.failed("one more")
+        self.assertFalse(failures.failed_before("m0"))
