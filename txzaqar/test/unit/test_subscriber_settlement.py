@@ -64,6 +64,23 @@ class DeliveryTests(SubscriberTestsMixin):
         self.assertEqual(q.released(), [])
         self.stop(sub)
 
+    def test_twenty_acks_are_deleted_at_once(self) -> None:
+        """Twenty successes waiting (over two claims) are deleted without waiting for ack_delay."""
+        sub = self.subscriber(batch=20, concurrency=40, ack_delay=10)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(25)
+        sub.startService()
+        self.clock.advance(0)
+        self.assertEqual(len(cb.seen), 25)
+        for m in cb.seen[:19] + cb.seen[20:21]:  # 19 of the first claim, 1 of the second
+            cb.deferreds[m.id].callback(None)
+        self.assertEqual([len(ids) for ids in q.deletes()], [20])
+        for m in cb.seen[19:20] + cb.seen[21:]:
+            cb.deferreds[m.id].callback(None)
+        self.stop(sub)
+
     def test_raising_callback_does_not_kill_the_loop(self) -> None:
         """A failure is logged, its claim released once the rest is acked, and polling goes on."""
         def cb(m: FakeMessage) -> None:
@@ -191,6 +208,40 @@ class DeliveryTests(SubscriberTestsMixin):
                       self.event_formats())
         self.stop(sub)
 
+    def test_renewal_at_half_an_odd_ttl(self) -> None:
+        """Half of an odd ttl is not rounded down."""
+        sub = self.subscriber(claim_ttl=61)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        patches = lambda: len([e for e in q.log if e[0] == "patch"])  # noqa: E731
+        for expected in (1, 2):
+            self.clock.advance(30.4)
+            self.assertEqual(patches(), expected - 1)
+            self.clock.advance(0.1)
+            self.assertEqual(patches(), expected)
+        cb.deferreds["m0"].callback(None)
+        self.stop(sub)
+
+    def test_late_callback_after_stop_is_only_logged(self) -> None:
+        """A callback ending after stop gave up on its claim is neither counted nor acknowledged."""
+        sub = self.subscriber(stop_timeout=10)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        d = sub.stopService()
+        self.clock.advance(10)
+        self.successResultOf(d)
+        self.assertEqual(q.released(), ["c1"])
+        cb.deferreds["m0"].callback(None)
+        self.assertEqual((sub.stats["processed"], q.deletes()), (0, []))
+        self.assertIn("callback for {message_id} on {queue} finished after its claim was given up",
+                      self.event_formats())
+
     def test_renewal_of_expired_claim_stops(self) -> None:
         sub = self.subscriber(claim_ttl=60)
         cb = Recorder("deferred")
@@ -249,12 +300,33 @@ class QueueSettlementTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
 
 
+    def test_release_that_fails(self) -> None:
+        """A release that fails is counted and logged; the messages come back when the claim expires."""
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        [message] = queue.add(1)
+        delays: list[float] = []
+        stats: Counter[str] = Counter()
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(), stats, FailureMemory(),  # type: ignore[arg-type]
+                                     returned=delays.append)
+        claim = queue.make_claim(1)
+        claim.release = lambda: fail(ConnectionFailed("Connection failed", "reset"))  # type: ignore[method-assign]
+        work = settlement.begin(claim, [message])  # type: ignore[arg-type]
+        settlement.finished(work, message, Failure(ZeroDivisionError()))
+        assert work.settled is not None
+        self.successResultOf(work.settled)
+        self.assertEqual((stats["release_failed"], stats["released"], delays), (1, 0, []))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError, ConnectionFailed)), 2)
+
+
 class FailureMemoryTests(SynchronousTestCase):
     def test_twice_is_a_repeat(self) -> None:
         failures = FailureMemory()
         self.assertFalse(failures.failed_before("m0"))
         failures.failed("m0")
         self.assertFalse(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertTrue(failures.failed_before("m0"))
         failures.failed("m0")
         self.assertTrue(failures.failed_before("m0"))
         failures.succeeded("m0")
