@@ -7,6 +7,7 @@ replayed that should not be.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
@@ -190,6 +191,15 @@ class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
         conn, agent, _ = self.connection()
         self.failureResultOf(conn.post("queues/q/messages", body={"x": object()}),
                              errors.ClientValidationError)
+        self.failureResultOf(conn.post("queues/q/messages", body={"x": float("nan")}),
+                             errors.ClientValidationError)
+        self.assertEqual(agent.requests, [])
+
+    def test_authenticator_check_before_sending(self) -> None:
+        """An authenticator's C{check} refuses a request before anything is sent."""
+        conn, agent, _ = self.connection(auth=RefusingAuth())
+        e = self.failureResultOf(conn.get("queues"), errors.ClientValidationError).value
+        self.assertEqual(e.field, "path")
         self.assertEqual(agent.requests, [])
 
 
@@ -244,6 +254,27 @@ class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
         error = self.failureResultOf(d, errors.ConnectionFailed).value
         self.assertIsNone(error.code)
 
+    def test_backoff_doubles(self) -> None:
+        """The first retry waits C{backoff}, the second twice as long (times 0.5 to 1.5 at random)."""
+        conn, agent, clock = self.connection(*[CannedResponse(503, b"")] * 3)
+        conn.backoff = 0.5
+        conn._random = FixedRandom(0.5, 0.25)  # factors 1.0, then 0.75: waits of 0.5 s and 0.75 s
+        d = conn.get("queues")
+        self.assertEqual(len(agent.requests), 1)
+        for step, requests in ((0.25, 1), (0.25, 2), (0.5, 2), (0.25, 3)):
+            clock.advance(step)
+            self.assertEqual(len(agent.requests), requests, f"at {clock.seconds()} s")
+        self.failureResultOf(d, errors.ServiceUnavailable)
+
+    def test_post_retried_while_identity_is_away(self) -> None:
+        """Identity unavailable: Zaqar saw nothing, so even a POST is tried again."""
+        auth = AwayIdentity()
+        conn, agent, clock = self.connection(json_response(201, {"r": 1}), auth=auth)
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.pump([1] * 5)
+        self.assertEqual(self.successResultOf(d).json, {"r": 1})
+        self.assertEqual((auth.calls, len(agent.requests)), (2, 1))
+
     def test_timeout(self) -> None:
         conn, agent, clock = self.connection("hang", retries=0)
         d = conn.get("queues")
@@ -287,6 +318,36 @@ class RenewingAuth:
 
     def check(self, method: str, path: str) -> None:
         pass
+
+
+class FixedRandom(random.Random):
+    """A C{random()} that answers the values given, in order."""
+
+    def __init__(self, *values: float) -> None:
+        super().__init__()
+        self._values = iter(values)
+
+    def random(self) -> float:
+        return next(self._values)
+
+
+class RefusingAuth(RenewingAuth):
+    def check(self, method: str, path: str) -> None:
+        raise errors.ClientValidationError("path", f"{method} {path} is not allowed")
+
+
+class AwayIdentity(RenewingAuth):
+    """Identity is unreachable for the first request's headers, then back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        self.calls += 1
+        if self.calls == 1:
+            return fail(errors.IdentityUnavailable("Identity unavailable", "Keystone is away"))
+        return super().headers()
 
 
 class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
