@@ -7,6 +7,7 @@ in bulk, failures, timeouts and renewal.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
 from twisted.internet.task import Clock
@@ -317,6 +318,43 @@ class QueueSettlementTests(SynchronousTestCase):
         self.successResultOf(work.settled)
         self.assertEqual((stats["release_failed"], stats["released"], delays), (1, 0, []))
         self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError, ConnectionFailed)), 2)
+
+
+    def settlement(self, **settings: Any) -> tuple[QueueSettlement, FakeQueue, Clock]:
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(**settings), Counter(),  # type: ignore[arg-type]
+                                     FailureMemory())
+        return settlement, queue, clock
+
+    def test_released_after_the_delete_in_flight(self) -> None:
+        """A claim is released only once the delete of its successes, sent earlier, is done."""
+        settlement, queue, clock = self.settlement(ack_delay=1)
+        m0, m1 = queue.add(2)
+        deleted: Deferred[None] = Deferred()
+        queue.delete_messages = lambda ids: deleted  # type: ignore[method-assign]
+        work = settlement.begin(queue.make_claim(2), [m0, m1])  # type: ignore[arg-type]
+        settlement.finished(work, m0, None)
+        clock.advance(1)  # ack_delay: the delete of m0 is sent, and hangs
+        settlement.finished(work, m1, Failure(ZeroDivisionError()))
+        self.assertEqual(queue.released(), [])
+        deleted.callback(None)
+        self.assertEqual(queue.released(), ["c1"])
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_drain_waits_for_the_release(self) -> None:
+        """C{drain} ends once the claims it gave up on are released, not before."""
+        settlement, queue, clock = self.settlement()
+        [m0] = queue.add(1)
+        claim = queue.make_claim(1)
+        released: Deferred[None] = Deferred()
+        claim.release = lambda: released  # type: ignore[method-assign]
+        settlement.begin(claim, [m0])  # type: ignore[arg-type]
+        d = Deferred.fromCoroutine(settlement.drain(10))
+        clock.advance(10)
+        self.assertNoResult(d)
+        released.callback(None)
+        self.successResultOf(d)
 
 
 class FailureMemoryTests(SynchronousTestCase):
