@@ -350,6 +350,13 @@ class AwayIdentity(RenewingAuth):
         return super().headers()
 
 
+class HangingIdentity(RenewingAuth):
+    """Headers that never come; cancelled, they fail as an identity service gone away does."""
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        return Deferred(lambda d: d.errback(errors.IdentityUnavailable("Identity unavailable", "cancelled")))
+
+
 class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
     def test_one_retry_with_new_token_and_same_bytes(self) -> None:
         auth = RenewingAuth()
@@ -383,6 +390,24 @@ class CloseTests(ConnectionTestsMixin, SynchronousTestCase):
         self.failureResultOf(d)
         self.assertEqual(agent.cancelled, agent.pending)
         self.failureResultOf(conn.get("queues"), errors.ConnectionFailed)
+
+
+    def test_close_during_backoff(self) -> None:
+        """Closed while waiting to retry after a 503 (which reached Zaqar): may have been sent."""
+        conn, agent, clock = self.connection(CannedResponse(503, b""), json_response(200, {}))
+        d = conn.get("queues")
+        self.successResultOf(conn.close())
+        error = self.failureResultOf(d, errors.ClientClosed).value
+        self.assertEqual((error.not_sent, len(agent.requests)), (False, 1))
+
+    def test_close_while_identity_fails(self) -> None:
+        """A request whose identity call fails as close() cuts it is a ClientClosed, sent nowhere."""
+        auth = HangingIdentity()
+        conn, agent, _ = self.connection(auth=auth)
+        d = conn.get("queues")
+        self.successResultOf(conn.close())
+        error = self.failureResultOf(d, errors.ClientClosed).value
+        self.assertEqual((error.not_sent, agent.requests), (True, []))
 
 
 class FakeTransport:
