@@ -13,6 +13,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
@@ -52,6 +53,16 @@ class CannedResponse:
 
     def setPreviousResponse(self, response: Any) -> None:
         pass
+
+
+class HangingBodyResponse(CannedResponse):
+    """Headers, then a body that never ends."""
+
+    def __init__(self) -> None:
+        super().__init__(200)
+
+    def deliverBody(self, protocol: Any) -> None:
+        protocol.makeConnection(StringTransport())
 
 
 @implementer(IAgent)
@@ -195,6 +206,12 @@ class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
                              errors.ClientValidationError)
         self.assertEqual(agent.requests, [])
 
+    def test_body_sent_as_utf8(self) -> None:
+        """A body the connection encodes is compact UTF-8 JSON, not ASCII escapes."""
+        conn, agent, _ = self.connection(json_response(201, {}))
+        self.successResultOf(conn.post("queues/q/messages", body={"messages": [{"body": "caf\u00e9"}]}))
+        self.assertEqual(agent.requests[0][3], '{"messages":[{"body":"caf\u00e9"}]}'.encode())
+
     def test_authenticator_check_before_sending(self) -> None:
         """An authenticator's C{check} refuses a request before anything is sent."""
         conn, agent, _ = self.connection(auth=RefusingAuth())
@@ -283,6 +300,15 @@ class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
         clock.advance(2)
         self.failureResultOf(d, errors.RequestTimedOut)
         self.assertEqual(agent.cancelled, agent.pending)  # the request itself was cancelled
+
+    def test_timeout_while_reading_the_body_is_not_replayed(self) -> None:
+        """Headers came, the body did not: the request reached Zaqar, so a POST is not tried again."""
+        conn, agent, clock = self.connection(HangingBodyResponse(), json_response(201, {}))
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.advance(30)
+        error = self.failureResultOf(d, errors.RequestTimedOut).value
+        self.assertEqual((error.not_sent, len(agent.requests)), (False, 1))
+        self.assertIn("no complete response", str(error))
 
     def test_timeout_of_twisted_agent_is_a_timeout(self) -> None:
         """
