@@ -7,11 +7,13 @@ replayed that should not be.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
@@ -51,6 +53,16 @@ class CannedResponse:
 
     def setPreviousResponse(self, response: Any) -> None:
         pass
+
+
+class HangingBodyResponse(CannedResponse):
+    """Headers, then a body that never ends."""
+
+    def __init__(self) -> None:
+        super().__init__(200)
+
+    def deliverBody(self, protocol: Any) -> None:
+        protocol.makeConnection(StringTransport())
 
 
 @implementer(IAgent)
@@ -190,6 +202,21 @@ class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
         conn, agent, _ = self.connection()
         self.failureResultOf(conn.post("queues/q/messages", body={"x": object()}),
                              errors.ClientValidationError)
+        self.failureResultOf(conn.post("queues/q/messages", body={"x": float("nan")}),
+                             errors.ClientValidationError)
+        self.assertEqual(agent.requests, [])
+
+    def test_body_sent_as_utf8(self) -> None:
+        """A body the connection encodes is compact UTF-8 JSON, not ASCII escapes."""
+        conn, agent, _ = self.connection(json_response(201, {}))
+        self.successResultOf(conn.post("queues/q/messages", body={"messages": [{"body": "caf\u00e9"}]}))
+        self.assertEqual(agent.requests[0][3], '{"messages":[{"body":"caf\u00e9"}]}'.encode())
+
+    def test_authenticator_check_before_sending(self) -> None:
+        """An authenticator's C{check} refuses a request before anything is sent."""
+        conn, agent, _ = self.connection(auth=RefusingAuth())
+        e = self.failureResultOf(conn.get("queues"), errors.ClientValidationError).value
+        self.assertEqual(e.field, "path")
         self.assertEqual(agent.requests, [])
 
 
@@ -244,6 +271,27 @@ class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
         error = self.failureResultOf(d, errors.ConnectionFailed).value
         self.assertIsNone(error.code)
 
+    def test_backoff_doubles(self) -> None:
+        """The first retry waits C{backoff}, the second twice as long (times 0.5 to 1.5 at random)."""
+        conn, agent, clock = self.connection(*[CannedResponse(503, b"")] * 3)
+        conn.backoff = 0.5
+        conn._random = FixedRandom(0.5, 0.25)  # factors 1.0, then 0.75: waits of 0.5 s and 0.75 s
+        d = conn.get("queues")
+        self.assertEqual(len(agent.requests), 1)
+        for step, requests in ((0.25, 1), (0.25, 2), (0.5, 2), (0.25, 3)):
+            clock.advance(step)
+            self.assertEqual(len(agent.requests), requests, f"at {clock.seconds()} s")
+        self.failureResultOf(d, errors.ServiceUnavailable)
+
+    def test_post_retried_while_identity_is_away(self) -> None:
+        """Identity unavailable: Zaqar saw nothing, so even a POST is tried again."""
+        auth = AwayIdentity()
+        conn, agent, clock = self.connection(json_response(201, {"r": 1}), auth=auth)
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.pump([1] * 5)
+        self.assertEqual(self.successResultOf(d).json, {"r": 1})
+        self.assertEqual((auth.calls, len(agent.requests)), (2, 1))
+
     def test_timeout(self) -> None:
         conn, agent, clock = self.connection("hang", retries=0)
         d = conn.get("queues")
@@ -252,6 +300,15 @@ class RetryTests(ConnectionTestsMixin, SynchronousTestCase):
         clock.advance(2)
         self.failureResultOf(d, errors.RequestTimedOut)
         self.assertEqual(agent.cancelled, agent.pending)  # the request itself was cancelled
+
+    def test_timeout_while_reading_the_body_is_not_replayed(self) -> None:
+        """Headers came, the body did not: the request reached Zaqar, so a POST is not tried again."""
+        conn, agent, clock = self.connection(HangingBodyResponse(), json_response(201, {}))
+        d = conn.post("queues/q/messages", body={"messages": [{"body": 1}]})
+        clock.advance(30)
+        error = self.failureResultOf(d, errors.RequestTimedOut).value
+        self.assertEqual((error.not_sent, len(agent.requests)), (False, 1))
+        self.assertIn("no complete response", str(error))
 
     def test_timeout_of_twisted_agent_is_a_timeout(self) -> None:
         """
@@ -289,6 +346,43 @@ class RenewingAuth:
         pass
 
 
+class FixedRandom(random.Random):
+    """A C{random()} that answers the values given, in order."""
+
+    def __init__(self, *values: float) -> None:
+        super().__init__()
+        self._values = iter(values)
+
+    def random(self) -> float:
+        return next(self._values)
+
+
+class RefusingAuth(RenewingAuth):
+    def check(self, method: str, path: str) -> None:
+        raise errors.ClientValidationError("path", f"{method} {path} is not allowed")
+
+
+class AwayIdentity(RenewingAuth):
+    """Identity is unreachable for the first request's headers, then back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        self.calls += 1
+        if self.calls == 1:
+            return fail(errors.IdentityUnavailable("Identity unavailable", "Keystone is away"))
+        return super().headers()
+
+
+class HangingIdentity(RenewingAuth):
+    """Headers that never come; cancelled, they fail as an identity service gone away does."""
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        return Deferred(lambda d: d.errback(errors.IdentityUnavailable("Identity unavailable", "cancelled")))
+
+
 class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
     def test_one_retry_with_new_token_and_same_bytes(self) -> None:
         auth = RenewingAuth()
@@ -322,6 +416,24 @@ class CloseTests(ConnectionTestsMixin, SynchronousTestCase):
         self.failureResultOf(d)
         self.assertEqual(agent.cancelled, agent.pending)
         self.failureResultOf(conn.get("queues"), errors.ConnectionFailed)
+
+
+    def test_close_during_backoff(self) -> None:
+        """Closed while waiting to retry after a 503 (which reached Zaqar): may have been sent."""
+        conn, agent, clock = self.connection(CannedResponse(503, b""), json_response(200, {}))
+        d = conn.get("queues")
+        self.successResultOf(conn.close())
+        error = self.failureResultOf(d, errors.ClientClosed).value
+        self.assertEqual((error.not_sent, len(agent.requests)), (False, 1))
+
+    def test_close_while_identity_fails(self) -> None:
+        """A request whose identity call fails as close() cuts it is a ClientClosed, sent nowhere."""
+        auth = HangingIdentity()
+        conn, agent, _ = self.connection(auth=auth)
+        d = conn.get("queues")
+        self.successResultOf(conn.close())
+        error = self.failureResultOf(d, errors.ClientClosed).value
+        self.assertEqual((error.not_sent, agent.requests), (True, []))
 
 
 class FakeTransport:

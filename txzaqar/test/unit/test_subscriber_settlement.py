@@ -6,12 +6,20 @@ in bulk, failures, timeouts and renewal.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
-from twisted.logger import LogLevel, formatEvent
+from collections import Counter
+from typing import Any
 
-from txzaqar.errors import NotFound
+from twisted.internet.defer import Deferred, TimeoutError, fail, succeed
+from twisted.internet.task import Clock
+from twisted.logger import LogLevel, formatEvent
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar.errors import ConnectionFailed, NotFound
+from txzaqar.subscriber import SubscriberSettings
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
-from txzaqar.test.unit.subscriber_fakes import FakeMessage, Recorder, SubscriberTestsMixin
+from txzaqar.subscriber.settlement import MAX_REMEMBERED_FAILURES, FailureMemory, QueueSettlement
+from txzaqar.test.unit.subscriber_fakes import FakeMessage, FakeQueue, Recorder, SubscriberTestsMixin
 
 
 class DeliveryTests(SubscriberTestsMixin):
@@ -55,6 +63,23 @@ class DeliveryTests(SubscriberTestsMixin):
             cb.deferreds[m.id].callback(None)
         self.assertEqual(q.deletes()[1], ["m4", "m5", "m6", "m7", "m8", "m9"])
         self.assertEqual(q.released(), [])
+        self.stop(sub)
+
+    def test_twenty_acks_are_deleted_at_once(self) -> None:
+        """Twenty successes waiting (over two claims) are deleted without waiting for ack_delay."""
+        sub = self.subscriber(batch=20, concurrency=40, ack_delay=10)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(25)
+        sub.startService()
+        self.clock.advance(0)
+        self.assertEqual(len(cb.seen), 25)
+        for m in cb.seen[:19] + cb.seen[20:21]:  # 19 of the first claim, 1 of the second
+            cb.deferreds[m.id].callback(None)
+        self.assertEqual([len(ids) for ids in q.deletes()], [20])
+        for m in cb.seen[19:20] + cb.seen[21:]:
+            cb.deferreds[m.id].callback(None)
         self.stop(sub)
 
     def test_raising_callback_does_not_kill_the_loop(self) -> None:
@@ -184,6 +209,40 @@ class DeliveryTests(SubscriberTestsMixin):
                       self.event_formats())
         self.stop(sub)
 
+    def test_renewal_at_half_an_odd_ttl(self) -> None:
+        """Half of an odd ttl is not rounded down."""
+        sub = self.subscriber(claim_ttl=61)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        patches = lambda: len([e for e in q.log if e[0] == "patch"])  # noqa: E731
+        for expected in (1, 2):
+            self.clock.advance(30.4)
+            self.assertEqual(patches(), expected - 1)
+            self.clock.advance(0.1)
+            self.assertEqual(patches(), expected)
+        cb.deferreds["m0"].callback(None)
+        self.stop(sub)
+
+    def test_late_callback_after_stop_is_only_logged(self) -> None:
+        """A callback ending after stop gave up on its claim is neither counted nor acknowledged."""
+        sub = self.subscriber(stop_timeout=10)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        sub.startService()
+        d = sub.stopService()
+        self.clock.advance(10)
+        self.successResultOf(d)
+        self.assertEqual(q.released(), ["c1"])
+        cb.deferreds["m0"].callback(None)
+        self.assertEqual((sub.stats["processed"], q.deletes()), (0, []))
+        self.assertIn("callback for {message_id} on {queue} finished after its claim was given up",
+                      self.event_formats())
+
     def test_renewal_of_expired_claim_stops(self) -> None:
         sub = self.subscriber(claim_ttl=60)
         cb = Recorder("deferred")
@@ -199,3 +258,126 @@ class DeliveryTests(SubscriberTestsMixin):
         self.assertEqual(sub.stats["renew_failed"], 1)
         cb.deferreds["m0"].callback(None)
         self.stop(sub)
+
+    def test_renewal_retried_after_a_failure(self) -> None:
+        """A renewal that fails for another reason than an expired claim is tried again ttl/8 later."""
+        sub = self.subscriber(claim_ttl=60)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        q = self.client.queues["q"]
+        q.add(1)
+        q.patch_results = [fail(ConnectionFailed("Connection failed", "reset"))]
+        sub.startService()
+        patches = lambda: len([e for e in q.log if e[0] == "patch"])  # noqa: E731
+        self.clock.advance(30)
+        self.assertEqual((patches(), sub.stats["renew_failed"]), (1, 1))
+        self.assertEqual(len(self.flushLoggedErrors(ConnectionFailed)), 1)
+        self.clock.advance(7.4)
+        self.assertEqual(patches(), 1)
+        self.clock.advance(0.1)
+        self.assertEqual((patches(), sub.stats["renewed"]), (2, 1))
+        cb.deferreds["m0"].callback(None)
+        self.stop(sub)
+
+
+class QueueSettlementTests(SynchronousTestCase):
+    """L{QueueSettlement} on its own: when it says its messages come back."""
+
+    def test_returned_delays(self) -> None:
+        """A released claim's messages are back at once; one left to expire, claim_ttl + 1 s later."""
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        [message] = queue.add(1)
+        failures = FailureMemory()
+        delays: list[float] = []
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(claim_ttl=90), Counter(), failures,  # type: ignore[arg-type]
+                                     returned=delays.append)
+        for expected in ([0.0], [0.0, 91.0]):  # the first failure is released, the second left to expire
+            claim = queue.make_claim(1)
+            work = settlement.begin(claim, [message])  # type: ignore[arg-type]
+            settlement.finished(work, message, Failure(ZeroDivisionError()))
+            self.assertEqual(delays, expected)
+            queue.available.append(message)
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 2)
+
+
+    def test_release_that_fails(self) -> None:
+        """A release that fails is counted and logged; the messages come back when the claim expires."""
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        [message] = queue.add(1)
+        delays: list[float] = []
+        stats: Counter[str] = Counter()
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(), stats, FailureMemory(),  # type: ignore[arg-type]
+                                     returned=delays.append)
+        claim = queue.make_claim(1)
+        claim.release = lambda: fail(ConnectionFailed("Connection failed", "reset"))  # type: ignore[method-assign]
+        work = settlement.begin(claim, [message])  # type: ignore[arg-type]
+        settlement.finished(work, message, Failure(ZeroDivisionError()))
+        assert work.settled is not None
+        self.successResultOf(work.settled)
+        self.assertEqual((stats["release_failed"], stats["released"], delays), (1, 0, []))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError, ConnectionFailed)), 2)
+
+
+    def settlement(self, **settings: Any) -> tuple[QueueSettlement, FakeQueue, Clock]:
+        clock = Clock()
+        queue = FakeQueue(clock, "q")
+        settlement = QueueSettlement(queue, clock, SubscriberSettings(**settings), Counter(),  # type: ignore[arg-type]
+                                     FailureMemory())
+        return settlement, queue, clock
+
+    def test_released_after_the_delete_in_flight(self) -> None:
+        """A claim is released only once the delete of its successes, sent earlier, is done."""
+        settlement, queue, clock = self.settlement(ack_delay=1)
+        m0, m1 = queue.add(2)
+        deleted: Deferred[None] = Deferred()
+        queue.delete_messages = lambda ids: deleted  # type: ignore[method-assign]
+        work = settlement.begin(queue.make_claim(2), [m0, m1])  # type: ignore[arg-type]
+        settlement.finished(work, m0, None)
+        clock.advance(1)  # ack_delay: the delete of m0 is sent, and hangs
+        settlement.finished(work, m1, Failure(ZeroDivisionError()))
+        self.assertEqual(queue.released(), [])
+        deleted.callback(None)
+        self.assertEqual(queue.released(), ["c1"])
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_drain_waits_for_the_release(self) -> None:
+        """C{drain} ends once the claims it gave up on are released, not before."""
+        settlement, queue, clock = self.settlement()
+        [m0] = queue.add(1)
+        claim = queue.make_claim(1)
+        released: Deferred[None] = Deferred()
+        claim.release = lambda: released  # type: ignore[method-assign]
+        settlement.begin(claim, [m0])  # type: ignore[arg-type]
+        d = Deferred.fromCoroutine(settlement.drain(10))
+        clock.advance(10)
+        self.assertNoResult(d)
+        released.callback(None)
+        self.successResultOf(d)
+
+
+class FailureMemoryTests(SynchronousTestCase):
+    def test_twice_is_a_repeat(self) -> None:
+        failures = FailureMemory()
+        self.assertFalse(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertFalse(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertTrue(failures.failed_before("m0"))
+        failures.failed("m0")
+        self.assertTrue(failures.failed_before("m0"))
+        failures.succeeded("m0")
+        self.assertFalse(failures.failed_before("m0"))
+
+    def test_oldest_forgotten_past_the_bound(self) -> None:
+        """10,000 ids are remembered; the 10,001st makes it forget the oldest."""
+        failures = FailureMemory()
+        failures.failed("m0")
+        failures.failed("m0")
+        for n in range(1, MAX_REMEMBERED_FAILURES):
+            failures.failed(f"m{n}")
+        self.assertEqual(MAX_REMEMBERED_FAILURES, 10_000)
+        self.assertTrue(failures.failed_before("m0"))
+        failures.failed("one more")
+        self.assertFalse(failures.failed_before("m0"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+import attr
 from OpenSSL import SSL
 from service_identity.exceptions import DNSMismatch, VerificationError
 from service_identity.hazmat import DNS_ID
@@ -24,7 +25,7 @@ from twisted.internet.interfaces import (
     IResolutionReceiver,
 )
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import _newclient as newclient
@@ -33,7 +34,7 @@ from twisted.web.error import SchemeNotSupported
 from zope.interface import implementer
 
 from txzaqar import errors
-from txzaqar._transport_failures import TABLE, transport_error
+from txzaqar._transport_failures import BEFORE_SENDING, TABLE, describe, read_body, transport_error
 from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection
 from txzaqar.test.unit.test_connection import CannedAgent, json_response
@@ -78,9 +79,9 @@ CASES: list[tuple[str, BaseException, type[errors.ZaqarError], bool, tuple[str, 
     ("url", ValueError("invalid hostname: zaqar..test"), errors.ClientValidationError, True,
      ("not a usable URL", "invalid hostname")),
     ("hostname-mismatch", wrapped(newclient.ResponseNeverReceived, hostname_mismatch()),
-     errors.CertificateVerificationFailed, True, ("not for 'zaqar.test'", "hostname mismatch")),
+     errors.CertificateVerificationFailed, True, ("not for 'zaqar.test'", "(hostname mismatch: DNSMismatch)")),
     ("certificate", wrapped(newclient.ResponseNeverReceived, ssl_error("certificate verify failed")),
-     errors.CertificateVerificationFailed, True, ("does not verify", "certificate verify failed", "cacert")),
+     errors.CertificateVerificationFailed, True, ("does not verify", "(certificate verify failed: unknown", "cacert")),
     ("certificate", wrapped(newclient.RequestTransmissionFailed, ssl_error("certificate verify failed")),
      errors.CertificateVerificationFailed, True, ("does not verify",)),
     ("certificate", wrapped(newclient.ResponseNeverReceived, ierror.ConnectionLost(),
@@ -90,8 +91,11 @@ CASES: list[tuple[str, BaseException, type[errors.ZaqarError], bool, tuple[str, 
      errors.ConnectionFailed, False, ("TLS connection", "certificate required")),
     ("tls", wrapped(newclient.ResponseFailed, ssl_error("wrong version number")), errors.ConnectionFailed, False,
      ("TLS connection", "wrong version number")),
+    # an empty reason tuple is skipped
+    ("tls", wrapped(newclient.ResponseFailed, SSL.Error([(), ("SSL routines", "", "bad record mac")])),
+     errors.ConnectionFailed, False, ("failed (bad record mac)",)),
     ("not-http", wrapped(newclient.ResponseFailed, newclient.ParseError("wrong number of parts", b"\x16\x03")),
-     errors.MalformedResponse, False, ("not HTTP", "wrong number of parts")),
+     errors.MalformedResponse, False, ("not HTTP", "(wrong number of parts)")),
     ("not-http", wrapped(newclient.ResponseNeverReceived, newclient.BadResponseVersion("bad version", b"X")),
      errors.MalformedResponse, False, ("not HTTP",)),
     ("aborted", wrapped(newclient.ResponseNeverReceived, newclient.ConnectionAborted()), errors.ConnectionFailed,
@@ -166,6 +170,44 @@ class TableTests(SynchronousTestCase):
             copy = pickle.loads(pickle.dumps(error))
             self.assertEqual((type(copy), str(copy), copy.not_sent), (type(error), str(error), not_sent))
             self.assertIn(type(error).__name__ + "(", repr(error))
+
+
+class HelperTests(SynchronousTestCase):
+    """The pieces the table is made of: URL parts, causes in one line, frozen rows, body reading."""
+
+    def test_unparsable_url(self) -> None:
+        """A URL that C{urlsplit} refuses is named whole, not lost in an exception."""
+        url = "http://[zaqar.test:8888/v2/queues"
+        self.assertIn(f"cannot resolve the host {url!r}", str(transport_error(ierror.DNSLookupError(), "GET", url)))
+        self.assertIn(f"nothing listens on {url} ", str(transport_error(ierror.ConnectionRefusedError(), "GET", url)))
+
+    def test_describe(self) -> None:
+        """A wrapper is described by its causes; anything else by its own text, or its type's name."""
+        cut = wrapped(newclient.ResponseFailed, ierror.ConnectionLost("reset by peer"), ierror.ConnectionDone())
+        self.assertEqual(describe(cut), "Connection to the other side was lost in a non-clean fashion: reset by "
+                                        "peer.; Connection was closed cleanly.")
+        self.assertEqual(describe(RuntimeError("two\nlines")), "two lines")
+        self.assertEqual(describe(ValueError()), "ValueError")
+
+    def test_before_sending_sent_nothing(self) -> None:
+        """Every row of L{BEFORE_SENDING} says what its docstring does: nothing was sent."""
+        self.assertEqual([row.name for row in BEFORE_SENDING if not row.not_sent], [])
+
+    def test_rows_are_frozen(self) -> None:
+        self.assertRaises(attr.exceptions.FrozenInstanceError, setattr, TABLE[0], "not_sent", False)
+
+    def test_cancelling_a_body_aborts_the_connection(self) -> None:
+        """Cancelling L{read_body} aborts the connection (so it goes back to no pool) and fails it."""
+        transport = StringTransport()
+
+        class Response:
+            def deliverBody(self, protocol: Any) -> None:
+                protocol.makeConnection(transport)
+
+        d = read_body(Response())
+        d.cancel()
+        self.assertTrue(transport.disconnected)
+        self.failureResultOf(d, CancelledError)
 
 
 class RetryRulesTests(SynchronousTestCase):

@@ -17,6 +17,7 @@ from typing import Any, cast
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar import _validation as v
 from txzaqar import errors
 from txzaqar.admin import Flavor, Pool
 from txzaqar.claim import Claim
@@ -441,3 +442,158 @@ class PostSizeMeasureTests(_Recorded):
         [mid] = self.successResultOf(queue.post({"body": "\u00e9" * 100000}))
         self.assertEqual(self.successResultOf(queue.message(mid)).body, "\u00e9" * 100000)
         self.assertRefused(queue.post, "messages", {"body": "\u00e9" * 131100})
+
+
+class BoundsTests(_Recorded):
+    """
+    Each documented limit, at its edge: the last value allowed is sent,
+    the first one past it refused (found by mutation testing: no test held
+    most of these edges, so a limit off by one went unseen).
+    """
+
+    def assertAccepted(self, d: Deferred[Any]) -> None:
+        self.successResultOf(d)
+
+    def test_message_ttl_and_delay(self) -> None:
+        queue = self.client.queue("q")
+        for ttl in (60, 1209600):
+            self.assertAccepted(queue.post({"body": 1, "ttl": ttl}))
+        for ttl in (59, 1209601):
+            self.assertRefused(queue.post, "message ttl", {"body": 1, "ttl": ttl})
+        for delay in (0, 900):
+            self.assertAccepted(queue.post({"body": 1, "delay": delay}))
+        for delay in (-1, 901):
+            self.assertRefused(queue.post, "message delay", {"body": 1, "delay": delay})
+
+    def test_claim_and_pop_counts(self) -> None:
+        queue = self.client.queue("q")
+        self.assertAccepted(queue.claim(limit=20))
+        self.assertAccepted(queue.pop(20))
+        self.assertRefused(queue.claim, "limit", limit=21)
+        self.assertRefused(queue.pop, "count", 21)
+
+    def test_claim_ttl_and_grace(self) -> None:
+        queue = self.client.queue("q")
+        for seconds in (60, 43200):
+            self.assertAccepted(queue.claim(ttl=seconds, grace=seconds))
+        for seconds in (59, 43201):
+            self.assertRefused(queue.claim, "claim ttl", ttl=seconds)
+            self.assertRefused(queue.claim, "claim grace", grace=seconds)
+
+    def test_subscription_ttl(self) -> None:
+        queue = self.client.queue("q")
+        self.assertAccepted(queue.subscribe("http://example.test/hook", ttl=60))
+        self.assertRefused(queue.subscribe, "subscription ttl", "http://example.test/other", ttl=59)
+
+    def test_twenty_ids_a_request(self) -> None:
+        """Posts, reads by id and deletes by id go 20 at a time."""
+        queue = self.client.queue("q")
+        sent = len(self.recorder.requests)
+        ids = self.successResultOf(queue.post([{"body": n} for n in range(21)]))
+        self.assertEqual(len(self.recorder.requests) - sent, 2)
+        sent = len(self.recorder.requests)
+        self.successResultOf(queue.delete_messages(ids))
+        self.assertEqual(len(self.recorder.requests) - sent, 2)
+
+    def test_page_limit(self) -> None:
+        for limit in (1, 20):
+            self.assertAccepted(self.client.queues(limit=limit))
+        for limit in (0, 21):
+            self.assertRefused(self.client.queues, "limit", limit=limit)
+
+    def test_metadata_size(self) -> None:
+        """C{{"k":"x..."}} is 8 bytes and the x: 65,536 bytes in all are allowed, one more is not."""
+        self.assertAccepted(self.client.create_queue("q", {"k": "x" * 65528}))
+        self.assertRefused(self.client.create_queue, "metadata", "q2", {"k": "x" * 65529})
+
+    def test_64_bit_integers(self) -> None:
+        """A body's integers, and metadata filters' values, fit in 64 signed bits."""
+        queue = self.client.queue("q")
+        for value in (2**63 - 1, -(2**63)):
+            self.assertAccepted(queue.post({"body": {"n": value}}))
+            self.assertEqual(v.queue_filters(None, {"n": value}), {"n": value})
+        # what is checked after a boolean is still checked
+        self.assertRefused(queue.post, "message 0", {"body": [2**63, True]})
+        for value in (2**63, -(2**63) - 1):
+            self.assertRefused(queue.post, "message 0", {"body": {"n": value}})
+            e = self.assertRaises(ClientValidationError, v.queue_filters, None, {"n": value})
+            self.assertIn("must be from -9223372036854775808 to 9223372036854775807", str(e))
+
+
+class QueueFiltersTests(SynchronousTestCase):
+    """The name pattern and metadata filters of a queue listing, checked by L{v.queue_filters}."""
+
+    def test_accepted(self) -> None:
+        self.assertEqual(v.queue_filters(None, None), {})
+        self.assertEqual(v.queue_filters("^a.c$", {"owner": "me", "n": 0}),
+                         {"name": "^a.c$", "owner": "me", "n": 0})
+
+    def test_refused(self) -> None:
+        for name in ("", 1, "(unclosed"):
+            self.assertRaises(ClientValidationError, v.queue_filters, name, None)
+        for filters in (["owner", "me"], {1: "x"}, {"": "x"}, {"limit": 1}, {"k": True}, {"k": 1.5},
+                        {"k": None}, {"k": ""}):
+            e = self.assertRaises(ClientValidationError, v.queue_filters, None, filters)
+            self.assertEqual(e.field, "filters")
+
+
+class SignedURLDocumentTests(SynchronousTestCase):
+    GOOD = {"paths": ["/v2/queues/q/messages"], "methods": ["GET"], "project": "p", "expires": "2030-01-01T00:00:00",
+            "signature": "s"}
+
+    def test_lists_of_strings(self) -> None:
+        """C{paths} and C{methods} are non-empty lists (or tuples) of non-empty strings, nothing else."""
+        self.assertEqual(v.signed_url_document({**self.GOOD, "methods": ("GET", "POST")})["methods"], ("GET", "POST"))
+        for key in ("paths", "methods"):
+            for bad in ("GET", {"GET": 1}, [], [""], ["GET", 1]):
+                with self.subTest(key=key, bad=bad):
+                    self.assertRaises(ClientValidationError, v.signed_url_document, {**self.GOOD, key: bad})
+
+
+class WebSocketURLTests(SynchronousTestCase):
+    def test_accepted(self) -> None:
+        for url in ("ws://zaqar.test:9000", "wss://zaqar.test/", "ws://[::1]:9000"):
+            self.assertEqual(v.websocket_url(url), url)
+
+    def test_refused(self) -> None:
+        for url in (None, b"ws://zaqar.test", "http://zaqar.test", "ws://", "ws://zaqar.test:port", "ws://[::1"):
+            with self.subTest(url=url):
+                e = self.assertRaises(ClientValidationError, v.websocket_url, url, "url")
+                self.assertEqual(e.field, "url")
+
+
+class CheckFunctionTests(SynchronousTestCase):
+    """The small checks of L{txzaqar._validation}, each on both sides of its rule."""
+
+    def test_string_list(self) -> None:
+        self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])
+        for bad in (5, "ab", [""], ["a", 1]):
+            self.assertEqual(self.assertRaises(ClientValidationError, v.string_list, "ids", bad).field, "ids")
+
+    def test_path_segment(self) -> None:
+        self.assertEqual(v.path_segment("id", "a-b.c"), "a-b.c")
+        for bad in ("a/b", "a?b", "a#b", "", None):
+            self.assertRaises(ClientValidationError, v.path_segment, "id", bad)
+
+    def test_queue_name_too_long(self) -> None:
+        """The error shows the first 20 characters of a name that is too long."""
+        e = self.assertRaises(ClientValidationError, v.queue_name, "a" * 20 + "b" * 45)
+        self.assertIn("'" + "a" * 20 + "'... is 65 characters; at most 64", str(e))
+
+    def test_id_segment(self) -> None:
+        """Only spaces and control characters are refused: not other characters past ASCII."""
+        self.assertEqual(v.id_segment("id", "caf\u00e9~"), "caf\u00e9~")
+        for bad in ("a b", "\x00", "\x1f", "\x7f"):
+            self.assertRaises(ClientValidationError, v.id_segment, "id", bad)
+
+    def test_positive_seconds(self) -> None:
+        for good in (0.5, 1, 1e-3):
+            self.assertEqual(v.positive_seconds("timeout", good), float(good))
+        for bad in (0, -1, math.inf, math.nan, True, "1"):
+            self.assertRaises(ClientValidationError, v.positive_seconds, "timeout", bad)
+
+    def test_marker(self) -> None:
+        self.assertIsNone(v.marker("marker", None))
+        self.assertEqual(v.marker("marker", "q1"), "q1")
+        for bad in ("", 1, b"q1"):
+            self.assertRaises(ClientValidationError, v.marker, "marker", bad)
