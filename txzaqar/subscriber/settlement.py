@@ -224,11 +224,21 @@ class QueueSettlement:
         if running:
             log.info("waiting for {count} claims in flight on {queue}",
                      count=len(running), queue=self.name)
+            gave_up: list[float] = []
+
+            def give_up(result: Any, timeout: float) -> Any:
+                # a cancelled DeferredList fires with its (failed) results, not
+                # with a CancelledError: the timeout is seen here
+                gave_up.append(timeout)
+                return result
+
             wait = DeferredList(running, consumeErrors=True)
-            wait.addTimeout(stop_timeout, self._clock)
+            wait.addTimeout(stop_timeout, self._clock, onTimeoutCancel=give_up)
             try:
                 await wait
             except (TimeoutError, CancelledError):
+                gave_up.append(stop_timeout)
+            if gave_up:
                 log.warn("gave up waiting for callbacks on {queue} after {timeout}s",
                          queue=self.name, timeout=stop_timeout)
         for work in works:

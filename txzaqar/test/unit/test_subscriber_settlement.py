@@ -280,6 +280,21 @@ class DeliveryTests(SubscriberTestsMixin):
         self.stop(sub)
 
 
+class DrainWarningTests(SubscriberTestsMixin, SynchronousTestCase):
+    def test_gave_up_is_logged(self) -> None:
+        """Stopping with a callback past stop_timeout says, once, that it gave up waiting."""
+        sub = self.subscriber(stop_timeout=10)
+        cb = Recorder("deferred")
+        sub.subscribe("q", cb)
+        self.client.queues["q"].add(1)
+        sub.startService()
+        d = sub.stopService()
+        self.clock.advance(10)
+        self.successResultOf(d)
+        self.assertEqual(self.client.queues["q"].released(), ["c1"])
+        self.assertEqual(self.event_formats().count("gave up waiting for callbacks on {queue} after {timeout}s"), 1)
+
+
 class QueueSettlementTests(SynchronousTestCase):
     """L{QueueSettlement} on its own: when it says its messages come back."""
 
