@@ -26,10 +26,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet.defer import (
-    CancelledError,
     Deferred,
     DeferredList,
-    TimeoutError,
     maybeDeferred,
     succeed,
 )
@@ -227,17 +225,14 @@ class QueueSettlement:
             gave_up: list[float] = []
 
             def give_up(result: Any, timeout: float) -> Any:
-                # a cancelled DeferredList fires with its (failed) results, not
-                # with a CancelledError: the timeout is seen here
+                # a cancelled DeferredList fires with its (failed) results, never
+                # with an error (consumeErrors): the timeout is seen only here
                 gave_up.append(timeout)
                 return result
 
             wait = DeferredList(running, consumeErrors=True)
             wait.addTimeout(stop_timeout, self._clock, onTimeoutCancel=give_up)
-            try:
-                await wait
-            except (TimeoutError, CancelledError):
-                gave_up.append(stop_timeout)
+            await wait
             if gave_up:
                 log.warn("gave up waiting for callbacks on {queue} after {timeout}s",
                          queue=self.name, timeout=stop_timeout)
