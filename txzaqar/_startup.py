@@ -95,14 +95,13 @@ def classify(error: BaseException, url: str | None) -> Finding:
             advice = "the user may not use this project or queue: check its roles and the project"
         elif isinstance(error, errors.Unauthorized):
             advice = "Zaqar refused the token: check the project and Zaqar's Keystone settings"
-        elif "endpoint" in getattr(error, "title", "").lower():  # keystoneauth1's EndpointNotFound
+        elif isinstance(error, errors.EndpointNotFound):
             return Finding("Zaqar", "fail", f"{_name(error)}: check --os-region-name and --os-interface "
                            "(or give --url)", ExitStatus.CONFIGURATION, True)
         else:
             advice = "check the user, the password (file) and the project: Keystone refused them"
         return Finding("credentials", "fail", f"{_name(error)}; {advice}", ExitStatus.NO_PERMISSION, True)
-    if isinstance(error, errors.CertificateVerificationFailed) or \
-            (isinstance(error, errors.IdentityUnavailable) and "TLS" in error.title):
+    if isinstance(error, (errors.CertificateVerificationFailed, errors.IdentityCertificateRefused)):
         return Finding("TLS", "fail", f"{_name(error)}: check --cacert (or the server's certificate)",
                        ExitStatus.CONFIGURATION, True)
     if isinstance(error, (errors.NotFound, errors.MethodNotAllowed, errors.MalformedResponse)):

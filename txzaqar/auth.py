@@ -30,6 +30,8 @@ from ._threads import stop_in_background
 from .errors import (
     AuthenticationFailed,
     ClientValidationError,
+    EndpointNotFound,
+    IdentityCertificateRefused,
     IdentityUnavailable,
     NotAllowedBySignedURL,
     SignedURLExpired,
@@ -558,7 +560,7 @@ class Keystone:
             finally:
                 self._lock.release()
             if not url:
-                raise AuthenticationFailed(
+                raise EndpointNotFound(
                     f"No {service_type} endpoint",
                     f"the catalog has no {service_type!r} endpoint for interface "
                     f"{self._interface!r} in region {self._region_name!r}",
@@ -593,7 +595,7 @@ def _identity_error(e: Exception) -> Exception:
     except ImportError:  # pragma: no cover
         return AuthenticationFailed("Authentication failed", type(e).__name__)
     if isinstance(e, ks.SSLError):
-        return IdentityUnavailable("TLS failure talking to Keystone", _tls_reason(str(e)))
+        return IdentityCertificateRefused("TLS failure talking to Keystone", _tls_reason(str(e)))
     if isinstance(e, ks.ConnectionError):  # ConnectFailure, ConnectTimeout and the rest
         return IdentityUnavailable("Identity service unreachable", type(e).__name__)
     if isinstance(e, ks.http.Unauthorized):
@@ -604,7 +606,7 @@ def _identity_error(e: Exception) -> Exception:
             return IdentityUnavailable("Identity service unavailable", f"Keystone answered {status}", code=status)
         return AuthenticationFailed("Authentication failed", f"Keystone answered {status}", code=status)
     if isinstance(e, ks.EndpointNotFound):
-        return AuthenticationFailed("No Zaqar endpoint", "the service catalog has no matching endpoint")
+        return EndpointNotFound("No Zaqar endpoint", "the service catalog has no matching endpoint")
     if isinstance(e, ks.ClientException):
         return AuthenticationFailed("Authentication failed", type(e).__name__)
     return e

@@ -304,6 +304,22 @@ class IdentityUnavailable(AuthenticationFailed):
     """Identity (Keystone) could not be reached or failed (may be transient)."""
 
 
+class EndpointNotFound(AuthenticationFailed):
+    """
+    Keystone accepted the credentials, but its catalog has no endpoint of
+    the service for this region and interface: a mistake of the
+    configuration (C{region_name}, C{interface}), not of the credentials.
+    """
+
+
+class IdentityCertificateRefused(IdentityUnavailable):
+    """
+    The TLS handshake with Keystone failed (its certificate was refused, or
+    ours): a mistake of the trust settings (C{cacert}), not an outage,
+    although the daemon's backoff treats it as one while running.
+    """
+
+
 def refused(error: BaseException) -> bool:
     """
     Whether C{error} says the credentials or the permissions are refused

@@ -59,6 +59,13 @@ class DaemonCase(unittest.TestCase):
             self.addCleanup(client.queue(name).delete)
         return names
 
+    def zaqar_not_started(self) -> tuple[Any, str]:
+        """A Zaqar on a port of its own, not started yet (C{start()} it), and its URL."""
+        port = servers.free_port()
+        zaqar = servers.ZaqarServer(servers.shared_redis(), mode="gunicorn", workers=1, port=port)
+        self.addCleanup(zaqar.stop)
+        return zaqar, f"http://127.0.0.1:{port}"
+
     def noauth_client(self, url: str) -> Any:
         client = txzaqar.connect(url, project_id="ops", reactor=reactor)
         self.addCleanup(client.close)
@@ -170,11 +177,7 @@ class StartupCheckTests(DaemonCase):
         Zaqar not running yet: the daemon stays up, unready (/readyz 503),
         and becomes ready and delivers once Zaqar starts.
         """
-        redis = servers.shared_redis()
-        port = servers.free_port()
-        zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1, port=port)
-        self.addCleanup(zaqar.stop)
-        url = f"http://127.0.0.1:{port}"
+        zaqar, url = self.zaqar_not_started()
         name = f"ops-{uuid.uuid4().hex[:10]}"
         metrics = servers.free_port()
         daemon = self.daemon(["--url", url, "--project-id", "ops", "--queue", name,
@@ -329,11 +332,7 @@ class WatchdogTests(DaemonCase):
         and restart the daemon), STATUS= says why it is not ready, and once
         Zaqar starts STATUS= says it listens.
         """
-        redis = servers.shared_redis()
-        port = servers.free_port()
-        zaqar = servers.ZaqarServer(redis, mode="gunicorn", workers=1, port=port)
-        self.addCleanup(zaqar.stop)
-        url = f"http://127.0.0.1:{port}"
+        zaqar, url = self.zaqar_not_started()
         name = f"ops-{uuid.uuid4().hex[:10]}"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.addCleanup(sock.close)

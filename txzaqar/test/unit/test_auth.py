@@ -283,3 +283,23 @@ class TLSPolicyTests(SynchronousTestCase):
             f.write("not a certificate")
         error = self.assertRaises(errors.ClientValidationError, TLSPolicy, cacert=path)
         self.assertIn("no PEM certificate", str(error))
+
+
+class IdentityErrorTests(SynchronousTestCase):
+    """keystoneauth1's exceptions become classes the daemon's start-up can tell apart."""
+
+    def test_no_endpoint_is_a_configuration_mistake(self) -> None:
+        from txzaqar.auth import _identity_error
+
+        error = _identity_error(ks.EndpointNotFound())
+        self.assertIsInstance(error, errors.EndpointNotFound)
+        self.assertTrue(errors.refused(error))
+
+    def test_tls_failure_with_keystone(self) -> None:
+        from txzaqar.auth import _identity_error
+
+        error = _identity_error(ks.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                                            "self-signed certificate (_ssl.c:1006)"))
+        self.assertIsInstance(error, errors.IdentityCertificateRefused)
+        self.assertFalse(errors.refused(error))
+        self.assertIn("certificate verify failed", str(error))

@@ -197,9 +197,9 @@ class ListenerTests(SynchronousTestCase):
             (errors.error_from_response(403, b'{"title": "Forbidden"}', {}), 77, "check its roles"),
             (errors.error_from_response(404, b"", {}), 78, "check --url"),
             (errors.MalformedResponse("Response is not JSON", "<html>"), 78, "check --url"),
-            (errors.AuthenticationFailed("No Zaqar endpoint", "the service catalog has no matching endpoint"),
+            (errors.EndpointNotFound("No Zaqar endpoint", "the service catalog has no matching endpoint"),
              78, "--os-region-name"),
-            (errors.IdentityUnavailable("TLS failure talking to Keystone", "certificate verify failed"),
+            (errors.IdentityCertificateRefused("TLS failure talking to Keystone", "certificate verify failed"),
              78, "--cacert"),
         ):
             self.exits.clear()
