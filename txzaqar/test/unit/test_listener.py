@@ -146,6 +146,18 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(warning, "queue mroe does not exist (yet): Zaqar creates it when a message is "
                                   "posted to it; check --queue for a typo")
 
+    def test_listing_stops_once_every_queue_is_found(self) -> None:
+        """The listing is read only until every --queue was seen (a project may hold thousands)."""
+        self.client = FakeClient(existing=("jobs", "more", "other"))
+        listing = FakeListing(["jobs", "more", "other"], None)
+        self.client.iter_queues = lambda limit=10: listing  # type: ignore[method-assign]
+        service = ListenerService(self.subscriber, self.client, ["more", "jobs"], self.clock,  # type: ignore[arg-type]
+                                  exit=self.exits.append, environ={})
+        service.startService()
+        self.assertTrue(self.subscriber.running)
+        self.assertEqual(listing._names, ["other"])  # never read
+        self.assertEqual([e for e in self.events if e["log_level"] >= LogLevel.warn], [])
+
     def test_listing_refused_is_no_failure(self) -> None:
         """A user who may not list queues (403) still starts; the queues are not checked."""
         self.client = FakeClient(listing_error=errors.error_from_response(403, b"", {}))
