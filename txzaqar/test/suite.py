@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 from twisted.trial.reporter import TreeReporter
 from twisted.trial.runner import TestLoader, TrialRunner
 
-__all__ = ["ALLOWED_SKIPS", "QUIRK_REASON", "main", "unexpected_skips"]
+__all__ = ["ALLOWED_SKIPS", "QUIRK_REASON", "TimedReporter", "main", "slowest", "unexpected_skips"]
 
 #: The reason the contract suite gives for a quirk test on a backend without the quirk.
 QUIRK_REASON = "asserts a Zaqar 23.0.1 server quirk this backend does not claim to have"
@@ -48,17 +49,57 @@ def unexpected_skips(skips: Sequence[tuple[object, object]]) -> list[str]:
     return found
 
 
+class TimedReporter(TreeReporter):
+    """Trial's tree reporter that also records each test's duration (C{durations}: id to seconds)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.durations: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+
+    def startTest(self, test: Any) -> None:  # noqa: N802 (trial's name)
+        self._started[test.id()] = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test: Any) -> None:  # noqa: N802 (trial's name)
+        super().stopTest(test)
+        started = self._started.pop(test.id(), None)
+        if started is not None:
+            self.durations[test.id()] = time.monotonic() - started
+
+
+def slowest(durations: dict[str, float], count: int) -> list[str]:
+    """
+    The report of where a run's time went: the C{count} slowest tests and
+    the C{count} slowest modules (summed over their tests), one line each.
+    """
+    by_module: dict[str, float] = {}
+    for test_id, seconds in durations.items():
+        module = test_id.rsplit(".", 2)[0]
+        by_module[module] = by_module.get(module, 0.0) + seconds
+    tests = sorted(durations.items(), key=lambda item: -item[1])[:count]
+    lines = [f"slowest tests (of {len(durations)}, {sum(durations.values()):.0f} s in all):"]
+    lines += [f"  {seconds:7.1f} s  {test_id}" for test_id, seconds in tests]
+    lines.append("slowest modules:")
+    lines += [f"  {seconds:7.1f} s  {module}" for module, seconds in sorted(by_module.items(), key=lambda item: -item[1])[:count]]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; 0 when it passed with no unexpected skip, else 1."""
     parser = argparse.ArgumentParser(
         prog="python -m txzaqar.test.suite",
         description="the trial suite, failing on a skip not on txzaqar.test.suite.ALLOWED_SKIPS")
     parser.add_argument("--temp-directory", default="_trial_temp", help="trial's working directory")
+    parser.add_argument("--slowest", type=int, default=12, metavar="N",
+                        help="print the N slowest tests and modules at the end (0: none)")
     parser.add_argument("names", nargs="*", default=["txzaqar"], help="modules, classes or tests to run")
     options = parser.parse_args(argv)
     suite = TestLoader().loadByNames(options.names, recurse=True)
-    runner = TrialRunner(TreeReporter, workingDirectory=options.temp_directory, stream=sys.stdout)
+    runner = TrialRunner(TimedReporter, workingDirectory=options.temp_directory, stream=sys.stdout)
     result = runner.run(suite)
+    if options.slowest > 0:
+        print("\n" + "\n".join(slowest(cast(Any, result).durations, options.slowest)))
     unexpected = unexpected_skips(cast(Any, result).skips)  # a TestResult's list; IReporter does not name it
     if unexpected:
         print(f"\n{len(unexpected)} skipped test(s) not on txzaqar.test.suite.ALLOWED_SKIPS "

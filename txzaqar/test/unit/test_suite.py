@@ -11,7 +11,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txzaqar.test.suite import QUIRK_REASON, unexpected_skips
+from txzaqar.test.suite import QUIRK_REASON, slowest, unexpected_skips
 
 QUIRK_TEST = "txzaqar.test.unit.test_contract_memory.MemoryZaqarContractTests.test_quirk_8_1_marker"
 
@@ -76,3 +76,16 @@ class RunTests(SynchronousTestCase):
         code, out = self.run_suite(skip=False)
         self.assertEqual(code, 0, out)
         self.assertIn("PASSED (successes=2)", out)
+
+
+class SlowestTests(SynchronousTestCase):
+    def test_tests_and_modules_slowest_first(self) -> None:
+        lines = slowest({"a.m.C.test_1": 1.0, "a.m.C.test_2": 4.0, "a.n.D.test_3": 3.0}, 2)
+        self.assertEqual(lines, [
+            "slowest tests (of 3, 8 s in all):",
+            "      4.0 s  a.m.C.test_2",
+            "      3.0 s  a.n.D.test_3",
+            "slowest modules:",
+            "      5.0 s  a.m",
+            "      3.0 s  a.n",
+        ])
