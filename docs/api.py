@@ -9,7 +9,7 @@ It fails, listing them, when a public name has no docstring (pydoctor's
 "undocumented" page lists it; see C{undocumented.py}).
 
 The inventories are made here and cached in DIR (default
-C{.tox/docs-inventories}): Twisted's by pydoctor itself over the installed
+C{.zaqar-servers/docs-inventories}, beside the server venvs): Twisted's by pydoctor itself over the installed
 Twisted (its API reference is pydoctor's, so the URLs match); Python's and
 treq's, whose references are Sphinx sites, from the names their modules
 define, written with sphobjinv in Sphinx's format.
@@ -118,7 +118,7 @@ def twisted_inventory(cache: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output")
-    parser.add_argument("--cache", default=str(ROOT / ".tox" / "docs-inventories"))
+    parser.add_argument("--cache", default=str(ROOT / ".zaqar-servers" / "docs-inventories"))
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)

@@ -235,7 +235,9 @@ def shared_keystone_stack(
     """
     A running L{KeystoneStack} for this process, started (blocking)
     on first use and cached per (I{token_ttl}, I{mode}, I{tls}); call it from
-    C{setUp}.  Each stack has its own Keystone (own database and keys) and
+    C{setUp}.  A stack started without I{tls} always has push (below): the
+    same stack then serves tests with and without it, one Keystone fewer
+    to start.  Each stack has its own Keystone (own database and keys) and
     its own Zaqar on its own database of the shared Redis.  With I{tls},
     Keystone and Zaqar both serve HTTPS with the C{127.0.0.1}/C{localhost}
     certificate of L{shared_pki} (trust
@@ -244,6 +246,7 @@ def shared_keystone_stack(
     keystone auth; plain C{ws://} even with I{tls}), registered in the
     catalog as C{messaging-websocket} (C{stack.websocket_url}).
     """
+    push = push or not tls
     key = (token_ttl, mode, tls, push)
     with _shared_lock:
         stack = _shared_stacks.get(key)
