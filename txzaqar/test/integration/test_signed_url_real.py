@@ -31,7 +31,7 @@ from txzaqar import connect, errors
 from txzaqar.auth import SignedURLAuth
 from txzaqar.errors import NotAllowedBySignedURL, SignedURLExpired
 from txzaqar.subscriber import Subscriber
-from txzaqar.test.integration.test_subscriber_real import RECORD_ENV, read_record
+from txzaqar.test.helpers.recording import RECORD_ENV, read_record
 from txzaqar.testing import RecordingAgent
 from txzaqar.testing.servers import shared_zaqar
 
@@ -245,7 +245,7 @@ class SignedURLDaemonTests(unittest.TestCase):
             sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
             "-n", "--pidfile", "", "--logfile", str(self.dir / "twistd.log"),
             "zaqar-listen", "--signed-url-file", str(signed_url_file),
-            "--handler", "txzaqar.test.integration.test_subscriber_real:record",
+            "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1",
         ]
         out = open(self.dir / "twistd.out", "wb")

@@ -24,53 +24,13 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import connect
-from txzaqar.subscriber import Subscriber, on_reactor
+from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.recording import DELAY_ENV, RECORD_ENV, read_record
 from txzaqar.testing.servers import shared_zaqar
 
-RECORD_ENV = "TXZAQAR_TEST_RECORD"
-DELAY_ENV = "TXZAQAR_TEST_DELAY"
 #: The directory holding the txzaqar package (and twisted/plugins/ next
 #: to it); on PYTHONPATH for twistd so that an editable install works too.
 ROOT = Path(txzaqar.__file__).resolve().parent.parent
-
-
-def _append(path: str, line: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-@on_reactor  # it returns a Deferred: not for a thread (the daemon runs plain handlers in threads)
-def record(message: Any) -> Any:
-    """
-    The handler the twistd tests run: appends C{start <id> <pid> <claim>}
-    and, after C{$TXZAQAR_TEST_DELAY} seconds, C{done <id> <pid> <claim>}
-    to the file C{$TXZAQAR_TEST_RECORD}.
-    """
-    path = os.environ[RECORD_ENV]
-    delay = float(os.environ.get(DELAY_ENV) or 0)
-    _append(path, f"start {message.id} {os.getpid()} {message.claim_id}\n")
-
-    def done(_: Any = None) -> None:
-        _append(path, f"done {message.id} {os.getpid()} {message.claim_id}\n")
-
-    if delay:
-        from twisted.internet import reactor
-
-        return deferLater(reactor, delay, done)
-    done()
-    return None
-
-
-def read_record(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    # only whole lines: a line being written may be seen in part
-    return [line.split() for line in text.split("\n")[:-1] if len(line.split()) == 4]
 
 
 class FirstTimeFailure(Exception):
@@ -249,7 +209,7 @@ class _TwistdBase(unittest.TestCase):
             sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
             "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
             "zaqar-listen", *self.connection_args(),
-            "--queue", queue, "--handler", f"{__name__}:record",
+            "--queue", queue, "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1", *extra,
         ]
         out = open(self.dir / f"twistd-{n}.out", "wb")

@@ -21,7 +21,7 @@ from zope.interface.verify import verifyObject
 from txzaqar import errors
 from txzaqar.auth import Keystone
 from txzaqar.interfaces import IAuthenticator
-from txzaqar.test.unit.test_connection import CannedResponse, ConnectionTestsMixin, json_response
+from txzaqar.test.helpers.connection import CannedResponse, ConnectionTestsMixin, json_response
 from txzaqar.tls import TLSPolicy
 
 

@@ -7,7 +7,6 @@ L{ClientValidationError} and sends nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -19,25 +18,11 @@ from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection
 from txzaqar.errors import AuthenticationFailed, ClientValidationError, IdentityUnavailable
 from txzaqar.subscriber import Subscriber
-from txzaqar.testing import MEMORY_URL, RecordingAgent, memory_client, memory_subscriber
+from txzaqar.test.helpers.recording import Recorded
+from txzaqar.testing import MEMORY_URL, memory_client, memory_subscriber
 
 
-class _Recorded(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.client, self.fake = memory_client()
-        self.recorder = RecordingAgent(self.client.connection.agent)
-        self.client.connection.agent = self.recorder
-
-    def assertRefused(self, call: Callable[..., Any], field: str, *args: Any, **kwargs: Any) -> ClientValidationError:
-        """C{call(*args, **kwargs)} raises L{ClientValidationError} about C{field} and sends nothing."""
-        sent = len(self.recorder.requests)
-        e = self.assertRaises(ClientValidationError, call, *args, **kwargs)
-        self.assertIn(field, str(e))
-        self.assertEqual(len(self.recorder.requests), sent, "a request was sent")
-        return e
-
-
-class QueueNameTests(_Recorded):
+class QueueNameTests(Recorded):
     def test_trailing_newline(self) -> None:
         """C{"a\\n"} is refused: the name pattern's C{$} matched before the newline."""
         self.assertRefused(lambda: self.client.queue("a\n"), "queue name")
@@ -48,7 +33,7 @@ class QueueNameTests(_Recorded):
         self.assertRefused(lambda: queue.configure(dead_letter_queue="x\n"), "queue name")
 
 
-class MetadataJSONTests(_Recorded):
+class MetadataJSONTests(Recorded):
     def test_create_with_an_object(self) -> None:
         """Metadata that is not JSON is a L{ClientValidationError}, not a raw C{TypeError}."""
         self.assertRefused(lambda: self.client.queue("q").create({"x": object()}), "metadata")
@@ -63,7 +48,7 @@ class MetadataJSONTests(_Recorded):
         self.assertRefused(lambda: self.client.queue("q").create({"x": math.nan}), "metadata")
 
 
-class BodyJSONTests(_Recorded):
+class BodyJSONTests(Recorded):
     def test_nan_and_infinity(self) -> None:
         """C{NaN} and C{Infinity} are not JSON: refused, not sent as non-standard JSON."""
         queue = self.client.queue("q")
@@ -82,7 +67,7 @@ class BodyJSONTests(_Recorded):
         self.assertEqual(self.successResultOf(queue.message(mid)).body, {"f": 1.5, "e": 1e300})
 
 
-class ClaimIdTests(_Recorded):
+class ClaimIdTests(Recorded):
     def test_claim_id_must_be_a_string(self) -> None:
         """C{claim_id=5} is refused, not sent."""
         queue = self.client.queue("q")
@@ -91,7 +76,7 @@ class ClaimIdTests(_Recorded):
         self.assertRefused(lambda: queue.delete_message("m", claim_id="a/b"), "claim_id")
 
 
-class PathIdTests(_Recorded):
+class PathIdTests(Recorded):
     def test_control_characters_and_spaces(self) -> None:
         """
         An id that goes into a URL path may hold no space or control
@@ -106,7 +91,7 @@ class PathIdTests(_Recorded):
             self.assertRefused(queue.delete_message, "claim_id", "m", claim_id=value)
 
 
-class AdminNameTests(_Recorded):
+class AdminNameTests(Recorded):
     """
     C{client.pool("bad name")} was reported as accepted: it is, rightly.
     Zaqar takes any pool or flavor name that is one path segment (a space,
@@ -159,7 +144,7 @@ class TimeoutTests(SynchronousTestCase):
         self.assertEqual(Connection(client.connection.agent, fake.clock, NoAuth("p"), timeout=2).timeout, 2.0)
 
 
-class MaxItemsTests(_Recorded):
+class MaxItemsTests(Recorded):
     def test_max_items_zero_or_negative(self) -> None:
         """C{messages(max_items=0)} (and -1) is refused (already fixed before issue 12; kept)."""
         queue = self.client.queue("q")
@@ -182,7 +167,7 @@ class MessageHashTests(SynchronousTestCase):
         self.assertEqual(hash(messages[0]), hash(again[0]))
 
 
-class DeadLetterQueueTests(_Recorded):
+class DeadLetterQueueTests(Recorded):
     def test_configure_creates_the_dead_letter_queue(self) -> None:
         """C{configure(dead_letter_queue="x")} creates C{x}, as the README tour expects."""
         queue = self.client.queue("jobs")
@@ -228,7 +213,7 @@ class _FlakyIdentity(NoAuth):
         return succeed(dict(self._headers))
 
 
-class IdentityRetryTests(_Recorded):
+class IdentityRetryTests(Recorded):
     def test_post_retried_after_identity_unavailable(self) -> None:
         """
         A POST whose Keystone call failed is retried: nothing reached Zaqar,

@@ -17,7 +17,7 @@ import txzaqar
 from txzaqar import compose, errors
 from txzaqar.auth import Keystone, NoAuth, Token
 from txzaqar.connection import Connection
-from txzaqar.test.unit.test_connection import CannedAgent, json_response
+from txzaqar.test.helpers.connection import CannedAgent, json_response
 from txzaqar.tls import TLSPolicy
 
 URL = "http://127.0.0.1:8888"

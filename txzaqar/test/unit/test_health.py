@@ -27,10 +27,10 @@ from txzaqar.health import (
 )
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.readiness import HEALTH_SLACK, Health, describe_error
+from txzaqar.test.helpers.options import parse
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import SubscriberTestsMixin
 from txzaqar.testing import memory_subscriber
-
-from .subscriber_fakes import Recorder, SubscriberTestsMixin
-from .test_tap import parse
 
 #: max_interval of the subscribers of these tests (see SubscriberTestsMixin)
 MAX = 8

@@ -27,9 +27,8 @@ from txzaqar.metrics import SubscriberMetrics, operation
 from txzaqar.subscriber import STATS
 from txzaqar.subscriber.events import QueueCounts, new_stats
 from txzaqar.subscriber.service import callback_outcome
+from txzaqar.test.helpers.subscriber import FakeClient
 from txzaqar.testing import memory_client, memory_subscriber
-
-from .subscriber_fakes import FakeClient
 
 
 def post(client: Any, queue: str, count: int, test: SynchronousTestCase) -> None:

@@ -25,7 +25,8 @@ from txzaqar.errors import ClientValidationError, NotFound
 from txzaqar.subscriber import AsyncResultInThread, Subscriber, SubscriberSettings, on_reactor
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
-from txzaqar.test.unit.subscriber_fakes import FakeClient, FakeThreads, Recorder, SubscriberTestsMixin
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import FakeClient, FakeThreads, SubscriberTestsMixin
 
 
 async def async_handler(message: Any) -> None:

@@ -18,7 +18,7 @@ from txzaqar.errors import ClientValidationError
 from txzaqar.queue import split_post
 from txzaqar.subscriber import Subscriber, SubscriberSettings
 from txzaqar.subscriber.settings import dead_lettering, dead_lettering_from_command_line
-from txzaqar.test.unit.test_listing import QuirkyPages
+from txzaqar.test.helpers.paging import QuirkyPages
 
 
 class ValidationTests(SynchronousTestCase):

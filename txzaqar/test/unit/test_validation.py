@@ -28,7 +28,7 @@ from txzaqar.message import Message, MessageStatus
 from txzaqar.queue import Metadata, Queue
 from txzaqar.subscriber import Subscriber, SubscriberSettings
 from txzaqar.subscription import Subscription
-from txzaqar.test.unit.test_bad_input import _Recorded
+from txzaqar.test.helpers.recording import Recorded
 from txzaqar.testing import memory_client, memory_subscriber
 
 #: Every kind of surrogate code point a C{str} may hold: lone high, lone
@@ -67,7 +67,7 @@ class BodyRecorder:
         return self._record("DELETE", path, **kwargs)
 
 
-class QueueNameTests(_Recorded):
+class QueueNameTests(Recorded):
     """Zaqar's documented rule, C{[A-Za-z0-9_-]{1,64}}: no dot (Redis listings cut names at it)."""
 
     def test_dots_refused(self) -> None:
@@ -110,7 +110,7 @@ class ShareExpiresTests(SynchronousTestCase):
         self.assertEqual((method, body["expires"]), ("POST", "2099-01-02T03:30:00"))
 
 
-class SurrogateTests(_Recorded):
+class SurrogateTests(Recorded):
     """
     A lone surrogate anywhere in a JSON body is refused before sending:
     Zaqar answers 503 "try again" to it, for ever.
@@ -153,7 +153,7 @@ class SurrogateTests(_Recorded):
         self.successResultOf(queue.update_metadata({"\u00e9t\u00e9": "\U0001f600"}))
 
 
-class SubscriptionChecksTests(_Recorded):
+class SubscriptionChecksTests(Recorded):
     def test_subscriber_needs_a_host(self) -> None:
         queue = self.client.queue("q")
         for bad in ("http://", "https://", "trust+http://", "trust+https://", "http:///path", "mailto:",
@@ -208,7 +208,7 @@ class SubscriberOwnershipTests(SynchronousTestCase):
         self.assertEqual(e.field, "queue_name")
 
 
-class MaxPostSizeTests(_Recorded):
+class MaxPostSizeTests(Recorded):
     """A queue's own C{_max_messages_post_size} is honoured when the Queue knows it."""
 
     def test_post_within_the_queues_limit(self) -> None:
@@ -243,7 +243,7 @@ class MaxPostSizeTests(_Recorded):
         self.assertEqual(self.client.queue("q", max_post_size=262144).max_post_size, 262144)
 
 
-class ConfigureTests(_Recorded):
+class ConfigureTests(Recorded):
     def test_configure_creates_the_queue(self) -> None:
         """Zaqar answers 404 to a metadata PATCH of a missing queue: configure creates it."""
         metadata = self.successResultOf(self.client.queue("new").configure(max_claim_count=3, dead_letter_queue="dlq"))
@@ -409,7 +409,7 @@ class CallTimeTests(SynchronousTestCase):
         self.assertEqual(self.recorder.calls, [])
 
 
-class MetadataSizeTests(_Recorded):
+class MetadataSizeTests(Recorded):
     def test_measured_as_sent(self) -> None:
         """
         Metadata is measured in the UTF-8 bytes the connection sends (not
@@ -435,7 +435,7 @@ class ListedNameTests(SynchronousTestCase):
         self.assertIn("'name': ''", e.description)
 
 
-class PostSizeMeasureTests(_Recorded):
+class PostSizeMeasureTests(Recorded):
     def test_non_ascii_measured_in_utf8(self) -> None:
         """A message of 100,000 C{é} is 200,010 bytes as sent (not 600,010 of ASCII escapes): it fits."""
         queue = self.client.queue("q")
@@ -444,7 +444,7 @@ class PostSizeMeasureTests(_Recorded):
         self.assertRefused(queue.post, "messages", {"body": "\u00e9" * 131100})
 
 
-class BoundsTests(_Recorded):
+class BoundsTests(Recorded):
     """
     Each documented limit, at its edge: the last value allowed is sent,
     the first one past it refused (found by mutation testing: no test held

@@ -1,7 +1,8 @@
 """
 Run the installed C{twistd zaqar-listen} as an operator does: the
 C{twistd} script beside C{sys.executable}, in a working directory of the
-test's own, its log read from a file, stopped with SIGTERM.
+test's own, its log read from a file, stopped with SIGTERM; and
+C{status_of}, a blocking GET of a daemon's health or metrics page.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
+from txzaqar.test.helpers.waiting import wait_until
 
+__all__ = ["TWISTD", "Daemon", "status_of"]
+
+#: The C{twistd} script beside this Python.
 TWISTD = str(Path(sys.executable).parent / "twistd")
 
 
@@ -61,13 +65,11 @@ class Daemon:
     async def wait_for(self, condition: Callable[[], Any], timeout: float, what: str,
                        may_exit: bool = False) -> None:
         """Poll C{condition} every 0.1 s; fail with the log's tail after C{timeout}."""
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def alive() -> None:
             if self.exited and not may_exit:
                 raise AssertionError(f"twistd exited with {self.process.returncode}:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.log()[-3000:]}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        await wait_until(condition, what, timeout, 0.1, alive=alive, details=lambda: self.log()[-3000:])
 
     async def terminate(self, timeout: float = 60) -> int:
         """SIGTERM, and wait for the exit; returns the exit status."""
@@ -82,3 +84,12 @@ class Daemon:
             self.process.kill()
             self.process.wait(10)
         self._out.close()
+
+
+def status_of(url: str) -> int:
+    """The HTTP status of a GET (blocking: run it in a thread)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)

@@ -1,6 +1,6 @@
 """
 Fakes for the unit tests of L{txzaqar.subscriber}: queues and claims on a
-L{Clock}, a client, a recording callback, and the shared set-up (in the
+L{Clock}, a client, a thread pool, and the shared set-up (in the
 shape of Twisted's C{TimerServiceTests}).
 """
 
@@ -144,26 +144,6 @@ class FakeClient:
     def close(self) -> Deferred[None]:
         self.closed += 1
         return succeed(None)
-
-
-class Recorder:
-    """A callback whose results the test controls."""
-
-    def __init__(self, mode: str = "sync") -> None:
-        self.mode = mode
-        self.seen: list[FakeMessage] = []
-        self.deferreds: dict[str, Deferred[None]] = {}
-
-    def __call__(self, message: FakeMessage) -> Any:
-        self.seen.append(message)
-        if self.mode == "deferred":
-            d: Deferred[None] = Deferred()
-            self.deferreds[message.id] = d
-            return d
-        return None
-
-    def ids(self) -> list[str]:
-        return [m.id for m in self.seen]
 
 
 class FakeThreads:
