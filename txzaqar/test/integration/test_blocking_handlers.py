@@ -28,6 +28,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import connect
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
 
 #: The directory holding the txzaqar package (and twisted/plugins/), on
@@ -117,14 +118,12 @@ class BlockingHandlerTests(unittest.TestCase):
         return [line.split() for line in text.split("\n")[:-1] if len(line.split()) == 5]
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def alive() -> None:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 self.fail(f"twistd exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{self.log()[-3000:]}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        await wait_until(condition, what, timeout, 0.1, alive=alive, details=lambda: self.log()[-3000:])
 
     async def terminate(self) -> str:
         assert self.proc is not None

@@ -24,11 +24,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import connect
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import servers
 from txzaqar.testing.servers import shared_zaqar
 
@@ -110,17 +110,12 @@ class DaemonMetricsTests(unittest.TestCase):
                          for p in sorted(self.dir.glob("twistd-*.*")))
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
+        def alive() -> None:
             for proc in self.processes:
                 if proc.poll() is not None and not getattr(proc, "expected_exit", False):
                     self.fail(f"twistd exited with {proc.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        return await wait_until(condition, what, timeout, 0.1, alive=alive, details=self.logs)
 
     def answers(self, url: str, status: int) -> str | None:
         """The body of C{url} if it answers C{status} now, else C{None}."""

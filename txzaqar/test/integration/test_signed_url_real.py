@@ -16,14 +16,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
 import txzaqar
@@ -32,6 +30,7 @@ from txzaqar.auth import SignedURLAuth
 from txzaqar.errors import NotAllowedBySignedURL, SignedURLExpired
 from txzaqar.subscriber import Subscriber
 from txzaqar.test.helpers.recording import RECORD_ENV, read_record
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import RecordingAgent
 from txzaqar.testing.servers import shared_zaqar
 
@@ -43,12 +42,7 @@ URL_WINDOWS = (3, 6, 12, 24, 48)
 
 
 async def wait_for(testcase: unittest.TestCase, condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            testcase.fail(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.05, lambda: None)
-
+    await wait_until(condition, what, timeout, 0.05)
 
 def seconds_left(signed: Any) -> float:
     """Seconds until C{signed} (a C{SignedURL}) expires; negative once it has."""

@@ -26,6 +26,7 @@ import txzaqar
 from txzaqar import connect
 from txzaqar.subscriber import Subscriber
 from txzaqar.test.helpers.recording import DELAY_ENV, RECORD_ENV, read_record
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
 
 #: The directory holding the txzaqar package (and twisted/plugins/ next
@@ -59,11 +60,7 @@ class RealSubscriberTests(unittest.TestCase):
         return sub
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}")
-            await deferLater(reactor, 0.05, lambda: None)
+        await wait_until(condition, what, timeout, 0.05)
 
     async def assert_empty(self, name: str) -> None:
         stats = await self.client.queue(name).stats()
@@ -229,15 +226,13 @@ class _TwistdBase(unittest.TestCase):
         return "\n".join(parts)
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def alive() -> None:
             for proc in self.processes:
                 if proc.poll() is not None and not getattr(proc, "expected_exit", False):
                     self.fail(f"twistd exited with {proc.returncode}:\n{self.log_of(proc)[-3000:]}")
-            if time.monotonic() > deadline:
-                logs = "\n".join(self.log_of(p)[-1500:] for p in self.processes)
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{logs}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        await wait_until(condition, what, timeout, 0.1, alive=alive,
+                         details=lambda: "\n".join(self.log_of(p)[-1500:] for p in self.processes))
 
     async def terminate(self, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
         proc.expected_exit = True  # type: ignore[attr-defined]

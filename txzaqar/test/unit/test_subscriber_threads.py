@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import inspect
 import threading
-import time
 from functools import partial
 from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.task import deferLater
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial import unittest
@@ -27,6 +25,7 @@ from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
 from txzaqar.test.helpers.recording import Recorder
 from txzaqar.test.helpers.subscriber import FakeClient, FakeThreads, SubscriberTestsMixin
+from txzaqar.test.helpers.waiting import wait_until
 
 
 async def async_handler(message: Any) -> None:
@@ -614,10 +613,7 @@ class RealThreadPoolTests(unittest.TestCase):
     timeout = 60
 
     async def wait_for(self, condition: Any, what: str) -> None:
-        deadline = time.monotonic() + 30
-        while not condition():
-            self.assertLess(time.monotonic(), deadline, f"timed out waiting for {what}")
-            await deferLater(reactor, 0.01, lambda: None)
+        await wait_until(condition, what, 30, 0.01)
 
     async def test_pool_threads(self) -> None:
         """Plain callbacks run in the pool's threads; the pool stops with the service."""
