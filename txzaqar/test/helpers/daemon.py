@@ -2,6 +2,9 @@
 Run the installed C{twistd zaqar-listen} as an operator does: the
 C{twistd} script beside C{sys.executable}, in a working directory of the
 test's own, its log read from a file, stopped with SIGTERM; and
+C{spawn_twistd}, the one launcher (the installed script, or C{twistd}
+run by this Python with the source tree on C{PYTHONPATH} so that handler
+modules of the test's directory and of the tree are found); and
 C{status_of}, a blocking GET of a daemon's health or metrics page.
 """
 
@@ -13,16 +16,47 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import txzaqar
 from txzaqar.test.helpers.waiting import wait_until
 
-__all__ = ["TWISTD", "Daemon", "status_of"]
+__all__ = ["ROOT", "TWISTD", "Daemon", "spawn_twistd", "status_of"]
 
 #: The C{twistd} script beside this Python.
 TWISTD = str(Path(sys.executable).parent / "twistd")
+#: The directory holding the txzaqar package (and twisted/plugins/ next
+#: to it); on PYTHONPATH for twistd so that an editable install works too.
+ROOT = Path(txzaqar.__file__).resolve().parent.parent
+
+
+def spawn_twistd(directory: Path, stem: str, args: Sequence[str], env: Mapping[str, str],
+                 installed: bool = False) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """
+    Start C{twistd -n --pidfile '' --logfile DIRECTORY/STEM.log zaqar-listen
+    ARGS} in C{directory}, its output (stdout and stderr) to
+    C{DIRECTORY/STEM.out}.
+
+    @param env: the whole environment of the process.
+    @param installed: run the C{twistd} script beside C{sys.executable}
+        with C{env} as it is (as an operator does); otherwise this Python
+        runs twistd with L{ROOT} put first on C{PYTHONPATH}.
+    @return: the process and its output file (for the caller to close).
+    """
+    environment = dict(env)
+    if installed:
+        command = [TWISTD]
+    else:
+        command = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT)] + [p for p in [environment.get("PYTHONPATH")] if p])
+    command += ["-n", "--pidfile", "", "--logfile", str(Path(directory) / f"{stem}.log"), "zaqar-listen", *args]
+    out = open(Path(directory) / f"{stem}.out", "wb")
+    process = subprocess.Popen(command, cwd=directory, env=environment, stdin=subprocess.DEVNULL,
+                               stdout=out, stderr=subprocess.STDOUT)
+    return process, out
 
 
 class Daemon:
@@ -42,12 +76,7 @@ class Daemon:
         self.out_path = self.directory / "twistd.out"
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
         environment.update(env or {})
-        command = [TWISTD, "-n", "--pidfile", "", "--logfile", str(self.log_path), "zaqar-listen", *args]
-        self._out = open(self.out_path, "wb")
-        self.process = subprocess.Popen(
-            command, cwd=self.directory, env=environment, stdin=subprocess.DEVNULL,
-            stdout=self._out, stderr=subprocess.STDOUT,
-        )
+        self.process, self._out = spawn_twistd(self.directory, "twistd", args, environment, installed=True)
 
     def log(self) -> str:
         """What it logged and printed so far."""

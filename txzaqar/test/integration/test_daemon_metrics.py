@@ -26,14 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect
+from txzaqar.test.helpers.daemon import spawn_twistd
 from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import servers
 from txzaqar.testing.servers import shared_zaqar
-
-#: The directory holding the txzaqar package (and twisted/plugins/ next to it).
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 
 #: The daemon's handler: appends "<queue> <id>" to $METRICS_TEST_RECORD per delivery.
 HANDLER = '''
@@ -88,21 +85,17 @@ class DaemonMetricsTests(unittest.TestCase):
         """Start the daemon with C{--metrics} on C{port} (default a free one); return the metrics base URL."""
         port = servers.free_port() if port is None else port
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env["METRICS_TEST_RECORD"] = str(self.record_file)
         n = len(self.processes)
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
-            "zaqar-listen", "--url", url, "--project-id", project,
+        args = [
+            "--url", url, "--project-id", project,
             *[arg for q in queues for arg in ("--queue", q)],
             "--handler", "metrics_test_handler:record",
             "--metrics", f"tcp:{port}:interface=127.0.0.1", *extra,
         ]
-        out = open(self.dir / f"twistd-{n}.out", "wb")
+        proc, out = spawn_twistd(self.dir, f"twistd-{n}", args, env)
         self.addCleanup(out.close)
-        self.processes.append(subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        self.processes.append(proc)
         return f"http://127.0.0.1:{port}"
 
     def logs(self) -> str:

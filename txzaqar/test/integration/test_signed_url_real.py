@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -24,17 +23,16 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect, errors
 from txzaqar.auth import SignedURLAuth
 from txzaqar.errors import NotAllowedBySignedURL, SignedURLExpired
 from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.daemon import spawn_twistd
 from txzaqar.test.helpers.recording import RECORD_ENV, read_record
 from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import RecordingAgent
 from txzaqar.testing.servers import shared_zaqar
 
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 CONSUMER: dict[str, Any] = {"paths": ["messages", "claims"], "methods": ["POST", "PATCH", "DELETE"]}
 #: How long the URLs of the expiry test are valid (seconds), tried in turn
 #: until one is used before it expires.
@@ -233,19 +231,14 @@ class SignedURLDaemonTests(unittest.TestCase):
     def spawn(self, signed_url_file: Path, record_file: Path) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items()
                if not (k.startswith("OS_") or k in ("ZAQAR_URL", "TXZAQAR_ZAQAR_URL"))}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env[RECORD_ENV] = str(record_file)
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / "twistd.log"),
-            "zaqar-listen", "--signed-url-file", str(signed_url_file),
+        args = [
+            "--signed-url-file", str(signed_url_file),
             "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1",
         ]
-        out = open(self.dir / "twistd.out", "wb")
+        proc, out = spawn_twistd(self.dir, "twistd", args, env)
         self.addCleanup(out.close)
-        proc = subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
 
         def kill() -> None:
             if proc.poll() is None:

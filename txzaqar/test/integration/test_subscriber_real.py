@@ -22,16 +22,12 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect
 from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.daemon import spawn_twistd
 from txzaqar.test.helpers.recording import DELAY_ENV, RECORD_ENV, read_record
 from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
-
-#: The directory holding the txzaqar package (and twisted/plugins/ next
-#: to it); on PYTHONPATH for twistd so that an editable install works too.
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 
 
 class FirstTimeFailure(Exception):
@@ -198,21 +194,16 @@ class _TwistdBase(unittest.TestCase):
     def spawn(self, queue: str, delay: float = 0, *extra: str) -> subprocess.Popen[bytes]:
         n = len(self.processes)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env[RECORD_ENV] = str(self.record_file)
         env[DELAY_ENV] = str(delay)
         env.update(self.connection_env())
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
-            "zaqar-listen", *self.connection_args(),
+        args = [
+            *self.connection_args(),
             "--queue", queue, "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1", *extra,
         ]
-        out = open(self.dir / f"twistd-{n}.out", "wb")
+        proc, out = spawn_twistd(self.dir, f"twistd-{n}", args, env)
         self.addCleanup(out.close)
-        proc = subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
         self.processes.append(proc)
         return proc
 
