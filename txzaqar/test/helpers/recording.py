@@ -5,7 +5,8 @@ What records deliveries and events for a test to read back: C{Recorder}
 event while a test runs), and C{record}, the handler the C{twistd} tests
 run (C{--handler txzaqar.test.helpers.recording:record}), whose file
 C{read_record} reads back; C{Recorded}, a test case on the in-memory
-Zaqar that records what its client sent.
+Zaqar that records what its client sent; C{BodyRecorder}, an
+L{IConnection} that records each request's method, path and body.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from txzaqar.errors import ClientValidationError
-from txzaqar.interfaces import IWakeTarget
+from txzaqar.interfaces import IConnection, IWakeTarget
 from txzaqar.subscriber import on_reactor
 from txzaqar.testing import RecordingAgent, memory_client
 
-__all__ = ["DELAY_ENV", "RECORD_ENV", "Events", "Recorded", "Recorder", "RecordingTarget", "read_record", "record"]
+__all__ = ["DELAY_ENV", "RECORD_ENV", "BodyRecorder", "Events", "Recorded", "Recorder", "RecordingTarget", "read_record", "record"]
 
 
 class Recorder:
@@ -148,3 +149,34 @@ class Recorded(SynchronousTestCase):
         self.assertIn(field, str(e))
         self.assertEqual(len(self.recorder.requests), sent, "a request was sent")
         return e
+
+
+class BodyRecorder:
+    """An L{IConnection} that records C{(method, path, body)} and passes each call on."""
+
+    def __init__(self, connection: IConnection) -> None:
+        self._connection = connection
+        #: C{(method, path, body)} of every request, in order.
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def _record(self, method: str, path: str, **kwargs: Any) -> Deferred[Any]:
+        self.calls.append((method, path, kwargs.get("body")))
+        return self._connection.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self._record("GET", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self._record("PUT", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self._record("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self._record("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self._record("DELETE", path, **kwargs)
