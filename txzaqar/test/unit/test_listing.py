@@ -10,6 +10,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar import _paging
 from txzaqar._paging import Listing
 from txzaqar.connection import Response
 from txzaqar.test.helpers.paging import QuirkyPages
@@ -122,3 +123,27 @@ class ListingTests(SynchronousTestCase):
         self.take(listing)
         self.assertIsNone(listing.count)
         self.assertNotIn("with_count", conn.calls[0])
+
+
+class PagingTests(SynchronousTestCase):
+    def collect(self, conn: QuirkyPages, limit: int, **kw: Any) -> list[str]:
+        d = Deferred.fromCoroutine(_paging.collect(conn, "queues", "queues", "name", limit, **kw))  # type: ignore[arg-type]
+        return [item["name"] for item in self.successResultOf(d)]
+
+    def test_limit_one_gets_everything_once(self) -> None:
+        names = [f"q{i}" for i in range(5)]
+        conn = QuirkyPages(names)
+        self.assertEqual(self.collect(conn, 1), names)
+        self.assertLessEqual(len(conn.calls), 6)
+
+    def test_every_page_size(self) -> None:
+        names = [f"q{i:02}" for i in range(23)]
+        for limit in range(1, 21):
+            self.assertEqual(self.collect(QuirkyPages(names), limit), names)
+
+    def test_unknown_marker_restart_does_not_loop(self) -> None:
+        conn = QuirkyPages(["a", "b", "c"])
+        self.assertEqual(self.collect(conn, 2, marker="gone"), ["a", "b", "c"])
+
+    def test_max_items(self) -> None:
+        self.assertEqual(self.collect(QuirkyPages(list("abcdef")), 2, max_items=3), ["a", "b", "c"])

@@ -10,7 +10,7 @@ up to the post size, ttls, delays, claims and metadata in range) the
 client must send them and the server store them: read back equal, or the
 test fails.
 
-The scenarios here are shared with
+The scenarios (L{txzaqar.test.helpers.properties}) are shared with
 L{txzaqar.test.integration.test_properties_real}, which runs each input
 against the fake and a real Zaqar and compares the two.
 

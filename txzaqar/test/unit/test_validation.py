@@ -3,7 +3,8 @@ Issue 18, names and bodies as Zaqar documents them: the client-side rules
 of L{txzaqar._validation} and the resources that apply them, against the
 in-memory Zaqar.  A bad argument raises L{ClientValidationError} at call
 time, sends nothing, and is never a failed Deferred; what is allowed is
-not over-refused.
+not over-refused.  (A resource's own checks are in the test module named
+after it: C{test_queue}, C{test_subscription}, C{test_claim}, ...)
 """
 
 from __future__ import annotations
@@ -380,3 +381,26 @@ class CheckFunctionTests(SynchronousTestCase):
         self.assertEqual(v.marker("marker", "q1"), "q1")
         for bad in ("", 1, b"q1"):
             self.assertRaises(ClientValidationError, v.marker, "marker", bad)
+
+
+class ValidationTests(SynchronousTestCase):
+    def test_queue_names(self) -> None:
+        for good in ("q", "A", "0", "_", "-", "a-b-c_D9", "x" * 64):
+            self.assertEqual(v.queue_name(good), good)
+        for bad, words in (("", "empty"), ("x" * 65, "at most 64"), ("a/b", "letters"),
+                           ("sp ace", "letters"), (3, "string"), ("a.b", "letters"), ("v1.2.3", "letters"),
+                           (".x", "letters"), (".", "letters"), ("p\u00e9", "letters"), ("\u0661", "letters")):
+            error = self.assertRaises(ClientValidationError, v.queue_name, bad)
+            self.assertEqual(error.field, "queue name")
+            self.assertIn(words, str(error))
+
+    def test_integer_bounds(self) -> None:
+        error = self.assertRaises(ClientValidationError, v.integer, "claim ttl", 59, 60, 43200)
+        self.assertIn("60 to 43200", str(error))
+        self.assertRaises(ClientValidationError, v.integer, "claim ttl", True, 0, 10)
+        self.assertRaises(ClientValidationError, v.integer, "claim ttl", "60", 0, 100)
+
+    def test_id_lists(self) -> None:
+        self.assertRaises(ClientValidationError, v.string_list, "ids", "abc")
+        self.assertRaises(ClientValidationError, v.string_list, "ids", ["a", ""])
+        self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])
