@@ -37,6 +37,7 @@ setup(
         "txzaqar.subscriber",
         "txzaqar.push",
         "txzaqar.test",
+        "txzaqar.test.helpers",
         "txzaqar.test.unit",
         "txzaqar.test.integration",
         "txzaqar.test.reliability",

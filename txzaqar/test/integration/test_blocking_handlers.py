@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -26,13 +25,10 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect
+from txzaqar.test.helpers.daemon import spawn_twistd
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
-
-#: The directory holding the txzaqar package (and twisted/plugins/), on
-#: PYTHONPATH for twistd so that an editable install works too.
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 
 HANDLER = '''\
 import os
@@ -86,21 +82,16 @@ class BlockingHandlerTests(unittest.TestCase):
 
     def spawn(self, queues: list[str], sleep: float, *extra: str) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env["BLOCKING_RECORD"] = str(self.record_file)
         env["BLOCKING_SLEEP"] = str(sleep)
         queue_args = [arg for name in queues for arg in ("--queue", name)]
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / "twistd.log"),
-            "zaqar-listen", "--url", self.zaqar.url, "--project-id", self.project, *queue_args,
+        args = [
+            "--url", self.zaqar.url, "--project-id", self.project, *queue_args,
             "--handler", "blocking_handler:handle", "--poll-interval", "0.2", "--max-interval", "1",
             *extra,
         ]
-        out = open(self.dir / "twistd.out", "wb")
+        self.proc, out = spawn_twistd(self.dir, "twistd", args, env)
         self.addCleanup(out.close)
-        self.proc = subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
 
     def log(self) -> str:
         return "\n".join(
@@ -117,14 +108,12 @@ class BlockingHandlerTests(unittest.TestCase):
         return [line.split() for line in text.split("\n")[:-1] if len(line.split()) == 5]
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def alive() -> None:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 self.fail(f"twistd exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{self.log()[-3000:]}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        await wait_until(condition, what, timeout, 0.1, alive=alive, details=lambda: self.log()[-3000:])
 
     async def terminate(self) -> str:
         assert self.proc is not None

@@ -24,16 +24,13 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect
+from txzaqar.test.helpers.daemon import spawn_twistd
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import servers
 from txzaqar.testing.servers import shared_zaqar
-
-#: The directory holding the txzaqar package (and twisted/plugins/ next to it).
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 
 #: The daemon's handler: appends "<queue> <id>" to $METRICS_TEST_RECORD per delivery.
 HANDLER = '''
@@ -88,21 +85,17 @@ class DaemonMetricsTests(unittest.TestCase):
         """Start the daemon with C{--metrics} on C{port} (default a free one); return the metrics base URL."""
         port = servers.free_port() if port is None else port
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env["METRICS_TEST_RECORD"] = str(self.record_file)
         n = len(self.processes)
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
-            "zaqar-listen", "--url", url, "--project-id", project,
+        args = [
+            "--url", url, "--project-id", project,
             *[arg for q in queues for arg in ("--queue", q)],
             "--handler", "metrics_test_handler:record",
             "--metrics", f"tcp:{port}:interface=127.0.0.1", *extra,
         ]
-        out = open(self.dir / f"twistd-{n}.out", "wb")
+        proc, out = spawn_twistd(self.dir, f"twistd-{n}", args, env)
         self.addCleanup(out.close)
-        self.processes.append(subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out,
-                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        self.processes.append(proc)
         return f"http://127.0.0.1:{port}"
 
     def logs(self) -> str:
@@ -110,17 +103,12 @@ class DaemonMetricsTests(unittest.TestCase):
                          for p in sorted(self.dir.glob("twistd-*.*")))
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
+        def alive() -> None:
             for proc in self.processes:
                 if proc.poll() is not None and not getattr(proc, "expected_exit", False):
                     self.fail(f"twistd exited with {proc.returncode}:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        return await wait_until(condition, what, timeout, 0.1, alive=alive, details=self.logs)
 
     def answers(self, url: str, status: int) -> str | None:
         """The body of C{url} if it answers C{status} now, else C{None}."""

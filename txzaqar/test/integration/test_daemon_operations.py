@@ -15,8 +15,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,17 +26,8 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar.test import readme
-from txzaqar.test.integration.daemon import TWISTD, Daemon
+from txzaqar.test.helpers.daemon import TWISTD, Daemon, status_of
 from txzaqar.testing import servers
-
-
-def status_of(url: str) -> int:
-    """The HTTP status of a GET (blocking: run it in a thread)."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
 
 
 class DaemonCase(unittest.TestCase):

@@ -24,9 +24,8 @@ from twisted.internet import reactor
 from twisted.trial import unittest
 
 import txzaqar
+from txzaqar.test.helpers.daemon import Daemon
 from txzaqar.testing import servers, shared_push_zaqar
-
-from .daemon import Daemon
 
 #: The bound on a delivery that push alone can meet: a minute, against a
 #: safety poll an hour away.

@@ -21,8 +21,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar.test import readme
-from txzaqar.test.integration.daemon import TWISTD, Daemon
-from txzaqar.test.integration.test_daemon_operations import status_of
+from txzaqar.test.helpers.daemon import TWISTD, Daemon, status_of
 from txzaqar.testing import servers
 
 

@@ -18,7 +18,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar.errors import ZaqarError
-from txzaqar.test.integration.daemon import Daemon
+from txzaqar.test.helpers.daemon import Daemon
 from txzaqar.testing import servers
 
 #: A plain (blocking) handler, run in a thread: it records each start and

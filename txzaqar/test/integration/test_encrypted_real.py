@@ -16,9 +16,8 @@ from twisted.trial import unittest
 
 from txzaqar import connect
 from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
-
-from .waiting import wait_until
 
 
 def distinct_bodies(count: int) -> list[Any]:

@@ -22,15 +22,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
-from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
+from twisted.logger import formatEvent
 from twisted.trial import unittest
 from twisted.web.iweb import IAgent, IResponse
 from zope.interface import implementer
@@ -41,6 +40,8 @@ from txzaqar.auth import Keystone, Token
 from txzaqar.client import Client
 from txzaqar.connection import Connection, make_agent, make_pool
 from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.recording import Events
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import servers
 from txzaqar.testing.servers import (
     KeystoneServer,
@@ -52,19 +53,6 @@ from txzaqar.testing.servers import (
 
 E = TypeVar("E", bound=Exception)
 
-#: How long any wait on a real server may take before the test fails.
-PATIENCE = 60.0
-
-
-async def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> None:
-    """Poll C{condition()} every 0.05 s; fail after C{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while not condition():
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.05, lambda: None)
-
-
 async def fails(d: Deferred[Any], kind: type[E]) -> E:
     """The C{kind} exception C{d} fails with; an AssertionError if it succeeds."""
     try:
@@ -72,26 +60,6 @@ async def fails(d: Deferred[Any], kind: type[E]) -> E:
     except kind as e:
         return e
     raise AssertionError(f"{kind.__name__} not raised; got {result!r}")
-
-
-class Events:
-    """Every log event emitted while a test runs."""
-
-    def __init__(self, case: unittest.TestCase) -> None:
-        self.events: list[dict[str, Any]] = []
-        observer = cast(ILogObserver, self.events.append)
-        globalLogPublisher.addObserver(observer)
-        case.addCleanup(globalLogPublisher.removeObserver, observer)
-
-    def matching(self, prefix: str, **fields: Any) -> list[dict[str, Any]]:
-        return [
-            e for e in self.events
-            if str(e.get("log_format", "")).startswith(prefix)
-            and all(e.get(k) == v for k, v in fields.items())
-        ]
-
-    def count(self, prefix: str, **fields: Any) -> int:
-        return len(self.matching(prefix, **fields))
 
 
 @implementer(IAgent)

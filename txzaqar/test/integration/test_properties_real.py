@@ -28,7 +28,7 @@ from twisted.internet.threads import blockingCallFromThread, deferToThread
 from twisted.trial.unittest import TestCase
 
 import txzaqar
-from txzaqar.test.unit.test_properties import (
+from txzaqar.test.helpers.properties import (
     ACCEPTED,
     PROFILE,
     SCENARIOS,

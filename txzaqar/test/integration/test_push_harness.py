@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -41,6 +40,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import servers
 
 log = Logger(namespace="txzaqar.test.push_harness")
@@ -49,18 +49,6 @@ log = Logger(namespace="txzaqar.test.push_harness")
 PATIENCE = 30.0
 CLIENT_ID = "5a0e2f7c-2f43-4c8e-8a53-3f1f6b2d9e01"
 PROJECT = "txzaqar-push-harness"
-
-
-async def wait_until(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> Any:
-    """Poll C{condition()} every 0.02 s until it is true (returned); fail after I{timeout} seconds."""
-    deadline = reactor.seconds() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if reactor.seconds() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.02, lambda: None)
 
 
 class FrameRecorder(WebSocketClientProtocol):

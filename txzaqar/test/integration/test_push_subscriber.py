@@ -31,7 +31,7 @@ from twisted.trial import unittest
 import txzaqar
 from txzaqar.compose import websocket_push
 from txzaqar.subscriber import Subscriber
-from txzaqar.test.integration.waiting import wait_until
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.test.readme import source_dir
 from txzaqar.testing import servers
 

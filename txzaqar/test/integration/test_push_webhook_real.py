@@ -31,6 +31,7 @@ from zope.interface import implementer
 from txzaqar import connect
 from txzaqar.interfaces import IWakeTarget
 from txzaqar.push import WebhookPush
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_push_zaqar
 
 
@@ -78,11 +79,7 @@ class WebhookRealTests(unittest.TestCase):
         return push
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}")
-            await deferLater(reactor, 0.002, lambda: None)
+        await wait_until(condition, what, timeout, 0.002)
 
     async def watched(self, push: WebhookPush) -> str:
         name = self.queue_name()

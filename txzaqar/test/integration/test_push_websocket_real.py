@@ -35,7 +35,7 @@ from txzaqar.client import Client
 from txzaqar.interfaces import IAuthenticator, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push.websocket import CLOSE_WAIT
-from txzaqar.test.integration.waiting import wait_until
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import push_zaqar, shared_keystone_stack, shared_push_zaqar
 
 #: How long any wait on a real server may take before the test fails.

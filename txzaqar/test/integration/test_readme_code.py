@@ -20,22 +20,18 @@ every queue of it).
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import inspect
 import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from twisted.application.service import MultiService
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial import unittest
 
@@ -43,86 +39,18 @@ import txzaqar
 from txzaqar import errors
 from txzaqar.auth import Keystone, NoAuth
 from txzaqar.test import readme
+from txzaqar.test.helpers.readme_code import (
+    PLACEHOLDER,
+    PROJECT,
+    Printed,
+    ReadmeTestCase,
+    block_source,
+    comment_of,
+    run_block,
+)
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import shared_zaqar
 from txzaqar.testing.servers.pki import make_test_pki
-
-#: The placeholder URL of the README's blocks.
-PLACEHOLDER = "http://127.0.0.1:8888"
-#: The project the README's blocks use.
-PROJECT = "demo"
-
-
-class Printed:
-    """A C{print} that keeps each printed line."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, *args: Any, sep: str = " ", end: str = "\n", **kwargs: Any) -> None:
-        self.lines.extend((sep.join(str(a) for a in args) + end).splitlines())
-
-
-def block_source(block: readme.Block, url: str, replace: dict[str, str] | None = None) -> str:
-    """
-    The block's text with the placeholder URL replaced by C{url} (and each
-    key of C{replace} by its value), padded so that line numbers are the
-    README's.
-    """
-    text = block.text.replace(PLACEHOLDER, url)
-    for old, new in (replace or {}).items():
-        if old not in text:
-            raise AssertionError(f"{block.describe()} no longer has {old!r}: update this test")
-        text = text.replace(old, new)
-    return "\n" * (block.line - 1) + text
-
-
-async def run_block(block: readme.Block, namespace: dict[str, Any], url: str,
-                    replace: dict[str, str] | None = None) -> None:
-    """Execute the block in C{namespace}, awaiting it if it has top-level C{await}."""
-    code = compile(block_source(block, url, replace), "README.rst", "exec",
-                   flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if inspect.iscoroutine(result):
-        await result
-
-
-def comment_of(block: readme.Block, code: str) -> str:
-    """The comment the README prints beside the line of the block that contains C{code}."""
-    lines = [line for line in block.text.splitlines() if code in line and " # " in line]
-    if len(lines) != 1:
-        raise AssertionError(f"{block.describe()}: no one line with {code!r} and a comment")
-    return lines[0].split(" # ", 1)[1].strip()
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll C{condition} until true; fail after C{timeout} seconds (a real server's pace)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await deferLater(reactor, 0.1, lambda: None)
-
-
-async def clear_project(url: str) -> None:
-    """Delete every queue of the README's project on the shared server."""
-    client = txzaqar.connect(url, project_id=PROJECT, reactor=reactor)
-    try:
-        for queue in await client.queues():
-            await queue.delete()
-    finally:
-        await client.close()
-
-
-class ReadmeTestCase(unittest.TestCase):
-    timeout = 120
-
-    def setUp(self) -> Deferred[None]:  # type: ignore[override]  # trial waits for it
-        self.zaqar = shared_zaqar()
-        self.url = self.zaqar.url
-        self.client = txzaqar.connect(self.url, project_id=PROJECT, reactor=reactor)
-        self.addCleanup(self.client.close)
-        self.addCleanup(lambda: Deferred.fromCoroutine(clear_project(self.url)))
-        return Deferred.fromCoroutine(clear_project(self.url))
 
 
 class InstallExampleTests(ReadmeTestCase):
@@ -235,7 +163,7 @@ class SubscriberTests(ReadmeTestCase):
                              eval(comment, {"frozenset": frozenset}))
             self.assertEqual(subscriber.channels, frozenset({"orders"}))
             await self.client.queue("orders").post({"body": {"order": 42}})
-            await wait_for(lambda: shipped == [42], "the order to be shipped")
+            await wait_until(lambda: shipped == [42], "the order to be shipped")
             await application.stopService()
             stopped = True
             self.assertEqual((await self.client.queue("orders").stats()).total, 0)
@@ -269,7 +197,7 @@ class SubscriberTests(ReadmeTestCase):
         running = Deferred.fromCoroutine(run_block(block, namespace, self.url))
         try:
             await self.client.queue("jobs").post([{"body": {"job": 1}}, {"body": {"job": 2}}])
-            await wait_for(lambda: len(handled) == 2, "both jobs handled")
+            await wait_until(lambda: len(handled) == 2, "both jobs handled")
         finally:
             await subscriber.stopService()
             await client.close()

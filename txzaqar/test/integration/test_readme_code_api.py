@@ -15,7 +15,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 
 import txzaqar
 from txzaqar.test import readme
-from txzaqar.test.integration.test_readme_code import Printed, ReadmeTestCase, comment_of, run_block
+from txzaqar.test.helpers.readme_code import Printed, ReadmeTestCase, comment_of, run_block
 from txzaqar.testing import servers
 
 

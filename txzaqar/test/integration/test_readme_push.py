@@ -18,10 +18,10 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar.test import readme
+from txzaqar.test.helpers.readme_code import Printed, comment_of, run_block
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import shared_push_zaqar
 from txzaqar.testing.servers import free_port
-
-from .test_readme_code import Printed, comment_of, run_block, wait_for
 
 SECTION = "Push: messages in milliseconds"
 #: The WebSocket URL the README shows.
@@ -55,9 +55,9 @@ class PushBlockTests(unittest.TestCase):
         try:
             self.assertEqual(printed.lines, [comment_of(block, "print(subscriber.push_states())").split(" (")[0]])
             self.assertEqual(subscriber.safety_interval, 300.0)
-            await wait_for(lambda: subscriber.push_states() == {"orders": "up"}, "push up")
+            await wait_until(lambda: subscriber.push_states() == {"orders": "up"}, "push up")
             await self.poster.queue("orders").post({"body": {"order": 7}})
-            await wait_for(lambda: len(handled) == 1, "the order to be handled", timeout=30)
+            await wait_until(lambda: len(handled) == 1, "the order to be handled", timeout=30)
             self.assertGreaterEqual(subscriber.stats["notifications"], 1)
         finally:
             await subscriber.stopService()
@@ -89,9 +89,9 @@ class PushBlockTests(unittest.TestCase):
         subscriber.subscribe(queue, handled.append)
         subscriber.startService()
         try:
-            await wait_for(lambda: subscriber.push_states() == {queue: "up"}, "webhook push up")
+            await wait_until(lambda: subscriber.push_states() == {queue: "up"}, "webhook push up")
             await self.poster.queue(queue).post({"body": "hook"})
-            await wait_for(lambda: len(handled) == 1, "the message to be handled", timeout=30)
+            await wait_until(lambda: len(handled) == 1, "the message to be handled", timeout=30)
             self.assertGreaterEqual(subscriber.stats["notifications"], 1)
         finally:
             await subscriber.stopService()

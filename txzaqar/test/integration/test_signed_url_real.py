@@ -15,27 +15,24 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect, errors
 from txzaqar.auth import SignedURLAuth
 from txzaqar.errors import NotAllowedBySignedURL, SignedURLExpired
 from txzaqar.subscriber import Subscriber
-from txzaqar.test.integration.test_subscriber_real import RECORD_ENV, read_record
+from txzaqar.test.helpers.daemon import spawn_twistd
+from txzaqar.test.helpers.recording import RECORD_ENV, read_record
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing import RecordingAgent
 from txzaqar.testing.servers import shared_zaqar
 
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
 CONSUMER: dict[str, Any] = {"paths": ["messages", "claims"], "methods": ["POST", "PATCH", "DELETE"]}
 #: How long the URLs of the expiry test are valid (seconds), tried in turn
 #: until one is used before it expires.
@@ -43,12 +40,7 @@ URL_WINDOWS = (3, 6, 12, 24, 48)
 
 
 async def wait_for(testcase: unittest.TestCase, condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            testcase.fail(f"timed out after {timeout}s waiting for {what}")
-        await deferLater(reactor, 0.05, lambda: None)
-
+    await wait_until(condition, what, timeout, 0.05)
 
 def seconds_left(signed: Any) -> float:
     """Seconds until C{signed} (a C{SignedURL}) expires; negative once it has."""
@@ -239,19 +231,14 @@ class SignedURLDaemonTests(unittest.TestCase):
     def spawn(self, signed_url_file: Path, record_file: Path) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items()
                if not (k.startswith("OS_") or k in ("ZAQAR_URL", "TXZAQAR_ZAQAR_URL"))}
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env[RECORD_ENV] = str(record_file)
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / "twistd.log"),
-            "zaqar-listen", "--signed-url-file", str(signed_url_file),
-            "--handler", "txzaqar.test.integration.test_subscriber_real:record",
+        args = [
+            "--signed-url-file", str(signed_url_file),
+            "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1",
         ]
-        out = open(self.dir / "twistd.out", "wb")
+        proc, out = spawn_twistd(self.dir, "twistd", args, env)
         self.addCleanup(out.close)
-        proc = subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
 
         def kill() -> None:
             if proc.poll() is None:

@@ -22,55 +22,12 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-import txzaqar
 from txzaqar import connect
-from txzaqar.subscriber import Subscriber, on_reactor
+from txzaqar.subscriber import Subscriber
+from txzaqar.test.helpers.daemon import spawn_twistd
+from txzaqar.test.helpers.recording import DELAY_ENV, RECORD_ENV, read_record
+from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
-
-RECORD_ENV = "TXZAQAR_TEST_RECORD"
-DELAY_ENV = "TXZAQAR_TEST_DELAY"
-#: The directory holding the txzaqar package (and twisted/plugins/ next
-#: to it); on PYTHONPATH for twistd so that an editable install works too.
-ROOT = Path(txzaqar.__file__).resolve().parent.parent
-
-
-def _append(path: str, line: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-@on_reactor  # it returns a Deferred: not for a thread (the daemon runs plain handlers in threads)
-def record(message: Any) -> Any:
-    """
-    The handler the twistd tests run: appends C{start <id> <pid> <claim>}
-    and, after C{$TXZAQAR_TEST_DELAY} seconds, C{done <id> <pid> <claim>}
-    to the file C{$TXZAQAR_TEST_RECORD}.
-    """
-    path = os.environ[RECORD_ENV]
-    delay = float(os.environ.get(DELAY_ENV) or 0)
-    _append(path, f"start {message.id} {os.getpid()} {message.claim_id}\n")
-
-    def done(_: Any = None) -> None:
-        _append(path, f"done {message.id} {os.getpid()} {message.claim_id}\n")
-
-    if delay:
-        from twisted.internet import reactor
-
-        return deferLater(reactor, delay, done)
-    done()
-    return None
-
-
-def read_record(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    # only whole lines: a line being written may be seen in part
-    return [line.split() for line in text.split("\n")[:-1] if len(line.split()) == 4]
 
 
 class FirstTimeFailure(Exception):
@@ -99,11 +56,7 @@ class RealSubscriberTests(unittest.TestCase):
         return sub
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout}s waiting for {what}")
-            await deferLater(reactor, 0.05, lambda: None)
+        await wait_until(condition, what, timeout, 0.05)
 
     async def assert_empty(self, name: str) -> None:
         stats = await self.client.queue(name).stats()
@@ -241,21 +194,16 @@ class _TwistdBase(unittest.TestCase):
     def spawn(self, queue: str, delay: float = 0, *extra: str) -> subprocess.Popen[bytes]:
         n = len(self.processes)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
         env[RECORD_ENV] = str(self.record_file)
         env[DELAY_ENV] = str(delay)
         env.update(self.connection_env())
-        cmd = [
-            sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile", "", "--logfile", str(self.dir / f"twistd-{n}.log"),
-            "zaqar-listen", *self.connection_args(),
-            "--queue", queue, "--handler", f"{__name__}:record",
+        args = [
+            *self.connection_args(),
+            "--queue", queue, "--handler", "txzaqar.test.helpers.recording:record",
             "--poll-interval", "0.2", "--max-interval", "1", *extra,
         ]
-        out = open(self.dir / f"twistd-{n}.out", "wb")
+        proc, out = spawn_twistd(self.dir, f"twistd-{n}", args, env)
         self.addCleanup(out.close)
-        proc = subprocess.Popen(cmd, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
         self.processes.append(proc)
         return proc
 
@@ -269,15 +217,13 @@ class _TwistdBase(unittest.TestCase):
         return "\n".join(parts)
 
     async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
+        def alive() -> None:
             for proc in self.processes:
                 if proc.poll() is not None and not getattr(proc, "expected_exit", False):
                     self.fail(f"twistd exited with {proc.returncode}:\n{self.log_of(proc)[-3000:]}")
-            if time.monotonic() > deadline:
-                logs = "\n".join(self.log_of(p)[-1500:] for p in self.processes)
-                self.fail(f"timed out after {timeout}s waiting for {what}\n{logs}")
-            await deferLater(reactor, 0.1, lambda: None)
+
+        await wait_until(condition, what, timeout, 0.1, alive=alive,
+                         details=lambda: "\n".join(self.log_of(p)[-1500:] for p in self.processes))
 
     async def terminate(self, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
         proc.expected_exit = True  # type: ignore[attr-defined]

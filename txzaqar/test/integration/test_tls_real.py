@@ -16,7 +16,7 @@ from twisted.trial import unittest
 
 import txzaqar
 from txzaqar import errors
-from txzaqar.test.integration.test_keystone_client import Events
+from txzaqar.test.helpers.recording import Events
 from txzaqar.testing import servers
 
 

@@ -21,8 +21,7 @@ from zope.interface.verify import verifyObject
 from txzaqar import errors
 from txzaqar.auth import Keystone
 from txzaqar.interfaces import IAuthenticator
-from txzaqar.test.unit.test_connection import CannedResponse, ConnectionTestsMixin, json_response
-from txzaqar.tls import TLSPolicy
+from txzaqar.test.helpers.connection import CannedResponse, ConnectionTestsMixin, json_response
 
 
 class FakeSession:
@@ -272,17 +271,6 @@ class ReauthOverConnectionTests(ConnectionTestsMixin, SynchronousTestCase):
         self.assertEqual(self.successResultOf(conn.get("queues")).json, {"ok": 1})
         tokens = [r[2].getRawHeaders(b"x-auth-token") for r in agent.requests]
         self.assertEqual(tokens, [[b"secret-token-1"], [b"secret-token-2"]])
-
-
-class TLSPolicyTests(SynchronousTestCase):
-    def test_bad_files(self) -> None:
-        self.assertRaises(errors.ClientValidationError, TLSPolicy, cacert="/nonexistent/ca.pem")
-        self.assertRaises(errors.ClientValidationError, TLSPolicy, key="/some/key.pem")
-        path = self.mktemp()
-        with open(path, "w") as f:
-            f.write("not a certificate")
-        error = self.assertRaises(errors.ClientValidationError, TLSPolicy, cacert=path)
-        self.assertIn("no PEM certificate", str(error))
 
 
 class IdentityErrorTests(SynchronousTestCase):

@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar.test.unit.bench_checkout import bench_module
+from txzaqar.test.helpers.bench import bench_module
 
 
 class NearestRankTests(SynchronousTestCase):

@@ -7,125 +7,35 @@ replayed that should not be.
 from __future__ import annotations
 
 import json
+import math
 import random
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IResponse
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+import txzaqar
 from txzaqar import errors
 from txzaqar.auth import NoAuth, Token
 from txzaqar.connection import Connection, ZaqarConnectionPool
+from txzaqar.errors import AuthenticationFailed, ClientValidationError, IdentityUnavailable
 from txzaqar.interfaces import IAuthenticator, IConnection
-
-
-@implementer(IResponse)
-class CannedResponse:
-    """An IResponse delivering C{body}, then ending with C{end}."""
-
-    def __init__(self, code: int, body: bytes = b"", headers: dict[str, str] | None = None,
-                 end: Failure | None = None, version: tuple[bytes, int, int] = (b"HTTP", 1, 1)):
-        self.version = version
-        self.code = code
-        self.phrase = b"Canned"
-        self.headers = Headers({k.encode(): [v.encode()] for k, v in (headers or {}).items()})
-        self.length = len(body)
-        self.request = None
-        self.previousResponse = None
-        self._body = body
-        self._end = end or Failure(ResponseDone())
-
-    def deliverBody(self, protocol: Any) -> None:
-        protocol.makeConnection(None)
-        if self._body:
-            protocol.dataReceived(self._body)
-        protocol.connectionLost(self._end)
-
-    def setPreviousResponse(self, response: Any) -> None:
-        pass
-
-
-class HangingBodyResponse(CannedResponse):
-    """Headers, then a body that never ends."""
-
-    def __init__(self) -> None:
-        super().__init__(200)
-
-    def deliverBody(self, protocol: Any) -> None:
-        protocol.makeConnection(StringTransport())
-
-
-@implementer(IAgent)
-class CannedAgent:
-    """Answers each request with the next scripted outcome and records the requests."""
-
-    def __init__(self, *outcomes: Any) -> None:
-        self.outcomes = list(outcomes)
-        self.requests: list[tuple[bytes, bytes, Headers, bytes | None]] = []
-        self.pending: list[Deferred[Any]] = []
-        self.cancelled: list[Deferred[Any]] = []
-
-    def request(self, method: bytes, uri: bytes, headers: Headers | None = None,
-                bodyProducer: Any = None) -> Deferred[Any]:
-        body = None
-        if bodyProducer is not None:
-            chunks: list[bytes] = []
-
-            class Consumer:
-                write = chunks.append
-
-            bodyProducer.startProducing(Consumer())
-            body = b"".join(chunks)
-        self.requests.append((method, uri, headers or Headers(), body))
-        outcome = self.outcomes.pop(0)
-        if outcome == "hang":
-            d: Deferred[Any] = Deferred(lambda d: self.cancelled.append(d))
-            self.pending.append(d)
-            return d
-        if outcome == "hang-dns":
-            # Twisted's HostnameEndpoint fails a lookup cancelled this way
-            def cancel_lookup(d: Deferred[Any]) -> None:
-                self.cancelled.append(d)
-                d.errback(DNSLookupError("Couldn't find the hostname '127.0.0.1'"))
-
-            d = Deferred(cancel_lookup)
-            self.pending.append(d)
-            return d
-        if outcome == "hang-like-agent":
-            # Twisted's HTTP client fails a cancelled request this way
-            def cancel(d: Deferred[Any]) -> None:
-                self.cancelled.append(d)
-                d.errback(ResponseNeverReceived([Failure(CancelledError())]))
-
-            d = Deferred(cancel)
-            self.pending.append(d)
-            return d
-        if isinstance(outcome, BaseException):
-            return fail(outcome)
-        return succeed(outcome)
-
-
-def json_response(code: int, value: Any, **kw: Any) -> CannedResponse:
-    return CannedResponse(code, json.dumps(value).encode(), {"Content-Type": "application/json"}, **kw)
-
-
-class ConnectionTestsMixin:
-    def connection(self, *outcomes: Any, auth: Any = None, retries: int = 2) -> tuple[Connection, CannedAgent, Clock]:
-        agent = CannedAgent(*outcomes)
-        clock = Clock()
-        conn = Connection(agent, clock, auth or NoAuth("proj"), url="http://zaqar.test:8888",
-                          client_id="5e1c7a4c-3b06-4b6f-8c1f-1f0c6c7f9a10", retries=retries)
-        return conn, agent, clock
+from txzaqar.test.helpers.connection import (
+    CannedResponse,
+    ConnectionTestsMixin,
+    HangingBodyResponse,
+    json_response,
+)
+from txzaqar.test.helpers.recording import Recorded
+from txzaqar.testing import MEMORY_URL, memory_client
 
 
 class ResponseTests(ConnectionTestsMixin, SynchronousTestCase):
@@ -479,3 +389,79 @@ class PoolTests(SynchronousTestCase):
         self.assertFalse(keep.transport.lost or new.transport.lost)
         clock.advance(2)  # idle connections go before gunicorn's 2 s keep-alive
         self.assertEqual(pool._connections.get("k", []), [])
+
+
+class BodyJSONTests(Recorded):
+    def test_nan_and_infinity(self) -> None:
+        """C{NaN} and C{Infinity} are not JSON: refused, not sent as non-standard JSON."""
+        queue = self.client.queue("q")
+        for value in (math.nan, math.inf, -math.inf, {"a": [1, math.nan]}):
+            self.assertRefused(queue.post, "messages", {"body": value})
+
+    def test_connection_body(self) -> None:
+        """A body the connection encodes itself is held to the same rule."""
+        d = self.client.connection.post("queues/q/claims", body={"ttl": math.nan})
+        self.failureResultOf(d, ClientValidationError)
+        self.assertEqual(self.recorder.requests, [])
+
+    def test_finite_floats_pass(self) -> None:
+        queue = self.client.queue("q")
+        [mid] = self.successResultOf(queue.post({"body": {"f": 1.5, "e": 1e300}}))
+        self.assertEqual(self.successResultOf(queue.message(mid)).body, {"f": 1.5, "e": 1e300})
+
+
+class TimeoutTests(SynchronousTestCase):
+    def test_connect_timeout(self) -> None:
+        """C{connect(timeout=-1)} is refused at once, not with an AssertionError later."""
+        for value in (-1, 0, math.nan, math.inf, "30", True):
+            e = self.assertRaises(ClientValidationError, txzaqar.connect, "http://127.0.0.1:1",
+                                  project_id="p", reactor=Clock(), timeout=value)
+            self.assertIn("timeout", str(e))
+
+    def test_connection_timeout(self) -> None:
+        client, fake = memory_client()
+        self.assertRaises(ClientValidationError, Connection, client.connection.agent, fake.clock,
+                          NoAuth("p"), url=MEMORY_URL, timeout=-1)
+        self.assertEqual(Connection(client.connection.agent, fake.clock, NoAuth("p"), timeout=2).timeout, 2.0)
+
+
+class _FlakyIdentity(NoAuth):
+    """Identity fails C{failures} times with C{error}, then answers."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        super().__init__("test")
+        self.error = error
+        self.failures = failures
+        self.calls = 0
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            return fail(self.error)
+        return succeed(dict(self._headers))
+
+
+class IdentityRetryTests(Recorded):
+    def test_post_retried_after_identity_unavailable(self) -> None:
+        """
+        A POST whose Keystone call failed is retried: nothing reached Zaqar,
+        and exactly one message is stored.
+        """
+        auth = _FlakyIdentity(IdentityUnavailable("Identity service timed out", "no answer"), 1)
+        self.client.connection.authenticator = auth
+        queue = self.client.queue("q")
+        d = queue.post({"body": 1})
+        self.fake.clock.advance(1)  # the retry's backoff
+        [mid] = self.successResultOf(d)
+        self.assertEqual(auth.calls, 2)
+        self.assertEqual([r.method for r in self.recorder.requests], ["POST"])
+        self.assertEqual([m.id for m in self.successResultOf(queue.messages())], [mid])
+
+    def test_refused_credentials_not_retried(self) -> None:
+        """Keystone refusing the credentials is not retried: it will not change."""
+        auth = _FlakyIdentity(AuthenticationFailed("Authentication failed", "no"), 1)
+        self.client.connection.authenticator = auth
+        d = self.client.queue("q").post({"body": 1})
+        self.failureResultOf(d, AuthenticationFailed)
+        self.assertEqual(auth.calls, 1)
+        self.assertEqual(self.recorder.requests, [])

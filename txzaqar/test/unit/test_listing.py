@@ -7,32 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar import _paging
 from txzaqar._paging import Listing
 from txzaqar.connection import Response
-
-
-class QuirkyPages:
-    """Serves pages the way a Redis-backed Zaqar 23.0.1 does: a marker at rank 0 (or unknown) restarts."""
-
-    def __init__(self, names: list[str], count: int | None = None) -> None:
-        self.names = names
-        self.count = count
-        self.calls: list[dict[str, Any]] = []
-
-    def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
-        self.calls.append(params)
-        limit, marker = params["limit"], params.get("marker")
-        rank = self.names.index(marker) if marker in self.names else None
-        start = rank + 1 if rank else 0  # the server's bug: rank 0 restarts
-        page = self.names[start:start + limit]
-        links = [{"rel": "next", "href": f"/v2/queues?marker={page[-1]}&limit={limit}"}] if page else []
-        body: dict[str, Any] = {"queues": [{"name": n} for n in page], "links": links}
-        if self.count:
-            body["count"] = self.count
-        return succeed(Response(200, {}, b"", body))
+from txzaqar.test.helpers.paging import QuirkyPages
 
 
 class ListingTests(SynchronousTestCase):
@@ -142,3 +123,27 @@ class ListingTests(SynchronousTestCase):
         self.take(listing)
         self.assertIsNone(listing.count)
         self.assertNotIn("with_count", conn.calls[0])
+
+
+class PagingTests(SynchronousTestCase):
+    def collect(self, conn: QuirkyPages, limit: int, **kw: Any) -> list[str]:
+        d = Deferred.fromCoroutine(_paging.collect(conn, "queues", "queues", "name", limit, **kw))  # type: ignore[arg-type]
+        return [item["name"] for item in self.successResultOf(d)]
+
+    def test_limit_one_gets_everything_once(self) -> None:
+        names = [f"q{i}" for i in range(5)]
+        conn = QuirkyPages(names)
+        self.assertEqual(self.collect(conn, 1), names)
+        self.assertLessEqual(len(conn.calls), 6)
+
+    def test_every_page_size(self) -> None:
+        names = [f"q{i:02}" for i in range(23)]
+        for limit in range(1, 21):
+            self.assertEqual(self.collect(QuirkyPages(names), limit), names)
+
+    def test_unknown_marker_restart_does_not_loop(self) -> None:
+        conn = QuirkyPages(["a", "b", "c"])
+        self.assertEqual(self.collect(conn, 2, marker="gone"), ["a", "b", "c"])
+
+    def test_max_items(self) -> None:
+        self.assertEqual(self.collect(QuirkyPages(list("abcdef")), 2, max_items=3), ["a", "b", "c"])

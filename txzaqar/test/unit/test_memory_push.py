@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from txzaqar.interfaces import IWakeSource
-from txzaqar.test.unit.test_push_webhook import RecordingTarget
+from txzaqar.test.helpers.recording import RecordingTarget
 from txzaqar.testing import MemoryPush, memory_client
 
 

@@ -6,7 +6,6 @@ L{Clock}, request operations, and the connection's request observers.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,11 +24,10 @@ from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection
 from txzaqar.metrics import SubscriberMetrics, operation
 from txzaqar.subscriber import STATS
-from txzaqar.subscriber.events import QueueCounts, new_stats
+from txzaqar.subscriber.events import new_stats
 from txzaqar.subscriber.service import callback_outcome
+from txzaqar.test.helpers.subscriber import FakeClient
 from txzaqar.testing import memory_client, memory_subscriber
-
-from .subscriber_fakes import FakeClient
 
 
 def post(client: Any, queue: str, count: int, test: SynchronousTestCase) -> None:
@@ -59,23 +57,6 @@ class OperationTests(SynchronousTestCase):
         }
         for (method, path), expected in cases.items():
             self.assertEqual(operation(method, path), expected, (method, path))
-
-
-class QueueCountsTests(SynchronousTestCase):
-    def test_mirrors_totals(self) -> None:
-        """What is added to a queue's counter is added to the totals too."""
-        totals = new_stats()
-        a, b = QueueCounts(totals), QueueCounts(totals)
-        self.assertEqual(dict(a), {name: 0 for name in STATS})
-        a["claimed"] += 3
-        b["claimed"] += 2
-        a["acked"] += 3
-        self.assertEqual((a["claimed"], b["claimed"], totals["claimed"]), (3, 2, 5))
-        self.assertEqual(totals["acked"], 3)
-        self.assertEqual(b["acked"], 0)
-        copy = a.copy()
-        copy["acked"] += 1
-        self.assertEqual((type(copy), a["acked"], totals["acked"]), (Counter, 3, 3))
 
 
 class SubscriberMetricsTests(SynchronousTestCase):

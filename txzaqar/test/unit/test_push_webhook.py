@@ -28,33 +28,14 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from txzaqar.errors import ClientValidationError
-from txzaqar.interfaces import IWakeSource, IWakeTarget
+from txzaqar.interfaces import IWakeSource
 from txzaqar.push import WebhookPush
 from txzaqar.push.webhook import MAX_BODY, BoundedRequest
+from txzaqar.test.helpers.recording import RecordingTarget
 from txzaqar.testing import memory_client
 
 SECRET = "s3cret-path_for.tests~1"
 URL = "http://hooks.example:8080/zaqar"
-
-
-@implementer(IWakeTarget)
-class RecordingTarget:
-    """An L{IWakeTarget} that records what it is told, in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def wake(self, queue_name: str) -> None:
-        self.calls.append(("wake", queue_name))
-
-    def push_up(self, queue_name: str) -> None:
-        self.calls.append(("push_up", queue_name))
-
-    def push_down(self, queue_name: str, reason: str) -> None:
-        self.calls.append(("push_down", queue_name, reason))
-
-    def of(self, kind: str) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] == kind]
 
 
 @implementer(IAgent)
@@ -129,7 +110,7 @@ class ConstructionTests(SynchronousTestCase):
 
     def test_signatures_agree_with_the_interface(self) -> None:
         """As test_interfaces checks its pairs: parameter names, order and defaults."""
-        from txzaqar.test.unit.test_interfaces import implementation_parameters, interface_parameters
+        from txzaqar.test.helpers.interfaces import implementation_parameters, interface_parameters
         from txzaqar.testing import MemoryPush
 
         for cls in (WebhookPush, MemoryPush):

@@ -29,7 +29,6 @@ from txzaqar.errors import AuthenticationFailed, ClientValidationError
 from txzaqar.interfaces import IAuthenticator, ITokenExpiry, IWakeSource, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push import websocket as websocket_module
-from txzaqar.push.backoff import ReconnectDelay
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLIENT_ID = "6f1b3c3e-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
@@ -766,25 +765,6 @@ class TLSTests(PushTestsMixin, SynchronousTestCase):
         [(host, port, factory, _, _)] = self.reactor.tcpClients
         self.assertEqual((host, port), ("127.0.0.1", 443))
         self.assertIn("TLS", type(factory).__name__ + type(getattr(factory, "_wrappedFactory", None)).__name__)
-
-
-class ReconnectDelayTests(SynchronousTestCase):
-    def test_doubles_to_the_cap_and_resets(self) -> None:
-        delays = ReconnectDelay(0.5, 3.0, lambda: 0.0)
-        self.assertEqual([delays.next() for _ in range(5)], [0.5, 1.0, 2.0, 3.0, 3.0])
-        delays.reset()
-        self.assertEqual(delays.next(), 0.5)
-
-    def test_jitter(self) -> None:
-        values = iter([0.0, 0.5, 1.0, 7.0, -3.0])
-        delays = ReconnectDelay(4.0, 4.0, lambda: next(values))
-        self.assertEqual([delays.next() for _ in range(5)], [4.0, 3.5, 3.0, 3.0, 4.0])
-
-    def test_many_failures_do_not_overflow(self) -> None:
-        delays = ReconnectDelay(1.0, 30.0, lambda: 0.0)
-        for _ in range(5000):
-            delays.next()
-        self.assertEqual(delays.next(), 30.0)
 
 
 class KeepaliveTests(PushTestsMixin, SynchronousTestCase):

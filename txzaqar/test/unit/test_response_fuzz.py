@@ -28,7 +28,7 @@ from zope.interface import implementer
 from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection, Response
 from txzaqar.errors import ZaqarError
-from txzaqar.test.unit.test_properties import COUNTS, PROFILE  # noqa: F401 (loads the profile)
+from txzaqar.test.helpers.properties import COUNTS, PROFILE  # noqa: F401 (loads the profile)
 
 URL = "http://zaqar.test:8888"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -16,7 +16,8 @@ from txzaqar.client import Client
 from txzaqar.errors import ClientValidationError, ServiceUnavailable
 from txzaqar.interfaces import ISubscriber
 from txzaqar.subscriber import STATS, Subscriber
-from txzaqar.test.unit.subscriber_fakes import Recorder, SubscriberTestsMixin
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import SubscriberTestsMixin
 
 
 class PollingTests(SubscriberTestsMixin):

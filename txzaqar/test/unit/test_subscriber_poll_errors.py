@@ -25,7 +25,7 @@ from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.polling import QueuePoller
 from txzaqar.subscriber.settings import SubscriberSettings
 from txzaqar.subscriber.slots import Slots
-from txzaqar.test.unit.test_connection import CannedAgent
+from txzaqar.test.helpers.connection import CannedAgent
 
 
 class DNSFailureTests(SynchronousTestCase):

@@ -11,7 +11,8 @@ from typing import Any
 from twisted.logger import LogLevel
 
 from txzaqar import errors
-from txzaqar.test.unit.subscriber_fakes import Recorder, SubscriberTestsMixin
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import SubscriberTestsMixin
 
 
 class FailureLogTests(SubscriberTestsMixin):

@@ -17,7 +17,8 @@ from zope.interface.verify import verifyObject
 import txzaqar
 from txzaqar.errors import ClientValidationError
 from txzaqar.interfaces import IWakeSource, IWakeTarget
-from txzaqar.test.unit.subscriber_fakes import Recorder, SubscriberTestsMixin
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import SubscriberTestsMixin
 
 
 @implementer(IWakeSource)

@@ -19,7 +19,8 @@ from txzaqar.errors import ConnectionFailed, NotFound
 from txzaqar.subscriber import SubscriberSettings
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
 from txzaqar.subscriber.settlement import MAX_REMEMBERED_FAILURES, FailureMemory, QueueSettlement
-from txzaqar.test.unit.subscriber_fakes import FakeMessage, FakeQueue, Recorder, SubscriberTestsMixin
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import FakeMessage, FakeQueue, SubscriberTestsMixin
 
 
 class DeliveryTests(SubscriberTestsMixin):

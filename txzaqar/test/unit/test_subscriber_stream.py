@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 
-from txzaqar.test.unit.subscriber_fakes import SubscriberTestsMixin
+from txzaqar.test.helpers.subscriber import SubscriberTestsMixin
 
 
 class ListenTests(SubscriberTestsMixin):

@@ -10,75 +10,28 @@ from __future__ import annotations
 
 import inspect
 import threading
-import time
 from functools import partial
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial import unittest
 
 from txzaqar.errors import ClientValidationError, NotFound
-from txzaqar.subscriber import AsyncResultInThread, Subscriber, SubscriberSettings, on_reactor
+from txzaqar.subscriber import AsyncResultInThread, Subscriber, on_reactor
 from txzaqar.subscriber.events import CALLBACK_TIMEOUT_WARNING
-from txzaqar.subscriber.slots import BLOCKING_WARNING, runs_on_reactor
-from txzaqar.test.unit.subscriber_fakes import FakeClient, FakeThreads, Recorder, SubscriberTestsMixin
-
-
-async def async_handler(message: Any) -> None:
-    pass
-
-
-@on_reactor
-def marked_handler(message: Any) -> Deferred[None]:
-    return succeed(None)
-
-
-def plain_handler(message: Any) -> None:
-    pass
-
-
-class Handlers:
-    async def async_method(self, message: Any) -> None:
-        pass
-
-    @on_reactor
-    def marked_method(self, message: Any) -> Deferred[None]:
-        return succeed(None)
-
-    def plain_method(self, message: Any) -> None:
-        pass
-
-
-class AsyncCallable:
-    async def __call__(self, message: Any) -> None:
-        pass
-
-
-class RunsOnReactorTests(unittest.SynchronousTestCase):
-    def test_reactor_callbacks(self) -> None:
-        """async def, marked ones, through partial and bound methods, run on the reactor."""
-        handlers = Handlers()
-        for callback in (async_handler, marked_handler, partial(async_handler),
-                         partial(partial(marked_handler)), handlers.async_method,
-                         handlers.marked_method, AsyncCallable()):
-            with self.subTest(callback=callback):
-                self.assertTrue(runs_on_reactor(callback))
-
-    def test_plain_callbacks(self) -> None:
-        for callback in (plain_handler, lambda m: None, partial(plain_handler),
-                         Handlers().plain_method, Recorder(), print):
-            with self.subTest(callback=callback):
-                self.assertFalse(runs_on_reactor(callback))
-
-    def test_on_reactor_returns_the_function(self) -> None:
-        def f(message: Any) -> None:
-            pass
-
-        self.assertIs(on_reactor(f), f)
+from txzaqar.subscriber.slots import BLOCKING_WARNING
+from txzaqar.test.helpers.recording import Recorder
+from txzaqar.test.helpers.subscriber import (
+    FakeClient,
+    FakeThreads,
+    Handlers,
+    SubscriberTestsMixin,
+    async_handler,
+)
+from txzaqar.test.helpers.waiting import wait_until
 
 
 class ThreadTests(SubscriberTestsMixin):
@@ -577,46 +530,13 @@ class BlockingWarningTests(SubscriberTestsMixin):
         self.stop(sub)
 
 
-class ThreadSettingsTests(unittest.SynchronousTestCase):
-    def test_defaults(self) -> None:
-        settings = SubscriberSettings()
-        self.assertEqual((settings.threads, settings.blocking_warning), (0, 0.1))
-
-    def test_bad_threads(self) -> None:
-        for value in (-1, 1.5, True, "2", 10_001):
-            with self.subTest(value=value):
-                e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=value)
-                self.assertEqual(e.field, "threads")
-
-    def test_not_above_concurrency(self) -> None:
-        e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=11, concurrency=10)
-        self.assertEqual(e.field, "threads")
-        self.assertIn("above concurrency (10)", e.description)
-        self.assertEqual(SubscriberSettings(threads=10, concurrency=10).threads, 10)
-
-    def test_blocking_warning(self) -> None:
-        self.assertIsNone(SubscriberSettings(blocking_warning=None).blocking_warning)
-        self.assertEqual(SubscriberSettings(blocking_warning=1).blocking_warning, 1.0)
-        for value in (0, -1, "soon"):
-            with self.subTest(value=value):
-                self.assertRaises(ClientValidationError, SubscriberSettings, blocking_warning=value)
-
-    def test_subscriber_options(self) -> None:
-        sub = Subscriber(FakeClient(None), threads=3, concurrency=5,  # type: ignore[arg-type]
-                         blocking_warning=None)
-        self.assertEqual((sub.threads, sub.blocking_warning), (3, None))
-
-
 class RealThreadPoolTests(unittest.TestCase):
     """The real pool, on the real reactor: no server, a fake client."""
 
     timeout = 60
 
     async def wait_for(self, condition: Any, what: str) -> None:
-        deadline = time.monotonic() + 30
-        while not condition():
-            self.assertLess(time.monotonic(), deadline, f"timed out waiting for {what}")
-            await deferLater(reactor, 0.01, lambda: None)
+        await wait_until(condition, what, 30, 0.01)
 
     async def test_pool_threads(self) -> None:
         """Plain callbacks run in the pool's threads; the pool stops with the service."""

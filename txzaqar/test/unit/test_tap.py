@@ -25,6 +25,7 @@ from txzaqar import _tap
 from txzaqar._listener import ListenerService
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.slots import runs_on_reactor
+from txzaqar.test.helpers.options import GOOD, parse
 from txzaqar.testing.servers.pki import make_test_pki
 
 #: Where twisted/plugins/txzaqar_plugins.py lives: next to the txzaqar
@@ -36,7 +37,6 @@ PLUGINS = ROOT / "twisted" / "plugins"
 def root_on_sys_path() -> bool:
     return any(Path(entry or ".").resolve() == ROOT for entry in sys.path)
 
-GOOD = ["--url", "http://127.0.0.1:8888", "--project-id", "demo", "--queue", "jobs"]
 
 
 def sample_handler(message: Any) -> None:
@@ -44,12 +44,6 @@ def sample_handler(message: Any) -> None:
 
 
 not_callable = 42
-
-
-def parse(*extra: str) -> _tap.Options:
-    options = _tap.Options()
-    options.parseOptions(GOOD + list(extra))
-    return options
 
 
 class PluginTests(SynchronousTestCase):

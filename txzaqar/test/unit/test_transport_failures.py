@@ -37,7 +37,7 @@ from txzaqar import errors
 from txzaqar._transport_failures import BEFORE_SENDING, TABLE, describe, read_body, transport_error
 from txzaqar.auth import NoAuth
 from txzaqar.connection import Connection
-from txzaqar.test.unit.test_connection import CannedAgent, json_response
+from txzaqar.test.helpers.connection import CannedAgent, json_response
 from txzaqar.testing.fixed_auth import FixedHeadersAuth
 
 URL = "http://zaqar.test:8888"

@@ -3,7 +3,8 @@ Issue 18, names and bodies as Zaqar documents them: the client-side rules
 of L{txzaqar._validation} and the resources that apply them, against the
 in-memory Zaqar.  A bad argument raises L{ClientValidationError} at call
 time, sends nothing, and is never a failed Deferred; what is allowed is
-not over-refused.
+not over-refused.  (A resource's own checks are in the test module named
+after it: C{test_queue}, C{test_subscription}, C{test_claim}, ...)
 """
 
 from __future__ import annotations
@@ -18,73 +19,20 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import _validation as v
-from txzaqar import errors
 from txzaqar.admin import Flavor, Pool
 from txzaqar.claim import Claim
 from txzaqar.client import Client
 from txzaqar.errors import ClientValidationError
 from txzaqar.interfaces import IConnection
-from txzaqar.message import Message, MessageStatus
+from txzaqar.message import Message
 from txzaqar.queue import Metadata, Queue
-from txzaqar.subscriber import Subscriber, SubscriberSettings
 from txzaqar.subscription import Subscription
-from txzaqar.test.unit.test_bad_input import _Recorded
-from txzaqar.testing import memory_client, memory_subscriber
+from txzaqar.test.helpers.recording import BodyRecorder, Recorded
+from txzaqar.testing import memory_client
 
 #: Every kind of surrogate code point a C{str} may hold: lone high, lone
 #: low, and a pair (two code points in Python, not one character).
 SURROGATES = ("\ud800", "\udfff", "a\udc00b", "\ud83d\ude00")
-
-
-class BodyRecorder:
-    """An L{IConnection} that records C{(method, path, body)} and passes each call on."""
-
-    def __init__(self, connection: IConnection) -> None:
-        self._connection = connection
-        #: C{(method, path, body)} of every request, in order.
-        self.calls: list[tuple[str, str, Any]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
-
-    def _record(self, method: str, path: str, **kwargs: Any) -> Deferred[Any]:
-        self.calls.append((method, path, kwargs.get("body")))
-        return self._connection.request(method, path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> Deferred[Any]:
-        return self._record("GET", path, **kwargs)
-
-    def put(self, path: str, **kwargs: Any) -> Deferred[Any]:
-        return self._record("PUT", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> Deferred[Any]:
-        return self._record("POST", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> Deferred[Any]:
-        return self._record("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Deferred[Any]:
-        return self._record("DELETE", path, **kwargs)
-
-
-class QueueNameTests(_Recorded):
-    """Zaqar's documented rule, C{[A-Za-z0-9_-]{1,64}}: no dot (Redis listings cut names at it)."""
-
-    def test_dots_refused(self) -> None:
-        for name in ("a.b", "v1.2.3", ".x", ".", "x."):
-            self.assertRefused(self.client.create_queue, "queue name", name)
-            self.assertRefused(self.client.queue, "queue name", name)
-            self.assertRefused(self.client.queue("q").configure, "dead_letter_queue", dead_letter_queue=name)
-
-    def test_not_over_refused(self) -> None:
-        for name in ("a", "A-b_9", "x" * 64, "-", "_", "0"):
-            queue = self.successResultOf(self.client.create_queue(name))
-            self.assertEqual(queue.name, name)
-        self.assertEqual(sorted(self.fake.queue_names("test")), sorted(["a", "A-b_9", "x" * 64, "-", "_", "0"]))
-
-    def test_other_characters_refused(self) -> None:
-        for name in ("p\u00e9", "\u0661", "a b", "a\n", "x" * 65, "a+b", "a~b"):
-            self.assertRefused(self.client.create_queue, "queue name", name)
 
 
 class ShareExpiresTests(SynchronousTestCase):
@@ -110,7 +58,7 @@ class ShareExpiresTests(SynchronousTestCase):
         self.assertEqual((method, body["expires"]), ("POST", "2099-01-02T03:30:00"))
 
 
-class SurrogateTests(_Recorded):
+class SurrogateTests(Recorded):
     """
     A lone surrogate anywhere in a JSON body is refused before sending:
     Zaqar answers 503 "try again" to it, for ever.
@@ -151,156 +99,6 @@ class SurrogateTests(_Recorded):
         got = self.successResultOf(queue.get_messages(ids))
         self.assertEqual(sorted(map(repr, (m.body for m in got))), sorted(map(repr, bodies)))
         self.successResultOf(queue.update_metadata({"\u00e9t\u00e9": "\U0001f600"}))
-
-
-class SubscriptionChecksTests(_Recorded):
-    def test_subscriber_needs_a_host(self) -> None:
-        queue = self.client.queue("q")
-        for bad in ("http://", "https://", "trust+http://", "trust+https://", "http:///path", "mailto:",
-                    "http://:80", "http://[::1", "http://x:notaport"):
-            self.assertRefused(queue.subscribe, "subscriber", bad)
-        for good in ("http://x", "https://example.com:8443/hook?a=1", "mailto:ops@example.com",
-                     "trust+http://10.0.0.1/h"):
-            self.successResultOf(queue.subscribe(good))
-
-    def test_dead_letter_queue_is_not_the_queue(self) -> None:
-        queue = self.client.queue("q")
-        self.assertRefused(queue.configure, "dead_letter_queue", dead_letter_queue="q", max_claim_count=2)
-        self.successResultOf(queue.configure(dead_letter_queue="q-dead", max_claim_count=2))
-
-
-class SubscriberSettingsTests(SynchronousTestCase):
-    def test_infinite_seconds_refused(self) -> None:
-        """The daemon refuses C{inf}; so does the library (a timer is set for each)."""
-        client, _ = memory_client()
-        for name in ("callback_timeout", "poll_interval", "stop_timeout", "safety_interval"):
-            e = self.assertRaises(ClientValidationError, Subscriber, client, **{name: math.inf})
-            self.assertIn("finite", str(e))
-            self.assertRaises(ClientValidationError, SubscriberSettings, **{name: math.inf})
-        self.assertEqual(Subscriber(client, callback_timeout=3600.5).settings.callback_timeout, 3600.5)
-
-
-class SubscriberOwnershipTests(SynchronousTestCase):
-    """The client is its maker's: a Subscriber given one can stop and start again."""
-
-    def test_stop_start_stop(self) -> None:
-        sub, client, fake = memory_subscriber(poll_interval=1)
-        seen: list[Any] = []
-        sub.subscribe("q", lambda m: seen.append(m.body))
-        queue = client.queue("q")
-        self.successResultOf(queue.post({"body": 1}))
-        sub.startService()
-        fake.clock.advance(2)
-        self.successResultOf(sub.stopService())
-        self.successResultOf(queue.post({"body": 2}))  # the client still works
-        sub.startService()
-        fake.clock.advance(2)
-        self.successResultOf(sub.stopService())
-        self.assertEqual(seen, [1, 2])
-        self.assertEqual(sub.stats.get("failed", 0), 0)
-        self.assertEqual(self.successResultOf(queue.stats()).total, 0)  # both acknowledged
-
-    def test_second_subscribe_is_typed(self) -> None:
-        sub, _, _ = memory_subscriber()
-        sub.subscribe("q", lambda m: None)
-        e = self.assertRaises(ClientValidationError, sub.subscribe, "q", lambda m: None)
-        self.assertIsInstance(e, ValueError)  # callers catching ValueError still work
-        self.assertEqual(e.field, "queue_name")
-
-
-class MaxPostSizeTests(_Recorded):
-    """A queue's own C{_max_messages_post_size} is honoured when the Queue knows it."""
-
-    def test_post_within_the_queues_limit(self) -> None:
-        self.successResultOf(self.client.queue("q").configure(max_messages_post_size=2000))
-        messages = [{"body": "x" * 90} for _ in range(30)]  # 101 bytes each, encoded
-        self.failureResultOf(self.client.queue("q").post(messages), errors.BadRequest)
-        before = len(self.recorder.requests)
-        ids = self.successResultOf(self.client.queue("q", max_post_size=2000).post(messages))
-        self.assertEqual(len(ids), 30)
-        self.assertEqual(len(self.recorder.requests) - before, 2)  # 19 messages (1933 bytes), then 11
-
-    def test_detailed_listing_knows_it(self) -> None:
-        self.successResultOf(self.client.queue("small").configure(max_messages_post_size=2000))
-        self.successResultOf(self.client.create_queue("big", {"owner": "me"}))
-        queues = {q.name: q for q in self.successResultOf(self.client.queues(detailed=True))}
-        self.assertEqual((queues["small"].max_post_size, queues["big"].max_post_size), (2000, 262144))
-        snapshot = queues["big"].metadata_snapshot
-        assert snapshot is not None
-        self.assertIsInstance(snapshot, Metadata)
-        self.assertEqual(snapshot.content["owner"], "me")
-        self.assertEqual(snapshot.max_messages_post_size, 262144)
-        self.assertEqual(queues["small"].metadata_snapshot.max_messages_post_size, 2000)  # type: ignore[union-attr]
-        ids = self.successResultOf(queues["small"].post([{"body": "x" * 90} for _ in range(30)]))
-        self.assertEqual(len(ids), 30)
-        plain = self.successResultOf(self.client.queues())
-        self.assertEqual([q.metadata_snapshot for q in plain], [None, None])
-
-    def test_bad_sizes_refused(self) -> None:
-        for bad in (0, -1, 262145, "2000", True, 2000.0):
-            self.assertRefused(self.client.queue, "max_post_size", "q", max_post_size=bad)
-        self.assertEqual(self.client.queue("q", max_post_size=1).max_post_size, 1)
-        self.assertEqual(self.client.queue("q", max_post_size=262144).max_post_size, 262144)
-
-
-class ConfigureTests(_Recorded):
-    def test_configure_creates_the_queue(self) -> None:
-        """Zaqar answers 404 to a metadata PATCH of a missing queue: configure creates it."""
-        metadata = self.successResultOf(self.client.queue("new").configure(max_claim_count=3, dead_letter_queue="dlq"))
-        self.assertEqual(metadata.max_claim_count, 3)
-        self.assertEqual(self.fake.queue_names("test"), ["dlq", "new"])
-        self.assertEqual(self.fake.metadata("test", "new"), {"_max_claim_count": 3, "_dead_letter_queue": "dlq"})
-
-    def test_configure_an_existing_queue_sends_no_create(self) -> None:
-        self.successResultOf(self.client.create_queue("q"))
-        before = len(self.recorder.requests)
-        self.successResultOf(self.client.queue("q").configure(default_message_ttl=120))
-        self.assertEqual([r.method for r in self.recorder.requests[before:]], ["PATCH"])
-
-
-class PopStatusTests(SynchronousTestCase):
-    def test_popped_messages_are_deleted(self) -> None:
-        client, _ = memory_client()
-        queue = client.queue("q")
-        self.successResultOf(queue.post([{"body": 1}, {"body": 2}, {"body": 3}]))
-        claim = self.successResultOf(queue.claim(limit=1))
-        self.assertEqual([m.status for m in claim], [MessageStatus.CLAIMED])
-        self.assertEqual([m.status for m in self.successResultOf(queue.messages())], [MessageStatus.FREE] * 2)
-        [popped] = self.successResultOf(queue.pop())
-        self.assertEqual(popped.status, MessageStatus.DELETED)
-        self.assertTrue(popped.deleted)
-        self.assertIn("DELETED", repr(popped))
-        self.failureResultOf(popped.reload(), errors.NotFound)
-
-
-class ClaimPatchTests(SynchronousTestCase):
-    """C{Claim.patch} sends what the caller gave and what the claim knows, never a made-up grace."""
-
-    def setUp(self) -> None:
-        client, _ = memory_client()
-        self.recorder = BodyRecorder(client.connection)
-        self.queue = Queue(cast(IConnection, self.recorder), "q")
-        self.successResultOf(self.queue.post({"body": 1}))
-
-    def patches(self) -> list[Any]:
-        return [body for method, _, body in self.recorder.calls if method == "PATCH"]
-
-    def test_claim_from_get_claim_sends_no_grace(self) -> None:
-        claim = self.successResultOf(self.queue.claim(grace=300))
-        again = self.successResultOf(self.queue.get_claim(cast(str, claim.id)))
-        self.assertIsNone(again.grace)
-        renewed = self.successResultOf(again.patch(ttl=120))
-        self.assertEqual(self.patches(), [{"ttl": 120}])
-        self.assertEqual((renewed.ttl, renewed.grace), (120, 60))  # what the server now has
-
-    def test_known_and_given_values_sent(self) -> None:
-        claim = self.successResultOf(self.queue.claim(ttl=100, grace=300))
-        self.successResultOf(claim.patch(ttl=120))
-        self.successResultOf(claim.patch(grace=90))
-        again = self.successResultOf(self.queue.get_claim(cast(str, claim.id)))
-        self.successResultOf(again.patch(grace=90))
-        self.assertEqual(self.patches(), [{"ttl": 120, "grace": 300}, {"ttl": 100, "grace": 90},
-                                          {"ttl": again.ttl, "grace": 90}])
 
 
 #: A call with a bad argument for every public method returning a Deferred,
@@ -409,7 +207,7 @@ class CallTimeTests(SynchronousTestCase):
         self.assertEqual(self.recorder.calls, [])
 
 
-class MetadataSizeTests(_Recorded):
+class MetadataSizeTests(Recorded):
     def test_measured_as_sent(self) -> None:
         """
         Metadata is measured in the UTF-8 bytes the connection sends (not
@@ -421,21 +219,7 @@ class MetadataSizeTests(_Recorded):
         self.assertRefused(self.client.create_queue, "metadata", "q2", {"k": "\u00e9" * 33000})
 
 
-class ListedNameTests(SynchronousTestCase):
-    def test_unaddressable_listed_name_is_malformed(self) -> None:
-        """
-        A name the server lists but no Queue can have (Zaqar on Redis lists
-        a queue named C{"."} as C{""}) is a L{MalformedResponse} naming the
-        item, not a L{ClientValidationError} about an argument never given.
-        """
-        client, fake = memory_client()
-        self.successResultOf(client.connection.put("queues/."))
-        self.assertEqual(fake.queue_names("test"), ["."])
-        e = self.failureResultOf(client.queues(), errors.MalformedResponse).value
-        self.assertIn("'name': ''", e.description)
-
-
-class PostSizeMeasureTests(_Recorded):
+class PostSizeMeasureTests(Recorded):
     def test_non_ascii_measured_in_utf8(self) -> None:
         """A message of 100,000 C{é} is 200,010 bytes as sent (not 600,010 of ASCII escapes): it fits."""
         queue = self.client.queue("q")
@@ -444,7 +228,7 @@ class PostSizeMeasureTests(_Recorded):
         self.assertRefused(queue.post, "messages", {"body": "\u00e9" * 131100})
 
 
-class BoundsTests(_Recorded):
+class BoundsTests(Recorded):
     """
     Each documented limit, at its edge: the last value allowed is sent,
     the first one past it refused (found by mutation testing: no test held
@@ -597,3 +381,26 @@ class CheckFunctionTests(SynchronousTestCase):
         self.assertEqual(v.marker("marker", "q1"), "q1")
         for bad in ("", 1, b"q1"):
             self.assertRaises(ClientValidationError, v.marker, "marker", bad)
+
+
+class ValidationTests(SynchronousTestCase):
+    def test_queue_names(self) -> None:
+        for good in ("q", "A", "0", "_", "-", "a-b-c_D9", "x" * 64):
+            self.assertEqual(v.queue_name(good), good)
+        for bad, words in (("", "empty"), ("x" * 65, "at most 64"), ("a/b", "letters"),
+                           ("sp ace", "letters"), (3, "string"), ("a.b", "letters"), ("v1.2.3", "letters"),
+                           (".x", "letters"), (".", "letters"), ("p\u00e9", "letters"), ("\u0661", "letters")):
+            error = self.assertRaises(ClientValidationError, v.queue_name, bad)
+            self.assertEqual(error.field, "queue name")
+            self.assertIn(words, str(error))
+
+    def test_integer_bounds(self) -> None:
+        error = self.assertRaises(ClientValidationError, v.integer, "claim ttl", 59, 60, 43200)
+        self.assertIn("60 to 43200", str(error))
+        self.assertRaises(ClientValidationError, v.integer, "claim ttl", True, 0, 10)
+        self.assertRaises(ClientValidationError, v.integer, "claim ttl", "60", 0, 100)
+
+    def test_id_lists(self) -> None:
+        self.assertRaises(ClientValidationError, v.string_list, "ids", "abc")
+        self.assertRaises(ClientValidationError, v.string_list, "ids", ["a", ""])
+        self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])

@@ -1,7 +1,8 @@
 """
 Fakes for the unit tests of L{txzaqar.subscriber}: queues and claims on a
-L{Clock}, a client, a recording callback, and the shared set-up (in the
-shape of Twisted's C{TimerServiceTests}).
+L{Clock}, a client, a thread pool, the shared set-up (in the shape of
+Twisted's C{TimerServiceTests}), and a handler of every kind (async,
+marked C{on_reactor}, plain; functions, methods, callables).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar.subscriber import Subscriber
+from txzaqar.subscriber import Subscriber, on_reactor
 
 
 class FakeMessage:
@@ -146,26 +147,6 @@ class FakeClient:
         return succeed(None)
 
 
-class Recorder:
-    """A callback whose results the test controls."""
-
-    def __init__(self, mode: str = "sync") -> None:
-        self.mode = mode
-        self.seen: list[FakeMessage] = []
-        self.deferreds: dict[str, Deferred[None]] = {}
-
-    def __call__(self, message: FakeMessage) -> Any:
-        self.seen.append(message)
-        if self.mode == "deferred":
-            d: Deferred[None] = Deferred()
-            self.deferreds[message.id] = d
-            return d
-        return None
-
-    def ids(self) -> list[str]:
-        return [m.id for m in self.seen]
-
-
 class FakeThreads:
     """
     A C{run_in_thread} whose "threads" run only when the test says so
@@ -217,3 +198,33 @@ class SubscriberTestsMixin(SynchronousTestCase):
 
     def event_formats(self) -> list[str]:
         return [e.get("log_format", "") for e in self.events]
+
+
+async def async_handler(message: Any) -> None:
+    pass
+
+
+@on_reactor
+def marked_handler(message: Any) -> Deferred[None]:
+    return succeed(None)
+
+
+def plain_handler(message: Any) -> None:
+    pass
+
+
+class Handlers:
+    async def async_method(self, message: Any) -> None:
+        pass
+
+    @on_reactor
+    def marked_method(self, message: Any) -> Deferred[None]:
+        return succeed(None)
+
+    def plain_method(self, message: Any) -> None:
+        pass
+
+
+class AsyncCallable:
+    async def __call__(self, message: Any) -> None:
+        pass

@@ -1,47 +1,53 @@
 """
-Unit tests of the pieces that need no server: validation, the
-Subscriber's settings, the environment, post splitting, loop-proof paging.
+L{txzaqar.subscriber.settings}: every Subscriber option checked once, for the library and the daemon.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 import attr
-from twisted.internet.defer import Deferred
+from twisted.trial import unittest
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _environment, _paging
-from txzaqar import _validation as v
 from txzaqar.errors import ClientValidationError
-from txzaqar.queue import split_post
 from txzaqar.subscriber import Subscriber, SubscriberSettings
 from txzaqar.subscriber.settings import dead_lettering, dead_lettering_from_command_line
-from txzaqar.test.unit.test_listing import QuirkyPages
+from txzaqar.test.helpers.subscriber import (
+    FakeClient,
+)
+from txzaqar.testing import memory_client
 
 
-class ValidationTests(SynchronousTestCase):
-    def test_queue_names(self) -> None:
-        for good in ("q", "A", "0", "_", "-", "a-b-c_D9", "x" * 64):
-            self.assertEqual(v.queue_name(good), good)
-        for bad, words in (("", "empty"), ("x" * 65, "at most 64"), ("a/b", "letters"),
-                           ("sp ace", "letters"), (3, "string"), ("a.b", "letters"), ("v1.2.3", "letters"),
-                           (".x", "letters"), (".", "letters"), ("p\u00e9", "letters"), ("\u0661", "letters")):
-            error = self.assertRaises(ClientValidationError, v.queue_name, bad)
-            self.assertEqual(error.field, "queue name")
-            self.assertIn(words, str(error))
+class ThreadSettingsTests(unittest.SynchronousTestCase):
+    def test_defaults(self) -> None:
+        settings = SubscriberSettings()
+        self.assertEqual((settings.threads, settings.blocking_warning), (0, 0.1))
 
-    def test_integer_bounds(self) -> None:
-        error = self.assertRaises(ClientValidationError, v.integer, "claim ttl", 59, 60, 43200)
-        self.assertIn("60 to 43200", str(error))
-        self.assertRaises(ClientValidationError, v.integer, "claim ttl", True, 0, 10)
-        self.assertRaises(ClientValidationError, v.integer, "claim ttl", "60", 0, 100)
+    def test_bad_threads(self) -> None:
+        for value in (-1, 1.5, True, "2", 10_001):
+            with self.subTest(value=value):
+                e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=value)
+                self.assertEqual(e.field, "threads")
 
-    def test_id_lists(self) -> None:
-        self.assertRaises(ClientValidationError, v.string_list, "ids", "abc")
-        self.assertRaises(ClientValidationError, v.string_list, "ids", ["a", ""])
-        self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])
+    def test_not_above_concurrency(self) -> None:
+        e = self.assertRaises(ClientValidationError, SubscriberSettings, threads=11, concurrency=10)
+        self.assertEqual(e.field, "threads")
+        self.assertIn("above concurrency (10)", e.description)
+        self.assertEqual(SubscriberSettings(threads=10, concurrency=10).threads, 10)
+
+    def test_blocking_warning(self) -> None:
+        self.assertIsNone(SubscriberSettings(blocking_warning=None).blocking_warning)
+        self.assertEqual(SubscriberSettings(blocking_warning=1).blocking_warning, 1.0)
+        for value in (0, -1, "soon"):
+            with self.subTest(value=value):
+                self.assertRaises(ClientValidationError, SubscriberSettings, blocking_warning=value)
+
+    def test_subscriber_options(self) -> None:
+        sub = Subscriber(FakeClient(None), threads=3, concurrency=5,  # type: ignore[arg-type]
+                         blocking_warning=None)
+        self.assertEqual((sub.threads, sub.blocking_warning), (3, None))
 
 
 class SubscriberSettingsTests(SynchronousTestCase):
@@ -147,79 +153,23 @@ class SubscriberSettingsTests(SynchronousTestCase):
             self.assertTrue(error.description.startswith(line), error.description)
 
 
-class EnvironmentTests(SynchronousTestCase):
-    """L{_environment}: the one module that reads C{OS_*} and C{ZAQAR_URL}."""
-
-    def test_empty_is_unset(self) -> None:
-        self.assertIsNone(_environment.variable("OS_CLOUD", {"OS_CLOUD": ""}))
-        self.assertIsNone(_environment.zaqar_url({}))
-        self.assertEqual(_environment.zaqar_url({"ZAQAR_URL": "http://z"}), "http://z")
-
-    def test_process_environment_read_at_each_call(self) -> None:
-        self.patch(_environment.os, "environ", {"OS_PROJECT_ID": "p1"})
-        self.assertEqual(_environment.variable("OS_PROJECT_ID"), "p1")
-
-    def test_insecure(self) -> None:
-        for value, expected in (("1", True), ("TRUE", True), ("yes", True), ("0", False), ("", False)):
-            self.assertIs(_environment.insecure({"OS_INSECURE": value}), expected)
-        self.assertFalse(_environment.insecure({}))
-
-    def test_keystone_options(self) -> None:
-        env = {"OS_AUTH_URL": "http://k/v3", "OS_USERNAME": "demo", "OS_PASSWORD": "", "OS_OTHER": "x",
-               "OS_INTERFACE": "internalURL", "OS_REGION_NAME": "R1", "OS_INSECURE": "true"}
-        self.assertEqual(
-            _environment.keystone_options(["auth_url", "username", "password"], env),
-            {"auth_url": "http://k/v3", "username": "demo", "interface": "internal",
-             "region_name": "R1", "insecure": True},
-        )
+class SubscriberOptionTests(SynchronousTestCase):
+    def test_ack_delay(self) -> None:
+        """C{ack_delay} is a finite number of seconds, 0 or more."""
+        client, _ = memory_client()
+        for value in (-1, -0.5, "x", math.nan, math.inf, None, True):
+            e = self.assertRaises(ClientValidationError, Subscriber, client, ack_delay=value)
+            self.assertIn("ack_delay", str(e))
+        self.assertEqual(Subscriber(client, ack_delay=0).settings.ack_delay, 0.0)
+        self.assertEqual(Subscriber(client, ack_delay=2).settings.ack_delay, 2.0)
 
 
-class SplitPostTests(SynchronousTestCase):
-    def test_by_count(self) -> None:
-        chunks = split_post([{"body": i} for i in range(45)], 262144)
-        self.assertEqual([len(docs) for docs, _ in chunks], [20, 20, 5])
-        bodies = [json.loads(raw) for _, raw in chunks]
-        self.assertEqual([m["body"] for b in bodies for m in b["messages"]], list(range(45)))
-
-    def test_by_size(self) -> None:
-        big = "x" * 100_000
-        chunks = split_post([{"body": big}] * 3, 262144)
-        self.assertEqual([len(docs) for docs, _ in chunks], [2, 1])
-        self.assertTrue(all(len(raw) <= 262144 for _, raw in chunks))
-
-    def test_exact_fit(self) -> None:
-        overhead = len(b'{"messages":[]}')
-        doc = {"body": ""}
-        one = len(json.dumps(doc, separators=(",", ":")))
-        limit = overhead + 2 * one + 1  # two messages and a comma fit exactly
-        chunks = split_post([doc] * 3, limit)
-        self.assertEqual([len(d) for d, _ in chunks], [2, 1])
-        self.assertEqual(len(chunks[0][1]), limit)
-
-    def test_single_message_too_large(self) -> None:
-        error = self.assertRaises(ClientValidationError, split_post, [{"body": "x" * 262144}], 262144)
-        self.assertIn("at most 262144 bytes", str(error))
-
-
-class PagingTests(SynchronousTestCase):
-    def collect(self, conn: QuirkyPages, limit: int, **kw: Any) -> list[str]:
-        d = Deferred.fromCoroutine(_paging.collect(conn, "queues", "queues", "name", limit, **kw))  # type: ignore[arg-type]
-        return [item["name"] for item in self.successResultOf(d)]
-
-    def test_limit_one_gets_everything_once(self) -> None:
-        names = [f"q{i}" for i in range(5)]
-        conn = QuirkyPages(names)
-        self.assertEqual(self.collect(conn, 1), names)
-        self.assertLessEqual(len(conn.calls), 6)
-
-    def test_every_page_size(self) -> None:
-        names = [f"q{i:02}" for i in range(23)]
-        for limit in range(1, 21):
-            self.assertEqual(self.collect(QuirkyPages(names), limit), names)
-
-    def test_unknown_marker_restart_does_not_loop(self) -> None:
-        conn = QuirkyPages(["a", "b", "c"])
-        self.assertEqual(self.collect(conn, 2, marker="gone"), ["a", "b", "c"])
-
-    def test_max_items(self) -> None:
-        self.assertEqual(self.collect(QuirkyPages(list("abcdef")), 2, max_items=3), ["a", "b", "c"])
+class FiniteSecondsTests(SynchronousTestCase):
+    def test_infinite_seconds_refused(self) -> None:
+        """The daemon refuses C{inf}; so does the library (a timer is set for each)."""
+        client, _ = memory_client()
+        for name in ("callback_timeout", "poll_interval", "stop_timeout", "safety_interval"):
+            e = self.assertRaises(ClientValidationError, Subscriber, client, **{name: math.inf})
+            self.assertIn("finite", str(e))
+            self.assertRaises(ClientValidationError, SubscriberSettings, **{name: math.inf})
+        self.assertEqual(Subscriber(client, callback_timeout=3600.5).settings.callback_timeout, 3600.5)
