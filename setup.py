@@ -34,6 +34,13 @@ setup(
     package_dir={"": "."},
     packages=[
         "txzaqar",
+        "txzaqar._support",
+        "txzaqar.api",
+        "txzaqar.auth",
+        "txzaqar.daemon",
+        "txzaqar.http",
+        "txzaqar.interfaces",
+        "txzaqar.ops",
         "txzaqar.subscriber",
         "txzaqar.push",
         "txzaqar.test",
@@ -54,7 +61,7 @@ setup(
         "attrs>=23.1",
         "zope.interface>=6.0",
         "keystoneauth1>=5.0",
-        # metrics of the Subscriber, /metrics of the daemon (txzaqar.metrics, txzaqar.health)
+        # metrics of the Subscriber, /metrics of the daemon (txzaqar.ops.metrics, txzaqar.ops.health)
         "prometheus-client>=0.17",
         # WebSocket push notifications (txzaqar.push.WebSocketPush)
         "autobahn>=22.3.2",

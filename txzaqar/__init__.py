@@ -5,16 +5,27 @@ txzaqar: the Twisted client for OpenStack Zaqar::
     queue = await client.create_queue("wot")
 """
 
+from types import ModuleType
+
+from . import _moved
+from ._connect import connect
 from ._version import __version__ as __version__
+from .api.claim import Claim
+from .api.client import Client
+from .api.message import Message, MessageStatus
+from .api.queue import Metadata, PartialPostError, Queue, QueueStats, SignedURL
+from .api.subscription import Subscription
 from .auth import Keystone, NoAuth, SignedURLAuth, Token
-from .claim import Claim
-from .client import Client
-from .compose import connect
-from .connection import Connection
 from .errors import ClientValidationError, NotAllowedBySignedURL, SignedURLExpired, ZaqarError
-from .message import Message, MessageStatus
-from .queue import Metadata, PartialPostError, Queue, QueueStats, SignedURL
-from .subscription import Subscription
+from .http.connection import Connection
+
+_moved.install()
+
+
+def __getattr__(name: str) -> ModuleType:
+    """C{txzaqar.queue} and the other old module paths, as attributes (deprecated: see L{_moved})."""
+    return _moved.attribute(__name__, name)
+
 
 __all__ = [
     "Claim",

@@ -57,6 +57,6 @@ def show(message: Any) -> None:
 if __name__ == "__main__":
     import sys
 
-    from txzaqar._demo_main import main
+    from txzaqar.daemon._demo_main import main
 
     sys.exit(main())

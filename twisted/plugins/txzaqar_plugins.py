@@ -1,5 +1,5 @@
 from twisted.application.service import ServiceMaker
 
 zaqarListen = ServiceMaker(
-    "txzaqar listener", "txzaqar._tap", "Deliver Zaqar queue messages to a Python function", "zaqar-listen"
+    "txzaqar listener", "txzaqar.daemon", "Deliver Zaqar queue messages to a Python function", "zaqar-listen"
 )

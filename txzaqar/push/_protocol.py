@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.defer import Deferred
 
-from .. import _validation
+from .._support import validation as _validation
 
 
 def check_url(url: object) -> tuple[str, int, bool]:

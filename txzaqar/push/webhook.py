@@ -37,7 +37,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from zope.interface import implementer
 
-from .. import _validation as v
+from .._support import validation as v
 from ..errors import ClientValidationError, Conflict, NotFound
 from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
 from ._target import tell

@@ -30,7 +30,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import BrowserLikePolicyForHTTPS
 from zope.interface import implementer
 
-from .. import _validation
+from .._support import validation as _validation
 from ..errors import ClientValidationError
 from ..interfaces import IAuthenticator, ITokenExpiry, IWakeSource, IWakeTarget
 from . import _frames

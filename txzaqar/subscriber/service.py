@@ -25,36 +25,16 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ..errors import ClientValidationError, ZaqarError
-from ..interfaces import IClaim, IClient, IQueue, ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
-from .events import NotProcessed, QueueCounts, log, new_stats
+from ..interfaces import IClaim, IClient, ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
+from ._channel import _after_earlier_run, _Channel, callback_outcome
+from .events import QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
-from .push import PushStates, QueuePush
+from .push import PushStates
 from .readiness import Health, Readiness
 from .settings import SettingsAttributes, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
 from .stream import Listener, Stream
-
-
-class _Channel:
-    """One subscribed queue: its callback, poll loop and claims in progress."""
-
-    def __init__(self, queue: IQueue, callback: Callable[[Any], Any], plain: bool,
-                 configure: dict[str, Any] | None, settlement: QueueSettlement) -> None:
-        self.queue = queue
-        self.name: str = queue.name
-        self.callback = callback
-        #: a plain callback (not async, not marked on_reactor): runs in a thread when there are threads
-        self.plain = plain
-        #: queue settings to apply before the first claim (dead-lettering)
-        self.configure = configure
-        self.settlement = settlement
-        #: set right after: it claims through this channel
-        self.poller: QueuePoller
-        #: this queue's counters (see L{Subscriber.queue_stats})
-        self.stats: QueueCounts
-        #: its push state
-        self.push: QueuePush
 
 
 @implementer(ISubscriber, IWakeTarget)
@@ -432,11 +412,11 @@ class Subscriber(Service, SettingsAttributes):
     @property
     def metrics(self) -> Any:
         """
-        The L{txzaqar.metrics.SubscriberMetrics} of this subscriber (its
+        The L{txzaqar.ops.metrics.SubscriberMetrics} of this subscriber (its
         Prometheus metrics, in a registry of its own), made on first use.
         """
         if self._metrics is None:
-            from ..metrics import SubscriberMetrics
+            from ..ops.metrics import SubscriberMetrics
 
             self._metrics = SubscriberMetrics(self)
         return self._metrics
@@ -623,33 +603,3 @@ class Subscriber(Service, SettingsAttributes):
             self._notify("callback_finished", work.settlement.name,
                          self._clock.seconds() - started, callback_outcome(failure))
         work.settlement.finished(work, message, failure)
-
-
-def _after_earlier_run(queue: str, message: Any, earlier: Deferred[None]) -> Deferred[Any]:
-    """
-    C{message} was claimed again while its callback still runs (its
-    earlier claim ran out: renewing it failed): it is not run twice at
-    once.
-
-    @return: a Deferred failing with L{NotProcessed} once that run is over
-        (its claim is then released; by then a success of that run is
-        being deleted).
-    """
-    log.warn("{message_id} on {queue} was claimed again while its callback still runs (its earlier "
-             "claim ran out): not started twice; handed back once that run is over",
-             message_id=message.id, queue=queue)
-    handed_back: Deferred[Any] = Deferred()
-    earlier.addCallback(lambda _: handed_back.errback(NotProcessed(
-        f"{message.id} was still being processed under an earlier claim")))
-    return handed_back
-
-
-def callback_outcome(failure: Failure | None) -> str:
-    """How a callback finished, as L{ISubscriberObserver.callback_finished} says it."""
-    if failure is None:
-        return "ok"
-    if failure.check(NotProcessed):
-        return "unprocessed"
-    if failure.check(TimeoutError):
-        return "timeout"
-    return "failed"

@@ -19,7 +19,7 @@ from typing import Any
 
 import attr
 
-from .. import _validation as v
+from .._support import validation as v
 from ..errors import ClientValidationError
 
 #: C{metadata} key of a field: the C{zaqar-listen} option that sets it.

@@ -35,7 +35,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from .. import _validation as v
+from .._support import validation as v
 from ..errors import NotFound
 from ..interfaces import IClaim, IQueue
 from .events import CALLBACK_TIMEOUT_WARNING, CallbackTimedOut, NotProcessed, log

@@ -31,7 +31,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from .._threads import stop_in_background
+from .._support.threads import stop_in_background
 from .events import CallbackTimedOut, TimedOutHow, log
 from .settlement import observe
 

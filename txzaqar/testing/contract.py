@@ -36,14 +36,14 @@ from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface.verify import verifyObject
 
 from .. import errors
+from ..api.claim import Claim
+from ..api.client import Client
+from ..api.message import MessageStatus
+from ..api.queue import Metadata, QueueStats, SignedURL
+from ..api.subscription import Subscription
 from ..auth import NoAuth
-from ..claim import Claim
-from ..client import Client
-from ..connection import JSON_PATCH_TYPE, Connection
+from ..http.connection import JSON_PATCH_TYPE, Connection
 from ..interfaces import IClaim, IClient, IMessage, IQueue, ISubscription
-from ..message import MessageStatus
-from ..queue import Metadata, QueueStats, SignedURL
-from ..subscription import Subscription
 from .contract_encrypted import EncryptedContractTests
 from .contract_listing import ListingContractTests
 from .contract_validation import ValidationContractTests

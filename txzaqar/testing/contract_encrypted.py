@@ -16,8 +16,8 @@ from typing import Any
 
 from twisted.trial.unittest import SkipTest
 
+from ..api.queue import Queue
 from ..errors import EncryptedPopRefused, EncryptedReadFailed
-from ..queue import Queue
 
 __all__ = ["ENCRYPTED_BODIES", "EncryptedContractTests"]
 

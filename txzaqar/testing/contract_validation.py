@@ -15,7 +15,7 @@ from typing import Any
 from twisted.trial.unittest import SkipTest
 
 from .. import errors
-from ..message import MessageStatus
+from ..api.message import MessageStatus
 
 __all__ = ["ValidationContractTests"]
 

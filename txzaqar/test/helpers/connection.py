@@ -1,5 +1,5 @@
 """
-A scripted L{IAgent} for L{txzaqar.connection.Connection} tests: canned
+A scripted L{IAgent} for L{txzaqar.http.connection.Connection} tests: canned
 responses (C{CannedResponse}, C{json_response}), an agent that answers
 with the next scripted outcome and records each request (C{CannedAgent}),
 and a mixin building a connection over it (C{ConnectionTestsMixin}).
@@ -21,7 +21,7 @@ from twisted.web.iweb import IAgent, IResponse
 from zope.interface import implementer
 
 from txzaqar.auth import NoAuth
-from txzaqar.connection import Connection
+from txzaqar.http.connection import Connection
 
 __all__ = ["CannedAgent", "CannedResponse", "ConnectionTestsMixin", "HangingBodyResponse", "json_response"]
 

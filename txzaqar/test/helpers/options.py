@@ -5,7 +5,7 @@ that passes, and C{parse}, which parses it with more arguments.
 
 from __future__ import annotations
 
-from txzaqar import _tap
+from txzaqar.daemon import _service as _tap
 
 __all__ = ["GOOD", "parse"]
 

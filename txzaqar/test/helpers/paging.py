@@ -9,7 +9,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from txzaqar.connection import Response
+from txzaqar.http.connection import Response
 
 __all__ = ["QuirkyPages"]
 

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 
-from txzaqar import _validation as v
+from txzaqar._support import validation as v
+from txzaqar.api.values import RESERVED
 from txzaqar.errors import ClientValidationError, ZaqarError
-from txzaqar.queue_values import RESERVED
 from txzaqar.testing import RecordingAgent, memory_client
 
 _SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]

@@ -135,7 +135,7 @@ class FakeClient:
         self.closed = 0
 
     def queue(self, name: str) -> FakeQueue:
-        from txzaqar import _validation
+        from txzaqar._support import validation as _validation
 
         _validation.queue_name(name)
         if name not in self.queues:

@@ -1,5 +1,5 @@
 """
-L{txzaqar.admin} (L{Pool}, L{Flavor}) and the C{Client}'s pool and flavor
+L{txzaqar.api.admin} (L{Pool}, L{Flavor}) and the C{Client}'s pool and flavor
 calls against a real Zaqar 23.0.1 with C{pooling = true}: a SQLAlchemy
 management store on SQLite (schema from zaqar's own table definitions,
 see L{txzaqar.testing.servers.ZaqarServer}) and spare Redis databases
@@ -43,8 +43,8 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
 from txzaqar import connect, errors
-from txzaqar.admin import Flavor, Pool
-from txzaqar.client import Client
+from txzaqar.api.admin import Flavor, Pool
+from txzaqar.api.client import Client
 from txzaqar.interfaces import IClient, IFlavor, IPool
 from txzaqar.testing import servers
 

@@ -36,9 +36,9 @@ from zope.interface import implementer
 
 import txzaqar
 from txzaqar import errors
+from txzaqar.api.client import Client
 from txzaqar.auth import Keystone, Token
-from txzaqar.client import Client
-from txzaqar.connection import Connection, make_agent, make_pool
+from txzaqar.http.connection import Connection, make_agent, make_pool
 from txzaqar.subscriber import Subscriber
 from txzaqar.test.helpers.recording import Events
 from txzaqar.test.helpers.waiting import wait_until

@@ -29,7 +29,7 @@ from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.trial import unittest
 
 import txzaqar
-from txzaqar.compose import websocket_push
+from txzaqar._connect import websocket_push
 from txzaqar.subscriber import Subscriber
 from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.test.readme import source_dir

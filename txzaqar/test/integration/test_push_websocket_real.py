@@ -30,8 +30,8 @@ from twisted.trial import unittest
 from zope.interface import implementer
 
 import txzaqar
+from txzaqar.api.client import Client
 from txzaqar.auth import Keystone, NoAuth
-from txzaqar.client import Client
 from txzaqar.interfaces import IAuthenticator, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push.websocket import CLOSE_WAIT

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from txzaqar.connection import Connection
+from txzaqar.http.connection import Connection
 
 from .tracing import deleted_ids
 

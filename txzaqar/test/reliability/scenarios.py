@@ -19,8 +19,8 @@ import attr
 from twisted.internet.defer import Deferred, maybeDeferred
 
 import txzaqar
+from txzaqar.api.values import PartialPostError
 from txzaqar.errors import ZaqarError
-from txzaqar.queue_values import PartialPostError
 from txzaqar.testing.faults import FAULT_KINDS, FORWARDED_KINDS, FaultProxy, FaultSchedule, ProxiedRequest
 
 from .stack import PROJECT, Report, Stack, Waits, WaitTimedOut, sleep

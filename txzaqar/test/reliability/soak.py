@@ -20,7 +20,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall, react
 
 import txzaqar
-from txzaqar._tap import Options, makeService
+from txzaqar.daemon._service import Options, makeService
 from txzaqar.errors import ZaqarError
 from txzaqar.testing.faults import FaultProxy, FaultSchedule
 

@@ -14,11 +14,12 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 import txzaqar
-from txzaqar import compose, errors
+from txzaqar import _connect as compose
+from txzaqar import errors
 from txzaqar.auth import Keystone, NoAuth, Token
-from txzaqar.connection import Connection
+from txzaqar.auth.tls import TLSPolicy
+from txzaqar.http.connection import Connection
 from txzaqar.test.helpers.connection import CannedAgent, json_response
-from txzaqar.tls import TLSPolicy
 
 URL = "http://127.0.0.1:8888"
 KEYSTONE = {"auth_url": "http://127.0.0.1:5000/v3", "username": "u", "password": "secret-pw",

@@ -1,5 +1,5 @@
 """
-Tests for L{txzaqar._daemon_signals}: which handlers are installed, that
+Tests for L{txzaqar.daemon._signals}: which handlers are installed, that
 they act on the reactor, and the line each signal logs.  (The installed
 daemon receiving real signals is C{test_daemon_operations.SignalTests}.)
 """
@@ -15,7 +15,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar._daemon_signals import DAEMON_SIGNALS, install_signal_handlers, state_line
+from txzaqar.daemon._signals import DAEMON_SIGNALS, install_signal_handlers, state_line
 
 
 @attr.s(auto_attribs=True)

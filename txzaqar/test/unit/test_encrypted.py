@@ -1,5 +1,5 @@
 """
-Encrypted queues (L{txzaqar._encrypted}) against the in-memory Zaqar, which
+Encrypted queues (L{txzaqar.api._encrypted}) against the in-memory Zaqar, which
 returns stand-in ciphertext from claims and pop as Zaqar 23 does: a
 Subscriber's callbacks get the bodies as posted, a claim keeps only the
 messages it still holds when they are read back, and the fake's model of
@@ -19,9 +19,9 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar.claim import Claim
+from txzaqar.api.claim import Claim
+from txzaqar.api.queue import Queue
 from txzaqar.errors import EncryptedReadFailed
-from txzaqar.queue import Queue
 from txzaqar.testing import memory_client, memory_subscriber
 from txzaqar.testing.contract_encrypted import ENCRYPTED_BODIES
 from txzaqar.testing.memory.encryption import ciphertext

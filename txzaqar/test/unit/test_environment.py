@@ -1,12 +1,12 @@
 """
-L{txzaqar._environment}: the only reader of the C{OS_*} variables.
+L{txzaqar.auth._environment}: the only reader of the C{OS_*} variables.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _environment
+from txzaqar.auth import _environment
 
 
 class EnvironmentTests(SynchronousTestCase):

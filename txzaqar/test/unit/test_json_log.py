@@ -1,4 +1,4 @@
-"""Tests for L{txzaqar._json_log}: the daemon's flat JSON log lines."""
+"""Tests for L{txzaqar.daemon._json_log}: the daemon's flat JSON log lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from twisted.logger import Logger, LogLevel, LogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar._json_log import flat_json_file_observer, flat_json_line
+from txzaqar.daemon._json_log import flat_json_file_observer, flat_json_line
 
 
 class FlatJSONTests(SynchronousTestCase):

@@ -1,6 +1,6 @@
 """
-Tests for L{txzaqar._listener}: the daemon's startup check, its systemd
-notifications, and L{txzaqar._stdlib_logging}.
+Tests for L{txzaqar.daemon._listener}: the daemon's startup check, its systemd
+notifications, and L{txzaqar.daemon._stdlib_logging}.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar._listener import STATUS_INTERVAL, ListenerService
-from txzaqar._startup import ExitStatus
-from txzaqar._stdlib_logging import route_all_stdlib_logging, route_stdlib_logging
+from txzaqar.daemon._listener import STATUS_INTERVAL, ListenerService
+from txzaqar.daemon._startup import ExitStatus
+from txzaqar.daemon._stdlib_logging import route_all_stdlib_logging, route_stdlib_logging
 
 
 @attr.s(auto_attribs=True)

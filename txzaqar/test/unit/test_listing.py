@@ -1,5 +1,5 @@
 """
-L{txzaqar._paging.Listing}: a page at a time, bounded guards against
+L{txzaqar.api._paging.Listing}: a page at a time, bounded guards against
 the marker quirk of Zaqar 23.0.1 on Redis, resuming from a marker.
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _paging
-from txzaqar._paging import Listing
-from txzaqar.connection import Response
+from txzaqar.api import _paging
+from txzaqar.api._paging import Listing
+from txzaqar.http.connection import Response
 from txzaqar.test.helpers.paging import QuirkyPages
 
 

@@ -22,9 +22,9 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
-from txzaqar.claim import Claim
-from txzaqar.connection import JSON_PATCH_TYPE, _BytesProducer
-from txzaqar.message import MessageStatus
+from txzaqar.api.claim import Claim
+from txzaqar.api.message import MessageStatus
+from txzaqar.http.connection import JSON_PATCH_TYPE, _BytesProducer
 from txzaqar.testing import MEMORY_URL, MemoryAgent, MemoryZaqar, memory_client, memory_subscriber
 
 T = TypeVar("T")

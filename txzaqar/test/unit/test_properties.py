@@ -27,7 +27,7 @@ from typing import Any
 from hypothesis import given
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _validation as v
+from txzaqar._support import validation as v
 from txzaqar.errors import ClientValidationError
 from txzaqar.test.helpers.properties import (
     ACCEPTED,

@@ -44,7 +44,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _tap
+from txzaqar.daemon import _service as _tap
 from txzaqar.test import readme
 from txzaqar.testing.servers.pki import make_test_pki
 

@@ -21,7 +21,7 @@ from zope.interface import implementer
 
 from txzaqar import errors
 from txzaqar.auth import NoAuth
-from txzaqar.connection import Connection
+from txzaqar.http.connection import Connection
 from txzaqar.test import readme
 from txzaqar.test.reliability.breakage import remove_acknowledgement_retries
 from txzaqar.test.reliability.broken import judge

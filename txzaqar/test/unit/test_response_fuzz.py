@@ -26,8 +26,8 @@ from twisted.web.iweb import IAgent, IAgentEndpointFactory, IResponse
 from zope.interface import implementer
 
 from txzaqar.auth import NoAuth
-from txzaqar.connection import Connection, Response
 from txzaqar.errors import ZaqarError
+from txzaqar.http.connection import Connection, Response
 from txzaqar.test.helpers.properties import COUNTS, PROFILE  # noqa: F401 (loads the profile)
 
 URL = "http://zaqar.test:8888"

@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 import txzaqar
-from txzaqar.client import Client
+from txzaqar.api.client import Client
 from txzaqar.errors import ClientValidationError, ServiceUnavailable
 from txzaqar.interfaces import ISubscriber
 from txzaqar.subscriber import STATS, Subscriber

@@ -18,9 +18,9 @@ from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
+from txzaqar.api.client import Client
 from txzaqar.auth import NoAuth
-from txzaqar.client import Client
-from txzaqar.connection import Connection
+from txzaqar.http.connection import Connection
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.polling import QueuePoller
 from txzaqar.subscriber.settings import SubscriberSettings

@@ -1,5 +1,5 @@
 """
-Tests for the C{twistd zaqar-listen} plugin and L{txzaqar._tap}.
+Tests for the C{twistd zaqar-listen} plugin and L{txzaqar.daemon._service}.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from zope.interface.verify import verifyObject
 
 import twisted.plugins
 import txzaqar
-from txzaqar import _tap
-from txzaqar._listener import ListenerService
+from txzaqar.daemon import _service as _tap
+from txzaqar.daemon._listener import ListenerService
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.slots import runs_on_reactor
 from txzaqar.test.helpers.options import GOOD, parse
@@ -97,7 +97,7 @@ class PluginTests(SynchronousTestCase):
     def test_points_at_tap(self) -> None:
         plugin = self.plugin()
         self.assertIs(plugin.options, _tap.Options)
-        self.assertEqual(plugin.module, "txzaqar._tap")
+        self.assertEqual(plugin.module, "txzaqar.daemon")
         self.assertEqual(plugin.name, "txzaqar listener")
 
 

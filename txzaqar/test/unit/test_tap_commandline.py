@@ -15,7 +15,7 @@ from pathlib import Path
 from twisted.trial.unittest import SynchronousTestCase
 
 import txzaqar
-from txzaqar import _tap
+from txzaqar.daemon import _service as _tap
 from txzaqar.test import readme
 
 BIN = Path(sys.executable).parent

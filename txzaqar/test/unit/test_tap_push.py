@@ -11,7 +11,8 @@ from typing import Any
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _environment, _tap
+from txzaqar.auth import _environment
+from txzaqar.daemon import _service as _tap
 
 GOOD = ["--url", "http://127.0.0.1:8888", "--project-id", "demo", "--queue", "jobs"]
 

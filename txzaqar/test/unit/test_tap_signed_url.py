@@ -11,8 +11,8 @@ from typing import Any
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _tap
 from txzaqar.auth import SignedURLAuth
+from txzaqar.daemon import _service as _tap
 from txzaqar.subscriber import Subscriber
 
 DOC = {

@@ -1,5 +1,5 @@
 """
-Unit tests of L{txzaqar._transport_failures}: every exception Twisted's
+Unit tests of L{txzaqar.http._transport_failures}: every exception Twisted's
 HTTP client can fail a request with becomes a typed error that says in
 one line what happened and whether the request may have reached Zaqar
 (a table: exception in, class, not-sent flag and message out), through a
@@ -34,9 +34,9 @@ from twisted.web.error import SchemeNotSupported
 from zope.interface import implementer
 
 from txzaqar import errors
-from txzaqar._transport_failures import BEFORE_SENDING, TABLE, describe, read_body, transport_error
 from txzaqar.auth import NoAuth
-from txzaqar.connection import Connection
+from txzaqar.http._transport_failures import BEFORE_SENDING, TABLE, describe, read_body, transport_error
+from txzaqar.http.connection import Connection
 from txzaqar.test.helpers.connection import CannedAgent, json_response
 from txzaqar.testing.fixed_auth import FixedHeadersAuth
 

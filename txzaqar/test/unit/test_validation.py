@@ -1,10 +1,10 @@
 """
 Issue 18, names and bodies as Zaqar documents them: the client-side rules
-of L{txzaqar._validation} and the resources that apply them, against the
+of L{txzaqar._support.validation} and the resources that apply them, against the
 in-memory Zaqar.  A bad argument raises L{ClientValidationError} at call
 time, sends nothing, and is never a failed Deferred; what is allowed is
 not over-refused.  (A resource's own checks are in the test module named
-after it: C{test_queue}, C{test_subscription}, C{test_claim}, ...)
+after it: C{test_api_queue}, C{test_api_subscription}, C{test_api_claim}, ...)
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import Any, cast
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar import _validation as v
-from txzaqar.admin import Flavor, Pool
-from txzaqar.claim import Claim
-from txzaqar.client import Client
+from txzaqar._support import validation as v
+from txzaqar.api.admin import Flavor, Pool
+from txzaqar.api.claim import Claim
+from txzaqar.api.client import Client
+from txzaqar.api.message import Message
+from txzaqar.api.queue import Metadata, Queue
+from txzaqar.api.subscription import Subscription
 from txzaqar.errors import ClientValidationError
 from txzaqar.interfaces import IConnection
-from txzaqar.message import Message
-from txzaqar.queue import Metadata, Queue
-from txzaqar.subscription import Subscription
 from txzaqar.test.helpers.recording import BodyRecorder, Recorded
 from txzaqar.testing import memory_client
 
@@ -158,7 +158,7 @@ NO_ARGUMENTS = {
 
 class CallTimeTests(SynchronousTestCase):
     """
-    The rule of the project (L{txzaqar._validation}): argument errors are
+    The rule of the project (L{txzaqar._support.validation}): argument errors are
     raised at call time, synchronously, before anything is sent.
     """
 
@@ -347,7 +347,7 @@ class WebSocketURLTests(SynchronousTestCase):
 
 
 class CheckFunctionTests(SynchronousTestCase):
-    """The small checks of L{txzaqar._validation}, each on both sides of its rule."""
+    """The small checks of L{txzaqar._support.validation}, each on both sides of its rule."""
 
     def test_string_list(self) -> None:
         self.assertEqual(v.string_list("ids", ("a", "b")), ["a", "b"])

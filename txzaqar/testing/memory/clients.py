@@ -21,9 +21,9 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer
 from zope.interface import implementer
 
+from ...api.client import Client
 from ...auth import NoAuth
-from ...client import Client
-from ...connection import Connection
+from ...http.connection import Connection
 from ...subscriber import Subscriber
 from .resource import MemoryZaqar
 

@@ -1,0 +1,265 @@
+"""
+L{Client}: account-wide operations (queues, health, home document, pools,
+flavors).  L{txzaqar.connect} builds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred
+from zope.interface import implementer
+
+from .._support import validation as v
+from ..errors import ClientValidationError, MalformedResponse
+from ..interfaces import IClient, IConnection
+from . import _paging
+from .admin import Flavor, Pool, check_name
+from .queue import Queue
+
+#: A result type.
+T = TypeVar("T")
+
+
+@implementer(IClient)
+class Client:
+    """
+    The entry point: hands out L{Queue}s and does project-wide calls.
+
+    @param connection: an L{IConnection} (see L{txzaqar.connect}).
+    @param subscriber_factory: what L{subscriber} calls, with this client
+        and its keyword arguments; L{txzaqar.connect} passes
+        L{txzaqar.subscriber.Subscriber}.  Resources sit below the
+        Subscriber, so they are given it rather than importing it.
+    """
+
+    def __init__(self, connection: IConnection,
+                 subscriber_factory: Callable[..., Any] | None = None) -> None:
+        self.connection = connection
+        #: What L{subscriber} calls (with this client and its keyword arguments), or C{None} when it cannot.
+        self.subscriber_factory = subscriber_factory
+
+    def __repr__(self) -> str:
+        return f"<Client {self.connection!r}>"
+
+    def queue(self, name: str, max_post_size: int | None = None) -> Queue:
+        """
+        A L{Queue} by name; sends nothing.
+
+        @param max_post_size: the most bytes one post request to it may
+            carry: give the queue's C{max_messages_post_size} when it has
+            one (262144, the server's limit, when omitted).
+        @raise ClientValidationError: bad name or size.
+        """
+        if max_post_size is None:
+            return Queue(self.connection, name)
+        return Queue(self.connection, name, max_post_size)
+
+    def create_queue(self, name: str, metadata: Mapping[str, Any] | None = None) -> Deferred[Queue]:
+        """
+        Create a queue (an existing one is left as it is).
+
+        @return: a Deferred firing with the L{Queue}.
+        @raise ClientValidationError: a bad name or metadata; nothing is sent.
+        """
+        queue = self.queue(name)
+        return queue.create(metadata).addCallback(lambda _: queue)
+
+    def queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
+               marker: str | None = None, name: str | None = None,
+               filters: Mapping[str, Any] | None = None) -> Deferred[list[Queue]]:
+        """
+        Every queue of the project, all pages, each exactly once (see
+        L{iter_queues} for the parameters, and to walk them lazily).
+
+        @param limit: page size, 1 to 20.
+        @param detailed: also read each queue's metadata: each L{Queue} has
+            it as C{metadata_snapshot}, and its C{max_post_size} is the
+            queue's C{_max_messages_post_size}.
+        @return: a Deferred firing with a C{list} of L{Queue}.
+        @raise ClientValidationError: a bad parameter; nothing is sent.
+        """
+        listing = self.iter_queues(limit=limit, detailed=detailed, max_items=max_items,
+                                   marker=marker, name=name, filters=filters)
+        return Deferred.fromCoroutine(_all(listing))
+
+    def iter_queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
+                    marker: str | None = None, name: str | None = None,
+                    filters: Mapping[str, Any] | None = None,
+                    with_count: bool = False) -> _paging.Listing[Queue]:
+        """
+        The project's queues, a page at a time::
+
+            async for queue in client.iter_queues(limit=20):
+                ...
+
+        @param marker: resume after this queue name (a listing's C{marker}).
+        @param name: a regular expression queue names must match, and
+            C{filters} metadata values queues must have (strings or
+            integers; a string that reads as an integer is compared as
+            one).  Only Zaqar's MongoDB store applies them: on Redis, Zaqar
+            23.0.1 ignores both and lists every queue.
+        @param with_count: ask for the project's queue count, which is the
+            listing's C{count} once the first page is in.
+        @return: a L{txzaqar.api._paging.Listing} of L{Queue} (an L{IListing}).
+        @raise ClientValidationError: a bad parameter; nothing is sent.
+        """
+        def queue(item: dict[str, Any]) -> Queue:
+            return listed_queue(self.connection, item)
+
+        return self._queue_listing(queue, limit, detailed, max_items, marker, name, filters, with_count)
+
+    def _queue_listing(self, convert: Callable[[dict[str, Any]], T], limit: int, detailed: bool,
+                       max_items: int | None, marker: str | None, name: str | None,
+                       filters: Mapping[str, Any] | None, with_count: bool = False) -> _paging.Listing[T]:
+        v.page_limit(limit)
+        v.boolean("detailed", detailed)
+        v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
+        if marker is not None:
+            v.queue_name(v.marker("marker", marker))
+        params: dict[str, Any] = {"detailed": detailed, **v.queue_filters(name, filters)}
+        return _paging.Listing(self.connection, "queues", "queues", "name", limit, convert, params=params,
+                               max_items=max_items, marker=marker, with_count=with_count)
+
+    def queue_details(self, limit: int = 10, detailed: bool = True, max_items: int | None = None,
+                      marker: str | None = None, name: str | None = None,
+                      filters: Mapping[str, Any] | None = None) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with the queue documents (C{name}, C{href}, C{metadata})."""
+        listing = self._queue_listing(dict, limit, detailed, max_items, marker, name, filters)
+        return Deferred.fromCoroutine(_all(listing))
+
+    def queue_count(self) -> Deferred[int]:
+        """
+        @return: a Deferred firing with the number of queues of the
+            project (C{GET /v2/queues?with_count=true}, one request).
+        """
+
+        async def count() -> int:
+            response = await self.connection.get("queues", params={"limit": 1, "with_count": True})
+            body = response.json if isinstance(response.json, dict) else {}
+            value = body.get("count", 0)  # the server leaves out a count of 0
+            return value if isinstance(value, int) else 0
+
+        return Deferred.fromCoroutine(count())
+
+    def home(self) -> Deferred[dict[str, Any]]:
+        """@return: a Deferred firing with the JSON-Home document."""
+
+        async def home() -> dict[str, Any]:
+            return dict((await self.connection.get("")).json or {})
+
+        return Deferred.fromCoroutine(home())
+
+    def versions(self) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with the API versions the server offers."""
+
+        async def versions() -> list[dict[str, Any]]:
+            response = await self.connection.get("/", ok=(300,))
+            return list((response.json or {}).get("versions") or [])
+
+        return Deferred.fromCoroutine(versions())
+
+    def ping(self, head: bool = False) -> Deferred[bool]:
+        """
+        @param head: send C{HEAD /v2/ping}, which Zaqar answers without
+            asking its storage (is the API up at all?); by default C{GET},
+            which fails when the storage is down.
+        @return: a Deferred firing with C{True} when the server (and,
+            without C{head}, its storage) answers; fails with the error
+            (e.g. L{txzaqar.errors.ServiceUnavailable}) otherwise.
+        """
+
+        v.boolean("head", head)
+
+        async def ping() -> bool:
+            await (self.connection.head("ping") if head else self.connection.get("ping"))
+            return True
+
+        return Deferred.fromCoroutine(ping())
+
+    def health(self) -> Deferred[dict[str, Any]]:
+        """
+        @return: a Deferred firing with the detailed health report (admin
+            only); L{txzaqar.errors.Forbidden} without the admin role,
+            L{txzaqar.errors.NotFound} when the server is not in admin mode.
+        """
+
+        async def health() -> dict[str, Any]:
+            return dict((await self.connection.get("health")).json or {})
+
+        return Deferred.fromCoroutine(health())
+
+    def pool(self, name: str) -> Pool:
+        """A L{Pool} by name; sends nothing.  @raise ClientValidationError: bad name."""
+        return Pool(self.connection, check_name("pool name", name))
+
+    def create_pool(self, name: str, uri: str, weight: int, flavor: str | None = None,
+                    options: Mapping[str, Any] | None = None) -> Deferred[Pool]:
+        return self.pool(name).create(uri, weight, flavor, options)
+
+    def pools(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with every pool C{dict}, all pages (admin role)."""
+        v.page_limit(limit)
+        v.boolean("detailed", detailed)
+        return Deferred.fromCoroutine(
+            _paging.collect(self.connection, "pools", "pools", "name", limit, params={"detailed": detailed})
+        )
+
+    def flavor(self, name: str) -> Flavor:
+        """A L{Flavor} by name; sends nothing.  @raise ClientValidationError: bad name."""
+        return Flavor(self.connection, check_name("flavor name", name))
+
+    def create_flavor(self, name: str, pool_list: list[str],
+                      capabilities: Mapping[str, Any] | None = None) -> Deferred[Flavor]:
+        return self.flavor(name).create(pool_list, capabilities)
+
+    def flavors(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
+        """@return: a Deferred firing with every flavor C{dict}, all pages."""
+        v.page_limit(limit)
+        v.boolean("detailed", detailed)
+        return Deferred.fromCoroutine(
+            _paging.collect(self.connection, "flavors", "flavors", "name", limit, params={"detailed": detailed})
+        )
+
+    def subscriber(self, **kwargs: Any) -> Any:
+        """
+        A new L{txzaqar.subscriber.Subscriber} on this client (not started).
+
+        @raise TypeError: this client was built without a
+            C{subscriber_factory}; use C{Subscriber(client, ...)}.
+        """
+        if self.subscriber_factory is None:
+            raise TypeError(
+                "this Client has no subscriber_factory (build it with txzaqar.connect, "
+                "or use txzaqar.subscriber.Subscriber(client, ...))"
+            )
+        return self.subscriber_factory(self, **kwargs)
+
+    def close(self) -> Deferred[None]:
+        """Cancel requests in flight and close pooled connections."""
+        return self.connection.close()
+
+
+def listed_queue(connection: IConnection, item: Mapping[str, Any]) -> Queue:
+    """
+    A L{Queue} from an item of a queue listing: with the metadata of a
+    detailed listing (and the post size limit it sets), if shown.
+
+    @raise MalformedResponse: the item has no valid queue name.
+    """
+    try:
+        name = v.queue_name(item["name"])
+    except (KeyError, TypeError, ClientValidationError):
+        raise MalformedResponse("Malformed queue listing", f"item {item!r:.200}") from None
+    metadata = item.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return Queue(connection, name)
+    size = metadata.get("_max_messages_post_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= v.MAX_POST_SIZE:
+        size = v.MAX_POST_SIZE
+    return Queue(connection, name, size, listed_metadata=dict(metadata))
+
+
+async def _all(listing: Any) -> list[Any]:
+    return [item async for item in listing]

@@ -1,0 +1,509 @@
+"""
+C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon::
+
+    twistd -n zaqar-listen --url http://127.0.0.1:8888 --project-id demo \\
+        --queue jobs [--queue more ...] --handler mypackage.jobs:handle
+
+The handler is called with each L{txzaqar.api.message.Message}; it may return a
+value, a Deferred or a coroutine, and the message is deleted once that
+succeeds.  Without C{--handler} each message is logged as one JSON line.
+A plain handler (not C{async def}, not marked with
+L{txzaqar.subscriber.on_reactor}) runs in a pool of C{--threads} threads
+(default 10, or C{--concurrency} if lower), so that it may block;
+C{--threads 0} runs it on the reactor thread.
+On SIGTERM (or Ctrl-C) twistd stops the service: polling stops, running
+callbacks get C{--stop-timeout} seconds to finish, and the claims of
+everything else are released for other consumers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import attr
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    InvalidLogLevelError,
+    Logger,
+    LogLevel,
+    LogLevelFilterPredicate,
+)
+from twisted.python import usage
+
+from .._support import validation as v
+from ..auth import _environment as environment
+from ..auth.tls import TLSPolicy
+from ..errors import ClientValidationError
+from ..http._twisted_internals import twistd_log_file, twistd_log_observer
+from ..ops.health import check_endpoint
+from ..subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
+from ..subscriber.slots import on_reactor
+from ._credentials import (
+    KEYSTONE_OPTIONS,
+    _no_thread,
+    _secret_on_command_line,
+    keystone_from_settings,
+    make_authenticator,
+    signed_url_options,
+)
+from ._json_log import flat_json_file_observer
+from ._listener import CheckService, ListenerService
+from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
+from ._startup import ExitStatus
+from ._stdlib_logging import route_all_stdlib_logging
+
+log = Logger(namespace="txzaqar.listen")
+
+#: The most threads running plain handlers unless C{--threads} says.
+DEFAULT_THREADS = 10
+
+
+@on_reactor  # it does not block; logging from the reactor thread keeps events in order
+def log_message(message: Any) -> None:
+    """The default handler: log the message as one JSON line."""
+    line = json.dumps(
+        {
+            "queue": message.queue.name,
+            "id": message.id,
+            "age": message.age,
+            "ttl": message.ttl,
+            "claim_count": message.claim_count,
+            "body": message.body,
+        },
+        sort_keys=True,
+        default=repr,
+    )
+    log.info("{json_line}", json_line=line)
+
+
+def _where(error: BaseException) -> str:
+    """
+    Where in the handler's own code an import failed (C{" (at FILE, line N)"}),
+    so that one line says what a traceback would; C{""} when it failed in
+    the import machinery itself (the module was not found).
+    """
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not f.filename.startswith("<frozen") and f.filename != __file__]
+    if not frames:
+        return ""
+    return f" (at {frames[-1].filename}, line {frames[-1].lineno})"
+
+
+def load_handler(spec: str) -> Callable[[Any], Any]:
+    """
+    Import C{package.module:function}.
+
+    @raise usage.UsageError: with a one-line reason.
+    """
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise usage.UsageError(f"--handler must look like package.module:function, not {spec!r}")
+    # As gunicorn and celery do: a handler module in the current directory
+    # imports without PYTHONPATH (twistd, unlike python -m, does not add it).
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise usage.UsageError(
+            f"--handler {spec}: cannot import {module_name!r}: {type(e).__name__}: {e}{_where(e)}"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise usage.UsageError(
+                f"--handler {spec}: module {module_name!r} has no {attribute!r}"
+            ) from None
+    if not callable(target):
+        raise usage.UsageError(f"--handler {spec}: {attribute!r} is not callable")
+    return target
+
+
+class Options(usage.Options):
+    """Options of C{twistd zaqar-listen}."""
+
+    synopsis = (
+        "--url URL --project-id ID --queue NAME [--queue NAME ...] "
+        "[--handler package.module:function] [options]"
+    )
+    longdesc = (
+        "Deliver the messages of Zaqar queues to a Python function (or log each "
+        "as a JSON line without --handler). A message is deleted only after its "
+        "handler succeeded. SIGTERM stops gracefully."
+    )
+
+    optFlags = [
+        ["insecure", None, "do not verify TLS certificates (Zaqar and Keystone); logs a warning"],
+        ["check", None, "check the options, the handler, the credentials, Zaqar and each --queue, "
+                        "print one line per check and exit (0 when all is well; see the README's exit "
+                        "statuses) without consuming anything"],
+    ]
+
+    optParameters = [
+        ["url", "u", None, "Zaqar base URL, e.g. http://127.0.0.1:8888 [default: $ZAQAR_URL; "
+                           "with Keystone, the catalog's messaging endpoint]"],
+        ["project-id", "p", None, "project id for a server without authentication "
+                                  "[default: $OS_PROJECT_ID]"],
+        ["os-cloud", None, None, "authenticate with this cloud of clouds.yaml "
+                                 "(needs PyYAML: pip install 'txzaqar[clouds]') [default: $OS_CLOUD]"],
+        ["os-auth-url", None, None, "Keystone URL; with it (or $OS_AUTH_URL) Keystone is used, and "
+                                    "the other credentials come from OS_* variables too"],
+        ["os-auth-type", None, None, "keystoneauth1 plugin: password, token, v3applicationcredential"
+                                     ", ... [default: $OS_AUTH_TYPE or password]"],
+        ["os-username", None, None, "Keystone user name [default: $OS_USERNAME]"],
+        ["os-user-id", None, None, "Keystone user id [default: $OS_USER_ID]"],
+        ["os-user-domain-name", None, None, "[default: $OS_USER_DOMAIN_NAME]"],
+        ["os-user-domain-id", None, None, "[default: $OS_USER_DOMAIN_ID]"],
+        ["os-project-name", None, None, "project to scope to [default: $OS_PROJECT_NAME]"],
+        ["os-project-id", None, None, "project to scope to [default: $OS_PROJECT_ID]"],
+        ["os-project-domain-name", None, None, "[default: $OS_PROJECT_DOMAIN_NAME]"],
+        ["os-project-domain-id", None, None, "[default: $OS_PROJECT_DOMAIN_ID]"],
+        ["os-application-credential-id", None, None, "[default: $OS_APPLICATION_CREDENTIAL_ID]"],
+        ["os-application-credential-name", None, None,
+         "[default: $OS_APPLICATION_CREDENTIAL_NAME]"],
+        ["os-password-file", None, None, "read the password from this file (passwords are never "
+                                         "taken on the command line); without it, $OS_PASSWORD "
+                                         "holds the password itself"],
+        ["os-region-name", None, None, "catalog region of Zaqar [default: $OS_REGION_NAME]"],
+        ["os-interface", None, None, "catalog interface: public, internal or admin "
+                                     "[default: $OS_INTERFACE or public]"],
+        ["cacert", None, None, "CA bundle to verify Zaqar's and Keystone's certificates "
+                               "[default: $OS_CACERT, else the system's]"],
+        ["cert", None, None, "client certificate (PEM) for mutual TLS [default: $OS_CERT]"],
+        ["key", None, None, "the client certificate's private key, if not in --cert "
+                            "[default: $OS_KEY]"],
+        ["handler", None, None, "package.module:function called with each message "
+                                "[default: log it as JSON]"],
+        ["batch", "b", "10", "the most messages one claim asks for (1-20)"],
+        ["claim-ttl", None, "60", "claim ttl in seconds (60-43200); renewed at half"],
+        ["grace", None, "60", "claim grace in seconds (60-43200)"],
+        ["concurrency", "c", "10", "the most handlers running at once"],
+        ["threads", None, None, "threads running plain (blocking) handlers; 0 runs them on the "
+                                "reactor thread, where they must not block [default: 10, or "
+                                "--concurrency if lower]"],
+        ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
+        ["max-interval", None, "30", "the longest backoff in seconds while idle or failing: an "
+                                     "idle queue is polled only this often (see --push)"],
+        ["callback-timeout", None, None, "seconds after which a handler counts as timed out (one "
+                                         "warning): an async handler is cancelled and its message "
+                                         "released; a handler in a thread cannot be stopped: its "
+                                         "message stays claimed until it returns, then is deleted "
+                                         "if it succeeded, else released [default: none, no limit]"],
+        ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
+        ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here; "
+                                          "sets the queue's metadata, so it applies to every "
+                                          "consumer of the queue [default: none]"],
+        ["max-claim-count", None, None, "claims before a message is dead-lettered (with "
+                                        "--dead-letter-queue) [default: none]"],
+        ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
+                                  "logger's (handler code, keystoneauth): debug (every request and "
+                                  "poll), info, warn, error or critical [default: info; under twist, "
+                                  "twist's --log-level]"],
+        ["log-format", None, "text", "text, or json: one flat JSON object per line (time, level, "
+                                     "logger, message, exception, the event's fields); under twist, "
+                                     "also when twist's --log-format is json"],
+        ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the "
+                                        "JSON of Queue.share() (SignedURL.to_json(url)); replaces "
+                                        "--project-id and Keystone, and --queue defaults to its queue"],
+        *PUSH_PARAMETERS,
+        ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
+                                "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["queues"] = []
+        self._failed = False
+
+    def parseOptions(self, options: Any = None) -> None:
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            self._failed = True
+            if isinstance(getattr(self, "parent", None), usage.Options):
+                # twistd and twist each print their whole usage and exit with
+                # their own status (1, 64; twistd before 26.10 even 0): one
+                # line on stderr naming us, and EX_USAGE under both, instead.
+                runner = os.path.basename(sys.argv[0]) or "twistd"
+                sys.stderr.write(f"zaqar-listen: {e}\n({runner} zaqar-listen --help lists the options)\n")
+                sys.stderr.flush()
+                raise SystemExit(int(ExitStatus.USAGE)) from None
+            raise
+
+    def getUsage(self, width: int | None = None) -> str:
+        # twistd and twist print the usage with a UsageError: after a failed
+        # parse that is one line pointing at --help, so the error itself is
+        # what an operator sees (and the last line twistd prints).
+        if self._failed:
+            command = os.path.basename(sys.argv[0]) if sys.argv else ""
+            command = command if command in ("twistd", "twist") else "twistd"
+            return f"Run '{command} zaqar-listen --help' for every option.\n"
+        return super().getUsage(width)
+
+    def opt_version(self) -> None:
+        """Print txzaqar's version and exit."""
+        from .. import __version__
+
+        print(f"txzaqar {__version__}")
+        raise SystemExit(0)
+
+    def opt_queue(self, name: str) -> None:
+        """A queue to listen to (repeat for more)."""
+        try:
+            v.queue_name(name)
+        except ClientValidationError as e:
+            raise usage.UsageError(f"--queue: {e.description}") from None
+        if name in self["queues"]:
+            raise usage.UsageError(f"--queue {name} is given twice")
+        self["queues"].append(name)
+
+    opt_q = opt_queue
+
+    # Three methods, not one function under three names: usage.Options takes
+    # methods that are the same function for aliases of one option, and then
+    # cannot print --help.
+    def opt_os_password(self, value: str) -> None:
+        """Refused: see --os-password-file."""
+        _secret_on_command_line("os-password")
+
+    def opt_os_application_credential_secret(self, value: str) -> None:
+        """Refused: use $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml."""
+        _secret_on_command_line("os-application-credential-secret")
+
+    def opt_os_token(self, value: str) -> None:
+        """Refused: use $OS_TOKEN or clouds.yaml."""
+        _secret_on_command_line("os-token")
+
+    def postOptions(self) -> None:
+        self._tls_options()
+        self["signed-url"] = signed_url_options(self)
+        self["keystone"] = None if self["signed-url"] else self._keystone_options()
+        url = self["url"] or (self["signed-url"] or {}).get("url") or environment.zaqar_url()
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise usage.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
+        elif self["keystone"] is None:
+            raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
+        self["url"] = url
+        if self["keystone"] is None and self["signed-url"] is None:
+            project = self["project-id"] or environment.variable("OS_PROJECT_ID")
+            if not project:
+                raise usage.UsageError(
+                    "--project-id is required for a server without authentication (or set "
+                    "$OS_PROJECT_ID); for Keystone give --os-auth-url or --os-cloud"
+                )
+            if len(project) > 256:
+                raise usage.UsageError("--project-id is longer than 256 characters")
+            self["project-id"] = project
+        if not self["queues"]:
+            raise usage.UsageError("give at least one --queue NAME")
+        if self["threads"] is None:
+            try:
+                self["threads"] = min(DEFAULT_THREADS, int(self["concurrency"]))
+            except (TypeError, ValueError):  # --concurrency's own check says why
+                self["threads"] = DEFAULT_THREADS
+        try:
+            settings = SubscriberSettings.from_command_line(self)
+            self["max-claim-count"] = dead_lettering_from_command_line(
+                self["dead-letter-queue"], self["max-claim-count"]
+            )
+        except ClientValidationError as e:
+            raise usage.UsageError(e.description) from None
+        self["subscriber-settings"] = settings
+        self.update(settings.command_line())
+        check_push_options(self)
+        self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+        self._logging_options()
+        if self["metrics"] is not None:
+            try:
+                check_endpoint(self["metrics"])
+            except ValueError as e:
+                raise usage.UsageError(f"--metrics: {e}") from None
+
+    def _logging_options(self) -> None:
+        """--log-level and --log-format, applied to twistd's or twist's observer."""
+        if self["log-format"] not in ("text", "json"):
+            raise usage.UsageError(f"--log-format must be text or json, not {self['log-format']!r}")
+        given = self["log-level"] is not None
+        # --check prints its own lines: only warnings and worse from the log
+        self["log-level"] = _log_level(self["log-level"] or ("warn" if self["check"] else "info"))
+        parent = getattr(self, "parent", None)
+        if not isinstance(parent, usage.Options):
+            return
+        if "fileLogObserverFactory" in parent:
+            # twist: it makes its observer from these after parsing every option
+            if given:
+                parent["logLevel"] = self["log-level"]
+            else:
+                self["log-level"] = parent["logLevel"]
+            if self["log-format"] == "json" or parent.get("logFormat") == "json":
+                self["log-format"] = parent["logFormat"] = "json"
+                parent["fileLogObserverFactory"] = flat_json_file_observer
+        elif "logger" in parent and not parent["logger"]:
+            # twistd logs every event, debug included; filter its usual observer
+            # unless the operator chose another with --logger.
+            # twistd imports --logger by name and calls it without arguments.
+            if self["log-format"] == "json" and parent.get("syslog"):
+                raise usage.UsageError("--log-format json writes to a log file or standard output, not --syslog")
+            global _twistd_observer
+            _twistd_observer = partial(filtered_twistd_observer, parent, self["log-level"], self["log-format"])
+            parent["logger"] = f"{__name__}._twistd_observer"
+
+
+    def _tls_options(self) -> None:
+        for name, var in (("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
+            path = self[name] or environment.variable(var)
+            if path is not None and not os.path.isfile(path):
+                raise usage.UsageError(f"--{name}: no such file {path!r}")
+            self[name] = path
+        if self["key"] and not self["cert"]:
+            raise usage.UsageError("--key needs --cert")
+        self["insecure"] = bool(self["insecure"]) or environment.insecure()
+        if self["insecure"] and self["cacert"]:
+            raise usage.UsageError("give --cacert or --insecure, not both")
+        try:
+            # loads the files now, so a bad one fails here and not at startup
+            TLSPolicy(cacert=self["cacert"], cert=self["cert"], key=self["key"])
+        except ClientValidationError as e:
+            raise usage.UsageError(f"--{e.field}: {e.description}") from None
+
+    def _keystone_options(self) -> dict[str, Any] | None:
+        """
+        The keyword arguments of L{txzaqar.auth.Keystone.from_cloud} (with
+        C{cloud}) or C{from_environment}, checked now by building one; or
+        C{None} for a server without authentication.
+        """
+        env = environment.variable
+        cloud = self["os-cloud"] or env("OS_CLOUD")
+        if not (cloud or self["os-auth-url"] or env("OS_AUTH_URL")):
+            given = sorted(k for k in KEYSTONE_OPTIONS if self[k]) + (["os-password-file"] if self["os-password-file"] else [])
+            if given:
+                raise usage.UsageError(f"--{given[0]} needs --os-auth-url (or $OS_AUTH_URL) or --os-cloud")
+            return None
+        options: dict[str, Any] = {
+            KEYSTONE_OPTIONS[k]: self[k] for k in KEYSTONE_OPTIONS if self[k] is not None
+        }
+        if self["project-id"]:
+            raise usage.UsageError(
+                "--project-id is for servers without authentication; with Keystone give "
+                "--os-project-name or --os-project-id"
+            )
+        if "interface" in options and options["interface"] not in ("public", "internal", "admin"):
+            raise usage.UsageError(
+                f"--os-interface must be public, internal or admin, not {options['interface']!r}"
+            )
+        options.update(cacert=self["cacert"], cert=self["cert"], key=self["key"],
+                       insecure=self["insecure"] or None, password_file=self["os-password-file"])
+        if cloud:
+            options["cloud"] = cloud
+        elif (options.get("auth_type") or env("OS_AUTH_TYPE") or "password") in ("password", "v3password"):
+            has_user = options.get("username") or options.get("user_id") or env("OS_USERNAME") or env("OS_USER_ID")
+            if not has_user or not (self["os-password-file"] or env("OS_PASSWORD")):
+                raise usage.UsageError(
+                    "Keystone password authentication needs a user (--os-username or $OS_USERNAME) "
+                    "and a password (--os-password-file or $OS_PASSWORD)"
+                )
+        try:
+            # built once now, only to check the options; never kept
+            keystone_from_settings(options, run_in_thread=_no_thread)
+        except ClientValidationError as e:
+            raise usage.UsageError(f"Keystone: {e.description} ({e.field})") from None
+        return options
+
+
+#: The observer factory twistd imports (set by L{Options.postOptions}).
+_twistd_observer: Callable[[], ILogObserver] | None = None
+
+
+def _log_level(name: str) -> LogLevel:
+    try:
+        return LogLevel.levelWithName(name.lower())
+    except InvalidLogLevelError:
+        names = ", ".join(level.name for level in LogLevel.iterconstants())
+        raise usage.UsageError(f"--log-level must be one of {names}, not {name!r}") from None
+
+
+def filtered_twistd_observer(twistd_options: Any, level: LogLevel, log_format: str = "text") -> ILogObserver:
+    """
+    The observer twistd would make for its options (log file, stdout or
+    syslog), showing only events at I{level} or above; with C{log_format}
+    C{"json"}, writing L{txzaqar.daemon._json_log} lines to the same file.
+    """
+    observer = twistd_log_observer(twistd_options)
+    if log_format == "json":
+        out = twistd_log_file(observer)
+        if out is not None:
+            observer = flat_json_file_observer(out)
+    return FilteringLogObserver(observer, [LogLevelFilterPredicate(defaultLogLevel=level)])
+
+
+def makeService(options: Options) -> Any:
+    """
+    A L{ListenerService} for the parsed options: the start-up checks, then a
+    L{txzaqar.subscriber.Subscriber} on the queues; with C{--metrics}, the
+    L{txzaqar.ops.health} site (started at once, so C{/readyz} answers during
+    the checks).  With C{--check}, a L{CheckService} that runs the checks,
+    prints them and ends the process.
+    """
+    from twisted.internet import reactor
+
+    from .._connect import connect
+
+    route_all_stdlib_logging(options["log-level"])
+    if options["check"]:
+        return CheckService(_client(options, reactor, connect), options["queues"], reactor, sys.__stdout__,
+                            checked=_checked_locally(options))
+    client = _client(options, reactor, connect)
+    subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
+                                   **attr.asdict(options["subscriber-settings"]))
+    for name in options["queues"]:
+        subscriber.subscribe(
+            name,
+            options["handler-function"],
+            dead_letter_queue=options["dead-letter-queue"],
+            max_claim_count=options["max-claim-count"],
+        )
+    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True)
+    if options["metrics"] is not None:
+        from ..ops.health import metrics_service
+
+        metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
+    return listener
+
+
+def _checked_locally(options: Options) -> list[str]:
+    """The lines of what parsing the options already checked (for C{--check})."""
+    lines = ["options: " + ", ".join(f"--queue {name}" for name in options["queues"])]
+    if options["handler"]:
+        lines.append(f"handler {options['handler']} imported")
+    else:
+        lines.append("no --handler: each message would be logged as one JSON line")
+    return lines
+
+
+def _client(options: Options, reactor: Any, connect: Callable[..., Any]) -> Any:
+    """The client the options describe."""
+    return connect(
+        options["url"],
+        project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],
+        authenticator=make_authenticator(options, reactor),
+        reactor=reactor,
+        cacert=options["cacert"],
+        cert=options["cert"],
+        key=options["key"],
+        insecure=options["insecure"],
+        websocket_url=options["websocket-url"],
+    )

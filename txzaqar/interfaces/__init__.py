@@ -1,0 +1,43 @@
+"""
+Every zope interface of txzaqar, in one place.
+
+Methods that touch the network return a L{twisted.internet.defer.Deferred}; their docstrings say
+what it fires with and which L{txzaqar.errors.ZaqarError} it may fail with.
+Every network method can also fail with L{txzaqar.errors.ConnectionFailed},
+L{txzaqar.errors.RequestTimedOut} and L{txzaqar.errors.MalformedResponse}.
+"""
+
+from ._client import (
+    IAuthenticator,
+    IClaim,
+    IClient,
+    IConnection,
+    IFlavor,
+    IListing,
+    IMessage,
+    IMetadata,
+    IPool,
+    IQueue,
+    ISubscription,
+    ITokenExpiry,
+)
+from ._subscriber import ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
+
+__all__ = [
+    "IAuthenticator",
+    "IClaim",
+    "IClient",
+    "IConnection",
+    "IFlavor",
+    "IListing",
+    "IMessage",
+    "IMetadata",
+    "IPool",
+    "IQueue",
+    "ISubscriber",
+    "ISubscriberObserver",
+    "ISubscription",
+    "ITokenExpiry",
+    "IWakeSource",
+    "IWakeTarget",
+]

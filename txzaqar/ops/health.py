@@ -1,0 +1,295 @@
+"""
+The operations endpoint of a subscriber: C{/metrics}, C{/healthz} and
+C{/readyz} on a C{twisted.web} L{Site}, which C{twistd zaqar-listen
+--metrics ENDPOINT} serves (and a library user can too)::
+
+    service = metrics_service(reactor, "tcp:9102:interface=127.0.0.1", subscriber)
+    service.setServiceParent(application)
+
+ - C{/metrics}: the subscriber's L{txzaqar.ops.metrics.SubscriberMetrics}, in
+   the Prometheus text format (or OpenMetrics when the scraper asks for
+   it), written by prometheus-client;
+ - C{/healthz}: C{200 ok} while the process runs (and its reactor answers);
+ - C{/readyz}: C{200 ready} when L{Subscriber.health} says ready, else
+   C{503} with one reason per line (queue names and error classes only).
+
+Not prometheus-client's C{MetricsResource}: that one runs the collectors
+on the global reactor's thread pool (which also resolves host names),
+where they would read the subscriber's state while the reactor changes
+it.  Here the metrics are collected on the reactor thread (a snapshot:
+prometheus-client's metric values, copied) and, with L{metrics_service},
+formatted on a thread of the service's own, because formatting is most of
+the cost of a scrape.  Measured on a busy 2-core machine (the in-memory
+Zaqar, a subscriber that had delivered a little on each queue): 10 queues
+took about 5 ms to collect and 7 ms to format (49 kB), 100 queues 13-33
+ms and 18-49 ms (244 kB), 1,000 queues 110-125 ms and 80-110 ms (1 MB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+from .._support.threads import stop_in_background
+
+#: This module's logger.
+log = Logger(namespace="txzaqar.health")  # its name before the move to packages
+
+#: Runs C{f(*args)} somewhere other than the reactor thread: a Deferred of its result.
+RunInThread = Callable[..., "Deferred[Any]"]
+
+#: The content type of the plain-text answers.
+PLAIN = b"text/plain; charset=utf-8"
+
+
+def _head(request: Any, body: bytes) -> bytes:
+    """
+    A HEAD answer for a page whose GET answers C{body}: the same status
+    and headers, C{Content-Length} and no body (Twisted's default HEAD
+    handling calls GET and logs a warning about the body on every probe).
+    """
+    request.setHeader(b"content-length", b"%d" % len(body))
+    return b""
+
+
+class HealthzPage(Resource):
+    """C{/healthz}: C{200 ok} while the process runs."""
+
+    #: No children: this page answers every path below it.
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        """
+        Answer C{ok}.
+
+        @return: the body.
+        """
+        request.setHeader(b"content-type", PLAIN)
+        request.setHeader(b"cache-control", b"no-store")
+        return b"ok\n"
+
+    def render_HEAD(self, request: Any) -> bytes:
+        """C{/healthz}'s headers and status, without a body (probes often use HEAD)."""
+        return _head(request, self.render_GET(request))
+
+
+class ReadyzPage(Resource):
+    """
+    C{/readyz}: C{200 ready} when C{subscriber.health()} is ready, else
+    C{503} with one reason per line.
+    """
+
+    #: No children: this page answers every path below it.
+    isLeaf = True
+
+    def __init__(self, subscriber: Any) -> None:
+        super().__init__()
+        self._subscriber = subscriber
+
+    def render_GET(self, request: Any) -> bytes:
+        """
+        Answer C{ready}, or set the status to 503 and answer the reasons.
+
+        @return: the body.
+        """
+        health = self._subscriber.health()
+        request.setHeader(b"content-type", PLAIN)
+        request.setHeader(b"cache-control", b"no-store")
+        if health.ready:
+            return b"ready\n"
+        request.setResponseCode(503)
+        return "".join(f"{reason}\n" for reason in health.reasons).encode("utf-8")
+
+    def render_HEAD(self, request: Any) -> bytes:
+        """C{/readyz}'s status (200 or 503) and headers, without a body."""
+        return _head(request, self.render_GET(request))
+
+
+class _Snapshot:
+    """Metrics collected once: what prometheus-client's encoders format (they call C{collect})."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._metrics = list(registry.collect())
+
+    def collect(self) -> Iterator[Any]:
+        return iter(self._metrics)
+
+
+class MetricsPage(Resource):
+    """
+    C{/metrics}: C{registry} in the format the scraper asks for, by
+    prometheus-client.
+
+    @param run_in_thread: where the collected metrics are formatted (see
+        L{RunInThread}); on the reactor thread when C{None}.
+    """
+
+    #: No children: this page answers every path below it.
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None) -> None:
+        super().__init__()
+        self._registry = registry
+        self._run_in_thread = run_in_thread
+
+    def render_GET(self, request: Any) -> Any:
+        """
+        Answer the metrics, formatted in C{run_in_thread} when given.
+
+        @return: the body, or C{NOT_DONE_YET} when it is formatted in another thread (a failure there
+            answers 500).
+        """
+        accept = request.getHeader(b"accept")
+        encoder, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
+        request.setHeader(b"content-type", content_type.encode("latin-1"))
+        request.setHeader(b"cache-control", b"no-store")
+        snapshot = _Snapshot(self._registry)  # read on the reactor thread
+        if self._run_in_thread is None:
+            return encoder(snapshot)
+        gone: list[Failure] = []
+        request.notifyFinish().addErrback(gone.append)  # the scraper hung up
+
+        def write(body: bytes) -> None:
+            if not gone:
+                request.write(body)
+                request.finish()
+
+        def failed(failure: Failure) -> None:
+            log.failure("formatting the metrics failed", failure)
+            if not gone:
+                request.setResponseCode(500)
+                request.setHeader(b"content-type", PLAIN)
+                request.write(b"formatting the metrics failed\n")
+                request.finish()
+
+        self._run_in_thread(encoder, snapshot).addCallbacks(write, failed)
+        return NOT_DONE_YET
+
+
+def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
+                    run_in_thread: RunInThread | None = None) -> Resource:
+    """
+    The root resource: C{/metrics}, C{/healthz}, C{/readyz} (anything
+    else is a 404).
+
+    @param subscriber: a L{txzaqar.subscriber.Subscriber}.
+    @param registry: what C{/metrics} shows; C{subscriber.metrics.registry}
+        (made now if need be) when omitted.
+    @param run_in_thread: where C{/metrics} is formatted (L{MetricsPage}).
+    """
+    if registry is None:
+        registry = subscriber.metrics.registry
+    root = Resource()
+    root.putChild(b"metrics", MetricsPage(registry, run_in_thread))
+    root.putChild(b"healthz", HealthzPage())
+    root.putChild(b"readyz", ReadyzPage(subscriber))
+    return root
+
+
+def health_site(subscriber: Any, registry: CollectorRegistry | None = None,
+                run_in_thread: RunInThread | None = None) -> Site:
+    """A L{Site} of L{health_resource}, which logs no request (scrapes come every few seconds)."""
+    site = Site(health_resource(subscriber, registry, run_in_thread))
+    site.log = lambda request: None  # type: ignore[method-assign]
+    return site
+
+
+class HealthService(MultiService):
+    """
+    L{health_site} listening on an endpoint while this service runs, and
+    the one thread (of its own, not the reactor's pool, which also
+    resolves names) that formats C{/metrics}.  Made by L{metrics_service}.
+    """
+
+    def __init__(self, reactor: Any, endpoint: str, subscriber: Any,
+                 registry: CollectorRegistry | None = None) -> None:
+        super().__init__()
+        self._reactor = reactor
+        self._description = endpoint
+        #: The one thread that formats C{/metrics} (started and stopped with this service).
+        self.pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-metrics")
+        self._site = health_site(subscriber, registry, self._in_thread)
+        self._endpoint = serverFromString(reactor, endpoint)
+        self._listening: Deferred[Any] | None = None
+        #: Why the endpoint could not be listened on (C{None} while it is,
+        #: or before the service started).  The daemon ends on it.
+        self.listen_error: BaseException | None = None
+
+    def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        return deferToThreadPool(self._reactor, self.pool, f, *args)
+
+    def startService(self) -> None:
+        """Start the formatting thread, then listen (a failure is logged and kept in L{listen_error})."""
+        self.pool.start()
+        super().startService()
+        self.listen_error = None
+        listening = self._endpoint.listen(self._site)
+        listening.addErrback(self._not_listening)
+        self._listening = listening
+
+    def _not_listening(self, failure: Failure) -> None:
+        self.listen_error = failure.value
+        log.error("cannot serve /metrics on {endpoint}: {error}", endpoint=self._description,
+                  error=f"{type(failure.value).__name__}: {failure.value}")
+
+    def stopService(self) -> Deferred[None]:
+        """Stop listening, then the formatting thread (joined off the reactor thread)."""
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        listening, self._listening = self._listening, None
+        try:
+            if listening is not None:
+                port = await listening
+                if port is not None:
+                    await maybeDeferred(port.stopListening)
+            await super().stopService()
+        finally:
+            stop_in_background(self.pool)
+
+
+def metrics_service(reactor: Any, endpoint: str, subscriber: Any,
+                    registry: CollectorRegistry | None = None) -> HealthService:
+    """
+    A L{HealthService}: C{/metrics}, C{/healthz} and C{/readyz} of
+    C{subscriber} on C{endpoint} while it runs (a port it cannot listen
+    on is logged as an error and kept in L{HealthService.listen_error};
+    C{twistd zaqar-listen} then exits with status 1).
+
+    @param endpoint: a Twisted server endpoint string, e.g.
+        C{tcp:9102:interface=127.0.0.1}.
+    @raise ValueError: (or another C{Exception} of the endpoint parser)
+        for a bad C{endpoint}; see L{check_endpoint}.
+    """
+    return HealthService(reactor, endpoint, subscriber, registry)
+
+
+def check_endpoint(endpoint: str) -> None:
+    """
+    Parse C{endpoint} as a server endpoint string, without a reactor and
+    without listening.
+
+    @raise ValueError: with a message naming what is wrong.
+    """
+    try:
+        serverFromString(_NO_REACTOR, endpoint)
+    except Exception as e:
+        raise ValueError(f"{endpoint!r} is not a server endpoint such as "
+                         f"tcp:9102:interface=127.0.0.1 ({type(e).__name__}: {e})") from None
+
+
+#: What endpoint parsing is given in place of a reactor: the parsers only
+#: keep it, for listening later.
+_NO_REACTOR: Any = object()
