@@ -96,10 +96,16 @@ def leftovers(names: Iterable[str]) -> list[str]:
     return [n for n in names if any(part in n for part in LEFTOVERS)]
 
 
-def check_wheel(wheel: Path) -> str:
+def source_packages(source: Path) -> list[str]:
+    """Every package of the source tree, as the C{__init__.py} path the wheel must hold."""
+    return sorted(str(init.relative_to(source)) for init in (source / "txzaqar").rglob("__init__.py")
+                  if "__pycache__" not in init.parts)
+
+
+def check_wheel(wheel: Path, source: Path) -> str:
     """
-    The wheel holds the package, the plugin file and its dist-info (with the
-    LICENSE), nothing else.
+    The wheel holds the package (every subpackage of C{source}), the plugin
+    file and its dist-info (with the LICENSE), nothing else.
 
     @return: the version in its metadata.
     """
@@ -113,6 +119,8 @@ def check_wheel(wheel: Path) -> str:
     ok(f"wheel {wheel.name}: version {version}")
     for required in ("txzaqar/__init__.py", "txzaqar/py.typed", PLUGIN, f"{info}/licenses/LICENSE"):
         check(required in names, f"wheel contains {required}")
+    missing = [init for init in source_packages(source) if init not in names]
+    check(not missing, "wheel holds every package of the source tree (setup.py lists them by hand)", f"{missing}")
     stray = [n for n in names if not (n.startswith(("txzaqar/", f"{info}/")) or n == PLUGIN)]
     check(not stray, "wheel has nothing outside txzaqar/, the plugin file and its dist-info", f"{stray}")
     found = leftovers(names)
@@ -198,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work = Path(tmp)
             run([sys.executable, "-m", "twine", "check", "--strict", wheel, sdist], work, "twine check")
             ok("twine check --strict: the sdist and the wheel (README renders)")
-            version = check_wheel(wheel)
+            version = check_wheel(wheel, source)
             check_sdist(sdist, version)
             wheelhouse = work / "wheelhouse"
             make_wheelhouse(wheel, source, wheelhouse, work)
