@@ -243,7 +243,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(PUSH, "from txzaqar.push import WebhookPush", Run(_PUSH + "PushBlockTests.test_webhook")),
     Entry(PUSH, "[storage]", Run(_PUSH + "ZaqarConfigurationTests")),
     Entry("All the options", "Usage: twistd [options] zaqar-listen",
-          Run("txzaqar.test.unit.test_tap_commandline.HelpInReadmeTests")),
+          Run("txzaqar.test.unit.test_daemon_commandline.HelpInReadmeTests")),
     Entry("Metrics and health", "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry("Metrics and health", "curl -s http://127.0.0.1:9102/metrics", ProvedBy(
         "test_daemon_metrics starts a daemon with --metrics on a free port and GETs /metrics "

@@ -118,7 +118,7 @@ class OptionsTests(SynchronousTestCase):
     def test_everything(self) -> None:
         options = parse(
             "--queue", "more-jobs", "-q", "third",
-            "--handler", "txzaqar.test.unit.test_tap:sample_handler",
+            "--handler", "txzaqar.test.unit.test_daemon:sample_handler",
             "--batch", "20", "--claim-ttl", "120", "--grace", "90", "--concurrency", "50",
             "--poll-interval", "0.5", "--max-interval", "5", "--callback-timeout", "10",
             "--stop-timeout", "3", "--dead-letter-queue", "dead", "--max-claim-count", "4",
@@ -191,8 +191,8 @@ class OptionsTests(SynchronousTestCase):
             (GOOD + ["--handler", "nocolon"], "--handler", "package.module:function"),
             (GOOD + ["--handler", "txzaqar.no_such_module:f"], "--handler", "cannot import",
              "txzaqar.no_such_module"),
-            (GOOD + ["--handler", "txzaqar.test.unit.test_tap:nope"], "--handler", "has no 'nope'"),
-            (GOOD + ["--handler", "txzaqar.test.unit.test_tap:not_callable"], "not callable"),
+            (GOOD + ["--handler", "txzaqar.test.unit.test_daemon:nope"], "--handler", "has no 'nope'"),
+            (GOOD + ["--handler", "txzaqar.test.unit.test_daemon:not_callable"], "not callable"),
             (GOOD + ["--no-such-option"], "no-such-option"),
             (GOOD + ["--log-level", "chatty"], "--log-level", "debug, info", "'chatty'"),
             (GOOD + ["--threads", "-1"], "--threads", "0 to"),
@@ -391,7 +391,7 @@ class LogLevelTests(SynchronousTestCase):
             self.assertIn("a debug event", f.read())
 
     def test_explicit_logger_wins(self) -> None:
-        config, _ = self.twistd_options("--logger", "txzaqar.test.unit.test_tap.custom_observer")
+        config, _ = self.twistd_options("--logger", "txzaqar.test.unit.test_daemon.custom_observer")
         self.assertIs(config["logger"], custom_observer)
         self.assertIsNone(_tap._twistd_observer)
 
