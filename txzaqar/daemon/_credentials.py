@@ -6,15 +6,12 @@ authenticator they make.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.python import usage
 
 from .._support import validation as v
 from ..errors import ClientValidationError
-
-if TYPE_CHECKING:
-    from ._service import Options
 
 
 class _WallClock:
@@ -34,7 +31,7 @@ _CONSUMER_REQUESTS = (
 )
 
 
-def signed_url_options(options: Options) -> dict[str, Any] | None:
+def signed_url_options(options: usage.Options) -> dict[str, Any] | None:
     """
     The signed URL document of C{--signed-url-file} (C{None} without it),
     checked: readable, well-formed, not expired, for the C{--queue}s (which
@@ -125,7 +122,7 @@ def _read_secret(option: str, path: str) -> str:
 
 def keystone_from_settings(settings: dict[str, Any], **kwargs: Any) -> Any:
     """
-    L{txzaqar.auth.Keystone} from L{Options}C{["keystone"]}: clouds.yaml
+    L{txzaqar.auth.Keystone} from L{txzaqar.daemon.Options}C{["keystone"]}: clouds.yaml
     with C{cloud}, else C{OS_*} variables, the command line winning; the
     password is read from C{password_file} here, so the options never hold it.
     """
@@ -141,7 +138,7 @@ def keystone_from_settings(settings: dict[str, Any], **kwargs: Any) -> Any:
     return Keystone.from_environment(**settings)
 
 
-def make_authenticator(options: Options, reactor: Any) -> Any:
+def make_authenticator(options: usage.Options, reactor: Any) -> Any:
     """
     L{txzaqar.auth.SignedURLAuth} or Keystone for the parsed options, or
     C{None} (L{connect} makes L{NoAuth}).
