@@ -1,22 +1,19 @@
 """
 The scenarios and Hypothesis strategies of the property tests
 (C{test_properties} on the in-memory Zaqar, C{test_properties_real} on the
-fake and a real Zaqar): the profile (C{ci}, derandomized;
-C{TXZAQAR_HYPOTHESIS_PROFILE=dev} or C{=thorough}), the inputs, and how
+fake and a real Zaqar): the inputs (the profile: L{txzaqar.test.helpers.profiles}), and how
 one input runs on the in-memory Zaqar.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 
@@ -24,15 +21,6 @@ from txzaqar._support import validation as v
 from txzaqar.api.values import RESERVED
 from txzaqar.errors import ClientValidationError, ZaqarError
 from txzaqar.testing import RecordingAgent, memory_client
-
-_SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
-settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, database=None,
-                          suppress_health_check=_SLOW)
-settings.register_profile("dev", max_examples=150, deadline=None, database=None, suppress_health_check=_SLOW)
-settings.register_profile("thorough", max_examples=2000, deadline=None, database=None,
-                          suppress_health_check=_SLOW)
-PROFILE = os.environ.get("TXZAQAR_HYPOTHESIS_PROFILE", "ci")
-settings.load_profile(PROFILE)
 
 #: examples run in this process, by kind and outcome (for the summaries)
 COUNTS: Counter[str] = Counter()

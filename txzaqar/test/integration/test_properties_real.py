@@ -28,9 +28,9 @@ from twisted.internet.threads import blockingCallFromThread, deferToThread
 from twisted.trial.unittest import TestCase
 
 import txzaqar
+from txzaqar.test.helpers.profiles import PROFILE
 from txzaqar.test.helpers.properties import (
     ACCEPTED,
-    PROFILE,
     SCENARIOS,
     VALID_SCENARIOS,
     over_refused,
@@ -80,7 +80,7 @@ class RealPropertyTests(TestCase):
         def on_real(value: Any) -> Deferred[str]:
             return Deferred.fromCoroutine(scenario(self.client, self.recorder, value))
 
-        @settings(max_examples=EXAMPLES, derandomize=PROFILE == "ci")
+        @settings(max_examples=EXAMPLES, derandomize=PROFILE in ("ci", "small"))
         @given(strategy)
         def example(value: Any) -> None:
             memory = blocking(lambda: succeed(run_on_memory(scenario, value)))
@@ -155,7 +155,7 @@ class RealValidInputTests(TestCase):
         def on_real(value: Any) -> Deferred[str]:
             return Deferred.fromCoroutine(scenario(self.client, self.recorder, value))
 
-        @settings(max_examples=VALID_EXAMPLES, derandomize=PROFILE == "ci")
+        @settings(max_examples=VALID_EXAMPLES, derandomize=PROFILE in ("ci", "small"))
         @given(strategy)
         def example(value: Any) -> None:
             memory = blocking(lambda: succeed(run_on_memory(scenario, value)))

@@ -24,7 +24,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -334,43 +333,4 @@ class AgainstRealZaqarTests(_readme_integration_tests()):  # type: ignore[misc]
         await queue.delete()
 
     def test_client(self) -> Deferred[None]:
-        return Deferred.fromCoroutine(self.check())
-
-
-class QuickStartDemoTests(unittest.TestCase):
-    """
-    The Quick start's first command, as printed, in the source checkout
-    (C{$TXZAQAR_SOURCE_DIR}, set by tox.ini's C{tests} env): C{python3} is
-    this test's interpreter (its directory first on C{$PATH}), so
-    C{pip install tox} installs into this virtualenv (a no-op under tox,
-    whose C{tests} env has tox).  The inner tox runs only the C{demo} env
-    (no trial, so no recursion into the suite), which reuses
-    C{{toxinidir}/.zaqar-servers}; tox's own variables of the outer run
-    are not passed on.
-    """
-
-    timeout = 900
-
-    async def check(self) -> None:
-        tree = readme.source_dir()
-        if os.environ.get(readme.SOURCE_DIR_ENV) is None or tree is None:
-            raise unittest.SkipTest(
-                f"${readme.SOURCE_DIR_ENV} is not set (tox.ini's tests env sets it): the demo "
-                "command runs tox in the source checkout")
-        (block,) = [b for b in readme.section_blocks("Quick start") if "tox -e demo" in b.first_line]
-        (command,) = block.commands()
-        self.assertEqual(command, "python3 -m pip install tox && python3 -m tox -e demo")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("TOX_", "VIRTUAL_ENV", "_TOX"))}
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        started = time.monotonic()
-        out, err, code = await getProcessOutputAndValue(
-            "/bin/sh", ["-c", command], env=env, path=str(tree), reactor=reactor)
-        output = (out + err).decode("utf-8", "replace")
-        self.assertEqual(code, 0, output[-6000:])
-        self.assertIn("demo: done: OK", output)
-        # what it took (the test asserts nothing about it)
-        print(f"README demo through tox: {time.monotonic() - started:.0f} s", file=sys.stderr)
-
-    def test_demo_command(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self.check())

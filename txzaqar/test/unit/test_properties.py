@@ -14,9 +14,11 @@ The scenarios (L{txzaqar.test.helpers.properties}) are shared with
 L{txzaqar.test.integration.test_properties_real}, which runs each input
 against the fake and a real Zaqar and compares the two.
 
-The Hypothesis profile is C{ci} (derandomized, so every run generates the
-same inputs); C{TXZAQAR_HYPOTHESIS_PROFILE=dev} draws new ones each run
-and C{=thorough} draws many more.
+The Hypothesis profile (L{txzaqar.test.helpers.profiles}) is C{ci}
+(derandomized, so every run generates the same inputs);
+C{TXZAQAR_HYPOTHESIS_PROFILE=small} runs a tenth of them (the other
+Pythons' unit runs), C{=dev} draws new ones each run and C{=thorough}
+draws many more.
 """
 
 from __future__ import annotations

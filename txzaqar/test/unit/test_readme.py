@@ -128,7 +128,7 @@ class RegistryTests(_SynchronousTestCase):
     def test_snippet_end_of_line(self) -> None:
         """C{$} ends a snippet at the end of the line: one of two commands, one a prefix of the other."""
         quick = _readme.section_blocks("Quick start")
-        ends = _readme.Entry("Quick start", "python3 -m tox$", _readme.ProvedBy("x"))
+        ends = _readme.Entry("Quick start", "python3 -m tox p$", _readme.ProvedBy("x"))
         contains = _readme.Entry("Quick start", "python3 -m tox", _readme.ProvedBy("x"))
         self.assertEqual(sum(ends.matches(b) for b in quick), 1)
         self.assertEqual(sum(contains.matches(b) for b in quick), 2)

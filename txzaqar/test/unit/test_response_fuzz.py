@@ -28,7 +28,8 @@ from zope.interface import implementer
 from txzaqar.auth import NoAuth
 from txzaqar.errors import ZaqarError
 from txzaqar.http.connection import Connection, Response
-from txzaqar.test.helpers.properties import COUNTS, PROFILE  # noqa: F401 (loads the profile)
+from txzaqar.test.helpers.profiles import PROFILE  # noqa: F401 (loads the profile)
+from txzaqar.test.helpers.properties import COUNTS
 
 URL = "http://zaqar.test:8888"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
