@@ -14,16 +14,20 @@ in-memory backend, which does not claim to have Zaqar 23's bugs.
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 from twisted.trial.reporter import TreeReporter
 from twisted.trial.runner import TestLoader, TrialRunner
+from twisted.trial.unittest import TestSuite
 
-__all__ = ["ALLOWED_SKIPS", "QUIRK_REASON", "TimedReporter", "main", "slowest", "unexpected_skips"]
+__all__ = ["ALLOWED_SKIPS", "QUIRK_REASON", "TimedReporter", "flatten", "main", "shard", "slowest", "unexpected_skips"]
 
 #: The reason the contract suite gives for a quirk test on a backend without the quirk.
 QUIRK_REASON = "asserts a Zaqar 23.0.1 server quirk this backend does not claim to have"
@@ -85,6 +89,84 @@ def slowest(durations: dict[str, float], count: int) -> list[str]:
     return lines
 
 
+def flatten(suite: Any) -> list[Any]:
+    """The tests of a (nested) trial suite, in order."""
+    if hasattr(suite, "__iter__"):
+        return [test for child in suite for test in flatten(child)]
+    return [suite]
+
+
+def shard(tests: Sequence[Any], index: int, count: int) -> list[Any]:
+    """
+    The tests of shard C{index} of C{count}: whole test classes, dealt out in
+    the order of their names, so that the classes of one module spread over
+    the shards and a class's tests run in one process, in their order.
+    """
+    classes = sorted({test.id().rsplit(".", 1)[0] for test in tests})
+    mine = {name for position, name in enumerate(classes) if position % count == index}
+    return [test for test in tests if test.id().rsplit(".", 1)[0] in mine]
+
+
+def _run(options: argparse.Namespace) -> int:
+    loaded = TestLoader().loadByNames(options.names, recurse=True)
+    if options.shard:
+        index, count = (int(part) for part in options.shard.split("/"))
+        loaded = TestSuite(shard(flatten(loaded), index, count))
+    runner = TrialRunner(TimedReporter, workingDirectory=options.temp_directory, stream=sys.stdout)
+    result = runner.run(loaded)
+    durations = cast(Any, result).durations
+    unexpected = unexpected_skips(cast(Any, result).skips)  # a TestResult's list; IReporter does not name it
+    passed = result.wasSuccessful() and not unexpected
+    if options.summary:
+        Path(options.summary).write_text(json.dumps(
+            {"durations": durations, "unexpected": unexpected, "passed": passed}))
+    _report(durations if options.slowest > 0 else {}, unexpected, options.slowest)
+    return 0 if passed else 1
+
+
+def _report(durations: dict[str, float], unexpected: list[str], count: int) -> None:
+    if durations:
+        print("\n" + "\n".join(slowest(durations, count)))
+    if unexpected:
+        print(f"\n{len(unexpected)} skipped test(s) not on txzaqar.test.suite.ALLOWED_SKIPS "
+              "(a skip must not hide a suite):")
+        for line in unexpected:
+            print(f"  {line}")
+
+
+def _run_jobs(options: argparse.Namespace) -> int:
+    """The suite in C{options.jobs} processes at once (L{shard}), their output one after another."""
+    temp = Path(options.temp_directory)
+    temp.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for index in range(options.jobs):
+        output = (temp / f"shard-{index}.out").open("w+")
+        command = [sys.executable, "-m", "txzaqar.test.suite", "--temp-directory", str(temp / f"shard-{index}"),
+                   "--shard", f"{index}/{options.jobs}", "--slowest", "0",
+                   "--summary", str(temp / f"shard-{index}.json"), *options.names]
+        jobs.append((index, output, subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)))
+    durations: dict[str, float] = {}
+    unexpected: list[str] = []
+    passed = True
+    for index, output, process in jobs:
+        code = process.wait()
+        output.seek(0)
+        print(f"===== shard {index + 1} of {options.jobs} (exit status {code}) =====")
+        sys.stdout.write(output.read())
+        output.close()
+        summary_file = temp / f"shard-{index}.json"
+        if code != 0 or not summary_file.exists():
+            passed = False
+        if summary_file.exists():
+            summary = json.loads(summary_file.read_text())
+            durations.update(summary["durations"])
+            unexpected += summary["unexpected"]
+    passed = passed and not unexpected
+    _report(durations if options.slowest > 0 else {}, unexpected, options.slowest)
+    print(f"\n{'PASSED' if passed else 'FAILED'}: {len(durations)} tests in {options.jobs} processes")
+    return 0 if passed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; 0 when it passed with no unexpected skip, else 1."""
     parser = argparse.ArgumentParser(
@@ -93,20 +175,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--temp-directory", default="_trial_temp", help="trial's working directory")
     parser.add_argument("--slowest", type=int, default=12, metavar="N",
                         help="print the N slowest tests and modules at the end (0: none)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="run the tests in N processes at once, each with its own servers (whole test "
+                             "classes dealt out); the run passes when every process passed")
+    parser.add_argument("--shard", metavar="I/N", help=argparse.SUPPRESS)
+    parser.add_argument("--summary", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("names", nargs="*", default=["txzaqar"], help="modules, classes or tests to run")
     options = parser.parse_args(argv)
-    suite = TestLoader().loadByNames(options.names, recurse=True)
-    runner = TrialRunner(TimedReporter, workingDirectory=options.temp_directory, stream=sys.stdout)
-    result = runner.run(suite)
-    if options.slowest > 0:
-        print("\n" + "\n".join(slowest(cast(Any, result).durations, options.slowest)))
-    unexpected = unexpected_skips(cast(Any, result).skips)  # a TestResult's list; IReporter does not name it
-    if unexpected:
-        print(f"\n{len(unexpected)} skipped test(s) not on txzaqar.test.suite.ALLOWED_SKIPS "
-              "(a skip must not hide a suite):")
-        for line in unexpected:
-            print(f"  {line}")
-    return 0 if result.wasSuccessful() and not unexpected else 1
+    if options.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return _run_jobs(options) if options.jobs > 1 else _run(options)
 
 
 if __name__ == "__main__":

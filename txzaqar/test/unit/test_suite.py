@@ -11,7 +11,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txzaqar.test.suite import QUIRK_REASON, slowest, unexpected_skips
+from txzaqar.test.suite import QUIRK_REASON, shard, slowest, unexpected_skips
 
 QUIRK_TEST = "txzaqar.test.unit.test_contract_memory.MemoryZaqarContractTests.test_quirk_8_1_marker"
 
@@ -26,6 +26,12 @@ class T(SynchronousTestCase):
     def test_skips(self):
         if SKIP:
             raise SkipTest("an environment variable turned this off")
+
+
+class U(SynchronousTestCase):
+    def test_fails_when_asked(self):
+        if FAIL:
+            self.fail("asked to fail")
 '''
 
 
@@ -56,13 +62,13 @@ class UnexpectedSkipsTests(SynchronousTestCase):
 
 
 class RunTests(SynchronousTestCase):
-    def run_suite(self, skip: bool) -> tuple[int, str]:
+    def run_suite(self, skip: bool, fail: bool = False, jobs: int = 1) -> tuple[int, str]:
         directory = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, directory, True)
-        (directory / "skipping_for_suite_test.py").write_text(f"SKIP = {skip}\n" + SKIPPING)
+        (directory / "skipping_for_suite_test.py").write_text(f"SKIP = {skip}\nFAIL = {fail}\n" + SKIPPING)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(directory), *sys.path]))
         done = subprocess.run([sys.executable, "-m", "txzaqar.test.suite", "--temp-directory",
-                               str(directory / "_trial_temp"), "skipping_for_suite_test"],
+                               str(directory / "_trial_temp"), "--jobs", str(jobs), "skipping_for_suite_test"],
                               cwd=directory, env=env, capture_output=True, text=True, timeout=120)
         return done.returncode, done.stdout + done.stderr
 
@@ -75,7 +81,37 @@ class RunTests(SynchronousTestCase):
     def test_no_skip_passes(self) -> None:
         code, out = self.run_suite(skip=False)
         self.assertEqual(code, 0, out)
-        self.assertIn("PASSED (successes=2)", out)
+        self.assertIn("PASSED (successes=3)", out)
+
+    def test_jobs_pass_together(self) -> None:
+        code, out = self.run_suite(skip=False, jobs=2)
+        self.assertEqual(code, 0, out)
+        self.assertIn("PASSED: 3 tests in 2 processes", out)
+        self.assertIn("===== shard 2 of 2 (exit status 0) =====", out)
+
+    def test_a_skip_in_one_job_fails_the_run(self) -> None:
+        code, out = self.run_suite(skip=True, jobs=2)
+        self.assertEqual(code, 1, out)
+        self.assertIn("1 skipped test(s) not on txzaqar.test.suite.ALLOWED_SKIPS", out)
+        self.assertIn("FAILED: 3 tests in 2 processes", out)
+
+    def test_a_failure_in_one_job_fails_the_run(self) -> None:
+        code, out = self.run_suite(skip=False, fail=True, jobs=2)
+        self.assertEqual(code, 1, out)
+        self.assertIn("asked to fail", out)
+        self.assertIn("FAILED: 3 tests in 2 processes", out)
+
+
+class ShardTests(SynchronousTestCase):
+    def test_every_test_once_classes_whole(self) -> None:
+        tests = [Named(f"m{m}.C{c}.test_{t}") for m in range(3) for c in range(3) for t in range(2)]
+        shards = [shard(tests, index, 4) for index in range(4)]
+        self.assertEqual(sorted(t.id() for part in shards for t in part), sorted(t.id() for t in tests))
+        for part in shards:
+            self.assertTrue(part)
+            classes = {t.id().rsplit(".", 1)[0] for t in part}
+            self.assertEqual(len(part), 2 * len(classes))
+        self.assertEqual([t.id() for t in shard(tests, 0, 1)], [t.id() for t in tests])
 
 
 class SlowestTests(SynchronousTestCase):
