@@ -31,6 +31,7 @@ from zope.interface import implementer
 
 from .. import errors
 from .._support import arguments
+from .._support.backoff import Backoff, scaled
 from .._support.validation import positive_seconds
 from .._version import __version__
 from ..interfaces import IAuthenticator, IConnection
@@ -342,7 +343,7 @@ class Connection:
                 if not retry:
                     raise
                 attempt += 1
-                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + self._random.random())
+                delay = Backoff(self.backoff, jitter=scaled(self._random.random))(attempt - 1)
                 # at debug: the caller (the Subscriber) says once that its queue
                 # fails; a line per retry would flood the log during an outage
                 log.debug(
