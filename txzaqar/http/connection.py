@@ -304,7 +304,7 @@ class Connection:
             return await self._attempts(method, path, url, data, content_type, idempotent, ok)
         except CancelledError as e:
             if self._closed:  # close() cancelled it
-                raise self._closed_error(method, path, not_sent=getattr(e, "not_sent", False)) from None
+                raise self._closed_error(method, path, not_sent=isinstance(e, Cancelled) and e.not_sent) from None
             raise
         except errors.ZaqarError as e:
             if self._closed and not isinstance(e, errors.ClientClosed):  # failed because close() cut it
@@ -333,7 +333,7 @@ class Connection:
             try:
                 return await self._observed(method, path, self._attempt(method, url, data, content_type, ok))
             except errors.Unauthorized as e:
-                if reauthenticated or not self.authenticator.invalidate(getattr(e, "auth_headers", None)):
+                if reauthenticated or not self.authenticator.invalidate(e.auth_headers):
                     raise
                 reauthenticated = True
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
@@ -425,7 +425,7 @@ class Connection:
         except CancelledError as e:
             if not timed_out:
                 raise
-            not_sent = getattr(e, "not_sent", False)
+            not_sent = isinstance(e, Cancelled) and e.not_sent
             what = "no connection" if not_sent else "no complete response"
             raise errors.RequestTimedOut(
                 "Request timed out", f"{method} {url}: {what} in {self.timeout:g}s", not_sent=not_sent
@@ -436,7 +436,7 @@ class Connection:
         try:
             return self._check(method, url, code, resp_headers, content, ok)
         except errors.Unauthorized as e:
-            e.auth_headers = auth_headers  # type: ignore[attr-defined]
+            e.auth_headers = auth_headers
             raise
 
     async def _send(
