@@ -177,6 +177,11 @@ class Unauthorized(HTTPError):
 
     status = 401
 
+    #: The authentication headers the refused request carried (set by the
+    #: connection, so that the authenticator renews only credentials it has
+    #: not renewed since), or C{None}.
+    auth_headers: Mapping[str, str] | None = None
+
 
 class Forbidden(HTTPError):
     """403: a policy refused the call, or a claimed message was deleted without its claim."""

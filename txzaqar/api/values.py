@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from .._support import validation as v
+from ..auth.signed_url import SignedURL as SignedURL  # its home is with SignedURLAuth (auth sits below api)
 from ..errors import ClientValidationError, MalformedResponse, ZaqarError
 from ..interfaces import IMetadata
 
@@ -151,63 +152,6 @@ class QueueStats:
             )
         except (KeyError, TypeError, ValueError):
             raise MalformedResponse("Malformed stats", f"{data!r:.200}") from None
-
-
-@attr.s(frozen=True, slots=True, auto_attribs=True)
-class SignedURL:
-    """A pre-signed URL: send L{headers} to use it without credentials."""
-
-    #: The signed paths.
-    paths: tuple[str, ...]
-    #: The allowed HTTP methods.
-    methods: tuple[str, ...]
-    #: The project the URL acts in.
-    project: str
-    #: The expiry date (ISO 8601, UTC).
-    expires: str
-    #: The signature (a secret: not in the repr).
-    signature: str = attr.ib(repr=False)
-
-    def to_json(self, url: str | None = None) -> dict[str, Any]:
-        """
-        The document to hand to whoever will use the URL (the JSON
-        C{share} answered with): C{txzaqar.connect(signed_url=doc)} or
-        C{twistd zaqar-listen --signed-url-file} take it back.
-
-        @param url: Zaqar's base URL, added as C{url} so that the document
-            alone is enough to connect.
-        """
-        doc: dict[str, Any] = {
-            "paths": list(self.paths), "methods": list(self.methods), "project": self.project,
-            "expires": self.expires, "signature": self.signature,
-        }
-        if url is not None:
-            doc["url"] = url
-        return v.signed_url_document(doc)
-
-    @classmethod
-    def from_json(cls, data: Any) -> "SignedURL":
-        """
-        Read a signed URL document (a C{dict}, or its JSON text).
-
-        @raise ClientValidationError: not such a document.
-        """
-        data = v.signed_url_document(data)
-        return cls(paths=tuple(data["paths"]), methods=tuple(data["methods"]), project=data["project"],
-                   expires=data["expires"], signature=data["signature"])
-
-    def headers(self) -> dict[str, str]:
-        """
-        The headers that stand for credentials: C{URL-Signature}, C{URL-Expires}, C{URL-Methods},
-        C{URL-Paths} and C{X-Project-ID}.
-        """
-        return {
-            "URL-Signature": self.signature,
-            "URL-Expires": self.expires,
-            "URL-Methods": ",".join(self.methods),
-            "URL-Paths": ",".join(self.paths),
-            "X-Project-ID": self.project,
-        }
 
 
 def check_reserved(name: str, value: Any) -> tuple[str, Any]:

@@ -10,7 +10,8 @@ L{txzaqar.auth.keystone} knows Keystone).  L{txzaqar.auth.tls} holds the
 TLS policy of connections to Zaqar.
 """
 
-from .keystone import Keystone, RunInThread
+from .._support.threads import RunInThread
+from .keystone import Keystone
 from .signed_url import SignedURLAuth
 from .static import NoAuth, Token
 

@@ -12,13 +12,11 @@ from typing import Any, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredLock, succeed
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from .._support import arguments
-from .._support.threads import stop_in_background
+from .._support.threads import OwnedThreadPool, RunInThread
 from ..errors import (
     AuthenticationFailed,
     ClientValidationError,
@@ -34,11 +32,6 @@ log = Logger(namespace="txzaqar.auth")  # its name before the move to packages
 
 #: A result type (for the helpers that run keystoneauth1 off the reactor thread).
 T = TypeVar("T")
-
-
-#: Signature of the function that runs a blocking call off the reactor
-#: thread: C{run(f, *args)} returns a Deferred of C{f(*args)}.
-RunInThread = Callable[..., Deferred[Any]]
 
 
 @implementer(IAuthenticator, ITokenExpiry)
@@ -81,15 +74,13 @@ class Keystone:
         self._headers: dict[str, str] | None = None
         self._token_expires_at: float | None = None
         self._stale = False
-        self._pool: ThreadPool | None = None
-        if run_in_thread is None:
-            if reactor is None:
-                from twisted.internet import reactor as global_reactor
+        if run_in_thread is None and reactor is None:
+            from twisted.internet import reactor as global_reactor
 
-                reactor = global_reactor
-            run_in_thread = self._run_on_pool
+            reactor = global_reactor
         self._reactor = reactor
-        self._run = run_in_thread
+        # started by the first call, stopped by close() or the reactor's shutdown
+        self._threads = OwnedThreadPool(reactor, "txzaqar-keystone", run_in_thread=run_in_thread)
         self._call_timeout = call_timeout
 
     def __repr__(self) -> str:
@@ -200,30 +191,24 @@ class Keystone:
 
     # -- threads ------------------------------------------------------
 
-    def _run_on_pool(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
-        if self._pool is None:
-            self._pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-keystone")
-            self._pool.start()
+    def _run(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
+        if not self._threads.running:
+            self._threads.start()
             self._shutdown_trigger = self._reactor.addSystemEventTrigger(
-                "during", "shutdown", self._stop_pool
+                "during", "shutdown", self._threads.stop
             )
-        return deferToThreadPool(self._reactor, self._pool, f, *args)
-
-    def _stop_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            # its thread may still be stuck in a keystoneauth1 call that
-            # call_timeout gave up on (until the session timeout)
-            stop_in_background(pool)
+        return self._threads.run(f, *args)
 
     def close(self) -> Deferred[None]:
         """
         Stop the thread pool, without waiting for a call still running in
         it; a Deferred firing with C{None}.
         """
-        if self._pool is not None:
+        if self._threads.owned and self._threads.running:
             self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
-            self._stop_pool()
+            # its thread may still be stuck in a keystoneauth1 call that
+            # call_timeout gave up on (until the session timeout)
+            self._threads.stop()
         return succeed(None)
 
     # -- IAuthenticator -----------------------------------------------

@@ -1,6 +1,6 @@
 """
-L{SignedURLAuth}: act with nothing but a pre-signed URL (C{Queue.share()}'s
-document).
+L{SignedURL}, a pre-signed URL (C{Queue.share()}'s document), and
+L{SignedURLAuth}, which acts with nothing but one.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attr
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
@@ -20,6 +21,7 @@ from ..errors import (
     SignedURLExpired,
 )
 from ..interfaces import IAuthenticator
+from .static import StaticAuthenticator
 
 
 def _expiry_seconds(expires: str) -> float:
@@ -33,8 +35,65 @@ def _expiry_seconds(expires: str) -> float:
     return parsed.timestamp()
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class SignedURL:
+    """A pre-signed URL: send L{headers} to use it without credentials."""
+
+    #: The signed paths.
+    paths: tuple[str, ...]
+    #: The allowed HTTP methods.
+    methods: tuple[str, ...]
+    #: The project the URL acts in.
+    project: str
+    #: The expiry date (ISO 8601, UTC).
+    expires: str
+    #: The signature (a secret: not in the repr).
+    signature: str = attr.ib(repr=False)
+
+    def to_json(self, url: str | None = None) -> dict[str, Any]:
+        """
+        The document to hand to whoever will use the URL (the JSON
+        C{share} answered with): C{txzaqar.connect(signed_url=doc)} or
+        C{twistd zaqar-listen --signed-url-file} take it back.
+
+        @param url: Zaqar's base URL, added as C{url} so that the document
+            alone is enough to connect.
+        """
+        doc: dict[str, Any] = {
+            "paths": list(self.paths), "methods": list(self.methods), "project": self.project,
+            "expires": self.expires, "signature": self.signature,
+        }
+        if url is not None:
+            doc["url"] = url
+        return v.signed_url_document(doc)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "SignedURL":
+        """
+        Read a signed URL document (a C{dict}, or its JSON text).
+
+        @raise ClientValidationError: not such a document.
+        """
+        data = v.signed_url_document(data)
+        return cls(paths=tuple(data["paths"]), methods=tuple(data["methods"]), project=data["project"],
+                   expires=data["expires"], signature=data["signature"])
+
+    def headers(self) -> dict[str, str]:
+        """
+        The headers that stand for credentials: C{URL-Signature}, C{URL-Expires}, C{URL-Methods},
+        C{URL-Paths} and C{X-Project-ID}.
+        """
+        return {
+            "URL-Signature": self.signature,
+            "URL-Expires": self.expires,
+            "URL-Methods": ",".join(self.methods),
+            "URL-Paths": ",".join(self.paths),
+            "X-Project-ID": self.project,
+        }
+
+
 @implementer(IAuthenticator)
-class SignedURLAuth:
+class SignedURLAuth(StaticAuthenticator):
     """
     Act with nothing but a pre-signed URL (what C{Queue.share()} gives):
     sends C{URL-Signature}, C{URL-Expires}, C{URL-Methods}, C{URL-Paths}
@@ -59,15 +118,8 @@ class SignedURLAuth:
             to_json = getattr(document, "to_json", None)
             document = to_json() if callable(to_json) else document
         doc = v.signed_url_document(document)
-        #: The path patterns the URL allows (regular expressions searched in a request's path).
-        self.paths: tuple[str, ...] = tuple(doc["paths"])
-        #: The HTTP methods the URL allows.
-        self.methods: tuple[str, ...] = tuple(doc["methods"])
-        #: The project the URL acts in (sent as C{X-Project-ID}).
-        self.project_id: str = doc["project"]
-        #: The URL's expiry date (ISO 8601, UTC).
-        self.expires: str = doc["expires"]
-        self._signature: str = doc["signature"]
+        #: The signed URL this acts with (what L{headers} sends).
+        self.signed_url = SignedURL.from_json(doc)
         #: The Zaqar URL the document carries (its optional C{url}), or C{None}.
         self.url: str | None = doc.get("url")
         self._expires_at = _expiry_seconds(self.expires)
@@ -84,6 +136,26 @@ class SignedURLAuth:
 
             clock = global_reactor
         self._clock = clock
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The path patterns the URL allows (regular expressions searched in a request's path)."""
+        return self.signed_url.paths
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The HTTP methods the URL allows."""
+        return self.signed_url.methods
+
+    @property
+    def project_id(self) -> str:
+        """The project the URL acts in (sent as C{X-Project-ID})."""
+        return self.signed_url.project
+
+    @property
+    def expires(self) -> str:
+        """The URL's expiry date (ISO 8601, UTC)."""
+        return self.signed_url.expires
 
     def __repr__(self) -> str:
         return (f"SignedURLAuth(paths={list(self.paths)!r}, methods={list(self.methods)!r}, "
@@ -111,22 +183,10 @@ class SignedURLAuth:
             )
 
     def headers(self) -> Deferred[dict[str, str]]:
-        return succeed({
-            "URL-Signature": self._signature,
-            "URL-Expires": self.expires,
-            "URL-Methods": ",".join(self.methods),
-            "URL-Paths": ",".join(self.paths),
-            "X-Project-ID": self.project_id,
-        })
+        return succeed(self.signed_url.headers())
 
     def endpoint(self) -> Deferred[str | None]:
         return succeed(self.url)
-
-    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
 
 
 _QUEUE_PATH = re.compile(r"^/v2/queues/([a-zA-Z0-9_\-.]+)/(?:messages|claims|subscriptions)$")

@@ -1,7 +1,8 @@
 """
 Static authenticators: L{NoAuth} for servers with C{auth_strategy} unset
 (it sends C{X-Project-ID}) and L{Token}, which sends a token you already
-hold.
+hold; L{StaticAuthenticator} is what they (and the signed URL's and the
+tests' fixed-headers authenticators) share.
 """
 
 from __future__ import annotations
@@ -19,7 +20,36 @@ from ..interfaces import IAuthenticator
 
 
 @implementer(IAuthenticator)
-class NoAuth:
+class StaticAuthenticator:
+    """
+    The base of the authenticators whose headers never change: nothing to
+    renew after a 401 (L{invalidate} is C{False}), nothing to close,
+    everything allowed client-side (the server decides), and no Zaqar URL
+    unless a subclass knows one (L{endpoint}).  Subclasses give L{headers}.
+    """
+
+    def headers(self) -> Deferred[dict[str, str]]:
+        """The headers to send with every request (a subclass gives them)."""
+        raise NotImplementedError
+
+    def endpoint(self) -> Deferred[str | None]:
+        """The Zaqar URL: not known here (C{None})."""
+        return succeed(None)
+
+    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
+        """Nothing to renew: C{False}, a 401 is final."""
+        return False
+
+    def close(self) -> Deferred[None]:
+        """Nothing to release: a Deferred that has fired."""
+        return succeed(None)
+
+    def check(self, method: str, path: str) -> None:
+        """Everything is allowed (the server decides)."""
+
+
+@implementer(IAuthenticator)
+class NoAuth(StaticAuthenticator):
     """
     No authentication: the project is named by C{X-Project-ID}.
 
@@ -46,21 +76,9 @@ class NoAuth:
     def headers(self) -> Deferred[dict[str, str]]:
         return succeed(dict(self._headers))
 
-    def endpoint(self) -> Deferred[str | None]:
-        return succeed(None)
-
-    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        """Everything is allowed (the server decides)."""
-
 
 @implementer(IAuthenticator)
-class Token:
+class Token(StaticAuthenticator):
     """
     A token obtained elsewhere; a 401 is final since it cannot be renewed.
 
@@ -99,12 +117,3 @@ class Token:
 
     def endpoint(self) -> Deferred[str | None]:
         return succeed(self._endpoint)
-
-    def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        """Everything is allowed (the server decides)."""

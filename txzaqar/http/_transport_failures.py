@@ -317,6 +317,9 @@ def describe(e: Any) -> str:
 class Cancelled(CancelledError):
     """A request cancelled (by a timeout, L{Connection.close} or the caller); C{not_sent} if before sending."""
 
+    #: Whether the request was cancelled before it was sent (while connecting).
+    not_sent: bool = False
+
     def __init__(self, not_sent: bool) -> None:
         super().__init__()
         self.not_sent = not_sent

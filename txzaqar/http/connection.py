@@ -31,6 +31,7 @@ from zope.interface import implementer
 
 from .. import errors
 from .._support import arguments
+from .._support.backoff import Backoff, scaled
 from .._support.validation import positive_seconds
 from .._version import __version__
 from ..interfaces import IAuthenticator, IConnection
@@ -303,7 +304,7 @@ class Connection:
             return await self._attempts(method, path, url, data, content_type, idempotent, ok)
         except CancelledError as e:
             if self._closed:  # close() cancelled it
-                raise self._closed_error(method, path, not_sent=getattr(e, "not_sent", False)) from None
+                raise self._closed_error(method, path, not_sent=isinstance(e, Cancelled) and e.not_sent) from None
             raise
         except errors.ZaqarError as e:
             if self._closed and not isinstance(e, errors.ClientClosed):  # failed because close() cut it
@@ -332,7 +333,7 @@ class Connection:
             try:
                 return await self._observed(method, path, self._attempt(method, url, data, content_type, ok))
             except errors.Unauthorized as e:
-                if reauthenticated or not self.authenticator.invalidate(getattr(e, "auth_headers", None)):
+                if reauthenticated or not self.authenticator.invalidate(e.auth_headers):
                     raise
                 reauthenticated = True
                 log.info("{method} {url} got 401: re-authenticating once", method=method, url=url)
@@ -342,7 +343,7 @@ class Connection:
                 if not retry:
                     raise
                 attempt += 1
-                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + self._random.random())
+                delay = Backoff(self.backoff, jitter=scaled(self._random.random))(attempt - 1)
                 # at debug: the caller (the Subscriber) says once that its queue
                 # fails; a line per retry would flood the log during an outage
                 log.debug(
@@ -424,7 +425,7 @@ class Connection:
         except CancelledError as e:
             if not timed_out:
                 raise
-            not_sent = getattr(e, "not_sent", False)
+            not_sent = isinstance(e, Cancelled) and e.not_sent
             what = "no connection" if not_sent else "no complete response"
             raise errors.RequestTimedOut(
                 "Request timed out", f"{method} {url}: {what} in {self.timeout:g}s", not_sent=not_sent
@@ -435,7 +436,7 @@ class Connection:
         try:
             return self._check(method, url, code, resp_headers, content, ok)
         except errors.Unauthorized as e:
-            e.auth_headers = auth_headers  # type: ignore[attr-defined]
+            e.auth_headers = auth_headers
             raise
 
     async def _send(

@@ -27,7 +27,7 @@ ms and 18-49 ms (244 kB), 1,000 queues 110-125 ms and 80-110 ms (1 MB).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -35,20 +35,16 @@ from prometheus_client.exposition import choose_encoder
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
-from .._support.threads import stop_in_background
+from .._support.threads import OwnedThreadPool, RunInThread
 
 #: This module's logger.
 log = Logger(namespace="txzaqar.health")  # its name before the move to packages
-
-#: Runs C{f(*args)} somewhere other than the reactor thread: a Deferred of its result.
-RunInThread = Callable[..., "Deferred[Any]"]
 
 #: The content type of the plain-text answers.
 PLAIN = b"text/plain; charset=utf-8"
@@ -218,21 +214,24 @@ class HealthService(MultiService):
         super().__init__()
         self._reactor = reactor
         self._description = endpoint
-        #: The one thread that formats C{/metrics} (started and stopped with this service).
-        self.pool = ThreadPool(minthreads=0, maxthreads=1, name="txzaqar-metrics")
-        self._site = health_site(subscriber, registry, self._in_thread)
+        self._threads = OwnedThreadPool(reactor, "txzaqar-metrics")
+        self._site = health_site(subscriber, registry, self._threads.run)
         self._endpoint = serverFromString(reactor, endpoint)
         self._listening: Deferred[Any] | None = None
         #: Why the endpoint could not be listened on (C{None} while it is,
         #: or before the service started).  The daemon ends on it.
         self.listen_error: BaseException | None = None
 
-    def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        return deferToThreadPool(self._reactor, self.pool, f, *args)
+    @property
+    def pool(self) -> ThreadPool:
+        """The one thread that formats C{/metrics} (started and stopped with this service)."""
+        pool = self._threads.pool
+        assert pool is not None  # owned, never given
+        return pool
 
     def startService(self) -> None:
         """Start the formatting thread, then listen (a failure is logged and kept in L{listen_error})."""
-        self.pool.start()
+        self._threads.start()
         super().startService()
         self.listen_error = None
         listening = self._endpoint.listen(self._site)
@@ -257,7 +256,7 @@ class HealthService(MultiService):
                     await maybeDeferred(port.stopListening)
             await super().stopService()
         finally:
-            stop_in_background(self.pool)
+            self._threads.stop()
 
 
 def metrics_service(reactor: Any, endpoint: str, subscriber: Any,

@@ -1,10 +1,13 @@
 """
-The delay before a push source reconnects: exponential, capped, jittered.
+The delay before a push source reconnects: exponential, capped, jittered
+(the policy is L{txzaqar._support.backoff.Backoff}; this keeps the count).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from .._support.backoff import Backoff, shortened
 
 
 class ReconnectDelay:
@@ -20,9 +23,7 @@ class ReconnectDelay:
     """
 
     def __init__(self, minimum: float, maximum: float, jitter: Callable[[], float]) -> None:
-        self._minimum = minimum
-        self._maximum = maximum
-        self._jitter = jitter
+        self._policy = Backoff(minimum, maximum, jitter=shortened(jitter))
         self._failures = 0
 
     def next(self) -> float:
@@ -30,12 +31,9 @@ class ReconnectDelay:
         @return: the delay before the next attempt (seconds); each call
             doubles the base delay until it reaches the cap.
         """
-        # min() before the power would overflow after ~1000 failures
-        base = self._minimum * 2 ** min(self._failures, 64)
+        delay = self._policy(self._failures)
         self._failures += 1
-        base = min(base, self._maximum)
-        shortened = min(max(self._jitter(), 0.0), 1.0) / 4
-        return base * (1.0 - shortened)
+        return delay
 
     def reset(self) -> None:
         """Start again from the minimum (after a success)."""

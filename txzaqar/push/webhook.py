@@ -22,10 +22,10 @@ import json
 import random
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from twisted.application.internet import backoffPolicy
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamServerEndpoint
@@ -38,6 +38,7 @@ from twisted.web.server import Request, Site
 from zope.interface import implementer
 
 from .._support import validation as v
+from .._support.backoff import Backoff, added
 from ..errors import ClientValidationError, Conflict, NotFound
 from ..interfaces import IClient, ISubscription, IWakeSource, IWakeTarget
 from ._target import tell
@@ -259,7 +260,7 @@ class WebhookPush:
         #: Requests refused with a 4xx status.
         self.rejected = 0
         #: Seconds to wait before retry C{n} (0 first) after a failure.
-        self.backoff = backoffPolicy(initialDelay=1.0, maxDelay=60.0, factor=2.0, jitter=random.random)
+        self.backoff: Callable[[int], float] = Backoff(1.0, 60.0, 2.0, jitter=added(random.random))
         self._target: IWakeTarget | None = None
         self._state = "new"
         self._watches: dict[str, _Watch] = {}

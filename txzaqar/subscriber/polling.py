@@ -45,6 +45,7 @@ from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, deferLater
 
+from .._support.backoff import Backoff, shortened
 from ..errors import CertificateVerificationFailed, Forbidden, NotFound, ZaqarError, refused
 from .events import log
 from .settings import SubscriberSettings
@@ -272,9 +273,9 @@ class QueuePoller:
 
     def _next_delay(self) -> float:
         settings = self._settings
-        base = min(settings.max_interval, settings.poll_interval * 2 ** min(self._attempt, 64))
+        policy = Backoff(settings.poll_interval, settings.max_interval, jitter=shortened(self._jitter))
+        delay = policy(self._attempt)
         self._attempt += 1
-        delay = base * (1 - 0.25 * self._jitter())
         self.backoff_delay = delay
         return delay
 
@@ -283,7 +284,7 @@ class QueuePoller:
         self._attempt = 0
         self.backoff_delay = 0.0
         self._safety_wait = True
-        delay = self._settings.safety_interval * (1 - 0.25 * self._jitter())
+        delay = shortened(self._jitter)(self._settings.safety_interval)
         log.debug("{queue} is empty; push is up, next safety poll in {delay:.1f}s",
                   queue=self.name, delay=delay)
         return delay

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, DeferredSemaphore, maybeDeferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
-from .._support.threads import stop_in_background
+from .._support.threads import OwnedThreadPool, RunInThread
 from .events import CallbackTimedOut, TimedOutHow, log
 from .settlement import observe
 
@@ -46,11 +43,6 @@ BLOCKING_WARNING = (
     "{queue}: a callback held the reactor thread for {seconds:.2f}s; run blocking handlers "
     "in threads: Subscriber(threads=N) or twistd zaqar-listen --threads N"
 )
-
-#: Signature of what runs a blocking call in a thread: C{run(f, *args)}
-#: returns a Deferred of C{f(*args)}, fired on the reactor thread.
-RunInThread = Callable[..., "Deferred[Any]"]
-
 
 def on_reactor(callback: F) -> F:
     """
@@ -223,11 +215,11 @@ class CallbackRunner:
         #: The most callbacks running in threads at once (0: no threads).
         self.threads = threads
         self._reactor = reactor
-        self._run_in_thread = run_in_thread
+        self._threads = OwnedThreadPool(reactor, "txzaqar-subscriber", max(threads, 1), daemon=True,
+                                        run_in_thread=run_in_thread)
         self._blocking_warning = blocking_warning
         self._timer = timer
         self._warned = False
-        self._pool: ThreadPool | None = None
         self._semaphore = DeferredSemaphore(max(threads, 1))
         #: Callbacks running in threads now (their thread has not returned, whether or not their message
         #: was given up).
@@ -238,22 +230,17 @@ class CallbackRunner:
 
     def start(self) -> None:
         """Make and start the thread pool (if threads are used and not injected)."""
-        if self.threads and self._run_in_thread is None and self._pool is None:
-            pool = ThreadPool(minthreads=0, maxthreads=self.threads, name="txzaqar-subscriber")
-            # daemon threads: a callback that never returns must not keep
-            # the process from exiting once the service stopped
-            pool.threadFactory = functools.partial(threading.Thread, daemon=True)  # type: ignore[assignment]
-            pool.start()
-            self._pool = pool
+        # daemon threads: a callback that never returns must not keep
+        # the process from exiting once the service stopped
+        if self.threads:
+            self._threads.start()
 
     def stop(self) -> None:
         """
         Stop the thread pool without waiting: its threads are joined off
         the reactor thread (a callback still running is not interrupted).
         """
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            stop_in_background(pool)
+        self._threads.stop()
 
     def idle(self) -> Deferred[Any]:
         """
@@ -399,11 +386,9 @@ class CallbackRunner:
         return result, returned
 
     def _in_thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        if self._run_in_thread is not None:
-            return self._run_in_thread(f, *args)
-        if self._pool is None:
+        if not self._threads.running:
             raise RuntimeError("the subscriber's thread pool is not running")
-        return deferToThreadPool(self._reactor, self._pool, f, *args)
+        return self._threads.run(f, *args)
 
     def _run_on_reactor(self, callback: Callable[[Any], Any], message: Any, plain: bool,
                         queue: str) -> Deferred[Any]:

@@ -6,12 +6,11 @@ what the server itself answers (to a pre-signed URL's headers, say).
 
 from __future__ import annotations
 
-from typing import Any
-
 import attr
 from twisted.internet.defer import Deferred, succeed
 from zope.interface import implementer
 
+from ..auth.static import StaticAuthenticator
 from ..interfaces import IAuthenticator
 
 __all__ = ["FixedHeadersAuth"]
@@ -19,23 +18,15 @@ __all__ = ["FixedHeadersAuth"]
 
 @implementer(IAuthenticator)
 @attr.s(frozen=True, auto_attribs=True)
-class FixedHeadersAuth:
-    """Sends C{fixed} as the headers of every request; never re-authenticates."""
+class FixedHeadersAuth(StaticAuthenticator):
+    """
+    Sends C{fixed} as the headers of every request; never re-authenticates.
+    It sends everything (L{check} allows all): the server's own check is
+    what is under test.
+    """
 
     #: The headers sent with every request.
     fixed: dict[str, str]
 
     def headers(self) -> Deferred[dict[str, str]]:
         return succeed(dict(self.fixed))
-
-    def endpoint(self) -> Deferred[str | None]:
-        return succeed(None)
-
-    def invalidate(self, used: Any = None) -> bool:
-        return False
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        """Sends everything: the server's own check is what is under test."""

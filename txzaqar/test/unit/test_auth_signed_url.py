@@ -126,6 +126,26 @@ class SignedURLAuthTests(SynchronousTestCase):
     def test_never_reauthenticates(self) -> None:
         self.assertFalse(self.auth().invalidate({}))
 
+    def test_holds_a_signed_url(self) -> None:
+        """The authenticator holds the L{SignedURL} it was given (or read): its headers are the URL's."""
+        value = SignedURL.from_json(DOC)
+        for doc in (value, DOC, json.dumps(DOC)):
+            auth = self.auth(doc)
+            self.assertEqual(auth.signed_url, value)
+            self.assertEqual(self.successResultOf(auth.headers()), value.headers())
+        auth = self.auth(dict(DOC, url="http://zaqar:8888"))
+        self.assertEqual((auth.paths, auth.methods, auth.project_id, auth.expires),
+                         (value.paths, value.methods, value.project, value.expires))
+
+    def test_signed_url_home(self) -> None:
+        """L{SignedURL} lives beside its authenticator; the API's names for it are the same class."""
+        from txzaqar.api import values
+        from txzaqar.auth import signed_url
+
+        self.assertIs(SignedURL, signed_url.SignedURL)
+        self.assertIs(values.SignedURL, signed_url.SignedURL)
+        self.assertIs(txzaqar.SignedURL, signed_url.SignedURL)
+
 
 class ConnectionCheckTests(SynchronousTestCase):
     def test_refused_request_is_not_sent(self) -> None:

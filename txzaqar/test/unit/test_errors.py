@@ -23,3 +23,12 @@ class ErrorTextTests(SynchronousTestCase):
                           errors.CertificateVerificationFailed.not_sent), (False, True, True))
         self.assertTrue(errors.RequestTimedOut("t", not_sent=True).not_sent)
         self.assertTrue(errors.NotFound("gone").may_have_been_sent)
+
+    def test_declared_auth_headers(self) -> None:
+        """A 401 declares the headers of the refused request: none until the connection sets them."""
+        self.assertIsNone(errors.Unauthorized.auth_headers)
+        e = errors.Unauthorized("Unauthorized")
+        self.assertIsNone(e.auth_headers)
+        e.auth_headers = {"X-Auth-Token": "t"}
+        self.assertEqual(e.auth_headers, {"X-Auth-Token": "t"})
+        self.assertFalse(hasattr(errors.Forbidden("no"), "auth_headers"))

@@ -294,6 +294,24 @@ class HangingIdentity(RenewingAuth):
 
 
 class ReauthenticationTests(ConnectionTestsMixin, SynchronousTestCase):
+    def test_refused_headers_travel_with_the_401(self) -> None:
+        """
+        A 401 carries the headers of the refused request (L{errors.Unauthorized.auth_headers}):
+        the authenticator is told which ones to renew, and the final 401 has the renewed ones.
+        """
+        used: list[Any] = []
+
+        class Recording(RenewingAuth):
+            def invalidate(self, refused: Any = None) -> bool:
+                used.append(refused)
+                return super().invalidate(refused)
+
+        conn, _, _ = self.connection(CannedResponse(401, b"{}"), CannedResponse(401, b"{}"), auth=Recording())
+        failure = self.failureResultOf(conn.post("queues/q/messages", body={"messages": [{"body": "x"}]}),
+                                       errors.Unauthorized)
+        self.assertEqual(used, [{"X-Auth-Token": "token-1"}])
+        self.assertEqual(failure.value.auth_headers, {"X-Auth-Token": "token-2"})
+
     def test_one_retry_with_new_token_and_same_bytes(self) -> None:
         auth = RenewingAuth()
         conn, agent, _ = self.connection(CannedResponse(401, b"{}"), json_response(201, {}), auth=auth)

@@ -17,10 +17,7 @@ import txzaqar
 PACKAGE = Path(txzaqar.__file__).resolve().parent
 
 #: Public modules without a test module of their name, each with the reason.
-NO_TEST_MODULE: dict[str, str] = {
-    "auth_static": "NoAuth's and Token's arguments are checked in test_connect_arguments, with every "
-                   "authenticator's, and what they send in test_http_connection",
-}
+NO_TEST_MODULE: dict[str, str] = {}
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
