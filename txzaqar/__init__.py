@@ -18,6 +18,7 @@ from .api.subscription import Subscription
 from .auth import Keystone, NoAuth, SignedURLAuth, Token
 from .errors import ClientValidationError, NotAllowedBySignedURL, SignedURLExpired, ZaqarError
 from .http.connection import Connection
+from .ops import metrics as _metrics  # noqa: F401 (registers the metrics a Subscriber makes Subscriber.metrics)
 
 _moved.install()
 

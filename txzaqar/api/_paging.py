@@ -70,9 +70,11 @@ class Listing(Generic[T]):
         max_items: int | None = None,
         marker: str | None = None,
         with_count: bool = False,
+        operation: str | None = None,
     ) -> None:
         self._connection = connection
         self._path = path
+        self._operation = operation
         self._key = key
         self._id_field = id_field
         self._limit = limit
@@ -125,7 +127,8 @@ class Listing(Generic[T]):
         first = self.pages == 0
         page_size = max(self._limit, 2) if first else self._limit  # a page of 1 would put the next marker at rank 0
         response = await self._connection.get(
-            self._path, params={**self._params, "limit": page_size, "marker": self._next}
+            self._path, params={**self._params, "limit": page_size, "marker": self._next},
+            operation=self._operation,
         )
         self.pages += 1
         body = response.json if isinstance(response.json, dict) else {}
@@ -165,17 +168,20 @@ async def collect(
     params: Mapping[str, Any] | None = None,
     max_items: int | None = None,
     marker: str | None = None,
+    operation: str | None = None,
 ) -> list[dict[str, Any]]:
     """
     Fetch pages of C{path} until the collection is exhausted.
 
+    @param operation: what kind of request each page's is (see L{IConnection.request}).
     @param key: the list's key in the body (C{"queues"}, C{"messages"}, ...).
     @param id_field: the field identifying an item (C{"name"} or C{"id"}).
     @param limit: page size asked by the caller.
     @return: the items, in server order, each at most once.
     """
     listing: Listing[dict[str, Any]] = Listing(
-        connection, path, key, id_field, limit, params=params, max_items=max_items, marker=marker
+        connection, path, key, id_field, limit, params=params, max_items=max_items, marker=marker,
+        operation=operation,
     )
     return [item async for item in listing]
 

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from .._support import validation as v
 from ..errors import ClientValidationError, MalformedResponse
 from ..interfaces import IConnection
-from . import _paging
+from . import _paging, _paths
 from .subscription import DEFAULT_SUBSCRIPTION_TTL, Subscription, check_options, check_subscriber, check_ttl
 from .values import SHARE_METHODS, SHARE_PATHS, SignedURL
 
@@ -35,10 +35,6 @@ class QueueSharing:
     connection: IConnection
     #: The queue's name.
     name: str
-
-    @property
-    def _path(self) -> str:
-        raise NotImplementedError  # pragma: no cover - the Queue's
 
     def _queue(self) -> Queue:
         # The values' back-references are typed as the Queue (phase 2 types them as IQueue).
@@ -86,7 +82,8 @@ class QueueSharing:
             body["expires"] = expires
 
         async def share() -> SignedURL:
-            response = await self.connection.post(self._path + "/share", body=body, idempotent=True)
+            route = _paths.queue_part(self.name, "share")
+            response = await self.connection.post(route.path, operation=route.operation, body=body, idempotent=True)
             data = response.json or {}
             try:
                 return SignedURL(
@@ -123,7 +120,8 @@ class QueueSharing:
         }
 
         async def subscribe() -> Subscription:
-            response = await self.connection.post(self._path + "/subscriptions", body=body)
+            route = _paths.subscriptions(self.name)
+            response = await self.connection.post(route.path, operation=route.operation, body=body)
             sid = (response.json or {}).get("subscription_id")
             if not sid:
                 raise MalformedResponse("Malformed subscription response", f"{response.json!r:.200}")
@@ -151,15 +149,17 @@ class QueueSharing:
         def subscription(item: dict[str, Any]) -> Subscription:
             return Subscription.from_json(self._queue(), item)
 
-        return _paging.Listing(self.connection, self._path + "/subscriptions", "subscriptions", "id",
-                               limit, subscription, max_items=max_items, marker=v.marker("marker", marker))
+        route = _paths.subscriptions(self.name)
+        return _paging.Listing(self.connection, route.path, "subscriptions", "id", limit, subscription,
+                               max_items=max_items, marker=v.marker("marker", marker), operation=route.operation)
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
         """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
         v.id_segment("subscription_id", subscription_id)
 
         async def get() -> Subscription:
-            response = await self.connection.get(f"{self._path}/subscriptions/{subscription_id}")
+            route = _paths.subscription(self.name, subscription_id)
+            response = await self.connection.get(route.path, operation=route.operation)
             return Subscription.from_json(self._queue(), response.json or {})
 
         return Deferred.fromCoroutine(get())

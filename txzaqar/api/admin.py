@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import attr
 from twisted.internet.defer import Deferred
@@ -16,6 +15,7 @@ from zope.interface import implementer
 from .._support import validation as v
 from ..errors import ClientValidationError
 from ..interfaces import IConnection, IFlavor, IPool
+from . import _paths
 
 #: The largest pool weight Zaqar accepts (an unsigned 32-bit integer).
 MAX_WEIGHT = 2**32 - 1
@@ -81,9 +81,6 @@ class Pool:
     connection: IConnection = attr.ib(eq=False, repr=False)
     name: str = attr.ib(validator=lambda _i, _a, value: check_name("name", value))
 
-    def _path(self) -> str:
-        return f"pools/{quote(self.name, safe='')}"
-
     def create(self, uri: str, weight: int, flavor: str | None = None,
                options: Mapping[str, Any] | None = None) -> Deferred["Pool"]:
         """
@@ -95,20 +92,23 @@ class Pool:
         """
         body = pool_body(uri, weight, flavor, options, partial=False)
 
-        return self.connection.put(self._path(), body=body, idempotent=False).addCallback(lambda _: self)
+        route = _paths.pool(self.name)
+        return self.connection.put(route.path, operation=route.operation, body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
 
         v.boolean("detailed", detailed)
-        return _document(self.connection.get(self._path(), params={"detailed": detailed}))
+        route = _paths.pool(self.name)
+        return _document(self.connection.get(route.path, operation=route.operation, params={"detailed": detailed}))
 
     def update(self, uri: str | None = None, weight: int | None = None,
                flavor: str | None = None, options: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the updated pool C{dict}."""
         body = pool_body(uri, weight, flavor, options, partial=True)
 
-        return _document(self.connection.patch(self._path(), body=body, idempotent=True))
+        route = _paths.pool(self.name)
+        return _document(self.connection.patch(route.path, operation=route.operation, body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
         """
@@ -117,7 +117,8 @@ class Pool:
         left without it.
         """
 
-        return self.connection.delete(self._path()).addCallback(lambda _: None)
+        route = _paths.pool(self.name)
+        return self.connection.delete(route.path, operation=route.operation).addCallback(lambda _: None)
 
 
 @implementer(IFlavor)
@@ -128,9 +129,6 @@ class Flavor:
     #: The connection requests go through.
     connection: IConnection = attr.ib(eq=False, repr=False)
     name: str = attr.ib(validator=lambda _i, _a, value: check_name("name", value))
-
-    def _path(self) -> str:
-        return f"flavors/{quote(self.name, safe='')}"
 
     @staticmethod
     def _body(pool_list: Any, capabilities: Any) -> dict[str, Any]:
@@ -160,13 +158,15 @@ class Flavor:
         """
         body = self._body(pool_list, capabilities)
 
-        return self.connection.put(self._path(), body=body, idempotent=False).addCallback(lambda _: self)
+        route = _paths.flavor(self.name)
+        return self.connection.put(route.path, operation=route.operation, body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
         """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
 
         v.boolean("detailed", detailed)
-        return _document(self.connection.get(self._path(), params={"detailed": detailed}))
+        route = _paths.flavor(self.name)
+        return _document(self.connection.get(route.path, operation=route.operation, params={"detailed": detailed}))
 
     def update(self, pool_list: list[str] | None = None,
                capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
@@ -180,9 +180,11 @@ class Flavor:
         """
         body = self._body(pool_list, capabilities)
 
-        return _document(self.connection.patch(self._path(), body=body, idempotent=True))
+        route = _paths.flavor(self.name)
+        return _document(self.connection.patch(route.path, operation=route.operation, body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
         """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""
 
-        return self.connection.delete(self._path()).addCallback(lambda _: None)
+        route = _paths.flavor(self.name)
+        return self.connection.delete(route.path, operation=route.operation).addCallback(lambda _: None)

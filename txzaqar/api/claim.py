@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import attr
 from twisted.internet.defer import Deferred, succeed
@@ -14,7 +13,7 @@ from zope.interface import implementer
 
 from .._support import validation as v
 from ..interfaces import IClaim
-from . import _encrypted
+from . import _encrypted, _paths
 from .message import Message
 
 if TYPE_CHECKING:
@@ -58,10 +57,7 @@ class Claim:
 
     @property
     def href(self) -> str | None:
-        return f"{self.queue.href}/claims/{self.id}" if self.id else None
-
-    def _path(self) -> str:
-        return f"queues/{self.queue.name}/claims/{quote(str(self.id), safe='')}"
+        return _paths.claim_href(self.queue.name, self.id) if self.id else None
 
     def patch(self, ttl: int | None = None, grace: int | None = None) -> Deferred["Claim"]:
         """
@@ -83,7 +79,8 @@ class Claim:
         body = {"ttl": ttl} if grace is None else {"ttl": ttl, "grace": grace}
 
         async def renew() -> "Claim":
-            await self.queue.connection.patch(self._path(), body=body, idempotent=True)
+            route = _paths.claim(self.queue.name, str(self.id))
+            await self.queue.connection.patch(route.path, operation=route.operation, body=body, idempotent=True)
             return attr.evolve(self, ttl=ttl, grace=DEFAULT_CLAIM_GRACE if grace is None else grace, age=0)
 
         return Deferred.fromCoroutine(renew())
@@ -101,7 +98,8 @@ class Claim:
             return succeed(None)
 
         async def release() -> None:
-            await self.queue.connection.delete(self._path())
+            route = _paths.claim(self.queue.name, str(self.id))
+            await self.queue.connection.delete(route.path, operation=route.operation)
 
         return Deferred.fromCoroutine(release())
 
@@ -118,7 +116,8 @@ class Claim:
             return succeed(self)
 
         async def reload() -> "Claim":
-            response = await self.queue.connection.get(self._path())
+            route = _paths.claim(self.queue.name, str(self.id))
+            response = await self.queue.connection.get(route.path, operation=route.operation)
             body: dict[str, Any] = response.json or {}
             fresh = attr.evolve(
                 self,

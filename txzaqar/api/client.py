@@ -14,7 +14,7 @@ from zope.interface import implementer
 from .._support import validation as v
 from ..errors import ClientValidationError, MalformedResponse
 from ..interfaces import IClient, IConnection
-from . import _paging
+from . import _paging, _paths
 from .admin import Flavor, Pool, check_name
 from .queue import Queue
 
@@ -119,8 +119,9 @@ class Client:
         if marker is not None:
             v.queue_name(v.marker("marker", marker))
         params: dict[str, Any] = {"detailed": detailed, **v.queue_filters(name, filters)}
-        return _paging.Listing(self.connection, "queues", "queues", "name", limit, convert, params=params,
-                               max_items=max_items, marker=marker, with_count=with_count)
+        return _paging.Listing(self.connection, _paths.QUEUES.path, "queues", "name", limit, convert, params=params,
+                               max_items=max_items, marker=marker, with_count=with_count,
+                               operation=_paths.QUEUES.operation)
 
     def queue_details(self, limit: int = 10, detailed: bool = True, max_items: int | None = None,
                       marker: str | None = None, name: str | None = None,
@@ -136,7 +137,8 @@ class Client:
         """
 
         async def count() -> int:
-            response = await self.connection.get("queues", params={"limit": 1, "with_count": True})
+            response = await self.connection.get(_paths.QUEUES.path, params={"limit": 1, "with_count": True},
+                                                operation=_paths.QUEUES.operation)
             body = response.json if isinstance(response.json, dict) else {}
             value = body.get("count", 0)  # the server leaves out a count of 0
             return value if isinstance(value, int) else 0
@@ -147,7 +149,7 @@ class Client:
         """@return: a Deferred firing with the JSON-Home document."""
 
         async def home() -> dict[str, Any]:
-            return dict((await self.connection.get("")).json or {})
+            return dict((await self.connection.get(_paths.HOME.path, operation=_paths.HOME.operation)).json or {})
 
         return Deferred.fromCoroutine(home())
 
@@ -155,7 +157,7 @@ class Client:
         """@return: a Deferred firing with the API versions the server offers."""
 
         async def versions() -> list[dict[str, Any]]:
-            response = await self.connection.get("/", ok=(300,))
+            response = await self.connection.get(_paths.ROOT.path, ok=(300,), operation=_paths.ROOT.operation)
             return list((response.json or {}).get("versions") or [])
 
         return Deferred.fromCoroutine(versions())
@@ -173,7 +175,8 @@ class Client:
         v.boolean("head", head)
 
         async def ping() -> bool:
-            await (self.connection.head("ping") if head else self.connection.get("ping"))
+            send = self.connection.head if head else self.connection.get
+            await send(_paths.PING.path, operation=_paths.PING.operation)
             return True
 
         return Deferred.fromCoroutine(ping())
@@ -186,7 +189,7 @@ class Client:
         """
 
         async def health() -> dict[str, Any]:
-            return dict((await self.connection.get("health")).json or {})
+            return dict((await self.connection.get(_paths.HEALTH.path, operation=_paths.HEALTH.operation)).json or {})
 
         return Deferred.fromCoroutine(health())
 
@@ -203,7 +206,8 @@ class Client:
         v.page_limit(limit)
         v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
-            _paging.collect(self.connection, "pools", "pools", "name", limit, params={"detailed": detailed})
+            _paging.collect(self.connection, _paths.POOLS.path, "pools", "name", limit, params={"detailed": detailed},
+                            operation=_paths.POOLS.operation)
         )
 
     def flavor(self, name: str) -> Flavor:
@@ -219,7 +223,8 @@ class Client:
         v.page_limit(limit)
         v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
-            _paging.collect(self.connection, "flavors", "flavors", "name", limit, params={"detailed": detailed})
+            _paging.collect(self.connection, _paths.FLAVORS.path, "flavors", "name", limit,
+                            params={"detailed": detailed}, operation=_paths.FLAVORS.operation)
         )
 
     def subscriber(self, **kwargs: Any) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import attr
 from twisted.internet.defer import Deferred
@@ -15,6 +15,7 @@ from zope.interface import implementer
 
 from ..errors import MalformedResponse
 from ..interfaces import IMessage
+from . import _paths
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -82,7 +83,7 @@ class Message:
             body=data.get("body"),
             ttl=data.get("ttl"),
             age=data.get("age"),
-            href=href or f"{queue.href}/messages/{message_id}",
+            href=href or _paths.message_href(queue.name, message_id),
             claim_id=claim_id,
             claim_count=data.get("claim_count"),
             checksum=data.get("checksum"),
@@ -119,9 +120,4 @@ class Message:
             L{txzaqar.errors.NotFound} once it is gone.
         """
         return self.queue.message(self.id)
-
-
-def message_path(queue_name: str, message_id: str) -> str:
-    """A message's path below C{/v2/}, its id quoted."""
-    return f"queues/{queue_name}/messages/{quote(message_id, safe='')}"
 

@@ -16,10 +16,10 @@ from .._support import validation as v
 from ..errors import ClientValidationError, MalformedResponse, NotFound, ZaqarError
 from ..http.connection import JSON_PATCH_TYPE
 from ..interfaces import IConnection, IQueue
-from . import _encrypted, _paging
+from . import _encrypted, _paging, _paths
 from ._sharing import QueueSharing
 from .claim import DEFAULT_CLAIM_GRACE, DEFAULT_CLAIM_TTL, Claim
-from .message import Message, message_path
+from .message import Message
 from .values import (
     RESERVED,
     RESOURCE_TYPES,
@@ -66,7 +66,7 @@ class Queue(QueueSharing):
 
     @property
     def href(self) -> str:
-        return f"/v2/queues/{self.name}"
+        return _paths.queue_href(self.name)
 
     @property
     def metadata_snapshot(self) -> Metadata | None:
@@ -78,10 +78,6 @@ class Queue(QueueSharing):
         if self.listed_metadata is None:
             return None
         return Metadata(self, self.listed_metadata)
-
-    @property
-    def _path(self) -> str:
-        return f"queues/{self.name}"
 
     # -- the queue itself ---------------------------------------------
 
@@ -96,7 +92,8 @@ class Queue(QueueSharing):
         body = body or None
 
         async def create() -> bool:
-            response = await self.connection.put(self._path, body=body)
+            route = _paths.queue(self.name)
+            response = await self.connection.put(route.path, operation=route.operation, body=body)
             return response.code == 201
 
         return Deferred.fromCoroutine(create())
@@ -105,7 +102,8 @@ class Queue(QueueSharing):
         """Delete the queue with its messages (idempotent); fires with C{None}."""
 
         async def delete() -> None:
-            await self.connection.delete(self._path)
+            route = _paths.queue(self.name)
+            await self.connection.delete(route.path, operation=route.operation)
 
         return Deferred.fromCoroutine(delete())
 
@@ -134,7 +132,8 @@ class Queue(QueueSharing):
         """
 
         async def get() -> Metadata:
-            response = await self.connection.get(self._path)
+            route = _paths.queue(self.name)
+            response = await self.connection.get(route.path, operation=route.operation)
             return Metadata(self, response.json if isinstance(response.json, dict) else {})
 
         return Deferred.fromCoroutine(get())
@@ -167,8 +166,9 @@ class Queue(QueueSharing):
         v.json_bytes("operations", ops)
 
         async def patch() -> Metadata:
+            route = _paths.queue(self.name)
             response = await self.connection.patch(
-                self._path, body=ops, content_type=JSON_PATCH_TYPE
+                route.path, operation=route.operation, body=ops, content_type=JSON_PATCH_TYPE
             )
             return Metadata(self, response.json if isinstance(response.json, dict) else {})
 
@@ -254,7 +254,8 @@ class Queue(QueueSharing):
         """@return: a Deferred firing with the L{QueueStats}."""
 
         async def stats() -> QueueStats:
-            response = await self.connection.get(self._path + "/stats")
+            route = _paths.queue_part(self.name, "stats")
+            response = await self.connection.get(route.path, operation=route.operation)
             return QueueStats.from_json(response.json)
 
         return Deferred.fromCoroutine(stats())
@@ -277,7 +278,8 @@ class Queue(QueueSharing):
             body = {"resource_types": types}
 
         async def purge() -> None:
-            await self.connection.post(self._path + "/purge", body=body, idempotent=True)
+            route = _paths.queue_part(self.name, "purge")
+            await self.connection.post(route.path, operation=route.operation, body=body, idempotent=True)
 
         return Deferred.fromCoroutine(purge())
 
@@ -316,7 +318,8 @@ class Queue(QueueSharing):
             ids: list[str] = []
             for index, (chunk_docs, raw) in enumerate(chunks):
                 try:
-                    response = await self.connection.post(self._path + "/messages", body=raw)
+                    route = _paths.messages(self.name)
+                    response = await self.connection.post(route.path, operation=route.operation, body=raw)
                 except ZaqarError as e:
                     if not ids:
                         raise
@@ -389,15 +392,17 @@ class Queue(QueueSharing):
         def message(item: dict[str, Any]) -> Message:
             return Message.from_json(self, item)
 
-        return _paging.Listing(self.connection, self._path + "/messages", "messages", "id", limit,
-                               message, params=params, max_items=max_items, marker=marker)
+        route = _paths.messages(self.name)
+        return _paging.Listing(self.connection, route.path, "messages", "id", limit, message, params=params,
+                               max_items=max_items, marker=marker, operation=route.operation)
 
     def message(self, message_id: str) -> Deferred[Message]:
         """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
         v.id_segment("message_id", message_id)
 
         async def get() -> Message:
-            response = await self.connection.get(message_path(self.name, message_id))
+            route = _paths.message(self.name, message_id)
+            response = await self.connection.get(route.path, operation=route.operation)
             return Message.from_json(self, response.json or {})
 
         return Deferred.fromCoroutine(get())
@@ -415,8 +420,9 @@ class Queue(QueueSharing):
             found: list[Message] = []
             for start in range(0, len(ids), v.MAX_IDS):
                 try:
+                    route = _paths.messages(self.name)
                     response = await self.connection.get(
-                        self._path + "/messages", params={"ids": ids[start:start + v.MAX_IDS]}
+                        route.path, operation=route.operation, params={"ids": ids[start:start + v.MAX_IDS]}
                     )
                 except NotFound:
                     continue
@@ -440,7 +446,8 @@ class Queue(QueueSharing):
         params = {"claim_id": claim_id} if claim_id else None
 
         async def delete() -> None:
-            await self.connection.delete(message_path(self.name, message_id), params=params)
+            route = _paths.message(self.name, message_id)
+            await self.connection.delete(route.path, operation=route.operation, params=params)
 
         return Deferred.fromCoroutine(delete())
 
@@ -462,7 +469,8 @@ class Queue(QueueSharing):
                 params: dict[str, Any] = {"ids": ids[start:start + v.MAX_IDS]}
                 if claims:
                     params["claim_ids"] = claims
-                await self.connection.delete(self._path + "/messages", params=params)
+                route = _paths.messages(self.name)
+                await self.connection.delete(route.path, operation=route.operation, params=params)
 
         return Deferred.fromCoroutine(delete())
 
@@ -480,8 +488,9 @@ class Queue(QueueSharing):
 
         async def pop() -> list[Message]:
             await _encrypted.refuse_pop(self)
+            route = _paths.messages(self.name)
             response = await self.connection.delete(
-                self._path + "/messages", params={"pop": count}, idempotent=False
+                route.path, operation=route.operation, params={"pop": count}, idempotent=False
             )
             return [Message.from_json(self, m, popped=True) for m in (response.json or {}).get("messages") or ()]
 
@@ -510,8 +519,9 @@ class Queue(QueueSharing):
             body["grace"] = v.integer("claim grace", grace, *v.CLAIM_GRACE)
 
         async def claim() -> Claim:
+            route = _paths.claims(self.name)
             response = await self.connection.post(
-                self._path + "/claims", params={"limit": limit}, body=body
+                route.path, operation=route.operation, params={"limit": limit}, body=body
             )
             ttl_ = body.get("ttl", DEFAULT_CLAIM_TTL)
             grace_ = body.get("grace", DEFAULT_CLAIM_GRACE)

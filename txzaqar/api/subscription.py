@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import attr
 from twisted.internet.defer import Deferred
@@ -15,6 +15,7 @@ from zope.interface import implementer
 from .._support import validation as v
 from ..errors import ClientValidationError
 from ..interfaces import ISubscription
+from . import _paths
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -114,9 +115,6 @@ class Subscription:
             confirmed=data.get("confirmed"),
         )
 
-    def _path(self) -> str:
-        return f"queues/{self.queue.name}/subscriptions/{quote(self.id, safe='')}"
-
     def update(
         self,
         subscriber: str | None = None,
@@ -142,7 +140,8 @@ class Subscription:
             raise ClientValidationError("update", "give at least one of subscriber, ttl, options")
 
         async def update() -> "Subscription":
-            await self.queue.connection.patch(self._path(), body=body, idempotent=True)
+            route = _paths.subscription(self.queue.name, self.id)
+            await self.queue.connection.patch(route.path, operation=route.operation, body=body, idempotent=True)
             return attr.evolve(self, age=0, **body)
 
         return Deferred.fromCoroutine(update())
@@ -153,7 +152,8 @@ class Subscription:
             raise ClientValidationError("confirmed", "must be True or False")
 
         async def confirm() -> None:
-            await self.queue.connection.put(self._path() + "/confirm", body={"confirmed": confirmed})
+            route = _paths.confirm(self.queue.name, self.id)
+            await self.queue.connection.put(route.path, operation=route.operation, body={"confirmed": confirmed})
 
         return Deferred.fromCoroutine(confirm())
 
@@ -161,7 +161,8 @@ class Subscription:
         """Delete it (idempotent); a Deferred firing with C{None}."""
 
         async def delete() -> None:
-            await self.queue.connection.delete(self._path())
+            route = _paths.subscription(self.queue.name, self.id)
+            await self.queue.connection.delete(route.path, operation=route.operation)
 
         return Deferred.fromCoroutine(delete())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -34,7 +34,7 @@ from .._support import arguments
 from .._support.backoff import Backoff, scaled
 from .._support.validation import positive_seconds
 from .._version import __version__
-from ..interfaces import IAuthenticator, IConnection
+from ..interfaces import IAuthenticator, IConnection, IRequestObserver
 from ._transport_failures import Cancelled, Tracked, connect_phase, describe, read_body, transport_error
 from ._twisted_internals import HTTP10ClosingPool
 
@@ -142,10 +142,6 @@ def _lower_headers(headers: Headers) -> dict[str, str]:
     }
 
 
-#: A request observer (see L{IConnection.observers}): called with the
-#: method, the path as given, the status or C{None}, and the seconds taken.
-RequestObserver = Callable[[str, str, "int | None", float], None]
-
 @implementer(IConnection)
 class Connection:
     """
@@ -195,8 +191,8 @@ class Connection:
         self._in_flight: set[Deferred[Any]] = set()
         self._random = random.Random()
         self._closed = False
-        #: request observers (see L{IConnection.observers})
-        self.observers: list[RequestObserver] = []
+        #: The L{IRequestObserver}s told of every attempt (see L{IConnection.observers}).
+        self.observers: list[IRequestObserver] = []
 
     def __repr__(self) -> str:
         return f"<Connection {self._url or '(endpoint from catalog)'} client_id={self.client_id}>"
@@ -244,9 +240,10 @@ class Connection:
         content_type: str | None = None,
         idempotent: bool | None = None,
         ok: tuple[int, ...] = (),
+        operation: str | None = None,
     ) -> Deferred[Response]:
         d = Deferred.fromCoroutine(
-            self._request(method.upper(), path, params, body, content_type, idempotent, ok)
+            self._request(method.upper(), path, params, body, content_type, idempotent, ok, operation)
         )
         self._in_flight.add(d)
 
@@ -283,6 +280,7 @@ class Connection:
         content_type: str | None,
         idempotent: bool | None,
         ok: tuple[int, ...],
+        operation: str | None,
     ) -> Response:
         if self._closed:
             raise self._closed_error(method, path, not_sent=True)
@@ -301,7 +299,7 @@ class Connection:
                 raise errors.ClientValidationError("body", f"is not JSON-serialisable: {e}") from None
         url = await self._absolute(path, params)
         try:
-            return await self._attempts(method, path, url, data, content_type, idempotent, ok)
+            return await self._attempts(method, path, url, data, content_type, idempotent, ok, operation)
         except CancelledError as e:
             if self._closed:  # close() cancelled it
                 raise self._closed_error(method, path, not_sent=isinstance(e, Cancelled) and e.not_sent) from None
@@ -325,13 +323,14 @@ class Connection:
         content_type: str | None,
         idempotent: bool,
         ok: tuple[int, ...],
+        operation: str | None = None,
     ) -> Response:
         """The attempts of one request: retries with backoff, one re-authentication."""
         attempt = 0
         reauthenticated = False
         while True:
             try:
-                return await self._observed(method, path, self._attempt(method, url, data, content_type, ok))
+                return await self._observed(method, (path, operation), self._attempt(method, url, data, content_type, ok))
             except errors.Unauthorized as e:
                 if reauthenticated or not self.authenticator.invalidate(e.auth_headers):
                     raise
@@ -352,8 +351,12 @@ class Connection:
                 )
                 await deferLater(self.reactor, delay, lambda: None)
 
-    async def _observed(self, method: str, path: str, attempt: Any) -> Response:
-        """Await the coroutine C{attempt}, and tell the L{observers} how it went."""
+    async def _observed(self, method: str, target: tuple[str, str | None], attempt: Any) -> Response:
+        """
+        Await the coroutine C{attempt}, and tell the L{observers} how it went.
+
+        @param target: the path as given, and the operation the request named.
+        """
         if not self.observers:
             return await attempt
         started = self.reactor.seconds()
@@ -367,9 +370,10 @@ class Connection:
             raise
         finally:
             seconds = self.reactor.seconds() - started
+            path, operation = target
             for observer in list(self.observers):
                 try:
-                    observer(method, path, status, seconds)
+                    observer.request_finished(method, path, status, seconds, operation)
                 except Exception:
                     log.failure("request observer {observer!r} failed", observer=observer)
 

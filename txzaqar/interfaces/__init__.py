@@ -18,10 +18,11 @@ from ._client import (
     IMetadata,
     IPool,
     IQueue,
+    IRequestObserver,
     ISubscription,
     ITokenExpiry,
 )
-from ._subscriber import ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
+from ._subscriber import ISubscriber, ISubscriberMetrics, ISubscriberObserver, IWakeSource, IWakeTarget
 
 __all__ = [
     "IAuthenticator",
@@ -34,7 +35,9 @@ __all__ = [
     "IMetadata",
     "IPool",
     "IQueue",
+    "IRequestObserver",
     "ISubscriber",
+    "ISubscriberMetrics",
     "ISubscriberObserver",
     "ISubscription",
     "ITokenExpiry",

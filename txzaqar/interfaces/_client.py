@@ -108,16 +108,12 @@ class IConnection(Interface):
     url = Attribute("The Zaqar base URL (C{str}), or C{None} until the authenticator found it.")
     timeout = Attribute("Seconds one attempt of a request may take, body included (C{float}).")
     observers = Attribute(
-        "A C{list} of request observers (e.g. L{txzaqar.ops.metrics.SubscriberMetrics}): "
-        "callables called after every attempt of a request as C{observer(method, path, "
-        "status, seconds)}, with the method, the C{path} given to L{request} (relative or "
-        "absolute, with its query), the HTTP status (C{int}) or C{None} when no answer "
-        "came, and the attempt's duration. An observer must not raise (what it raises is "
-        "logged and ignored). Empty by default."
+        "A C{list} of L{IRequestObserver}s (e.g. L{txzaqar.ops.metrics.SubscriberMetrics}), "
+        "told of every attempt of a request. Empty by default."
     )
 
     def request(method, path, params=None, body=None, content_type=None,
-                idempotent=None, ok=()):
+                idempotent=None, ok=(), operation=None):
         """
         Send one request and read the whole response.
 
@@ -132,6 +128,9 @@ class IConnection(Interface):
         @param idempotent: whether the request may be replayed after a
             failure; defaults by method (never for POST and PATCH).
         @param ok: extra non-2xx statuses to return rather than raise.
+        @param operation: what kind of request this is: the path's template
+            (C{queues/{queue}/claims}, see L{txzaqar.api._paths}), told to
+            the L{observers}; C{None} for a request that names none.
         @return: a Deferred firing with a L{txzaqar.http.connection.Response};
             fails with the L{txzaqar.errors.ZaqarError} for the status.
         """
@@ -161,6 +160,27 @@ class IConnection(Interface):
         @param timeout: seconds to wait for pooled connections to close.
         @return: a Deferred firing with C{None} when done, at the latest
             after C{timeout} seconds.
+        """
+
+
+class IRequestObserver(Interface):
+    """
+    Told by an L{IConnection} (in its C{observers}) how each attempt of a
+    request went, after it ended.  Called on the reactor thread; must not
+    raise (what it raises is logged and ignored).
+    """
+
+    def request_finished(method, path, status, seconds, operation=None):
+        """
+        One attempt of a request ended.
+
+        @param method: the HTTP method, upper case.
+        @param path: the path given to L{IConnection.request} (relative or
+            absolute, with its query).
+        @param status: the HTTP status (C{int}), or C{None} when no answer came.
+        @param seconds: how long the attempt took.
+        @param operation: the operation the request named (C{queues/{queue}/claims},
+            see L{IConnection.request}), or C{None}.
         """
 
 

@@ -163,6 +163,14 @@ class ISubscriber(IService, Interface):
         @return: a L{txzaqar.subscriber.readiness.Health}.
         """
 
+    metrics = Attribute(
+        "The L{ISubscriberMetrics} of this subscriber, made on first use (by the adapter to "
+        "L{ISubscriberMetrics} that L{txzaqar.ops.metrics} registers)."
+    )
+
+    def connection():
+        """The L{txzaqar.interfaces.IConnection} of the subscriber's client, or C{None} (a client without one)."""
+
     def add_observer(observer):
         """Call the L{ISubscriberObserver} C{observer} from now on."""
 
@@ -191,3 +199,17 @@ class ISubscriberObserver(Interface):
         or C{"unprocessed"} (handed back unprocessed, e.g. by a closed
         L{ISubscriber.listen} iterator).
         """
+
+
+class ISubscriberMetrics(ISubscriberObserver):
+    """
+    The metrics of an L{ISubscriber} (L{txzaqar.ops.metrics.SubscriberMetrics}
+    is the one txzaqar makes): an observer of the subscriber (and of its
+    connection's requests) that the operations layer attaches to it when
+    made, until L{detach}.  C{ISubscriberMetrics(subscriber)} makes one.
+    """
+
+    registry = Attribute("The C{prometheus_client.CollectorRegistry} the metrics are in.")
+
+    def detach():
+        """Stop observing the subscriber and its connection (the registry keeps what it has)."""

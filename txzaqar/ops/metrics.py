@@ -22,9 +22,10 @@ Observed as they happen (histograms):
  - C{txzaqar_subscriber_message_age_seconds{queue}}: a message's age
    (from its claim) when its callback is called;
  - C{txzaqar_request_duration_seconds{operation, status}}: every attempt
-   of a request of the subscriber's client, by L{operation} (a template
-   such as C{POST queues/{queue}/claims}) and HTTP status (C{error} when
-   no answer came).
+   of a request of the subscriber's client, by operation (the method and
+   the operation the request names, such as C{POST queues/{queue}/claims};
+   for a request that names none, its L{operation} read from its path) and
+   HTTP status (C{error} when no answer came).
 
 Each L{SubscriberMetrics} registers its metrics in a
 C{prometheus_client.CollectorRegistry} of its own unless given one, so two subscribers in a
@@ -41,9 +42,10 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from twisted.logger import Logger
+from twisted.python.components import registerAdapter
 from zope.interface import implementer
 
-from ..interfaces import ISubscriberObserver
+from ..interfaces import IConnection, IRequestObserver, ISubscriber, ISubscriberMetrics
 
 #: This module's logger.
 log = Logger(namespace="txzaqar.metrics")  # its name before the move to packages
@@ -77,7 +79,8 @@ _PLACEHOLDERS = {
 
 def operation(method: str, path: str) -> str:
     """
-    The template of a request, for a metric label: C{method} and C{path}
+    The template of a request that names no operation (see
+    L{txzaqar.interfaces.IConnection.request}), for a metric label: C{method} and C{path}
     with names and ids replaced by placeholders and the query left out::
 
         operation("POST", "queues/orders/claims")      == "POST queues/{queue}/claims"
@@ -163,7 +166,7 @@ class _SubscriberCollector:
 _GAUGES = frozenset({"callbacks_in_flight", "backoff_seconds", "ready", "push_up"})
 
 
-@implementer(ISubscriberObserver)
+@implementer(ISubscriberMetrics, IRequestObserver)
 class SubscriberMetrics:
     """
     The Prometheus metrics of one subscriber (see the module's docstring).
@@ -199,15 +202,15 @@ class SubscriberMetrics:
             ["operation", "status"], registry=self.registry, buckets=REQUEST_BUCKETS)
         self.registry.register(_SubscriberCollector(subscriber))
         subscriber.add_observer(self)
-        self._observers = getattr(getattr(subscriber.client, "connection", None), "observers", None)
-        if self._observers is not None:
-            self._observers.append(self.request_finished)
+        self._connection: IConnection | None = subscriber.connection()
+        if self._connection is not None:
+            self._connection.observers.append(self)
 
     def detach(self) -> None:
         """Stop observing the subscriber and its connection (the registry keeps what it has)."""
         self._subscriber.remove_observer(self)
-        if self._observers is not None and self.request_finished in self._observers:
-            self._observers.remove(self.request_finished)
+        if self._connection is not None and self in self._connection.observers:
+            self._connection.observers.remove(self)
 
     # ISubscriberObserver
 
@@ -219,9 +222,17 @@ class SubscriberMetrics:
     def callback_finished(self, queue: str, seconds: float, outcome: str) -> None:
         self.callback_duration.labels(queue, outcome).observe(seconds)
 
-    # a request observer of the connection
+    # IRequestObserver, of the subscriber's connection
 
-    def request_finished(self, method: str, path: str, status: int | None, seconds: float) -> None:
-        """Observe one attempt of a request (see L{IConnection.observers})."""
+    def request_finished(self, method: str, path: str, status: int | None, seconds: float,
+                         operation: str | None = None) -> None:
         label = str(status) if status is not None else "error"
-        self.request_duration.labels(operation(method, path), label).observe(seconds)
+        name = f"{method.upper()} {operation}" if operation is not None else _template(method, path)
+        self.request_duration.labels(name, label).observe(seconds)
+
+
+_template = operation
+
+
+# What txzaqar.subscriber.Subscriber.metrics makes: registered here, in the operations layer.
+registerAdapter(SubscriberMetrics, ISubscriber, ISubscriberMetrics)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.logger import Logger
 
+from .._support.observers import notify
 from ..interfaces import IWakeTarget
 
 
-def tell(target: IWakeTarget | None, log: Logger, method: str, *args: str) -> None:
+def tell(target: IWakeTarget | None, log: Logger, method: str, call: Callable[[IWakeTarget], object]) -> None:
     """
-    Call C{target.method(*args)} (C{wake}, C{push_up}, C{push_down});
-    nothing without a target.  What it raises is logged on C{log}, never
-    raised into the source (a connection's or a request's code).
+    C{call(target)}, e.g. C{lambda t: t.wake(queue)} (C{method} names it
+    for the log); nothing without a target.  What it raises is logged on
+    C{log}, never raised into the source (a connection's or a request's code).
     """
-    if target is None:
-        return
-    try:
-        getattr(target, method)(*args)
-    except Exception:
-        log.failure("the push target's {method} raised", method=method)
+    if target is not None:
+        notify([target], method, call, log)

@@ -527,7 +527,7 @@ class WebhookPush:
             watch.up = True
             watch.reported_down = False
             log.info("webhook push up for {queue}", queue=watch.name)
-            self._tell("push_up", watch.name)
+            self._tell("push_up", lambda target: target.push_up(watch.name))
 
     def _failed(self, failure: Failure, watch: _Watch) -> None:
         watch.pending = None
@@ -542,7 +542,7 @@ class WebhookPush:
             watch.reported_down = True
             log.warn("webhook push down for {queue}: {reason}; retrying in {delay:.1f} s",
                      queue=watch.name, reason=reason, delay=delay)
-            self._tell("push_down", watch.name, reason)
+            self._tell("push_down", lambda target: target.push_down(watch.name, reason))
         else:
             log.debug("webhook push for {queue} failed again: {reason}", queue=watch.name, reason=reason)
 
@@ -551,8 +551,8 @@ class WebhookPush:
         text = " ".join(str(failure.value).split()) or type(failure.value).__name__
         return text.replace(self._secret, "<secret>")[:300]
 
-    def _tell(self, method: str, *args: str) -> None:
-        tell(self._target, log, method, *args)
+    def _tell(self, method: str, call: Callable[[IWakeTarget], object]) -> None:
+        tell(self._target, log, method, call)
 
     async def _close(self, watch: _Watch) -> None:
         """Stop renewing C{watch}'s subscription and delete it; never fails."""

@@ -391,7 +391,7 @@ class WebSocketPush:
         if isinstance(frame, _frames.Notification):
             self.notifications += 1
             if frame.queue_name in self._watched:
-                self._tell("wake", frame.queue_name)
+                self._tell("wake", lambda target: target.wake(frame.queue_name))
         elif isinstance(frame, _frames.Reply) and frame.action == _frames.AUTHENTICATE:
             self._authenticated(frame)
         elif isinstance(frame, _frames.Reply) and frame.action == _frames.SUBSCRIPTION_CREATE:
@@ -447,10 +447,10 @@ class WebSocketPush:
         self._now_up()
         if queue in self._renewing:
             self._renewing.discard(queue)
-            self._tell("wake", queue)
+            self._tell("wake", lambda target: target.wake(queue))
         elif queue not in self._up:
             self._up.add(queue)
-            self._tell("push_up", queue)
+            self._tell("push_up", lambda target: target.push_up(queue))
 
     def _renew(self, queue: str) -> None:
         self._timers.pop(f"renew {queue}", None)
@@ -555,7 +555,9 @@ class WebSocketPush:
         was_up = sorted(self._up)
         self._up.clear()
         for queue in was_up:
-            self._tell("push_down", queue, reason)
+            def down(target: IWakeTarget, queue: str = queue) -> None:
+                target.push_down(queue, reason)
+            self._tell("push_down", down)
         if at_once and self._may_reconnect_at_once:
             delay = 0.0
         else:
@@ -590,5 +592,5 @@ class WebSocketPush:
         if call is not None and call.active():
             call.cancel()
 
-    def _tell(self, method: str, *args: str) -> None:
-        tell(self._target, log, method, *args)
+    def _tell(self, method: str, call: Callable[[IWakeTarget], object]) -> None:
+        tell(self._target, log, method, call)

@@ -24,8 +24,18 @@ from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._support.observers import notify
 from ..errors import ClientValidationError, ZaqarError
-from ..interfaces import IClaim, IClient, ISubscriber, ISubscriberObserver, IWakeSource, IWakeTarget
+from ..interfaces import (
+    IClaim,
+    IClient,
+    IConnection,
+    ISubscriber,
+    ISubscriberMetrics,
+    ISubscriberObserver,
+    IWakeSource,
+    IWakeTarget,
+)
 from ._channel import _after_earlier_run, _Channel, callback_outcome
 from .events import QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
@@ -188,7 +198,7 @@ class Subscriber(Service, SettingsAttributes):
         self._queue_stats: dict[str, QueueCounts] = {}
         self._readiness = Readiness(self._clock)
         self._observers: list[ISubscriberObserver] = []
-        self._metrics: Any = None
+        self._metrics: ISubscriberMetrics | None = None
         self._closed_client = False
 
     def __repr__(self) -> str:
@@ -392,12 +402,12 @@ class Subscriber(Service, SettingsAttributes):
         @return: a L{Health}: C{ready}, and C{reasons} (one line per
             rule broken, naming no secret and no message).
         """
-        connection = getattr(self._client, "connection", None)
+        connection = self.connection()
         safety = {name: self.settings.safety_interval
                   for name, state in self.push_states().items() if state == "up"}
         return self._readiness.assess(
             list(self._channels), bool(self.running) and not self._stopping, self._slots.free,
-            self.settings.max_interval, getattr(connection, "timeout", 30.0), safety,
+            self.settings.max_interval, connection.timeout if connection is not None else 30.0, safety,
         )
 
     def add_observer(self, observer: ISubscriberObserver) -> None:
@@ -409,25 +419,20 @@ class Subscriber(Service, SettingsAttributes):
         if observer in self._observers:
             self._observers.remove(observer)
 
+    def connection(self) -> IConnection | None:
+        """The L{IConnection} of this subscriber's client, or C{None} for a client that is no L{IClient}."""
+        return self._client.connection if IClient.providedBy(self._client) else None
+
     @property
-    def metrics(self) -> Any:
+    def metrics(self) -> ISubscriberMetrics:
         """
-        The L{txzaqar.ops.metrics.SubscriberMetrics} of this subscriber (its
-        Prometheus metrics, in a registry of its own), made on first use.
+        The L{ISubscriberMetrics} of this subscriber (its Prometheus metrics,
+        in a registry of its own), made on first use by the adapter the
+        operations layer registers (L{txzaqar.ops.metrics.SubscriberMetrics}).
         """
         if self._metrics is None:
-            from ..ops.metrics import SubscriberMetrics
-
-            self._metrics = SubscriberMetrics(self)
+            self._metrics = ISubscriberMetrics(self)
         return self._metrics
-
-    def _notify(self, method: str, *args: Any) -> None:
-        for observer in list(self._observers):
-            try:
-                getattr(observer, method)(*args)
-            except Exception:
-                log.failure("subscriber observer {observer!r} failed in {method}",
-                             observer=observer, method=method)
 
     # -- the service ----------------------------------------------------
 
@@ -579,7 +584,7 @@ class Subscriber(Service, SettingsAttributes):
                 d = _after_earlier_run(channel.name, message, earlier)
             else:
                 if self._observers:
-                    self._notify("message_delivered", channel.name, message)
+                    self._delivered(channel.name, message)
                 # past callback_timeout a callback in a thread keeps its message
                 # (claimed, renewed) until its thread returns: see CallbackRunner.run
                 d, returned = self._runner.run(channel.callback, message, channel.plain, channel.name,
@@ -595,11 +600,14 @@ class Subscriber(Service, SettingsAttributes):
                 # after _done: once it is over, its outcome is settled (a success is being deleted)
                 self._runner.track(channel.name, message.id, d)
 
+    def _delivered(self, queue: str, message: Any) -> None:
+        notify(self._observers, "message_delivered", lambda o: o.message_delivered(queue, message), log)
+
     def _done(self, work: ClaimWork, message: Any, failure: Failure | None, give_back: bool,
               started: float) -> None:
         if give_back:
             self._slots.give_back(1)
         if self._observers:
-            self._notify("callback_finished", work.settlement.name,
-                         self._clock.seconds() - started, callback_outcome(failure))
+            queue, seconds, outcome = work.settlement.name, self._clock.seconds() - started, callback_outcome(failure)
+            notify(self._observers, "callback_finished", lambda o: o.callback_finished(queue, seconds, outcome), log)
         work.settlement.finished(work, message, failure)

@@ -36,6 +36,7 @@ from twisted.trial.unittest import SkipTest, TestCase
 from zope.interface.verify import verifyObject
 
 from .. import errors
+from ..api import _paths
 from ..api.claim import Claim
 from ..api.client import Client
 from ..api.message import MessageStatus
@@ -407,7 +408,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             queue = await self.created()
             await self.fails(
                 self.client.connection.patch(
-                    queue._path, body=[{"op": "add", "path": "/metadata/a", "value": 1}],
+                    _paths.queue(queue.name).path, body=[{"op": "add", "path": "/metadata/a", "value": 1}],
                     content_type="application/json"),
                 errors.UnsupportedMediaType, 415, "415 Unsupported Media Type")
 
@@ -415,7 +416,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             queue = await self.created()
             await self.fails(
                 self.client.connection.patch(
-                    queue._path, content_type=JSON_PATCH_TYPE,
+                    _paths.queue(queue.name).path, content_type=JSON_PATCH_TYPE,
                     body=[{"op": "add", "path": "/metadata/_default_message_ttl", "value": 10}]),
                 errors.BadRequest, 400)
 
@@ -425,18 +426,18 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             queue = await self.created()
             await self.fails(
                 self.client.connection.patch(
-                    queue._path, content_type=JSON_PATCH_TYPE,
+                    _paths.queue(queue.name).path, content_type=JSON_PATCH_TYPE,
                     body={"op": "add", "path": "/metadata/a", "value": 1}),
                 errors.ServiceUnavailable, 503, "Service temporarily unavailable")
 
         async def test_head_queue_405(self) -> None:
             queue = await self.created()
-            await self.fails(self.client.connection.head(queue._path),
+            await self.fails(self.client.connection.head(_paths.queue(queue.name).path),
                              errors.MethodNotAllowed, 405)
 
         async def test_post_queue_405(self) -> None:
             queue = await self.created()
-            await self.fails(self.client.connection.post(queue._path, body={}, idempotent=False),
+            await self.fails(self.client.connection.post(_paths.queue(queue.name).path, body={}, idempotent=False),
                              errors.MethodNotAllowed, 405, "405 Method Not Allowed")
 
         async def test_delete_queue(self) -> None:
@@ -497,7 +498,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         async def test_purge_bad_types_400(self) -> None:
             queue = await self.created()
             await self.fails(self.client.connection.post(
-                queue._path + "/purge", body={"resource_types": ["claims"]}),
+                _paths.queue_part(queue.name, "purge").path, body={"resource_types": ["claims"]}),
                 errors.BadRequest, 400)
 
         async def test_share(self) -> None:
@@ -636,20 +637,20 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         async def test_post_bad_ttl_400(self) -> None:
             queue = self.queue()
             await self.fails(
-                self.client.connection.post(queue._path + "/messages",
+                self.client.connection.post(_paths.messages(queue.name).path,
                                             body={"messages": [{"body": 1, "ttl": 59}]}),
                 errors.BadRequest, 400, "Invalid API request")
 
         async def test_post_empty_list_400(self) -> None:
             queue = self.queue()
             await self.fails(
-                self.client.connection.post(queue._path + "/messages", body={"messages": []}),
+                self.client.connection.post(_paths.messages(queue.name).path, body={"messages": []}),
                 errors.BadRequest, 400)
 
         async def test_post_missing_body_400(self) -> None:
             queue = self.queue()
             e = await self.fails(
-                self.client.connection.post(queue._path + "/messages",
+                self.client.connection.post(_paths.messages(queue.name).path,
                                             body={"messages": [{"ttl": 60}]}),
                 errors.BadRequest, 400, "Invalid request body")
             self.assertIn("body", e.description)
@@ -657,7 +658,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         async def test_bad_query_parameter_400(self) -> None:
             queue = await self.created()
             e = await self.fails(
-                self.client.connection.get(queue._path + "/messages", params={"limit": "many"}),
+                self.client.connection.get(_paths.messages(queue.name).path, params={"limit": "many"}),
                 errors.BadRequest, 400, "Invalid parameter")
             self.assertIn("limit", e.description)
 
@@ -708,7 +709,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             queue = self.queue()
             await queue.post({"body": 1})
             await self.fails(
-                self.client.connection.get(queue._path + "/messages",
+                self.client.connection.get(_paths.messages(queue.name).path,
                                            params={"include_claimed": True, "echo": True},
                                            idempotent=False),
                 errors.ServiceUnavailable, 503, "Service temporarily unavailable")
@@ -733,7 +734,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             [mid] = await queue.post({"body": 1, "delay": 600})
             self.assertEqual([m.id for m in await queue.messages()], [mid])
             await self.client.connection.post(  # even an out-of-range delay
-                queue._path + "/messages", body={"messages": [{"body": 2, "delay": 901}]})
+                _paths.messages(queue.name).path, body={"messages": [{"body": 2, "delay": 901}]})
             self.assertEqual(len(await queue.messages()), 2)
 
         async def test_encrypted_queue_reads_plaintext(self) -> None:
@@ -762,14 +763,14 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         async def test_get_many_none_found_404(self) -> None:
             queue = await self.created()
             await self.fails(
-                self.client.connection.get(queue._path + "/messages",
+                self.client.connection.get(_paths.messages(queue.name).path,
                                            params={"ids": [str(uuid.uuid4())]}),
                 errors.NotFound, 404)
 
         async def test_get_many_too_many_ids_400(self) -> None:
             queue = await self.created()
             await self.fails(
-                self.client.connection.get(queue._path + "/messages",
+                self.client.connection.get(_paths.messages(queue.name).path,
                                            params={"ids": [str(uuid.uuid4()) for _ in range(21)]}),
                 errors.BadRequest, 400)
 
@@ -785,10 +786,10 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         async def test_bulk_delete_ids_and_pop_400(self) -> None:
             queue = await self.created()
             await self.fails(
-                self.client.connection.delete(queue._path + "/messages",
+                self.client.connection.delete(_paths.messages(queue.name).path,
                                               params={"ids": [str(uuid.uuid4())], "pop": 1}),
                 errors.BadRequest, 400)
-            await self.fails(self.client.connection.delete(queue._path + "/messages"),
+            await self.fails(self.client.connection.delete(_paths.messages(queue.name).path),
                              errors.BadRequest, 400)
 
         async def test_pop(self) -> None:
@@ -970,22 +971,22 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             queue = self.queue()
             await queue.post({"body": 1})
             claim = await queue.claim()
-            e = await self.fails(self.client.connection.patch(claim._path()),
+            e = await self.fails(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path),
                                  errors.BadRequest, 400, "Invalid request body")
             self.assertIn("empty", e.description)
 
         async def test_claim_bad_ttl_400(self) -> None:
             queue = await self.created()
             await self.fails(
-                self.client.connection.post(queue._path + "/claims", body={"ttl": 59}),
+                self.client.connection.post(_paths.claims(queue.name).path, body={"ttl": 59}),
                 errors.BadRequest, 400, "Invalid API request")
             await self.fails(
-                self.client.connection.post(queue._path + "/claims", body={"ttl": None}),
+                self.client.connection.post(_paths.claims(queue.name).path, body={"ttl": None}),
                 errors.BadRequest, 400, "Invalid request body")
 
         async def test_claims_collection_get_405(self) -> None:
             queue = await self.created()
-            await self.fails(self.client.connection.get(queue._path + "/claims"),
+            await self.fails(self.client.connection.get(_paths.claims(queue.name).path),
                              errors.MethodNotAllowed, 405)
 
         async def test_claim_refused_client_side(self) -> None:
@@ -1129,16 +1130,16 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         async def test_subscription_bad_requests_400(self) -> None:
             queue = await self.created()
-            path = queue._path + "/subscriptions"
+            path = _paths.subscriptions(queue.name).path
             conn = self.client.connection
             await self.fails(conn.post(path, body={"ttl": 100}), errors.BadRequest, 400)
             await self.fails(conn.post(path, body={"subscriber": "ftp://x"}), errors.BadRequest, 400)
             await self.fails(conn.post(path, body={"subscriber": HOOK, "ttl": 10}),
                              errors.BadRequest, 400)
             subscription = await queue.subscribe(HOOK)
-            await self.fails(conn.patch(subscription._path(), body={"colour": "red"}),
+            await self.fails(conn.patch(_paths.subscription(subscription.queue.name, subscription.id).path, body={"colour": "red"}),
                              errors.BadRequest, 400, "Unable to update subscription")
-            await self.fails(conn.put(subscription._path() + "/confirm", body={"confirmed": "yes"}),
+            await self.fails(conn.put(_paths.confirm(subscription.queue.name, subscription.id).path, body={"confirmed": "yes"}),
                              errors.BadRequest, 400)
 
         async def test_subscription_refused_client_side(self) -> None:
@@ -1176,9 +1177,9 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         async def test_create_bad_metadata_400(self) -> None:
             queue = self.queue()
-            await self.fails(self.client.connection.put(queue._path, body={"_default_message_ttl": 30}),
+            await self.fails(self.client.connection.put(_paths.queue(queue.name).path, body={"_default_message_ttl": 30}),
                              errors.BadRequest, 400, "Invalid API request")
-            await self.fails(self.client.connection.put(queue._path, body=[1, 2]),
+            await self.fails(self.client.connection.put(_paths.queue(queue.name).path, body=[1, 2]),
                              errors.BadRequest, 400)
 
     ZaqarContractTests.__name__ = ZaqarContractTests.__qualname__ = "ZaqarContractTests"

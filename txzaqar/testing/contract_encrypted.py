@@ -16,6 +16,7 @@ from typing import Any
 
 from twisted.trial.unittest import SkipTest
 
+from ..api import _paths
 from ..api.queue import Queue
 from ..errors import EncryptedPopRefused, EncryptedReadFailed
 
@@ -87,22 +88,22 @@ class EncryptedContractTests:
         posted = [{"secret": 1}, "two", [3]]
         ids = await queue.post([{"body": b} for b in posted])
         conn = self.client.connection
-        claimed = await conn.post(queue._path + "/claims", params={"limit": 2}, body={})
+        claimed = await conn.post(_paths.claims(queue.name).path, params={"limit": 2}, body={})
         claim_id = claimed.location.rstrip("/").rsplit("/", 1)[-1]
         wire = {m["id"]: m["body"] for m in claimed.json["messages"]}
         self.assertEqual(sorted(wire), sorted(ids[:2]))
         for mid, body in wire.items():
             self.assert_ciphertext(body, posted[ids.index(mid)])
-        read = await conn.get(f"{queue._path}/claims/{claim_id}")
+        read = await conn.get(_paths.claim(queue.name, claim_id).path)
         self.assertEqual({m["id"]: m["body"] for m in read.json["messages"]}, wire)
-        by_id = await conn.get(queue._path + "/messages", params={"ids": ids[:2]})
+        by_id = await conn.get(_paths.messages(queue.name).path, params={"ids": ids[:2]})
         self.assertEqual({m["id"]: m["body"] for m in by_id.json["messages"]},
                          {ids[0]: posted[0], ids[1]: posted[1]})
         self.assertTrue(all(m["href"].endswith(f"?claim_id={claim_id}") for m in by_id.json["messages"]))
         stats = await queue.stats()
         assert stats.newest is not None
         self.assert_ciphertext(stats.newest["body"], posted[2])
-        popped = await conn.delete(queue._path + "/messages", params={"pop": 1}, idempotent=False)
+        popped = await conn.delete(_paths.messages(queue.name).path, params={"pop": 1}, idempotent=False)
         [message] = popped.json["messages"]
         self.assertEqual(message["id"], ids[2])
         self.assert_ciphertext(message["body"], posted[2])

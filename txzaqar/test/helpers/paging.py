@@ -22,7 +22,7 @@ class QuirkyPages:
         self.count = count
         self.calls: list[dict[str, Any]] = []
 
-    def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
+    def get(self, path: str, params: dict[str, Any], operation: str | None = None) -> Deferred[Response]:
         self.calls.append(params)
         limit, marker = params["limit"], params.get("marker")
         rank = self.names.index(marker) if marker in self.names else None

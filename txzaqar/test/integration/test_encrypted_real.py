@@ -15,6 +15,7 @@ from twisted.internet import reactor
 from twisted.trial import unittest
 
 from txzaqar import connect
+from txzaqar.api import _paths
 from txzaqar.subscriber import Subscriber
 from txzaqar.test.helpers.waiting import wait_until
 from txzaqar.testing.servers import shared_zaqar
@@ -53,10 +54,10 @@ class EncryptedSubscriberTests(unittest.TestCase):
         ids = await queue.post([{"body": b} for b in bodies])
         posted = dict(zip(ids, bodies, strict=True))
         # the server really does hand out ciphertext on a claim (else this test proves nothing)
-        raw = await self.client.connection.post(queue._path + "/claims", params={"limit": 1}, body={})
+        raw = await self.client.connection.post(_paths.claims(queue.name).path, params={"limit": 1}, body={})
         [wire] = raw.json["messages"]
         self.assertNotEqual(wire["body"], posted[wire["id"]])
-        await self.client.connection.delete(f"{queue._path}/claims/{raw.location.rsplit('/', 1)[-1]}")
+        await self.client.connection.delete(_paths.claim(queue.name, raw.location.rsplit('/', 1)[-1]).path)
         delivered: dict[str, Any] = {}
         wrong: dict[str, Any] = {}
 

@@ -50,6 +50,8 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IWakeSource, WebhookPush),
     (i.IWakeSource, MemoryPush),
     (i.ISubscriberObserver, SubscriberMetrics),
+    (i.ISubscriberMetrics, SubscriberMetrics),
+    (i.IRequestObserver, SubscriberMetrics),
 ]
 
 

@@ -80,8 +80,8 @@ class ListingTests(SynchronousTestCase):
         """Every page is the first one again: the listing ends after the second."""
 
         class FirstPageForever(QuirkyPages):
-            def get(self, path: str, params: dict[str, Any]) -> Deferred[Response]:
-                return super().get(path, dict(params, marker=None))
+            def get(self, path: str, params: dict[str, Any], operation: str | None = None) -> Deferred[Response]:
+                return super().get(path, dict(params, marker=None), operation)
 
         conn = FirstPageForever(list("abcdef"))
         self.assertEqual(self.take(self.listing(conn, 2)), ["a", "b"])

@@ -22,6 +22,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar import errors
+from txzaqar.api import _paths
 from txzaqar.api.claim import Claim
 from txzaqar.api.message import MessageStatus
 from txzaqar.http.connection import JSON_PATCH_TYPE, _BytesProducer
@@ -184,21 +185,21 @@ class ClaimTimeTests(FakeTestCase):
         [mid] = self.wait(self.queue.post({"body": 1, "ttl": 60}))
         claim = self.wait(self.queue.claim(ttl=100, grace=300))
         self.assertEqual(self.wait(self.queue.message(mid)).ttl, 400)
-        self.wait(self.client.connection.patch(claim._path(), body={"ttl": 500}))
+        self.wait(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path, body={"ttl": 500}))
         self.assertEqual(self.wait(self.queue.message(mid)).ttl, 560)
-        self.wait(self.client.connection.patch(claim._path(), body={}))
+        self.wait(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path, body={}))
         self.assertEqual(self.wait(claim.reload()).ttl, 300)
         self.assertEqual(self.wait(self.queue.message(mid)).ttl, 560)
 
     def test_patch_bodies(self) -> None:
         self.wait(self.queue.post({"body": 1}))
         claim = self.wait(self.queue.claim())
-        self.error(self.client.connection.patch(claim._path()), errors.BadRequest, 400,
+        self.error(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path), errors.BadRequest, 400,
                    "Invalid request body", "Request body can not be empty")
-        self.error(self.client.connection.patch(claim._path(), body={"ttl": "x"}),
+        self.error(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path, body={"ttl": "x"}),
                    errors.BadRequest, 400, "Invalid request body",
                    'The value of the "ttl" field must be a int.')
-        self.error(self.client.connection.patch(claim._path(), body={"ttl": 30}),
+        self.error(self.client.connection.patch(_paths.claim(claim.queue.name, str(claim.id)).path, body={"ttl": 30}),
                    errors.BadRequest, 400, "Invalid API request",
                    "The TTL for a claim may not exceed 43200 seconds, and must be at least "
                    "60 seconds long.")

@@ -22,6 +22,7 @@ from zope.interface import implementer
 from txzaqar import errors
 from txzaqar.auth import NoAuth
 from txzaqar.http.connection import Connection
+from txzaqar.interfaces import IRequestObserver
 from txzaqar.ops.metrics import SubscriberMetrics, operation
 from txzaqar.subscriber import STATS
 from txzaqar.subscriber.events import new_stats
@@ -330,11 +331,13 @@ class FreeWhenUnusedTests(SynchronousTestCase):
             def callback_finished(self, queue: str, seconds: float, outcome: str) -> None:
                 raise RuntimeError("observer bug")
 
-        def broken_request_observer(*args: Any) -> None:
-            raise RuntimeError("request observer bug")
+        @implementer(IRequestObserver)
+        class BrokenRequestObserver:
+            def request_finished(self, *args: Any) -> None:
+                raise RuntimeError("request observer bug")
 
         sub.add_observer(Broken())
-        client.connection.observers.append(broken_request_observer)
+        client.connection.observers.append(BrokenRequestObserver())
         seen: list[Any] = []
         sub.subscribe("orders", seen.append)
         sub.startService()
@@ -368,11 +371,70 @@ class _Stub:
 
     def __init__(self, connection: Connection) -> None:
         self.client = self
-        self.connection = connection
+        self._connection = connection
         self.stats = new_stats()
+
+    def connection(self) -> Connection:
+        return self._connection
 
     def add_observer(self, observer: Any) -> None:
         pass
 
     def queue_stats(self) -> dict[str, dict[str, int]]:
         return {}
+
+
+class OperationNameTests(SynchronousTestCase):
+    """
+    Every request a resource makes names its operation (L{txzaqar.api._paths}),
+    and the name is the label L{operation} reads from its path: the metric
+    labels are what they were when they were parsed from paths.
+    """
+
+    def test_named_as_parsed(self) -> None:
+        seen: list[tuple[str, str, str | None]] = []
+
+        @implementer(IRequestObserver)
+        class Seen:
+            def request_finished(self, method: str, path: str, status: int | None, seconds: float,
+                                 operation: str | None = None) -> None:
+                seen.append((method, path, operation))
+
+        client, fake = memory_client()
+        client.connection.observers.append(Seen())
+        queue = client.queue("orders")
+
+        async def everything() -> None:
+            await client.create_queue("orders")
+            await queue.set_metadata({"a": 1})
+            await queue.metadata()
+            await queue.stats()
+            ids = await queue.post([{"body": n} for n in range(3)])
+            await queue.message(ids[0])
+            await queue.get_messages(ids)
+            claim = await queue.claim(limit=2)
+            await claim.reload()
+            await claim.patch(ttl=120)
+            await claim.messages[0].delete()
+            await claim.release()
+            await queue.delete_messages(ids[1:2])
+            await queue.pop(1)
+            await queue.messages()
+            subscription = await queue.subscribe("http://example.com/hook", ttl=3600)
+            await subscription.reload()
+            await subscription.update(ttl=7200)
+            await queue.subscriptions()
+            await subscription.delete()
+            await queue.purge()
+            await client.queues()
+            await client.queue_count()
+            await client.ping()
+            await client.ping(head=True)
+            await client.home()
+            await queue.delete()
+
+        self.successResultOf(Deferred.fromCoroutine(everything()))
+        self.assertGreater(len(seen), 25)
+        for method, path, name in seen:
+            self.assertIsNotNone(name, (method, path))
+            self.assertEqual(f"{method} {name}", operation(method, path), (method, path))
