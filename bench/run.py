@@ -224,12 +224,12 @@ class Drivers:
 
 def official_label(mode: str, threads: int, limit: int) -> str:
     """The row of the official C{mode} loop ("documented" or "bulk") in C{threads} threads, claims of C{limit}."""
-    return f"official {mode} x{threads} threads claim {limit}"
+    return f"official {mode} {threads} thread{'s' if threads > 1 else ''} claim {limit}"
 
 
 def ceiling_label(loops: int) -> str:
     """The row of the ceiling with C{loops} concurrent claim-and-bulk-delete loops."""
-    return f"ceiling x{loops} loops"
+    return f"ceiling {loops} loops"
 
 
 def consume_config(variant: str, inflight: int) -> dict[str, Any]:
@@ -240,12 +240,12 @@ def consume_config(variant: str, inflight: int) -> dict[str, Any]:
     one thread with claims of L{DOCUMENTED_LIMIT}; a bare "ceiling" runs
     C{inflight} loops.
     """
-    official = re.fullmatch(r"official (documented|bulk)(?: x(\d+) threads claim (\d+))?", variant)
+    official = re.fullmatch(r"official (documented|bulk)(?: (\d+) threads? claim (\d+))?", variant)
     if official:
         mode, threads, limit = official.groups()
         return {"kind": "official", "mode": mode, "threads": int(threads or 1),
                 "limit": int(limit or DOCUMENTED_LIMIT)}
-    ceiling = re.fullmatch(r"ceiling(?: x(\d+) loops)?", variant)
+    ceiling = re.fullmatch(r"ceiling(?: (\d+) loops)?", variant)
     if ceiling:
         return {"kind": "ceiling", "loops": int(ceiling.group(1) or inflight)}
     if variant == SUBSCRIBER_DEFAULTS:
@@ -650,7 +650,7 @@ class Bench:
         stem = "smoke" if self.args.smoke else time.strftime("bench-%Y%m%d-%H%M%S")
         data = {
             "args": {k: v for k, v in vars(self.args).items()}, "sizes": self.sizes,
-            "elapsed_s": elapsed, "records": self.records, "table": table, "goals": goals,
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "elapsed_s": elapsed, "records": self.records, "table": table, "goals": goals,
             "problems": [asdict(p) for p in self.problems], "exit_status": status,
             **self.extra,
         }
