@@ -222,6 +222,15 @@ class Drivers:
 # ---------------------------------------------------------------------------
 
 
+def max_claim_in(answer: str) -> int | None:
+    """
+    The largest claim a Zaqar refusal names ("Limit must be at least 1 and
+    may not be greater than 20."); C{None} when it names none.
+    """
+    match = re.search(r"may not be greater than (\d+)", answer)
+    return int(match.group(1)) if match else None
+
+
 def official_label(mode: str, threads: int, limit: int) -> str:
     """The row of the official C{mode} loop ("documented" or "bulk") in C{threads} threads, claims of C{limit}."""
     return f"official {mode} {threads} thread{'s' if threads > 1 else ''} claim {limit}"
@@ -420,9 +429,9 @@ class Bench:
             text = str(e)
         finally:
             conn.close()
-        match = re.search(r"greater than (\d+)", text)
-        if match:
-            return int(match.group(1)), "the server's answer to a claim of 1,000"
+        found = max_claim_in(text)
+        if found is not None:
+            return found, "the server's answer to a claim of 1,000"
         return DEFAULT_MAX_CLAIM, f"Zaqar's default; the server's answer named none: {text[:120]!r}"
 
     def _consume_one(self, server: str, variant: str, rep: int, n: int, budget: int) -> None:
