@@ -92,6 +92,15 @@ class Run:
     def row(self, workload: str, variant: str, metric: str, server: str = "gunicorn") -> dict | None:
         return self.rows.get((workload, server, variant, metric))
 
+    def per_rep_pairs(self, variant: str, other: str, metric: str = "msg/s") -> list[tuple[float, float]]:
+        """C{(variant's value, other's value)} of each consume repetition that has both."""
+        values: dict[tuple[str, int], float] = {}
+        for r in self.data["records"]:
+            if (r["workload"], r["server"], r["metric"]) == ("consume", "gunicorn", metric):
+                values[(r["variant"], r["rep"])] = r["value"]
+        return [(values[(variant, rep)], values[(other, rep)]) for (v, rep) in sorted(values)
+                if v == variant and (other, rep) in values and values[(other, rep)]]
+
     def median(self, workload: str, variant: str, metric: str, server: str = "gunicorn") -> float | None:
         row = self.row(workload, variant, metric, server)
         return None if row is None else row["median"]
@@ -146,6 +155,8 @@ def heading(run: Run) -> str:
         "repetitions (min-max where shown); each ratio is the median of the per-repetition ratios. "
         f"The largest claim the server allowed, {claims or 'not asked'}, is the claim of the swept "
         "official loops and of the ceiling."
+        + ("" if "builtin" in data["args"]["servers"] else
+           " The built-in server was not in this run, so its goals are n/a.")
     )
 
 
@@ -188,6 +199,29 @@ def consume_table(run: Run) -> str:
         ])
     return simple_table([["consume, gunicorn", "msg/s", "min-max", "client CPU", "x official"],
                          ["", "", "", "ms/msg", "documented"]], rows)
+
+
+def consume_findings(run: Run) -> str:
+    """What the consume table says about the anchors, in words (its figures from the run)."""
+    best_official, ceiling = run.best(summary.OFFICIAL_SWEEP), run.best(summary.CEILING_SWEEP)
+    tuned = run.row("consume", summary.SUBSCRIBER_TUNED, "msg/s")
+    if best_official is None or ceiling is None or tuned is None:
+        return prose("The consume sweeps were not in this run.")
+    ratios = {}
+    for other in (best_official, ceiling):
+        found = summary.median([a / b for a, b in run.per_rep_pairs(summary.SUBSCRIBER_TUNED, other)])
+        ratios[other] = "--" if found is None else f"{found:.0%}"
+    defaults = run.row("consume", summary.SUBSCRIBER_DEFAULTS, "msg/s") or {}
+    best_row = run.row("consume", best_official, "msg/s") or {}
+    return prose(
+        f"The official client's best configuration was {best_official} "
+        f"({number(best_row.get('median'))} msg/s, x{best_row.get('ratio', float('nan')):.2f} its documented "
+        f"loop). At its defaults the Subscriber drained x{defaults.get('ratio', float('nan')):.2f} as fast as "
+        f"the documented loop at its defaults; tuned, it drained {ratios[best_official]} of the best official "
+        f"configuration's rate and {ratios[ceiling]} of the best ceiling's ({ceiling})."
+        + (" The ceiling is the best of its sweep on this loaded machine, not a bound: the Subscriber "
+           "passed it." if ratios[ceiling] != "--" and float(ratios[ceiling].rstrip("%")) > 100 else "")
+    )
 
 
 def latency_table(run: Run) -> str:
@@ -245,6 +279,7 @@ def generate(data: dict[str, Any]) -> str:
         post_table(run),
         "Consuming (the official sweep and the ceiling's, the Subscriber tuned and at its defaults):",
         consume_table(run),
+        consume_findings(run),
         "Latency against idle cost (the idle columns cover the idle seconds before the first post):",
         latency_table(run),
         "Where post→callback goes:",

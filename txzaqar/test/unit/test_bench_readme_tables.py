@@ -153,6 +153,23 @@ class GeneratedTextTests(SynchronousTestCase):
         self.assertEqual(marked, ["official bulk 4 threads claim 20 (best)", "ceiling 8 loops (best)"])
 
 
+    def test_consume_findings(self) -> None:
+        """The words under the consume table: the best configurations and the per-repetition ratios to them."""
+        summary = bench_module("summary")
+        records = []
+        for rep, (official, ceiling, tuned) in enumerate([(1000.0, 2000.0, 2200.0), (1000.0, 2000.0, 2600.0)]):
+            records += [_record("official documented", rep, 250.0), _record(summary.SUBSCRIBER_DEFAULTS, rep, 750.0),
+                        _record("official bulk 4 threads claim 20", rep, official),
+                        _record("ceiling 16 loops", rep, ceiling), _record(summary.SUBSCRIBER_TUNED, rep, tuned)]
+        table, _ = summary.summarize(records, [], summary.Scale(smoke=False, queues=1000))
+        text = " ".join(self.tables.consume_findings(self.tables.Run({"table": table, "records": records,
+                                                                      "args": {"servers": ["gunicorn"]}})).split())
+        self.assertIn("best configuration was official bulk 4 threads claim 20 (1,000 msg/s, x4.00 its", text)
+        self.assertIn("drained x3.00 as fast as the documented loop", text)
+        self.assertIn("240% of the best official configuration's rate and 120% of the best ceiling's "
+                      "(ceiling 16 loops). The ceiling is the best of its sweep", text)
+
+
 class AnchorTests(SynchronousTestCase):
     """The anchors: the best of a sweep, the consume rows, the server's largest claim."""
 
