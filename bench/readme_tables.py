@@ -275,7 +275,7 @@ def generate(data: dict[str, Any]) -> str:
     run = Run(data)
     parts = [
         heading(run),
-        "Posting (N: " + ", ".join(f"{n} on {server}" for server, n in TX_INFLIGHT.items()) + "):",
+        "Posting (N: " + ", ".join(f"{TX_INFLIGHT[server]} on {server}" for server in run.servers()) + "):",
         post_table(run),
         "Consuming (the official sweep and the ceiling's, the Subscriber tuned and at its defaults):",
         consume_table(run),

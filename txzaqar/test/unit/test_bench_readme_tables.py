@@ -175,7 +175,7 @@ class AnchorTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.summary = bench_module("summary")
-        self.run = bench_module("run")
+        self.bench_run = bench_module("run")
 
     def test_best_by_median(self) -> None:
         """The best configuration has the highest median over the repetitions, not the highest value."""
@@ -218,38 +218,38 @@ class AnchorTests(SynchronousTestCase):
 
     def test_consume_config(self) -> None:
         """Each consume row's label says how it runs."""
-        config = self.run.consume_config
+        config = self.bench_run.consume_config
         self.assertEqual(config("official documented", 8),
                          {"kind": "official", "mode": "documented", "threads": 1, "limit": 10})
-        self.assertEqual(config(self.run.official_label("bulk", 4, 20), 8),
+        self.assertEqual(config(self.bench_run.official_label("bulk", 4, 20), 8),
                          {"kind": "official", "mode": "bulk", "threads": 4, "limit": 20})
-        self.assertEqual(config(self.run.official_label("documented", 1, 20), 8),
+        self.assertEqual(config(self.bench_run.official_label("documented", 1, 20), 8),
                          {"kind": "official", "mode": "documented", "threads": 1, "limit": 20})
-        self.assertEqual(config(self.run.ceiling_label(32), 8), {"kind": "ceiling", "loops": 32})
+        self.assertEqual(config(self.bench_run.ceiling_label(32), 8), {"kind": "ceiling", "loops": 32})
         self.assertEqual(config("ceiling", 8), {"kind": "ceiling", "loops": 8})
-        self.assertEqual(config(self.run.SUBSCRIBER_DEFAULTS, 8), {"kind": "tx", "options": {}})
-        self.assertEqual(config(self.run.SUBSCRIBER_TUNED, 8),
+        self.assertEqual(config(self.bench_run.SUBSCRIBER_DEFAULTS, 8), {"kind": "tx", "options": {}})
+        self.assertEqual(config(self.bench_run.SUBSCRIBER_TUNED, 8),
                          {"kind": "tx", "options": {"batch": 20, "concurrency": 80, "claims_in_flight": 4}})
         self.assertRaises(ValueError, config, "official fastest", 8)
 
     def test_consume_variants_sweep(self) -> None:
         """A full run sweeps 1-8 threads (both loops, the largest claim) and 4-32 ceiling loops; smoke one of each."""
-        for sizes, threads, loops in ((self.run.FULL, [1, 2, 4, 8], [4, 8, 16, 32]), (self.run.SMOKE, [2], [8])):
-            bench = self.run.Bench.__new__(self.run.Bench)
+        for sizes, threads, loops in ((self.bench_run.FULL, [1, 2, 4, 8], [4, 8, 16, 32]), (self.bench_run.SMOKE, [2], [8])):
+            bench = self.bench_run.Bench.__new__(self.bench_run.Bench)
             bench.sizes, bench.limits = sizes, {"gunicorn": 20}
             variants = bench.consume_variants("gunicorn")
             self.assertEqual(variants[0], "official documented")
-            self.assertEqual([self.run.consume_config(v, 8).get("threads") for v in variants
+            self.assertEqual([self.bench_run.consume_config(v, 8).get("threads") for v in variants
                               if v.startswith("official ") and v != "official documented"],
                              [t for t in threads for _ in (0, 1)])
-            self.assertEqual([self.run.consume_config(v, 8)["loops"] for v in variants if v.startswith("ceiling")],
+            self.assertEqual([self.bench_run.consume_config(v, 8)["loops"] for v in variants if v.startswith("ceiling")],
                              loops)
-            self.assertEqual({self.run.consume_config(v, 8).get("limit") for v in variants
+            self.assertEqual({self.bench_run.consume_config(v, 8).get("limit") for v in variants
                               if v.startswith("official ") and v != "official documented"}, {20})
 
     def test_max_claim_in(self) -> None:
         """Zaqar's refusal of a too large claim names its limit; anything else names none."""
         answer = json.dumps({"title": "Invalid API request",
                              "description": "Limit must be at least 1 and may not be greater than 20."})
-        self.assertEqual(self.run.max_claim_in(answer), 20)
-        self.assertIsNone(self.run.max_claim_in('{"title": "Service temporarily unavailable"}'))
+        self.assertEqual(self.bench_run.max_claim_in(answer), 20)
+        self.assertIsNone(self.bench_run.max_claim_in('{"title": "Service temporarily unavailable"}'))
