@@ -8,10 +8,17 @@ latency workload).  Only the standard library and zaqarclient are used.
 
 The loops are the ones the official documentation shows:
 
-* post: ``queue.post(list_of_messages)``, one request at a time;
+* post: ``queue.post(list_of_messages)``, in ``threads`` threads (a user
+  scales a blocking client with threads; the benchmark gives it as many as
+  txzaqar has requests in flight), each with a client of its own, taking
+  the next batch from one shared list;
 * consume, documented: ``for m in queue.claim(ttl, grace, limit): m.delete()``;
-* consume, best: ``queue.claim(...)`` then ``queue.delete_messages(*ids)``;
+* consume, bulk: ``queue.claim(...)`` then ``queue.delete_messages(*ids)``;
+  both in ``threads`` threads (a sweep: the orchestrator picks the best);
 * polling: claim; when nothing came back, ``time.sleep(interval)``.
+
+A thread that raises makes the driver exit non-zero (the orchestrator
+counts a failed driver as a broken run).
 
 The client needs ``ttl`` *and* ``grace`` on every claim (it sends ``null``
 for an omitted one, and the server rejects that).
@@ -22,7 +29,9 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 
 from zaqarclient.queues import client as zclient
 
@@ -45,38 +54,94 @@ def make_queue(spec: dict):
     return client.queue(spec["queue"], auto_create=False)
 
 
+def in_threads(count: int, work: Callable[[], None]) -> float:
+    """Run ``work`` in ``count`` threads at once; the wall time until all are done (re-raises the first error)."""
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as e:  # re-raised in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, daemon=True) for _ in range(count)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
 def post(spec: dict) -> dict:
-    queue = make_queue(spec)
-    n, per = spec["n"], spec["per_request"]
-    batches = [[body(i) for i in range(s, min(n, s + per))] for s in range(0, n, per)]
-    c0, t0 = cpu(), time.perf_counter()
-    for batch in batches:
-        queue.post(batch)
-    t1, c1 = time.perf_counter(), cpu()
-    return {"messages": n, "requests": len(batches), "seconds": t1 - t0, "cpu": c1 - c0}
+    n, per, count = spec["n"], spec["per_request"], spec.get("threads", 1)
+    queues = [make_queue(spec) for _ in range(count)]  # one client per thread, made before the clock
+    batches: Iterator[list[dict]] = iter(
+        [[body(i) for i in range(s, min(n, s + per))] for s in range(0, n, per)])
+    lock = threading.Lock()
+    requests = 0
+
+    def next_batch() -> list[dict] | None:
+        nonlocal requests
+        with lock:
+            batch = next(batches, None)
+            if batch is not None:
+                requests += 1
+            return batch
+
+    def worker() -> None:
+        queue = queues.pop()
+        while (batch := next_batch()) is not None:
+            queue.post(batch)
+
+    c0 = cpu()
+    seconds = in_threads(count, worker)
+    c1 = cpu()
+    return {"messages": n, "requests": requests, "seconds": seconds, "cpu": c1 - c0, "threads": count}
 
 
 def consume(spec: dict) -> dict:
-    queue = make_queue(spec)
-    limit, bulk = spec.get("limit", 10), spec["mode"] == "bulk"
+    """
+    ``threads`` threads, each a loop of its own: claim ``limit``, delete each
+    message (documented) or all of them at once (bulk), until a claim comes
+    back empty or the shared request budget is spent.
+    """
+    limit, bulk, count = spec.get("limit", 10), spec["mode"] == "bulk", spec.get("threads", 1)
+    queues = [make_queue(spec) for _ in range(count)]
+    lock = threading.Lock()
     consumed = requests = 0
-    c0, t0 = cpu(), time.perf_counter()
-    while requests < spec["max_requests"]:
-        claim = queue.claim(ttl=CLAIM_TTL, grace=CLAIM_GRACE, limit=limit)
-        requests += 1
-        messages = list(claim)
-        if not messages:
-            break
-        if bulk:
-            queue.delete_messages(*[m.id for m in messages])
-            requests += 1
-        else:
-            for m in messages:
-                m.delete()
-                requests += 1
-        consumed += len(messages)
-    t1, c1 = time.perf_counter(), cpu()
-    return {"messages": consumed, "requests": requests, "seconds": t1 - t0, "cpu": c1 - c0}
+
+    def spend(k: int) -> bool:
+        nonlocal requests
+        with lock:
+            requests += k
+            return requests <= spec["max_requests"]
+
+    def worker() -> None:
+        nonlocal consumed
+        queue = queues.pop()
+        while spend(1):
+            messages = list(queue.claim(ttl=CLAIM_TTL, grace=CLAIM_GRACE, limit=limit))
+            if not messages:
+                return
+            if bulk:
+                spend(1)
+                queue.delete_messages(*[m.id for m in messages])
+            else:
+                for m in messages:
+                    spend(1)
+                    m.delete()
+            with lock:
+                consumed += len(messages)
+
+    c0 = cpu()
+    seconds = in_threads(count, worker)
+    c1 = cpu()
+    return {"messages": consumed, "requests": requests, "seconds": seconds, "cpu": c1 - c0,
+            "threads": count, "limit": limit}
 
 
 def poll_latency(spec: dict) -> dict:

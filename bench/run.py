@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import random
+import re
 import select
 import subprocess
 import sys
@@ -63,6 +64,8 @@ FULL: dict[str, Any] = {
     "tradeoff": True,
     "memory": {"backlog": 100_000, "duration": 45.0, "callback_delay": 0.01},
     "many": {"queues": 1000, "settle": 35.0, "window": 60.0},
+    # the official consumer's threads and the ceiling's concurrent loops: the best of each is the anchor
+    "sweep": {"threads": [1, 2, 4, 8], "loops": [4, 8, 16, 32]},
 }
 SMOKE: dict[str, Any] = {
     "post": {"post1": (1, 40), "post10": (10, 200), "post20": (20, 400)},
@@ -71,12 +74,23 @@ SMOKE: dict[str, Any] = {
     "tradeoff": False,
     "memory": {"backlog": 400, "duration": 2.0, "callback_delay": 0.01},
     "many": {"queues": 20, "settle": 2.0, "window": 2.0},
+    "sweep": {"threads": [2], "loops": [8]},
 }
 
-#: txzaqar requests in flight for posting (the official client has one).
+#: txzaqar requests in flight for posting; the official client posts in as many threads.
 TX_INFLIGHT = {"gunicorn": 8, "builtin": 4}
-#: Subscriber options for the throughput run (no-op callback).
+#: Subscriber options for the tuned throughput row (no-op callback).
 TX_CONSUME_OPTIONS = {"batch": 20, "concurrency": 80, "claims_in_flight": 4}
+#: The consume rows of the Subscriber: tuned, and at its defaults (batch 10, concurrency 10,
+#: claims_in_flight 1) beside the official documented loop at its defaults.
+SUBSCRIBER_TUNED, SUBSCRIBER_DEFAULTS = summary.SUBSCRIBER_TUNED, summary.SUBSCRIBER_DEFAULTS
+#: The official client's documented loop as its documentation shows it: one thread, the
+#: server's default claim (10 messages).
+OFFICIAL_DOCUMENTED = summary.OFFICIAL_DOCUMENTED
+DOCUMENTED_LIMIT = 10
+#: The largest claim Zaqar allows by default (C{max_messages_per_claim_or_pop}); used only when
+#: the server's own limit cannot be read from its answer to a larger claim (L{Bench.max_claim}).
+DEFAULT_MAX_CLAIM = 20
 #: Latency variants: (label, kind, settings).
 LATENCY_VARIANTS = [
     ("official poll 1s", "official", {"interval": 1.0}),
@@ -204,6 +218,53 @@ class Drivers:
 
 
 # ---------------------------------------------------------------------------
+# the consume rows
+# ---------------------------------------------------------------------------
+
+
+def max_claim_in(answer: str) -> int | None:
+    """
+    The largest claim a Zaqar refusal names ("Limit must be at least 1 and
+    may not be greater than 20."); C{None} when it names none.
+    """
+    match = re.search(r"may not be greater than (\d+)", answer)
+    return int(match.group(1)) if match else None
+
+
+def official_label(mode: str, threads: int, limit: int) -> str:
+    """The row of the official C{mode} loop ("documented" or "bulk") in C{threads} threads, claims of C{limit}."""
+    return f"official {mode} {threads} thread{'s' if threads > 1 else ''} claim {limit}"
+
+
+def ceiling_label(loops: int) -> str:
+    """The row of the ceiling with C{loops} concurrent claim-and-bulk-delete loops."""
+    return f"ceiling {loops} loops"
+
+
+def consume_config(variant: str, inflight: int) -> dict[str, Any]:
+    """
+    How to run the consume row C{variant}: C{{"kind": "official", "mode",
+    "threads", "limit"}}, C{{"kind": "ceiling", "loops"}} or C{{"kind":
+    "tx", "options"}}.  A bare "official documented" or "official bulk" is
+    one thread with claims of L{DOCUMENTED_LIMIT}; a bare "ceiling" runs
+    C{inflight} loops.
+    """
+    official = re.fullmatch(r"official (documented|bulk)(?: (\d+) threads? claim (\d+))?", variant)
+    if official:
+        mode, threads, limit = official.groups()
+        return {"kind": "official", "mode": mode, "threads": int(threads or 1),
+                "limit": int(limit or DOCUMENTED_LIMIT)}
+    ceiling = re.fullmatch(r"ceiling(?: (\d+) loops)?", variant)
+    if ceiling:
+        return {"kind": "ceiling", "loops": int(ceiling.group(1) or inflight)}
+    if variant == SUBSCRIBER_DEFAULTS:
+        return {"kind": "tx", "options": {}}
+    if variant.startswith("txzaqar Subscriber"):
+        return {"kind": "tx", "options": TX_CONSUME_OPTIONS}
+    raise ValueError(f"unknown consume row {variant!r}")
+
+
+# ---------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------
 
@@ -221,12 +282,13 @@ class Bench:
         self.extra: dict[str, Any] = defaultdict(list)
         self.servers: dict[str, ZaqarServer] = {}
         self.drivers: Drivers | None = None
+        self.limits: dict[str, int] = {}  # server -> the largest claim it allows
         self.budget_factor = 4  # request budgets: 4x what the work needs
 
     # -- helpers ------------------------------------------------------------
 
     def qname(self, *parts: Any) -> str:
-        return "-".join(["b", self.run_id, *[str(p).replace(" ", "").replace(".", "") for p in parts]])[:64]
+        return "-".join(["b", self.run_id, *[re.sub(r"[^A-Za-z0-9_]", "", str(p)) for p in parts]])[:64]
 
     def spec(self, server: str, queue: str, **kw: Any) -> dict:
         return {"url": self.servers[server].url, "project": self.project, "queue": queue, **kw}
@@ -294,45 +356,101 @@ class Bench:
         assert self.drivers is not None
         for server in self.args.servers:
             for name, (per, n) in self.sizes["post"].items():
-                variants = ["official", "txzaqar", "ceiling"]
+                variants = ["official", "official one thread", "txzaqar", "ceiling"]
                 for variant in self.order(variants, rep):
                     queue = self.qname(name, server, rep, variant)
-                    kind = {"official": "official", "txzaqar": "tx", "ceiling": "ceiling"}[variant]
-                    spec = self.spec(server, queue, op="post", n=n, per_request=per,
+                    kind = {"official": "official", "official one thread": "official", "txzaqar": "tx",
+                            "ceiling": "ceiling"}[variant]
+                    # the official client posts in as many threads as txzaqar has requests in flight
+                    threads = 1 if variant == "official one thread" else TX_INFLIGHT[server]
+                    spec = self.spec(server, queue, op="post", n=n, per_request=per, threads=threads,
                                      inflight=TX_INFLIGHT[server], persistent=server == "gunicorn")
                     with self.guarded(name, f"{variant} on {server}", rep):
                         got = self.drivers.run(kind, spec, timeout=600)
                         self.record(name, server, variant, rep, "msg/s", got["messages"] / got["seconds"])
                         self.record(name, server, variant, rep, "client CPU ms/msg",
                                     1000 * got["cpu"] / got["messages"])
-                        say(f"{name:8} {server:8} {variant:10} {got['messages'] / got['seconds']:8.0f} msg/s")
+                        say(f"{name:8} {server:8} {variant:20} {got['messages'] / got['seconds']:8.0f} msg/s")
 
     def w_consume(self, rep: int) -> None:
         assert self.drivers is not None
         n = self.sizes["consume"]
         budget = self.budget_factor * n + 100
         for server in self.args.servers:
-            variants = ["official documented", "official bulk", "txzaqar Subscriber", "ceiling"]
-            for variant in self.order(variants, rep):
+            for variant in self.order(self.consume_variants(server), rep):
                 with self.guarded("consume", f"{variant} on {server}", rep):
                     self._consume_one(server, variant, rep, n, budget)
+
+    def consume_variants(self, server: str) -> list[str]:
+        """
+        The consume rows: the official documented loop as documented (one
+        thread, claims of 10), the official sweep (each thread count of the
+        sweep, the documented and the bulk loop, with the server's largest
+        claim), the Subscriber tuned and at its defaults, and the ceiling's
+        sweep of concurrent loops.
+        """
+        sweep = self.sizes["sweep"]
+        limit = self.max_claim(server)
+        return [
+            OFFICIAL_DOCUMENTED,
+            *[official_label(mode, t, limit) for t in sweep["threads"] for mode in ("documented", "bulk")],
+            SUBSCRIBER_TUNED, SUBSCRIBER_DEFAULTS,
+            *[ceiling_label(loops) for loops in sweep["loops"]],
+        ]
+
+    def max_claim(self, server: str) -> int:
+        """
+        The largest claim C{server} allows: read from its answer to a claim
+        of 1,000 (a 400 whose description names the limit: "may not be
+        greater than 20"); L{DEFAULT_MAX_CLAIM} if it says no such thing.
+        Asked once per server.
+        """
+        found = self.limits.get(server)
+        if found is None:
+            found, source = self._probe_max_claim(server)
+            self.limits[server] = found
+            self.extra["max_claim"].append({"server": server, "max_claim": found, "source": source})
+            say(f"{server}: the largest claim is {found} ({source})")
+        return found
+
+    def _probe_max_claim(self, server: str) -> tuple[int, str]:
+        srv = self.servers.get(server)
+        if srv is None:  # no server started (unit tests): Zaqar's default
+            return DEFAULT_MAX_CLAIM, "Zaqar's default max_messages_per_claim_or_pop"
+        conn = http.client.HTTPConnection(srv.url.split("://", 1)[1], timeout=10)
+        try:
+            conn.request("POST", f"/v2/queues/{self.qname('limits')}/claims?limit=1000",
+                         body=json.dumps({"ttl": 60, "grace": 60}),
+                         headers={"Client-ID": str(uuid.uuid4()), "X-Project-ID": self.project,
+                                  "Content-Type": "application/json"})
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+        except OSError as e:
+            text = str(e)
+        finally:
+            conn.close()
+        found = max_claim_in(text)
+        if found is not None:
+            return found, "the server's answer to a claim of 1,000"
+        return DEFAULT_MAX_CLAIM, f"Zaqar's default; the server's answer named none: {text[:120]!r}"
 
     def _consume_one(self, server: str, variant: str, rep: int, n: int, budget: int) -> None:
         """Fill a queue with C{n} messages and drain it with C{variant}: every one consumed, once."""
         assert self.drivers is not None
         queue = self.qname("consume", server, rep, variant)
         self.fill(server, queue, n)
-        if variant.startswith("official"):
-            mode = "bulk" if variant.endswith("bulk") else "documented"
-            got = self.drivers.run("official", self.spec(server, queue, op="consume", mode=mode,
-                                                         limit=10, max_requests=budget), 900)
-        elif variant == "ceiling":
+        how = consume_config(variant, TX_INFLIGHT[server])
+        if how["kind"] == "official":
+            got = self.drivers.run("official", self.spec(server, queue, op="consume", mode=how["mode"],
+                                                         threads=how["threads"], limit=how["limit"],
+                                                         max_requests=budget), 900)
+        elif how["kind"] == "ceiling":
             got = self.drivers.run("ceiling", self.spec(
-                server, queue, op="consume", limit=20, inflight=TX_INFLIGHT[server],
+                server, queue, op="consume", limit=self.max_claim(server), inflight=how["loops"],
                 persistent=server == "gunicorn", max_requests=budget), 900)
         else:
             got = self.drivers.run("tx", self.spec(server, queue, op="consume", n=n, timeout=600,
-                                                   options=TX_CONSUME_OPTIONS), 900)
+                                                   options=how["options"]), 900)
         wrong = []
         if got["messages"] != n:
             wrong.append(f"consumed {got['messages']} of {n} messages")
@@ -343,7 +461,7 @@ class Bench:
             return
         self.record("consume", server, variant, rep, "msg/s", n / got["seconds"])
         self.record("consume", server, variant, rep, "client CPU ms/msg", 1000 * got["cpu"] / n)
-        say(f"consume  {server:8} {variant:20} {n / got['seconds']:8.0f} msg/s "
+        say(f"consume  {server:8} {variant:42} {n / got['seconds']:8.0f} msg/s "
             f"{1000 * got['cpu'] / n:.3f} ms CPU/msg")
 
     def _latency_one(self, workload: str, rep: int, label: str, kind: str, settings: dict) -> None:
@@ -541,7 +659,7 @@ class Bench:
         stem = "smoke" if self.args.smoke else time.strftime("bench-%Y%m%d-%H%M%S")
         data = {
             "args": {k: v for k, v in vars(self.args).items()}, "sizes": self.sizes,
-            "elapsed_s": elapsed, "records": self.records, "table": table, "goals": goals,
+            "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "elapsed_s": elapsed, "records": self.records, "table": table, "goals": goals,
             "problems": [asdict(p) for p in self.problems], "exit_status": status,
             **self.extra,
         }

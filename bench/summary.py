@@ -26,6 +26,14 @@ REFERENCE = {
     "consume": "official documented", "latency": "official poll 0.1s",
 }
 
+#: The consume rows the goals compare (bench.run runs them).
+OFFICIAL_DOCUMENTED = "official documented"
+SUBSCRIBER_TUNED = "txzaqar Subscriber tuned (20/80/4)"
+SUBSCRIBER_DEFAULTS = "txzaqar Subscriber defaults (10/10/1)"
+#: The prefixes of the swept rows: the official client's threads (both loops) and the ceiling's loops.
+OFFICIAL_SWEEP = ("official documented ", "official bulk ")
+CEILING_SWEEP = ("ceiling",)
+
 #: The idle queues the "many queues" goals are about.
 MANY_QUEUES = 1000
 
@@ -67,6 +75,24 @@ def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: s
     return {"goal": text, "measured": measured,
             "shown": NOT_MEASURED if measured is None else fmt.format(measured),
             "met": met, "status": status}
+
+
+def best(records: list[dict], workload: str, server: str, prefixes: tuple[str, ...],
+         metric: str = "msg/s") -> str | None:
+    """
+    The best configuration of a sweep: of the variants of C{workload} on
+    C{server} whose name starts with one of C{prefixes}, the one with the
+    highest median C{metric} over the repetitions (the first in sorted
+    order on a tie); C{None} when the run has none.
+    """
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if (r["workload"], r["server"], r["metric"]) == (workload, server, metric) \
+                and r["variant"].startswith(prefixes):
+            values[r["variant"]].append(r["value"])
+    if not values:
+        return None
+    return max(sorted(values), key=lambda v: median(values[v]) or 0.0)
 
 
 def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
@@ -124,13 +150,20 @@ def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
         goals.append(judge(text, measured, ok, fmt, scale, many_queues))
 
     g = "gunicorn"
-    sub = "txzaqar Subscriber"
-    goal("consume: Subscriber >= 6x official documented loop",
-         median_ratio("consume", g, sub, "msg/s", "official documented"), lambda x: x >= 6, "x{:.2f}")
-    goal("consume: Subscriber >= 1.5x official bulk-delete loop",
-         median_ratio("consume", g, sub, "msg/s", "official bulk"), lambda x: x >= 1.5, "x{:.2f}")
-    goal("consume: Subscriber >= 90% of the raw treq ceiling",
-         median_ratio("consume", g, sub, "msg/s", "ceiling"), lambda x: x >= 0.9, "{:.0%}")
+    best_official = best(records, "consume", g, OFFICIAL_SWEEP) or "official best (not run)"
+    ceiling = best(records, "consume", g, CEILING_SWEEP) or "ceiling (not run)"
+    # The goals of issue 6, their thresholds kept, restated against the anchors as users run them:
+    # the Subscriber at its defaults against the documented loop at its defaults, the tuned
+    # Subscriber against the best configuration of the official client's sweep (threads, both
+    # loops, the largest claim) and against the best of the ceiling's sweep.
+    goal("consume, defaults against defaults: Subscriber (10/10/1) >= 6x the official documented loop "
+         "(1 thread, claims of 10)",
+         median_ratio("consume", g, SUBSCRIBER_DEFAULTS, "msg/s", OFFICIAL_DOCUMENTED), lambda x: x >= 6, "x{:.2f}")
+    goal(f"consume: Subscriber tuned (20/80/4) >= 1.5x the best official configuration ({best_official})",
+         median_ratio("consume", g, SUBSCRIBER_TUNED, "msg/s", best_official), lambda x: x >= 1.5, "x{:.2f}")
+    goal(f"consume: Subscriber tuned (20/80/4) >= 90% of the ceiling, the best of its sweep ({ceiling})",
+         median_ratio("consume", g, SUBSCRIBER_TUNED, "msg/s", ceiling), lambda x: x >= 0.9, "{:.0%}")
+    # "official" posts in as many threads as txzaqar has requests in flight (the same concurrency)
     goal("post 1/request: txzaqar >= 2x official",
          median_ratio("post1", g, "txzaqar", "msg/s", "official"), lambda x: x >= 2, "x{:.2f}")
     for name in ("post10", "post20"):
@@ -139,9 +172,14 @@ def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
     for name in ("post1", "post10", "post20"):
         goal(f"{name} on the built-in server: txzaqar >= 1x official",
              median_ratio(name, "builtin", "txzaqar", "msg/s", "official"), lambda x: x >= 1.0, "x{:.2f}")
-    for ref in ("official documented", "official bulk"):
-        goal(f"client CPU per consumed message <= 1/5 of {ref}",
-             median_ratio("consume", g, sub, "client CPU ms/msg", ref), lambda x: x <= 0.2, "x{:.3f}")
+    goal("client CPU per consumed message, defaults against defaults: Subscriber (10/10/1) <= 1/5 of "
+         "the official documented loop",
+         median_ratio("consume", g, SUBSCRIBER_DEFAULTS, "client CPU ms/msg", OFFICIAL_DOCUMENTED),
+         lambda x: x <= 0.2, "x{:.3f}")
+    goal(f"client CPU per consumed message: Subscriber tuned (20/80/4) <= 1/5 of the best official "
+         f"configuration ({best_official})",
+         median_ratio("consume", g, SUBSCRIBER_TUNED, "client CPU ms/msg", best_official),
+         lambda x: x <= 0.2, "x{:.3f}")
     off01 = "official poll 0.1s"
     tx01 = "txzaqar Subscriber poll 0.115s"
     if median_value("latency", g, tx01, "p50 ms") is None:
