@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txzaqar.test.unit.bench_checkout import bench_module, checkout
+from txzaqar.test.helpers.bench import bench_module, checkout
 
 
 def _record(variant: str, rep: int, value: float, workload: str = "consume", metric: str = "msg/s",
