@@ -6,7 +6,7 @@ metadata has C{_enable_encrypt_messages} set, and decrypts it on C{GET} of
 one message, of messages by id and of a listing, but not on a claim
 (C{POST .../claims}), on reading a claim (C{GET .../claims/<id>}) or on pop
 (C{DELETE .../messages?pop=}): those answer with the stored ciphertext, a
-base64 JSON string (quirk 8.5).  So:
+base64 JSON string (quirk 5 of L{txzaqar.testing.quirks}).  So:
 
   - a claim's messages are read back by id (one C{GET ?ids=}, which
     decrypts and names the claim holding each message in its C{href});

@@ -3,7 +3,7 @@ Listing a collection a page at a time without ever looping.
 
 The server's C{next} links are followed, but a Redis-backed Zaqar 23.0.1
 restarts a listing when the marker is the first item or no longer exists
-(zaqar-v2-api.md section 8.1).  So: the first page asks for at least two
+(quirk 1 of L{txzaqar.testing.quirks}).  So: the first page asks for at least two
 items (the marker is then never at rank 0), items already seen are
 skipped, and listing stops on a short page, a repeated marker or a page
 that brings nothing new.

@@ -385,7 +385,7 @@ class Queue(QueueSharing):
         for name, value in params.items():
             v.boolean(name, value)
         if marker is None and include_claimed:
-            # Quirk 8.2: include_claimed without a marker is a 503 on Redis; a
+            # Quirk 2 (txzaqar.testing.quirks): include_claimed without a marker is a 503 on Redis; a
             # marker that matches nothing starts from the top.
             marker = str(uuid.UUID(int=0))
 

@@ -1,8 +1,10 @@
 """
 The only module of txzaqar that speaks HTTP.
 
-L{Connection} sends JSON to Zaqar over treq, reads every response body in
-full, and turns what comes back into a L{Response} or a typed
+L{Connection} sends JSON to Zaqar through a Twisted web C{IAgent}, not
+treq's C{HTTPClient}: its per-request URL parsing and wrappers cost more
+client CPU than the rest of a request (see C{_send}).  It reads every
+response body in full, and turns what comes back into a L{Response} or a typed
 L{txzaqar.errors.ZaqarError}.  It adds C{Client-ID}, the authenticator's
 headers, a timeout on every request (covering the body too), bounded
 jittered retries for requests that are safe to replay, and one

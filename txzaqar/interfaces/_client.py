@@ -232,7 +232,7 @@ class IClient(Interface):
         @param name: a regular expression the names must match, and
             C{filters} a C{dict} of metadata values queues must have; both
             applied by MongoDB only: Zaqar 23.0.1 on Redis ignores them and
-            lists every queue (reference section 8, quirk 7).
+            lists every queue (quirk 7 of L{txzaqar.testing.quirks}).
         @param with_count: ask for the project's queue count (the
             listing's C{count} once the first page is in).
         @raise txzaqar.errors.ClientValidationError: a bad parameter;

@@ -13,10 +13,9 @@ function "how to get a client".  Subclass it once per backend::
 
 The tests use only the public client API, plus C{client.connection.request}
 for the few statuses the client never provokes on its own (405, 415, ...).
-Every expectation comes from C{reference/zaqar-v2-api.md} (Zaqar 23.0.1 on
-Redis).  Tests whose name starts with C{test_quirk_} assert a known server
-bug (section 8 of the reference, or the dead-letter-queue claim leak of
-section 3) that another backend may legitimately not reproduce; they run
+Every expectation is what Zaqar 23.0.1 on Redis answers (checked against
+the real servers).  Tests whose name starts with C{test_quirk_} assert a known server
+bug (L{txzaqar.testing.quirks}) that another backend may legitimately not reproduce; they run
 only when C{server_quirks} is true.
 
 Queue names are unique per test (C{ct-<uuid>}) and deleted in cleanup; the
@@ -57,7 +56,7 @@ MAX_POST_SIZE = 262144
 #: A subscriber nobody listens on (no notification pipeline in the tests).
 HOOK = "http://127.0.0.1:9/hook"
 
-#: Reserved metadata and the defaults GET/PATCH fill in (reference section 3).
+#: Reserved metadata and the defaults GET/PATCH fill in (Zaqar's reserved queue metadata).
 RESERVED_DEFAULTS = {
     "_max_messages_post_size": 262144,
     "_default_message_ttl": 3600,
@@ -310,7 +309,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         @_quirk
         async def test_quirk_8_1_marker_at_rank_0_restarts_listing(self) -> None:
             """
-            Quirk 8.1: a marker that is the first queue restarts the listing,
+            Quirk 1 of L{txzaqar.testing.quirks}: a marker that is the first queue restarts the listing,
             so C{limit=1} pages repeat page 1.
             """
             client = self.fresh_project()
@@ -358,7 +357,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             self.assertEqual(metadata.default_message_delay, 0)
 
         async def test_metadata_of_missing_queue_is_defaults(self) -> None:
-            """Section 8.3: GET of a missing queue is 200 with the defaults."""
+            """Quirk 3 of L{txzaqar.testing.quirks}: GET of a missing queue is 200 with the defaults."""
             queue = self.queue()
             metadata = await queue.metadata()
             for key, value in RESERVED_DEFAULTS.items():
@@ -422,7 +421,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         @_quirk
         async def test_quirk_8_6_patch_object_body_503(self) -> None:
-            """Quirk 8.6: a JSON object (not a list) as PATCH body gives 503, not 400."""
+            """Quirk 6 of L{txzaqar.testing.quirks}: a JSON object (not a list) as PATCH body gives 503, not 400."""
             queue = await self.created()
             await self.fails(
                 self.client.connection.patch(
@@ -688,7 +687,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
             self.assertEqual([m.id for m in seen], ids)
 
         async def test_list_hides_claimed_unless_include_claimed(self) -> None:
-            """Paging with include_claimed (the client defends against quirk 8.2)."""
+            """Paging with include_claimed (the client defends against quirk 2 of L{txzaqar.testing.quirks})."""
             queue = self.queue()
             ids = await queue.post([{"body": i} for i in range(5)])
             claim = await queue.claim(limit=2)
@@ -705,7 +704,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         @_quirk
         async def test_quirk_8_2_include_claimed_without_marker_503(self) -> None:
-            """Quirk 8.2: include_claimed=true without a marker gives 503."""
+            """Quirk 2 of L{txzaqar.testing.quirks}: include_claimed=true without a marker gives 503."""
             queue = self.queue()
             await queue.post({"body": 1})
             await self.fails(
@@ -729,7 +728,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
 
         @_quirk
         async def test_quirk_8_4_delay_ignored_without_default_delay(self) -> None:
-            """Quirk 8.4: a per-message delay is dropped on a queue without a default delay."""
+            """Quirk 4 of L{txzaqar.testing.quirks}: a per-message delay is dropped on a queue without a default delay."""
             queue = self.queue()
             [mid] = await queue.post({"body": 1, "delay": 600})
             self.assertEqual([m.id for m in await queue.messages()], [mid])
@@ -925,7 +924,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         @_quirk
         async def test_quirk_claim_after_release_takes_later_claims_messages(self) -> None:
             """
-            Not in the reference: on Redis a claim scans from the oldest
+            Quirk 10 of L{txzaqar.testing.quirks}: on Redis a claim scans from the oldest
             message and, after the first free one, takes every later message
             even if another live claim holds it (C{claim_messages.lua}
             assumes claims are released in order).  So after releasing an
@@ -1037,7 +1036,7 @@ def zaqar_contract_tests(get_client: GetClient, server_quirks: bool = True) -> t
         @_quirk
         async def test_quirk_3_dlq_moved_message_stays_claimed(self) -> None:
             """
-            Section 3: the message moved to the dead letter queue keeps the
+            Quirk 11 of L{txzaqar.testing.quirks}: the message moved to the dead letter queue keeps the
             id of the claim attempt that moved it (which answered 204 and so
             is known only from the message), stays hidden in the DLQ until
             that claim goes, and the claim belongs to the source queue.

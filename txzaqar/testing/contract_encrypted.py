@@ -2,7 +2,7 @@
 The contract tests of encrypted queues (C{_enable_encrypt_messages}): a
 mixin of the suite that L{txzaqar.testing.contract.zaqar_contract_tests}
 builds.  On the wire Zaqar 23.0.1 returns the ciphertext from claims, claim
-reads, pop and stats (quirk 8.5), which the in-memory fake models; through
+reads, pop and stats (quirk 5 of L{txzaqar.testing.quirks}), which the in-memory fake models; through
 the client, claims give the bodies as posted and pop is refused.  It uses
 the suite's helpers (C{self.client}, C{created}, C{count_requests}) and
 runs on every backend the suite runs on.
@@ -81,7 +81,7 @@ class EncryptedContractTests:
 
     async def test_encrypted_wire_claim_pop_stats_ciphertext(self) -> None:
         """
-        Quirk 8.5, on the wire: claims, claim reads, pop and stats return the
+        Quirk 5 of L{txzaqar.testing.quirks}, on the wire: claims, claim reads, pop and stats return the
         ciphertext; GET by ids decrypts and names the claim in each href.
         """
         queue = await self.encrypted_queue()
@@ -219,7 +219,7 @@ class EncryptedContractTests:
 
     async def test_quirk_encrypted_string_that_is_a_pickle(self) -> None:
         """
-        Zaqar unpickles a decrypted string body: on an encrypted queue the
+        Quirk 13 of L{txzaqar.testing.quirks}: Zaqar unpickles a decrypted string body: on an encrypted queue the
         string C{"N."} reads back as C{None} (not modelled by the fake).
         """
         if not self.server_quirks:

@@ -194,7 +194,7 @@ class ListingContractTests:
 
     async def test_quirk_8_7_queue_filters_ignored(self) -> None:
         """
-        Quirk 8.7: Zaqar 23.0.1 on Redis ignores C{name} and metadata
+        Quirk 7 of L{txzaqar.testing.quirks}: Zaqar 23.0.1 on Redis ignores C{name} and metadata
         filters (only its MongoDB store applies them) and lists every queue.
         """
         if not self.server_quirks:

@@ -58,7 +58,7 @@ class ValidationContractTests:
 
     async def test_quirk_dotted_names_listed_cut(self) -> None:
         """
-        Why the client allows no dot in a queue name: Zaqar 23.0.1 takes
+        Quirk 12 of L{txzaqar.testing.quirks}, why the client allows no dot in a queue name: Zaqar 23.0.1 takes
         one (a raw PUT), but on Redis lists the name cut at its first dot.
         """
         if not self.server_quirks:

@@ -316,7 +316,7 @@ async def valid_body_scenario(client: Any, recorder: RecordingAgent, body: Any) 
 
 async def valid_ttl_delay_scenario(client: Any, recorder: RecordingAgent, ttl_delay: tuple[int, int]) -> str:
     """
-    Post with a ttl and a delay to a queue that honours delays (quirk 8.4):
+    Post with a ttl and a delay to a queue that honours delays (quirk 4 of L{txzaqar.testing.quirks}):
     the ttl reads back, and the message is hidden exactly while delayed.
     """
     ttl, delay = ttl_delay

@@ -1,6 +1,6 @@
 """
 A Subscriber on an encrypted queue of a real Zaqar 23.0.1, whose claims
-return ciphertext (quirk 8.5): no callback ever receives ciphertext, and
+return ciphertext (quirk 5 of L{txzaqar.testing.quirks}): no callback ever receives ciphertext, and
 nothing is acknowledged that was not delivered as posted.
 
 No fixed sleeps: every wait polls a condition, with a generous deadline.

@@ -4,7 +4,7 @@ Zaqar (L{txzaqar.testing.MemoryZaqar}), which the real client reaches
 through treq's C{RequestTraversalAgent}.
 
 The fake does not claim the server's bugs, so the C{test_quirk_*} tests
-(zaqar-v2-api.md section 8, and the dead-letter claim leak of section 3)
+(L{txzaqar.testing.quirks})
 are skipped here; every other test must pass on both backends.
 """
 

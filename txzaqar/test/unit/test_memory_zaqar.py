@@ -110,7 +110,7 @@ class MessageTimeTests(FakeTestCase):
         self.assertEqual([m.id for m in self.wait(self.queue.claim())], [own])
 
     def test_delay_dropped_without_default_delay(self) -> None:
-        """Quirk 8.4, kept: a message's delay is ignored (even out of range) without a queue delay."""
+        """Quirk 4 of L{txzaqar.testing.quirks}, kept: a message's delay is ignored (even out of range) without a queue delay."""
         [mid] = self.wait(self.queue.post({"body": 1, "delay": 600}))
         self.assertEqual([m.id for m in self.wait(self.queue.messages())], [mid])
         response = self.wait(self.client.connection.post(
@@ -521,7 +521,7 @@ class WireTests(FakeTestCase):
         self.assertEqual(self.fake.queue_names("test"), ["q"])
 
     def test_queue_list_filters(self) -> None:
-        """Name and metadata filters apply (Redis ignores them: quirk 8.7)."""
+        """Name and metadata filters apply (Redis ignores them: quirk 7 of L{txzaqar.testing.quirks})."""
         self.wait(self.client.create_queue("alpha", {"team": "a", "n": 1}))
         self.wait(self.client.create_queue("beta", {"team": "b"}))
         body = self.wait(self.client.connection.get("queues", params={"team": "b"})).json

@@ -315,7 +315,7 @@ def message_fields(items: Any, default_ttl: int, queue_delay: Any) -> list[dict[
     """
     The C{ttl}, C{body} (and C{delay}) of each posted message, defaulted
     (Zaqar's C{filter_stream}).  A C{delay} is kept only on a queue with a
-    C{_default_message_delay}: elsewhere it is dropped (quirk 8.4).
+    C{_default_message_delay}: elsewhere it is dropped (quirk 4 of L{txzaqar.testing.quirks}).
 
     @raise ValidationFailed: not a list of objects, a field is missing or of
         the wrong type (Zaqar's title for these is C{"Invalid request body"}).

@@ -8,7 +8,7 @@ any other body, and the key the SHA-256 of C{[transport]
 message_encryption_key}.  C{GET} of one message, of messages by id and of a
 listing decrypt when the queue is encrypted I{at the time of the read};
 claims, claim reads, pop and the oldest/newest of stats return the stored
-ciphertext (quirk 8.5).
+ciphertext (quirk 5 of L{txzaqar.testing.quirks}).
 
 Decrypting some bodies fails, and the whole read is then a 503: the empty
 string always does (its plaintext unpickles to C{EOFError}, and a plain

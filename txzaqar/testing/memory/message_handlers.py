@@ -142,7 +142,7 @@ def _get_messages_by_id(ctx: Context, req: WireRequest, queue_name: str,
 def delete_messages(ctx: Context, req: WireRequest, queue_name: str) -> Response:
     """
     Delete the messages named by C{ids} (claimed or not): 204; or pop
-    C{pop} messages: 200 with them, even when none was free (quirk 8.9, kept).
+    C{pop} messages: 200 with them, even when none was free (quirk 9 of L{txzaqar.testing.quirks}, kept).
     """
     ids = req.param_list("ids")
     pop = req.param_int("pop")
@@ -195,7 +195,7 @@ def _claim_document(req: WireRequest) -> dict[str, int]:
 
 
 def post_claims(ctx: Context, req: WireRequest, queue_name: str) -> Response:
-    """Claim messages: 201 with them, or 204 when none was free (quirk 8.9, kept)."""
+    """Claim messages: 201 with them, or 204 when none was free (quirk 9 of L{txzaqar.testing.quirks}, kept)."""
     limit = req.param_int("limit")
     if not req.content_length:
         metadata = {"ttl": DEFAULT_CLAIM_TTL, "grace": DEFAULT_CLAIM_GRACE}

@@ -112,7 +112,7 @@ class ZaqarState:
         """
         One page of a project's queue names, sorted.  The C{name} regular
         expression and the metadata filter are applied (Zaqar 23.0.1 ignores
-        them: quirk 8.7), before paging, so a page is short only at the end.
+        them: quirk 7 of L{txzaqar.testing.quirks}), before paging, so a page is short only at the end.
 
         @return: C{(page, total)}, C{total} counting every queue of the project.
         @raise re.error: C{name} is not a regular expression (a 500, as in Zaqar).
@@ -139,7 +139,7 @@ class ZaqarState:
 
     def create_queue(self, project_id: str, queue_name: str, metadata: dict[str, Any] | None) -> bool:
         """
-        Create a queue.  An existing queue keeps its metadata (quirk 8.3:
+        Create a queue.  An existing queue keeps its metadata (quirk 3 of L{txzaqar.testing.quirks}:
         PUT of an existing queue ignores its body).
 
         @return: whether the queue is new.
@@ -249,8 +249,8 @@ class ZaqarState:
         """
         One page of a queue's messages after C{marker}, filtered before
         paging (so a page is short only at the end).  A marker naming the
-        first message does not restart the listing (quirk 8.1), and
-        C{include_claimed} works without a marker (quirk 8.2).  Messages
+        first message does not restart the listing (quirk 1 of L{txzaqar.testing.quirks}), and
+        C{include_claimed} works without a marker (quirk 2 of L{txzaqar.testing.quirks}).  Messages
         from C{client_id} show only with C{echo}.
         """
         project = self.project(project_id)
@@ -281,7 +281,7 @@ class ZaqarState:
     def delays_messages(self, project_id: str, queue_name: str) -> bool:
         """
         Whether a queue has a C{_default_message_delay}: only such a queue
-        keeps a message's delay (quirk 8.4) and hides delayed messages.
+        keeps a message's delay (quirk 4 of L{txzaqar.testing.quirks}) and hides delayed messages.
         """
         metadata = self._peek(project_id).queues.get(queue_name, {})
         return bool(metadata.get("_default_message_delay"))

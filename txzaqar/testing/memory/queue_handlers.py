@@ -94,7 +94,7 @@ def get_queues(ctx: Context, req: WireRequest) -> Response:
 def get_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
     """
     A queue's metadata with the reserved defaults.  A missing queue is a
-    200 with the defaults (quirk 8.3, kept: part of how the API is used).
+    200 with the defaults (quirk 3 of L{txzaqar.testing.quirks}, kept: part of how the API is used).
     """
     metadata = ctx.state.metadata(req.project_id, queue_name) or {}
     return 200, {}, with_defaults(metadata)
@@ -103,7 +103,7 @@ def get_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
 def put_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
     """
     Create a queue: 201, or 204 if it exists, whose metadata then stays as
-    it was (quirk 8.3, kept).  The body is checked either way.
+    it was (quirk 3 of L{txzaqar.testing.quirks}, kept).  The body is checked either way.
     """
     with refused_as(bad_api):
         if req.content_length is not None:
@@ -141,7 +141,7 @@ def patch_queue(ctx: Context, req: WireRequest, queue_name: str) -> Response:
         raise bad_body("PATCH body could not be empty for update.")
     changes = req.deserialize()
     if not isinstance(changes, list):
-        # Zaqar 23.0.1 answers 503 here (quirk 8.6).
+        # Zaqar 23.0.1 answers 503 here (quirk 6 of txzaqar.testing.quirks).
         raise bad_body(checks.DOCUMENT_NOT_SUPPORTED)
     with refused_as(bad_body):
         washed = [checks.wash_change(change) for change in changes]
@@ -186,7 +186,7 @@ def post_purge(ctx: Context, req: WireRequest, queue_name: str) -> Response:
 
 
 def post_share(ctx: Context, req: WireRequest, queue_name: str) -> Response:
-    """A pre-signed URL for some of the queue's paths: 200 (quirk 8.9, kept)."""
+    """A pre-signed URL for some of the queue's paths: 200 (quirk 9 of L{txzaqar.testing.quirks}, kept)."""
     document = req.deserialize()
     if not isinstance(document, dict):
         raise bad_api("Unknown keys: set()")  # Zaqar: AttributeError -> 500; a 400 here

@@ -40,7 +40,7 @@ class MemoryZaqar(Resource):
     """
     An in-memory Zaqar v2 server: a C{twisted.web} resource that answers
     the Zaqar v2 HTTP API the way Zaqar 23.0.1 on Redis does
-    (C{reference/zaqar-v2-api.md}): the same routes, statuses, error titles
+    (the quirks it keeps: L{txzaqar.testing.quirks}): the same routes, statuses, error titles
     and descriptions, limits, reserved metadata and their defaults, echo
     filtering by C{Client-ID}, claims with ttl and grace, delayed messages,
     dead-letter moves, subscriptions and pre-signed URLs.  Where Zaqar

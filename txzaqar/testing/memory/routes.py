@@ -2,7 +2,7 @@
 The routes of the in-memory Zaqar, as one table: a path template, the
 handler of each method, and whether the route needs Zaqar's project
 headers.  Zaqar 23.0.1 in admin mode serves the same; there are no topics,
-pools or flavors here (quirk 8.8: they are 404s).
+pools or flavors here (quirk 8 of L{txzaqar.testing.quirks}: they are 404s).
 """
 
 from __future__ import annotations
