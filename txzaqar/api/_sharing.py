@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from .._support import validation as v
 from ..errors import ClientValidationError, MalformedResponse
-from ..interfaces import IConnection
+from ..interfaces import IConnection, IQueue
 from . import _paging, _paths
 from .subscription import DEFAULT_SUBSCRIPTION_TTL, Subscription, check_options, check_subscriber, check_ttl
 from .values import SHARE_METHODS, SHARE_PATHS, SignedURL
-
-if TYPE_CHECKING:
-    from .queue import Queue
 
 
 class QueueSharing:
@@ -36,9 +33,9 @@ class QueueSharing:
     #: The queue's name.
     name: str
 
-    def _queue(self) -> Queue:
-        # The values' back-references are typed as the Queue (phase 2 types them as IQueue).
-        return self  # type: ignore[return-value]
+    def _queue(self) -> IQueue:
+        """This queue as an L{IQueue}: what the values it makes refer back to."""
+        raise NotImplementedError("the Queue this is a base of says")
 
     def share(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attr
@@ -14,11 +14,8 @@ from twisted.internet.defer import Deferred
 from zope.interface import implementer
 
 from ..errors import MalformedResponse
-from ..interfaces import IMessage
+from ..interfaces import IMessage, IQueue
 from . import _paths
-
-if TYPE_CHECKING:
-    from .queue import Queue
 
 
 class MessageStatus(enum.Enum):
@@ -48,8 +45,8 @@ class Message:
     may add later are ignored, never an error.
     """
 
-    #: The L{Queue} the message is in.
-    queue: "Queue" = attr.ib(eq=False)
+    #: The L{IQueue} the message is in.
+    queue: IQueue = attr.ib(eq=False)
     id: str
     body: Any = attr.ib(hash=False)  # a dict or list body is not hashable
     ttl: int | None = None
@@ -62,7 +59,7 @@ class Message:
     deleted: bool = False
 
     @classmethod
-    def from_json(cls, queue: "Queue", data: Mapping[str, Any], popped: bool = False) -> "Message":
+    def from_json(cls, queue: IQueue, data: Mapping[str, Any], popped: bool = False) -> "Message":
         """
         Build a message from a server document.
 

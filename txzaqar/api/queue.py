@@ -64,6 +64,9 @@ class Queue(QueueSharing):
     def __repr__(self) -> str:
         return f"<Queue [{self.name}]>"
 
+    def _queue(self) -> IQueue:
+        return self
+
     @property
     def href(self) -> str:
         return _paths.queue_href(self.name)

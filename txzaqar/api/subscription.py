@@ -5,7 +5,7 @@ L{Subscription}: a notification subscription on a queue.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import attr
@@ -14,11 +14,8 @@ from zope.interface import implementer
 
 from .._support import validation as v
 from ..errors import ClientValidationError
-from ..interfaces import ISubscription
+from ..interfaces import IQueue, ISubscription
 from . import _paths
-
-if TYPE_CHECKING:
-    from .queue import Queue
 
 #: The URI schemes Zaqar accepts for a subscriber.
 SUBSCRIBER_SCHEMES = ("http", "https", "mailto", "trust+http", "trust+https")
@@ -85,8 +82,8 @@ def check_options(options: object) -> dict[str, Any]:
 class Subscription:
     """A subscription as last seen (see L{ISubscription}): where a queue's messages are pushed."""
 
-    #: The L{Queue} the subscription is on.
-    queue: "Queue" = attr.ib(eq=False, repr=False)
+    #: The L{IQueue} the subscription is on.
+    queue: IQueue = attr.ib(eq=False, repr=False)
     id: str
     subscriber: str | None = None
     ttl: int | None = None
@@ -97,11 +94,11 @@ class Subscription:
     confirmed: bool | None = None
 
     @classmethod
-    def from_json(cls, queue: "Queue", data: Mapping[str, Any]) -> "Subscription":
+    def from_json(cls, queue: IQueue, data: Mapping[str, Any]) -> "Subscription":
         """
         Read a subscription document as Zaqar answers it.
 
-        @param queue: the L{Queue} it is on.
+        @param queue: the L{IQueue} it is on.
         @param data: the document.
         @return: the subscription.
         """

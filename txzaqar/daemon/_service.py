@@ -28,7 +28,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import attr
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
@@ -45,7 +44,6 @@ from ..auth.tls import TLSPolicy
 from ..errors import ClientValidationError
 from ..http._twisted_internals import twistd_log_file, twistd_log_observer
 from ..ops.health import check_endpoint
-from ..subscriber.settings import SubscriberSettings, dead_lettering_from_command_line
 from ..subscriber.slots import on_reactor
 from ._credentials import (
     KEYSTONE_OPTIONS,
@@ -60,6 +58,12 @@ from ._listener import CheckService, ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
 from ._startup import ExitStatus
 from ._stdlib_logging import route_all_stdlib_logging
+from ._subscriber_options import (
+    SUBSCRIBER_PARAMETERS,
+    command_line,
+    dead_lettering_from_command_line,
+    settings_from_command_line,
+)
 
 log = Logger(namespace="txzaqar.listen")
 
@@ -186,27 +190,7 @@ class Options(usage.Options):
                             "[default: $OS_KEY]"],
         ["handler", None, None, "package.module:function called with each message "
                                 "[default: log it as JSON]"],
-        ["batch", "b", "10", "the most messages one claim asks for (1-20)"],
-        ["claim-ttl", None, "60", "claim ttl in seconds (60-43200); renewed at half"],
-        ["grace", None, "60", "claim grace in seconds (60-43200)"],
-        ["concurrency", "c", "10", "the most handlers running at once"],
-        ["threads", None, None, "threads running plain (blocking) handlers; 0 runs them on the "
-                                "reactor thread, where they must not block [default: 10, or "
-                                "--concurrency if lower]"],
-        ["poll-interval", None, "1", "seconds between polls, and the first backoff step"],
-        ["max-interval", None, "30", "the longest backoff in seconds while idle or failing: an "
-                                     "idle queue is polled only this often (see --push)"],
-        ["callback-timeout", None, None, "seconds after which a handler counts as timed out (one "
-                                         "warning): an async handler is cancelled and its message "
-                                         "released; a handler in a thread cannot be stopped: its "
-                                         "message stays claimed until it returns, then is deleted "
-                                         "if it succeeded, else released [default: none, no limit]"],
-        ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
-        ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here; "
-                                          "sets the queue's metadata, so it applies to every "
-                                          "consumer of the queue [default: none]"],
-        ["max-claim-count", None, None, "claims before a message is dead-lettered (with "
-                                        "--dead-letter-queue) [default: none]"],
+        *SUBSCRIBER_PARAMETERS,
         ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
                                   "logger's (handler code, keystoneauth): debug (every request and "
                                   "poll), info, warn, error or critical [default: info; under twist, "
@@ -316,14 +300,14 @@ class Options(usage.Options):
             except (TypeError, ValueError):  # --concurrency's own check says why
                 self["threads"] = DEFAULT_THREADS
         try:
-            settings = SubscriberSettings.from_command_line(self)
+            settings = settings_from_command_line(self)
             self["max-claim-count"] = dead_lettering_from_command_line(
                 self["dead-letter-queue"], self["max-claim-count"]
             )
         except ClientValidationError as e:
             raise usage.UsageError(e.description) from None
         self["subscriber-settings"] = settings
-        self.update(settings.command_line())
+        self.update(command_line(settings))
         check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
         self._logging_options()
@@ -468,7 +452,7 @@ def makeService(options: Options) -> Any:
                             checked=_checked_locally(options))
     client = _client(options, reactor, connect)
     subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
-                                   **attr.asdict(options["subscriber-settings"]))
+                                   settings=options["subscriber-settings"])
     for name in options["queues"]:
         subscriber.subscribe(
             name,

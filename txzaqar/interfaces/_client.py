@@ -318,6 +318,7 @@ class IQueue(Interface):
     """One queue: metadata, stats, messages, claims and subscriptions."""
 
     name = Attribute("The queue name (C{str}).")
+    connection = Attribute("The L{IConnection} its requests (and those of its values) go through.")
     href = Attribute("The queue's path, C{/v2/queues/<name>}.")
     max_post_size = Attribute("The most bytes one post request carries (C{int}); posts are split to it.")
     metadata_snapshot = Attribute(

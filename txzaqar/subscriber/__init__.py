@@ -14,7 +14,8 @@ twice at once, and is then deleted if the callback succeeded (late).
 
 The parts, one module each::
 
- - L{settings}: L{SubscriberSettings}, every option, checked in one place;
+ - L{settings}: L{SubscriberSettings}, every option, documented and checked
+   in one place;
  - L{slots}: the C{concurrency} slots callbacks run in;
  - L{polling}: the timer, when each queue is claimed from (adaptive
    poll interval with backoff); L{Subscriber.wake} is the seam for other

@@ -41,14 +41,14 @@ from .events import QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
 from .push import PushStates
 from .readiness import Health, Readiness
-from .settings import SettingsAttributes, SubscriberSettings, dead_lettering
+from .settings import OPTION_NAMES, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
 from .stream import Listener, Stream
 
 
 @implementer(ISubscriber, IWakeTarget)
-class Subscriber(Service, SettingsAttributes):
+class Subscriber(Service):
     """
     Polls subscribed queues and hands each message to its callback.
 
@@ -86,41 +86,12 @@ class Subscriber(Service, SettingsAttributes):
         poll loops and timers (the global reactor when omitted); with
         C{threads > 0} also an C{IReactorThreads} (a real reactor) unless
         C{run_in_thread} is given.
-    @param batch: the most messages one claim asks for (1 to 20).
-    @param claim_ttl: claim ttl in seconds (60 to 43200); claims are
-        renewed every C{claim_ttl / 2} while their callbacks run.
-    @param grace: claim grace in seconds (60 to 43200).
-    @param concurrency: the most callbacks running at once, over all
-        queues; also the most messages held claimed.
-    @param poll_interval: seconds between polls when a claim was not full,
-        and the first backoff step.
-    @param max_interval: the longest backoff, in seconds.
-    @param callback_timeout: seconds after which a callback counts as
-        timed out (on the reactor thread its Deferred is cancelled; in a
-        thread, see above), or C{None} for no limit.
-    @param stop_timeout: how long L{stopService} (and L{unsubscribe})
-        waits for callbacks in flight before releasing their messages.
-    @param ack_delay: the longest a successful message waits to be
-        deleted together with others.
-    @param close_client: whether L{stopService} closes the client.  The
-        client belongs to whoever made it: by default (C{False}) the
-        Subscriber never closes it, and can be stopped and started again.
-        Pass C{True} when the client was made for this Subscriber alone
-        (the daemon does); such a Subscriber cannot start again once
-        stopped.
+    @param options: the options, as keywords (C{batch=5, concurrency=20,
+        ...}): the fields of L{SubscriberSettings}, where each is documented.
+    @param settings: the options as a L{SubscriberSettings} instead (what
+        the daemon gives); not with option keywords.
     @param jitter: returns a float in [0, 1); a backoff delay is shortened
         by up to a quarter by it (default L{random.random}).
-    @param claims_in_flight: the most claim requests in flight at once
-        for one queue while it has a backlog (1 to 20); the extra ones
-        only start after a full claim, and only with free slots for a
-        whole batch, so prefetch stays bounded by C{concurrency}
-        (default 1: one claim at a time).
-    @param threads: how many threads run plain callbacks (0 to
-        C{concurrency}; default 0: plain callbacks run on the reactor
-        thread).  C{concurrency} still bounds how many messages are
-        claimed; with fewer threads, the other callbacks wait for one.
-    @param blocking_warning: seconds a plain callback may hold the reactor
-        thread before the (one) warning naming C{threads}; C{None}: never.
     @param run_in_thread: override how a plain callback runs in a thread
         (tests): C{run(f, *args)} returns a Deferred of C{f(*args)}.
     @param timer: what times callbacks on the reactor thread (default
@@ -130,49 +101,39 @@ class Subscriber(Service, SettingsAttributes):
         subscribed queues, so that a message reaches its callback as soon
         as it is posted; C{None} (the default): polling only.  See
         L{txzaqar.subscriber.push}.
-    @param safety_interval: seconds between polls of an idle queue while
-        push notifications for it flow (the safety net for a lost
-        notification; default 300).
     @raise ClientValidationError: an option out of its bounds (see
         L{SubscriberSettings}), or C{threads > 0} with a C{clock} that
         cannot run threads.
+    @raise TypeError: an unknown option, or both C{settings} and option
+        keywords.
     """
+
+    #: The L{SubscriberSettings}: the options, checked.  Each is also a
+    #: read-only attribute of the Subscriber (C{subscriber.batch} is
+    #: C{subscriber.settings.batch}; see L{__getattr__}).
+    settings: SubscriberSettings
 
     def __init__(
         self,
         client: IClient,
         clock: IReactorTime | None = None,
-        batch: int = 10,
-        claim_ttl: int = 60,
-        grace: int = 60,
-        concurrency: int = 10,
-        poll_interval: float = 1.0,
-        max_interval: float = 30.0,
-        callback_timeout: float | None = None,
-        stop_timeout: float = 30.0,
-        ack_delay: float = 1.0,
-        close_client: bool = False,
+        *,
+        settings: SubscriberSettings | None = None,
         jitter: Callable[[], float] = random.random,
-        claims_in_flight: int = 1,
-        threads: int = 0,
-        blocking_warning: float | None = 0.1,
         run_in_thread: RunInThread | None = None,
         timer: Callable[[], float] = time.monotonic,
         push: IWakeSource | None = None,
-        safety_interval: float = 300.0,
+        **options: Any,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
+        if settings is None:
+            settings = SubscriberSettings(**options)
+        elif options:
+            raise TypeError(f"give settings or option keywords, not both (got {sorted(options)})")
         self._client = client
         self._clock: IReactorTime = clock  # type: ignore[assignment]
-        #: The L{SubscriberSettings} made of the options.
-        self.settings = SubscriberSettings(
-            batch=batch, claim_ttl=claim_ttl, grace=grace, concurrency=concurrency,
-            poll_interval=poll_interval, max_interval=max_interval,
-            callback_timeout=callback_timeout, stop_timeout=stop_timeout, ack_delay=ack_delay,
-            close_client=close_client, claims_in_flight=claims_in_flight, threads=threads,
-            blocking_warning=blocking_warning, safety_interval=safety_interval,
-        )
+        self.settings = settings
         if push is not None and not IWakeSource.providedBy(push):
             raise ClientValidationError("push", f"must provide IWakeSource (txzaqar.push), not {push!r:.60}")
         #: The L{IWakeSource} whose notifications wake the queues, or C{None}.
@@ -180,18 +141,17 @@ class Subscriber(Service, SettingsAttributes):
         #: Why the push source could not start (its queues are polled as usual), or C{None}.
         self.push_start_error: BaseException | None = None
         self._push = PushStates(push.kind if push is not None else None)
-        if self.settings.threads and run_in_thread is None and not IReactorThreads.providedBy(clock):
+        if settings.threads and run_in_thread is None and not IReactorThreads.providedBy(clock):
             raise ClientValidationError(
-                "clock", f"threads={threads} needs a reactor that runs threads (IReactorThreads) "
+                "clock", f"threads={settings.threads} needs a reactor that runs threads (IReactorThreads) "
                 f"as clock, not {clock!r:.60}"
             )
-        self._runner = CallbackRunner(self.settings.threads, clock, run_in_thread,
-                                      self.settings.blocking_warning, timer)
+        self._runner = CallbackRunner(settings.threads, clock, run_in_thread, settings.blocking_warning, timer)
         self._jitter = jitter
         #: Counters (see L{STATS}); a C{Counter}, readable like a C{dict}.
         self.stats: Counter[str] = new_stats()
         self._channels: dict[str, _Channel] = {}
-        self._slots = Slots(self.settings.concurrency)
+        self._slots = Slots(settings.concurrency)
         self._stream = Stream()
         self._stopping = False
         self._failures = FailureMemory()
@@ -200,6 +160,21 @@ class Subscriber(Service, SettingsAttributes):
         self._observers: list[ISubscriberObserver] = []
         self._metrics: ISubscriberMetrics | None = None
         self._closed_client = False
+
+    def __getattr__(self, name: str) -> Any:
+        """
+        An option, read from L{settings}: C{subscriber.batch} is
+        C{subscriber.settings.batch} (for every name of L{OPTION_NAMES}).
+        """
+        if name in OPTION_NAMES and "settings" in self.__dict__:
+            return getattr(self.settings, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The options are read-only (L{settings} is frozen): other attributes are set as usual."""
+        if name in OPTION_NAMES:
+            raise AttributeError(f"{name} is read-only: it is settings.{name} (make a new Subscriber)")
+        super().__setattr__(name, value)
 
     def __repr__(self) -> str:
         return f"<Subscriber {sorted(self._channels)} running={bool(self.running)}>"

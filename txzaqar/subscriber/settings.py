@@ -1,20 +1,17 @@
 """
 L{SubscriberSettings}: every option of a L{txzaqar.subscriber.Subscriber},
-checked in one place.
+documented and checked in one place.
 
-The same checks serve the library (C{Subscriber(batch=...)} builds a
-L{SubscriberSettings}) and the daemon (C{twistd zaqar-listen} builds one
-with L{SubscriberSettings.from_command_line}).  Every refusal is a
-L{ClientValidationError} naming the field and the bound; from the command
-line its C{description} is the one line the daemon prints, naming the
-option (C{--batch must be from 1 to 20, not 0}).
+The library's keywords (C{Subscriber(client, batch=...)}) build one; the
+daemon builds one from its own option parsing
+(L{txzaqar.daemon._subscriber_options}), with the same checks (each
+field's C{CHECK}).  Every refusal is a L{ClientValidationError} naming the
+field and the bound.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from types import SimpleNamespace
 from typing import Any
 
 import attr
@@ -22,8 +19,6 @@ import attr
 from .._support import validation as v
 from ..errors import ClientValidationError
 
-#: C{metadata} key of a field: the C{zaqar-listen} option that sets it.
-OPTION = "txzaqar.option"
 #: C{metadata} key of a field: its check (a L{WholeNumber} or L{Seconds}).
 CHECK = "txzaqar.check"
 
@@ -44,26 +39,6 @@ class WholeNumber:
     def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
         v.integer(self.name, value, self.low, self.high)
 
-    def parse(self, option: str, text: Any) -> int:
-        """
-        The value of C{--option text}, checked.
-
-        @raise ClientValidationError: with the daemon's line for it.
-        """
-        try:
-            value = int(text)
-        except (TypeError, ValueError):
-            raise ClientValidationError(
-                f"--{option}", f"--{option} must be a whole number from {self.low} to {self.high}, not {text!r}"
-            ) from None
-        try:
-            self(None, None, value)
-        except ClientValidationError:
-            raise ClientValidationError(
-                f"--{option}", f"--{option} must be from {self.low} to {self.high}, not {value}"
-            ) from None
-        return value
-
 
 @attr.s(frozen=True, auto_attribs=True)
 class Seconds:
@@ -83,31 +58,6 @@ class Seconds:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
                 or not math.isfinite(value):
             raise ClientValidationError(self.name, f"must be a finite, positive number of seconds, not {value!r}")
-
-    def parse(self, option: str, text: Any) -> float | None:
-        """
-        The value of C{--option text}, checked; on the command line a
-        number of seconds is also finite (C{inf} is refused).
-
-        @raise ClientValidationError: with the daemon's line for it.
-        """
-        if self.optional and text is None:
-            return None
-        try:
-            value = float(text)
-        except (TypeError, ValueError):
-            raise ClientValidationError(
-                f"--{option}", f"--{option} must be a number of seconds, not {text!r}"
-            ) from None
-        try:
-            self(None, None, value)
-            if math.isinf(value):
-                raise ClientValidationError(self.name, "must be finite")
-        except ClientValidationError:
-            raise ClientValidationError(
-                f"--{option}", f"--{option} must be a positive number of seconds, not {text}"
-            ) from None
-        return value
 
 
 def _delay(instance: Any, attribute: Any, value: Any) -> None:
@@ -157,51 +107,70 @@ def _threads_within_concurrency(instance: Any, attribute: Any, value: Any) -> No
     check_threads(value, instance.concurrency)
 
 
-def _setting(default: Any, check: Any, option: str | None = None, *more: Any) -> Any:
-    return attr.ib(default=default, validator=[check, *more], metadata={OPTION: option, CHECK: check})
+def _setting(default: Any, check: Any, *more: Any) -> Any:
+    return attr.ib(default=default, validator=[check, *more], metadata={CHECK: check})
 
 
 @attr.s(frozen=True, auto_attribs=True, kw_only=True)
 class SubscriberSettings:
     """
-    The options of a L{txzaqar.subscriber.Subscriber} (see it for what
-    each one does), checked when it is made, in this order.
+    The options of a L{txzaqar.subscriber.Subscriber}, each documented
+    here once and checked when the settings are made, in this order:
+    C{Subscriber(client, batch=5)} builds C{SubscriberSettings(batch=5)}
+    (or takes one as C{settings=}), and reads them as C{subscriber.settings}
+    (C{subscriber.batch} too, read-only).  Where callbacks run, and how
+    timeouts and stopping treat them, is told by the L{Subscriber}.
 
-    @raise ClientValidationError: a value out of its bounds, or
-        C{max_interval} below C{poll_interval}.
+    @raise ClientValidationError: a value out of its bounds, C{max_interval}
+        below C{poll_interval}, or C{threads} above C{concurrency}.
     """
 
-    #: The most messages one claim asks for.
-    batch: int = _setting(10, WholeNumber("batch", 1, v.MAX_CLAIM_OR_POP), "batch")
-    #: Claim ttl, in seconds.
-    claim_ttl: int = _setting(60, WholeNumber("claim ttl", *v.CLAIM_TTL), "claim-ttl")
-    #: Claim grace, in seconds.
-    grace: int = _setting(60, WholeNumber("claim grace", *v.CLAIM_GRACE), "grace")
-    #: The most callbacks running at once, over all queues.
-    concurrency: int = _setting(10, WholeNumber("concurrency", 1, 10_000), "concurrency")
+    #: The most messages one claim asks for (1 to 20).
+    batch: int = _setting(10, WholeNumber("batch", 1, v.MAX_CLAIM_OR_POP))
+    #: Claim ttl in seconds (60 to 43200); claims are renewed every
+    #: C{claim_ttl / 2} while their callbacks run.
+    claim_ttl: int = _setting(60, WholeNumber("claim ttl", *v.CLAIM_TTL))
+    #: Claim grace in seconds (60 to 43200).
+    grace: int = _setting(60, WholeNumber("claim grace", *v.CLAIM_GRACE))
+    #: The most callbacks running at once, over all queues; also the most
+    #: messages held claimed.
+    concurrency: int = _setting(10, WholeNumber("concurrency", 1, 10_000))
     #: Seconds between polls when a claim was not full, and the first backoff step.
-    poll_interval: float = _setting(1.0, Seconds("poll_interval"), "poll-interval")
+    poll_interval: float = _setting(1.0, Seconds("poll_interval"))
     #: The longest backoff, in seconds.
-    max_interval: float = _setting(30.0, Seconds("max_interval"), "max-interval", _max_not_below_poll)
-    #: Seconds after which a callback counts as failed, or C{None} for no limit.
-    callback_timeout: float | None = _setting(
-        None, Seconds("callback_timeout", optional=True), "callback-timeout"
-    )
-    #: How long stopping waits for callbacks in flight, in seconds.
-    stop_timeout: float = _setting(30.0, Seconds("stop_timeout"), "stop-timeout")
-    #: The longest a successful message waits to be deleted together with others, in seconds.
+    max_interval: float = _setting(30.0, Seconds("max_interval"), _max_not_below_poll)
+    #: Seconds after which a callback counts as timed out (on the reactor
+    #: thread its Deferred is cancelled; in a thread, see the
+    #: L{txzaqar.subscriber.Subscriber}), or C{None} for no limit.
+    callback_timeout: float | None = _setting(None, Seconds("callback_timeout", optional=True))
+    #: How long stopping (and C{unsubscribe}) waits for callbacks in flight
+    #: before releasing their messages, in seconds.
+    stop_timeout: float = _setting(30.0, Seconds("stop_timeout"))
+    #: The longest a successful message waits to be deleted together with
+    #: others, in seconds (0: at once).
     ack_delay: float = attr.ib(default=1.0, validator=_delay)
-    #: Whether stopping closes the client (only for a client made for the
-    #: Subscriber alone: the daemon's, see L{from_command_line}).
+    #: Whether stopping closes the client.  The client belongs to whoever
+    #: made it: by default (C{False}) the Subscriber never closes it, and
+    #: can be stopped and started again.  C{True} when the client was made
+    #: for this Subscriber alone (the daemon's is); such a Subscriber
+    #: cannot start again once stopped.
     close_client: bool = False
-    #: The most claim requests in flight at once for one queue with a backlog.
+    #: The most claim requests in flight at once for one queue while it has
+    #: a backlog (1 to 20); the extra ones only start after a full claim,
+    #: and only with free slots for a whole batch, so prefetch stays
+    #: bounded by C{concurrency} (default 1: one claim at a time).
     claims_in_flight: int = _setting(1, WholeNumber("claims_in_flight", 1, 20))
-    #: How many threads run plain callbacks (0: the reactor thread).
-    threads: int = _setting(0, WholeNumber("threads", 0, 10_000), "threads", _threads_within_concurrency)
-    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
+    #: How many threads run plain callbacks (0 to C{concurrency}; default 0:
+    #: plain callbacks run on the reactor thread).  C{concurrency} still
+    #: bounds how many messages are claimed; with fewer threads, the other
+    #: callbacks wait for one.
+    threads: int = _setting(0, WholeNumber("threads", 0, 10_000), _threads_within_concurrency)
+    #: Seconds a plain callback may hold the reactor thread before the
+    #: (one) warning naming C{threads}; C{None}: never.
     blocking_warning: float | None = _setting(0.1, Seconds("blocking_warning", optional=True))
-    #: Seconds between polls of an idle queue while push notifications for it flow.
-    safety_interval: float = _setting(300.0, Seconds("safety_interval"), "safety-interval", _finite)
+    #: Seconds between polls of an idle queue while push notifications for
+    #: it flow (the safety net for a lost notification).
+    safety_interval: float = _setting(300.0, Seconds("safety_interval"), _finite)
 
     def __attrs_post_init__(self) -> None:
         # Checked as given, so that an error quotes the caller's value;
@@ -212,95 +181,9 @@ class SubscriberSettings:
             if value is not None:
                 object.__setattr__(self, name, float(value))
 
-    @classmethod
-    def from_command_line(cls, options: Mapping[str, Any]) -> SubscriberSettings:
-        """
-        Settings from the options of C{zaqar-listen} (C{options["batch"]},
-        C{options["claim-ttl"]}, ..., as text or numbers), checked in the
-        order of the fields; the others keep their defaults, except
-        C{close_client}, which is C{True}: the daemon makes its client for
-        its Subscriber alone.
 
-        @raise ClientValidationError: C{field} is the option (C{--batch})
-            and C{description} the daemon's one line about it.
-        """
-        values: dict[str, Any] = {}
-        for field in attr.fields(cls):
-            option = field.metadata.get(OPTION)
-            if option is None:
-                continue
-            values[field.name] = field.metadata[CHECK].parse(option, options[option])
-            if field.name == "max_interval":
-                try:
-                    _max_not_below_poll(SimpleNamespace(**values), field, values["max_interval"])
-                except ClientValidationError:
-                    raise ClientValidationError(
-                        "--max-interval",
-                        f"--max-interval ({values['max_interval']:g}) must not be below "
-                        f"--poll-interval ({values['poll_interval']:g})",
-                    ) from None
-            if field.name == "threads":
-                try:
-                    check_threads(values["threads"], values["concurrency"])
-                except ClientValidationError:
-                    raise ClientValidationError(
-                        "--threads",
-                        f"--threads ({values['threads']}) must not be above --concurrency "
-                        f"({values['concurrency']}): at most --concurrency handlers run at once",
-                    ) from None
-        return cls(**values, close_client=True)
-
-    def command_line(self) -> dict[str, Any]:
-        """The values of the fields that C{zaqar-listen} options set, by option name."""
-        return {
-            field.metadata[OPTION]: getattr(self, field.name)
-            for field in attr.fields(type(self))
-            if field.metadata.get(OPTION) is not None
-        }
-
-
-def _option(name: str) -> Any:
-    return property(lambda self: getattr(self.settings, name), doc=f"C{{settings.{name}}}")
-
-
-class SettingsAttributes:
-    """
-    The options of a L{txzaqar.subscriber.Subscriber}, as read-only
-    attributes of it: each is the same field of its C{settings} (a
-    L{SubscriberSettings}).
-    """
-
-    #: The L{SubscriberSettings}.
-    settings: SubscriberSettings
-
-    #: The most messages one claim asks for.
-    batch = _option("batch")
-    #: Claim ttl, in seconds.
-    claim_ttl = _option("claim_ttl")
-    #: Claim grace, in seconds.
-    grace = _option("grace")
-    #: The most callbacks running at once, over all queues.
-    concurrency = _option("concurrency")
-    #: Seconds between polls when a claim was not full, and the first backoff step.
-    poll_interval = _option("poll_interval")
-    #: The longest backoff, in seconds.
-    max_interval = _option("max_interval")
-    #: Seconds after which a callback counts as failed, or C{None} for no limit.
-    callback_timeout = _option("callback_timeout")
-    #: How long L{stopService} waits for callbacks in flight, in seconds.
-    stop_timeout = _option("stop_timeout")
-    #: The longest a successful message waits to be deleted together with others, in seconds.
-    ack_delay = _option("ack_delay")
-    #: Whether L{stopService} closes the client.
-    close_client = _option("close_client")
-    #: The most claim requests in flight at once for one queue with a backlog.
-    claims_in_flight = _option("claims_in_flight")
-    #: How many threads run plain callbacks (0: the reactor thread).
-    threads = _option("threads")
-    #: Seconds a plain callback may hold the reactor thread before the warning, or C{None}.
-    blocking_warning = _option("blocking_warning")
-    #: Seconds between polls of an idle queue while push notifications for it flow.
-    safety_interval = _option("safety_interval")
+#: The names of the options (the fields of L{SubscriberSettings}), in order.
+OPTION_NAMES = tuple(field.name for field in attr.fields(SubscriberSettings))
 
 
 #: The check of C{max_claim_count}.
@@ -326,25 +209,3 @@ def dead_lettering(dead_letter_queue: str | None, max_claim_count: int | None) -
     v.queue_name(dead_letter_queue)
     MAX_CLAIM_COUNT(None, None, max_claim_count)
     return {"max_claim_count": max_claim_count, "dead_letter_queue": dead_letter_queue}
-
-
-def dead_lettering_from_command_line(dead_letter_queue: str | None, max_claim_count: Any) -> int | None:
-    """
-    Check C{--dead-letter-queue} and C{--max-claim-count}.
-
-    @return: the count as an C{int} (C{None} without them).
-    @raise ClientValidationError: C{description} is the daemon's one line.
-    """
-    if (dead_letter_queue is None) != (max_claim_count is None):
-        raise ClientValidationError(
-            "--dead-letter-queue", "give --dead-letter-queue and --max-claim-count together"
-        )
-    if dead_letter_queue is None:
-        return None
-    try:
-        v.queue_name(dead_letter_queue)
-    except ClientValidationError as e:
-        raise ClientValidationError(
-            "--dead-letter-queue", f"--dead-letter-queue: {e.description}"
-        ) from None
-    return MAX_CLAIM_COUNT.parse("max-claim-count", max_claim_count)

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar.errors import ClientValidationError
 from txzaqar.subscriber import Subscriber, SubscriberSettings
-from txzaqar.subscriber.settings import dead_lettering, dead_lettering_from_command_line
+from txzaqar.subscriber.settings import dead_lettering
 from txzaqar.test.helpers.subscriber import (
     FakeClient,
 )
@@ -97,40 +97,6 @@ class SubscriberSettingsTests(SynchronousTestCase):
         self.assertEqual((sub.batch, sub.poll_interval), (5, 2.0))
         self.assertRaises(AttributeError, setattr, sub, "batch", 6)
 
-    def command_line(self, **given: Any) -> SubscriberSettings:
-        options = {"batch": "10", "claim-ttl": "60", "grace": "60", "concurrency": "10",
-                   "poll-interval": "1", "max-interval": "30", "callback-timeout": None,
-                   "stop-timeout": "30", "threads": "0", "safety-interval": "300"}
-        options.update(given)
-        return SubscriberSettings.from_command_line(options)
-
-    def test_from_command_line(self) -> None:
-        settings = self.command_line(**{"batch": "20", "poll-interval": "0.5", "callback-timeout": "10"})
-        self.assertEqual(settings, SubscriberSettings(batch=20, poll_interval=0.5, callback_timeout=10.0,
-                                                      close_client=True))
-        self.assertEqual(settings.command_line()["poll-interval"], 0.5)
-        self.assertEqual(set(settings.command_line()),
-                         {"batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval",
-                          "callback-timeout", "stop-timeout", "threads", "safety-interval"})
-
-    def test_command_line_refusals(self) -> None:
-        """One line naming the option, as C{zaqar-listen} prints it."""
-        cases = [
-            ({"batch": "x"}, "--batch must be a whole number from 1 to 20, not 'x'"),
-            ({"batch": "0"}, "--batch must be from 1 to 20, not 0"),
-            ({"claim-ttl": "10"}, "--claim-ttl must be from 60 to 43200, not 10"),
-            ({"poll-interval": "soon"}, "--poll-interval must be a number of seconds, not 'soon'"),
-            ({"poll-interval": "nan"}, "--poll-interval must be a positive number of seconds, not nan"),
-            ({"stop-timeout": "inf"}, "--stop-timeout must be a positive number of seconds, not inf"),
-            ({"max-interval": "0.5"}, "--max-interval (0.5) must not be below --poll-interval (1)"),
-            ({"threads": "12"}, "--threads (12) must not be above --concurrency (10): at most "
-                                "--concurrency handlers run at once"),
-        ]
-        for given, line in cases:
-            error = self.assertRaises(ClientValidationError, self.command_line, **given)
-            self.assertEqual(error.description, line)
-            self.assertEqual(error.field, "--" + next(iter(given)))
-
     def test_dead_lettering(self) -> None:
         self.assertIsNone(dead_lettering(None, None))
         self.assertEqual(dead_lettering("dead", 3), {"max_claim_count": 3, "dead_letter_queue": "dead"})
@@ -141,16 +107,6 @@ class SubscriberSettingsTests(SynchronousTestCase):
         ]
         for args, field in cases:
             self.assertEqual(self.assertRaises(ClientValidationError, dead_lettering, *args).field, field)
-        self.assertIsNone(dead_lettering_from_command_line(None, None))
-        self.assertEqual(dead_lettering_from_command_line("dead", "4"), 4)
-        lines: list[tuple[tuple[Any, Any], str]] = [
-            ((None, "3"), "give --dead-letter-queue and --max-claim-count together"),
-            (("d d", "3"), "--dead-letter-queue: 'd d' may only contain"),
-            (("dead", "0"), "--max-claim-count must be from 1 to "),
-        ]
-        for args, line in lines:
-            error = self.assertRaises(ClientValidationError, dead_lettering_from_command_line, *args)
-            self.assertTrue(error.description.startswith(line), error.description)
 
 
 class SubscriberOptionTests(SynchronousTestCase):
@@ -173,3 +129,31 @@ class FiniteSecondsTests(SynchronousTestCase):
             self.assertIn("finite", str(e))
             self.assertRaises(ClientValidationError, SubscriberSettings, **{name: math.inf})
         self.assertEqual(Subscriber(client, callback_timeout=3600.5).settings.callback_timeout, 3600.5)
+
+
+class SettingsOnceTests(SynchronousTestCase):
+    """The options live on the settings alone; the Subscriber reads them there."""
+
+    def test_settings_given(self) -> None:
+        """C{settings=} is used as given (what the daemon passes)."""
+        settings = SubscriberSettings(batch=3, close_client=True)
+        sub = Subscriber(object(), clock=object(), settings=settings)  # type: ignore[arg-type]
+        self.assertIs(sub.settings, settings)
+        self.assertEqual((sub.batch, sub.close_client), (3, True))
+
+    def test_not_both(self) -> None:
+        e = self.assertRaises(TypeError, Subscriber, object(), clock=object(),
+                              settings=SubscriberSettings(), batch=3)
+        self.assertIn("not both", str(e))
+
+    def test_unknown_option(self) -> None:
+        self.assertRaises(TypeError, Subscriber, object(), clock=object(), bacth=3)
+
+    def test_every_option_is_an_attribute(self) -> None:
+        """Each field reads through, read-only; other names are no attributes."""
+        sub = Subscriber(object(), clock=object(), batch=7)  # type: ignore[arg-type]
+        for field in attr.fields(SubscriberSettings):
+            self.assertEqual(getattr(sub, field.name), getattr(sub.settings, field.name))
+            self.assertRaises(AttributeError, setattr, sub, field.name, 1)
+        self.assertRaises(AttributeError, getattr, sub, "no_such_option")
+        self.assertFalse(hasattr(sub, "from_command_line"))
