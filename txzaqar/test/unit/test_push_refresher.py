@@ -40,7 +40,8 @@ class TokenRefresherTests(SynchronousTestCase):
                                         refused=lambda reason: self.told.append(("refused", reason)))
 
     def open(self) -> None:
-        self.refresher.opened(self.successResultOf(self.auth.headers()))
+        headers: dict[str, str] = self.successResultOf(self.auth.headers())
+        self.refresher.opened(headers)
 
     def test_without_a_token_ready_at_once(self) -> None:
         self.refresher.opened({"X-Project-ID": "p1"})
