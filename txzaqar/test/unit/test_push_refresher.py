@@ -16,7 +16,7 @@ from zope.interface import alsoProvides
 from txzaqar.interfaces import ITokenExpiry
 from txzaqar.push import _frames
 from txzaqar.push._refresher import TokenRefresher
-from txzaqar.test.unit.test_push_websocket import FakeAuth
+from txzaqar.test.helpers.websocket import FakeAuth
 
 
 def reply(status: int) -> _frames.Reply:

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar.push._supervisor import CONNECT_TIMEOUT, Supervisor
 from txzaqar.push.backoff import ReconnectDelay
-from txzaqar.test.unit.test_push_websocket import URL, FakeAuth, ServerEnd
+from txzaqar.test.helpers.websocket import URL, FakeAuth, ServerEnd
 
 
 class SupervisorTests(SynchronousTestCase):
