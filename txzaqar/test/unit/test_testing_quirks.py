@@ -18,7 +18,7 @@ TESTING = Path(txzaqar.testing.__file__).parent
 
 def quirk_tests_in_the_suites() -> set[str]:
     names: set[str] = set()
-    for module in TESTING.glob("contract*.py"):
+    for module in TESTING.glob("*contract*.py"):
         names |= set(re.findall(r"def (test_quirk_\w+)\(", module.read_text()))
     return names
 
