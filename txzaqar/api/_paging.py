@@ -119,7 +119,6 @@ class Listing(Generic[T]):
         return self._convert(item)
 
     async def aclose(self) -> None:
-        """Stop: nothing more is fetched, and the page held is dropped."""
         self._closed = True
         self._buffer.clear()
 

@@ -43,19 +43,6 @@ class QueueSharing:
         methods: Sequence[str] | None = None,
         expires: datetime.datetime | str | None = None,
     ) -> Deferred[SignedURL]:
-        """
-        Create a pre-signed URL for this queue.
-
-        @param paths: subset of C{messages}, C{subscriptions}, C{claims}.
-        @param methods: HTTP methods allowed (server default C{["GET"]}).
-        @param expires: an aware C{datetime} (any time zone: it is sent in
-            UTC), or an ISO string in UTC; server default is one day from
-            now.  A naive C{datetime} is refused: whether it meant local
-            time or UTC cannot be known, and the server would read it as UTC.
-        @return: a Deferred firing with a L{SignedURL}; fails with
-            L{txzaqar.errors.BadRequest} if the server has no signing key.
-        @raise ClientValidationError: a bad argument; nothing is sent.
-        """
         body: dict[str, Any] = {}
         if paths is not None:
             if isinstance(paths, str) or not paths or any(p not in SHARE_PATHS for p in paths):
@@ -100,16 +87,6 @@ class QueueSharing:
         ttl: int | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> Deferred[Subscription]:
-        """
-        Subscribe C{subscriber} (C{http(s)://}, C{mailto:}, C{trust+http(s)://})
-        to this queue's messages.  Re-subscribing an unconfirmed subscriber
-        returns the same subscription.
-
-        @param ttl: seconds, at least 60 (default 3600).
-        @return: a Deferred firing with the L{Subscription};
-            L{txzaqar.errors.Conflict} for a confirmed duplicate.
-        @raise ClientValidationError: a bad argument; nothing is sent.
-        """
         body: dict[str, Any] = {
             "subscriber": check_subscriber(subscriber),
             "ttl": check_ttl(DEFAULT_SUBSCRIPTION_TTL if ttl is None else ttl),
@@ -128,18 +105,11 @@ class QueueSharing:
 
     def subscriptions(self, limit: int = 10, max_items: int | None = None,
                       marker: str | None = None) -> Deferred[list[Subscription]]:
-        """@return: a Deferred firing with every L{Subscription} of the queue (see L{iter_subscriptions})."""
         return Deferred.fromCoroutine(_paging.all_items(self.iter_subscriptions(limit, max_items, marker)))
 
     def iter_subscriptions(self, limit: int = 10, max_items: int | None = None,
                            marker: str | None = None) -> _paging.Listing[Subscription]:
-        """
-        The queue's subscriptions, a page at a time.
-
-        @param marker: resume after this subscription id.
-        @return: a L{txzaqar.api._paging.Listing} of L{Subscription} (an L{IListing}).
-        @raise ClientValidationError: a bad parameter; nothing is sent.
-        """
+        """Here the listing is a L{txzaqar.api._paging.Listing} of L{Subscription}."""
         v.page_limit(limit)
         v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
 
@@ -151,7 +121,6 @@ class QueueSharing:
                                max_items=max_items, marker=v.marker("marker", marker), operation=route.operation)
 
     def subscription(self, subscription_id: str) -> Deferred[Subscription]:
-        """@return: a Deferred firing with the L{Subscription}; L{txzaqar.errors.NotFound}."""
         v.id_segment("subscription_id", subscription_id)
 
         async def get() -> Subscription:

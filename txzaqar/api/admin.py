@@ -96,7 +96,6 @@ class Pool:
         return self.connection.put(route.path, operation=route.operation, body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
-        """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
 
         v.boolean("detailed", detailed)
         route = _paths.pool(self.name)
@@ -104,18 +103,12 @@ class Pool:
 
     def update(self, uri: str | None = None, weight: int | None = None,
                flavor: str | None = None, options: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
-        """@return: a Deferred firing with the updated pool C{dict}."""
         body = pool_body(uri, weight, flavor, options, partial=True)
 
         route = _paths.pool(self.name)
         return _document(self.connection.patch(route.path, operation=route.operation, body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
-        """
-        A Deferred firing with C{None}, also for a missing pool.  Zaqar
-        23.0.1 deletes a pool a flavor uses too (no 403): the flavor is
-        left without it.
-        """
 
         route = _paths.pool(self.name)
         return self.connection.delete(route.path, operation=route.operation).addCallback(lambda _: None)
@@ -162,7 +155,6 @@ class Flavor:
         return self.connection.put(route.path, operation=route.operation, body=body, idempotent=False).addCallback(lambda _: self)
 
     def get(self, detailed: bool = False) -> Deferred[dict[str, Any]]:
-        """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
 
         v.boolean("detailed", detailed)
         route = _paths.flavor(self.name)
@@ -170,21 +162,13 @@ class Flavor:
 
     def update(self, pool_list: list[str] | None = None,
                capabilities: Mapping[str, Any] | None = None) -> Deferred[dict[str, Any]]:
-        """
-        Replace the flavor's pools (C{pool_list} is required; pools left
-        out are detached from it; C{capabilities} are ignored, as in
-        L{create}).
-
-        @return: a Deferred firing with the updated flavor C{dict};
-            L{txzaqar.errors.NotFound} if the flavor does not exist.
-        """
+        """C{capabilities} are ignored here, as in L{create}."""
         body = self._body(pool_list, capabilities)
 
         route = _paths.flavor(self.name)
         return _document(self.connection.patch(route.path, operation=route.operation, body=body, idempotent=True))
 
     def delete(self) -> Deferred[None]:
-        """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""
 
         route = _paths.flavor(self.name)
         return self.connection.delete(route.path, operation=route.operation).addCallback(lambda _: None)

@@ -60,18 +60,6 @@ class Claim:
         return _paths.claim_href(self.queue.name, self.id) if self.id else None
 
     def patch(self, ttl: int | None = None, grace: int | None = None) -> Deferred["Claim"]:
-        """
-        Renew the claim: it now expires C{ttl} seconds from now.  Omitted
-        values keep this claim's own, when this object knows them (the
-        server resets an omitted one to its default).  Nothing is invented:
-        a grace this object does not know (a claim from C{get_claim}) is
-        not sent, so the server sets its default (60), which the renewed
-        claim then shows.
-
-        @return: a Deferred firing with the renewed L{Claim}; fails with
-            L{txzaqar.errors.NotFound} if the claim already expired.
-        @raise ClientValidationError: a bad ttl or grace; nothing is sent.
-        """
         ttl = self.ttl if ttl is None else v.integer("claim ttl", ttl, *v.CLAIM_TTL)
         grace = self.grace if grace is None else v.integer("claim grace", grace, *v.CLAIM_GRACE)
         if self.id is None:
@@ -89,11 +77,6 @@ class Claim:
     renew = patch
 
     def release(self) -> Deferred[None]:
-        """
-        Give the messages back to the queue at once (idempotent).
-
-        @return: a Deferred firing with C{None}.
-        """
         if self.id is None:
             return succeed(None)
 
@@ -107,11 +90,7 @@ class Claim:
     delete = release
 
     def reload(self) -> Deferred["Claim"]:
-        """
-        @return: a Deferred firing with a fresh L{Claim} (age, ttl and the
-            messages still held, read back by id on an encrypted queue);
-            L{txzaqar.errors.NotFound} once expired.
-        """
+        """On an encrypted queue the messages are read back by id."""
         if self.id is None:
             return succeed(self)
 

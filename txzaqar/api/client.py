@@ -44,42 +44,18 @@ class Client:
         return f"<Client {self.connection!r}>"
 
     def queue(self, name: str, max_post_size: int | None = None) -> Queue:
-        """
-        A L{Queue} by name; sends nothing.
-
-        @param max_post_size: the most bytes one post request to it may
-            carry: give the queue's C{max_messages_post_size} when it has
-            one (262144, the server's limit, when omitted).
-        @raise ClientValidationError: bad name or size.
-        """
         if max_post_size is None:
             return Queue(self.connection, name)
         return Queue(self.connection, name, max_post_size)
 
     def create_queue(self, name: str, metadata: Mapping[str, Any] | None = None) -> Deferred[Queue]:
-        """
-        Create a queue (an existing one is left as it is).
-
-        @return: a Deferred firing with the L{Queue}.
-        @raise ClientValidationError: a bad name or metadata; nothing is sent.
-        """
         queue = self.queue(name)
         return queue.create(metadata).addCallback(lambda _: queue)
 
     def queues(self, limit: int = 10, detailed: bool = False, max_items: int | None = None,
                marker: str | None = None, name: str | None = None,
                filters: Mapping[str, Any] | None = None) -> Deferred[list[Queue]]:
-        """
-        Every queue of the project, all pages, each exactly once (see
-        L{iter_queues} for the parameters, and to walk them lazily).
-
-        @param limit: page size, 1 to 20.
-        @param detailed: also read each queue's metadata: each L{Queue} has
-            it as C{metadata_snapshot}, and its C{max_post_size} is the
-            queue's C{_max_messages_post_size}.
-        @return: a Deferred firing with a C{list} of L{Queue}.
-        @raise ClientValidationError: a bad parameter; nothing is sent.
-        """
+        """With C{detailed}, each L{Queue}'s C{max_post_size} is the queue's C{_max_messages_post_size}."""
         listing = self.iter_queues(limit=limit, detailed=detailed, max_items=max_items,
                                    marker=marker, name=name, filters=filters)
         return Deferred.fromCoroutine(_all(listing))
@@ -88,23 +64,7 @@ class Client:
                     marker: str | None = None, name: str | None = None,
                     filters: Mapping[str, Any] | None = None,
                     with_count: bool = False) -> _paging.Listing[Queue]:
-        """
-        The project's queues, a page at a time::
-
-            async for queue in client.iter_queues(limit=20):
-                ...
-
-        @param marker: resume after this queue name (a listing's C{marker}).
-        @param name: a regular expression queue names must match, and
-            C{filters} metadata values queues must have (strings or
-            integers; a string that reads as an integer is compared as
-            one).  Only Zaqar's MongoDB store applies them: on Redis, Zaqar
-            23.0.1 ignores both and lists every queue.
-        @param with_count: ask for the project's queue count, which is the
-            listing's C{count} once the first page is in.
-        @return: a L{txzaqar.api._paging.Listing} of L{Queue} (an L{IListing}).
-        @raise ClientValidationError: a bad parameter; nothing is sent.
-        """
+        """Here the listing is a L{txzaqar.api._paging.Listing} of L{Queue}."""
         def queue(item: dict[str, Any]) -> Queue:
             return listed_queue(self.connection, item)
 
@@ -131,10 +91,7 @@ class Client:
         return Deferred.fromCoroutine(_all(listing))
 
     def queue_count(self) -> Deferred[int]:
-        """
-        @return: a Deferred firing with the number of queues of the
-            project (C{GET /v2/queues?with_count=true}, one request).
-        """
+        """One request: C{GET /v2/queues?with_count=true}."""
 
         async def count() -> int:
             response = await self.connection.get(_paths.QUEUES.path, params={"limit": 1, "with_count": True},
@@ -146,7 +103,6 @@ class Client:
         return Deferred.fromCoroutine(count())
 
     def home(self) -> Deferred[dict[str, Any]]:
-        """@return: a Deferred firing with the JSON-Home document."""
 
         async def home() -> dict[str, Any]:
             return dict((await self.connection.get(_paths.HOME.path, operation=_paths.HOME.operation)).json or {})
@@ -154,7 +110,6 @@ class Client:
         return Deferred.fromCoroutine(home())
 
     def versions(self) -> Deferred[list[dict[str, Any]]]:
-        """@return: a Deferred firing with the API versions the server offers."""
 
         async def versions() -> list[dict[str, Any]]:
             response = await self.connection.get(_paths.ROOT.path, ok=(300,), operation=_paths.ROOT.operation)
@@ -163,14 +118,6 @@ class Client:
         return Deferred.fromCoroutine(versions())
 
     def ping(self, head: bool = False) -> Deferred[bool]:
-        """
-        @param head: send C{HEAD /v2/ping}, which Zaqar answers without
-            asking its storage (is the API up at all?); by default C{GET},
-            which fails when the storage is down.
-        @return: a Deferred firing with C{True} when the server (and,
-            without C{head}, its storage) answers; fails with the error
-            (e.g. L{txzaqar.errors.ServiceUnavailable}) otherwise.
-        """
 
         v.boolean("head", head)
 
@@ -182,11 +129,6 @@ class Client:
         return Deferred.fromCoroutine(ping())
 
     def health(self) -> Deferred[dict[str, Any]]:
-        """
-        @return: a Deferred firing with the detailed health report (admin
-            only); L{txzaqar.errors.Forbidden} without the admin role,
-            L{txzaqar.errors.NotFound} when the server is not in admin mode.
-        """
 
         async def health() -> dict[str, Any]:
             return dict((await self.connection.get(_paths.HEALTH.path, operation=_paths.HEALTH.operation)).json or {})
@@ -194,7 +136,6 @@ class Client:
         return Deferred.fromCoroutine(health())
 
     def pool(self, name: str) -> Pool:
-        """A L{Pool} by name; sends nothing.  @raise ClientValidationError: bad name."""
         return Pool(self.connection, check_name("pool name", name))
 
     def create_pool(self, name: str, uri: str, weight: int, flavor: str | None = None,
@@ -202,7 +143,6 @@ class Client:
         return self.pool(name).create(uri, weight, flavor, options)
 
     def pools(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
-        """@return: a Deferred firing with every pool C{dict}, all pages (admin role)."""
         v.page_limit(limit)
         v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
@@ -211,7 +151,6 @@ class Client:
         )
 
     def flavor(self, name: str) -> Flavor:
-        """A L{Flavor} by name; sends nothing.  @raise ClientValidationError: bad name."""
         return Flavor(self.connection, check_name("flavor name", name))
 
     def create_flavor(self, name: str, pool_list: list[str],
@@ -219,7 +158,6 @@ class Client:
         return self.flavor(name).create(pool_list, capabilities)
 
     def flavors(self, limit: int = 10, detailed: bool = False) -> Deferred[list[dict[str, Any]]]:
-        """@return: a Deferred firing with every flavor C{dict}, all pages."""
         v.page_limit(limit)
         v.boolean("detailed", detailed)
         return Deferred.fromCoroutine(
@@ -229,10 +167,10 @@ class Client:
 
     def subscriber(self, **kwargs: Any) -> Any:
         """
-        A new L{txzaqar.subscriber.Subscriber} on this client (not started).
+        Made by the C{subscriber_factory} this client was built with.
 
-        @raise TypeError: this client was built without a
-            C{subscriber_factory}; use C{Subscriber(client, ...)}.
+        @raise TypeError: this client was built without one; use
+            C{Subscriber(client, ...)}.
         """
         if self.subscriber_factory is None:
             raise TypeError(
@@ -242,7 +180,6 @@ class Client:
         return self.subscriber_factory(self, **kwargs)
 
     def close(self) -> Deferred[None]:
-        """Cancel requests in flight and close pooled connections."""
         return self.connection.close()
 
 

@@ -102,19 +102,8 @@ class Message:
         return MessageStatus.CLAIMED if self.claim_id else MessageStatus.FREE
 
     def delete(self) -> Deferred[None]:
-        """
-        Delete this message, under its claim if it was claimed.
-
-        @return: a Deferred firing with C{None}; fails with
-            L{txzaqar.errors.BadRequest} if the claim expired and
-            L{txzaqar.errors.Forbidden} if another claim holds it.
-        """
         return self.queue.delete_message(self.id, claim_id=self.claim_id)
 
     def reload(self) -> Deferred["Message"]:
-        """
-        @return: a Deferred firing with a fresh L{Message};
-            L{txzaqar.errors.NotFound} once it is gone.
-        """
         return self.queue.message(self.id)
 

@@ -85,12 +85,6 @@ class Queue(QueueSharing):
     # -- the queue itself ---------------------------------------------
 
     def create(self, metadata: Mapping[str, Any] | None = None) -> Deferred[bool]:
-        """
-        C{PUT} the queue.  An existing queue keeps its metadata.
-
-        @return: a Deferred firing with C{True} if created, C{False} if it existed.
-        @raise ClientValidationError: bad metadata; nothing is sent.
-        """
         body = self._check_metadata(metadata) if metadata is not None else None
         body = body or None
 
@@ -102,7 +96,6 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(create())
 
     def delete(self) -> Deferred[None]:
-        """Delete the queue with its messages (idempotent); fires with C{None}."""
 
         async def delete() -> None:
             route = _paths.queue(self.name)
@@ -129,10 +122,6 @@ class Queue(QueueSharing):
         return content
 
     def metadata(self) -> Deferred[Metadata]:
-        """
-        @return: a Deferred firing with the L{Metadata}.  A queue that does
-            not exist reads as the defaults (a server quirk).
-        """
 
         async def get() -> Metadata:
             route = _paths.queue(self.name)
@@ -142,14 +131,6 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(get())
 
     def patch_metadata(self, operations: Iterable[Mapping[str, Any]]) -> Deferred[Metadata]:
-        """
-        Apply JSON-patch operations (C{add}, C{replace}, C{remove} on
-        C{/metadata/<key>}).
-
-        @return: a Deferred firing with the new L{Metadata}; fails with
-            L{txzaqar.errors.NotFound} for a missing queue and
-            L{txzaqar.errors.Conflict} for replace/remove of a missing key.
-        """
         if isinstance(operations, (str, bytes, Mapping)) or not isinstance(operations, Iterable):
             raise ClientValidationError("operations", "must be a list of JSON-patch operations (dicts)")
         ops = list(operations)
@@ -186,12 +167,7 @@ class Queue(QueueSharing):
         )
 
     def set_metadata(self, metadata: Mapping[str, Any]) -> Deferred[Metadata]:
-        """
-        Replace the whole metadata: keys not in C{metadata} are removed.
-        (Read, then one PATCH: not atomic against concurrent writers.)
-
-        @return: a Deferred firing with the new L{Metadata}.
-        """
+        """Not atomic against concurrent writers: a read, then one C{PATCH}."""
         content = self._check_metadata(metadata)
 
         async def replace() -> Metadata:
@@ -213,22 +189,11 @@ class Queue(QueueSharing):
 
     def configure(self, **settings: Any) -> Deferred[Metadata]:
         """
-        Set reserved metadata by name, e.g.
-        C{configure(max_claim_count=3, dead_letter_queue="dead")}.
-
-        A C{dead_letter_queue} is created first (if it does not exist):
-        Zaqar moves messages into it whether it exists or not, and a
-        message moved to a queue that does not exist is listed nowhere.
-        The queue itself is created too if it does not exist yet (Zaqar
-        answers 404 to a metadata PATCH of a missing queue).
-
-        After C{max_messages_post_size=N}, post through a L{Queue} that
-        knows it, C{client.queue(name, max_post_size=N)} (a value: this
-        object does not change), or one from C{client.queues(detailed=True)}.
-
-        @return: a Deferred firing with the new L{Metadata}.
-        @raise ClientValidationError: unknown setting or bad value, or a
-            C{dead_letter_queue} that is this queue; nothing is sent.
+        This L{Queue} is a value and does not change: after
+        C{max_messages_post_size=N}, post through one that knows it,
+        C{client.queue(name, max_post_size=N)}, or one from
+        C{client.queues(detailed=True)}.  The queue is created first because
+        Zaqar answers 404 to a metadata PATCH of a missing queue.
         """
         if not settings:
             raise ClientValidationError("settings", f"give at least one of {', '.join(sorted(RESERVED))}")
@@ -254,7 +219,6 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(configure())
 
     def stats(self) -> Deferred[QueueStats]:
-        """@return: a Deferred firing with the L{QueueStats}."""
 
         async def stats() -> QueueStats:
             route = _paths.queue_part(self.name, "stats")
@@ -264,12 +228,6 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(stats())
 
     def purge(self, resource_types: Sequence[str] | None = None) -> Deferred[None]:
-        """
-        Delete all messages and/or subscriptions, keeping the queue.
-
-        @param resource_types: a subset of C{("messages", "subscriptions")};
-            both when omitted.
-        """
         body = None
         if resource_types is not None:
             types = list(resource_types)
@@ -294,20 +252,6 @@ class Queue(QueueSharing):
         ttl: int | None = None,
         delay: int | None = None,
     ) -> Deferred[list[str]]:
-        """
-        Post one message (C{{"body": ..., "ttl": ..., "delay": ...}}) or a
-        list of them, in order, split into as many requests as the
-        server's limits (20 messages, C{max_post_size} bytes) need.
-
-        @param ttl: default ttl for messages without one.
-        @param delay: default delay (only honoured by queues with a
-            C{default_message_delay}).
-        @return: a Deferred firing with the new message ids in order; fails
-            with L{PartialPostError} if a later request fails after an
-            earlier one stored messages.
-        @raise ClientValidationError: a bad message, or one too large to
-            post at all; nothing is sent.
-        """
         if isinstance(messages, Mapping):
             messages = [messages]
         if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
@@ -345,16 +289,7 @@ class Queue(QueueSharing):
         max_items: int | None = None,
         marker: str | None = None,
     ) -> Deferred[list[Message]]:
-        """
-        List messages, following every page (see L{iter_messages}).
-
-        @param limit: page size, 1 to 20.
-        @param echo: include messages posted with this client's id (the
-            server's default hides them; ours shows them).
-        @param include_claimed: include claimed messages.
-        @param include_delayed: include messages still delayed.
-        @return: a Deferred firing with a C{list} of L{Message}.
-        """
+        """Shows this client's own messages by default (C{echo}), unlike the server."""
         listing = self.iter_messages(limit, echo, include_claimed, include_delayed, max_items, marker)
         return Deferred.fromCoroutine(_paging.all_items(listing))
 
@@ -367,20 +302,7 @@ class Queue(QueueSharing):
         max_items: int | None = None,
         marker: str | None = None,
     ) -> _paging.Listing[Message]:
-        """
-        The queue's messages, a page at a time: only the page being walked
-        is held, and nothing more is fetched once the caller stops::
-
-            listing = queue.iter_messages(limit=20)
-            async for message in listing:
-                if done(message):
-                    break
-            resume_at = listing.marker
-
-        @param marker: resume after this message id (a listing's C{marker}).
-        @return: a L{txzaqar.api._paging.Listing} of L{Message} (an L{IListing}).
-        @raise ClientValidationError: a bad parameter; nothing is sent.
-        """
+        """Here the listing is a L{txzaqar.api._paging.Listing} of L{Message}."""
         v.page_limit(limit)
         v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
         marker = v.marker("marker", marker)
@@ -400,7 +322,6 @@ class Queue(QueueSharing):
                                max_items=max_items, marker=marker, operation=route.operation)
 
     def message(self, message_id: str) -> Deferred[Message]:
-        """@return: a Deferred firing with the L{Message}; L{txzaqar.errors.NotFound}."""
         v.id_segment("message_id", message_id)
 
         async def get() -> Message:
@@ -411,12 +332,7 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(get())
 
     def get_messages(self, message_ids: Iterable[str]) -> Deferred[list[Message]]:
-        """
-        Get many messages by id (20 per request).
-
-        @return: a Deferred firing with the messages found (missing ones
-            are left out).
-        """
+        """Sends 20 ids per request."""
         ids = v.string_list("message_ids", message_ids)
 
         async def get() -> list[Message]:
@@ -435,14 +351,6 @@ class Queue(QueueSharing):
         return Deferred.fromCoroutine(get())
 
     def delete_message(self, message_id: str, claim_id: str | None = None) -> Deferred[None]:
-        """
-        Delete one message (idempotent).
-
-        @param claim_id: required when the message is claimed.
-        @return: a Deferred firing with C{None}; L{txzaqar.errors.Forbidden}
-            for a claimed message without its claim,
-            L{txzaqar.errors.BadRequest} for a wrong or expired claim.
-        """
         v.id_segment("message_id", message_id)
         if claim_id is not None:
             v.id_segment("claim_id", claim_id)
@@ -457,13 +365,6 @@ class Queue(QueueSharing):
     def delete_messages(
         self, message_ids: Iterable[str], claim_ids: Iterable[str] | None = None
     ) -> Deferred[None]:
-        """
-        Delete messages by id, 20 per request, in order (idempotent).
-
-        @param claim_ids: sent along for servers with
-            C{message_delete_with_claim_id}.
-        @return: a Deferred firing with C{None}.
-        """
         ids = v.string_list("message_ids", message_ids)
         claims = v.string_list("claim_ids", claim_ids) if claim_ids is not None else None
 
@@ -479,13 +380,7 @@ class Queue(QueueSharing):
 
     def pop(self, count: int = 1) -> Deferred[list[Message]]:
         """
-        Remove and return up to C{count} (1 to 20) messages.  Refused on an
-        encrypted queue, whose pop Zaqar 23 answers with ciphertext (see
-        L{encrypted}): claim and delete instead.
-
-        @return: a Deferred firing with the C{list} of L{Message} (empty if
-            none); fails with L{txzaqar.errors.EncryptedPopRefused} on an
-            encrypted queue (nothing popped).
+        Refused on an encrypted queue because Zaqar 23 answers its pop with ciphertext (see L{encrypted}).
         """
         v.integer("count", count, 1, v.MAX_CLAIM_OR_POP)
 
@@ -503,16 +398,7 @@ class Queue(QueueSharing):
         self, limit: int | None = None, ttl: int | None = None, grace: int | None = None
     ) -> Deferred[Claim]:
         """
-        Claim up to C{limit} messages (server defaults: 10, ttl 300,
-        grace 60).
-
-        On an encrypted queue the claimed messages are read back by id
-        (Zaqar 23 claims return ciphertext; see L{encrypted}).
-
-        @return: a Deferred firing with a L{Claim}; an empty one (falsy,
-            no id) when nothing could be claimed; fails with
-            L{txzaqar.errors.EncryptedReadFailed} (the claim released)
-            when an encrypted queue's messages cannot be read back.
+        On an encrypted queue the claimed messages are read back by id (Zaqar 23 claims return ciphertext; see L{encrypted}).
         """
         v.optional_integer("limit", limit, 1, v.MAX_CLAIM_OR_POP)
         body: dict[str, int] = {}

@@ -118,14 +118,6 @@ class Subscription:
         ttl: int | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> Deferred["Subscription"]:
-        """
-        Change the subscriber, ttl and/or options (options are replaced
-        whole, and the age restarts).
-
-        @return: a Deferred firing with the updated L{Subscription};
-            L{txzaqar.errors.NotFound}, L{txzaqar.errors.Conflict}.
-        @raise ClientValidationError: a bad argument; nothing is sent.
-        """
         body: dict[str, Any] = {}
         if subscriber is not None:
             body["subscriber"] = check_subscriber(subscriber)
@@ -144,7 +136,6 @@ class Subscription:
         return Deferred.fromCoroutine(update())
 
     def confirm(self, confirmed: bool = True) -> Deferred[None]:
-        """Confirm (or revoke the confirmation); a Deferred firing with C{None}."""
         if not isinstance(confirmed, bool):
             raise ClientValidationError("confirmed", "must be True or False")
 
@@ -155,7 +146,6 @@ class Subscription:
         return Deferred.fromCoroutine(confirm())
 
     def delete(self) -> Deferred[None]:
-        """Delete it (idempotent); a Deferred firing with C{None}."""
 
         async def delete() -> None:
             route = _paths.subscription(self.queue.name, self.id)
@@ -164,5 +154,4 @@ class Subscription:
         return Deferred.fromCoroutine(delete())
 
     def reload(self) -> Deferred["Subscription"]:
-        """@return: a Deferred firing with a fresh L{Subscription}; L{txzaqar.errors.NotFound}."""
         return self.queue.subscription(self.id)

@@ -79,7 +79,6 @@ class Metadata:
         return self.queue.metadata()
 
     def update(self, changes: Mapping[str, Any]) -> Deferred["Metadata"]:
-        """Add or replace these keys; a Deferred firing with the new L{Metadata}."""
         return self.queue.update_metadata(changes)
 
     def _get(self, name: str) -> Any:

@@ -200,10 +200,7 @@ class Keystone:
         return self._threads.run(f, *args)
 
     def close(self) -> Deferred[None]:
-        """
-        Stop the thread pool, without waiting for a call still running in
-        it; a Deferred firing with C{None}.
-        """
+        """Stops the thread pool, without waiting for a call still running in it."""
         if self._threads.owned and self._threads.running:
             self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
             # its thread may still be stuck in a keystoneauth1 call that
@@ -214,7 +211,7 @@ class Keystone:
     # -- IAuthenticator -----------------------------------------------
 
     def check(self, method: str, path: str) -> None:
-        """Everything is allowed (the server decides)."""
+        """Everything is allowed here (the server decides)."""
 
     def _call(self, f: Callable[..., T], *args: Any) -> Deferred[T]:
         async def guarded() -> T:
@@ -269,11 +266,7 @@ class Keystone:
         return self._token_expires_at if self._headers is not None else None
 
     def headers(self) -> Deferred[dict[str, str]]:
-        """
-        @return: a Deferred firing with C{X-Auth-Token} (and
-            C{X-Project-ID}); fails with L{AuthenticationFailed} when
-            Keystone refuses, L{IdentityUnavailable} when it can't be reached.
-        """
+        """Keystone's token as C{X-Auth-Token}, with C{X-Project-ID}."""
         if self._headers is not None:
             return succeed(dict(self._headers))
 
@@ -293,10 +286,6 @@ class Keystone:
         return Deferred.fromCoroutine(fetch())
 
     def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
-        """
-        Zaqar refused the token in C{used}: forget it, unless a newer one
-        is already cached (then the retry just uses that).
-        """
         current = self._headers
         if current is not None and (used is None or used.get("X-Auth-Token") == current["X-Auth-Token"]):
             self._headers = None
@@ -305,8 +294,7 @@ class Keystone:
 
     def endpoint(self) -> Deferred[str | None]:
         """
-        @return: a Deferred firing with Zaqar's URL from the catalog; fails
-            with L{AuthenticationFailed} if the catalog has none.
+        Zaqar's URL from the Keystone catalog; fails with L{AuthenticationFailed} if the catalog has none.
         """
         return self.service_endpoint(self._service_type)
 

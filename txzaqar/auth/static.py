@@ -29,11 +29,11 @@ class StaticAuthenticator:
     """
 
     def headers(self) -> Deferred[dict[str, str]]:
-        """The headers to send with every request (a subclass gives them)."""
+        """Given by each subclass."""
         raise NotImplementedError
 
     def endpoint(self) -> Deferred[str | None]:
-        """The Zaqar URL: not known here (C{None})."""
+        """Not known here: C{None}."""
         return succeed(None)
 
     def invalidate(self, used: Mapping[str, str] | None = None) -> bool:
@@ -45,7 +45,7 @@ class StaticAuthenticator:
         return succeed(None)
 
     def check(self, method: str, path: str) -> None:
-        """Everything is allowed (the server decides)."""
+        """Everything is allowed here (the server decides)."""
 
 
 @implementer(IAuthenticator)

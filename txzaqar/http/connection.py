@@ -503,14 +503,6 @@ class Connection:
         return Response(code=code, headers=headers, content=content, json=parsed)
 
     def close(self, timeout: float = 5.0) -> Deferred[None]:
-        """
-        Cancel requests in flight and close cached connections.  Requests
-        in flight, and any made afterwards, fail with L{ClientClosed}
-        (whose C{not_sent} says whether each may have reached Zaqar).
-
-        @return: a Deferred firing with C{None} once the pool is closed,
-            or after C{timeout} seconds at the latest.
-        """
         self._closed = True
         for d in list(self._in_flight):
             d.cancel()

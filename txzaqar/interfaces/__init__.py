@@ -7,21 +7,8 @@ Every network method can also fail with L{txzaqar.errors.ConnectionFailed},
 L{txzaqar.errors.RequestTimedOut} and L{txzaqar.errors.MalformedResponse}.
 """
 
-from ._client import (
-    IAuthenticator,
-    IClaim,
-    IClient,
-    IConnection,
-    IFlavor,
-    IListing,
-    IMessage,
-    IMetadata,
-    IPool,
-    IQueue,
-    IRequestObserver,
-    ISubscription,
-    ITokenExpiry,
-)
+from ._client import IClaim, IClient, IFlavor, IListing, IMessage, IMetadata, IPool, IQueue, ISubscription
+from ._connection import IAuthenticator, IConnection, IRequestObserver, ITokenExpiry
 from ._subscriber import ISubscriber, ISubscriberMetrics, ISubscriberObserver, IWakeSource, IWakeTarget
 
 __all__ = [

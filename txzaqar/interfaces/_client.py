@@ -1,72 +1,9 @@
 """
-The client's zope interfaces: authenticators, the connection, and the API
-resources (re-exported by L{txzaqar.interfaces}).
+The client's zope interfaces: the API resources (re-exported by
+L{txzaqar.interfaces}); the connection's are in C{_connection}.
 """
 
 from zope.interface import Attribute, Interface
-
-
-class IAuthenticator(Interface):
-    """
-    Says how to authenticate requests to Zaqar, and where Zaqar is.
-    """
-
-    def headers():
-        """
-        The headers to add to every Zaqar request.
-
-        @return: a Deferred firing with a C{dict} of C{str} to C{str}
-            (e.g. C{X-Project-ID}, C{X-Auth-Token}); fails with
-            L{txzaqar.errors.AuthenticationFailed} if credentials are refused.
-        """
-
-    def endpoint():
-        """
-        @return: a Deferred firing with the Zaqar base URL found by this
-            authenticator (e.g. from a service catalog), or C{None}.
-        """
-
-    def invalidate(used=None):
-        """
-        Forget the cached token after the server answered 401.
-
-        @param used: the headers the refused request carried; a newer
-            token than the one in them is kept (so concurrent 401s cause
-            one re-authentication, not many).
-        @return: C{True} if asking for new headers may help (a retry is
-            worth it), C{False} otherwise.
-        """
-
-    def close():
-        """Release resources (threads); a Deferred firing with C{None}."""
-
-    def check(method, path):
-        """
-        Refuse, before anything is sent, a request these credentials
-        cannot make (a pre-signed URL names its methods and paths).  Most
-        authenticators allow everything.  The connection calls it for
-        every request.
-
-        @param method: the HTTP method, upper case.
-        @param path: the request's path from the API root
-            (C{/v2/queues/q/messages}), without its query string.
-        @return: C{None}.
-        @raise txzaqar.errors.ClientValidationError: the request is not
-            allowed (see L{txzaqar.errors.NotAllowedBySignedURL},
-            L{txzaqar.errors.SignedURLExpired}).
-        """
-
-
-class ITokenExpiry(Interface):
-    """
-    An authenticator that knows when its current token expires (optional:
-    L{txzaqar.auth.Keystone} provides it).  A long-lived connection, such
-    as L{txzaqar.push.WebSocketPush}, authenticates again before then.
-    """
-
-    token_expires_at = Attribute(
-        "When the token of the current headers expires, in seconds since the epoch; "
-        "C{None} when not known (before the first headers, after an invalidation).")
 
 
 class IListing(Interface):
@@ -93,95 +30,7 @@ class IListing(Interface):
         """An awaitable of the next item; C{StopAsyncIteration} at the end."""
 
     def aclose():
-        """An awaitable: stop, fetching nothing more."""
-
-
-class IConnection(Interface):
-    """
-    The only object that speaks HTTP: JSON in, JSON out, typed errors.
-    """
-
-    client_id = Attribute("The C{Client-ID} UUID (C{str}) sent with every request.")
-    agent = Attribute("The C{IAgent} requests go through (replaceable, e.g. by a recording agent).")
-    reactor = Attribute("The reactor (C{IReactorTime}) of timeouts and backoff.")
-    authenticator = Attribute("The L{IAuthenticator} whose headers every request carries.")
-    url = Attribute("The Zaqar base URL (C{str}), or C{None} until the authenticator found it.")
-    timeout = Attribute("Seconds one attempt of a request may take, body included (C{float}).")
-    observers = Attribute(
-        "A C{list} of L{IRequestObserver}s (e.g. L{txzaqar.ops.metrics.SubscriberMetrics}), "
-        "told of every attempt of a request. Empty by default."
-    )
-
-    def request(method, path, params=None, body=None, content_type=None,
-                idempotent=None, ok=(), operation=None):
-        """
-        Send one request and read the whole response.
-
-        @param method: C{"GET"}, C{"POST"}, ...
-        @param path: relative to C{<endpoint>/v2/}, or absolute from the
-            server root when it starts with C{/} (query strings allowed).
-        @param params: query parameters; C{bool} becomes C{true}/C{false},
-            lists are comma-joined, C{None} values are left out.
-        @param body: a JSON-serialisable value, C{bytes} of encoded JSON,
-            or C{None} for no body.
-        @param content_type: overrides C{application/json}.
-        @param idempotent: whether the request may be replayed after a
-            failure; defaults by method (never for POST and PATCH).
-        @param ok: extra non-2xx statuses to return rather than raise.
-        @param operation: what kind of request this is: the path's template
-            (C{queues/{queue}/claims}, see L{txzaqar.api._paths}), told to
-            the L{observers}; C{None} for a request that names none.
-        @return: a Deferred firing with a L{txzaqar.http.connection.Response};
-            fails with the L{txzaqar.errors.ZaqarError} for the status.
-        """
-
-    def head(path, **kwargs):
-        """L{request} with C{HEAD}."""
-
-    def get(path, **kwargs):
-        """L{request} with C{GET}."""
-
-    def post(path, **kwargs):
-        """L{request} with C{POST}."""
-
-    def put(path, **kwargs):
-        """L{request} with C{PUT}."""
-
-    def patch(path, **kwargs):
-        """L{request} with C{PATCH}."""
-
-    def delete(path, **kwargs):
-        """L{request} with C{DELETE}."""
-
-    def close(timeout=5.0):
-        """
-        Cancel requests in flight and close pooled connections.
-
-        @param timeout: seconds to wait for pooled connections to close.
-        @return: a Deferred firing with C{None} when done, at the latest
-            after C{timeout} seconds.
-        """
-
-
-class IRequestObserver(Interface):
-    """
-    Told by an L{IConnection} (in its C{observers}) how each attempt of a
-    request went, after it ended.  Called on the reactor thread; must not
-    raise (what it raises is logged and ignored).
-    """
-
-    def request_finished(method, path, status, seconds, operation=None):
-        """
-        One attempt of a request ended.
-
-        @param method: the HTTP method, upper case.
-        @param path: the path given to L{IConnection.request} (relative or
-            absolute, with its query).
-        @param status: the HTTP status (C{int}), or C{None} when no answer came.
-        @param seconds: how long the attempt took.
-        @param operation: the operation the request named (C{queues/{queue}/claims},
-            see L{IConnection.request}), or C{None}.
-        """
+        """An awaitable: stop, fetching nothing more and dropping the page held."""
 
 
 class IClient(Interface):
@@ -190,7 +39,7 @@ class IClient(Interface):
     and flavors.
     """
 
-    connection = Attribute("The L{IConnection} used by this client.")
+    connection = Attribute("The L{txzaqar.interfaces.IConnection} used by this client.")
 
     def queue(name, max_post_size=None):
         """
@@ -208,12 +57,14 @@ class IClient(Interface):
         Create a queue (C{PUT}); an existing queue's metadata is left alone.
 
         @return: a Deferred firing with the L{IQueue}.
+        @raise txzaqar.errors.ClientValidationError: a bad name or
+            metadata; nothing is sent.
         """
 
     def queues(limit=10, detailed=False, max_items=None, marker=None, name=None, filters=None):
         """
-        List every queue of the project, following pages safely (built on
-        L{iter_queues}, whose parameters these are).
+        List every queue of the project, all pages, each exactly once
+        (built on L{iter_queues}, whose parameters these are).
 
         @param limit: page size, 1 to 20.
         @param detailed: include each queue's metadata: each L{IQueue} has
@@ -221,16 +72,23 @@ class IClient(Interface):
             and posts within its C{max_messages_post_size}.
         @param max_items: stop after this many queues.
         @return: a Deferred firing with a C{list} of L{IQueue}.
+        @raise txzaqar.errors.ClientValidationError: a bad parameter;
+            nothing is sent.
         """
 
     def iter_queues(limit=10, detailed=False, max_items=None, marker=None, name=None,
                     filters=None, with_count=False):
         """
-        The project's queues, lazily: an L{IListing} of L{IQueue}.
+        The project's queues, lazily: an L{IListing} of L{IQueue}::
 
-        @param marker: resume after this queue name.
+            async for queue in client.iter_queues(limit=20):
+                ...
+
+        @param marker: resume after this queue name (a listing's C{marker}).
         @param name: a regular expression the names must match, and
-            C{filters} a C{dict} of metadata values queues must have; both
+            C{filters} a C{dict} of metadata values queues must have
+            (strings or integers; a string that reads as an integer is
+            compared as one); both
             applied by MongoDB only: Zaqar 23.0.1 on Redis ignores them and
             lists every queue (quirk 7 of L{txzaqar.testing.quirks}).
         @param with_count: ask for the project's queue count (the
@@ -251,21 +109,27 @@ class IClient(Interface):
     def ping(head=False):
         """
         @param head: send C{HEAD /v2/ping}, which the server answers
-            without asking its storage (is the API up at all?).
+            without asking its storage (is the API up at all?); by default
+            C{GET}, which fails when the storage is down.
         @return: a Deferred firing with C{True} when the server (and,
             without C{head}, its storage) answers; fails with the error
-            otherwise.
+            (e.g. L{txzaqar.errors.ServiceUnavailable}) otherwise.
         """
 
     def health():
         """
         @return: a Deferred firing with the detailed health C{dict}
-            (admin only); fails with L{txzaqar.errors.Forbidden} or
-            L{txzaqar.errors.NotFound} without admin rights or admin mode.
+            (admin only); fails with L{txzaqar.errors.Forbidden} without
+            the admin role, L{txzaqar.errors.NotFound} when the server is
+            not in admin mode.
         """
 
     def pool(name):
-        """A L{IPool} for C{name}; sends nothing."""
+        """
+        A L{IPool} for C{name}; sends nothing.
+
+        @raise txzaqar.errors.ClientValidationError: a bad name.
+        """
 
     def create_pool(name, uri, weight, flavor=None, options=None):
         """
@@ -280,22 +144,26 @@ class IClient(Interface):
         """
 
     def pools(limit=10, detailed=False):
-        """@return: a Deferred firing with a C{list} of C{dict} pool descriptions."""
+        """@return: a Deferred firing with a C{list} of C{dict} pool descriptions, all pages (admin role)."""
 
     def flavor(name):
-        """A L{IFlavor} for C{name}; sends nothing."""
+        """
+        A L{IFlavor} for C{name}; sends nothing.
+
+        @raise txzaqar.errors.ClientValidationError: a bad name.
+        """
 
     def create_flavor(name, pool_list, capabilities=None):
         """@return: a Deferred firing with the L{IFlavor}."""
 
     def flavors(limit=10, detailed=False):
-        """@return: a Deferred firing with a C{list} of C{dict} flavor descriptions."""
+        """@return: a Deferred firing with a C{list} of C{dict} flavor descriptions, all pages."""
 
     def subscriber(**kwargs):
         """A new, not yet started L{ISubscriber} using this client."""
 
     def close():
-        """Close the connection; a Deferred firing with C{None}."""
+        """Close the connection (cancelling requests in flight); a Deferred firing with C{None}."""
 
 
 class IMetadata(Interface):
@@ -318,7 +186,7 @@ class IQueue(Interface):
     """One queue: metadata, stats, messages, claims and subscriptions."""
 
     name = Attribute("The queue name (C{str}).")
-    connection = Attribute("The L{IConnection} its requests (and those of its values) go through.")
+    connection = Attribute("The L{txzaqar.interfaces.IConnection} its requests (and those of its values) go through.")
     href = Attribute("The queue's path, C{/v2/queues/<name>}.")
     max_post_size = Attribute("The most bytes one post request carries (C{int}); posts are split to it.")
     metadata_snapshot = Attribute(
@@ -326,22 +194,35 @@ class IQueue(Interface):
     )
 
     def create(metadata=None):
-        """C{PUT} the queue; a Deferred firing with C{True} if it was created, C{False} if it existed."""
+        """
+        C{PUT} the queue; an existing queue keeps its metadata.
+
+        @return: a Deferred firing with C{True} if it was created, C{False} if it existed.
+        @raise txzaqar.errors.ClientValidationError: bad metadata; nothing is sent.
+        """
 
     def delete():
-        """Delete the queue and its messages; a Deferred firing with C{None}."""
+        """Delete the queue and its messages (idempotent); a Deferred firing with C{None}."""
 
     def metadata():
-        """@return: a Deferred firing with an L{IMetadata}."""
+        """
+        @return: a Deferred firing with an L{IMetadata}; a queue that does
+            not exist reads as the defaults (a server quirk).
+        """
 
     def set_metadata(metadata):
-        """Replace the whole metadata; a Deferred firing with the new L{IMetadata}."""
+        """
+        Replace the whole metadata (keys not in C{metadata} are removed); a
+        Deferred firing with the new L{IMetadata}.
+        """
 
     def patch_metadata(operations):
         """
-        Apply raw JSON-patch operations (dicts with C{op}, C{path}, C{value}).
+        Apply raw JSON-patch operations (dicts with C{op}: C{add},
+        C{replace} or C{remove}, C{path}: C{/metadata/<key>}, C{value}).
 
         @return: a Deferred firing with the new L{IMetadata}; fails with
+            L{txzaqar.errors.NotFound} for a missing queue and
             L{txzaqar.errors.Conflict} when replacing or removing a missing key.
         """
 
@@ -350,30 +231,55 @@ class IQueue(Interface):
         Set reserved metadata by name (C{default_message_ttl},
         C{default_message_delay}, C{max_messages_post_size},
         C{dead_letter_queue}, C{dead_letter_queue_messages_ttl},
-        C{max_claim_count}, C{enable_encrypt_messages}, C{flavor}).  A
-        C{dead_letter_queue} is created first if it does not exist.
+        C{max_claim_count}, C{enable_encrypt_messages}, C{flavor}), e.g.
+        C{configure(max_claim_count=3, dead_letter_queue="dead")}.  A
+        C{dead_letter_queue} is created first if it does not exist (Zaqar
+        moves messages into it whether it exists or not, and a message
+        moved to a missing queue is listed nowhere); so is the queue itself.
 
         @return: a Deferred firing with the new L{IMetadata}.
+        @raise txzaqar.errors.ClientValidationError: unknown setting or bad
+            value, or a C{dead_letter_queue} that is this queue; nothing is sent.
         """
 
     def stats():
         """@return: a Deferred firing with a L{txzaqar.api.queue.QueueStats}."""
 
     def purge(resource_types=None):
-        """Delete messages and/or subscriptions; a Deferred firing with C{None}."""
+        """
+        Delete messages and/or subscriptions, keeping the queue; a Deferred
+        firing with C{None}.
+
+        @param resource_types: a subset of C{("messages", "subscriptions")};
+            both when omitted.
+        """
 
     def share(paths=None, methods=None, expires=None):
-        """@return: a Deferred firing with a L{txzaqar.api.queue.SignedURL}."""
+        """
+        Create a pre-signed URL for this queue.
+
+        @param paths: subset of C{messages}, C{subscriptions}, C{claims}.
+        @param methods: HTTP methods allowed (server default C{["GET"]}).
+        @param expires: an aware C{datetime} (any time zone: it is sent in
+            UTC), or an ISO string in UTC; server default is one day from
+            now.  A naive C{datetime} is refused: whether it meant local
+            time or UTC cannot be known, and the server would read it as UTC.
+        @return: a Deferred firing with a L{txzaqar.api.queue.SignedURL};
+            fails with L{txzaqar.errors.BadRequest} if the server has no
+            signing key.
+        @raise txzaqar.errors.ClientValidationError: a bad argument; nothing is sent.
+        """
 
     def post(messages, ttl=None, delay=None):
         """
         Post one message dict (C{{"body": ..., "ttl": ..., "delay": ...}})
         or a list of them, in order, split into requests within the
-        server's count and size limits.  A bare body is refused: wrap it
+        server's limits (20 messages, C{max_post_size} bytes).  A bare body is refused: wrap it
         as C{{"body": body}}.
 
         @param ttl: the ttl of messages that give none.
-        @param delay: the delay of messages that give none.
+        @param delay: the delay of messages that give none (only honoured
+            by queues with a C{default_message_delay}).
         @return: a Deferred firing with the C{list} of new message ids;
             fails with L{txzaqar.api.queue.PartialPostError} when a later
             request fails after earlier ones stored messages.
@@ -384,7 +290,11 @@ class IQueue(Interface):
     def messages(limit=10, echo=True, include_claimed=False,
                  include_delayed=False, max_items=None, marker=None):
         """
-        @param echo: include messages this client's C{Client-ID} posted.
+        @param limit: page size, 1 to 20.
+        @param echo: include messages this client's C{Client-ID} posted
+            (the server's default hides them).
+        @param include_claimed: include claimed messages.
+        @param include_delayed: include messages still delayed.
         @return: a Deferred firing with a C{list} of L{IMessage}, all pages
             (built on L{iter_messages}).
         """
@@ -392,43 +302,84 @@ class IQueue(Interface):
     def iter_messages(limit=10, echo=True, include_claimed=False,
                       include_delayed=False, max_items=None, marker=None):
         """
-        The queue's messages, lazily: an L{IListing} of L{IMessage}.
+        The queue's messages, lazily: an L{IListing} of L{IMessage}; only the
+        page being walked is held::
+
+            listing = queue.iter_messages(limit=20)
+            async for message in listing:
+                if done(message):
+                    break
+            resume_at = listing.marker
 
         @param marker: resume after this message id (an L{IListing}'s C{marker}).
-        @raise txzaqar.errors.ClientValidationError: a bad parameter.
+        @raise txzaqar.errors.ClientValidationError: a bad parameter; nothing is sent.
         """
 
     def message(message_id):
         """@return: a Deferred firing with the L{IMessage}; L{txzaqar.errors.NotFound}."""
 
     def get_messages(message_ids):
-        """@return: a Deferred firing with the C{list} of L{IMessage} found."""
+        """@return: a Deferred firing with the C{list} of L{IMessage} found (missing ones are left out)."""
 
     def delete_messages(message_ids, claim_ids=None):
-        """Bulk delete (split in groups of 20); a Deferred firing with C{None}."""
+        """
+        Bulk delete, in order, in groups of 20 (idempotent); a Deferred
+        firing with C{None}.
+
+        @param claim_ids: sent along for servers with C{message_delete_with_claim_id}.
+        """
 
     def delete_message(message_id, claim_id=None):
-        """Delete one message; a Deferred firing with C{None}."""
+        """
+        Delete one message (idempotent).
+
+        @param claim_id: required when the message is claimed.
+        @return: a Deferred firing with C{None}; fails with
+            L{txzaqar.errors.Forbidden} for a claimed message without its
+            claim, L{txzaqar.errors.BadRequest} for a wrong or expired claim.
+        """
 
     def pop(count=1):
-        """@return: a Deferred firing with the C{list} of removed L{IMessage}."""
+        """
+        Remove and return up to C{count} (1 to 20) messages.
+
+        @return: a Deferred firing with the C{list} of removed L{IMessage}
+            (empty if none); fails with L{txzaqar.errors.EncryptedPopRefused}
+            on an encrypted queue, nothing popped (claim and delete instead).
+        """
 
     def claim(limit=None, ttl=None, grace=None):
         """
-        Claim up to C{limit} messages.
+        Claim up to C{limit} messages (server defaults: 10, ttl 300, grace 60).
 
-        @return: a Deferred firing with an L{IClaim}, empty (no id, no
-            messages) when nothing was claimable.
+        @return: a Deferred firing with an L{IClaim}, empty (falsy: no id,
+            no messages) when nothing was claimable; fails with
+            L{txzaqar.errors.EncryptedReadFailed} (the claim released) when
+            an encrypted queue's messages cannot be read back.
         """
 
     def subscribe(subscriber, ttl=None, options=None):
-        """@return: a Deferred firing with the new L{ISubscription}."""
+        """
+        Subscribe C{subscriber} (C{http(s)://}, C{mailto:},
+        C{trust+http(s)://}) to this queue's messages.  Re-subscribing an
+        unconfirmed subscriber returns the same subscription.
+
+        @param ttl: seconds, at least 60 (default 3600).
+        @return: a Deferred firing with the new L{ISubscription}; fails
+            with L{txzaqar.errors.Conflict} for a confirmed duplicate.
+        @raise txzaqar.errors.ClientValidationError: a bad argument; nothing is sent.
+        """
 
     def subscriptions(limit=10, max_items=None, marker=None):
         """@return: a Deferred firing with a C{list} of L{ISubscription} (built on L{iter_subscriptions})."""
 
     def iter_subscriptions(limit=10, max_items=None, marker=None):
-        """The queue's subscriptions, lazily: an L{IListing} of L{ISubscription}."""
+        """
+        The queue's subscriptions, lazily: an L{IListing} of L{ISubscription}.
+
+        @param marker: resume after this subscription id.
+        @raise txzaqar.errors.ClientValidationError: a bad parameter; nothing is sent.
+        """
 
     def subscription(subscription_id):
         """@return: a Deferred firing with the L{ISubscription}; L{txzaqar.errors.NotFound}."""
@@ -448,10 +399,16 @@ class IMessage(Interface):
     status = Attribute("L{txzaqar.api.message.MessageStatus}: C{FREE}, C{CLAIMED}, or C{DELETED} (popped).")
 
     def delete():
-        """Delete it (with its claim id if claimed); a Deferred firing with C{None}."""
+        """
+        Delete it (with its claim id if claimed).
+
+        @return: a Deferred firing with C{None}; fails with
+            L{txzaqar.errors.BadRequest} if the claim expired and
+            L{txzaqar.errors.Forbidden} if another claim holds it.
+        """
 
     def reload():
-        """@return: a Deferred firing with a fresh L{IMessage}."""
+        """@return: a Deferred firing with a fresh L{IMessage}; L{txzaqar.errors.NotFound} once it is gone."""
 
 
 class IClaim(Interface):
@@ -465,13 +422,26 @@ class IClaim(Interface):
     messages = Attribute("A C{tuple} of L{IMessage}.")
 
     def patch(ttl=None, grace=None):
-        """Renew; a Deferred firing with the updated L{IClaim}."""
+        """
+        Renew the claim: it now expires C{ttl} seconds from now.  Omitted
+        values keep this claim's own, when known (the server resets an
+        omitted one to its default); a grace that is not known (a claim
+        from C{get_claim}) is not sent, so the server sets its default (60).
+
+        @return: a Deferred firing with the renewed L{IClaim}; fails with
+            L{txzaqar.errors.NotFound} if the claim already expired.
+        @raise txzaqar.errors.ClientValidationError: a bad ttl or grace;
+            nothing is sent.
+        """
 
     def release():
-        """Give the messages back at once; a Deferred firing with C{None}."""
+        """Give the messages back to the queue at once (idempotent); a Deferred firing with C{None}."""
 
     def reload():
-        """@return: a Deferred firing with a fresh L{IClaim}; L{txzaqar.errors.NotFound} once expired."""
+        """
+        @return: a Deferred firing with a fresh L{IClaim} (age, ttl and the
+            messages still held); L{txzaqar.errors.NotFound} once expired.
+        """
 
 
 class ISubscription(Interface):
@@ -483,16 +453,23 @@ class ISubscription(Interface):
     options = Attribute("C{dict}.")
 
     def update(subscriber=None, ttl=None, options=None):
-        """@return: a Deferred firing with the updated L{ISubscription}."""
+        """
+        Change the subscriber, ttl and/or options (options are replaced
+        whole, and the age restarts).
+
+        @return: a Deferred firing with the updated L{ISubscription}; fails
+            with L{txzaqar.errors.NotFound} or L{txzaqar.errors.Conflict}.
+        @raise txzaqar.errors.ClientValidationError: a bad argument; nothing is sent.
+        """
 
     def confirm(confirmed=True):
         """Confirm (or un-confirm); a Deferred firing with C{None}."""
 
     def delete():
-        """A Deferred firing with C{None}."""
+        """Delete it (idempotent); a Deferred firing with C{None}."""
 
     def reload():
-        """@return: a Deferred firing with a fresh L{ISubscription}."""
+        """@return: a Deferred firing with a fresh L{ISubscription}; L{txzaqar.errors.NotFound}."""
 
 
 class IPool(Interface):
@@ -501,13 +478,17 @@ class IPool(Interface):
     name = Attribute("Pool name.")
 
     def get(detailed=False):
-        """@return: a Deferred firing with the pool C{dict}."""
+        """@return: a Deferred firing with the pool C{dict}; L{txzaqar.errors.NotFound}."""
 
     def update(uri=None, weight=None, flavor=None, options=None):
         """@return: a Deferred firing with the updated pool C{dict}."""
 
     def delete():
-        """A Deferred firing with C{None}."""
+        """
+        A Deferred firing with C{None}, also for a missing pool.  Zaqar
+        23.0.1 deletes a pool a flavor uses too (no 403): the flavor is
+        left without it.
+        """
 
 
 class IFlavor(Interface):
@@ -516,16 +497,18 @@ class IFlavor(Interface):
     name = Attribute("Flavor name.")
 
     def get(detailed=False):
-        """@return: a Deferred firing with the flavor C{dict}."""
+        """@return: a Deferred firing with the flavor C{dict}; L{txzaqar.errors.NotFound}."""
 
     def update(pool_list=None, capabilities=None):
         """
-        Replace the flavor's pools (Zaqar 23.0.1 needs C{pool_list}; the
-        capabilities it reports come from the first pool, whatever is sent).
+        Replace the flavor's pools: pools left out are detached (Zaqar
+        23.0.1 needs C{pool_list}; the capabilities it reports come from the
+        first pool, whatever is sent).
 
-        @return: a Deferred firing with the updated flavor C{dict}.
+        @return: a Deferred firing with the updated flavor C{dict};
+            L{txzaqar.errors.NotFound} if the flavor does not exist.
         @raise ClientValidationError: no or an empty C{pool_list}.
         """
 
     def delete():
-        """A Deferred firing with C{None}."""
+        """A Deferred firing with C{None} (also for a missing flavor); its pools are detached."""

@@ -72,6 +72,9 @@ class IWakeSource(Interface):
         """
         Ask for notifications of C{queue_name} (create its push
         subscription, now or once connected).  Returns nothing.
+
+        @raise txzaqar.errors.ClientValidationError: a bad queue name (the
+            WebSocket and webhook sources check it; the in-memory fake does not).
         """
 
     def unwatch(queue_name):
@@ -105,37 +108,57 @@ class ISubscriber(IService, Interface):
         Deliver each message of C{queue_name} to C{callback(message)} (a
         plain, Deferred-returning or coroutine function); the message is
         deleted only after the callback succeeded.  Without a callback the
-        messages go to L{listen}.  C{dead_letter_queue} with
-        C{max_claim_count} configures the queue's dead-lettering.
+        messages go to L{listen}.  Polling starts at once if the service is
+        running, else when it starts.
+
+        @param dead_letter_queue: with C{max_claim_count}, configure the
+            queue so that a message claimed more than C{max_claim_count}
+            times moves to this queue (done before the first poll).
+        @raise txzaqar.errors.ClientValidationError: a bad queue name or
+            option, or the queue is already subscribed (a C{ValueError} too).
         """
 
     def unsubscribe(queue_name):
         """
         Stop polling C{queue_name}; a Deferred firing when its work is done
-        (messages of a queue subscribed without a callback that no reader
-        took are released at once).
+        (at once for a queue that is not subscribed; messages of a queue
+        subscribed without a callback that no reader took are released at
+        once).
         """
 
     def wake(queue_name):
         """
         Claim from C{queue_name} now instead of when its poll delay runs
         out (what a push notification calls); wake-ups during a claim in
-        flight cause one more claim.  Returns nothing.
+        flight cause one more claim; nothing happens for a queue not
+        subscribed or not being polled.  Returns nothing.
         """
 
     def listen():
         """
         An async iterator of the messages of the queues subscribed without
-        a callback; a yielded message is acknowledged when the next one is
-        asked for.  Iteration ends when the subscriber stops, or when no
-        queue is subscribed without a callback.
+        a callback::
+
+            subscriber.subscribe("jobs")
+            async with contextlib.aclosing(subscriber.listen()) as messages:
+                async for message in messages:
+                    await handle(message)
+
+        A yielded message is acknowledged (deleted) when the next one is
+        asked for, that is, when the body of the C{async for} finished
+        without raising.  If the body raises or breaks, it is not: closing
+        the iterator (C{aclose()}) releases it for redelivery.  Several
+        iterators share the messages between them.  Iteration ends when the
+        subscriber stops, or (at once) when no queue is subscribed without
+        a callback.
         """
 
     def queue_stats():
         """
         The counters of C{stats} per queue: a C{dict} of queue name to a
         C{dict} of counter name to count, for every queue subscribed since
-        the subscriber was made (they sum to C{stats}).
+        the subscriber was made (they sum to C{stats}; a queue's counters
+        survive its L{unsubscribe}, so they only grow).
         """
 
     def callbacks_in_flight():
@@ -144,8 +167,10 @@ class ISubscriber(IService, Interface):
     def push_states():
         """
         A C{dict} of subscribed queue name to its push state: C{"off"} (no
-        push source), C{"down"}, C{"up"} or C{"unverified"} (see
-        L{txzaqar.subscriber.push}).
+        push source), C{"down"} (polled as usual), C{"up"} (idle polling at
+        the safety interval) or C{"unverified"} (up, but messages came that
+        no notification announced: polled as usual until one does); see
+        L{txzaqar.subscriber.push}.
         """
 
     def backoff_delays():
@@ -160,7 +185,9 @@ class ISubscriber(IService, Interface):
         successful poll within its expected interval and authentication
         works (the rule: L{txzaqar.subscriber.readiness}).
 
-        @return: a L{txzaqar.subscriber.readiness.Health}.
+        @return: a L{txzaqar.subscriber.readiness.Health}: C{ready}, and
+            C{reasons} (one line per rule broken, naming no secret and no
+            message).
         """
 
     metrics = Attribute(

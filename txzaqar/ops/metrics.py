@@ -207,7 +207,6 @@ class SubscriberMetrics:
             self._connection.observers.append(self)
 
     def detach(self) -> None:
-        """Stop observing the subscriber and its connection (the registry keeps what it has)."""
         self._subscriber.remove_observer(self)
         if self._connection is not None and self in self._connection.observers:
             self._connection.observers.remove(self)

@@ -316,12 +316,9 @@ class WebhookPush:
 
     def start(self, target: IWakeTarget) -> Deferred[None]:
         """
-        Listen (with C{listen} given), then subscribe the queues watched so
-        far (see L{IWakeSource.start}).
-
-        @return: a Deferred firing with C{None} once listening; it fails
-            with the endpoint's error (e.g.
-            L{twisted.internet.error.CannotListenError}) if it cannot listen.
+        Listens (with C{listen} given) before subscribing; fails with the
+        endpoint's error (e.g. L{twisted.internet.error.CannotListenError})
+        if it cannot listen.
         """
         self._target = target
 
@@ -356,13 +353,7 @@ class WebhookPush:
         return root
 
     def watch(self, queue_name: str) -> None:
-        """
-        Subscribe C{queue_name} (now when started, else at L{start}); its
-        L{IWakeTarget.push_up} follows once the subscription exists and is
-        confirmed.
-
-        @raise ClientValidationError: a bad queue name.
-        """
+        """The queue's L{IWakeTarget.push_up} follows once its subscription exists and is confirmed."""
         if queue_name in self._watches:
             return
         watch = _Watch(queue_name, self._client.queue(queue_name))
@@ -371,12 +362,7 @@ class WebhookPush:
             self._begin(watch)
 
     def unwatch(self, queue_name: str) -> Deferred[None]:
-        """
-        Stop renewing the subscription of C{queue_name} and delete it, once
-        a request for it in flight is answered (best effort).
-
-        @return: a Deferred firing with C{None}; it never fails.
-        """
+        """Stops renewing the subscription, and deletes it once a request for it in flight is answered."""
         watch = self._watches.pop(queue_name, None)
         if watch is None:
             return self._after_close(queue_name) if queue_name in self._closing else succeed(None)
@@ -412,10 +398,7 @@ class WebhookPush:
 
     def stop(self) -> Deferred[None]:
         """
-        Delete every subscription (best effort), then stop listening and
-        close the connections Zaqar's notifier keeps open.
-
-        @return: a Deferred firing with C{None}; it never fails.
+        Deletes every subscription first, then stops listening and closes the connections Zaqar's notifier keeps open.
         """
         if self._state == "stopped":
             return succeed(None)

@@ -165,42 +165,25 @@ class WebSocketPush:
     # -- IWakeSource --------------------------------------------------
 
     def start(self, target: IWakeTarget) -> Deferred[None]:
-        """
-        Begin connecting; the watched queues are subscribed once connected.
-
-        @param target: the L{IWakeTarget} to tell.
-        @return: a Deferred firing with C{None} at once (connecting has
-            begun; L{IWakeTarget.push_up} says when push is up).
-        """
+        """Only begins connecting, so the Deferred fires at once."""
         self._target = target
         self._connection.start()
         return succeed(None)
 
     def watch(self, queue_name: str) -> None:
-        """
-        Subscribe C{queue_name} (now, or once connected).
-
-        @raise ClientValidationError: not a valid queue name.
-        """
         _validation.queue_name(queue_name)
         self._subscriptions.watch(queue_name)
 
     def unwatch(self, queue_name: str) -> Deferred[None]:
-        """
-        Forget C{queue_name}: delete its subscription if it has one.
-
-        @return: a Deferred firing with C{None} (at once; never fails).
-        """
+        """The Deferred fires at once."""
         self._subscriptions.unwatch(queue_name)
         return succeed(None)
 
     def stop(self) -> Deferred[None]:
         """
-        Stop: cancel timers and any connection attempt, close the
-        connection (Zaqar then deletes its subscriptions), waiting at most
-        C{CLOSE_WAIT} seconds for the close handshake before dropping it.
-
-        @return: a Deferred firing with C{None} once closed; never fails.
+        Cancels timers and any connection attempt, then closes the connection
+        (Zaqar then deletes its subscriptions), waiting at most C{CLOSE_WAIT}
+        seconds for the close handshake before dropping it.
         """
         closed = self._connection.stop()
         self._subscriptions.stopped()

@@ -205,20 +205,9 @@ class Subscriber(Service):
         max_claim_count: int | None = None,
     ) -> None:
         """
-        Deliver each message of C{queue_name} to C{callback(message)}.
-
-        The callback may return a value, a Deferred or a coroutine; the
-        message is deleted once that succeeds.  With C{threads > 0} a plain
-        callback runs in a thread (see L{Subscriber}): mark a
-        Deferred-returning one with L{txzaqar.subscriber.on_reactor}.
-        Without a callback the messages go to L{listen}.  Polling starts
-        at once if the service is running, else when it starts.
-
-        @param dead_letter_queue: with C{max_claim_count}, configure the
-            queue so that a message claimed more than C{max_claim_count}
-            times moves to this queue (done before the first poll).
-        @raise ClientValidationError: a bad queue name or option, or the
-            queue is already subscribed (a C{ValueError} too).
+        With C{threads > 0} a plain callback runs in a thread (see
+        L{Subscriber}): mark a Deferred-returning one with
+        L{txzaqar.subscriber.on_reactor}.
         """
         queue = self._client.queue(queue_name)
         if queue_name in self._channels:
@@ -247,13 +236,8 @@ class Subscriber(Service):
 
     def unsubscribe(self, queue_name: str) -> Deferred[None]:
         """
-        Stop polling C{queue_name}, wait (up to C{stop_timeout}) for its
-        callbacks, delete what succeeded and release the rest.  For a queue
-        subscribed without a callback, the messages no reader of L{listen}
-        has taken are released at once.
-
-        @return: a Deferred firing with C{None} when that is done
-            (at once for a queue that is not subscribed).
+        Waits (up to C{stop_timeout}) for the queue's callbacks, deletes what
+        succeeded and releases the rest.
         """
         channel = self._channels.pop(queue_name, None)
         if channel is None:
@@ -269,32 +253,16 @@ class Subscriber(Service):
                             consumeErrors=True).addCallback(lambda _: None)
 
     def wake(self, queue_name: str) -> None:
-        """
-        Claim from C{queue_name} now, rather than when its poll loop's
-        delay runs out: what a push notification ("this queue has
-        messages") calls.  Wake-ups while a claim is in flight cause one
-        more claim; nothing happens for a queue not subscribed or not
-        being polled.
-        """
         channel = self._channels.get(queue_name)
         if channel is not None:
             channel.push.notified()
 
     def push_up(self, queue_name: str) -> None:
-        """
-        Push notifications for C{queue_name} flow (see L{IWakeTarget}):
-        its idle polling slows to C{safety_interval}; it is claimed from
-        once at once.
-        """
         channel = self._channels.get(queue_name)
         if channel is not None:
             channel.push.up()
 
     def push_down(self, queue_name: str, reason: str) -> None:
-        """
-        Push notifications for C{queue_name} may be lost (see
-        L{IWakeTarget}): it is polled as usual, and claimed from once at once.
-        """
         channel = self._channels.get(queue_name)
         if channel is not None:
             channel.push.down(reason)
@@ -305,38 +273,14 @@ class Subscriber(Service):
             channel.push.returned(delay)
 
     def push_states(self) -> dict[str, str]:
-        """
-        C{{queue: state}} for every subscribed queue: C{"off"} (no push
-        source), C{"down"} (polled as usual), C{"up"} (idle polling at
-        C{safety_interval}) or C{"unverified"} (up, but messages came that
-        no notification announced: polled as usual until one does); see
-        L{txzaqar.subscriber.push}.
-        """
         return self._push.states(self._channels)
 
     def listen(self) -> Listener:
         """
-        An async iterator of the messages of the queues subscribed
-        without a callback::
-
-            subscriber.subscribe("jobs")
-            async with contextlib.aclosing(subscriber.listen()) as messages:
-                async for message in messages:
-                    await handle(message)
-
-        A message it yielded is acknowledged (deleted, in a bulk delete
-        with others) when the iterator is asked for the next message, that
-        is, when the body of the C{async for} finished without raising and
-        the loop comes round again.  If the body raises or breaks, the
-        message is not acknowledged: closing the iterator (C{aclose()})
-        releases it for redelivery, and L{stopService} releases it after
-        C{stop_timeout} if the iterator is still open.  Messages wait for
-        a reader in claimed slots (so at most C{concurrency} of them), and
-        their claims are renewed while they wait.  Iteration ends when the
-        subscriber stops.  Several iterators share the messages between
-        them.  Without any queue subscribed without a callback, iteration
-        ends at once (and when the last such queue is unsubscribed), since
-        no message could ever come.
+        Messages wait for a reader in claimed slots (so at most C{concurrency}
+        of them), and their claims are renewed while they wait; L{stopService}
+        releases a message not yet acknowledged after C{stop_timeout} if its
+        iterator is still open.
         """
         return Listener(self._stream)
 
@@ -348,34 +292,19 @@ class Subscriber(Service):
         return self._client
 
     def queue_stats(self) -> dict[str, dict[str, int]]:
-        """
-        The counters of L{stats} per queue: C{{queue: {name: count}}}, for
-        every queue subscribed since this subscriber was made (a queue's
-        counters survive its L{unsubscribe}, so they only grow).
-        """
         return {name: dict(counts) for name, counts in self._queue_stats.items()}
 
     def callbacks_in_flight(self) -> dict[str, int]:
-        """C{{queue: number of its callbacks running now}}, for every subscribed queue."""
         return {name: sum(len(work.pending) for work in channel.settlement.works)
                 for name, channel in self._channels.items()}
 
     def backoff_delays(self) -> dict[str, float]:
-        """
-        C{{queue: seconds}}: each subscribed queue's current backoff delay
-        after empty or failed claims; C{0.0} when it is not backing off.
-        """
         return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
 
     def health(self) -> Health:
         """
-        Whether this subscriber is ready: it runs, authentication did not
-        fail, and every subscribed queue had a successful poll within
-        C{max_interval} + 10 s (+ the request timeout while a claim is in
-        flight); the whole rule is L{txzaqar.subscriber.readiness}.
-
-        @return: a L{Health}: C{ready}, and C{reasons} (one line per
-            rule broken, naming no secret and no message).
+        Here the expected interval is C{max_interval} + 10 s (+ the request
+        timeout while a claim is in flight), and the service must be running.
         """
         connection = self.connection()
         safety = {name: self.settings.safety_interval
@@ -386,16 +315,13 @@ class Subscriber(Service):
         )
 
     def add_observer(self, observer: ISubscriberObserver) -> None:
-        """Call C{observer} (an L{ISubscriberObserver}) from now on."""
         self._observers.append(observer)
 
     def remove_observer(self, observer: ISubscriberObserver) -> None:
-        """Stop calling C{observer}; nothing happens if it was not added."""
         if observer in self._observers:
             self._observers.remove(observer)
 
     def connection(self) -> IConnection | None:
-        """The L{IConnection} of this subscriber's client, or C{None} for a client that is no L{IClient}."""
         return self._client.connection if IClient.providedBy(self._client) else None
 
     @property

@@ -2,10 +2,15 @@
 Each implementation against its interface in L{txzaqar.interfaces}: it
 declares and provides it (C{verifyClass}), and every method the interface
 names has the same parameters, in the same order, with the same defaults.
+The interface's docstring is the contract's one home: an implementation's
+docstring only adds a note, and does not restate it.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import re
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -54,6 +59,47 @@ PAIRS: list[tuple[Any, type]] = [
     (i.IRequestObserver, SubscriberMetrics),
 ]
 
+#: How alike (C{difflib} ratio) an implementation's docstring and its
+#: interface's may be: today's notes are at most 0.43 alike, a restated
+#: docstring 0.7 or more.
+NEAR_COPY = 0.6
+
+
+def _text(docstring: str) -> str:
+    """A docstring as one line of single-spaced words."""
+    return " ".join(inspect.cleandoc(docstring).split())
+
+
+def first_sentence(docstring: str) -> str:
+    """The first sentence of a docstring's first paragraph, single-spaced."""
+    paragraph = inspect.cleandoc(docstring).split("\n\n")[0]
+    return re.split(r"(?<=[.!?])\s", " ".join(paragraph.split()), maxsplit=1)[0]
+
+
+def restated(implementation: str, interface: str) -> bool:
+    """Whether an implementation's docstring restates its interface's rather than adding a note."""
+    if first_sentence(implementation) == first_sentence(interface):
+        return True
+    return difflib.SequenceMatcher(None, _text(implementation), _text(interface)).ratio() >= NEAR_COPY
+
+
+def restating_methods(pairs: list[tuple[Any, type]]) -> list[str]:
+    """
+    The methods of the classes in C{pairs} (and their bases) whose docstring
+    restates the one their interface declares.
+    """
+    found = []
+    for iface, cls in pairs:
+        for name, description in iface.namesAndDescriptions(all=True):
+            if not isinstance(description, Method) or not description.getDoc():
+                continue
+            for klass in cls.__mro__:
+                method = klass.__dict__.get(name)
+                doc = getattr(getattr(method, "__func__", method), "__doc__", None)
+                if method is not None and doc and restated(doc, description.getDoc()):
+                    found.append(f"{klass.__module__}.{klass.__qualname__}.{name} ({iface.__name__})")
+    return sorted(set(found))
+
 
 
 
@@ -82,3 +128,32 @@ class InterfaceTests(SynchronousTestCase):
             if n.startswith("I") and n[1:2].isupper() and getattr(i, n).__module__.startswith(i.__name__ + ".")
         }
         self.assertEqual(declared, {iface for iface, _ in PAIRS})
+
+
+class DocstringTests(SynchronousTestCase):
+    """
+    pydoctor shows an interface method's docstring on an implementation
+    method that has none, so the contract is written once, on the interface.
+    """
+
+    def test_implementations_do_not_restate(self) -> None:
+        restating = restating_methods(PAIRS)
+        self.assertEqual(restating, [], "\n".join(restating))
+
+    def test_restated_detected(self) -> None:
+        """A copy, a near-copy and a same first sentence are restatements; a note is not."""
+        contract = """
+        Cancel requests in flight and close pooled connections.
+
+        @param timeout: seconds to wait for pooled connections to close.
+        @return: a Deferred firing with C{None} when done.
+        """
+        self.assertTrue(restated(contract, contract))
+        self.assertTrue(restated(contract.replace("pooled", "cached"), contract))
+        self.assertTrue(restated("Cancel requests in flight and close pooled connections.  Quickly.", contract))
+        self.assertFalse(restated("Stops the thread pool, without waiting for a call in it.", contract))
+
+    def test_first_sentence(self) -> None:
+        self.assertEqual(first_sentence("One thing.  Another."), "One thing.")
+        self.assertEqual(first_sentence("\n  Begin (connect); then\n  more.\n\n  Body."), "Begin (connect); then more.")
+        self.assertEqual(first_sentence("@return: a Deferred.\n@raise E: bad."), "@return: a Deferred.")

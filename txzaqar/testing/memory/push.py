@@ -92,11 +92,7 @@ class MemoryPush:
     # -- IWakeSource ------------------------------------------------------------
 
     def start(self, target: IWakeTarget) -> Deferred[None]:
-        """
-        Begin: the queues watched so far go up (see L{IWakeSource.start}).
-
-        @return: a Deferred that has fired with C{None}.
-        """
+        """Fires at once; the queues watched so far go up."""
         self._target = target
         self._state = "started"
         self._model.post_observers.append(self._posted)
@@ -105,7 +101,7 @@ class MemoryPush:
         return succeed(None)
 
     def watch(self, queue_name: str) -> None:
-        """Watch C{queue_name}; C{push_up} follows when started and connected."""
+        """C{push_up} follows when started and connected."""
         if queue_name in self._watched:
             return
         self._watched.add(queue_name)
@@ -113,21 +109,13 @@ class MemoryPush:
             self._later(self._tell_up, queue_name)
 
     def unwatch(self, queue_name: str) -> Deferred[None]:
-        """
-        Stop notifications of C{queue_name}.
-
-        @return: a Deferred that has fired with C{None}.
-        """
+        """The Deferred has fired already."""
         self._watched.discard(queue_name)
         self._up.discard(queue_name)
         return succeed(None)
 
     def stop(self) -> Deferred[None]:
-        """
-        Stop notifying.
-
-        @return: a Deferred that has fired with C{None}.
-        """
+        """Stops notifying; the Deferred has fired already."""
         if self._posted in self._model.post_observers:
             self._model.post_observers.remove(self._posted)
         self._state = "stopped"
