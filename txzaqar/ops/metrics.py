@@ -380,8 +380,7 @@ class QueueStatsRefresher(Service):
         names = sorted(set(self._subscriber.channels) | set(dead.values()))
         before = {name: self._backlog.stats[name][0].total for name in dead.values()
                   if name in self._backlog.stats}
-        await gatherResults([self._parallel.run(lambda n=name: Deferred.fromCoroutine(self._one(n)))
-                             for name in names])
+        await gatherResults([self._parallel.run(self._one, name) for name in names])
         for name in set(self._backlog.stats) - set(names):
             del self._backlog.stats[name]  # unsubscribed
         for queue, dlq in sorted(dead.items()):
@@ -395,7 +394,10 @@ class QueueStatsRefresher(Service):
                      "refresh ({before} -> {after} there)", count=moved, queue=queue, dlq=dlq,
                      before=before[dlq], after=now[0].total)
 
-    async def _one(self, name: str) -> None:
+    def _one(self, name: str) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._read(name))
+
+    async def _read(self, name: str) -> None:
         try:
             stats = await self._subscriber.client.queue(name).stats()
         except Exception as e:
