@@ -384,6 +384,7 @@ class QueueStatsRefresher(Service):
         for name in set(self._backlog.stats) - set(names):
             del self._backlog.stats[name]  # unsubscribed
         for queue, dlq in sorted(dead.items()):
+            self._backlog.dead_lettered.setdefault((queue, dlq), 0)
             now = self._backlog.stats.get(dlq)
             if dlq not in before or now is None or now[0].total <= before[dlq]:
                 continue
