@@ -64,7 +64,9 @@ def per_queue(scrape: dict[Any, float], name: str) -> dict[str, float]:
     return {dict(labels)["queue"]: value for (n, labels), value in scrape.items() if n == name}
 
 
-class DaemonMetricsTests(unittest.TestCase):
+class _DaemonTests(unittest.TestCase):
+    """Starting, scraping and stopping daemons with C{--metrics}."""
+
     timeout = 600
 
     def setUp(self) -> None:
@@ -135,6 +137,11 @@ class DaemonMetricsTests(unittest.TestCase):
         for proc in self.processes:
             self.assertIn(proc.returncode, (0, -signal.SIGTERM), self.logs())
         self.assertNotIn("Traceback", self.logs())
+
+
+
+class DaemonMetricsTests(_DaemonTests):
+    """The counters, /readyz and the metrics port of a daemon on real Zaqar servers."""
 
     async def test_counters_match_deliveries(self) -> None:
         """
@@ -268,7 +275,7 @@ def monitoring_names() -> set[str]:
     import json
     import re
 
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     import txzaqar.ops
 
@@ -280,18 +287,8 @@ def monitoring_names() -> set[str]:
     return {name for expr in exprs for name in re.findall(r"\b((?:txzaqar|process|python)_[a-z_]+)\b", expr)}
 
 
-class ScrapeNamingTests(unittest.TestCase):
+class ScrapeNamingTests(_DaemonTests):
     """A real scrape (the daemon on a real Zaqar) against Prometheus' naming rules and the shipped monitoring."""
-
-    timeout = 600
-    setUp = DaemonMetricsTests.setUp
-    kill_all = DaemonMetricsTests.kill_all
-    spawn = DaemonMetricsTests.spawn
-    logs = DaemonMetricsTests.logs
-    wait_for = DaemonMetricsTests.wait_for
-    answers = DaemonMetricsTests.answers
-    deliveries = DaemonMetricsTests.deliveries
-    terminate = DaemonMetricsTests.terminate
 
     async def test_names_and_monitoring(self) -> None:
         zaqar = shared_zaqar()
@@ -305,7 +302,7 @@ class ScrapeNamingTests(unittest.TestCase):
                           "--stats-interval", "1", "--dead-letter-queue", dead, "--max-claim-count", "5")
         await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
         await client.queue(queue).post([{"body": {"n": n}} for n in range(5)])
-        await self.wait_for(lambda: len(self.deliveries()) and sum(self.deliveries().values()) >= 5, 60,
+        await self.wait_for(lambda: sum(self.deliveries().values()) >= 5, 60,
                             "5 deliveries")
 
         def refreshed() -> str | None:
