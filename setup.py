@@ -54,7 +54,7 @@ setup(
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],
-    package_data={"twisted": ["plugins/txzaqar_plugins.py"], "txzaqar": ["py.typed"]},
+    package_data={"twisted": ["plugins/txzaqar_plugins.py"], "txzaqar": ["py.typed", "ops/monitoring/alerts.yml", "ops/monitoring/dashboard.json"]},
     install_requires=[
         "Twisted[tls]>=24.7",
         "treq>=23.11",

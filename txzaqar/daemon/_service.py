@@ -204,6 +204,8 @@ class Options(usage.Options):
         *PUSH_PARAMETERS,
         ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
                                 "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
+        ["stats-interval", None, "15", "with --metrics, seconds between two reads of each queue's "
+                                       "stats (backlog gauges; one request per queue), 0 for never"],
     ]
 
     def __init__(self) -> None:
@@ -316,6 +318,13 @@ class Options(usage.Options):
                 check_endpoint(self["metrics"])
             except ValueError as e:
                 raise usage.UsageError(f"--metrics: {e}") from None
+        try:
+            self["stats-interval"] = float(self["stats-interval"])
+            if not 0 <= self["stats-interval"] <= 86400:
+                raise ValueError
+        except ValueError:
+            raise usage.UsageError(f"--stats-interval must be seconds from 0 to 86400, not "
+                                   f"{self['stats-interval']!r}") from None
 
     def _logging_options(self) -> None:
         """--log-level and --log-format, applied to twistd's or twist's observer."""
@@ -465,6 +474,8 @@ def makeService(options: Options) -> Any:
         from ..ops.health import metrics_service
 
         metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
+        if options["stats-interval"]:
+            subscriber.metrics.refresher(options["stats-interval"], reactor).setServiceParent(listener)
     return listener
 
 

@@ -179,6 +179,19 @@ class ISubscriber(IService, Interface):
         seconds (after empty or failed claims), C{0.0} when not backing off.
         """
 
+    def last_polls():
+        """
+        A C{dict} of subscribed queue name to the time (the subscriber's
+        clock's C{seconds()}) its last successful poll ended, C{None}
+        before its first.
+        """
+
+    def dead_letter_queues():
+        """
+        A C{dict} of subscribed queue name to the dead-letter queue the
+        subscriber configured for it (queues subscribed without one are left out).
+        """
+
     def health():
         """
         Whether the subscriber is ready: every subscribed queue had a

@@ -27,7 +27,10 @@ ms and 18-49 ms (244 kB), 1,000 queues 110-125 ms and 80-110 ms (1 MB).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+from collections.abc import Callable, Iterator
+from functools import partial
+from gzip import compress
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -123,6 +126,27 @@ class _Snapshot:
         return iter(self._metrics)
 
 
+def _format(encoder: Callable[[Any], bytes], snapshot: Any, gzip: bool = False) -> bytes:
+    """
+    C{snapshot} formatted by C{encoder}, gzipped if asked (in the
+    formatting thread), with the cyclic garbage collector paused: the tens
+    of thousands of short-lived objects of a large scrape would otherwise
+    set off a full collection, which holds every thread (the reactor's
+    too) for as long as it walks the process's objects (220 ms measured
+    at 1,000 queues); they are freed by reference counting as soon as
+    the text is made, so the pause leaves no garbage behind.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        body = encoder(snapshot)
+    finally:
+        if paused:
+            gc.enable()
+    return compress(body, 1) if gzip else body
+
+
 class MetricsPage(Resource):
     """
     C{/metrics}: C{registry} in the format the scraper asks for, by
@@ -135,10 +159,12 @@ class MetricsPage(Resource):
     #: No children: this page answers every path below it.
     isLeaf = True
 
-    def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None,
+                 exposition: Callable[[], Any] | None = None) -> None:
         super().__init__()
         self._registry = registry
         self._run_in_thread = run_in_thread
+        self._exposition = exposition
 
     def render_GET(self, request: Any) -> Any:
         """
@@ -151,9 +177,15 @@ class MetricsPage(Resource):
         encoder, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
         request.setHeader(b"content-type", content_type.encode("latin-1"))
         request.setHeader(b"cache-control", b"no-store")
-        snapshot = _Snapshot(self._registry)  # read on the reactor thread
+        # read on the reactor thread: cheap with an exposition (a copy of the
+        # subscriber's state), the whole collection without
+        snapshot = self._exposition() if self._exposition is not None else _Snapshot(self._registry)
+        gzip = b"gzip" in (request.getHeader(b"accept-encoding") or b"")
+        if gzip:
+            request.setHeader(b"content-encoding", b"gzip")
+        format = partial(_format, encoder, gzip=gzip)
         if self._run_in_thread is None:
-            return encoder(snapshot)
+            return format(snapshot)
         gone: list[Failure] = []
         request.notifyFinish().addErrback(gone.append)  # the scraper hung up
 
@@ -170,7 +202,7 @@ class MetricsPage(Resource):
                 request.write(b"formatting the metrics failed\n")
                 request.finish()
 
-        self._run_in_thread(encoder, snapshot).addCallbacks(write, failed)
+        self._run_in_thread(format, snapshot).addCallbacks(write, failed)
         return NOT_DONE_YET
 
 
@@ -185,10 +217,13 @@ def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
         (made now if need be) when omitted.
     @param run_in_thread: where C{/metrics} is formatted (L{MetricsPage}).
     """
+    exposition = None
     if registry is None:
-        registry = subscriber.metrics.registry
+        metrics = subscriber.metrics
+        registry = metrics.registry
+        exposition = getattr(metrics, "exposition", None)
     root = Resource()
-    root.putChild(b"metrics", MetricsPage(registry, run_in_thread))
+    root.putChild(b"metrics", MetricsPage(registry, run_in_thread, exposition))
     root.putChild(b"healthz", HealthzPage())
     root.putChild(b"readyz", ReadyzPage(subscriber))
     return root

@@ -35,12 +35,17 @@ the second's metric names).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, GCCollector, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.components import registerAdapter
 from zope.interface import implementer
@@ -112,58 +117,301 @@ def operation(method: str, path: str) -> str:
     return f"{method.upper()} {'/'.join(template)}"
 
 
-class _SubscriberCollector:
-    """The counters and gauges read from the subscriber when scraped."""
+#: The help text of each counter of L{txzaqar.subscriber.STATS}: what it counts (its unit).
+COUNTER_HELP = {
+    "polls": "Claim requests of the queue that Zaqar answered, empty or not (requests)",
+    "empty_polls": "Claim requests of the queue that found nothing to claim (requests)",
+    "poll_errors": "Claim (or queue configuration) requests of the queue that failed (requests)",
+    "claimed": "Messages claimed from the queue (messages)",
+    "processed": "Callbacks of the queue's messages that succeeded (messages)",
+    "failed": "Callbacks of the queue's messages that failed or timed out (messages)",
+    "timed_out": "Callbacks that ran past callback_timeout, also counted as processed or failed (messages)",
+    "acked": "Messages deleted after their callback succeeded (messages)",
+    "ack_failed": "Deletes of succeeded messages that failed: the message comes back (messages)",
+    "renewed": "Claim renewals of the queue's claims (requests)",
+    "renew_failed": "Claim renewals that failed (requests)",
+    "released": "Messages given back to the queue by releasing their claim (messages)",
+    "release_failed": "Claim releases that failed (requests)",
+    "left_to_expire": "Messages that failed again, whose claim is left to run out (messages)",
+    "notifications": "Wake-ups of the queue received: push notifications or wake() calls (wake-ups)",
+    "wakeups": "Wake-ups that made a claim come sooner; the others were coalesced (wake-ups)",
+    "push_fallbacks": "Times push went down for the queue and it was polled as usual again (events)",
+    "push_reconnects": "Times push came back up for the queue after being down (events)",
+    "push_missed": "Safety polls that found messages no notification had announced (polls)",
+}
 
-    def __init__(self, subscriber: Any) -> None:
+
+class QueueBacklog:
+    """
+    What the last refresh of Zaqar's queue stats found (a
+    L{QueueStatsRefresher} fills it; L{SubscriberMetrics} shows it): per
+    queue, its L{txzaqar.api.values.QueueStats} and when it was read, the
+    refreshes that failed, and the messages seen moved to a dead-letter queue.
+    """
+
+    def __init__(self) -> None:
+        #: C{{queue: (QueueStats, when)}}: the last stats read of each queue, and the clock's time then.
+        self.stats: dict[str, tuple[Any, float]] = {}
+        #: C{{queue: count}}: stats requests of each queue that failed.
+        self.errors: dict[str, int] = {}
+        #: C{{(queue, dead_letter_queue): count}}: messages seen arriving in the queue's dead-letter queue.
+        self.dead_lettered: dict[tuple[str, str], int] = {}
+
+
+class _State:
+    """What a scrape shows of a subscriber, read on the reactor thread (plain values, copied)."""
+
+    def __init__(self, subscriber: Any, backlog: QueueBacklog) -> None:
+        self.counters = subscriber.queue_stats()
+        self.names = list(subscriber.stats)
+        self.in_flight = subscriber.callbacks_in_flight()
+        self.backoff = subscriber.backoff_delays()
+        self.ready = subscriber.health().ready
+        self.push = subscriber.push_states()
+        last_polls = getattr(subscriber, "last_polls", None)
+        self.last_polls: dict[str, float | None] = last_polls() if last_polls is not None else {}
+        settings = getattr(subscriber, "settings", None)
+        self.concurrency = getattr(settings, "concurrency", None)
+        self.threads = getattr(settings, "threads", None)
+        self.busy = getattr(subscriber, "in_flight", None)
+        self.stats = dict(backlog.stats)
+        self.errors = dict(backlog.errors)
+        self.dead_lettered = dict(backlog.dead_lettered)
+
+
+class _SubscriberCollector:
+    """
+    The counters and gauges read from the subscriber when scraped: read
+    (L{read}) on the reactor thread, made into metric families anywhere
+    (L{families}); L{collect} does both unless a L{read} was given to the
+    thread it runs in (L{frozen}).
+    """
+
+    def __init__(self, subscriber: Any, backlog: QueueBacklog) -> None:
         self._subscriber = subscriber
+        self._backlog = backlog
+        self._given = threading.local()
+
+    def read(self) -> _State:
+        return _State(self._subscriber, self._backlog)
+
+    @contextmanager
+    def frozen(self, state: _State) -> Iterator[None]:
+        """While in it, L{collect} in this thread shows C{state} (read earlier) instead of reading."""
+        self._given.state = state
+        try:
+            yield
+        finally:
+            self._given.state = None
 
     def describe(self) -> list[Metric]:
         # the names, without reading the subscriber at registration
-        return list(self._families().values())
+        return list(self._families(list(self._subscriber.stats)).values())
 
     def collect(self) -> Iterator[Metric]:
-        subscriber = self._subscriber
-        families = self._families()
-        by_queue = subscriber.queue_stats()
-        for name, family in families.items():
-            if name in _GAUGES:
-                continue
-            for queue, counts in sorted(by_queue.items()):
-                family.add_metric([queue], counts.get(name, 0))
-        for queue, count in sorted(subscriber.callbacks_in_flight().items()):
-            families["callbacks_in_flight"].add_metric([queue], count)
-        for queue, delay in sorted(subscriber.backoff_delays().items()):
-            families["backoff_seconds"].add_metric([queue], delay)
-        families["ready"].add_metric([], 1.0 if subscriber.health().ready else 0.0)
-        for queue, state in sorted(subscriber.push_states().items()):
-            families["push_up"].add_metric([queue], 1.0 if state == "up" else 0.0)
-        return iter(families.values())
+        state = getattr(self._given, "state", None)
+        return iter(self.families(state if state is not None else self.read()))
 
-    def _families(self) -> dict[str, Any]:
+    def families(self, state: _State) -> list[Metric]:
+        families = self._families(state.names)
+        for name in state.names:
+            family = families[name]
+            for queue, counts in sorted(state.counters.items()):
+                family.add_metric([queue], counts.get(name, 0))
+        for queue, count in sorted(state.in_flight.items()):
+            families["callbacks_in_flight"].add_metric([queue], count)
+        for queue, delay in sorted(state.backoff.items()):
+            families["backoff_seconds"].add_metric([queue], delay)
+        families["ready"].add_metric([], 1.0 if state.ready else 0.0)
+        for queue, push in sorted(state.push.items()):
+            families["push_up"].add_metric([queue], 1.0 if push == "up" else 0.0)
+            families["push_configured"].add_metric([queue], 0.0 if push == "off" else 1.0)
+        for queue, when in sorted(state.last_polls.items()):
+            if when is not None:
+                families["last_poll"].add_metric([queue], when)
+        for key, value in (("concurrency", state.concurrency), ("threads", state.threads),
+                           ("in_flight", state.busy)):
+            if isinstance(value, int):
+                families[key].add_metric([], value)
+        for queue, (stats, when) in sorted(state.stats.items()):
+            families["free"].add_metric([queue], stats.free)
+            families["claimed_now"].add_metric([queue], stats.claimed)
+            families["messages"].add_metric([queue], stats.total)
+            families["oldest_age"].add_metric([queue], _age(stats.oldest))
+            families["refreshed"].add_metric([queue], when)
+        for queue, count in sorted(state.errors.items()):
+            families["stats_errors"].add_metric([queue], count)
+        for (queue, dlq), count in sorted(state.dead_lettered.items()):
+            families["dead_lettered"].add_metric([queue, dlq], count)
+        return list(families.values())
+
+    def _families(self, names: list[str]) -> dict[str, Any]:
         # the names of Subscriber.stats, which has every counter from the start
         families: dict[str, Any] = {
-            name: CounterMetricFamily(f"txzaqar_subscriber_{name}", f"Subscriber counter {name!r}, "
-                                      "per queue (see txzaqar.subscriber.STATS)", labels=["queue"])
-            for name in self._subscriber.stats
+            name: CounterMetricFamily(
+                f"txzaqar_subscriber_{name}",
+                COUNTER_HELP.get(name, f"Subscriber counter {name!r} (see txzaqar.subscriber.STATS)"),
+                labels=["queue"])
+            for name in names
         }
-        families["callbacks_in_flight"] = GaugeMetricFamily(
-            "txzaqar_subscriber_callbacks_in_flight", "Callbacks running now, per queue",
+
+        def gauge(key: str, name: str, text: str, labels: tuple[str, ...] = ("queue",)) -> None:
+            families[key] = GaugeMetricFamily(name, text, labels=list(labels))
+
+        gauge("callbacks_in_flight", "txzaqar_subscriber_callbacks_in_flight",
+              "Callbacks of the queue running now (callbacks)")
+        gauge("backoff_seconds", "txzaqar_subscriber_backoff_seconds",
+              "Current backoff delay of the queue's poll loop after empty or failed claims, "
+              "0 when not backing off (seconds)")
+        gauge("ready", "txzaqar_subscriber_ready",
+              "1 when the subscriber is ready (see /readyz), else 0 (boolean)", ())
+        gauge("push_up", "txzaqar_subscriber_push_up",
+              "1 while push notifications of the queue flow (its idle polling slowed to the safety "
+              "interval), else 0: push off, down or unverified (boolean)")
+        gauge("push_configured", "txzaqar_subscriber_push_configured",
+              "1 when the queue has a push source (WebSocket or webhook), whether up or not, "
+              "else 0 (boolean)")
+        gauge("last_poll", "txzaqar_subscriber_last_successful_poll_timestamp_seconds",
+              "When the queue's last successful poll (a claim that answered, empty or not) ended, "
+              "as a Unix time (seconds)")
+        gauge("concurrency", "txzaqar_subscriber_concurrency",
+              "Messages the subscriber may hold at once: its callback slots (messages)", ())
+        gauge("threads", "txzaqar_subscriber_threads",
+              "Threads that may run plain (blocking) callbacks at once; 0: they run on the reactor "
+              "(threads)", ())
+        gauge("in_flight", "txzaqar_subscriber_in_flight",
+              "Callback slots taken now: messages claimed or being claimed and not finished "
+              "(messages); divide by txzaqar_subscriber_concurrency for saturation", ())
+        gauge("free", "txzaqar_queue_free_messages",
+              "Messages of the queue not claimed, waiting, from Zaqar's stats at the last refresh "
+              "(messages)")
+        gauge("claimed_now", "txzaqar_queue_claimed_messages",
+              "Messages of the queue claimed now, by any consumer, from Zaqar's stats at the last "
+              "refresh (messages)")
+        gauge("messages", "txzaqar_queue_messages",
+              "All messages of the queue, free and claimed, from Zaqar's stats at the last refresh "
+              "(messages)")
+        gauge("oldest_age", "txzaqar_queue_oldest_message_age_seconds",
+              "Age of the queue's oldest message, from Zaqar's stats at the last refresh; 0 when "
+              "empty (seconds)")
+        gauge("refreshed", "txzaqar_queue_stats_refreshed_timestamp_seconds",
+              "When the queue's stats were last read from Zaqar, as a Unix time (seconds)")
+        families["stats_errors"] = CounterMetricFamily(
+            "txzaqar_queue_stats_errors", "Requests for the queue's stats that failed (requests)",
             labels=["queue"])
-        families["backoff_seconds"] = GaugeMetricFamily(
-            "txzaqar_subscriber_backoff_seconds",
-            "Current backoff delay of each queue's poll loop (0 when not backing off)",
-            labels=["queue"])
-        families["ready"] = GaugeMetricFamily(
-            "txzaqar_subscriber_ready", "1 when the subscriber is ready (see /readyz), else 0")
-        families["push_up"] = GaugeMetricFamily(
-            "txzaqar_subscriber_push_up",
-            "1 while push notifications of the queue flow (its idle polling slowed to the safety "
-            "interval), else 0 (polled as usual)", labels=["queue"])
+        families["dead_lettered"] = CounterMetricFamily(
+            "txzaqar_queue_dead_lettered_messages",
+            "Messages seen arriving in the queue's dead-letter queue: the growth of its total between "
+            "two refreshes, a lower bound (messages)", labels=["queue", "dead_letter_queue"])
         return families
 
 
-_GAUGES = frozenset({"callbacks_in_flight", "backoff_seconds", "ready", "push_up"})
+def _age(oldest: Any) -> float:
+    """The C{age} of a stats' C{oldest} message, 0 for none."""
+    age = oldest.get("age") if isinstance(oldest, Mapping) else None
+    return float(age) if isinstance(age, (int, float)) else 0.0
+
+
+class _BuildInfo:
+    """C{txzaqar_build_info{version}}: always 1."""
+
+    def collect(self) -> Iterator[Metric]:
+        from .._version import __version__
+
+        family = GaugeMetricFamily("txzaqar_build_info", "The txzaqar version running, as a label; "
+                                   "always 1 (info)", labels=["version"])
+        family.add_metric([__version__], 1.0)
+        yield family
+
+
+class QueueStatsRefresher(Service):
+    """
+    Reads Zaqar's stats of every subscribed queue (and of the dead-letter
+    queues the subscriber configured) every C{interval} seconds into a
+    L{QueueBacklog}, so that a scrape never causes a request: at most one
+    stats request per queue per interval (a refresh that takes longer than
+    the interval delays the next one), C{parallel} at a time.
+
+    Dead-lettering: Zaqar moves a message to the dead-letter queue inside
+    a later claim, and its answer to a claim carries no claim count, so the
+    client cannot see a message move.  What it can see is the dead-letter
+    queue's total growing between two refreshes: that growth is counted
+    (for each queue that names that dead-letter queue) and logged, one
+    warning per refresh that saw some.  It is a lower bound: messages
+    removed from the dead-letter queue in the same interval hide as many
+    moves, and the first refresh only sets the baseline.
+
+    @param subscriber: the L{txzaqar.subscriber.Subscriber} (its C{client}
+        reads the stats).
+    @param backlog: where the stats go (C{subscriber.metrics.backlog}).
+    @param interval: seconds between refreshes.
+    @param clock: the clock of the refreshes (the subscriber's reactor).
+    """
+
+    def __init__(self, subscriber: Any, backlog: QueueBacklog, interval: float, clock: Any,
+                 parallel: int = 4) -> None:
+        self._subscriber = subscriber
+        self._backlog = backlog
+        self._interval = interval
+        self._clock = clock
+        self._parallel = DeferredSemaphore(parallel)
+        self._loop: LoopingCall | None = None
+        self._failing: set[str] = set()
+
+    def startService(self) -> None:
+        """Refresh now, then every C{interval} seconds."""
+        super().startService()
+        loop = self._loop = LoopingCall(lambda: Deferred.fromCoroutine(self.refresh()))
+        loop.clock = self._clock
+        loop.start(self._interval, now=True).addErrback(
+            lambda f: log.failure("refreshing the queue stats stopped", f))
+
+    def stopService(self) -> Deferred[None] | None:
+        """Stop refreshing (a refresh under way ends on its own)."""
+        super().stopService()
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.running:
+            loop.stop()
+        return None
+
+    async def refresh(self) -> None:
+        """Read the stats of every subscribed queue and dead-letter queue once."""
+        dead = self._subscriber.dead_letter_queues()
+        names = sorted(set(self._subscriber.channels) | set(dead.values()))
+        before = {name: self._backlog.stats[name][0].total for name in dead.values()
+                  if name in self._backlog.stats}
+        await gatherResults([self._parallel.run(self._one, name) for name in names])
+        for name in set(self._backlog.stats) - set(names):
+            del self._backlog.stats[name]  # unsubscribed
+        for queue, dlq in sorted(dead.items()):
+            self._backlog.dead_lettered.setdefault((queue, dlq), 0)
+            now = self._backlog.stats.get(dlq)
+            if dlq not in before or now is None or now[0].total <= before[dlq]:
+                continue
+            moved = now[0].total - before[dlq]
+            key = (queue, dlq)
+            self._backlog.dead_lettered[key] = self._backlog.dead_lettered.get(key, 0) + moved
+            log.warn("{count} message(s) of {queue} moved to its dead-letter queue {dlq} since the last "
+                     "refresh ({before} -> {after} there)", count=moved, queue=queue, dlq=dlq,
+                     before=before[dlq], after=now[0].total)
+
+    def _one(self, name: str) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._read(name))
+
+    async def _read(self, name: str) -> None:
+        try:
+            stats = await self._subscriber.client.queue(name).stats()
+        except Exception as e:
+            self._backlog.errors[name] = self._backlog.errors.get(name, 0) + 1
+            if name not in self._failing:
+                self._failing.add(name)
+                log.warn("reading the stats of {queue} failed: {error}; its backlog gauges keep the last "
+                         "values read", queue=name, error=f"{type(e).__name__}: {e}")
+            return
+        if name in self._failing:
+            self._failing.discard(name)
+            log.info("reading the stats of {queue} works again", queue=name)
+        self._backlog.stats[name] = (stats, self._clock.seconds())
 
 
 @implementer(ISubscriberMetrics, IRequestObserver)
@@ -179,32 +427,61 @@ class SubscriberMetrics:
         of this object's own when omitted.
     """
 
-    def __init__(self, subscriber: Any, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, subscriber: Any, registry: CollectorRegistry | None = None,
+                 standard: bool | None = None) -> None:
+        own = registry is None
         #: The registry; expose it with prometheus-client (C{generate_latest(registry)}, or
         #: L{txzaqar.ops.health.health_site}).
         self.registry = registry if registry is not None else CollectorRegistry()
         self._subscriber = subscriber
+        #: What the last refresh of Zaqar's queue stats found (see L{QueueStatsRefresher}).
+        self.backlog = QueueBacklog()
         #: C{txzaqar_subscriber_callback_duration_seconds}: callback durations by queue and outcome.
         self.callback_duration = Histogram(
             "txzaqar_subscriber_callback_duration_seconds",
-            "How long callbacks ran, by queue and outcome (ok, failed, timeout, unprocessed)",
+            "How long callbacks ran, by queue and outcome: ok, failed, timeout, unprocessed (seconds)",
             ["queue", "outcome"], registry=self.registry, buckets=DURATION_BUCKETS)
         #: C{txzaqar_subscriber_message_age_seconds}: messages' ages when their callback was called.
         self.message_age = Histogram(
             "txzaqar_subscriber_message_age_seconds",
-            "Age of messages (from their claim) when their callback was called, by queue",
+            "Age of messages (from their posting, as Zaqar tells it in the claim) when their "
+            "callback was called, by queue (seconds)",
             ["queue"], registry=self.registry, buckets=AGE_BUCKETS)
         #: C{txzaqar_request_duration_seconds}: each attempt of a request to Zaqar, by operation and status.
         self.request_duration = Histogram(
             "txzaqar_request_duration_seconds",
             "Duration of each attempt of a request to Zaqar, by operation and status "
-            "(the HTTP status, or 'error' when no answer came)",
+            "(the HTTP status, or 'error' when no answer came) (seconds)",
             ["operation", "status"], registry=self.registry, buckets=REQUEST_BUCKETS)
-        self.registry.register(_SubscriberCollector(subscriber))
+        self._collector = _SubscriberCollector(subscriber, self.backlog)
+        self.registry.register(self._collector)
+        self.registry.register(_BuildInfo())
+        if standard if standard is not None else own:
+            _standard_collectors(self.registry)
         subscriber.add_observer(self)
         self._connection: IConnection | None = subscriber.connection()
         if self._connection is not None:
             self._connection.observers.append(self)
+
+    def exposition(self) -> Any:
+        """
+        The registry as a scrape shows it, read now (call it on the
+        reactor thread; it is cheap) and collectable later in any thread
+        (formatting it is the expensive part): the subscriber's state as
+        it was at this call, prometheus-client's own metrics (thread-safe)
+        when collected; no C{_created} series.
+
+        @return: an object with C{collect()}, for prometheus-client's encoders.
+        """
+        return _Exposition(self.registry, self._collector, self._collector.read())
+
+    def refresher(self, interval: float, clock: Any) -> QueueStatsRefresher:
+        """
+        A L{QueueStatsRefresher} of this subscriber's queue stats into
+        L{backlog}, every C{interval} seconds on C{clock} (start it, or
+        give it a parent service).
+        """
+        return QueueStatsRefresher(self._subscriber, self.backlog, interval, clock)
 
     def detach(self) -> None:
         self._subscriber.remove_observer(self)
@@ -231,6 +508,29 @@ class SubscriberMetrics:
 
 
 _template = operation
+
+
+def _standard_collectors(registry: CollectorRegistry) -> None:
+    """Register new process, platform and garbage-collector collectors, as prometheus-client's default registry has."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+
+
+class _Exposition:
+    """What L{SubscriberMetrics.exposition} returns."""
+
+    def __init__(self, registry: CollectorRegistry, collector: _SubscriberCollector, state: _State) -> None:
+        self._registry = registry
+        self._collector = collector
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        with self._collector.frozen(self._state):
+            for metric in self._registry.collect():
+                if metric.type in ("counter", "histogram", "gaugehistogram", "summary"):
+                    metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+                yield metric
 
 
 # What txzaqar.subscriber.Subscriber.metrics makes: registered here, in the operations layer.

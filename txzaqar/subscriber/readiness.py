@@ -92,6 +92,10 @@ class Readiness:
         """C{queue} is no longer subscribed: forget its polls."""
         self._queues.pop(queue, None)
 
+    def last_successes(self) -> dict[str, float | None]:
+        """C{{queue: when}}: the clock's time of each queue's last successful poll (C{None}: none yet)."""
+        return {queue: polls.last_success for queue, polls in self._queues.items()}
+
     def claim_started(self, queue: str) -> None:
         """A claim request for C{queue} is being sent."""
         self._polls(queue).claim_started = self._clock.seconds()

@@ -156,6 +156,7 @@ class Subscriber(Service):
         self._stopping = False
         self._failures = FailureMemory()
         self._queue_stats: dict[str, QueueCounts] = {}
+        self._dead_letter_queues: dict[str, str] = {}
         self._readiness = Readiness(self._clock)
         self._observers: list[ISubscriberObserver] = []
         self._metrics: ISubscriberMetrics | None = None
@@ -229,6 +230,8 @@ class Subscriber(Service):
                                      self.settings, self._clock, self._jitter)
         channel.push = self._push.add(queue_name, channel.poller, counts, self._clock)
         self._channels[queue_name] = channel
+        if configure is not None:
+            self._dead_letter_queues[queue_name] = configure["dead_letter_queue"]
         if self.push is not None:
             self.push.watch(queue_name)
         if self.running and not self._stopping:
@@ -243,6 +246,7 @@ class Subscriber(Service):
         if channel is None:
             return succeed(None)
         self._readiness.forget(queue_name)
+        self._dead_letter_queues.pop(queue_name, None)
         self._push.remove(queue_name)
         # its messages no reader took are released now, not after stop_timeout
         self._stream.detach(queue_name)
@@ -300,6 +304,21 @@ class Subscriber(Service):
 
     def backoff_delays(self) -> dict[str, float]:
         return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
+
+    def last_polls(self) -> dict[str, float | None]:
+        """
+        C{{queue: when}}: for every subscribed queue, the clock's time
+        (C{seconds()}) its last successful poll ended, or C{None} before one.
+        """
+        last = self._readiness.last_successes()
+        return {name: last.get(name) for name in self._channels}
+
+    def dead_letter_queues(self) -> dict[str, str]:
+        """
+        C{{queue: dead-letter queue}} for the subscribed queues this
+        subscriber configures (C{subscribe(..., dead_letter_queue=...)}).
+        """
+        return dict(self._dead_letter_queues)
 
     def health(self) -> Health:
         """

@@ -64,7 +64,9 @@ def per_queue(scrape: dict[Any, float], name: str) -> dict[str, float]:
     return {dict(labels)["queue"]: value for (n, labels), value in scrape.items() if n == name}
 
 
-class DaemonMetricsTests(unittest.TestCase):
+class _DaemonTests(unittest.TestCase):
+    """Starting, scraping and stopping daemons with C{--metrics}."""
+
     timeout = 600
 
     def setUp(self) -> None:
@@ -135,6 +137,11 @@ class DaemonMetricsTests(unittest.TestCase):
         for proc in self.processes:
             self.assertIn(proc.returncode, (0, -signal.SIGTERM), self.logs())
         self.assertNotIn("Traceback", self.logs())
+
+
+
+class DaemonMetricsTests(_DaemonTests):
+    """The counters, /readyz and the metrics port of a daemon on real Zaqar servers."""
 
     async def test_counters_match_deliveries(self) -> None:
         """
@@ -253,3 +260,77 @@ class DaemonMetricsTests(unittest.TestCase):
         self.assertIn("metrics endpoint could not listen", critical[0])
         self.assertIn("Address already in use", critical[0])
         self.assertNotIn("Traceback", self.logs())
+
+
+#: Label names a scrape may have: each has few values (queue names are the operator's own list).
+BOUNDED_LABELS = {"queue", "dead_letter_queue", "outcome", "operation", "status", "le", "version",
+                  "implementation", "major", "minor", "patchlevel", "generation"}
+#: Units in a name that are not Prometheus base units.
+NOT_BASE_UNITS = ("_milliseconds", "_ms", "_microseconds", "_minutes", "_hours", "_kilobytes",
+                  "_megabytes", "_percent")
+
+
+def monitoring_names() -> set[str]:
+    """The metric names the shipped alerting rules and dashboard use."""
+    import json
+    import re
+
+    import yaml  # type: ignore[import-untyped]
+
+    import txzaqar.ops
+
+    folder = Path(txzaqar.ops.__file__).parent / "monitoring"
+    rules = yaml.safe_load((folder / "alerts.yml").read_text())
+    exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((folder / "dashboard.json").read_text())
+    exprs += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    return {name for expr in exprs for name in re.findall(r"\b((?:txzaqar|process|python)_[a-z_]+)\b", expr)}
+
+
+class ScrapeNamingTests(_DaemonTests):
+    """A real scrape (the daemon on a real Zaqar) against Prometheus' naming rules and the shipped monitoring."""
+
+    async def test_names_and_monitoring(self) -> None:
+        zaqar = shared_zaqar()
+        project = f"txzaqar-names-{uuid.uuid4().hex[:8]}"
+        client = connect(zaqar.url, project_id=project, reactor=reactor)
+        self.addCleanup(client.close)
+        queue, dead = f"names-{uuid.uuid4().hex[:10]}", f"dead-{uuid.uuid4().hex[:10]}"
+        for name in (queue, dead):
+            self.addCleanup(client.queue(name).delete)
+        base = self.spawn(zaqar.url, project, [queue], "--poll-interval", "0.2", "--max-interval", "1",
+                          "--stats-interval", "1", "--dead-letter-queue", dead, "--max-claim-count", "5")
+        await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
+        await client.queue(queue).post([{"body": {"n": n}} for n in range(5)])
+        await self.wait_for(lambda: sum(self.deliveries().values()) >= 5, 60,
+                            "5 deliveries")
+
+        def refreshed() -> str | None:
+            text = fetch(base + "/metrics")[1]
+            return text if f'txzaqar_queue_messages{{queue="{dead}"}}' in text else None
+
+        text = await self.wait_for(refreshed, 60, "the queue stats refreshed")
+        families = list(text_string_to_metric_families(text))
+        names = {s.name for f in families for s in f.samples} | {f.name for f in families}
+        self.assertNotIn("_created", text)
+        for family in families:
+            self.assertRegex(family.name, r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+            self.assertTrue(family.documentation, family.name)
+            self.assertFalse(family.name.endswith(NOT_BASE_UNITS), family.name)
+            for sample in family.samples:
+                if family.type == "counter":
+                    self.assertTrue(sample.name.endswith("_total"), sample.name)
+                else:
+                    self.assertFalse(sample.name.endswith("_total"), sample.name)
+                self.assertLessEqual(set(sample.labels), BOUNDED_LABELS, sample.name)
+        helps = [f.documentation for f in families if f.name.startswith("txzaqar_")]
+        self.assertEqual(len(helps), len(set(helps)), "every txzaqar metric has a help text of its own")
+        for name in ("process_cpu_seconds", "python_gc_objects_collected", "python_info", "txzaqar_build_info",
+                     "txzaqar_subscriber_concurrency", "txzaqar_subscriber_threads", "txzaqar_subscriber_in_flight"):
+            self.assertIn(name, {f.name for f in families})
+        self.assertEqual(per_queue(samples(text), "txzaqar_queue_messages")[dead], 0)
+        missing = {n for n in monitoring_names() if n not in names}
+        self.assertEqual(missing, set(), "metrics the alerts or the dashboard use that a scrape lacks")
+        await self.terminate()
+        print(f"\n  {len(families)} families, {len(text.splitlines())} lines; the monitoring uses "
+              f"{len(monitoring_names())} metric names", file=sys.stderr)

@@ -181,8 +181,10 @@ class MetricsOptionTests(SynchronousTestCase):
         self.assertEqual(options["metrics"], "tcp:0:interface=127.0.0.1")
         service = _tap.makeService(options)
         children = list(IServiceCollection(service))
-        self.assertEqual([type(c) for c in children], [HealthService])
-        [ops] = children
+        from txzaqar.ops.metrics import QueueStatsRefresher
+
+        self.assertEqual([type(c) for c in children], [HealthService, QueueStatsRefresher])
+        [ops, _] = children
         self.assertEqual(service.subscriber.channels, frozenset({"jobs"}))
         self.assertIsNone(ops.listen_error)
         self.assertFalse(service.running)

@@ -438,3 +438,112 @@ class OperationNameTests(SynchronousTestCase):
         for method, path, name in seen:
             self.assertIsNotNone(name, (method, path))
             self.assertEqual(f"{method} {name}", operation(method, path), (method, path))
+
+
+class BacklogAndCapacityTests(SynchronousTestCase):
+    """The queue stats refresher, the dead-letter counter, capacity and the exposition."""
+
+    def setUp(self) -> None:
+        self.sub, self.client, self.fake = memory_subscriber(
+            poll_interval=1.0, max_interval=1.0, jitter=lambda: 0.0, batch=5, concurrency=7)
+        self.clock = self.fake.clock
+        self.metrics = self.sub.metrics
+        self.requests: list[str] = []
+
+        @implementer(IRequestObserver)
+        class Seen:
+            def request_finished(self_, method: str, path: str, status: int | None, seconds: float,
+                                 operation: str | None = None) -> None:
+                self.requests.append(f"{method} {operation}")
+
+        self.client.connection.observers.append(Seen())
+
+    def tearDown(self) -> None:
+        if self.sub.running:
+            self.successResultOf(self.sub.stopService())
+
+    def value(self, name: str, **labels: str) -> float | None:
+        return self.metrics.registry.get_sample_value(name, labels)
+
+    def test_refreshed_not_scraped(self) -> None:
+        """
+        The backlog gauges come from one stats request per queue per
+        interval; a scrape sends none.
+        """
+        self.sub.subscribe("orders", lambda m: None)
+        self.sub.subscribe("refunds", lambda m: None)
+        post(self.client, "orders", 3, self)
+        refresher = self.metrics.refresher(10.0, self.clock)
+        refresher.startService()
+        self.addCleanup(refresher.stopService)
+        stats = [r for r in self.requests if r.endswith("stats")]
+        self.assertEqual(len(stats), 2)
+        self.assertEqual(self.value("txzaqar_queue_free_messages", queue="orders"), 3)
+        self.assertEqual(self.value("txzaqar_queue_messages", queue="orders"), 3)
+        self.assertEqual(self.value("txzaqar_queue_claimed_messages", queue="orders"), 0)
+        self.assertEqual(self.value("txzaqar_queue_messages", queue="refunds"), 0)
+        self.clock.advance(30)
+        self.assertEqual(self.value("txzaqar_queue_oldest_message_age_seconds", queue="orders"), 30)
+        self.assertEqual(self.value("txzaqar_queue_stats_refreshed_timestamp_seconds", queue="orders"), 30)
+        before = len(self.requests)
+        for _ in range(3):
+            generate_latest(self.metrics.registry)
+            generate_latest(self.metrics.exposition())
+        self.assertEqual(len(self.requests), before)
+        # one refresh at 0 and one at 30 (the missed ones are skipped, not caught up): 2 x 2 queues
+        self.assertEqual(len([r for r in self.requests if r.endswith("stats")]), 4)
+
+    def test_dead_lettered(self) -> None:
+        """A message moved to the dead-letter queue is counted (and logged) at the next refresh."""
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+
+        def fails(message: Any) -> None:
+            raise ValueError("poison")
+
+        self.sub.subscribe("orders", fails, dead_letter_queue="orders-dead", max_claim_count=1)
+        self.sub.startService()
+        refresher = self.metrics.refresher(5.0, self.clock)
+        refresher.startService()
+        self.addCleanup(refresher.stopService)
+        post(self.client, "orders", 1, self)
+        for _ in range(10):
+            self.clock.advance(1)
+        self.flushLoggedErrors(ValueError)
+        self.assertEqual(self.value("txzaqar_queue_dead_lettered_messages_total", queue="orders",
+                                    dead_letter_queue="orders-dead"), 1)
+        self.assertEqual(self.value("txzaqar_queue_messages", queue="orders-dead"), 1)
+        lines = [e for e in events if "dead-letter queue" in e.get("log_format", "")]
+        self.assertEqual(len(lines), 1)
+
+    def test_capacity_and_poll_time(self) -> None:
+        self.sub.subscribe("orders", lambda m: None)
+        self.assertIsNone(self.value("txzaqar_subscriber_last_successful_poll_timestamp_seconds",
+                                     queue="orders"))
+        self.clock.advance(100)
+        self.sub.startService()
+        self.assertEqual(self.value("txzaqar_subscriber_concurrency"), 7)
+        self.assertEqual(self.value("txzaqar_subscriber_threads"), 0)
+        self.assertEqual(self.value("txzaqar_subscriber_in_flight"), 0)
+        self.assertEqual(self.value("txzaqar_subscriber_last_successful_poll_timestamp_seconds",
+                                    queue="orders"), 100)
+        self.assertEqual(self.value("txzaqar_subscriber_push_configured", queue="orders"), 0)
+        from txzaqar import __version__
+        self.assertEqual(self.value("txzaqar_build_info", version=__version__), 1)
+        self.assertIsNotNone(self.value("python_info", implementation="CPython", major="3",
+                                        minor=__import__("sys").version_info[1].__str__(),
+                                        patchlevel=__import__("platform").python_version_tuple()[2],
+                                        version=__import__("platform").python_version()))
+
+    def test_exposition(self) -> None:
+        """No C{_created} series; every family has a help text of its own."""
+        self.sub.subscribe("orders", lambda m: None)
+        self.sub.startService()
+        post(self.client, "orders", 1, self)
+        self.clock.advance(2)
+        text = generate_latest(self.metrics.exposition()).decode()
+        self.assertIn("txzaqar_subscriber_callback_duration_seconds_count", text)
+        self.assertNotIn("_created", text)
+        families = list(text_string_to_metric_families(text))
+        helps = [f.documentation for f in families if f.name.startswith("txzaqar_")]
+        self.assertEqual(len(helps), len(set(helps)))
+        self.assertEqual(set(STATS) - set(__import__("txzaqar.ops.metrics").ops.metrics.COUNTER_HELP), set())
