@@ -189,7 +189,8 @@ class ISubscriber(IService, Interface):
     def dead_letter_queues():
         """
         A C{dict} of subscribed queue name to the dead-letter queue the
-        subscriber configured for it (queues subscribed without one are left out).
+        subscriber configured for it (C{subscribe(..., dead_letter_queue=...)};
+        queues subscribed without one are left out).
         """
 
     def health():

@@ -306,18 +306,10 @@ class Subscriber(Service):
         return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
 
     def last_polls(self) -> dict[str, float | None]:
-        """
-        C{{queue: when}}: for every subscribed queue, the clock's time
-        (C{seconds()}) its last successful poll ended, or C{None} before one.
-        """
         last = self._readiness.last_successes()
         return {name: last.get(name) for name in self._channels}
 
     def dead_letter_queues(self) -> dict[str, str]:
-        """
-        C{{queue: dead-letter queue}} for the subscribed queues this
-        subscriber configures (C{subscribe(..., dead_letter_queue=...)}).
-        """
         return dict(self._dead_letter_queues)
 
     def health(self) -> Health:
