@@ -42,6 +42,9 @@ SDIST_REQUIRED = (
     "pyproject.toml",
     "tox.ini",
     "txzaqar/py.typed",
+    "txzaqar/ops/monitoring/alerts.yml",
+    "txzaqar/ops/monitoring/dashboard.json",
+    "bench/results/reference.json",
     PLUGIN,
 )
 
@@ -92,8 +95,12 @@ def one(dist: Path, pattern: str) -> Path:
     return found[0]
 
 
+#: What ships from bench/results: the one run the README's tables are generated from.
+BENCH_REFERENCE = ("bench/results/", "bench/results/reference.json")
+
+
 def leftovers(names: Iterable[str]) -> list[str]:
-    return [n for n in names if any(part in n for part in LEFTOVERS)]
+    return [n for n in names if any(part in n for part in LEFTOVERS) and n not in BENCH_REFERENCE]
 
 
 def source_packages(source: Path) -> list[str]:
@@ -117,7 +124,8 @@ def check_wheel(wheel: Path, source: Path) -> str:
         metadata = HeaderParser().parsestr(archive.read(f"{info}/METADATA").decode("utf-8"))
     version = metadata["Version"]
     ok(f"wheel {wheel.name}: version {version}")
-    for required in ("txzaqar/__init__.py", "txzaqar/py.typed", PLUGIN, f"{info}/licenses/LICENSE"):
+    for required in ("txzaqar/__init__.py", "txzaqar/py.typed", "txzaqar/ops/monitoring/alerts.yml",
+                     "txzaqar/ops/monitoring/dashboard.json", PLUGIN, f"{info}/licenses/LICENSE"):
         check(required in names, f"wheel contains {required}")
     missing = [init for init in source_packages(source) if init not in names]
     check(not missing, "wheel holds every package of the source tree (setup.py lists them by hand)", f"{missing}")

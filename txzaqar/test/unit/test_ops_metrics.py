@@ -6,6 +6,10 @@ L{Clock}, request operations, and the connection's request observers.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,6 +31,7 @@ from txzaqar.ops.metrics import SubscriberMetrics, operation
 from txzaqar.subscriber import STATS
 from txzaqar.subscriber.events import new_stats
 from txzaqar.subscriber.service import callback_outcome
+from txzaqar.test import readme
 from txzaqar.test.helpers.subscriber import FakeClient
 from txzaqar.testing import memory_client, memory_subscriber
 
@@ -547,3 +552,17 @@ class BacklogAndCapacityTests(SynchronousTestCase):
         helps = [f.documentation for f in families if f.name.startswith("txzaqar_")]
         self.assertEqual(len(helps), len(set(helps)))
         self.assertEqual(set(STATS) - set(__import__("txzaqar.ops.metrics").ops.metrics.COUNTER_HELP), set())
+
+
+class MonitoringFilesTests(SynchronousTestCase):
+    """The README's command that finds the shipped alerts and dashboard, run as printed."""
+
+    def test_readme_command_finds_them(self) -> None:
+        section = readme.section_text("Metrics and health")
+        (command,) = re.findall(r'``(python -c "import txzaqar\.ops.*?")``', section)
+        code = command.split(" -c ", 1)[1].strip('"')
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        folder = Path(done.stdout.strip())
+        self.assertEqual(sorted(p.name for p in folder.iterdir() if not p.name.startswith("_")),
+                         ["alerts.yml", "dashboard.json"])
