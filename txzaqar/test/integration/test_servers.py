@@ -168,3 +168,16 @@ class KillStaleTests(unittest.TestCase):
         self.assertEqual(servers.kill_stale(runs), 0)
         self.assertIsNone(proc.poll())
         self.assertTrue(run.exists())
+
+    def test_run_directory_being_made(self):
+        """A run directory still being made (no owner.json yet) is left alone while its maker lives."""
+        runs = Path(tempfile.mkdtemp())
+        live = runs / f".making-{os.getpid()}-abcdef"
+        live.mkdir()
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        gone = runs / f".making-{dead.pid}-abcdef"
+        gone.mkdir()
+        self.assertEqual(servers.kill_stale(runs), 0)
+        self.assertTrue(live.exists())
+        self.assertFalse(gone.exists())

@@ -144,6 +144,12 @@ def kill_stale(directory: Path | str | None = None) -> int:
         return 0
     stopped = 0
     for run in sorted(runs.iterdir()):
+        if run.name.startswith(_MAKING):
+            # being made by run_dir(): removed only when its maker is gone
+            maker = run.name[len(_MAKING):].split("-", 1)[0]
+            if maker.isdigit() and start_time(int(maker)) is None:
+                shutil.rmtree(run, ignore_errors=True)
+            continue
         owner_file = run / "owner.json"
         try:
             owner = json.loads(owner_file.read_text())
@@ -173,6 +179,9 @@ def kill_stale(directory: Path | str | None = None) -> int:
     return stopped
 
 
+#: The prefix of a run directory that run_dir() is still making.
+_MAKING = ".making-"
+
 _run_dir_lock = threading.Lock()
 _run_dir: Path | None = None
 
@@ -189,11 +198,16 @@ def run_dir() -> Path:
             base = state_dir() / "run"
             base.mkdir(parents=True, exist_ok=True)
             kill_stale(base)
-            path = base / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
-            path.mkdir()
-            (path / "owner.json").write_text(
+            name = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            # made under a hidden name and renamed once it names its owner: another
+            # process's kill_stale must never see it without owner.json (it would
+            # take it for a dead run's and remove it)
+            making = base / f"{_MAKING}{name}"
+            making.mkdir()
+            (making / "owner.json").write_text(
                 json.dumps({"pid": os.getpid(), "start_time": start_time(os.getpid())})
             )
+            path = making.rename(base / name)
             _run_dir = path
         return _run_dir
 
