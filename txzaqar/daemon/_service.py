@@ -45,6 +45,7 @@ from ..errors import ClientValidationError
 from ..http._twisted_internals import twistd_log_file, twistd_log_observer
 from ..ops.health import check_endpoint
 from ..subscriber.slots import on_reactor
+from ._config import CONFIG_PARAMETERS, apply_sources, command_line_names, describe_sources, name_the_source
 from ._credentials import (
     KEYSTONE_OPTIONS,
     _no_thread,
@@ -204,17 +205,21 @@ class Options(usage.Options):
         *PUSH_PARAMETERS,
         ["metrics", None, None, "serve /metrics (Prometheus), /healthz and /readyz on this Twisted "
                                 "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
+        *CONFIG_PARAMETERS,
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["queues"] = []
         self._failed = False
+        self._given: set[str] = set()
 
     def parseOptions(self, options: Any = None) -> None:
+        self._given = command_line_names(self, sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)
-        except usage.UsageError as e:
+        except usage.UsageError as error:
+            e = name_the_source(self, error)
             self._failed = True
             if isinstance(getattr(self, "parent", None), usage.Options):
                 # twistd and twist each print their whole usage and exit with
@@ -224,7 +229,7 @@ class Options(usage.Options):
                 sys.stderr.write(f"zaqar-listen: {e}\n({runner} zaqar-listen --help lists the options)\n")
                 sys.stderr.flush()
                 raise SystemExit(int(ExitStatus.USAGE)) from None
-            raise
+            raise e from None
 
     def getUsage(self, width: int | None = None) -> str:
         # twistd and twist print the usage with a UsageError: after a failed
@@ -271,6 +276,7 @@ class Options(usage.Options):
         _secret_on_command_line("os-token")
 
     def postOptions(self) -> None:
+        apply_sources(self, self._given)  # the environment and --config (daemon/_config.py)
         self._tls_options()
         self["signed-url"] = signed_url_options(self)
         self["keystone"] = None if self["signed-url"] else self._keystone_options()
@@ -471,6 +477,9 @@ def makeService(options: Options) -> Any:
 def _checked_locally(options: Options) -> list[str]:
     """The lines of what parsing the options already checked (for C{--check})."""
     lines = ["options: " + ", ".join(f"--queue {name}" for name in options["queues"])]
+    sources = describe_sources(options)
+    if sources is not None:
+        lines.append(sources)
     if options["handler"]:
         lines.append(f"handler {options['handler']} imported")
     else:

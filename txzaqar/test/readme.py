@@ -253,6 +253,8 @@ REGISTRY: tuple[Entry, ...] = (
           Run("txzaqar.test.unit.test_readme_operations.SystemdUnitTests")),
     Entry(PRODUCTION, "twistd -n --pidfile= zaqar-listen --check", Run(
         "txzaqar.test.integration.test_daemon_startup.CheckModeTests.test_readme_command")),
+    Entry(PRODUCTION, "# /etc/orders/listen.toml", Run(
+        "txzaqar.test.unit.test_daemon_config.ReadmeFileTests")),
     Entry(PRODUCTION, "twist --log-format json", Run(
         "txzaqar.test.integration.test_daemon_operations.JSONLogTests")),
     Entry(PRODUCTION, "scrape_configs:", Run(
