@@ -54,7 +54,9 @@ setup(
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],
-    package_data={"twisted": ["plugins/txzaqar_plugins.py"], "txzaqar": ["py.typed"]},
+    package_data={"twisted": ["plugins/txzaqar_plugins.py"],
+                  # the hardened systemd units (README, "Running it in production")
+                  "txzaqar": ["py.typed", "daemon/systemd/*.service"]},
     install_requires=[
         "Twisted[tls]>=24.7",
         "treq>=23.11",
