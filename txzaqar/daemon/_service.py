@@ -55,6 +55,7 @@ from ._credentials import (
     signed_url_options,
 )
 from ._json_log import flat_json_file_observer
+from ._lifecycle import LIFECYCLE_PARAMETERS, ReadinessView, subscribe_handlers
 from ._listener import CheckService, ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
 from ._startup import ExitStatus
@@ -191,6 +192,7 @@ class Options(usage.Options):
                             "[default: $OS_KEY]"],
         ["handler", None, None, "package.module:function called with each message "
                                 "[default: log it as JSON]"],
+        *LIFECYCLE_PARAMETERS,
         *SUBSCRIBER_PARAMETERS,
         ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
                                   "logger's (handler code, keystoneauth): debug (every request and "
@@ -316,6 +318,7 @@ class Options(usage.Options):
         self.update(command_line(settings))
         check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+        self["handler-failure-window"] = _positive_seconds("handler-failure-window", self["handler-failure-window"])
         self._logging_options()
         if self["metrics"] is not None:
             try:
@@ -418,6 +421,16 @@ class Options(usage.Options):
 _twistd_observer: Callable[[], ILogObserver] | None = None
 
 
+def _positive_seconds(option: str, text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{option} must be a number of seconds, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise usage.UsageError(f"--{option} must be a positive number of seconds, not {text}")
+    return value
+
+
 def _log_level(name: str) -> LogLevel:
     try:
         return LogLevel.levelWithName(name.lower())
@@ -459,18 +472,13 @@ def makeService(options: Options) -> Any:
     client = _client(options, reactor, connect)
     subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
                                    settings=options["subscriber-settings"])
-    for name in options["queues"]:
-        subscriber.subscribe(
-            name,
-            options["handler-function"],
-            dead_letter_queue=options["dead-letter-queue"],
-            max_claim_count=options["max-claim-count"],
-        )
-    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True)
+    handlers = subscribe_handlers(options, subscriber, reactor)
+    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True, handlers=handlers)
     if options["metrics"] is not None:
         from ..ops.health import metrics_service
 
-        metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
+        # /readyz sees the handlers' health too (daemon/_lifecycle.py)
+        metrics_service(reactor, options["metrics"], ReadinessView(subscriber, handlers)).setServiceParent(listener)
     return listener
 
 
