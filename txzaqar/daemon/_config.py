@@ -40,6 +40,8 @@ from typing import Any
 
 from twisted.python import usage
 
+from ._routes import route_from_table
+
 __all__ = [
     "CONFIG_PARAMETERS",
     "ENV_PREFIX",
@@ -65,7 +67,7 @@ CONFIG_PARAMETERS = [
 _COMMAND_LINE_ONLY = frozenset({"help", "version", "config"})
 
 #: Options that repeat on the command line (a list in the file).
-REPEATED = frozenset({"queue"})
+REPEATED = frozenset({"queue", "route"})
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -133,7 +135,9 @@ def _from_environment(kind: str, label: str, text: str) -> list[str | None] | No
             return None
         raise usage.UsageError(f"{label}: must be 1, true, yes or on (or 0, false, no, off), not {text!r}")
     if kind == "repeated":
-        return [part for part in re.split(r"[,\s]+", text) if part]
+        # a route has commas of its own (QUEUE=handler,concurrency=N)
+        separators = r"[;\s]+" if label.endswith("_ROUTE") else r"[,\s]+"
+        return [part for part in re.split(separators, text) if part]
     return [text]
 
 
@@ -146,6 +150,9 @@ def _from_file(kind: str, label: str, value: Any) -> list[str | None] | None:
     values = value if kind == "repeated" and isinstance(value, list) else [value]
     texts: list[str | None] = []
     for item in values:
+        if isinstance(item, dict) and label.endswith(": route"):
+            texts.append(route_from_table(label, item))
+            continue
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise usage.UsageError(f"{label}: must be a string or a number, not {item!r}")
         texts.append(str(item))

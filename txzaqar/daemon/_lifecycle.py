@@ -232,21 +232,35 @@ class Handlers:
 
 def subscribe_handlers(options: Any, subscriber: Any, clock: Any) -> Handlers:
     """
-    Subscribe each of C{options["queues"]} to the handler of the parsed
-    C{options}, which records its outcomes.
+    Subscribe each of C{options["queues"]} to its handler: its route's
+    (C{--route}, with the route's concurrency), else C{--handler}'s; each
+    handler (one per C{package.module:function}) records its outcomes.
 
     @return: the L{Handlers} to set up, tear down and ask for health.
     """
-    handler = Handler(options["handler"] or "(log each message)", options["handler-function"], clock,
-                      options["handler-failure-window"])
+    window = options["handler-failure-window"]
+    routes = options.get("routes") or {}
+    handlers: dict[str, Handler] = {}
+
+    def handler_of(spec: str, function: Callable[[Any], Any]) -> Handler:
+        if spec not in handlers:
+            handlers[spec] = Handler(spec, function, clock, window)
+        return handlers[spec]
+
     for name in options["queues"]:
+        route = routes.get(name)
+        if route is not None:
+            handler = handler_of(route["handler"], options["route-functions"][route["handler"]])
+        else:
+            handler = handler_of(options["handler"] or "(log each message)", options["handler-function"])
         subscriber.subscribe(
             name,
             handler.function,
             dead_letter_queue=options["dead-letter-queue"],
             max_claim_count=options["max-claim-count"],
+            concurrency=route["concurrency"] if route is not None else None,
         )
-    return Handlers([handler])
+    return Handlers(handlers.values())
 
 
 class ReadinessView:

@@ -58,6 +58,7 @@ from ._json_log import flat_json_file_observer
 from ._lifecycle import LIFECYCLE_PARAMETERS, ReadinessView, subscribe_handlers
 from ._listener import CheckService, ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
+from ._routes import RouteOptions, load_route_handlers, route_lines
 from ._startup import ExitStatus
 from ._stdlib_logging import route_all_stdlib_logging
 from ._subscriber_options import (
@@ -137,7 +138,7 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
     return target
 
 
-class Options(usage.Options):
+class Options(RouteOptions, usage.Options):
     """Options of C{twistd zaqar-listen}."""
 
     synopsis = (
@@ -213,6 +214,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["queues"] = []
+        self["routes"] = {}
         self._failed = False
         self._given: set[str] = set()
 
@@ -301,7 +303,7 @@ class Options(usage.Options):
                 raise usage.UsageError("--project-id is longer than 256 characters")
             self["project-id"] = project
         if not self["queues"]:
-            raise usage.UsageError("give at least one --queue NAME")
+            raise usage.UsageError("give at least one --queue NAME (or --route QUEUE=package.module:function)")
         if self["threads"] is None:
             try:
                 self["threads"] = min(DEFAULT_THREADS, int(self["concurrency"]))
@@ -318,6 +320,7 @@ class Options(usage.Options):
         self.update(command_line(settings))
         check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+        self["route-functions"] = load_route_handlers(self, load_handler)
         self["handler-failure-window"] = _positive_seconds("handler-failure-window", self["handler-failure-window"])
         self._logging_options()
         if self["metrics"] is not None:
@@ -492,6 +495,7 @@ def _checked_locally(options: Options) -> list[str]:
         lines.append(f"handler {options['handler']} imported")
     else:
         lines.append("no --handler: each message would be logged as one JSON line")
+    lines += route_lines(options)
     return lines
 
 

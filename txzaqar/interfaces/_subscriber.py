@@ -100,13 +100,15 @@ class ISubscriber(IService, Interface):
         "acked, renewed, released, poll_errors, ..."
     )
 
-    def subscribe(queue_name, callback=None, dead_letter_queue=None, max_claim_count=None):
+    def subscribe(queue_name, callback=None, dead_letter_queue=None, max_claim_count=None, concurrency=None):
         """
         Deliver each message of C{queue_name} to C{callback(message)} (a
         plain, Deferred-returning or coroutine function); the message is
         deleted only after the callback succeeded.  Without a callback the
         messages go to L{listen}.  C{dead_letter_queue} with
         C{max_claim_count} configures the queue's dead-lettering.
+        C{concurrency}: the most callbacks of this queue at once, in slots
+        of its own rather than the ones the other queues share.
         """
 
     def unsubscribe(queue_name):

@@ -239,6 +239,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(DAEMON, "# routes.toml", Run("txzaqar.test.unit.test_daemon_routes.ReadmeRoutesTests")),
     Entry(PUSH, "client = txzaqar.connect(", Run(_PUSH + "PushBlockTests.test_websocket")),
     Entry(PUSH, "from txzaqar.push import WebhookPush", Run(_PUSH + "PushBlockTests.test_webhook")),
     Entry(PUSH, "[storage]", Run(_PUSH + "ZaqarConfigurationTests")),
