@@ -19,10 +19,10 @@ from txzaqar.daemon._lifecycle import Handler, Handlers, HandlerSetupFailed, Rea
 from txzaqar.daemon._listener import ListenerService
 from txzaqar.daemon._startup import ExitStatus
 from txzaqar.subscriber.slots import on_reactor, runs_on_reactor
-from txzaqar.test.unit.test_daemon_listener import FakeClient, FakeSubscriber
+from txzaqar.test.helpers.listener import FakeClient, FakeSubscriber
 
 
-class Pool:
+class HookedHandler:
     """A handler with every hook; C{calls} records the order."""
 
     def __init__(self, calls: list[str], setup_result: Any = None, unhealthy: str | None = None) -> None:
@@ -63,13 +63,13 @@ class HandlerTests(SynchronousTestCase):
         def marked(message: Any) -> Deferred[None]:
             return succeed(None)
 
-        self.assertFalse(runs_on_reactor(self.handler(Pool(self.calls)).function))
+        self.assertFalse(runs_on_reactor(self.handler(HookedHandler(self.calls)).function))
         self.assertTrue(inspect.iscoroutinefunction(self.handler(coroutine).function))
         self.assertTrue(runs_on_reactor(self.handler(marked).function))
 
     def test_setup_and_teardown(self) -> None:
         setup_done: Deferred[None] = Deferred()
-        handler = self.handler(Pool(self.calls, setup_result=setup_done))
+        handler = self.handler(HookedHandler(self.calls, setup_result=setup_done))
         running = Deferred.fromCoroutine(handler.setup())
         self.assertNoResult(running)  # waits for setup()'s Deferred
         setup_done.callback(None)
@@ -79,15 +79,15 @@ class HandlerTests(SynchronousTestCase):
         self.assertEqual(self.calls, ["setup", "teardown"])
 
     def test_async_setup(self) -> None:
-        class AsyncPool(Pool):
+        class AsyncHooks(HookedHandler):
             async def setup(self) -> None:
                 self.calls.append("async setup")
 
-        self.successResultOf(Deferred.fromCoroutine(self.handler(AsyncPool(self.calls)).setup()))
+        self.successResultOf(Deferred.fromCoroutine(self.handler(AsyncHooks(self.calls)).setup()))
         self.assertEqual(self.calls, ["async setup"])
 
     def test_setup_failure_is_typed(self) -> None:
-        handler = self.handler(Pool(self.calls, setup_result=fail(ConnectionRefusedError("db down"))))
+        handler = self.handler(HookedHandler(self.calls, setup_result=fail(ConnectionRefusedError("db down"))))
         failure = self.failureResultOf(Deferred.fromCoroutine(handler.setup()), HandlerSetupFailed)
         self.assertEqual(str(failure.value), "handler jobs:handle set-up failed: ConnectionRefusedError: db down")
         self.successResultOf(Deferred.fromCoroutine(handler.teardown()))
@@ -100,14 +100,14 @@ class HandlerTests(SynchronousTestCase):
         self.assertEqual(handler.reasons(), [])
 
     def test_health_hook(self) -> None:
-        pool = Pool(self.calls, unhealthy="database pool exhausted")
+        pool = HookedHandler(self.calls, unhealthy="database pool exhausted")
         handler = self.handler(pool)
         self.assertEqual(handler.reasons(), ["handler jobs:handle: database pool exhausted"])
         pool.unhealthy = None
         self.assertEqual(handler.reasons(), [])
 
     def test_health_hook_raising(self) -> None:
-        class Broken(Pool):
+        class Broken(HookedHandler):
             def health(self) -> str | None:
                 raise RuntimeError("oops")
 
@@ -115,7 +115,7 @@ class HandlerTests(SynchronousTestCase):
 
     def test_failure_window(self) -> None:
         """Unhealthy once every message failed for the window; a success clears it."""
-        handler = self.handler(Pool(self.calls), window=60)
+        handler = self.handler(HookedHandler(self.calls), window=60)
         self.assertRaises(ValueError, handler.function, "bad")
         self.clock.advance(59)
         self.assertRaises(ValueError, handler.function, "bad")
@@ -149,8 +149,8 @@ class HandlersTests(SynchronousTestCase):
     def test_setup_failure_tears_down_the_others(self) -> None:
         calls: list[str] = []
         clock = Clock()
-        good = Handler("a:good", Pool(calls), clock, 60)
-        bad = Handler("a:bad", Pool(calls, setup_result=fail(OSError("no"))), clock, 60)
+        good = Handler("a:good", HookedHandler(calls), clock, 60)
+        bad = Handler("a:bad", HookedHandler(calls, setup_result=fail(OSError("no"))), clock, 60)
         handlers = Handlers([good, bad])
         self.failureResultOf(Deferred.fromCoroutine(handlers.setup()), HandlerSetupFailed)
         self.assertEqual(calls, ["setup", "setup", "teardown"])
@@ -173,7 +173,7 @@ class ListenerLifecycleTests(SynchronousTestCase):
 
         self.subscriber.startService = start  # type: ignore[method-assign]
 
-    def listener(self, pool: Pool) -> tuple[ListenerService, Handlers]:
+    def listener(self, pool: HookedHandler) -> tuple[ListenerService, Handlers]:
         handlers = Handlers([Handler("jobs:handle", pool, self.clock, 60)])
         subscriber: Any = self.subscriber
         client: Any = FakeClient()
@@ -182,7 +182,7 @@ class ListenerLifecycleTests(SynchronousTestCase):
         return service, handlers
 
     def test_setup_before_the_subscriber_teardown_after(self) -> None:
-        service, _ = self.listener(Pool(self.calls))
+        service, _ = self.listener(HookedHandler(self.calls))
         service.startService()
         self.assertEqual(self.calls, ["setup", "subscriber started"])
         self.successResultOf(service.stopService())
@@ -190,7 +190,7 @@ class ListenerLifecycleTests(SynchronousTestCase):
         self.assertEqual(self.exits, [])
 
     def test_setup_failure_is_a_start_up_failure(self) -> None:
-        service, _ = self.listener(Pool(self.calls, setup_result=fail(ConnectionRefusedError("db down"))))
+        service, _ = self.listener(HookedHandler(self.calls, setup_result=fail(ConnectionRefusedError("db down"))))
         service.startService()
         self.assertEqual(self.exits, [ExitStatus.HANDLER_SETUP])
         self.assertEqual(ExitStatus.HANDLER_SETUP, 75)
@@ -199,7 +199,7 @@ class ListenerLifecycleTests(SynchronousTestCase):
         self.assertEqual(critical, "cannot start: handler jobs:handle set-up failed: ConnectionRefusedError: db down")
 
     def test_unhealthy_handler_in_status_and_readiness(self) -> None:
-        pool = Pool(self.calls, unhealthy="database pool exhausted")
+        pool = HookedHandler(self.calls, unhealthy="database pool exhausted")
         service, handlers = self.listener(pool)
         service.startService()
         health = ReadinessView(self.subscriber, handlers).health()  # what /readyz reads
