@@ -54,7 +54,11 @@ setup(
         # twistd plugin: a namespace without __init__.py, listed by hand.
         "twisted.plugins",
     ],
-    package_data={"twisted": ["plugins/txzaqar_plugins.py"], "txzaqar": ["py.typed", "ops/monitoring/alerts.yml", "ops/monitoring/dashboard.json"]},
+    package_data={"twisted": ["plugins/txzaqar_plugins.py"],
+                  # the hardened systemd units (README, "Running it in production"), the
+                  # alerting rules and the dashboard (README, "Metrics and health")
+                  "txzaqar": ["py.typed", "daemon/systemd/*.service", "ops/monitoring/alerts.yml",
+                              "ops/monitoring/dashboard.json"]},
     install_requires=[
         "Twisted[tls]>=24.7",
         "treq>=23.11",

@@ -32,6 +32,7 @@ from twisted.logger import Logger
 
 from ..interfaces import IClient, ISubscriber
 from ..ops.sdnotify import Notifier, watchdog_interval
+from ._lifecycle import Handlers, HandlerSetupFailed
 from ._signals import install_signal_handlers
 from ._startup import ExitStatus, startup_findings
 
@@ -73,6 +74,10 @@ class ListenerService(MultiService):
     @param environ: where C{NOTIFY_SOCKET} and C{WATCHDOG_USEC} are read.
     @param signals: install the daemon's SIGHUP, SIGUSR1 and SIGUSR2
         handlers (L{txzaqar.daemon._signals}) once the reactor runs.
+    @param handlers: the handlers' set-up (run after the checks, before the
+        Subscriber starts) and tear-down (after it stopped), and their
+        health, which C{STATUS=} adds to the Subscriber's
+        (L{txzaqar.daemon._lifecycle.Handlers}).
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class ListenerService(MultiService):
         exit: Callable[[int], None] | None = None,
         environ: dict[str, str] | None = None,
         signals: bool = False,
+        handlers: Handlers | None = None,
     ) -> None:
         super().__init__()
         self.subscriber = subscriber
@@ -96,6 +102,7 @@ class ListenerService(MultiService):
         self._watchdog: LoopingCall | None = None
         self._last_status: str | None = None
         self._signals = signals
+        self._handlers = handlers if handlers is not None else Handlers([])
         self._starting: Deferred[None] | None = None
         #: the exit status asked for, if the startup check failed
         self.exit_status: int | None = None
@@ -140,6 +147,14 @@ class ListenerService(MultiService):
                          text=finding.text)
         if not self.running:
             return
+        try:
+            await self._handlers.setup()
+        except HandlerSetupFailed as e:
+            self._cannot_start(str(e), ExitStatus.HANDLER_SETUP)
+            return
+        if not self.running:
+            await self._handlers.teardown()
+            return
         self.subscriber.startService()
         push_error = getattr(self.subscriber, "push_start_error", None)
         if push_error is not None:
@@ -164,9 +179,10 @@ class ListenerService(MultiService):
         if not self.subscriber.running:
             return f"starting: checking Zaqar for {len(self._queues)} queue(s)"
         health = self.subscriber.health()
-        if health.ready:
+        reasons = [*health.reasons, *self._handlers.reasons()]
+        if health.ready and not reasons:
             return f"listening to {len(self._queues)} queue(s)"
-        return f"{len(self._queues)} queue(s), not ready: " + "; ".join(health.reasons)
+        return f"{len(self._queues)} queue(s), not ready: " + "; ".join(reasons)
 
     def _tick(self) -> None:
         # The watchdog says the process is alive (the reactor runs this);
@@ -189,6 +205,7 @@ class ListenerService(MultiService):
             self._starting.cancel()
         if self.subscriber.running:
             await self.subscriber.stopService()
+        await self._handlers.teardown()  # after the last message
         await super().stopService()
         self._notifier.close()
 

@@ -45,6 +45,7 @@ from ..errors import ClientValidationError
 from ..http._twisted_internals import twistd_log_file, twistd_log_observer
 from ..ops.health import check_endpoint
 from ..subscriber.slots import on_reactor
+from ._config import CONFIG_PARAMETERS, apply_sources, command_line_names, describe_sources, name_the_source
 from ._credentials import (
     KEYSTONE_OPTIONS,
     _no_thread,
@@ -54,8 +55,10 @@ from ._credentials import (
     signed_url_options,
 )
 from ._json_log import flat_json_file_observer
+from ._lifecycle import LIFECYCLE_PARAMETERS, ReadinessView, subscribe_handlers
 from ._listener import CheckService, ListenerService
 from ._push_options import PUSH_PARAMETERS, check_push_options, make_push
+from ._routes import RouteOptions, load_route_handlers, route_lines
 from ._startup import ExitStatus
 from ._stdlib_logging import route_all_stdlib_logging
 from ._subscriber_options import (
@@ -135,7 +138,7 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
     return target
 
 
-class Options(usage.Options):
+class Options(RouteOptions, usage.Options):
     """Options of C{twistd zaqar-listen}."""
 
     synopsis = (
@@ -190,6 +193,7 @@ class Options(usage.Options):
                             "[default: $OS_KEY]"],
         ["handler", None, None, "package.module:function called with each message "
                                 "[default: log it as JSON]"],
+        *LIFECYCLE_PARAMETERS,
         *SUBSCRIBER_PARAMETERS,
         ["log-level", None, None, "the least severe events logged, the daemon's and every stdlib "
                                   "logger's (handler code, keystoneauth): debug (every request and "
@@ -206,17 +210,22 @@ class Options(usage.Options):
                                 "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
         ["stats-interval", None, "15", "with --metrics, seconds between two reads of each queue's "
                                        "stats (backlog gauges; one request per queue), 0 for never"],
+        *CONFIG_PARAMETERS,
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["queues"] = []
+        self["routes"] = {}
         self._failed = False
+        self._given: set[str] = set()
 
     def parseOptions(self, options: Any = None) -> None:
+        self._given = command_line_names(self, sys.argv[1:] if options is None else options)
         try:
             super().parseOptions(options)
-        except usage.UsageError as e:
+        except usage.UsageError as error:
+            e = name_the_source(self, error)
             self._failed = True
             if isinstance(getattr(self, "parent", None), usage.Options):
                 # twistd and twist each print their whole usage and exit with
@@ -226,7 +235,7 @@ class Options(usage.Options):
                 sys.stderr.write(f"zaqar-listen: {e}\n({runner} zaqar-listen --help lists the options)\n")
                 sys.stderr.flush()
                 raise SystemExit(int(ExitStatus.USAGE)) from None
-            raise
+            raise e from None
 
     def getUsage(self, width: int | None = None) -> str:
         # twistd and twist print the usage with a UsageError: after a failed
@@ -273,6 +282,7 @@ class Options(usage.Options):
         _secret_on_command_line("os-token")
 
     def postOptions(self) -> None:
+        apply_sources(self, self._given)  # the environment and --config (daemon/_config.py)
         self._tls_options()
         self["signed-url"] = signed_url_options(self)
         self["keystone"] = None if self["signed-url"] else self._keystone_options()
@@ -295,7 +305,7 @@ class Options(usage.Options):
                 raise usage.UsageError("--project-id is longer than 256 characters")
             self["project-id"] = project
         if not self["queues"]:
-            raise usage.UsageError("give at least one --queue NAME")
+            raise usage.UsageError("give at least one --queue NAME (or --route QUEUE=package.module:function)")
         if self["threads"] is None:
             try:
                 self["threads"] = min(DEFAULT_THREADS, int(self["concurrency"]))
@@ -312,6 +322,8 @@ class Options(usage.Options):
         self.update(command_line(settings))
         check_push_options(self)
         self["handler-function"] = load_handler(self["handler"]) if self["handler"] else log_message
+        self["route-functions"] = load_route_handlers(self, load_handler)
+        self["handler-failure-window"] = _positive_seconds("handler-failure-window", self["handler-failure-window"])
         self._logging_options()
         if self["metrics"] is not None:
             try:
@@ -421,6 +433,16 @@ class Options(usage.Options):
 _twistd_observer: Callable[[], ILogObserver] | None = None
 
 
+def _positive_seconds(option: str, text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{option} must be a number of seconds, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise usage.UsageError(f"--{option} must be a positive number of seconds, not {text}")
+    return value
+
+
 def _log_level(name: str) -> LogLevel:
     try:
         return LogLevel.levelWithName(name.lower())
@@ -462,18 +484,13 @@ def makeService(options: Options) -> Any:
     client = _client(options, reactor, connect)
     subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
                                    settings=options["subscriber-settings"])
-    for name in options["queues"]:
-        subscriber.subscribe(
-            name,
-            options["handler-function"],
-            dead_letter_queue=options["dead-letter-queue"],
-            max_claim_count=options["max-claim-count"],
-        )
-    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True)
+    handlers = subscribe_handlers(options, subscriber, reactor)
+    listener = ListenerService(subscriber, client, options["queues"], reactor, signals=True, handlers=handlers)
     if options["metrics"] is not None:
         from ..ops.health import metrics_service
 
-        metrics_service(reactor, options["metrics"], subscriber).setServiceParent(listener)
+        # /readyz sees the handlers' health too (daemon/_lifecycle.py)
+        metrics_service(reactor, options["metrics"], ReadinessView(subscriber, handlers)).setServiceParent(listener)
         if options["stats-interval"]:
             subscriber.metrics.refresher(options["stats-interval"], reactor).setServiceParent(listener)
     return listener
@@ -482,10 +499,14 @@ def makeService(options: Options) -> Any:
 def _checked_locally(options: Options) -> list[str]:
     """The lines of what parsing the options already checked (for C{--check})."""
     lines = ["options: " + ", ".join(f"--queue {name}" for name in options["queues"])]
+    sources = describe_sources(options)
+    if sources is not None:
+        lines.append(sources)
     if options["handler"]:
         lines.append(f"handler {options['handler']} imported")
     else:
         lines.append("no --handler: each message would be logged as one JSON line")
+    lines += route_lines(options)
     return lines
 
 

@@ -53,6 +53,8 @@ class ExitStatus(enum.IntEnum):
     SOFTWARE = 70
     #: A port to listen on (C{--metrics}, C{--webhook-listen}) could not be had.
     CANNOT_LISTEN = 71
+    #: The handler's C{setup()} failed (C{EX_TEMPFAIL}: a restart may fix it, e.g. a database back up).
+    HANDLER_SETUP = 75
     #: Zaqar or Keystone could not be reached at start-up (C{--check} only; the daemon waits).
     UNAVAILABLE = 69
     #: The credentials, or the permissions of the user, were refused.

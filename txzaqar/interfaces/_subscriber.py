@@ -103,7 +103,7 @@ class ISubscriber(IService, Interface):
         "acked, renewed, released, poll_errors, ..."
     )
 
-    def subscribe(queue_name, callback=None, dead_letter_queue=None, max_claim_count=None):
+    def subscribe(queue_name, callback=None, dead_letter_queue=None, max_claim_count=None, concurrency=None):
         """
         Deliver each message of C{queue_name} to C{callback(message)} (a
         plain, Deferred-returning or coroutine function); the message is
@@ -114,6 +114,10 @@ class ISubscriber(IService, Interface):
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
             times moves to this queue (done before the first poll).
+        @param concurrency: the most callbacks of this queue running at
+            once, in slots of its own, apart from the Subscriber's
+            C{concurrency} (which the other queues share); C{None}: the
+            shared slots.
         @raise txzaqar.errors.ClientValidationError: a bad queue name or
             option, or the queue is already subscribed (a C{ValueError} too).
         """

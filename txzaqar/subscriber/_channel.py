@@ -16,6 +16,7 @@ from .events import NotProcessed, QueueCounts, log
 from .polling import QueuePoller
 from .push import QueuePush
 from .settlement import QueueSettlement
+from .slots import Slots
 
 
 class _Channel:
@@ -37,6 +38,8 @@ class _Channel:
         self.stats: QueueCounts
         #: its push state
         self.push: QueuePush
+        #: the slots its claims and callbacks take: the Subscriber's, or its own (C{concurrency=})
+        self.slots: Slots
 
 
 def _after_earlier_run(queue: str, message: Any, earlier: Deferred[None]) -> Deferred[Any]:

@@ -115,7 +115,7 @@ class Readiness:
         if isinstance(error, (AuthenticationFailed, Unauthorized)):
             self._auth_error = polls.last_error
 
-    def assess(self, queues: list[str], running: bool, slots_free: int,
+    def assess(self, queues: list[str], running: bool, slots_free: int | dict[str, int],
                max_interval: float, request_timeout: float,
                intervals: dict[str, float] | None = None) -> Health:
         """
@@ -123,7 +123,8 @@ class Readiness:
 
         @param queues: the subscribed queue names.
         @param running: whether the subscriber runs and is not stopping.
-        @param slots_free: how many callback slots are free now.
+        @param slots_free: how many callback slots are free now, or
+            C{{queue: free}} (queues with slots of their own).
         @param max_interval: the subscriber's longest backoff.
         @param request_timeout: the connection's timeout for one request.
         @param intervals: C{{queue: seconds}}: queues polled less often
@@ -144,7 +145,7 @@ class Readiness:
             bound = max(max_interval, (intervals or {}).get(queue, 0.0)) + HEALTH_SLACK
             if polls.claim_started is not None:
                 bound += request_timeout
-            elif slots_free <= 0:
+            elif (slots_free.get(queue, 0) if isinstance(slots_free, dict) else slots_free) <= 0:
                 continue  # waiting for a slot, not polling: busy, not stale
             age = now - polls.last_success
             if age > bound:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import attr
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
@@ -41,7 +42,7 @@ from .events import QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
 from .push import PushStates
 from .readiness import Health, Readiness
-from .settings import OPTION_NAMES, SubscriberSettings, dead_lettering
+from .settings import CHECK, OPTION_NAMES, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
 from .stream import Listener, Stream
@@ -191,7 +192,15 @@ class Subscriber(Service):
     @property
     def in_flight(self) -> int:
         """Messages claimed (or being claimed) and not yet finished."""
-        return self._slots.busy
+        return sum(slots.busy for slots in self._all_slots())
+
+    def _all_slots(self) -> list[Slots]:
+        """The Subscriber's slots and those of the queues with a concurrency of their own."""
+        found = [self._slots]
+        for channel in self._channels.values():
+            if all(channel.slots is not s for s in found):
+                found.append(channel.slots)
+        return found
 
     @property
     def _slot_waiters(self) -> list[Deferred[None]]:
@@ -204,11 +213,14 @@ class Subscriber(Service):
         callback: Callable[[Any], Any] | None = None,
         dead_letter_queue: str | None = None,
         max_claim_count: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         """
         With C{threads > 0} a plain callback runs in a thread (see
         L{Subscriber}): mark a Deferred-returning one with
         L{txzaqar.subscriber.on_reactor}.
+        C{concurrency} is taken in slots of its own; plain callbacks still
+        share the C{threads}.
         """
         queue = self._client.queue(queue_name)
         if queue_name in self._channels:
@@ -216,6 +228,8 @@ class Subscriber(Service):
         if callback is not None and not callable(callback):
             raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
+        if concurrency is not None:
+            attr.fields(SubscriberSettings).concurrency.metadata[CHECK](None, None, concurrency)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
         settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures,
                                      partial(self._returned, queue_name))
@@ -226,7 +240,8 @@ class Subscriber(Service):
             self._stream.attach(queue_name)
         channel = _Channel(queue, callback, plain, configure, settlement)
         channel.stats = counts
-        channel.poller = QueuePoller(channel.name, partial(self._claim, channel), self._slots,
+        channel.slots = self._slots if concurrency is None else Slots(concurrency)
+        channel.poller = QueuePoller(channel.name, partial(self._claim, channel), channel.slots,
                                      self.settings, self._clock, self._jitter)
         channel.push = self._push.add(queue_name, channel.poller, counts, self._clock)
         self._channels[queue_name] = channel
@@ -321,7 +336,8 @@ class Subscriber(Service):
         safety = {name: self.settings.safety_interval
                   for name, state in self.push_states().items() if state == "up"}
         return self._readiness.assess(
-            list(self._channels), bool(self.running) and not self._stopping, self._slots.free,
+            list(self._channels), bool(self.running) and not self._stopping,
+            {name: channel.slots.free for name, channel in self._channels.items()},
             self.settings.max_interval, connection.timeout if connection is not None else 30.0, safety,
         )
 
@@ -450,28 +466,29 @@ class Subscriber(Service):
                 return Failed(f"configuring the queue failed: {e}", e)
             log.info("configured {queue}: {settings}", queue=channel.name, settings=channel.configure)
             channel.configure = None
-        free = self._slots.free
+        slots = channel.slots
+        free = slots.free
         if free <= 0:
             return Outcome.NO_SLOT
         safety, announced = channel.push.claim_started()
         limit = min(settings.batch, free)
-        self._slots.reserve(limit)
+        slots.reserve(limit)
         self._readiness.claim_started(channel.name)
         try:
             claim = await channel.queue.claim(limit=limit, ttl=settings.claim_ttl, grace=settings.grace)
         except ZaqarError as e:
-            self._slots.give_back(limit)
+            slots.give_back(limit)
             channel.stats["poll_errors"] += 1
             self._readiness.poll_failed(channel.name, e)
             return Failed(f"claiming failed: {e}", e)
         except Exception as e:
-            self._slots.give_back(limit)
+            slots.give_back(limit)
             self._readiness.poll_failed(channel.name, e)
             raise
         channel.stats["polls"] += 1
         self._readiness.poll_succeeded(channel.name)
         messages = tuple(claim.messages) if claim else ()
-        self._slots.give_back(limit - len(messages))
+        slots.give_back(limit - len(messages))
         if channel.push.claimed(safety, announced, len(messages)):
             self._push.missed(channel.push)
         if not messages:
@@ -479,7 +496,7 @@ class Subscriber(Service):
             return Outcome.EMPTY
         if not channel.poller.active:
             # unsubscribed or stopping while the claim was in flight
-            self._slots.give_back(len(messages))
+            slots.give_back(len(messages))
             await channel.settlement.release_unstarted(claim, messages)
             return Outcome.STOPPED
         self._start(channel, claim, messages)
@@ -503,10 +520,10 @@ class Subscriber(Service):
                                                lambda: work.abandoned, self.settings.callback_timeout)
             if returned is not None:
                 # in a thread: its slot is taken until the thread returns
-                returned.addCallback(lambda _: self._slots.give_back(1))
+                returned.addCallback(lambda _: channel.slots.give_back(1))
             d.addCallbacks(
-                lambda _, m=message, t=returned is None: self._done(work, m, None, t, started),
-                lambda f, m=message, t=returned is None: self._done(work, m, f, t, started),
+                lambda _, m=message, t=returned is None: self._done(work, m, None, t, started, channel.slots),
+                lambda f, m=message, t=returned is None: self._done(work, m, f, t, started, channel.slots),
             )
             if earlier is None:
                 # after _done: once it is over, its outcome is settled (a success is being deleted)
@@ -516,9 +533,9 @@ class Subscriber(Service):
         notify(self._observers, "message_delivered", lambda o: o.message_delivered(queue, message), log)
 
     def _done(self, work: ClaimWork, message: Any, failure: Failure | None, give_back: bool,
-              started: float) -> None:
+              started: float, slots: Slots) -> None:
         if give_back:
-            self._slots.give_back(1)
+            slots.give_back(1)
         if self._observers:
             queue, seconds, outcome = work.settlement.name, self._clock.seconds() - started, callback_outcome(failure)
             notify(self._observers, "callback_finished", lambda o: o.callback_finished(queue, seconds, outcome), log)

@@ -239,6 +239,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),
+    Entry(DAEMON, "# routes.toml", Run("txzaqar.test.unit.test_daemon_routes.ReadmeRoutesTests")),
     Entry(PUSH, "client = txzaqar.connect(", Run(_PUSH + "PushBlockTests.test_websocket")),
     Entry(PUSH, "from txzaqar.push import WebhookPush", Run(_PUSH + "PushBlockTests.test_webhook")),
     Entry(PUSH, "[storage]", Run(_PUSH + "ZaqarConfigurationTests")),
@@ -253,6 +254,8 @@ REGISTRY: tuple[Entry, ...] = (
           Run("txzaqar.test.unit.test_readme_operations.SystemdUnitTests")),
     Entry(PRODUCTION, "twistd -n --pidfile= zaqar-listen --check", Run(
         "txzaqar.test.integration.test_daemon_startup.CheckModeTests.test_readme_command")),
+    Entry(PRODUCTION, "# /etc/orders/listen.toml", Run(
+        "txzaqar.test.unit.test_daemon_config.ReadmeFileTests")),
     Entry(PRODUCTION, "twist --log-format json", Run(
         "txzaqar.test.integration.test_daemon_operations.JSONLogTests")),
     Entry(PRODUCTION, "scrape_configs:", Run(

@@ -192,12 +192,19 @@ class ShellWorld:
         return done.returncode, done.stdout, parsed
 
 
+#: What C{%d} (the unit's credentials directory) becomes in L{systemd_script}.
+CREDENTIALS = "$CREDENTIALS_DIRECTORY"
+
+
 def systemd_script(text: str) -> str:
     """
     The shell equivalent of a systemd unit's lines that shape its command:
-    C{Environment=} (exported), C{EnvironmentFile=} (sourced, exported)
-    and C{ExecStart=} (its prefixes C{@-:+!} dropped); the rest, such as
-    C{WorkingDirectory=} (the test's own is used), does not matter here.
+    C{Environment=} (exported), C{EnvironmentFile=} (sourced, exported),
+    C{LoadCredential=ID:PATH} (PATH copied to C{ID} in
+    C{$CREDENTIALS_DIRECTORY}, C{credentials} of the working directory)
+    and C{ExecStart=} (its prefixes C{@-:+!} dropped, C{%d} the credentials
+    directory); the rest, such as C{WorkingDirectory=} (the test's own is
+    used), does not matter here.
     """
     script = []
     for line in re.sub(r"\\\n\s*", " ", text).splitlines():
@@ -206,8 +213,12 @@ def systemd_script(text: str) -> str:
             script.append(f"export {value}")
         elif key == "EnvironmentFile":
             script.append(f"set -a; . {value.lstrip('-')}; set +a")
+        elif key == "LoadCredential":
+            name, _, path = value.partition(":")
+            script.append(f'mkdir -p credentials; export CREDENTIALS_DIRECTORY="$PWD/credentials"; '
+                          f'cp {path} "$CREDENTIALS_DIRECTORY/{name}"')
         elif key == "ExecStart":
-            script.append(value.lstrip("@-:+!"))
+            script.append(value.lstrip("@-:+!").replace("%d", CREDENTIALS))
     return "\n".join(script) + "\n"
 
 
@@ -300,7 +311,8 @@ class TwistdCommandTests(SynchronousTestCase):
             elif re.fullmatch(r"-?[\d.]+", value):
                 self.assertEqual(float(parsed), float(value), where + f"--{name}")
             else:
-                self.assertEqual(parsed, mapping.get(value, value), where + f"--{name}")
+                expected = mapping.get(value, value).replace(CREDENTIALS, str(self.world.cwd / "credentials"))
+                self.assertEqual(parsed, expected, where + f"--{name}")
         keystone = any(name in ("os-auth-url", "os-cloud") for name, _ in printed_options(argv)) \
             or "OS_AUTH_URL=" in shell_text(block) or "OS_CLOUD=" in shell_text(block)
         self.assertEqual(result["keystone"] is not None, keystone, where + "Keystone or not")

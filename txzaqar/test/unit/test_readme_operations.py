@@ -18,23 +18,11 @@ from pathlib import Path
 import yaml  # type: ignore[import-untyped]
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar.test.helpers.options import PARSE
 from txzaqar.test.readme import blocks
 
 SECTION = "Running it in production"
 
-#: Parse argv[1:] as twistd would, print what zaqar-listen made of it.
-PARSE = """
-import json, sys
-from twisted.scripts.twistd import ServerOptions
-config = ServerOptions()
-config.parseOptions(sys.argv[1:])
-options = config.subOptions
-settings = options["subscriber-settings"]
-print(json.dumps({"command": config.subCommand, "queues": options["queues"],
-                  "threads": settings.threads, "stop_timeout": settings.stop_timeout,
-                  "metrics": options["metrics"], "nodaemon": bool(config["nodaemon"]),
-                  "keystone": sorted(options["keystone"] or {})}))
-"""
 
 
 def unit_file() -> dict[str, list[str]]:
@@ -66,6 +54,7 @@ class SystemdUnitTests(SynchronousTestCase):
     def test_what_systemd_needs(self) -> None:
         self.assertEqual(self.unit["Type"], ["notify"])
         self.assertEqual(self.unit["KillSignal"], ["SIGTERM"])
+        self.assertEqual(self.unit["KillMode"], ["mixed"])  # SIGTERM to the daemon, not its handlers' children
         self.assertEqual(self.unit["RestartPreventExitStatus"], ["64 77 78"])
         self.assertIn("--os-password-file", self.argv)
         self.assertGreater(seconds(self.unit["TimeoutStopSec"][0]), float(self.option("--stop-timeout")))
@@ -78,9 +67,14 @@ class SystemdUnitTests(SynchronousTestCase):
         (work / "mypackage").mkdir()
         (work / "mypackage" / "__init__.py").write_text("")
         (work / "mypackage" / "handlers.py").write_text("def handle(message):\n    pass\n")
-        password = work / "password"
-        password.write_text("s3cret\n")
-        argv = [str(password) if arg == "/etc/orders/password" else arg for arg in self.argv]
+        # LoadCredential= puts the password in the credentials directory, %d in ExecStart
+        [credential] = self.unit["LoadCredential"]
+        name, _, source = credential.partition(":")
+        self.assertEqual(source, "/etc/orders/password")
+        credentials = work / "credentials"
+        credentials.mkdir()
+        (credentials / name).write_text("s3cret\n")
+        argv = [arg.replace("%d", str(credentials)) for arg in self.argv]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
         for line in self.unit["Environment"]:
             for assignment in shlex.split(line):

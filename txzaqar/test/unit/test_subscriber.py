@@ -169,6 +169,37 @@ class PollingTests(SubscriberTestsMixin):
                 cb.deferreds[m.id].callback(None)
         self.stop(sub)
 
+    def test_concurrency_of_its_own(self) -> None:
+        """
+        A queue subscribed with C{concurrency=N} runs at most N callbacks in
+        slots of its own: a busy shared pool does not hold it back, and it
+        does not take the shared slots.
+        """
+        sub = self.subscriber(batch=10, concurrency=3)
+        shared, own = Recorder("deferred"), Recorder("deferred")
+        sub.subscribe("a", shared)
+        sub.subscribe("b", own, concurrency=2)
+        qa, qb = self.client.queues["a"], self.client.queues["b"]
+        qa.add(10, "a")
+        qb.add(10, "b")
+        sub.startService()
+        self.clock.advance(0)
+        self.assertEqual((len(shared.seen), len(own.seen)), (3, 2))
+        self.assertEqual(sub.in_flight, 5)
+        self.assertEqual(qb.claim_limits, [2])
+        self.clock.advance(60)
+        self.assertEqual(len(own.seen), 2)
+        own.deferreds[own.seen[0].id].callback(None)
+        self.clock.advance(0)
+        self.assertEqual((len(shared.seen), len(own.seen)), (3, 3))
+        self.assertTrue(sub.health().ready, sub.health().reasons)
+        self.assertRaises(ClientValidationError, sub.subscribe, "c", shared, concurrency=0)
+        for recorder in (shared, own):
+            for m in list(recorder.seen):
+                if not recorder.deferreds[m.id].called:
+                    recorder.deferreds[m.id].callback(None)
+        self.stop(sub)
+
     def test_claims_in_flight_reserve_slots(self) -> None:
         """Two queues polling at once never claim more than the free slots together."""
         sub = self.subscriber(batch=10, concurrency=12)
