@@ -50,6 +50,7 @@ from twisted.logger import Logger
 from twisted.python.components import registerAdapter
 from zope.interface import implementer
 
+from ..errors import ZaqarError
 from ..interfaces import IConnection, IRequestObserver, ISubscriber, ISubscriberMetrics
 
 #: This module's logger.
@@ -406,7 +407,9 @@ class QueueStatsRefresher(Service):
             if name not in self._failing:
                 self._failing.add(name)
                 log.warn("reading the stats of {queue} failed: {error}; its backlog gauges keep the last "
-                         "values read", queue=name, error=f"{type(e).__name__}: {e}")
+                         "values read", queue=name,
+                         # a ZaqarError's text starts with its class name already
+                         error=str(e) if isinstance(e, ZaqarError) else f"{type(e).__name__}: {e}")
             return
         if name in self._failing:
             self._failing.discard(name)
