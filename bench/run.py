@@ -9,7 +9,8 @@ interleaved, ``--reps`` times.  Each client runs in its own process, so
 process CPU time and peak RSS are its own.  It prints a table of
 min/median/max and of the ratio to the reference client (the median of the
 per-repetition ratios: every ratio compares measurements taken seconds
-apart), checks the goals of issue 6, and writes JSON (and a PNG plot) under
+apart), checks the goals of issue 6 (and issue 20's scrape cost, measured
+by L{bench.scrape} on the in-memory Zaqar), and writes JSON (and a PNG plot) under
 ``bench/results/``.
 
 It is a gate (L{bench.verdict}): it exits 3 when a run lost, missed or
@@ -32,6 +33,7 @@ import os
 import random
 import re
 import select
+import statistics
 import subprocess
 import sys
 import time
@@ -66,6 +68,8 @@ FULL: dict[str, Any] = {
     "many": {"queues": 1000, "settle": 35.0, "window": 60.0},
     # the official consumer's threads and the ceiling's concurrent loops: the best of each is the anchor
     "sweep": {"threads": [1, 2, 4, 8], "loops": [4, 8, 16, 32]},
+    # bench.scrape: scrapes of /metrics of a Subscriber on the in-memory Zaqar (no server)
+    "scrape": {"queues": 1000, "scrapes": 20},
 }
 SMOKE: dict[str, Any] = {
     "post": {"post1": (1, 40), "post10": (10, 200), "post20": (20, 400)},
@@ -75,6 +79,7 @@ SMOKE: dict[str, Any] = {
     "memory": {"backlog": 400, "duration": 2.0, "callback_delay": 0.01},
     "many": {"queues": 20, "settle": 2.0, "window": 2.0},
     "sweep": {"threads": [2], "loops": [8]},
+    "scrape": {"queues": 20, "scrapes": 3},
 }
 
 #: txzaqar requests in flight for posting; the official client posts in as many threads.
@@ -111,8 +116,10 @@ TRADEOFF_VARIANTS = [
 
 #: The latency drivers C{--break-delivery} breaks: the Subscriber's (polling and push).
 BREAKABLE = ("tx", "push")
-#: The workloads that run on the plain servers (the others run on L{PUSH_SERVER}).
+#: The workloads that run on the plain servers.
 PLAIN_WORKLOADS = {"post", "consume", "memory"}
+#: The workloads that run on L{PUSH_SERVER} (the scrape cost runs on the in-memory Zaqar: no server).
+PUSH_WORKLOADS = {"latency", "tradeoff", "many"}
 
 
 def say(msg: str) -> None:
@@ -157,7 +164,7 @@ class Drivers:
         if kind == "official":
             return [str(self.bench_python), str(BENCH / "official_driver.py"), arg]
         module = {"tx": "bench.tx_driver", "ceiling": "bench.ceiling", "push": "bench.push",
-                  "listener": "bench.listeners"}[kind]
+                  "listener": "bench.listeners", "scrape": "bench.scrape"}[kind]
         return [sys.executable, "-m", module, arg]
 
     @staticmethod
@@ -590,16 +597,44 @@ class Bench:
                 say(f"many queues, {source} push: {got['requests_per_s']:.2f} req/s after {size['settle']}s, "
                     f"push up for {got['push_up_queues']} queues after {got['push_up_after']:.1f}s")
 
+    def w_scrape(self, rep: int) -> None:
+        """
+        The scrape cost (L{bench.scrape}): each scrape's longest reactor gap
+        and the idle gap, their medians over the repetition's scrapes
+        recorded; every queue's message must have been delivered.
+        """
+        assert self.drivers is not None
+        size = self.sizes["scrape"]
+        label = summary.scrape_label(size["queues"])
+        workload, server = summary.SCRAPE_WORKLOAD, summary.SCRAPE_SERVER
+        with self.guarded(workload, label, rep):
+            got = self.drivers.run("scrape", {"op": "scrape", **size}, timeout=300 + size["scrapes"] * 10)
+            if got["delivered"] != size["queues"]:
+                self.problem(workload, label, rep,
+                             f"{got['delivered']} of {size['queues']} queues' messages delivered")
+                return
+            held, idle = statistics.median(got["held_ms"]), statistics.median(got["idle_ms"])
+            self.record(workload, server, label, rep, summary.SCRAPE_HELD, held)
+            self.record(workload, server, label, rep, summary.SCRAPE_IDLE, idle)
+            self.record(workload, server, label, rep, "lines", got["lines"])
+            self.extra["scrapes"].append({"rep": rep, "queues": size["queues"], "held_ms": got["held_ms"],
+                                          "idle_ms": got["idle_ms"], "bytes": got["bytes"]})
+            say(f"scrape cost on {size['queues']} queues: the reactor held {held:.1f} ms (median of "
+                f"{len(got['held_ms'])} scrapes, max {max(got['held_ms']):.1f} ms), idle gap {idle:.1f} ms, "
+                f"{got['lines']} lines")
+
     WORKLOADS = {
         "post": w_post, "consume": w_consume, "latency": w_latency, "tradeoff": w_tradeoff,
-        "memory": w_memory, "many": w_many,
+        "memory": w_memory, "many": w_many, "scrape": w_scrape,
     }
 
     # -- servers --------------------------------------------------------------
 
     def start(self) -> None:
-        venv = ensure_server_venv()
         self.drivers = Drivers(ensure_bench_venv() / "bin" / "python")
+        if not (PLAIN_WORKLOADS | PUSH_WORKLOADS) & set(self.args.only):
+            return  # the scrape cost alone: no server
+        venv = ensure_server_venv()
         redis = RedisServer(venv=venv)
         redis.start()
         # only the post, consume and memory workloads use the plain servers
@@ -607,7 +642,7 @@ class Bench:
             server = ZaqarServer(redis, mode=mode, venv=venv, name=f"bench-{mode}-{self.run_id}")
             server.start()
             self.servers[mode] = server
-        if "gunicorn" in self.args.servers and {"latency", "tradeoff", "many"} & set(self.args.only):
+        if "gunicorn" in self.args.servers and PUSH_WORKLOADS & set(self.args.only):
             # the notifier pipeline costs every post a subscription lookup: only the
             # workloads with push rows run on this one (gunicorn too, plus the WebSocket transport)
             server = ZaqarServer(redis, mode="gunicorn", venv=venv, websocket=True,
@@ -645,7 +680,8 @@ class Bench:
 
         @return: The exit status (L{verdict.exit_status}).
         """
-        scale = summary.Scale(smoke=self.args.smoke, queues=self.sizes["many"]["queues"])
+        scale = summary.Scale(smoke=self.args.smoke, queues=self.sizes["many"]["queues"],
+                              scrape_queues=self.sizes["scrape"]["queues"])
         table, goals = summary.summarize(self.records, self.extra["latencies"], scale)
         status = verdict.exit_status(self.problems, goals)
         text = "\n\n".join([

@@ -1,6 +1,7 @@
 """
-The cost of a scrape of C{/metrics} to the reactor: ``python -m bench.scrape '<json spec>'``
-(or the ``scrape`` op of L{bench.tx_driver}).
+The cost of a scrape of C{/metrics} to the reactor: ``python -m bench.scrape
+'{"op": "scrape", "queues": 1000, "scrapes": 20}'``, the driver of the
+benchmark's ``scrape`` workload (``python -m bench --only scrape``).
 
 A Subscriber on ``queues`` queues of the in-memory Zaqar (driven by a
 C{Clock} of its own, so its polls never run on the reactor) delivers one

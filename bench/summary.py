@@ -5,7 +5,8 @@ judged against it, and the text both are printed as.
 
 A goal is judged only where the run can judge it: a smoke run (tiny
 sizes) judges none of them ("not judged at smoke size"), and the goals
-about 1,000 idle queues only on a run that used 1,000 queues.
+about 1,000 queues (idle queues, and the scrape cost) only on a run that
+used 1,000 queues.
 
 Only the standard library is used here (the orchestrator's side).
 """
@@ -34,8 +35,23 @@ SUBSCRIBER_DEFAULTS = "txzaqar Subscriber defaults (10/10/1)"
 OFFICIAL_SWEEP = ("official documented ", "official bulk ")
 CEILING_SWEEP = ("ceiling",)
 
-#: The idle queues the "many queues" goals are about.
+#: The idle queues the "many queues" goals are about (and the queues of the scrape-cost goal).
 MANY_QUEUES = 1000
+
+#: The workload, server and metrics of the scrape-cost rows (L{bench.scrape}: the in-memory
+#: Zaqar, no server): the median over a repetition's scrapes of each scrape's longest reactor
+#: gap, and of the longest gap of as long a time without a scrape (the machine's own noise).
+SCRAPE_WORKLOAD = "scrape cost"
+SCRAPE_SERVER = "in-memory"
+SCRAPE_HELD = "reactor held ms"
+SCRAPE_IDLE = "idle gap ms"
+#: The scrape-cost goal: a scrape of C{/metrics} at 1,000 queues holds the reactor at most this long.
+SCRAPE_GOAL_MS = 20.0
+
+
+def scrape_label(queues: int) -> str:
+    """The scrape-cost row of a Subscriber on C{queues} queues."""
+    return f"/metrics of a Subscriber on {queues} queues"
 
 MET = "MET"
 NOT_MET = "NOT MET"
@@ -49,14 +65,17 @@ class Scale:
 
     smoke: bool
     queues: int
+    #: The queues of the scrape-cost run (C{None}: as many as C{queues}).
+    scrape_queues: int | None = None
 
 
 def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: str, scale: Scale,
-          many_queues: bool = False) -> dict[str, Any]:
+          many_queues: bool = False, queues: int | None = None) -> dict[str, Any]:
     """
     One goal, judged at C{scale}.
 
-    @param many_queues: The goal is about L{MANY_QUEUES} idle queues.
+    @param many_queues: The goal is about L{MANY_QUEUES} queues.
+    @param queues: The queues the goal's run used (C{None}: C{scale.queues}).
     @return: C{{"goal", "measured", "shown", "met", "status"}}: C{met} is
         C{True} or C{False} only for a judged goal (C{None} otherwise) and
         C{status} is L{MET}, L{NOT_MET}, L{NOT_MEASURED},
@@ -67,8 +86,8 @@ def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: s
         status = NOT_JUDGED_SMOKE
     elif measured is None:
         status = NOT_MEASURED
-    elif many_queues and scale.queues != MANY_QUEUES:
-        status = f"not judged on {scale.queues} queues"
+    elif many_queues and (scale.queues if queues is None else queues) != MANY_QUEUES:
+        status = f"not judged on {scale.queues if queues is None else queues} queues"
     else:
         met = bool(ok(measured))
         status = MET if met else NOT_MET
@@ -202,7 +221,26 @@ def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
          lambda x: x <= 50, "{:.1f} req/s", many_queues=True)
     for pg in push_goals.goals(median_value, median_ratio, scale.queues):
         goal(pg.text, pg.measured, pg.ok, pg.fmt, pg.many_queues)
+    goals.append(scrape_goal(median_value, scale))
     return table, goals
+
+
+def scrape_goal(median_value: Callable[[str, str, str, str], float | None], scale: Scale) -> dict[str, Any]:
+    """
+    The scrape-cost goal (issue 20): at 1,000 queues a scrape of
+    C{/metrics} holds the reactor at most L{SCRAPE_GOAL_MS}, measured as
+    the median over the repetitions of each one's median longest gap,
+    shown with the idle gap beside it; judged only on a full run of
+    L{MANY_QUEUES} queues.
+    """
+    queues = scale.queues if scale.scrape_queues is None else scale.scrape_queues
+    label = scrape_label(queues)
+    held = median_value(SCRAPE_WORKLOAD, SCRAPE_SERVER, label, SCRAPE_HELD)
+    idle = median_value(SCRAPE_WORKLOAD, SCRAPE_SERVER, label, SCRAPE_IDLE)
+    fmt = "{:.1f} ms" + ("" if idle is None else f" (idle gap {idle:.1f} ms)")
+    return judge(f"scrape cost: at 1,000 queues a scrape of /metrics holds the reactor <= {SCRAPE_GOAL_MS:.0f} ms "
+                 "(in-memory Zaqar; median of each scrape's longest reactor gap)",
+                 held, lambda x: x <= SCRAPE_GOAL_MS, fmt, scale, many_queues=True, queues=queues)
 
 
 def _num(x: float) -> str:

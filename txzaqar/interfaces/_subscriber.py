@@ -179,8 +179,20 @@ class ISubscriber(IService, Interface):
 
     def backoff_delays():
         """
-        A C{dict} of subscribed queue name to its current backoff delay in
-        seconds (after empty or failed claims), C{0.0} when not backing off.
+        A C{dict} of subscribed queue name to the delay in seconds before
+        its next claim that errors caused: set by a failed poll, C{0.0}
+        once a poll succeeds (so a healthy idle queue reads C{0.0}; its
+        idle interval is in L{poll_intervals}).
+        """
+
+    def poll_intervals():
+        """
+        A C{dict} of subscribed queue name to the delay in seconds before
+        its next claim after its last successful poll: the idle backoff
+        after empty claims (from C{poll_interval} up to C{max_interval}),
+        the safety interval while push is up, C{poll_interval} after a
+        partial claim, C{0.0} after a full one; C{0.0} while polls fail
+        (see L{backoff_delays}).
         """
 
     def last_polls():

@@ -11,8 +11,12 @@ Read at scrape time, from the subscriber's own state (no second count):
    L{txzaqar.subscriber.STATS} (polls, claimed, processed, acked, ...),
    from L{Subscriber.queue_stats};
  - C{txzaqar_subscriber_callbacks_in_flight{queue}}: callbacks running;
- - C{txzaqar_subscriber_backoff_seconds{queue}}: the current backoff
-   delay (0 when not backing off);
+ - C{txzaqar_subscriber_backoff_seconds{queue}}: the delay before the
+   next claim that errors caused (0 once a poll succeeds: a healthy idle
+   queue reads 0, so it can be alerted on);
+ - C{txzaqar_subscriber_poll_interval_seconds{queue}}: the delay before
+   the next claim after a successful poll (the idle backoff, the safety
+   interval while push is up; 0 while polls fail);
  - C{txzaqar_subscriber_ready}: 1 when L{Subscriber.health} says ready.
 
 Observed as they happen (histograms):
@@ -167,6 +171,8 @@ class _State:
         self.names = list(subscriber.stats)
         self.in_flight = subscriber.callbacks_in_flight()
         self.backoff = subscriber.backoff_delays()
+        poll_intervals = getattr(subscriber, "poll_intervals", None)
+        self.poll_intervals: dict[str, float] = poll_intervals() if poll_intervals is not None else {}
         self.ready = subscriber.health().ready
         self.push = subscriber.push_states()
         last_polls = getattr(subscriber, "last_polls", None)
@@ -223,6 +229,8 @@ class _SubscriberCollector:
             families["callbacks_in_flight"].add_metric([queue], count)
         for queue, delay in sorted(state.backoff.items()):
             families["backoff_seconds"].add_metric([queue], delay)
+        for queue, delay in sorted(state.poll_intervals.items()):
+            families["poll_interval"].add_metric([queue], delay)
         families["ready"].add_metric([], 1.0 if state.ready else 0.0)
         for queue, push in sorted(state.push.items()):
             families["push_up"].add_metric([queue], 1.0 if push == "up" else 0.0)
@@ -262,8 +270,12 @@ class _SubscriberCollector:
         gauge("callbacks_in_flight", "txzaqar_subscriber_callbacks_in_flight",
               "Callbacks of the queue running now (callbacks)")
         gauge("backoff_seconds", "txzaqar_subscriber_backoff_seconds",
-              "Current backoff delay of the queue's poll loop after empty or failed claims, "
-              "0 when not backing off (seconds)")
+              "Delay before the queue's next claim because its last poll failed (errors only: "
+              "0 once a poll succeeds, so a healthy idle queue reads 0) (seconds)")
+        gauge("poll_interval", "txzaqar_subscriber_poll_interval_seconds",
+              "Delay before the queue's next claim after its last successful poll: the idle "
+              "backoff after empty claims (poll interval up to max interval), the safety interval "
+              "while push is up, 0 after a full claim; 0 while polls fail (seconds)")
         gauge("ready", "txzaqar_subscriber_ready",
               "1 when the subscriber is ready (see /readyz), else 0 (boolean)", ())
         gauge("push_up", "txzaqar_subscriber_push_up",

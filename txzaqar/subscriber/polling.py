@@ -118,8 +118,14 @@ class QueuePoller:
         self.recheck_soon = False
         self._bursting = 0  # extra claims in flight (see _burst)
         self._bursts: set[Deferred[None]] = set()
-        #: the current backoff delay in seconds, 0.0 when not backing off (for metrics)
+        #: the delay in seconds before the next claim that errors caused: set by a failed
+        #: poll, 0.0 once a poll succeeds (for metrics: non-zero only while polls fail)
         self.backoff_delay = 0.0
+        #: the delay in seconds before the next claim after the last successful poll: the
+        #: idle backoff after empty claims (C{poll_interval} up to C{max_interval}), the
+        #: safety interval while push is up, C{poll_interval} after a partial claim, 0.0
+        #: after a full one, and 0.0 while polls fail (for metrics)
+        self.idle_delay = 0.0
         #: push notifications for this queue flow: an idle queue waits C{safety_interval}
         self.push_up = False
         #: the next claim follows a safety wait that ran out (no wake-up came)
@@ -218,11 +224,16 @@ class QueuePoller:
         if isinstance(outcome, Failed):
             return self._failed(outcome), False
         self._recovered()
+        self.idle_delay = delay = self._succeeded(outcome)
+        return delay, True
+
+    def _succeeded(self, outcome: Outcome) -> float:
+        """The delay before the next claim after a claim that answered (C{outcome})."""
         if outcome is Outcome.EMPTY:
             recheck, self.recheck_soon = self.recheck_soon, False
             # woken while the claim was in flight: the messages may have come since
             if self._woken:
-                return 0, True
+                return 0
             if self.push_up and recheck:
                 # Zaqar notifies before it stores: its notifier is a stage of the
                 # message pipeline ahead of storage, and sends webhooks from a thread
@@ -231,14 +242,13 @@ class QueuePoller:
                 # interval.
                 log.debug("{queue}: notified but empty; claiming once more in {delay:.2f}s",
                           queue=self.name, delay=self._settings.poll_interval)
-                return self._settings.poll_interval, True
-            return (self._safety_delay() if self.push_up else self._backoff(None)), True
+                return self._settings.poll_interval
+            return self._safety_delay() if self.push_up else self._backoff(None)
         self._attempt = 0
-        self.backoff_delay = 0.0
         if outcome is Outcome.STOPPED:
-            return 0, True
+            return 0
         self._full = outcome is Outcome.FULL
-        return (0 if self._full or self._woken else self._settings.poll_interval), True
+        return 0 if self._full or self._woken else self._settings.poll_interval
 
     def _burst(self) -> None:
         """
@@ -276,13 +286,11 @@ class QueuePoller:
         policy = Backoff(settings.poll_interval, settings.max_interval, jitter=shortened(self._jitter))
         delay = policy(self._attempt)
         self._attempt += 1
-        self.backoff_delay = delay
         return delay
 
     def _safety_delay(self) -> float:
         """The wait of an idle queue while push is up (jittered, so many queues spread out)."""
         self._attempt = 0
-        self.backoff_delay = 0.0
         self._safety_wait = True
         delay = shortened(self._jitter)(self._settings.safety_interval)
         log.debug("{queue} is empty; push is up, next safety poll in {delay:.1f}s",
@@ -300,6 +308,7 @@ class QueuePoller:
     def _failed(self, failure: Failed) -> float:
         """Log a failed poll (see the module docstring) and give the delay before the next."""
         delay = self._next_delay()
+        self.backoff_delay, self.idle_delay = delay, 0.0
         error = failure.error
         kind = type(error).__name__ if error is not None else failure.reason
         permanent = error is not None and (refused(error) or isinstance(error, (NotFound, CertificateVerificationFailed)))
@@ -321,7 +330,8 @@ class QueuePoller:
         return delay
 
     def _recovered(self) -> None:
-        """A claim answered: if polls had been failing, say it is over."""
+        """A claim answered: no error backoff; if polls had been failing, say it is over."""
+        self.backoff_delay = 0.0
         if self._failing_since is None:
             return
         log.info("{queue}: recovered after {duration:.1f}s and {failed_polls} failed polls",

@@ -320,6 +320,9 @@ class Subscriber(Service):
     def backoff_delays(self) -> dict[str, float]:
         return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
 
+    def poll_intervals(self) -> dict[str, float]:
+        return {name: channel.poller.idle_delay for name, channel in self._channels.items()}
+
     def last_polls(self) -> dict[str, float | None]:
         last = self._readiness.last_successes()
         return {name: last.get(name) for name in self._channels}

@@ -209,7 +209,9 @@ class DaemonMetricsTests(_DaemonTests):
         """
         C{/readyz} is 200 while Zaqar answers, 503 (naming the queue) soon
         after it stops, and 200 again once it is back on the same port;
-        C{/healthz} stays 200 throughout.
+        C{/healthz} stays 200 throughout.  The backoff gauge (errors only)
+        reads 0 on the healthy idle queue, whose idle delay is in the poll
+        interval gauge, and more than 0 once its polls fail.
         """
         zaqar = servers.ZaqarServer(servers.shared_redis(), port=servers.free_port())
         zaqar.start()
@@ -218,6 +220,9 @@ class DaemonMetricsTests(_DaemonTests):
         base = self.spawn(zaqar.url, f"txzaqar-ready-{uuid.uuid4().hex[:8]}", [queue],
                           "--poll-interval", "0.2", "--max-interval", "1")
         await self.wait_for(lambda: self.answers(base + "/readyz", 200), 60, "/readyz 200")
+        healthy = samples(fetch(base + "/metrics")[1])
+        self.assertEqual(per_queue(healthy, "txzaqar_subscriber_backoff_seconds")[queue], 0)
+        self.assertGreater(per_queue(healthy, "txzaqar_subscriber_poll_interval_seconds")[queue], 0)
 
         zaqar.stop()
         stopped = time.monotonic()

@@ -173,6 +173,59 @@ class SummarizeTests(SynchronousTestCase):
             self.assertEqual((goal["met"], goal["status"]), (None, "not judged on 20 queues"))
             self.assertEqual(goal["measured"], 60.0)
 
+    def scrape_records(self, queues: int, held: list[float], idle: list[float]) -> list[dict]:
+        s = self.summary
+        label = s.scrape_label(queues)
+        records = []
+        for rep, (h, i) in enumerate(zip(held, idle, strict=True)):
+            records.append(_record(s.SCRAPE_WORKLOAD, label, rep, s.SCRAPE_HELD, h, server=s.SCRAPE_SERVER))
+            records.append(_record(s.SCRAPE_WORKLOAD, label, rep, s.SCRAPE_IDLE, i, server=s.SCRAPE_SERVER))
+        return records
+
+    def test_scrape_cost_met(self) -> None:
+        """
+        At 1,000 queues the scrape-cost goal is the median over the
+        repetitions (not the mean, not the worst), shown with the idle gap.
+        """
+        records = self.scrape_records(1000, [12.0, 19.0, 90.0], [1.5, 1.2, 1.4])
+        _, goals = self.summary.summarize(records, [], self.summary.Scale(smoke=False, queues=1000))
+        goal = self.goal(goals, "scrape cost")
+        self.assertEqual((goal["measured"], goal["met"], goal["status"]), (19.0, True, "MET"))
+        self.assertEqual(goal["shown"], "19.0 ms (idle gap 1.4 ms)")
+
+    def test_scrape_cost_not_met(self) -> None:
+        """Above 20 ms: NOT MET (and a full run exits 4); exactly 20 ms is MET."""
+        verdict = bench_module("verdict")
+        records = self.scrape_records(1000, [21.0, 25.0], [1.0, 1.0])
+        _, goals = self.summary.summarize(records, [], self.full)
+        goal = self.goal(goals, "scrape cost")
+        self.assertEqual((goal["measured"], goal["met"], goal["status"]), (23.0, False, "NOT MET"))
+        self.assertEqual(verdict.exit_status([], [goal]), verdict.EXIT_GOAL_NOT_MET)
+        _, goals = self.summary.summarize(self.scrape_records(1000, [20.0], [1.0]), [], self.full)
+        self.assertEqual(self.goal(goals, "scrape cost")["met"], True)
+
+    def test_scrape_cost_judged_only_at_1000_queues(self) -> None:
+        """
+        The scrape run's own queue count decides (not the "many" run's): 20
+        scrape queues are shown but not judged; at smoke size, not judged either.
+        """
+        records = self.scrape_records(20, [50.0], [1.0])
+        scale = self.summary.Scale(smoke=False, queues=1000, scrape_queues=20)
+        _, goals = self.summary.summarize(records, [], scale)
+        goal = self.goal(goals, "scrape cost")
+        self.assertEqual((goal["measured"], goal["met"], goal["status"]), (50.0, None, "not judged on 20 queues"))
+        smoke = self.summary.Scale(smoke=True, queues=20, scrape_queues=20)
+        _, goals = self.summary.summarize(records, [], smoke)
+        goal = self.goal(goals, "scrape cost")
+        self.assertEqual((goal["met"], goal["status"]), (None, "not judged at smoke size"))
+        self.assertEqual(goal["shown"], "50.0 ms (idle gap 1.0 ms)")
+
+    def test_scrape_cost_not_measured(self) -> None:
+        """A run without the scrape workload: n/a."""
+        _, goals = self.summary.summarize([], [], self.full)
+        goal = self.goal(goals, "scrape cost")
+        self.assertEqual((goal["measured"], goal["status"], goal["shown"]), (None, "n/a", "n/a"))
+
     def test_latency_goal_uses_nearest_rank(self) -> None:
         """The pooled p50 difference of two latency rows, by nearest rank over every repetition."""
         latencies = [

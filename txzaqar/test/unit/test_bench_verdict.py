@@ -228,6 +228,38 @@ class BenchTests(SynchronousTestCase):
         self.assertIn("200 messages posted", bench.problems[0].what)
         self.assertEqual([r["variant"] for r in bench.records], ["official bulk"] * 2)
 
+    def scrape(self, delivered: int, held: list[float], **kw: Any) -> Any:
+        queues = 20 if kw.get("smoke", True) else 1000
+        result = {"queues": queues, "held_ms": held, "idle_ms": [1.0] * len(held), "bytes": 100,
+                  "lines": 10, "delivered": delivered}
+        drivers = FakeDrivers(result)
+        bench = self.bench(drivers, only=["scrape"], **kw)
+        self.quietly(bench.w_scrape, 0)
+        self.assertEqual(drivers.specs, [("scrape", {"op": "scrape", **bench.sizes["scrape"]})])
+        return bench
+
+    def test_scrape_recorded(self) -> None:
+        """The scrape driver's figures: the median of its scrapes' gaps is recorded; smoke: exit 0."""
+        bench = self.scrape(20, [3.0, 40.0, 5.0])
+        held = [r["value"] for r in bench.records if r["metric"] == "reactor held ms"]
+        self.assertEqual(held, [5.0])
+        self.assertEqual(self.quietly(bench.finish, 1.0), 0)
+        self.assertIn("not judged at smoke size  scrape cost", self.output)
+
+    def test_scrape_not_delivered(self) -> None:
+        """A scrape run whose Subscriber did not deliver every queue's message: a problem, exit 3."""
+        bench = self.scrape(19, [3.0])
+        self.assertEqual([p.what for p in bench.problems], ["19 of 20 queues' messages delivered"])
+        self.assertEqual(bench.records, [])
+        self.assertEqual(self.quietly(bench.finish, 1.0), 3)
+
+    def test_scrape_goal_not_met(self) -> None:
+        """A full-size scrape run at 1,000 queues over the goal: NOT MET, exit 4."""
+        bench = self.scrape(1000, [30.0, 25.0, 35.0], smoke=False)
+        self.assertEqual(self.quietly(bench.finish, 1.0), 4)
+        self.assertIn("NOT MET  scrape cost", self.output)
+        self.assertIn(": 30.0 ms (idle gap 1.0 ms)", self.output)
+
     def test_driver_result(self) -> None:
         """A driver that exits non-zero, or prints no result, raises DriverFailed."""
         result = self.bench_run.Drivers._result

@@ -151,22 +151,65 @@ class SubscriberMetricsTests(SynchronousTestCase):
             d.callback(None)
         self.assertEqual(self.value("txzaqar_subscriber_callbacks_in_flight", queue="orders"), 0)
 
-    def test_backoff_gauge(self) -> None:
+    def test_idle_queue_reads_no_backoff(self) -> None:
         """
-        An empty queue backs off 1, 2, 4, 8, 8 s (no jitter); the gauge
-        shows the current delay, and 0 again once a claim brings messages.
+        A healthy idle queue backs off 1, 2, 4, 8, 8 s (no jitter): that is
+        its poll interval gauge; its backoff gauge (errors only) reads 0
+        throughout, so it can be alerted on.  Once a claim brings messages
+        (a partial batch) the poll interval is C{poll_interval}.
         """
         self.sub.subscribe("orders", lambda m: None)
         self.sub.startService()
-        delays = [self.value("txzaqar_subscriber_backoff_seconds", queue="orders")]
+        backoff = [self.value("txzaqar_subscriber_backoff_seconds", queue="orders")]
+        interval = [self.value("txzaqar_subscriber_poll_interval_seconds", queue="orders")]
         for step in (1, 2, 4, 8):
             self.clock.advance(step)
-            delays.append(self.value("txzaqar_subscriber_backoff_seconds", queue="orders"))
-        self.assertEqual(delays, [1.0, 2.0, 4.0, 8.0, 8.0])
-        self.assertEqual(self.sub.backoff_delays(), {"orders": 8.0})
+            backoff.append(self.value("txzaqar_subscriber_backoff_seconds", queue="orders"))
+            interval.append(self.value("txzaqar_subscriber_poll_interval_seconds", queue="orders"))
+        self.assertEqual(interval, [1.0, 2.0, 4.0, 8.0, 8.0])
+        self.assertEqual(backoff, [0.0] * 5)
+        self.assertEqual(self.sub.backoff_delays(), {"orders": 0.0})
+        self.assertEqual(self.sub.poll_intervals(), {"orders": 8.0})
         post(self.client, "orders", 2, self)
         self.clock.advance(8)
+        self.assertEqual(self.value("txzaqar_subscriber_poll_interval_seconds", queue="orders"), 1.0)
         self.assertEqual(self.value("txzaqar_subscriber_backoff_seconds", queue="orders"), 0.0)
+
+    def test_failing_queue_reads_its_backoff(self) -> None:
+        """
+        A queue whose claims fail reads its delay, 1, 2, 4, 8 s, in the
+        backoff gauge (its poll interval gauge 0), and 0 again once a claim
+        answers; a healthy queue beside it reads 0 all along.
+        """
+        from txzaqar.subscriber import Subscriber
+
+        clock = Clock()
+        client = FakeClient(clock)
+        sub = Subscriber(client, clock=clock, poll_interval=1.0, max_interval=8.0,  # type: ignore[arg-type]
+                         jitter=lambda: 0.0)
+        sub.subscribe("failing", lambda m: None)
+        sub.subscribe("healthy", lambda m: None)
+        client.queues["failing"].errors = [errors.ServiceUnavailable("down", code=503) for _ in range(4)]
+        client.queues["failing"].add(1)
+        registry = sub.metrics.registry
+
+        def gauges(queue: str) -> tuple[float | None, float | None]:
+            return (registry.get_sample_value("txzaqar_subscriber_backoff_seconds", {"queue": queue}),
+                    registry.get_sample_value("txzaqar_subscriber_poll_interval_seconds", {"queue": queue}))
+
+        sub.startService()
+        self.addCleanup(lambda: self.successResultOf(sub.stopService()))
+        seen = [gauges("failing")]
+        healthy = [gauges("healthy")[0]]
+        for step in (1, 2, 4):
+            clock.advance(step)
+            seen.append(gauges("failing"))
+            healthy.append(gauges("healthy")[0])
+        self.assertEqual(seen, [(1.0, 0.0), (2.0, 0.0), (4.0, 0.0), (8.0, 0.0)])
+        self.assertEqual(healthy, [0.0] * 4)
+        clock.advance(8)  # the claim answers with the message (a partial batch)
+        self.assertEqual(gauges("failing"), (0.0, 1.0))
+        self.assertEqual(sub.backoff_delays(), {"failing": 0.0, "healthy": 0.0})
 
     def test_push(self) -> None:
         """The push gauge per queue, and the push counters, with the in-memory fake's push."""
