@@ -11,7 +11,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txzaqar.test.suite import QUIRK_REASON, shard, slowest, unexpected_skips
+from txzaqar.test.suite import NO_SYSTEMD_REASON, QUIRK_REASON, shard, slowest, unexpected_skips
 
 QUIRK_TEST = "txzaqar.test.unit.test_contract_memory.MemoryZaqarContractTests.test_quirk_8_1_marker"
 
@@ -47,6 +47,13 @@ class UnexpectedSkipsTests(SynchronousTestCase):
     def test_quirk_tests_of_the_memory_backend_are_allowed(self) -> None:
         self.assertEqual(unexpected_skips([(Named(QUIRK_TEST), QUIRK_REASON)]), [])
         self.assertEqual(unexpected_skips([(Named(QUIRK_TEST), SkipTest(QUIRK_REASON))]), [])
+
+    def test_unit_checks_without_systemd_are_allowed(self) -> None:
+        unit = "txzaqar.test.unit.test_systemd_units.ShippedUnitTests.test_exposure"
+        self.assertEqual(unexpected_skips([(Named(unit), SkipTest(NO_SYSTEMD_REASON))]), [])
+        self.assertEqual(len(unexpected_skips([(Named(unit), "another reason")])), 1)
+        content = "txzaqar.test.unit.test_systemd_units.UnitContentTests.test_each_unit"
+        self.assertEqual(len(unexpected_skips([(Named(content), SkipTest(NO_SYSTEMD_REASON))])), 1)
 
     def test_anything_else_is_reported(self) -> None:
         contract = "txzaqar.test.integration.test_contract_real.BuiltinZaqarContractTests.test_post"

@@ -27,6 +27,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 import txzaqar.daemon
 from txzaqar.test.helpers.options import PARSE
 from txzaqar.test.readme import PRODUCTION, blocks
+from txzaqar.test.suite import NO_SYSTEMD_REASON
 
 #: Where the units are shipped.
 UNITS = Path(txzaqar.daemon.__file__).resolve().parent / "systemd"
@@ -49,7 +50,7 @@ ExecStart=/srv/orders/venv/bin/twistd --nodaemon --pidfile= zaqar-listen --queue
 def systemd_analyze() -> str:
     found = shutil.which("systemd-analyze")
     if found is None:
-        raise SkipTest("systemd-analyze is not installed here (it comes with systemd): the units are not checked")
+        raise SkipTest(NO_SYSTEMD_REASON)
     return found
 
 
