@@ -20,6 +20,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from txzaqar.auth.static import StaticAuthenticator
 from txzaqar.interfaces import IAuthenticator
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -28,7 +29,7 @@ URL = "ws://127.0.0.1:8902"
 
 
 @implementer(IAuthenticator)
-class FakeAuth:
+class FakeAuth(StaticAuthenticator):
     """Headers for project C{p1}; with C{keystone}, a token that changes on invalidate."""
 
     def __init__(self, keystone: bool = False) -> None:
@@ -54,15 +55,6 @@ class FakeAuth:
         if used is not None and used.get("X-Auth-Token") == f"token-{self.generation}":
             self.generation += 1
         return True
-
-    def endpoint(self) -> Deferred[None]:
-        return succeed(None)
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        return None
 
 
 class Transport(StringTransport):

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, cast
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConnector, IDelayedCall
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.threads import deferToThread
@@ -32,6 +32,7 @@ from zope.interface import implementer
 import txzaqar
 from txzaqar.api.client import Client
 from txzaqar.auth import Keystone, NoAuth
+from txzaqar.auth.static import StaticAuthenticator
 from txzaqar.interfaces import IAuthenticator, IWakeTarget
 from txzaqar.push import WebSocketPush
 from txzaqar.push.websocket import CLOSE_WAIT
@@ -361,7 +362,7 @@ class RestartTests(PushCase):
 
 
 @implementer(IAuthenticator)
-class RefusedToken:
+class RefusedToken(StaticAuthenticator):
     """The project of C{keystone}, with a token Keystone never issued."""
 
     def __init__(self, keystone: Keystone) -> None:
@@ -378,15 +379,6 @@ class RefusedToken:
     def invalidate(self, used: Any = None) -> bool:
         self.invalidated += 1
         return True
-
-    def endpoint(self) -> Deferred[None]:
-        return succeed(None)
-
-    def close(self) -> Deferred[None]:
-        return succeed(None)
-
-    def check(self, method: str, path: str) -> None:
-        return None
 
 
 class KeystoneCase(PushCase):
