@@ -108,8 +108,18 @@ class ISubscriber(IService, Interface):
         Deliver each message of C{queue_name} to C{callback(message)} (a
         plain, Deferred-returning or coroutine function); the message is
         deleted only after the callback succeeded.  Without a callback the
-        messages go to L{listen}.  Polling starts at once if the service is
-        running, else when it starts.
+        messages go to L{listen} (and L{get_message}).  Polling starts at
+        once if the service is running, else when it starts.
+
+        Several queues in one call: a list, tuple or set of names (each
+        with C{callback} and the other options), or a mapping of names to
+        callbacks (C{None}: to L{listen}; no C{callback} beside it)::
+
+            subscriber.subscribe(["orders", "refunds"], handle)
+            subscriber.subscribe({"orders": ship, "audit": None})
+
+        Every name is checked before any queue is subscribed: a refused
+        call subscribes none.
 
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
@@ -119,15 +129,21 @@ class ISubscriber(IService, Interface):
             C{concurrency} (which the other queues share); C{None}: the
             shared slots.
         @raise txzaqar.errors.ClientValidationError: a bad queue name or
-            option, or the queue is already subscribed (a C{ValueError} too).
+            option, a queue already subscribed, an empty collection, a name
+            given twice, or a C{callback} beside a mapping (a C{ValueError}
+            too).
         """
 
-    def unsubscribe(queue_name):
+    def unsubscribe(queue_name=None):
         """
-        Stop polling C{queue_name}; a Deferred firing when its work is done
-        (at once for a queue that is not subscribed; messages of a queue
-        subscribed without a callback that no reader took are released at
-        once).
+        Stop polling C{queue_name} (several names: a list, tuple or set;
+        C{None}: every subscribed queue); a Deferred firing when their work
+        is done (at once for a queue that is not subscribed; messages of a
+        queue subscribed without a callback that no reader took are
+        released at once).
+
+        @raise txzaqar.errors.ClientValidationError: neither a name, a
+            collection of names nor C{None}.
         """
 
     def wake(queue_name):
@@ -155,6 +171,24 @@ class ISubscriber(IService, Interface):
         iterators share the messages between them.  Iteration ends when the
         subscriber stops, or (at once) when no queue is subscribed without
         a callback.
+        """
+
+    def get_message(timeout=None):
+        """
+        The next message of the queues subscribed without a callback, the
+        way redis-py's C{PubSub.get_message} reads them: a Deferred firing
+        with the message, or with C{None} after C{timeout} seconds without
+        one (C{None}: wait as long as it takes), or at once when nothing
+        could come (the subscriber stopped, or no queue is subscribed
+        without a callback).  It shares the messages with L{listen}.
+
+        A message returned is acknowledged (deleted) when C{get_message}
+        is called again, as L{listen} acknowledges one when the next is
+        asked for; one still held when the subscriber stops is released
+        after C{stop_timeout}.
+
+        @raise txzaqar.errors.ClientValidationError: C{timeout} is not
+            C{None} nor a finite number of seconds, 0 or more.
         """
 
     def queue_stats():

@@ -10,10 +10,11 @@ claimed message to its callback.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -45,7 +46,7 @@ from .readiness import Health, Readiness
 from .settings import CHECK, OPTION_NAMES, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
-from .stream import Listener, Stream
+from .stream import Getter, Listener, Stream
 
 
 @implementer(ISubscriber, IWakeTarget)
@@ -154,6 +155,7 @@ class Subscriber(Service):
         self._channels: dict[str, _Channel] = {}
         self._slots = Slots(settings.concurrency)
         self._stream = Stream()
+        self._getter = Getter(self._stream)
         self._stopping = False
         self._failures = FailureMemory()
         self._queue_stats: dict[str, QueueCounts] = {}
@@ -209,27 +211,39 @@ class Subscriber(Service):
 
     def subscribe(
         self,
-        queue_name: str,
+        queue_name: str | Iterable[str] | Mapping[str, Callable[[Any], Any] | None],
         callback: Callable[[Any], Any] | None = None,
         dead_letter_queue: str | None = None,
         max_claim_count: int | None = None,
         concurrency: int | None = None,
     ) -> None:
         """
+        C{queue_name} may also be several names (a list, tuple or set: each
+        with C{callback}) or a mapping of names to callbacks (C{None}: to
+        L{listen}); every name is checked before any is subscribed.
         With C{threads > 0} a plain callback runs in a thread (see
         L{Subscriber}): mark a Deferred-returning one with
         L{txzaqar.subscriber.on_reactor}.
         C{concurrency} is taken in slots of its own; plain callbacks still
         share the C{threads}.
         """
-        queue = self._client.queue(queue_name)
-        if queue_name in self._channels:
-            raise ClientValidationError("queue_name", f"already subscribed to {queue_name!r}; unsubscribe first")
-        if callback is not None and not callable(callback):
-            raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
+        wanted = _wanted(queue_name, callback)
+        for name, each in wanted.items():
+            self._client.queue(name)
+            if name in self._channels:
+                raise ClientValidationError("queue_name", f"already subscribed to {name!r}; unsubscribe first")
+            if each is not None and not callable(each):
+                raise ClientValidationError("callback", f"must be callable, not {each!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
         if concurrency is not None:
             attr.fields(SubscriberSettings).concurrency.metadata[CHECK](None, None, concurrency)
+        for name, each in wanted.items():
+            self._subscribe(name, each, configure, concurrency)
+
+    def _subscribe(self, queue_name: str, callback: Callable[[Any], Any] | None,
+                   configure: dict[str, Any] | None, concurrency: int | None) -> None:
+        """Subscribe one queue, whose name and options are checked."""
+        queue = self._client.queue(queue_name)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
         settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures,
                                      partial(self._returned, queue_name))
@@ -238,7 +252,7 @@ class Subscriber(Service):
         if callback is None:
             callback = partial(self._stream.put, source=queue_name)
             self._stream.attach(queue_name)
-        channel = _Channel(queue, callback, plain, configure, settlement)
+        channel = _Channel(queue, callback, plain, dict(configure) if configure is not None else None, settlement)
         channel.stats = counts
         channel.slots = self._slots if concurrency is None else Slots(concurrency)
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), channel.slots,
@@ -252,11 +266,28 @@ class Subscriber(Service):
         if self.running and not self._stopping:
             channel.poller.start()
 
-    def unsubscribe(self, queue_name: str) -> Deferred[None]:
+    def unsubscribe(self, queue_name: str | Iterable[str] | None = None) -> Deferred[None]:
         """
+        C{None} (no argument): every subscribed queue; several names (a
+        list, tuple or set) too.
         Waits (up to C{stop_timeout}) for the queue's callbacks, deletes what
         succeeded and releases the rest.
         """
+        if queue_name is None:
+            names = list(self._channels)
+        elif isinstance(queue_name, str):
+            names = [queue_name]
+        elif isinstance(queue_name, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in queue_name):
+            names = list(queue_name)
+        else:
+            raise ClientValidationError("queue_name", f"must be a queue name, a list of them or None, "
+                                        f"not {queue_name!r:.60}")
+        if len(names) == 1:
+            return self._unsubscribe(names[0])
+        return DeferredList([self._unsubscribe(name) for name in names],
+                            consumeErrors=True).addCallback(lambda _: None)
+
+    def _unsubscribe(self, queue_name: str) -> Deferred[None]:
         channel = self._channels.pop(queue_name, None)
         if channel is None:
             return succeed(None)
@@ -302,6 +333,18 @@ class Subscriber(Service):
         iterator is still open.
         """
         return Listener(self._stream)
+
+    def get_message(self, timeout: float | None = None) -> Deferred[Any]:
+        """
+        The message returned by the call before (if any) is acknowledged
+        now, as C{listen}'s is when the next is asked for; one still held
+        when the subscriber stops is released after C{stop_timeout}.
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not math.isfinite(timeout) or timeout < 0):
+            raise ClientValidationError("timeout", f"must be None or a finite number of seconds, 0 or more, "
+                                        f"not {timeout!r:.60}")
+        return self._getter.get(timeout, self._clock)
 
     # -- observing ------------------------------------------------------
 
@@ -543,3 +586,31 @@ class Subscriber(Service):
             queue, seconds, outcome = work.settlement.name, self._clock.seconds() - started, callback_outcome(failure)
             notify(self._observers, "callback_finished", lambda o: o.callback_finished(queue, seconds, outcome), log)
         work.settlement.finished(work, message, failure)
+
+
+def _wanted(queue_name: Any, callback: Any) -> dict[str, Any]:
+    """
+    The queues of a C{subscribe} call and their callbacks.
+
+    @raise ClientValidationError: not a name, a collection of names or a
+        mapping of names; an empty one; a callback beside a mapping.
+    """
+    if isinstance(queue_name, str):
+        return {queue_name: callback}
+    if isinstance(queue_name, Mapping):
+        if callback is not None:
+            raise ClientValidationError("callback", "give the callbacks in the mapping, not beside it")
+        wanted = dict(queue_name)
+    elif isinstance(queue_name, (list, tuple, set, frozenset)):
+        wanted = dict.fromkeys(queue_name, callback)
+        if len(wanted) != len(queue_name):
+            raise ClientValidationError("queue_name", "a queue name is given twice")
+    else:
+        raise ClientValidationError("queue_name", "must be a queue name, a list, tuple or set of them, "
+                                    f"or a mapping of them to callbacks, not {queue_name!r:.60}")
+    if not wanted:
+        raise ClientValidationError("queue_name", "no queue name given")
+    for name in wanted:
+        if not isinstance(name, str):
+            raise ClientValidationError("queue_name", f"must be a str, not {name!r:.60}")
+    return wanted
