@@ -97,7 +97,12 @@ class IWakeSource(Interface):
 class ISubscriber(IService, Interface):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
-    channels = Attribute("The subscribed queue names (a C{frozenset}).")
+    channels = Attribute(
+        "The subscribed queue names (a C{frozenset}): those of L{subscribe} and those "
+        "discovered for L{psubscribe} (see L{discovered})."
+    )
+    patterns = Attribute("The glob patterns of L{psubscribe} (a C{frozenset}).")
+    discovery_errors = Attribute("How many listings of the queues for the patterns (L{discover}) failed (an C{int}).")
     stats = Attribute(
         "Counters (a C{dict}-like C{Counter}): claimed, processed, failed, "
         "acked, renewed, released, poll_errors, ..."
@@ -145,6 +150,57 @@ class ISubscriber(IService, Interface):
         @raise txzaqar.errors.ClientValidationError: neither a name, a
             collection of names nor C{None}.
         """
+
+    def psubscribe(pattern, callback=None):
+        """
+        Consume every queue of the project whose name matches the glob
+        C{pattern} (C{fnmatch.fnmatchcase}: C{*}, C{?}, C{[seq]}), as if
+        each were L{subscribe}d with C{callback} (C{None}: to L{listen}),
+        with push where the Subscriber has it.  The queues are found by
+        listing the project's queues (L{discover}): at once if the service
+        is running, else when it starts, then every C{discovery_interval}
+        seconds; a queue created later is consumed from the listing after
+        it.  Several patterns: a list, tuple or set (each with
+        C{callback}) or a mapping of patterns to callbacks; a queue that
+        several match goes to the first pattern subscribed.
+
+        A queue already subscribed (by L{subscribe}, or for another
+        pattern) is left as it is; a discovered queue that is no longer
+        listed, or whose pattern is unsubscribed, is unsubscribed, but
+        never one subscribed by L{subscribe}.  L{unsubscribe} of a
+        discovered queue drops it until the next listing finds it again.
+
+        @raise txzaqar.errors.ClientValidationError: an empty pattern (or
+            one over 256 characters), one already subscribed, or a
+            callback that is not callable.
+        """
+
+    def punsubscribe(pattern=None):
+        """
+        Stop the pattern subscription C{pattern} (several: a list, tuple or
+        set; C{None}: every one), and unsubscribe the queues discovered for
+        it; a Deferred firing when their work is done, as L{unsubscribe}'s.
+
+        @raise txzaqar.errors.ClientValidationError: neither a pattern, a
+            collection of them nor C{None}.
+        """
+
+    def discover():
+        """
+        List the project's queues now for the patterns (what the service
+        does every C{discovery_interval} seconds), after a listing in
+        flight if any.
+
+        @return: a Deferred firing with a
+            L{txzaqar.subscriber.service.Discovery} (C{added}, C{removed}:
+            C{frozenset}s of queue names), or failing with the listing's
+            error (a L{txzaqar.errors.ZaqarError}), which is counted in
+            C{discovery_errors} and logged once until a listing works
+            again; the subscriptions are then left as they were.
+        """
+
+    def discovered():
+        """A C{dict} of queue name to the pattern it was discovered for (see L{psubscribe})."""
 
     def wake(queue_name):
         """

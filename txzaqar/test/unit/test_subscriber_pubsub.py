@@ -172,3 +172,154 @@ class GetMessageTests(PubSubTestCase):
     def test_bad_timeout_is_typed(self) -> None:
         for bad in (-1, float("inf"), float("nan"), "1", True):
             self.assertRaises(ClientValidationError, self.sub.get_message, bad)
+
+
+class PatternTests(PubSubTestCase):
+    """C{psubscribe}: queues found by listing the project's queues every C{discovery_interval}."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.sub = memory_subscriber(clock=self.clock, client=self.client, fake=self.fake, batch=5,
+                                     poll_interval=1, max_interval=2, ack_delay=0, discovery_interval=10)[0]
+        self.seen: list[tuple[str, Any]] = []
+
+    def record(self, message: Any) -> None:
+        self.seen.append((message.queue.name, message.body))
+
+    def create(self, *names: str) -> None:
+        for name in names:
+            self.successResultOf(self.client.create_queue(name))
+
+    def test_existing_and_later_queues_are_consumed(self) -> None:
+        self.create("orders-1", "orders-2", "refunds-1")
+        self.sub.psubscribe("orders-*", self.record)
+        self.assertEqual(self.sub.patterns, frozenset({"orders-*"}))
+        self.assertEqual(self.sub.channels, frozenset())  # not before it starts
+        self.sub.startService()
+        self.assertEqual(self.sub.channels, frozenset({"orders-1", "orders-2"}))
+        self.assertEqual(self.sub.discovered(), {"orders-1": "orders-*", "orders-2": "orders-*"})
+        self.post("orders-3", "new")  # creates the queue
+        self.clock.advance(9.5)
+        self.assertNotIn("orders-3", self.sub.channels)
+        self.run_for(2)  # the listing at 10 s finds it
+        self.assertIn(("orders-3", "new"), self.seen)
+
+    def test_discover_now_reports_added_and_removed(self) -> None:
+        self.create("a1")
+        self.sub.psubscribe("a?", self.record)
+        self.sub.startService()
+        self.create("a2", "b1")
+        self.successResultOf(self.client.queue("a1").delete())
+        found = self.successResultOf(self.sub.discover())
+        self.assertEqual((found.added, found.removed), (frozenset({"a2"}), frozenset({"a1"})))
+        self.assertEqual(self.sub.channels, frozenset({"a2"}))
+
+    def test_explicit_subscription_is_never_dropped(self) -> None:
+        self.create("a1", "a2")
+        self.sub.subscribe("a1", self.record)
+        self.sub.psubscribe("a*", self.record)
+        self.sub.startService()
+        self.assertEqual(self.sub.discovered(), {"a2": "a*"})
+        self.successResultOf(self.client.queue("a1").delete())
+        self.successResultOf(self.client.queue("a2").delete())
+        found = self.successResultOf(self.sub.discover())
+        self.assertEqual(found.removed, frozenset({"a2"}))
+        self.assertEqual(self.sub.channels, frozenset({"a1"}))
+        self.successResultOf(self.sub.punsubscribe())
+        self.assertEqual(self.sub.channels, frozenset({"a1"}))
+
+    def test_punsubscribe_drops_its_queues_and_stops_listing(self) -> None:
+        self.create("a1", "b1")
+        self.sub.psubscribe({"a*": self.record, "b*": None})
+        self.sub.startService()
+        self.assertEqual(self.sub.channels, frozenset({"a1", "b1"}))
+        self.successResultOf(self.sub.punsubscribe("a*"))
+        self.assertEqual((self.sub.patterns, self.sub.channels), (frozenset({"b*"}), frozenset({"b1"})))
+        self.successResultOf(self.sub.punsubscribe())
+        self.assertEqual((self.sub.patterns, self.sub.channels), (frozenset(), frozenset()))
+        self.create("a2")
+        self.run_for(30)
+        self.assertEqual(self.sub.channels, frozenset())
+
+    def test_pattern_is_case_sensitive_glob(self) -> None:
+        self.create("Orders-1", "orders-x", "orders-10")
+        self.sub.psubscribe("orders-[0-9]", self.record)
+        self.sub.startService()
+        self.assertEqual(self.sub.channels, frozenset())
+        self.create("orders-7")
+        self.assertEqual(self.successResultOf(self.sub.discover()).added, frozenset({"orders-7"}))
+
+    def test_psubscribe_while_running_lists_at_once(self) -> None:
+        self.create("a1")
+        self.sub.startService()
+        self.sub.psubscribe("a*", self.record)
+        self.assertEqual(self.sub.channels, frozenset({"a1"}))
+
+    def test_errors_counted_and_logged_once(self) -> None:
+        from twisted.internet.testing import EventLoggingObserver
+        from twisted.logger import globalLogPublisher
+
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        self.create("a1")
+        broken = []
+
+        def fail(*a: Any, **kw: Any) -> Any:
+            from twisted.internet.defer import fail as failed
+
+            from txzaqar.errors import ServiceUnavailable
+            broken.append(1)
+            return failed(ServiceUnavailable("down"))
+
+        self.patch(self.client, "queues", fail)
+        self.sub.psubscribe("a*", self.record)
+        self.sub.startService()
+        self.run_for(30, step=5)
+        self.assertEqual(self.sub.discovery_errors, 4)
+        warnings = [e for e in events if "listing the queues" in e.get("log_format", "")]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("ServiceUnavailable", warnings[0]["error"])
+        self.failureResultOf(self.sub.discover())
+        self.assertEqual(self.sub.channels, frozenset())
+        self.patch(self.client, "queues", type(self.client).queues.__get__(self.client))
+        self.clock.advance(10)
+        self.assertEqual(self.sub.channels, frozenset({"a1"}))
+
+    def test_bad_input_is_typed(self) -> None:
+        self.sub.psubscribe("a*")
+        for bad, callback in (("", None), ("a*", None), ("x" * 257, None), ("b*", 42), (42, None), ([], None)):
+            with self.subTest(bad=bad):
+                self.assertRaises(ClientValidationError, self.sub.psubscribe, bad, callback)
+        self.assertRaises(ClientValidationError, self.sub.punsubscribe, 42)
+        self.assertEqual(self.sub.patterns, frozenset({"a*"}))
+
+    def test_discovery_interval_is_checked(self) -> None:
+        from txzaqar.subscriber import SubscriberSettings
+
+        self.assertEqual(SubscriberSettings().discovery_interval, 30.0)
+        for bad in (0, -1, float("inf"), "30"):
+            self.assertRaises(ClientValidationError, SubscriberSettings, discovery_interval=bad)
+
+    def test_stop_stops_listing(self) -> None:
+        self.sub.psubscribe("a*", self.record)
+        self.sub.startService()
+        self.successResultOf(self.sub.stopService())
+        self.create("a1")
+        self.run_for(30, step=5)
+        self.assertEqual(self.sub.channels, frozenset())
+
+    def test_metrics(self) -> None:
+        """The discovered queues per pattern, and the failed listings, in the subscriber's metrics."""
+        from txzaqar.errors import ServiceUnavailable
+
+        self.create("a1", "a2", "b1")
+        self.sub.psubscribe({"a*": self.record, "b*": self.record})
+        self.sub.startService()
+        registry = self.sub.metrics.registry
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_discovered_queues", {"pattern": "a*"}), 2)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_discovered_queues", {"pattern": "b*"}), 1)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_discovery_errors_total"), 0)
+        from twisted.internet.defer import fail
+
+        self.patch(self.client, "queues", lambda **kw: fail(ServiceUnavailable("down")))
+        self.failureResultOf(self.sub.discover(), ServiceUnavailable)
+        self.assertEqual(registry.get_sample_value("txzaqar_subscriber_discovery_errors_total"), 1)
