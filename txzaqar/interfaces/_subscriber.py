@@ -97,7 +97,12 @@ class IWakeSource(Interface):
 class ISubscriber(IService, Interface):
     """Turns queues into callbacks (see L{txzaqar.subscriber.Subscriber})."""
 
-    channels = Attribute("The subscribed queue names (a C{frozenset}).")
+    channels = Attribute(
+        "The subscribed queue names (a C{frozenset}): those of L{subscribe} and those "
+        "discovered for L{psubscribe} (see L{discovered})."
+    )
+    patterns = Attribute("The glob patterns of L{psubscribe} (a C{frozenset}).")
+    discovery_errors = Attribute("How many listings of the queues for the patterns (L{discover}) failed (an C{int}).")
     stats = Attribute(
         "Counters (a C{dict}-like C{Counter}): claimed, processed, failed, "
         "acked, renewed, released, poll_errors, ..."
@@ -108,8 +113,18 @@ class ISubscriber(IService, Interface):
         Deliver each message of C{queue_name} to C{callback(message)} (a
         plain, Deferred-returning or coroutine function); the message is
         deleted only after the callback succeeded.  Without a callback the
-        messages go to L{listen}.  Polling starts at once if the service is
-        running, else when it starts.
+        messages go to L{listen} (and L{get_message}).  Polling starts at
+        once if the service is running, else when it starts.
+
+        Several queues in one call: a list, tuple or set of names (each
+        with C{callback} and the other options), or a mapping of names to
+        callbacks (C{None}: to L{listen}; no C{callback} beside it)::
+
+            subscriber.subscribe(["orders", "refunds"], handle)
+            subscriber.subscribe({"orders": ship, "audit": None})
+
+        Every name is checked before any queue is subscribed: a refused
+        call subscribes none.
 
         @param dead_letter_queue: with C{max_claim_count}, configure the
             queue so that a message claimed more than C{max_claim_count}
@@ -119,16 +134,73 @@ class ISubscriber(IService, Interface):
             C{concurrency} (which the other queues share); C{None}: the
             shared slots.
         @raise txzaqar.errors.ClientValidationError: a bad queue name or
-            option, or the queue is already subscribed (a C{ValueError} too).
+            option, a queue already subscribed, an empty collection, a name
+            given twice, or a C{callback} beside a mapping (a C{ValueError}
+            too).
         """
 
-    def unsubscribe(queue_name):
+    def unsubscribe(queue_name=None):
         """
-        Stop polling C{queue_name}; a Deferred firing when its work is done
-        (at once for a queue that is not subscribed; messages of a queue
-        subscribed without a callback that no reader took are released at
-        once).
+        Stop polling C{queue_name} (several names: a list, tuple or set;
+        C{None}: every subscribed queue); a Deferred firing when their work
+        is done (at once for a queue that is not subscribed; messages of a
+        queue subscribed without a callback that no reader took are
+        released at once).
+
+        @raise txzaqar.errors.ClientValidationError: neither a name, a
+            collection of names nor C{None}.
         """
+
+    def psubscribe(pattern, callback=None):
+        """
+        Consume every queue of the project whose name matches the glob
+        C{pattern} (C{fnmatch.fnmatchcase}: C{*}, C{?}, C{[seq]}), as if
+        each were L{subscribe}d with C{callback} (C{None}: to L{listen}),
+        with push where the Subscriber has it.  The queues are found by
+        listing the project's queues (L{discover}): at once if the service
+        is running, else when it starts, then every C{discovery_interval}
+        seconds; a queue created later is consumed from the listing after
+        it.  Several patterns: a list, tuple or set (each with
+        C{callback}) or a mapping of patterns to callbacks; a queue that
+        several match goes to the first pattern subscribed.
+
+        A queue already subscribed (by L{subscribe}, or for another
+        pattern) is left as it is; a discovered queue that is no longer
+        listed, or whose pattern is unsubscribed, is unsubscribed, but
+        never one subscribed by L{subscribe}.  L{unsubscribe} of a
+        discovered queue drops it until the next listing finds it again.
+
+        @raise txzaqar.errors.ClientValidationError: an empty pattern (or
+            one over 256 characters), one already subscribed, or a
+            callback that is not callable.
+        """
+
+    def punsubscribe(pattern=None):
+        """
+        Stop the pattern subscription C{pattern} (several: a list, tuple or
+        set; C{None}: every one), and unsubscribe the queues discovered for
+        it; a Deferred firing when their work is done, as L{unsubscribe}'s.
+
+        @raise txzaqar.errors.ClientValidationError: neither a pattern, a
+            collection of them nor C{None}.
+        """
+
+    def discover():
+        """
+        List the project's queues now for the patterns (what the service
+        does every C{discovery_interval} seconds), after a listing in
+        flight if any.
+
+        @return: a Deferred firing with a
+            L{txzaqar.subscriber.service.Discovery} (C{added}, C{removed}:
+            C{frozenset}s of queue names), or failing with the listing's
+            error (a L{txzaqar.errors.ZaqarError}), which is counted in
+            C{discovery_errors} and logged once until a listing works
+            again; the subscriptions are then left as they were.
+        """
+
+    def discovered():
+        """A C{dict} of queue name to the pattern it was discovered for (see L{psubscribe})."""
 
     def wake(queue_name):
         """
@@ -155,6 +227,24 @@ class ISubscriber(IService, Interface):
         iterators share the messages between them.  Iteration ends when the
         subscriber stops, or (at once) when no queue is subscribed without
         a callback.
+        """
+
+    def get_message(timeout=None):
+        """
+        The next message of the queues subscribed without a callback, the
+        way redis-py's C{PubSub.get_message} reads them: a Deferred firing
+        with the message, or with C{None} after C{timeout} seconds without
+        one (C{None}: wait as long as it takes), or at once when nothing
+        could come (the subscriber stopped, or no queue is subscribed
+        without a callback).  It shares the messages with L{listen}.
+
+        A message returned is acknowledged (deleted) when C{get_message}
+        is called again, as L{listen} acknowledges one when the next is
+        asked for; one still held when the subscriber stops is released
+        after C{stop_timeout}.
+
+        @raise txzaqar.errors.ClientValidationError: C{timeout} is not
+            C{None} nor a finite number of seconds, 0 or more.
         """
 
     def queue_stats():

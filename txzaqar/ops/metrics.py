@@ -40,6 +40,7 @@ the second's metric names).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -184,6 +185,9 @@ class _State:
         self.stats = dict(backlog.stats)
         self.errors = dict(backlog.errors)
         self.dead_lettered = dict(backlog.dead_lettered)
+        discovered = getattr(subscriber, "discovered", None)
+        self.discovered: dict[str, str] | None = discovered() if discovered is not None else None
+        self.discovery_errors = getattr(subscriber, "discovery_errors", None)
 
 
 class _SubscriberCollector:
@@ -252,6 +256,12 @@ class _SubscriberCollector:
             families["stats_errors"].add_metric([queue], count)
         for (queue, dlq), count in sorted(state.dead_lettered.items()):
             families["dead_lettered"].add_metric([queue, dlq], count)
+        if state.discovered is not None:
+            per_pattern = Counter(state.discovered.values())
+            for pattern in sorted(per_pattern):
+                families["discovered"].add_metric([pattern], per_pattern[pattern])
+        if isinstance(state.discovery_errors, int):
+            families["discovery_errors"].add_metric([], state.discovery_errors)
         return list(families.values())
 
     def _families(self, names: list[str]) -> dict[str, Any]:
@@ -295,6 +305,12 @@ class _SubscriberCollector:
         gauge("in_flight", "txzaqar_subscriber_in_flight",
               "Callback slots taken now: messages claimed or being claimed and not finished "
               "(messages); divide by txzaqar_subscriber_concurrency for saturation", ())
+        gauge("discovered", "txzaqar_subscriber_discovered_queues",
+              "Queues consumed because they match the pattern (psubscribe), from the last listing "
+              "of the project's queues (queues)", ("pattern",))
+        families["discovery_errors"] = CounterMetricFamily(
+            "txzaqar_subscriber_discovery_errors",
+            "Listings of the project's queues for the pattern subscriptions that failed (listings)")
         gauge("free", "txzaqar_queue_free_messages",
               "Messages of the queue not claimed, waiting, from Zaqar's stats at the last refresh "
               "(messages)")

@@ -88,11 +88,11 @@ released and backing off (info / warn).  L{Subscriber.stats} counts them.
 """
 
 from .events import STATS, NotProcessed, log
-from .service import Subscriber
+from .service import Discovery, Subscriber
 from .settings import SubscriberSettings
 from .settlement import MAX_REMEMBERED_FAILURES
 from .slots import AsyncResultInThread, on_reactor
 from .stream import Listener
 
-__all__ = ["MAX_REMEMBERED_FAILURES", "STATS", "AsyncResultInThread", "Listener", "NotProcessed",
+__all__ = ["MAX_REMEMBERED_FAILURES", "STATS", "AsyncResultInThread", "Discovery", "Listener", "NotProcessed",
            "Subscriber", "SubscriberSettings", "log", "on_reactor"]

@@ -10,17 +10,20 @@ claimed message to its callback.
 
 from __future__ import annotations
 
+import fnmatch
+import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
 import attr
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, DeferredLock, TimeoutError, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.task import LoopingCall
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -45,7 +48,7 @@ from .readiness import Health, Readiness
 from .settings import CHECK, OPTION_NAMES, SubscriberSettings, dead_lettering
 from .settlement import ClaimWork, FailureMemory, QueueSettlement
 from .slots import CallbackRunner, RunInThread, Slots, runs_on_reactor
-from .stream import Listener, Stream
+from .stream import Getter, Listener, Stream
 
 
 @implementer(ISubscriber, IWakeTarget)
@@ -154,6 +157,7 @@ class Subscriber(Service):
         self._channels: dict[str, _Channel] = {}
         self._slots = Slots(settings.concurrency)
         self._stream = Stream()
+        self._getter = Getter(self._stream)
         self._stopping = False
         self._failures = FailureMemory()
         self._queue_stats: dict[str, QueueCounts] = {}
@@ -162,6 +166,14 @@ class Subscriber(Service):
         self._observers: list[ISubscriberObserver] = []
         self._metrics: ISubscriberMetrics | None = None
         self._closed_client = False
+        self._patterns: dict[str, Callable[[Any], Any] | None] = {}
+        #: the queues subscribed by discovery, and the pattern of each
+        self._discovered: dict[str, str] = {}
+        self._discovery_loop: LoopingCall | None = None
+        self._discovery_lock = DeferredLock()
+        self._discovery_failing = False
+        #: Listings of the queues for the patterns (L{discover}) that failed.
+        self.discovery_errors = 0
 
     def __getattr__(self, name: str) -> Any:
         """
@@ -209,27 +221,39 @@ class Subscriber(Service):
 
     def subscribe(
         self,
-        queue_name: str,
+        queue_name: str | Iterable[str] | Mapping[str, Callable[[Any], Any] | None],
         callback: Callable[[Any], Any] | None = None,
         dead_letter_queue: str | None = None,
         max_claim_count: int | None = None,
         concurrency: int | None = None,
     ) -> None:
         """
+        C{queue_name} may also be several names (a list, tuple or set: each
+        with C{callback}) or a mapping of names to callbacks (C{None}: to
+        L{listen}); every name is checked before any is subscribed.
         With C{threads > 0} a plain callback runs in a thread (see
         L{Subscriber}): mark a Deferred-returning one with
         L{txzaqar.subscriber.on_reactor}.
         C{concurrency} is taken in slots of its own; plain callbacks still
         share the C{threads}.
         """
-        queue = self._client.queue(queue_name)
-        if queue_name in self._channels:
-            raise ClientValidationError("queue_name", f"already subscribed to {queue_name!r}; unsubscribe first")
-        if callback is not None and not callable(callback):
-            raise ClientValidationError("callback", f"must be callable, not {callback!r:.60}")
+        wanted = _wanted(queue_name, callback)
+        for name, each in wanted.items():
+            self._client.queue(name)
+            if name in self._channels:
+                raise ClientValidationError("queue_name", f"already subscribed to {name!r}; unsubscribe first")
+            if each is not None and not callable(each):
+                raise ClientValidationError("callback", f"must be callable, not {each!r:.60}")
         configure = dead_lettering(dead_letter_queue, max_claim_count)
         if concurrency is not None:
             attr.fields(SubscriberSettings).concurrency.metadata[CHECK](None, None, concurrency)
+        for name, each in wanted.items():
+            self._subscribe(name, each, configure, concurrency)
+
+    def _subscribe(self, queue_name: str, callback: Callable[[Any], Any] | None,
+                   configure: dict[str, Any] | None, concurrency: int | None) -> None:
+        """Subscribe one queue, whose name and options are checked."""
+        queue = self._client.queue(queue_name)
         counts = self._queue_stats.setdefault(queue_name, QueueCounts(self.stats))
         settlement = QueueSettlement(queue, self._clock, self.settings, counts, self._failures,
                                      partial(self._returned, queue_name))
@@ -238,7 +262,7 @@ class Subscriber(Service):
         if callback is None:
             callback = partial(self._stream.put, source=queue_name)
             self._stream.attach(queue_name)
-        channel = _Channel(queue, callback, plain, configure, settlement)
+        channel = _Channel(queue, callback, plain, dict(configure) if configure is not None else None, settlement)
         channel.stats = counts
         channel.slots = self._slots if concurrency is None else Slots(concurrency)
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), channel.slots,
@@ -252,11 +276,29 @@ class Subscriber(Service):
         if self.running and not self._stopping:
             channel.poller.start()
 
-    def unsubscribe(self, queue_name: str) -> Deferred[None]:
+    def unsubscribe(self, queue_name: str | Iterable[str] | None = None) -> Deferred[None]:
         """
+        C{None} (no argument): every subscribed queue; several names (a
+        list, tuple or set) too.
         Waits (up to C{stop_timeout}) for the queue's callbacks, deletes what
         succeeded and releases the rest.
         """
+        if queue_name is None:
+            names = list(self._channels)
+        elif isinstance(queue_name, str):
+            names = [queue_name]
+        elif isinstance(queue_name, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in queue_name):
+            names = list(queue_name)
+        else:
+            raise ClientValidationError("queue_name", f"must be a queue name, a list of them or None, "
+                                        f"not {queue_name!r:.60}")
+        if len(names) == 1:
+            return self._unsubscribe(names[0])
+        return DeferredList([self._unsubscribe(name) for name in names],
+                            consumeErrors=True).addCallback(lambda _: None)
+
+    def _unsubscribe(self, queue_name: str) -> Deferred[None]:
+        self._discovered.pop(queue_name, None)
         channel = self._channels.pop(queue_name, None)
         if channel is None:
             return succeed(None)
@@ -270,6 +312,114 @@ class Subscriber(Service):
             return drained
         return DeferredList([drained, self.push.unwatch(queue_name)],
                             consumeErrors=True).addCallback(lambda _: None)
+
+    @property
+    def patterns(self) -> frozenset[str]:
+        """The glob patterns subscribed with L{psubscribe}."""
+        return frozenset(self._patterns)
+
+    def discovered(self) -> dict[str, str]:
+        """
+        The queues subscribed by discovery (L{psubscribe}), each to the
+        pattern that matched it: a C{dict} of queue name to pattern.
+        """
+        return dict(self._discovered)
+
+    def psubscribe(self, pattern: str | Iterable[str] | Mapping[str, Callable[[Any], Any] | None],
+                   callback: Callable[[Any], Any] | None = None) -> None:
+        """
+        The queues are discovered at once if the service is running, else
+        when it starts, then every C{discovery_interval} seconds.
+        """
+        wanted = _wanted(pattern, callback, "pattern")
+        for each, function in wanted.items():
+            if not each or len(each) > 256:
+                raise ClientValidationError("pattern", f"must be 1 to 256 characters, not {each!r:.60}")
+            if each in self._patterns:
+                raise ClientValidationError("pattern", f"already subscribed to {each!r}; punsubscribe first")
+            if function is not None and not callable(function):
+                raise ClientValidationError("callback", f"must be callable, not {function!r:.60}")
+        self._patterns.update(wanted)
+        if self.running and not self._stopping:
+            self._start_discovery()
+
+    def punsubscribe(self, pattern: str | Iterable[str] | None = None) -> Deferred[None]:
+        """
+        C{None} (no argument): every pattern.  The queues discovered for
+        them (and not matched by another pattern) are unsubscribed.
+        """
+        if pattern is None:
+            names = list(self._patterns)
+        elif isinstance(pattern, str):
+            names = [pattern]
+        elif isinstance(pattern, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in pattern):
+            names = list(pattern)
+        else:
+            raise ClientValidationError("pattern", f"must be a pattern, a list of them or None, not {pattern!r:.60}")
+        for name in names:
+            self._patterns.pop(name, None)
+        if not self._patterns and self._discovery_loop is not None:
+            if self._discovery_loop.running:
+                self._discovery_loop.stop()
+            self._discovery_loop = None
+        gone = [queue for queue, matched in self._discovered.items() if matched in names]
+        for queue in gone:
+            del self._discovered[queue]
+        return self.unsubscribe(gone) if gone else succeed(None)
+
+    def discover(self) -> Deferred[Discovery]:
+        """
+        List the project's queues now; waits for a listing in flight first.
+        """
+        return self._discovery_lock.run(lambda: Deferred.fromCoroutine(self._discover()))
+
+    async def _discover(self) -> Discovery:
+        if not self._patterns:
+            return Discovery(frozenset(), frozenset())
+        try:
+            names = {queue.name for queue in await self._client.queues(limit=20)}
+        except Exception as e:
+            self.discovery_errors += 1
+            if not self._discovery_failing:
+                self._discovery_failing = True
+                log.warn("listing the queues for the patterns {patterns} failed: {error}; "
+                         "trying again every {interval}s (logged once until it works)",
+                         patterns=sorted(self._patterns), error=f"{type(e).__name__}: {e}",
+                         interval=self.settings.discovery_interval)
+            raise
+        if self._discovery_failing:
+            self._discovery_failing = False
+            log.info("listing the queues for the patterns works again")
+        added: set[str] = set()
+        for name in sorted(names - set(self._channels)):
+            for pattern, callback in self._patterns.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    self._subscribe(name, callback, None, None)
+                    self._discovered[name] = pattern
+                    added.add(name)
+                    break
+        removed = {name for name, pattern in self._discovered.items()
+                   if name not in names or pattern not in self._patterns}
+        for name in removed:
+            del self._discovered[name]
+        if removed:
+            self.unsubscribe(sorted(removed))
+        if added or removed:
+            log.info("discovered queues: {added} added, {removed} dropped",
+                     added=sorted(added), removed=sorted(removed))
+        return Discovery(frozenset(added), frozenset(removed))
+
+    def _start_discovery(self) -> None:
+        if self._discovery_loop is not None and self._discovery_loop.running:
+            self.discover().addErrback(lambda _: None)
+            return
+        loop = self._discovery_loop = LoopingCall(self._discover_quietly)
+        loop.clock = self._clock
+        loop.start(self.settings.discovery_interval, now=True)
+
+    def _discover_quietly(self) -> Deferred[None]:
+        # an error is logged (once) and counted by _discover: the loop goes on
+        return self.discover().addCallbacks(lambda _: None, lambda _: None)
 
     def wake(self, queue_name: str) -> None:
         channel = self._channels.get(queue_name)
@@ -302,6 +452,18 @@ class Subscriber(Service):
         iterator is still open.
         """
         return Listener(self._stream)
+
+    def get_message(self, timeout: float | None = None) -> Deferred[Any]:
+        """
+        The message returned by the call before (if any) is acknowledged
+        now, as C{listen}'s is when the next is asked for; one still held
+        when the subscriber stops is released after C{stop_timeout}.
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not math.isfinite(timeout) or timeout < 0):
+            raise ClientValidationError("timeout", f"must be None or a finite number of seconds, 0 or more, "
+                                        f"not {timeout!r:.60}")
+        return self._getter.get(timeout, self._clock)
 
     # -- observing ------------------------------------------------------
 
@@ -389,6 +551,8 @@ class Subscriber(Service):
             channel.poller.start()
         if self.push is not None:
             self.push.start(self).addErrback(self._push_failed)
+        if self._patterns:
+            self._start_discovery()
 
     def _push_failed(self, failure: Failure) -> None:
         self.push_start_error = failure.value
@@ -411,6 +575,10 @@ class Subscriber(Service):
 
     async def _stop(self) -> None:
         self._stream.close()
+        if self._discovery_loop is not None:
+            if self._discovery_loop.running:
+                self._discovery_loop.stop()
+            self._discovery_loop = None
         if self.push is not None:
             try:
                 await self.push.stop()
@@ -543,3 +711,41 @@ class Subscriber(Service):
             queue, seconds, outcome = work.settlement.name, self._clock.seconds() - started, callback_outcome(failure)
             notify(self._observers, "callback_finished", lambda o: o.callback_finished(queue, seconds, outcome), log)
         work.settlement.finished(work, message, failure)
+
+
+def _wanted(queue_name: Any, callback: Any, what: str = "queue_name") -> dict[str, Any]:
+    """
+    The queues of a C{subscribe} call and their callbacks.
+
+    @raise ClientValidationError: not a name, a collection of names or a
+        mapping of names; an empty one; a callback beside a mapping.
+    """
+    if isinstance(queue_name, str):
+        return {queue_name: callback}
+    if isinstance(queue_name, Mapping):
+        if callback is not None:
+            raise ClientValidationError("callback", "give the callbacks in the mapping, not beside it")
+        wanted = dict(queue_name)
+    elif isinstance(queue_name, (list, tuple, set, frozenset)):
+        wanted = dict.fromkeys(queue_name, callback)
+        if len(wanted) != len(queue_name):
+            raise ClientValidationError(what, "a name is given twice")
+    else:
+        raise ClientValidationError(what, "must be a queue name, a list, tuple or set of them, "
+                                    f"or a mapping of them to callbacks, not {queue_name!r:.60}")
+    if not wanted:
+        raise ClientValidationError(what, "no name given")
+    for name in wanted:
+        if not isinstance(name, str):
+            raise ClientValidationError(what, f"must be a str, not {name!r:.60}")
+    return wanted
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class Discovery:
+    """What one listing of the queues changed (L{Subscriber.discover})."""
+
+    #: The queues that matched a pattern and are consumed from now on.
+    added: frozenset[str]
+    #: The discovered queues dropped: deleted, or their pattern unsubscribed.
+    removed: frozenset[str]

@@ -171,12 +171,16 @@ class SubscriberSettings:
     #: Seconds between polls of an idle queue while push notifications for
     #: it flow (the safety net for a lost notification).
     safety_interval: float = _setting(300.0, Seconds("safety_interval"), _finite)
+    #: Seconds between listings of the project's queues while there are
+    #: pattern subscriptions (L{Subscriber.psubscribe}): a queue created
+    #: later is consumed within this long.
+    discovery_interval: float = _setting(30.0, Seconds("discovery_interval"), _finite)
 
     def __attrs_post_init__(self) -> None:
         # Checked as given, so that an error quotes the caller's value;
         # kept as floats.
         for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay",
-                     "blocking_warning", "safety_interval"):
+                     "blocking_warning", "safety_interval", "discovery_interval"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, float(value))

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, TimeoutError, succeed
+from twisted.internet.interfaces import IReactorTime
 
 from .events import NotProcessed
 
@@ -146,3 +147,42 @@ class Listener:
         """Stop iterating; a message yielded and not acknowledged is released."""
         self._closed = True
         self._settle(NotProcessed())
+
+
+class Getter:
+    """
+    What L{Subscriber.get_message} reads with: each call acknowledges the
+    messages it returned before, then waits for the next one.
+    """
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        #: the done Deferreds of the messages returned and not yet acknowledged
+        self._held: list[Deferred[None]] = []
+
+    def get(self, timeout: float | None, clock: IReactorTime) -> Deferred[Any]:
+        """
+        @return: a Deferred firing with the next message, or with C{None}
+            after C{timeout} seconds without one (C{None}: no limit), or at
+            once when nothing could come (see L{Stream.next}).
+        """
+        held, self._held = self._held, []
+        for done in held:
+            if not done.called:
+                done.callback(None)
+        d = self._stream.next()
+        if timeout is not None and not d.called:
+            d.addTimeout(timeout, clock)
+        return d.addCallbacks(self._took, _timed_out)
+
+    def _took(self, item: Any) -> Any:
+        if item is None:
+            return None
+        message, done = item
+        self._held.append(done)
+        return message
+
+
+def _timed_out(failure: Any) -> None:
+    """A wait of L{Getter.get} ran out: no message (other failures go on)."""
+    failure.trap(TimeoutError)

@@ -60,7 +60,7 @@ class SubscriberSettingsTests(SynchronousTestCase):
             {"batch": 10, "claim_ttl": 60, "grace": 60, "concurrency": 10, "poll_interval": 1.0,
              "max_interval": 30.0, "callback_timeout": None, "stop_timeout": 30.0, "ack_delay": 1.0,
              "close_client": False, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1,
-             "safety_interval": 300.0},
+             "safety_interval": 300.0, "discovery_interval": 30.0},
         )
 
     def test_frozen(self) -> None:
@@ -124,7 +124,7 @@ class FiniteSecondsTests(SynchronousTestCase):
     def test_infinite_seconds_refused(self) -> None:
         """The daemon refuses C{inf}; so does the library (a timer is set for each)."""
         client, _ = memory_client()
-        for name in ("callback_timeout", "poll_interval", "stop_timeout", "safety_interval"):
+        for name in ("callback_timeout", "poll_interval", "stop_timeout", "safety_interval", "discovery_interval"):
             e = self.assertRaises(ClientValidationError, Subscriber, client, **{name: math.inf})
             self.assertIn("finite", str(e))
             self.assertRaises(ClientValidationError, SubscriberSettings, **{name: math.inf})
