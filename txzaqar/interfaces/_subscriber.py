@@ -192,7 +192,7 @@ class ISubscriber(IService, Interface):
         flight if any.
 
         @return: a Deferred firing with a
-            L{txzaqar.subscriber.service.Discovery} (C{added}, C{removed}:
+            L{txzaqar.subscriber.Discovery} (C{added}, C{removed}:
             C{frozenset}s of queue names), or failing with the listing's
             error (a L{txzaqar.errors.ZaqarError}), which is counted in
             C{discovery_errors} and logged once until a listing works

@@ -87,8 +87,9 @@ claimed and processed (debug), failed (error, with the failure), renewed,
 released and backing off (info / warn).  L{Subscriber.stats} counts them.
 """
 
+from ._patterns import Discovery
 from .events import STATS, NotProcessed, log
-from .service import Discovery, Subscriber
+from .service import Subscriber
 from .settings import SubscriberSettings
 from .settlement import MAX_REMEMBERED_FAILURES
 from .slots import AsyncResultInThread, on_reactor

@@ -10,7 +10,6 @@ claimed message to its callback.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 import random
 import time
@@ -21,9 +20,8 @@ from typing import Any
 
 import attr
 from twisted.application.service import Service
-from twisted.internet.defer import CancelledError, Deferred, DeferredList, DeferredLock, TimeoutError, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -41,6 +39,7 @@ from ..interfaces import (
     IWakeTarget,
 )
 from ._channel import _after_earlier_run, _Channel, callback_outcome
+from ._patterns import PatternSubscriptions, _wanted
 from .events import QueueCounts, log, new_stats
 from .polling import Failed, Outcome, QueuePoller
 from .push import PushStates
@@ -52,7 +51,7 @@ from .stream import Getter, Listener, Stream
 
 
 @implementer(ISubscriber, IWakeTarget)
-class Subscriber(Service):
+class Subscriber(PatternSubscriptions, Service):
     """
     Polls subscribed queues and hands each message to its callback.
 
@@ -166,14 +165,7 @@ class Subscriber(Service):
         self._observers: list[ISubscriberObserver] = []
         self._metrics: ISubscriberMetrics | None = None
         self._closed_client = False
-        self._patterns: dict[str, Callable[[Any], Any] | None] = {}
-        #: the queues subscribed by discovery, and the pattern of each
-        self._discovered: dict[str, str] = {}
-        self._discovery_loop: LoopingCall | None = None
-        self._discovery_lock = DeferredLock()
-        self._discovery_failing = False
-        #: Listings of the queues for the patterns (L{discover}) that failed.
-        self.discovery_errors = 0
+        self._init_patterns()
 
     def __getattr__(self, name: str) -> Any:
         """
@@ -312,114 +304,6 @@ class Subscriber(Service):
             return drained
         return DeferredList([drained, self.push.unwatch(queue_name)],
                             consumeErrors=True).addCallback(lambda _: None)
-
-    @property
-    def patterns(self) -> frozenset[str]:
-        """The glob patterns subscribed with L{psubscribe}."""
-        return frozenset(self._patterns)
-
-    def discovered(self) -> dict[str, str]:
-        """
-        The queues subscribed by discovery (L{psubscribe}), each to the
-        pattern that matched it: a C{dict} of queue name to pattern.
-        """
-        return dict(self._discovered)
-
-    def psubscribe(self, pattern: str | Iterable[str] | Mapping[str, Callable[[Any], Any] | None],
-                   callback: Callable[[Any], Any] | None = None) -> None:
-        """
-        The queues are discovered at once if the service is running, else
-        when it starts, then every C{discovery_interval} seconds.
-        """
-        wanted = _wanted(pattern, callback, "pattern")
-        for each, function in wanted.items():
-            if not each or len(each) > 256:
-                raise ClientValidationError("pattern", f"must be 1 to 256 characters, not {each!r:.60}")
-            if each in self._patterns:
-                raise ClientValidationError("pattern", f"already subscribed to {each!r}; punsubscribe first")
-            if function is not None and not callable(function):
-                raise ClientValidationError("callback", f"must be callable, not {function!r:.60}")
-        self._patterns.update(wanted)
-        if self.running and not self._stopping:
-            self._start_discovery()
-
-    def punsubscribe(self, pattern: str | Iterable[str] | None = None) -> Deferred[None]:
-        """
-        C{None} (no argument): every pattern.  The queues discovered for
-        them (and not matched by another pattern) are unsubscribed.
-        """
-        if pattern is None:
-            names = list(self._patterns)
-        elif isinstance(pattern, str):
-            names = [pattern]
-        elif isinstance(pattern, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in pattern):
-            names = list(pattern)
-        else:
-            raise ClientValidationError("pattern", f"must be a pattern, a list of them or None, not {pattern!r:.60}")
-        for name in names:
-            self._patterns.pop(name, None)
-        if not self._patterns and self._discovery_loop is not None:
-            if self._discovery_loop.running:
-                self._discovery_loop.stop()
-            self._discovery_loop = None
-        gone = [queue for queue, matched in self._discovered.items() if matched in names]
-        for queue in gone:
-            del self._discovered[queue]
-        return self.unsubscribe(gone) if gone else succeed(None)
-
-    def discover(self) -> Deferred[Discovery]:
-        """
-        List the project's queues now; waits for a listing in flight first.
-        """
-        return self._discovery_lock.run(lambda: Deferred.fromCoroutine(self._discover()))
-
-    async def _discover(self) -> Discovery:
-        if not self._patterns:
-            return Discovery(frozenset(), frozenset())
-        try:
-            names = {queue.name for queue in await self._client.queues(limit=20)}
-        except Exception as e:
-            self.discovery_errors += 1
-            if not self._discovery_failing:
-                self._discovery_failing = True
-                log.warn("listing the queues for the patterns {patterns} failed: {error}; "
-                         "trying again every {interval}s (logged once until it works)",
-                         patterns=sorted(self._patterns), error=f"{type(e).__name__}: {e}",
-                         interval=self.settings.discovery_interval)
-            raise
-        if self._discovery_failing:
-            self._discovery_failing = False
-            log.info("listing the queues for the patterns works again")
-        added: set[str] = set()
-        for name in sorted(names - set(self._channels)):
-            for pattern, callback in self._patterns.items():
-                if fnmatch.fnmatchcase(name, pattern):
-                    self._subscribe(name, callback, None, None)
-                    self._discovered[name] = pattern
-                    added.add(name)
-                    break
-        removed = {name for name, pattern in self._discovered.items()
-                   if name not in names or pattern not in self._patterns}
-        for name in removed:
-            del self._discovered[name]
-        if removed:
-            self.unsubscribe(sorted(removed))
-        if added or removed:
-            log.info("discovered queues: {added} added, {removed} dropped",
-                     added=sorted(added), removed=sorted(removed))
-        return Discovery(frozenset(added), frozenset(removed))
-
-    def _start_discovery(self) -> None:
-        if self._discovery_loop is not None and self._discovery_loop.running:
-            self.discover().addErrback(lambda _: None)
-            return
-        loop = self._discovery_loop = LoopingCall(self._discover_quietly)
-        loop.clock = self._clock
-        loop.start(self.settings.discovery_interval, now=True)
-
-    def _discover_quietly(self) -> Deferred[None]:
-        # an error is logged (once) and counted by _discover: the loop goes on
-        return self.discover().addCallbacks(lambda _: None, lambda _: None)
 
     def wake(self, queue_name: str) -> None:
         channel = self._channels.get(queue_name)
@@ -575,10 +459,7 @@ class Subscriber(Service):
 
     async def _stop(self) -> None:
         self._stream.close()
-        if self._discovery_loop is not None:
-            if self._discovery_loop.running:
-                self._discovery_loop.stop()
-            self._discovery_loop = None
+        self._stop_discovery()
         if self.push is not None:
             try:
                 await self.push.stop()
@@ -711,41 +592,3 @@ class Subscriber(Service):
             queue, seconds, outcome = work.settlement.name, self._clock.seconds() - started, callback_outcome(failure)
             notify(self._observers, "callback_finished", lambda o: o.callback_finished(queue, seconds, outcome), log)
         work.settlement.finished(work, message, failure)
-
-
-def _wanted(queue_name: Any, callback: Any, what: str = "queue_name") -> dict[str, Any]:
-    """
-    The queues of a C{subscribe} call and their callbacks.
-
-    @raise ClientValidationError: not a name, a collection of names or a
-        mapping of names; an empty one; a callback beside a mapping.
-    """
-    if isinstance(queue_name, str):
-        return {queue_name: callback}
-    if isinstance(queue_name, Mapping):
-        if callback is not None:
-            raise ClientValidationError("callback", "give the callbacks in the mapping, not beside it")
-        wanted = dict(queue_name)
-    elif isinstance(queue_name, (list, tuple, set, frozenset)):
-        wanted = dict.fromkeys(queue_name, callback)
-        if len(wanted) != len(queue_name):
-            raise ClientValidationError(what, "a name is given twice")
-    else:
-        raise ClientValidationError(what, "must be a queue name, a list, tuple or set of them, "
-                                    f"or a mapping of them to callbacks, not {queue_name!r:.60}")
-    if not wanted:
-        raise ClientValidationError(what, "no name given")
-    for name in wanted:
-        if not isinstance(name, str):
-            raise ClientValidationError(what, f"must be a str, not {name!r:.60}")
-    return wanted
-
-
-@attr.s(frozen=True, auto_attribs=True)
-class Discovery:
-    """What one listing of the queues changed (L{Subscriber.discover})."""
-
-    #: The queues that matched a pattern and are consumed from now on.
-    added: frozenset[str]
-    #: The discovered queues dropped: deleted, or their pattern unsubscribed.
-    removed: frozenset[str]
