@@ -132,7 +132,7 @@ async def _queue_signed_url(c: Context) -> None:
         paths=o["paths"].split(",") if o["paths"] else None,
         methods=o["methods"].split(",") if o["methods"] else None,
         expires=o["expires"])
-    c.out.record(json.loads(signed.to_json(c.client.connection.url)))
+    c.out.record(signed.to_json(c.client.connection.url))
 
 
 async def _message_list(c: Context) -> None:

@@ -58,6 +58,7 @@ class FrameTests(CLICase):
     def test_frame(self) -> None:
         """Ping answers; usage mistakes exit 64, a server away 69, each with one line on stderr; --help per command."""
         self.assertEqual(self.ok("ping"), [{"ping": "ok", "url": self.zaqar.url}])
+        self.assertIn("resources", self.ok("homedoc")[0])
         self.assertIn("--url", self.fails(64, "ping", connection=["--project-id", "p"]))
         self.assertIn("give a command", self.fails(64, "queue"))
         self.assertIn("frobnicate", self.fails(64, "frobnicate"))
@@ -80,6 +81,8 @@ class QueueTests(CLICase):
         self.ok("queue", "set-metadata", "jobs", '{"team": "b"}')
         self.assertEqual(self.ok("queue", "metadata", "jobs")[0]["team"], "b")
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        signed = self.ok("queue", "signed-url", "jobs", "--paths", "messages", "--methods", "GET")[0]
+        self.assertEqual((signed["paths"], signed["methods"]), (["/v2/queues/jobs/messages"], ["GET"]))
         self.ok("queue", "purge", "jobs")
         self.ok("queue", "delete", "jobs")
         self.assertEqual(self.ok("queue", "list"), [])
