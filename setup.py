@@ -37,6 +37,7 @@ setup(
         "txzaqar._support",
         "txzaqar.api",
         "txzaqar.auth",
+        "txzaqar.cli",
         "txzaqar.daemon",
         "txzaqar.http",
         "txzaqar.interfaces",
@@ -59,6 +60,8 @@ setup(
                   # alerting rules and the dashboard (README, "Metrics and health")
                   "txzaqar": ["py.typed", "daemon/systemd/*.service", "ops/monitoring/alerts.yml",
                               "ops/monitoring/dashboard.json"]},
+    # the command line (README, "The command line")
+    entry_points={"console_scripts": ["txzaqar = txzaqar.cli:main"]},
     install_requires=[
         "Twisted[tls]>=24.7",
         "treq>=23.11",

@@ -26,7 +26,6 @@ import traceback
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -39,18 +38,15 @@ from twisted.logger import (
 from twisted.python import usage
 
 from .._support import validation as v
-from ..auth import _environment as environment
-from ..auth.tls import TLSPolicy
 from ..errors import ClientValidationError
 from ..http._twisted_internals import twistd_log_file, twistd_log_observer
 from ..ops.health import check_endpoint
 from ..subscriber.slots import on_reactor
 from ._config import CONFIG_PARAMETERS, apply_sources, command_line_names, describe_sources, name_the_source
 from ._credentials import (
-    KEYSTONE_OPTIONS,
-    _no_thread,
-    _secret_on_command_line,
-    keystone_from_settings,
+    CONNECTION_FLAGS,
+    CONNECTION_PARAMETERS,
+    CredentialOptions,
     make_authenticator,
     signed_url_options,
 )
@@ -138,7 +134,7 @@ def load_handler(spec: str) -> Callable[[Any], Any]:
     return target
 
 
-class Options(RouteOptions, usage.Options):
+class Options(CredentialOptions, RouteOptions, usage.Options):
     """Options of C{twistd zaqar-listen}."""
 
     synopsis = (
@@ -152,45 +148,14 @@ class Options(RouteOptions, usage.Options):
     )
 
     optFlags = [
-        ["insecure", None, "do not verify TLS certificates (Zaqar and Keystone); logs a warning"],
+        *CONNECTION_FLAGS,
         ["check", None, "check the options, the handler, the credentials, Zaqar and each --queue, "
                         "print one line per check and exit (0 when all is well; see the README's exit "
                         "statuses) without consuming anything"],
     ]
 
     optParameters = [
-        ["url", "u", None, "Zaqar base URL, e.g. http://127.0.0.1:8888 [default: $ZAQAR_URL; "
-                           "with Keystone, the catalog's messaging endpoint]"],
-        ["project-id", "p", None, "project id for a server without authentication "
-                                  "[default: $OS_PROJECT_ID]"],
-        ["os-cloud", None, None, "authenticate with this cloud of clouds.yaml "
-                                 "(needs PyYAML: pip install 'txzaqar[clouds]') [default: $OS_CLOUD]"],
-        ["os-auth-url", None, None, "Keystone URL; with it (or $OS_AUTH_URL) Keystone is used, and "
-                                    "the other credentials come from OS_* variables too"],
-        ["os-auth-type", None, None, "keystoneauth1 plugin: password, token, v3applicationcredential"
-                                     ", ... [default: $OS_AUTH_TYPE or password]"],
-        ["os-username", None, None, "Keystone user name [default: $OS_USERNAME]"],
-        ["os-user-id", None, None, "Keystone user id [default: $OS_USER_ID]"],
-        ["os-user-domain-name", None, None, "[default: $OS_USER_DOMAIN_NAME]"],
-        ["os-user-domain-id", None, None, "[default: $OS_USER_DOMAIN_ID]"],
-        ["os-project-name", None, None, "project to scope to [default: $OS_PROJECT_NAME]"],
-        ["os-project-id", None, None, "project to scope to [default: $OS_PROJECT_ID]"],
-        ["os-project-domain-name", None, None, "[default: $OS_PROJECT_DOMAIN_NAME]"],
-        ["os-project-domain-id", None, None, "[default: $OS_PROJECT_DOMAIN_ID]"],
-        ["os-application-credential-id", None, None, "[default: $OS_APPLICATION_CREDENTIAL_ID]"],
-        ["os-application-credential-name", None, None,
-         "[default: $OS_APPLICATION_CREDENTIAL_NAME]"],
-        ["os-password-file", None, None, "read the password from this file (passwords are never "
-                                         "taken on the command line); without it, $OS_PASSWORD "
-                                         "holds the password itself"],
-        ["os-region-name", None, None, "catalog region of Zaqar [default: $OS_REGION_NAME]"],
-        ["os-interface", None, None, "catalog interface: public, internal or admin "
-                                     "[default: $OS_INTERFACE or public]"],
-        ["cacert", None, None, "CA bundle to verify Zaqar's and Keystone's certificates "
-                               "[default: $OS_CACERT, else the system's]"],
-        ["cert", None, None, "client certificate (PEM) for mutual TLS [default: $OS_CERT]"],
-        ["key", None, None, "the client certificate's private key, if not in --cert "
-                            "[default: $OS_KEY]"],
+        *CONNECTION_PARAMETERS,
         ["handler", None, None, "package.module:function called with each message "
                                 "[default: log it as JSON]"],
         *LIFECYCLE_PARAMETERS,
@@ -266,44 +231,9 @@ class Options(RouteOptions, usage.Options):
 
     opt_q = opt_queue
 
-    # Three methods, not one function under three names: usage.Options takes
-    # methods that are the same function for aliases of one option, and then
-    # cannot print --help.
-    def opt_os_password(self, value: str) -> None:
-        """Refused: see --os-password-file."""
-        _secret_on_command_line("os-password")
-
-    def opt_os_application_credential_secret(self, value: str) -> None:
-        """Refused: use $OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml."""
-        _secret_on_command_line("os-application-credential-secret")
-
-    def opt_os_token(self, value: str) -> None:
-        """Refused: use $OS_TOKEN or clouds.yaml."""
-        _secret_on_command_line("os-token")
-
     def postOptions(self) -> None:
         apply_sources(self, self._given)  # the environment and --config (daemon/_config.py)
-        self._tls_options()
-        self["signed-url"] = signed_url_options(self)
-        self["keystone"] = None if self["signed-url"] else self._keystone_options()
-        url = self["url"] or (self["signed-url"] or {}).get("url") or environment.zaqar_url()
-        if url:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise usage.UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
-        elif self["keystone"] is None:
-            raise usage.UsageError("--url is required (or set $ZAQAR_URL), e.g. --url http://127.0.0.1:8888")
-        self["url"] = url
-        if self["keystone"] is None and self["signed-url"] is None:
-            project = self["project-id"] or environment.variable("OS_PROJECT_ID")
-            if not project:
-                raise usage.UsageError(
-                    "--project-id is required for a server without authentication (or set "
-                    "$OS_PROJECT_ID); for Keystone give --os-auth-url or --os-cloud"
-                )
-            if len(project) > 256:
-                raise usage.UsageError("--project-id is longer than 256 characters")
-            self["project-id"] = project
+        self.credential_options(signed_url_options)
         if not self["queues"]:
             raise usage.UsageError("give at least one --queue NAME (or --route QUEUE=package.module:function)")
         if self["threads"] is None:
@@ -366,67 +296,6 @@ class Options(RouteOptions, usage.Options):
             global _twistd_observer
             _twistd_observer = partial(filtered_twistd_observer, parent, self["log-level"], self["log-format"])
             parent["logger"] = f"{__name__}._twistd_observer"
-
-
-    def _tls_options(self) -> None:
-        for name, var in (("cacert", "OS_CACERT"), ("cert", "OS_CERT"), ("key", "OS_KEY")):
-            path = self[name] or environment.variable(var)
-            if path is not None and not os.path.isfile(path):
-                raise usage.UsageError(f"--{name}: no such file {path!r}")
-            self[name] = path
-        if self["key"] and not self["cert"]:
-            raise usage.UsageError("--key needs --cert")
-        self["insecure"] = bool(self["insecure"]) or environment.insecure()
-        if self["insecure"] and self["cacert"]:
-            raise usage.UsageError("give --cacert or --insecure, not both")
-        try:
-            # loads the files now, so a bad one fails here and not at startup
-            TLSPolicy(cacert=self["cacert"], cert=self["cert"], key=self["key"])
-        except ClientValidationError as e:
-            raise usage.UsageError(f"--{e.field}: {e.description}") from None
-
-    def _keystone_options(self) -> dict[str, Any] | None:
-        """
-        The keyword arguments of L{txzaqar.auth.Keystone.from_cloud} (with
-        C{cloud}) or C{from_environment}, checked now by building one; or
-        C{None} for a server without authentication.
-        """
-        env = environment.variable
-        cloud = self["os-cloud"] or env("OS_CLOUD")
-        if not (cloud or self["os-auth-url"] or env("OS_AUTH_URL")):
-            given = sorted(k for k in KEYSTONE_OPTIONS if self[k]) + (["os-password-file"] if self["os-password-file"] else [])
-            if given:
-                raise usage.UsageError(f"--{given[0]} needs --os-auth-url (or $OS_AUTH_URL) or --os-cloud")
-            return None
-        options: dict[str, Any] = {
-            KEYSTONE_OPTIONS[k]: self[k] for k in KEYSTONE_OPTIONS if self[k] is not None
-        }
-        if self["project-id"]:
-            raise usage.UsageError(
-                "--project-id is for servers without authentication; with Keystone give "
-                "--os-project-name or --os-project-id"
-            )
-        if "interface" in options and options["interface"] not in ("public", "internal", "admin"):
-            raise usage.UsageError(
-                f"--os-interface must be public, internal or admin, not {options['interface']!r}"
-            )
-        options.update(cacert=self["cacert"], cert=self["cert"], key=self["key"],
-                       insecure=self["insecure"] or None, password_file=self["os-password-file"])
-        if cloud:
-            options["cloud"] = cloud
-        elif (options.get("auth_type") or env("OS_AUTH_TYPE") or "password") in ("password", "v3password"):
-            has_user = options.get("username") or options.get("user_id") or env("OS_USERNAME") or env("OS_USER_ID")
-            if not has_user or not (self["os-password-file"] or env("OS_PASSWORD")):
-                raise usage.UsageError(
-                    "Keystone password authentication needs a user (--os-username or $OS_USERNAME) "
-                    "and a password (--os-password-file or $OS_PASSWORD)"
-                )
-        try:
-            # built once now, only to check the options; never kept
-            keystone_from_settings(options, run_in_thread=_no_thread)
-        except ClientValidationError as e:
-            raise usage.UsageError(f"Keystone: {e.description} ({e.field})") from None
-        return options
 
 
 #: The observer factory twistd imports (set by L{Options.postOptions}).

@@ -171,7 +171,7 @@ def check_install(how: str, target: Sequence[str | Path], version: str, source: 
                   wheelhouse: Path, work: Path) -> None:
     """
     Install C{target} into a fresh virtualenv and use it from an empty
-    directory: import, version, the twistd plugin.
+    directory: import, version, the twistd plugin, the C{txzaqar} console script.
     """
     venv = work / f"venv-{how}"
     outside = work / f"cwd-{how}"
@@ -200,6 +200,9 @@ def check_install(how: str, target: Sequence[str | Path], version: str, source: 
           repr(printed))
     run([twistd, "zaqar-listen", "--help"], outside, f"{how}: twistd zaqar-listen --help")
     ok(f"{how}: twistd zaqar-listen --help exits 0")
+    command = run([venv / "bin" / "txzaqar", "--help"], outside, f"{how}: txzaqar --help")
+    check("queue" in command and "--format" in command, f"{how}: the txzaqar console script runs (--help)",
+          command[-800:])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

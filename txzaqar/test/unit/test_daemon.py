@@ -22,6 +22,7 @@ from zope.interface.verify import verifyObject
 import twisted.plugins
 import txzaqar
 from txzaqar.daemon import _service as _tap
+from txzaqar.daemon._credentials import keystone_from_settings
 from txzaqar.daemon._listener import ListenerService
 from txzaqar.subscriber import Subscriber
 from txzaqar.subscriber.slots import runs_on_reactor
@@ -266,7 +267,7 @@ class KeystoneOptionsTests(SynchronousTestCase):
         options = self.parse(KS + ["--os-password-file", password_file], env)
         self.assertEqual(options["keystone"]["password_file"], password_file)
         self.assertNotIn("from-a-file", repr(dict(options)))
-        keystone = _tap.keystone_from_settings(options["keystone"], run_in_thread=lambda *a: None)
+        keystone = keystone_from_settings(options["keystone"], run_in_thread=lambda *a: None)
         self.assertEqual(keystone._session.auth._password, "from-a-file")
 
     def test_application_credential(self) -> None:

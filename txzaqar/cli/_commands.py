@@ -1,0 +1,241 @@
+"""
+The commands of C{txzaqar}, one table: each L{Command} names its words
+(C{("queue", "list")}), its arguments and options, and the coroutine that
+runs it over the library's public API with a L{Context}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TextIO
+
+import attr
+from twisted.python import usage
+
+from ._output import Output
+
+
+@attr.s(auto_attribs=True)
+class Context:
+    """What a command runs with."""
+
+    #: The L{txzaqar.Client}.
+    client: Any
+    #: The command's parsed options (its arguments under their names).
+    options: Any
+    #: Where its results go.
+    out: Output
+    #: Standard input (C{post} reads messages from it).
+    stdin: TextIO
+    #: The reactor (C{tail -f} waits on it).
+    reactor: Any
+
+
+@attr.s(auto_attribs=True, frozen=True)
+class Command:
+    """One command of the table."""
+
+    #: Its words: C{("ping",)}, C{("queue", "list")}.
+    words: tuple[str, ...]
+    #: One line for C{--help}.
+    summary: str
+    #: The coroutine that runs it.
+    run: Callable[[Context], Awaitable[None]]
+    #: Its positional arguments; a last one ending in C{"..."} takes one or more, in C{"*"} any number.
+    arguments: tuple[str, ...] = ()
+    #: Its options, as C{usage.Options.optParameters} rows.
+    parameters: tuple[tuple[Any, ...], ...] = ()
+    #: Its flags, as C{usage.Options.optFlags} rows.
+    flags: tuple[tuple[Any, ...], ...] = ()
+    #: Integer options (checked when parsed): their names.
+    integers: tuple[str, ...] = ()
+
+
+def json_argument(name: str, text: str) -> Any:
+    """C{text} parsed as JSON, or a C{usage.UsageError} naming C{name}."""
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise usage.UsageError(f"{name}: not JSON ({e}): {text[:60]!r}") from None
+
+
+def message_row(message: Any) -> dict[str, Any]:
+    """A message as the row printed."""
+    return {"id": message.id, "age": message.age, "ttl": message.ttl, "claim_count": message.claim_count,
+            "claim_id": message.claim_id, "body": message.body}
+
+
+MESSAGE_COLUMNS = ("id", "age", "ttl", "body")
+
+
+async def _ping(c: Context) -> None:
+    await c.client.ping()
+    c.out.record({"ping": "ok", "url": c.client.connection.url})
+
+
+async def _health(c: Context) -> None:
+    c.out.record(await c.client.health())
+
+
+async def _homedoc(c: Context) -> None:
+    c.out.record(await c.client.home())
+
+
+async def _queue_list(c: Context) -> None:
+    rows = []
+    async for queue in c.client.iter_queues(limit=c.options["limit"], detailed=c.options["detailed"]):
+        row: dict[str, Any] = {"name": queue.name}
+        if c.options["detailed"]:
+            snapshot = queue.metadata_snapshot
+            row["metadata"] = dict(snapshot.content) if snapshot is not None else {}
+        rows.append(row)
+    c.out.rows(rows, ("name", "metadata") if c.options["detailed"] else ("name",))
+
+
+async def _queue_create(c: Context) -> None:
+    metadata = c.options["metadata"]
+    created = await c.client.queue(c.options["name"]).create(metadata)
+    c.out.record({"name": c.options["name"], "created": created})
+
+
+async def _queue_delete(c: Context) -> None:
+    await c.client.queue(c.options["name"]).delete()
+    c.out.record({"name": c.options["name"], "deleted": True})
+
+
+async def _queue_stats(c: Context) -> None:
+    stats = await c.client.queue(c.options["name"]).stats()
+    c.out.record({"name": c.options["name"], "claimed": stats.claimed, "free": stats.free,
+                  "total": stats.total, "oldest": stats.oldest, "newest": stats.newest})
+
+
+async def _queue_metadata(c: Context) -> None:
+    metadata = await c.client.queue(c.options["name"]).metadata()
+    c.out.record(dict(metadata.content))
+
+
+async def _queue_set_metadata(c: Context) -> None:
+    metadata = await c.client.queue(c.options["name"]).set_metadata(c.options["metadata"])
+    c.out.record(dict(metadata.content))
+
+
+async def _queue_purge(c: Context) -> None:
+    types = c.options["resource-types"]
+    await c.client.queue(c.options["name"]).purge(types.split(",") if types else None)
+    c.out.record({"name": c.options["name"], "purged": True})
+
+
+async def _queue_signed_url(c: Context) -> None:
+    o = c.options
+    signed = await c.client.queue(o["name"]).share(
+        paths=o["paths"].split(",") if o["paths"] else None,
+        methods=o["methods"].split(",") if o["methods"] else None,
+        expires=o["expires"])
+    c.out.record(signed.to_json(c.client.connection.url))
+
+
+async def _message_list(c: Context) -> None:
+    queue = c.client.queue(c.options["queue"])
+    messages = await queue.messages(limit=c.options["limit"], include_claimed=c.options["include-claimed"],
+                                    max_items=c.options["max"])
+    c.out.rows([message_row(m) for m in messages], MESSAGE_COLUMNS)
+
+
+async def _message_get(c: Context) -> None:
+    queue = c.client.queue(c.options["queue"])
+    messages = await queue.get_messages(c.options["ids"])
+    c.out.rows([message_row(m) for m in messages], MESSAGE_COLUMNS)
+
+
+async def _message_delete(c: Context) -> None:
+    queue = c.client.queue(c.options["queue"])
+    ids = c.options["ids"]
+    if c.options["claim-id"]:
+        for message_id in ids:
+            await queue.delete_message(message_id, claim_id=c.options["claim-id"])
+    else:
+        await queue.delete_messages(ids)
+    c.out.rows([{"id": i, "deleted": True} for i in ids], ("id", "deleted"))
+
+
+async def _message_pop(c: Context) -> None:
+    messages = await c.client.queue(c.options["queue"]).pop(c.options["count"])
+    c.out.rows([message_row(m) for m in messages], MESSAGE_COLUMNS)
+
+
+async def fitted_queue(client: Any, name: str) -> Any:
+    """The queue C{name}, whose posts are split to fit its own C{_max_messages_post_size} when it has one."""
+    from .. import ZaqarError
+
+    try:
+        size = (await client.queue(name).metadata()).max_messages_post_size
+    except ZaqarError:  # no such queue yet, or a signed URL without GET: the server's limit
+        size = None
+    return client.queue(name, max_post_size=size)
+
+
+def _bodies(c: Context) -> list[Any]:
+    texts = c.options["messages"] or [line for line in c.stdin.read().splitlines() if line.strip()]
+    if not texts:
+        raise usage.UsageError("no messages: give JSON bodies as arguments, or one per line on standard input")
+    return [json_argument(f"message {i}", t) for i, t in enumerate(texts, 1)]
+
+
+async def _post(c: Context) -> None:
+    bodies = _bodies(c)
+    queue = await fitted_queue(c.client, c.options["queue"])
+    ids = await queue.post([{"body": b} for b in bodies], ttl=c.options["ttl"], delay=c.options["delay"])
+    c.out.rows([{"id": i} for i in ids], ("id",))
+
+
+_POST = ("post", "post messages: each argument (or each line of standard input) is one JSON body; "
+         "split into as many requests as the queue's post size limit needs")
+_POST_OPTIONS = dict(arguments=("queue", "messages*"), integers=("ttl", "delay"), parameters=(
+    ("ttl", None, None, "seconds each message lives [default: the queue's]"),
+    ("delay", None, None, "seconds before each message can be claimed [default: the queue's]")))
+
+_LIMIT = ("limit", None, "10", "items asked for per request (1 to 20)")
+
+#: Every command, in the order C{txzaqar --help} lists them.
+COMMANDS: tuple[Command, ...] = (
+    Command(("ping",), "check that Zaqar answers (with these credentials)", _ping),
+    Command(("health",), "Zaqar's health (an admin's credentials)", _health),
+    Command(("homedoc",), "Zaqar's home document (its API's resources)", _homedoc),
+    Command(("queue", "list"), "the project's queues", _queue_list, parameters=(_LIMIT,),
+            flags=(("detailed", None, "with each queue's metadata"),), integers=("limit",)),
+    Command(("queue", "create"), "create a queue", _queue_create, ("name",),
+            parameters=(("metadata", None, None, "its metadata, a JSON object"),)),
+    Command(("queue", "delete"), "delete a queue and its messages", _queue_delete, ("name",)),
+    Command(("queue", "stats"), "a queue's message counts", _queue_stats, ("name",)),
+    Command(("queue", "metadata"), "a queue's metadata (openstack messaging queue get metadata)",
+            _queue_metadata, ("name",)),
+    Command(("queue", "set-metadata"), "replace a queue's metadata with a JSON object",
+            _queue_set_metadata, ("name", "metadata")),
+    Command(("queue", "purge"), "delete a queue's messages (and/or subscriptions), keep the queue",
+            _queue_purge, ("name",),
+            parameters=(("resource-types", None, None, "messages,subscriptions [default: both]"),)),
+    Command(("queue", "signed-url"), "a pre-signed URL of a queue, as the JSON --signed-url-file reads",
+            _queue_signed_url, ("name",),
+            parameters=(("paths", None, None, "messages,subscriptions,claims [default: the server's]"),
+                        ("methods", None, None, "GET,HEAD,OPTIONS,POST,PUT,DELETE [default: the server's]"),
+                        ("expires", None, None, "expiry, ISO 8601 UTC [default: the server's, a day]"))),
+    Command(("post",), _POST[1], _post, **_POST_OPTIONS),  # type: ignore[arg-type]
+    Command(("message", "post"), _POST[1], _post, **_POST_OPTIONS),  # type: ignore[arg-type]
+    Command(("message", "list"), "list a queue's messages without claiming them", _message_list, ("queue",),
+            parameters=(_LIMIT, ("max", None, None, "list at most this many [default: all]")),
+            flags=(("include-claimed", None, "also claimed messages"),), integers=("limit", "max")),
+    Command(("message", "get"), "get messages by id", _message_get, ("queue", "ids...")),
+    Command(("message", "delete"), "delete messages by id", _message_delete, ("queue", "ids..."),
+            parameters=(("claim-id", None, None, "the claim holding them (required for claimed messages)"),)),
+    Command(("message", "pop"), "claim and delete messages at once, printing them", _message_pop,
+            ("queue",), parameters=(("count", None, "1", "how many (1 to 20)"),), integers=("count",)),
+)
+
+
+def find(words: Sequence[str]) -> Command:
+    """The command of these words."""
+    for command in COMMANDS:
+        if command.words == tuple(words):
+            return command
+    raise KeyError(" ".join(words))

@@ -1,0 +1,120 @@
+"""
+C{txzaqar}, the command line, as a user types it: subprocesses against a
+real Zaqar, one test per command family (each process costs about a second).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+from twisted.trial import unittest
+
+from txzaqar.test import readme
+from txzaqar.testing import servers
+
+
+def txzaqar(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run C{python -m txzaqar.cli ARGS} and wait for it."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "txzaqar.cli", *args], input=stdin, capture_output=True,
+                          text=True, env=environ, timeout=60)
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[Any]:
+    """The JSON objects printed, one a line."""
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+class CLICase(unittest.TestCase):
+    timeout = 120
+
+    def setUp(self) -> None:
+        self.zaqar = servers.shared_zaqar()
+        self.project = f"cli-{uuid.uuid4().hex[:8]}"
+        self.connection = ["--url", self.zaqar.url, "--project-id", self.project, "--format", "json"]
+
+    def ok(self, *args: str, stdin: str = "") -> list[Any]:
+        result = txzaqar(*self.connection, *args, stdin=stdin)
+        self.assertEqual((result.returncode, result.stderr), (0, ""), result)
+        return lines(result)
+
+    def fails(self, status: int, *args: str, connection: list[str] | None = None) -> str:
+        result = txzaqar(*(self.connection if connection is None else connection), *args)
+        self.assertEqual(result.returncode, status, result)
+        self.assertEqual(result.stdout, "")
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertTrue(result.stderr.startswith("txzaqar: "), result.stderr)
+        return result.stderr
+
+
+class FrameTests(CLICase):
+    def test_frame(self) -> None:
+        """Ping answers; usage mistakes exit 64, a server away 69, each with one line on stderr; --help per command."""
+        self.assertEqual(self.ok("ping"), [{"ping": "ok", "url": self.zaqar.url}])
+        self.assertIn("resources", self.ok("homedoc")[0])
+        self.assertIn("--url", self.fails(64, "ping", connection=["--project-id", "p"]))
+        self.assertIn("give a command", self.fails(64, "queue"))
+        self.assertIn("frobnicate", self.fails(64, "frobnicate"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # bound, not listening: connection refused
+            self.assertIn("ConnectionFailed", self.fails(69, "ping", connection=[
+                "--url", f"http://127.0.0.1:{port}", "--project-id", "p"]))
+        result = txzaqar("queue", "create", "--help")
+        self.assertEqual(result.returncode, 0, result)
+        self.assertIn("--metadata", result.stdout)
+
+
+class QueueTests(CLICase):
+    def test_queues(self) -> None:
+        """Create, list, set and get metadata, stats, purge, delete."""
+        self.assertEqual(self.ok("queue", "create", "jobs", "--metadata", '{"team": "a"}'),
+                         [{"name": "jobs", "created": True}])
+        self.assertEqual(self.ok("queue", "list"), [{"name": "jobs"}])
+        self.ok("queue", "set-metadata", "jobs", '{"team": "b"}')
+        self.assertEqual(self.ok("queue", "metadata", "jobs")[0]["team"], "b")
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        signed = self.ok("queue", "signed-url", "jobs", "--paths", "messages", "--methods", "GET")[0]
+        self.assertEqual((signed["paths"], signed["methods"]), (["/v2/queues/jobs/messages"], ["GET"]))
+        self.ok("queue", "purge", "jobs")
+        self.ok("queue", "delete", "jobs")
+        self.assertEqual(self.ok("queue", "list"), [])
+
+
+class MessageTests(CLICase):
+    def test_messages(self) -> None:
+        """Post from arguments and standard input (split to the queue's limit); list, get, pop, delete."""
+        self.ok("queue", "create", "small", "--metadata", '{"_max_messages_post_size": 1024}')
+        big = json.dumps("x" * 600)
+        posted = self.ok("post", "small", big, big, '{"n": 3}')
+        self.assertEqual(len(posted), 3)
+        self.assertEqual(len(self.ok("message", "post", "small", stdin='{"n": 4}\n\n[5]\n')), 2)
+        listed = self.ok("message", "list", "small")
+        self.assertEqual([m["body"] for m in listed], ["x" * 600, "x" * 600, {"n": 3}, {"n": 4}, [5]])
+        self.assertEqual(self.ok("message", "get", "small", posted[2]["id"])[0]["body"], {"n": 3})
+        self.ok("message", "delete", "small", posted[0]["id"], posted[1]["id"])
+        self.assertEqual([m["body"] for m in self.ok("message", "pop", "small", "--count", "2")], [{"n": 3}, {"n": 4}])
+        self.assertIn("not JSON", self.fails(64, "post", "small", "{oops"))
+        self.assertEqual(self.ok("queue", "stats", "small")[0]["total"], 1)
+
+
+class ReadmeTests(CLICase):
+    def test_readme_block(self) -> None:
+        """The README's block runs as printed (its URL and project replaced by the test server's)."""
+        block = readme.find_block("The command line: ``txzaqar``", "export ZAQAR_URL=http://127.0.0.1:8888")
+        script = "set -e\n" + "\n".join(block.commands()).replace(
+            "http://127.0.0.1:8888", self.zaqar.url).replace("OS_PROJECT_ID=demo", f"OS_PROJECT_ID={self.project}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual((result.returncode, result.stderr), (0, ""), result.stdout)
+        out = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertIn({"name": "jobs", "claimed": 0, "free": 3, "total": 3, "oldest": out[7]["oldest"],
+                       "newest": out[7]["newest"]}, out)
