@@ -195,6 +195,24 @@ class RedriveTests(CLICase):
 
 
 class ReadmeTests(CLICase):
+    def test_tail_and_redrive_block(self) -> None:
+        """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""
+        self.ok("post", "jobs", '{"order": 3}')
+        block = readme.find_block("The command line: ``txzaqar``", "txzaqar queue create jobs-dead")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        env.update(ZAQAR_URL=self.zaqar.url, OS_PROJECT_ID=self.project)
+        env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
+        result = subprocess.run(["bash", "-c", "set -e\n" + "\n".join(block.commands())], capture_output=True,
+                                text=True, env=env, timeout=120)
+        self.assertEqual((result.returncode, result.stderr), (0, ""), result.stdout)
+        out = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertEqual(out[0], {"name": "jobs-dead", "created": True})
+        self.assertEqual(out[3], {"moved": 2, "from": "jobs-dead", "to": "jobs"})
+        orders = [{"order": n} for n in (3, 4, 5)]
+        self.assertEqual([m["body"] for m in out[4:]], orders + orders)
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        self.assertEqual(self.ok("queue", "stats", "jobs-dead")[0]["total"], 0)
+
     def test_readme_block(self) -> None:
         """The README's block runs as printed (its URL and project replaced by the test server's)."""
         block = readme.find_block("The command line: ``txzaqar``", "export ZAQAR_URL=http://127.0.0.1:8888")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
 from twisted.python import usage
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from txzaqar import Queue
+from txzaqar.cli._commands import Context, find
 from txzaqar.cli._follow import (
     RedriveFailed,
     Seen,
@@ -21,6 +26,7 @@ from txzaqar.cli._follow import (
     redrive,
     tail,
 )
+from txzaqar.cli._output import Output
 from txzaqar.errors import NotFound
 from txzaqar.testing import memory_client
 
@@ -202,6 +208,43 @@ class RedriveTests(FollowCase):
         self.assertEqual((failed.moved, failed.duplicated), (0, []))
         self.assertEqual([m.body for m in self.successResultOf(self.client.queue("dlq").claim())], ["a", "b"])
         self.assertEqual(self.bodies("jobs"), [])
+
+    def command(self, fmt: str, **options: Any) -> tuple[str, str, Any]:
+        """Run the redrive command; what it printed on stdout and stderr, and its failure (or None)."""
+        out, err = io.StringIO(), io.StringIO()
+        context = Context(self.client, {"limit": None, **options}, Output(out, fmt), io.StringIO(), self.clock, err)
+        d: Deferred[None] = ensureDeferred(find(("redrive",)).run(context))  # type: ignore[arg-type]
+        failure = d.result if isinstance(d.result, Failure) else None
+        d.addErrback(lambda f: None)
+        return out.getvalue(), err.getvalue(), failure
+
+    def test_command(self) -> None:
+        """A summary: a line in a table, an object in JSON."""
+        self.post("dlq", "a", "b")
+        self.assertEqual(self.command("table", dead_letter_queue="dlq", to="jobs"),
+                         ("moved 2 messages from dlq to jobs\n", "", None))
+        self.post("dlq", "c")
+        out, _, _ = self.command("json", dead_letter_queue="dlq", to="jobs")
+        self.assertEqual(json.loads(out), {"moved": 1, "from": "dlq", "to": "jobs"})
+        self.assertIsInstance(self.command("json", dead_letter_queue="dlq", to=None)[2].value, usage.UsageError)
+
+    def test_command_names_duplicates(self) -> None:
+        """A message posted but not deleted: one stderr line naming it; the summary; the delete's error raised."""
+        ids = self.post("dlq", "a", "b")
+        real = Queue.delete_message
+
+        def delete_message(queue: Any, message_id: str, claim_id: str | None = None) -> Any:
+            if message_id == ids[0]:
+                raise NotFound("Not found", "injected")
+            return real(queue, message_id, claim_id)
+
+        self.patch(Queue, "delete_message", delete_message)
+        out, err, failure = self.command("table", dead_letter_queue="dlq", to="jobs")
+        copy = self.successResultOf(self.client.queue("jobs").messages())[0].id
+        self.assertEqual(out, "moved 1 messages from dlq to jobs\n")
+        self.assertEqual(err, f"txzaqar: may be duplicated: message {ids[0]} of dlq (posted to jobs as {copy}, "
+                              "not deleted)\n")
+        self.assertIsInstance(failure.value, NotFound)
 
     def test_check(self) -> None:
         self.assertRaises(usage.UsageError, check_redrive, "a", "a", None)
