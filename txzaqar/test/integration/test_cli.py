@@ -67,9 +67,9 @@ class Started:
             found.append(json.loads(line))
         return found
 
-    def terminated(self) -> tuple[int, str, str]:
-        """SIGTERM it; its exit status, what else it printed, and its standard error."""
-        self.process.send_signal(signal.SIGTERM)
+    def terminated(self, signal_number: int = signal.SIGTERM) -> tuple[int, str, str]:
+        """Signal it (SIGTERM); its exit status, what else it printed, and its standard error."""
+        self.process.send_signal(signal_number)
         assert self.process.stderr is not None
         self.process.wait(timeout=30)
         self._reader.join(timeout=30)
@@ -153,11 +153,11 @@ class MessageTests(CLICase):
 
 
 class TailTests(CLICase):
-    def stopped(self, running: Started) -> None:
-        self.assertEqual(running.terminated(), (0, "", ""))
+    def stopped(self, running: Started, signal_number: int = signal.SIGTERM) -> None:
+        self.assertEqual(running.terminated(signal_number), (0, "", ""))
 
     def test_tail(self) -> None:
-        """tail prints without consuming; -f goes on as messages come, until SIGTERM; --consume claims and deletes."""
+        """tail prints without consuming; -f goes on as messages come, until SIGTERM or SIGINT; --consume claims and deletes."""
         self.ok("post", "jobs", '"a"')
         self.assertEqual([m["body"] for m in self.ok("tail", "jobs")], ["a"])
         follow = Started(*self.connection, "tail", "jobs", "-f", "--interval", "0.2")
@@ -174,7 +174,7 @@ class TailTests(CLICase):
             self.ok("post", "jobs", '"d"')
             self.assertEqual(consume.lines(1)[0]["body"], "d")
         finally:
-            self.stopped(consume)
+            self.stopped(consume, signal.SIGINT)
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
 
 
