@@ -149,8 +149,7 @@ async def _release(claim: Any) -> None:
         pass  # its messages come back when the claim expires
 
 
-async def redrive(source: Any, target: Any, limit: int | None, progress: Callable[[int], None] = lambda n: None
-                  ) -> int:
+async def redrive(source: Any, target: Any, limit: int | None) -> int:
     """
     Move messages from C{source} to C{target} (at most C{limit}): claim a
     page, post its bodies (with their ttl), delete them from C{source};
@@ -167,11 +166,14 @@ async def redrive(source: Any, target: Any, limit: int | None, progress: Callabl
         messages = list(claim)
         try:
             ids = await target.post([{"body": m.body, "ttl": m.ttl} for m in messages])
-        except PartialPostError as e:
-            pairs = list(zip(messages, e.posted_ids, strict=False))
-            moved += await _delete(source, claim, pairs)
+        except PartialPostError as e:  # the first ones were posted: delete those, release the rest
+            duplicated: list[tuple[str, str]] = []
+            try:
+                moved += await _delete(source, claim, list(zip(messages, e.posted_ids, strict=False)))
+            except RedriveFailed as failed:
+                moved, duplicated = moved + failed.moved, failed.duplicated
             await _release(claim)
-            raise RedriveFailed(e, moved, []) from e
+            raise RedriveFailed(e, moved, duplicated) from e
         except BaseException as e:
             await _release(claim)
             raise RedriveFailed(e, moved, []) from e
@@ -180,7 +182,6 @@ async def redrive(source: Any, target: Any, limit: int | None, progress: Callabl
         except RedriveFailed as e:
             await _release(claim)
             raise RedriveFailed(e.cause, moved + e.moved, e.duplicated) from e.cause
-        progress(moved)
     return moved
 
 

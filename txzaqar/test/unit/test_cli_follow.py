@@ -218,6 +218,31 @@ class RedriveTests(FollowCase):
         d.addErrback(lambda f: None)
         return out.getvalue(), err.getvalue(), failure
 
+    def test_post_partly_fails(self) -> None:
+        """A post split in two whose second request fails: the first part moved, one of it duplicated, the rest released."""
+        ids = self.post("dlq", *(["x" * 400] * 4))
+        self.successResultOf(self.client.queue("jobs").create({"_max_messages_post_size": 1024}))
+        target = self.client.queue("jobs", max_post_size=1024)
+        real = target.connection.post
+        calls: list[int] = []
+
+        def post(path: str, **kw: Any) -> Any:
+            calls.append(path == "queues/jobs/messages")
+            if sum(calls) > 1 and calls[-1]:
+                raise NotFound("Not found", "injected")
+            return real(path, **kw)
+
+        self.patch(target.connection, "post", post)
+        source = _Queue(self.client.queue("dlq"), fail_delete={ids[0]})
+        failed = self.failureResultOf(Deferred.fromCoroutine(redrive(source, target, None)), RedriveFailed).value
+        self.patch(target.connection, "post", real)
+        posted = self.successResultOf(target.messages())
+        self.assertGreater(len(posted), 0)
+        self.assertLess(len(posted), 4)
+        self.assertEqual(failed.moved, len(posted) - 1)
+        self.assertEqual(failed.duplicated, [(ids[0], posted[0].id)])
+        self.assertEqual(len(self.successResultOf(self.client.queue("dlq").claim())), 4 - failed.moved)
+
     def test_command(self) -> None:
         """A summary: a line in a table, an object in JSON."""
         self.post("dlq", "a", "b")
