@@ -7,6 +7,7 @@ runs it over the library's public API with a L{Context}.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TextIO
 
@@ -30,6 +31,8 @@ class Context:
     stdin: TextIO
     #: The reactor (C{tail -f} waits on it).
     reactor: Any
+    #: Where lines other than results go (C{redrive} names the messages it may have duplicated).
+    stderr: TextIO = attr.ib(factory=lambda: sys.stderr)
 
 
 @attr.s(auto_attribs=True, frozen=True)
@@ -189,6 +192,66 @@ async def _post(c: Context) -> None:
     c.out.rows([{"id": i} for i in ids], ("id",))
 
 
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise usage.UsageError(f"--interval must be seconds above 0 (at most 3600), not {text!r}")
+    return seconds
+
+
+async def _tail(c: Context) -> None:
+    from ._follow import Stop, consume, drain, on_shutdown, tail
+
+    o = c.options
+    interval = _interval(o["interval"])
+    queue = c.client.queue(o["queue"])
+
+    def emit(message: Any) -> None:
+        c.out.row(message_row(message), MESSAGE_COLUMNS)
+
+    stop = Stop(c.reactor)
+    with on_shutdown(c.reactor, stop):
+        if o["consume"] and o["follow"]:
+            await consume(c.client, o["queue"], emit, stop, interval)
+        elif o["consume"]:
+            await drain(queue, emit, stop)
+        else:
+            await tail(queue, emit, stop, o["follow"], interval)
+
+
+async def _redrive(c: Context) -> None:
+    from ._follow import RedriveFailed, check_redrive, redrive
+
+    o = c.options
+    source_name, target_name = o["dead_letter_queue"], o["to"]
+    if not target_name:
+        raise usage.UsageError("redrive needs --to QUEUE")
+    check_redrive(source_name, target_name, o["limit"])
+    source = c.client.queue(source_name)
+    target = await fitted_queue(c.client, target_name)
+
+    def summary(moved: int) -> None:
+        if c.out.format == "json":
+            c.out.record({"moved": moved, "from": source_name, "to": target_name})
+        else:
+            c.out.stream.write(f"moved {moved} messages from {source_name} to {target_name}\n")
+            c.out.stream.flush()
+
+    try:
+        moved = await redrive(source, target, o["limit"])
+    except RedriveFailed as e:
+        for old, new in e.duplicated:
+            c.stderr.write(f"txzaqar: may be duplicated: message {old} of {source_name} "
+                           f"(posted to {target_name} as {new}, not deleted)\n")
+        c.stderr.flush()
+        summary(e.moved)
+        raise e.cause from None
+    summary(moved)
+
+
 _POST = ("post", "post messages: each argument (or each line of standard input) is one JSON body; "
          "split into as many requests as the queue's post size limit needs")
 _POST_OPTIONS = dict(arguments=("queue", "messages*"), integers=("ttl", "delay"), parameters=(
@@ -230,6 +293,18 @@ COMMANDS: tuple[Command, ...] = (
             parameters=(("claim-id", None, None, "the claim holding them (required for claimed messages)"),)),
     Command(("message", "pop"), "claim and delete messages at once, printing them", _message_pop,
             ("queue",), parameters=(("count", None, "1", "how many (1 to 20)"),), integers=("count",)),
+    Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
+            "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
+            parameters=(("interval", None, "1", "seconds between reads with -f"),),
+            flags=(("follow", "f", "go on printing messages as they arrive, until SIGINT or SIGTERM"),
+                   ("consume", None, "claim and delete each message printed (with -f: as a Subscriber "
+                                     "does; without: until the queue is empty)"))),
+    Command(("redrive",), "move messages out of a dead-letter queue into --to: claim, post, delete "
+            "(never lost, at worst duplicated: then each such message is named on stderr)", _redrive,
+            ("dead_letter_queue",),
+            parameters=(("to", None, None, "the queue to move them to (required)"),
+                        ("limit", None, None, "move at most this many [default: all]")),
+            integers=("limit",)),
 )
 
 

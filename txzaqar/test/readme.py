@@ -238,6 +238,8 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("The Subscriber", 'subscriber.subscribe("jobs")', Run(_CODE + "SubscriberTests.test_listen")),
     Entry("The command line: ``txzaqar``", "export ZAQAR_URL=http://127.0.0.1:8888 OS_PROJECT_ID=demo",
           Run("txzaqar.test.integration.test_cli.ReadmeTests")),
+    Entry("The command line: ``txzaqar``", "txzaqar queue create jobs-dead",
+          Run("txzaqar.test.integration.test_cli.ReadmeTests.test_tail_and_redrive_block")),
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --url", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "export OS_AUTH_URL=", Run(_COMMANDS + "TwistdCommandTests")),
     Entry(DAEMON, "twistd -n --pidfile= zaqar-listen --push websocket", Run(_COMMANDS + "TwistdCommandTests")),

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -30,6 +34,49 @@ def txzaqar(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
 def lines(result: subprocess.CompletedProcess[str]) -> list[Any]:
     """The JSON objects printed, one a line."""
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+class Started:
+    """C{python -m txzaqar.cli ARGS} running (a command that keeps going: C{tail -f}), its lines read by a thread."""
+
+    def __init__(self, *args: str) -> None:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        self.process = subprocess.Popen([sys.executable, "-m", "txzaqar.cli", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=environ)
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put("")
+
+    def lines(self, count: int, within: float = 30.0) -> list[Any]:
+        """The next C{count} JSON lines printed, or an C{AssertionError} after C{within} seconds."""
+        found: list[Any] = []
+        deadline = time.monotonic() + within
+        while len(found) < count:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                raise AssertionError(f"{len(found)} of {count} lines within {within}s: {found}") from None
+            if not line:
+                raise AssertionError(f"ended after {found}")
+            found.append(json.loads(line))
+        return found
+
+    def terminated(self, signal_number: int = signal.SIGTERM) -> tuple[int, str, str]:
+        """Signal it (SIGTERM); its exit status, what else it printed, and its standard error."""
+        self.process.send_signal(signal_number)
+        assert self.process.stderr is not None
+        self.process.wait(timeout=30)
+        self._reader.join(timeout=30)
+        rest = []
+        while not self._lines.empty():
+            rest.append(self._lines.get())
+        return self.process.returncode, "".join(rest), self.process.stderr.read()
 
 
 class CLICase(unittest.TestCase):
@@ -105,7 +152,67 @@ class MessageTests(CLICase):
         self.assertEqual(self.ok("queue", "stats", "small")[0]["total"], 1)
 
 
+class TailTests(CLICase):
+    def stopped(self, running: Started, signal_number: int = signal.SIGTERM) -> None:
+        self.assertEqual(running.terminated(signal_number), (0, "", ""))
+
+    def test_tail(self) -> None:
+        """tail prints without consuming; -f goes on as messages come, until SIGTERM or SIGINT; --consume claims and deletes."""
+        self.ok("post", "jobs", '"a"')
+        self.assertEqual([m["body"] for m in self.ok("tail", "jobs")], ["a"])
+        follow = Started(*self.connection, "tail", "jobs", "-f", "--interval", "0.2")
+        try:
+            self.assertEqual(follow.lines(1)[0]["body"], "a")
+            self.ok("post", "jobs", '"b"', '"c"')
+            self.assertEqual([m["body"] for m in follow.lines(2)], ["b", "c"])
+        finally:
+            self.stopped(follow)
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 3)
+        self.assertEqual([m["body"] for m in self.ok("tail", "jobs", "--consume")], ["a", "b", "c"])
+        consume = Started(*self.connection, "tail", "jobs", "-f", "--consume", "--interval", "0.2")
+        try:
+            self.ok("post", "jobs", '"d"')
+            self.assertEqual(consume.lines(1)[0]["body"], "d")
+        finally:
+            self.stopped(consume, signal.SIGINT)
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+
+
+class RedriveTests(CLICase):
+    def test_redrive(self) -> None:
+        """Messages move from the dead-letter queue (bodies and ttl kept), --limit at a time; a summary."""
+        self.ok("post", "jobs", '"kept"')
+        self.ok("post", "dead", '"a"', '"b"', '"c"', "--ttl", "900")
+        self.assertEqual(self.ok("redrive", "dead", "--to", "jobs", "--limit", "2"),
+                         [{"moved": 2, "from": "dead", "to": "jobs"}])
+        self.assertEqual([m["body"] for m in self.ok("message", "list", "dead")], ["c"])
+        self.assertEqual(self.ok("redrive", "dead", "--to", "jobs"), [{"moved": 1, "from": "dead", "to": "jobs"}])
+        moved = self.ok("message", "list", "jobs")
+        self.assertEqual([m["body"] for m in moved], ["kept", "a", "b", "c"])
+        self.assertEqual([m["ttl"] for m in moved[1:]], [900] * 3)
+        self.assertEqual(self.ok("message", "list", "dead"), [])
+        self.assertIn("--to", self.fails(64, "redrive", "dead"))
+
+
 class ReadmeTests(CLICase):
+    def test_tail_and_redrive_block(self) -> None:
+        """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""
+        self.ok("post", "jobs", '{"order": 3}')
+        block = readme.find_block("The command line: ``txzaqar``", "txzaqar queue create jobs-dead")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        env.update(ZAQAR_URL=self.zaqar.url, OS_PROJECT_ID=self.project)
+        env["PATH"] = f"{os.path.dirname(sys.executable)}:{env.get('PATH', '')}"
+        result = subprocess.run(["bash", "-c", "set -e\n" + "\n".join(block.commands())], capture_output=True,
+                                text=True, env=env, timeout=120)
+        self.assertEqual((result.returncode, result.stderr), (0, ""), result.stdout)
+        out = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertEqual(out[0], {"name": "jobs-dead", "created": True})
+        self.assertEqual(out[3], {"moved": 2, "from": "jobs-dead", "to": "jobs"})
+        orders = [{"order": n} for n in (3, 4, 5)]
+        self.assertEqual([m["body"] for m in out[4:]], orders + orders)
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        self.assertEqual(self.ok("queue", "stats", "jobs-dead")[0]["total"], 0)
+
     def test_readme_block(self) -> None:
         """The README's block runs as printed (its URL and project replaced by the test server's)."""
         block = readme.find_block("The command line: ``txzaqar``", "export ZAQAR_URL=http://127.0.0.1:8888")
