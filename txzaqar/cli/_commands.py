@@ -237,7 +237,7 @@ async def _redrive(c: Context) -> None:
         if c.out.format == "json":
             c.out.record({"moved": moved, "from": source_name, "to": target_name})
         else:
-            c.out.stream.write(f"moved {moved} messages from {source_name} to {target_name}\n")
+            c.out.stream.write(f"moved {moved} message{'' if moved == 1 else 's'} from {source_name} to {target_name}\n")
             c.out.stream.flush()
 
     try:

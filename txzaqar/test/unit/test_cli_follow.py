@@ -266,7 +266,7 @@ class RedriveTests(FollowCase):
         self.patch(Queue, "delete_message", delete_message)
         out, err, failure = self.command("table", dead_letter_queue="dlq", to="jobs")
         copy = self.successResultOf(self.client.queue("jobs").messages())[0].id
-        self.assertEqual(out, "moved 1 messages from dlq to jobs\n")
+        self.assertEqual(out, "moved 1 message from dlq to jobs\n")
         self.assertEqual(err, f"txzaqar: may be duplicated: message {ids[0]} of dlq (posted to jobs as {copy}, "
                               "not deleted)\n")
         self.assertIsInstance(failure.value, NotFound)
