@@ -8,12 +8,13 @@ C{--config} itself) may also be given
  - as an environment variable: L{ENV_PREFIX} and the option's long name in
    capitals with C{_} for C{-} (C{--claim-ttl 120} is
    C{ZAQAR_LISTEN_CLAIM_TTL=120}); a flag is C{1}, C{true}, C{yes} or
-   C{on} (C{0}, C{false}, C{no}, C{off} or empty: not set); C{--queue},
-   which repeats, takes the names separated by commas or spaces;
+   C{on} (C{0}, C{false}, C{no}, C{off} or empty: not set); C{--queue}
+   and C{--queue-pattern}, which repeat, take the names separated by
+   commas or spaces;
  - as a key of the TOML file of C{--config FILE} (or
    C{ZAQAR_LISTEN_CONFIG=FILE}): the option's long name
-   (C{claim-ttl = 120}); a flag is C{true} or C{false}; C{queue} is a
-   name or a list of names.
+   (C{claim-ttl = 120}); a flag is C{true} or C{false}; C{queue} (and
+   C{queue-pattern}) is a name or a list of names.
 
 Per option, the command line wins over the environment, which wins over
 the file; a repeated option (C{--queue}) is taken whole from the first of
@@ -67,7 +68,7 @@ CONFIG_PARAMETERS = [
 _COMMAND_LINE_ONLY = frozenset({"help", "version", "config"})
 
 #: Options that repeat on the command line (a list in the file).
-REPEATED = frozenset({"queue", "route"})
+REPEATED = frozenset({"queue", "queue-pattern", "route"})
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")

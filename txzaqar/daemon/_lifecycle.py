@@ -233,7 +233,8 @@ class Handlers:
 def subscribe_handlers(options: Any, subscriber: Any, clock: Any) -> Handlers:
     """
     Subscribe each of C{options["queues"]} to its handler: its route's
-    (C{--route}, with the route's concurrency), else C{--handler}'s; each
+    (C{--route}, with the route's concurrency), else C{--handler}'s, and
+    each of C{options["patterns"]} (C{--queue-pattern}) to C{--handler}'s; each
     handler (one per C{package.module:function}) records its outcomes.
 
     @return: the L{Handlers} to set up, tear down and ask for health.
@@ -260,6 +261,10 @@ def subscribe_handlers(options: Any, subscriber: Any, clock: Any) -> Handlers:
             max_claim_count=options["max-claim-count"],
             concurrency=route["concurrency"] if route is not None else None,
         )
+    for pattern in options.get("patterns") or []:
+        # the queues it matches are found later: --handler's handler, the shared slots
+        handler = handler_of(options["handler"] or "(log each message)", options["handler-function"])
+        subscriber.psubscribe(pattern, handler.function)
     return Handlers(handlers.values())
 
 

@@ -4,6 +4,11 @@ C{twistd zaqar-listen}: run a L{txzaqar.subscriber.Subscriber} as a daemon::
     twistd -n zaqar-listen --url http://127.0.0.1:8888 --project-id demo \\
         --queue jobs [--queue more ...] --handler mypackage.jobs:handle
 
+C{--queue-pattern 'jobs-*'} (repeatable, with or without C{--queue})
+also consumes every queue whose name matches the glob, found by listing
+the project's queues every C{--discovery-interval} seconds
+(L{txzaqar.subscriber.Subscriber.psubscribe}), with C{--handler}'s handler.
+
 The handler is called with each L{txzaqar.api.message.Message}; it may return a
 value, a Deferred or a coroutine, and the message is deleted once that
 succeeds.  Without C{--handler} each message is logged as one JSON line.
@@ -138,7 +143,7 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
     """Options of C{twistd zaqar-listen}."""
 
     synopsis = (
-        "--url URL --project-id ID --queue NAME [--queue NAME ...] "
+        "--url URL --project-id ID --queue NAME|--queue-pattern GLOB [...] "
         "[--handler package.module:function] [options]"
     )
     longdesc = (
@@ -181,6 +186,7 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["queues"] = []
+        self["patterns"] = []
         self["routes"] = {}
         self._failed = False
         self._given: set[str] = set()
@@ -231,11 +237,23 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
 
     opt_q = opt_queue
 
+    def opt_queue_pattern(self, pattern: str) -> None:
+        """GLOB: also listen to the queues it matches (e.g. 'orders-*'), with --handler (repeat for more)"""
+        if not pattern or len(pattern) > 256:
+            raise usage.UsageError(f"--queue-pattern must be 1 to 256 characters, not {pattern!r:.60}")
+        if pattern in self["patterns"]:
+            raise usage.UsageError(f"--queue-pattern {pattern} is given twice")
+        self["patterns"].append(pattern)
+
     def postOptions(self) -> None:
         apply_sources(self, self._given)  # the environment and --config (daemon/_config.py)
+        if self["patterns"] and self["signed-url-file"] is not None:
+            raise usage.UsageError("--queue-pattern lists the project's queues, which a --signed-url-file "
+                                   "does not allow: give --queue")
         self.credential_options(signed_url_options)
-        if not self["queues"]:
-            raise usage.UsageError("give at least one --queue NAME (or --route QUEUE=package.module:function)")
+        if not self["queues"] and not self["patterns"]:
+            raise usage.UsageError("give at least one --queue NAME, --queue-pattern GLOB "
+                                   "or --route QUEUE=package.module:function")
         if self["threads"] is None:
             try:
                 self["threads"] = min(DEFAULT_THREADS, int(self["concurrency"]))
@@ -248,6 +266,10 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
             )
         except ClientValidationError as e:
             raise usage.UsageError(e.description) from None
+        if self["patterns"] and self["dead-letter-queue"] is not None:
+            # psubscribe configures no queue: the discovered ones would not dead-letter
+            raise usage.UsageError("--dead-letter-queue applies to --queue and --route queues only; "
+                                   "it cannot be combined with --queue-pattern")
         self["subscriber-settings"] = settings
         self.update(command_line(settings))
         check_push_options(self)
@@ -367,7 +389,9 @@ def makeService(options: Options) -> Any:
 
 def _checked_locally(options: Options) -> list[str]:
     """The lines of what parsing the options already checked (for C{--check})."""
-    lines = ["options: " + ", ".join(f"--queue {name}" for name in options["queues"])]
+    given = [f"--queue {name}" for name in options["queues"]]
+    given += [f"--queue-pattern {pattern}" for pattern in options.get("patterns") or []]
+    lines = ["options: " + ", ".join(given)]
     sources = describe_sources(options)
     if sources is not None:
         lines.append(sources)
@@ -376,6 +400,9 @@ def _checked_locally(options: Options) -> list[str]:
     else:
         lines.append("no --handler: each message would be logged as one JSON line")
     lines += route_lines(options)
+    for pattern in options.get("patterns") or []:
+        lines.append(f"pattern {pattern}: the queues matching it would be consumed, listed every "
+                     f"{options['discovery-interval']:g}s")
     return lines
 
 

@@ -129,6 +129,8 @@ async def startup_findings(client: IClient, queues: list[str]) -> list[Finding]:
     except errors.ZaqarError as e:
         return [classify(e, url)]
     findings = [Finding("Zaqar", "ok", f"Zaqar answers at {client.connection.url}, with these credentials")]
+    if not queues:  # --queue-pattern only: its queues are found by listing them later
+        return findings
     wanted, existing = set(queues), set()
     try:
         async for queue in client.iter_queues(limit=20):

@@ -32,7 +32,7 @@ from ..subscriber.settings import (
 #: option's name with C{_} for C{-}); the others keep their defaults.
 SETTINGS_OPTIONS = frozenset({
     "batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval", "callback-timeout",
-    "stop-timeout", "threads", "safety-interval",
+    "stop-timeout", "threads", "safety-interval", "discovery-interval",
 })
 
 #: The Subscriber's options (but C{--safety-interval}, a push option), as
@@ -54,6 +54,9 @@ SUBSCRIBER_PARAMETERS = [
                                      "message stays claimed until it returns, then is deleted "
                                      "if it succeeded, else released [default: none, no limit]"],
     ["stop-timeout", None, "30", "seconds to wait for running handlers when stopping"],
+    ["discovery-interval", None, "30", "with --queue-pattern, seconds between two listings of the "
+                                       "project's queues: a queue created later is consumed within "
+                                       "this long"],
     ["dead-letter-queue", None, None, "move messages claimed --max-claim-count times here; "
                                       "sets the queue's metadata, so it applies to every "
                                       "consumer of the queue [default: none]"],

@@ -23,7 +23,8 @@ class SubscriberOptionsTests(SynchronousTestCase):
     def command_line(self, **given: Any) -> SubscriberSettings:
         options = {"batch": "10", "claim-ttl": "60", "grace": "60", "concurrency": "10",
                    "poll-interval": "1", "max-interval": "30", "callback-timeout": None,
-                   "stop-timeout": "30", "threads": "0", "safety-interval": "300"}
+                   "stop-timeout": "30", "threads": "0", "safety-interval": "300",
+                   "discovery-interval": "30"}
         options.update(given)
         return settings_from_command_line(options)
 
@@ -34,7 +35,8 @@ class SubscriberOptionsTests(SynchronousTestCase):
         self.assertEqual(command_line(settings)["poll-interval"], 0.5)
         self.assertEqual(set(command_line(settings)),
                          {"batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval",
-                          "callback-timeout", "stop-timeout", "threads", "safety-interval"})
+                          "callback-timeout", "stop-timeout", "threads", "safety-interval",
+                          "discovery-interval"})
 
     def test_command_line_refusals(self) -> None:
         """One line naming the option, as C{zaqar-listen} prints it."""

@@ -1,0 +1,69 @@
+"""
+C{--queue-pattern} in a real C{twistd zaqar-listen} against a real Zaqar:
+a queue created after the daemon started, whose name matches the
+pattern, is found by the next listing (C{--discovery-interval}) and its
+messages reach the handler.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.trial import unittest
+
+import txzaqar
+from txzaqar.test.helpers.daemon import Daemon
+from txzaqar.testing import servers
+
+#: Records each message's queue and body.
+PATTERN_HANDLER = """
+def record(message):
+    with open("events.txt", "a") as f:
+        f.write(f"{message.queue.name} {message.body}\\n")
+"""
+
+
+class PatternTests(unittest.TestCase):
+    timeout = 240
+
+    def setUp(self) -> Any:
+        self.dir = Path(tempfile.mkdtemp(prefix="txzaqar-patterns-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        (self.dir / "pattern_handler.py").write_text(PATTERN_HANDLER)
+        self.zaqar = servers.shared_zaqar()
+        self.project = f"patterns-{uuid.uuid4().hex[:6]}"
+        self.client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        self.addCleanup(self.client.close)
+
+    def events(self) -> list[str]:
+        path = self.dir / "events.txt"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def test_queue_created_later_is_consumed(self) -> Any:
+        return Deferred.fromCoroutine(self._queue_created_later_is_consumed())
+
+    async def _queue_created_later_is_consumed(self) -> None:
+        daemon = Daemon(self.dir, [
+            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--discovery-interval", "0.5", "--poll-interval", "0.2", "--max-interval", "1",
+            "--handler", "pattern_handler:record"])
+        self.addCleanup(daemon.kill)
+        await daemon.wait_for(lambda: "subscriber started on" in daemon.log(), 60, "the subscriber to start")
+        self.assertNotIn("does not exist", daemon.log())  # the start-up check looks for no pattern's queue
+        await self.client.create_queue("other")
+        self.addCleanup(self.client.queue("other").delete)
+        await self.client.queue("other").post([{"body": "not mine"}])
+        await self.client.create_queue("p-later")
+        self.addCleanup(self.client.queue("p-later").delete)
+        await self.client.queue("p-later").post([{"body": i} for i in range(3)])
+        await daemon.wait_for(lambda: len(self.events()) >= 3, 60, "the new queue's messages")
+        self.assertEqual(sorted(self.events()), [f"p-later {i}" for i in range(3)])
+        self.assertIn("discovered queues: ['p-later'] added", daemon.log())
+        self.assertIn(await daemon.terminate(), (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
