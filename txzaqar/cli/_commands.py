@@ -167,6 +167,34 @@ async def _message_pop(c: Context) -> None:
     c.out.rows([message_row(m) for m in messages], MESSAGE_COLUMNS)
 
 
+#: The columns of claimed messages in a table.
+CLAIM_COLUMNS = ("claim_id", "id", "age", "ttl", "body")
+
+
+async def _claim_create(c: Context) -> None:
+    o = c.options
+    claim = await c.client.queue(o["queue"]).claim(limit=o["limit"], ttl=o["ttl"], grace=o["grace"])
+    c.out.rows([message_row(m) | {"claim_id": claim.id} for m in claim], CLAIM_COLUMNS)
+
+
+async def _claim_query(c: Context) -> None:
+    claim = await c.client.queue(c.options["queue"]).get_claim(c.options["claim_id"])
+    c.out.record({"claim_id": claim.id, "ttl": claim.ttl, "age": claim.age, "messages": [m.id for m in claim]})
+
+
+async def _claim_renew(c: Context) -> None:
+    o = c.options
+    claim = await c.client.queue(o["queue"]).get_claim(o["claim_id"])
+    renewed = await claim.renew(ttl=o["ttl"], grace=o["grace"])
+    c.out.record({"claim_id": renewed.id, "ttl": renewed.ttl, "grace": renewed.grace, "renewed": True})
+
+
+async def _claim_release(c: Context) -> None:
+    claim = await c.client.queue(c.options["queue"]).get_claim(c.options["claim_id"])
+    await claim.release()
+    c.out.record({"claim_id": claim.id, "released": True, "messages": [m.id for m in claim]})
+
+
 async def fitted_queue(client: Any, name: str) -> Any:
     """The queue C{name}, whose posts are split to fit its own C{_max_messages_post_size} when it has one."""
     from .. import ZaqarError
@@ -293,6 +321,21 @@ COMMANDS: tuple[Command, ...] = (
             parameters=(("claim-id", None, None, "the claim holding them (required for claimed messages)"),)),
     Command(("message", "pop"), "claim and delete messages at once, printing them", _message_pop,
             ("queue",), parameters=(("count", None, "1", "how many (1 to 20)"),), integers=("count",)),
+    Command(("claim", "create"), "claim messages of a queue, printing them with the claim's id", _claim_create,
+            ("queue",), parameters=(
+                ("ttl", None, None, "seconds the claim lasts unless renewed (60 to 43200) [default: 300]"),
+                ("grace", None, None, "seconds the messages live beyond the claim (60 to 43200) [default: 60]"),
+                ("limit", None, None, "claim at most this many (1 to 20) [default: 10]")),
+            integers=("ttl", "grace", "limit")),
+    Command(("claim", "query"), "a claim's ttl, age and messages (an expired or released one: not found)",
+            _claim_query, ("queue", "claim_id")),
+    Command(("claim", "renew"), "renew a claim: its ttl and grace start again (the same ttl unless --ttl)",
+            _claim_renew, ("queue", "claim_id"), parameters=(
+                ("ttl", None, None, "its new ttl (60 to 43200) [default: its ttl]"),
+                ("grace", None, None, "its new grace (60 to 43200) [default: the server's]")),
+            integers=("ttl", "grace")),
+    Command(("claim", "release"), "release a claim: its messages can be claimed again at once "
+            "(an expired or released one: not found)", _claim_release, ("queue", "claim_id")),
     Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
             "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
             parameters=(("interval", None, "1", "seconds between reads with -f"),),

@@ -194,6 +194,25 @@ class RedriveTests(CLICase):
         self.assertIn("--to", self.fails(64, "redrive", "dead"))
 
 
+class ClaimTests(CLICase):
+    def test_claims(self) -> None:
+        """Claim (--limit, --ttl), query, renew, release; a released claim is not found (exit 1)."""
+        posted = [m["id"] for m in self.ok("post", "jobs", '"a"', '"b"', '"c"')]
+        claimed = self.ok("claim", "create", "jobs", "--limit", "2", "--ttl", "120", "--grace", "60")
+        self.assertEqual([(m["id"], m["body"]) for m in claimed], [(posted[0], "a"), (posted[1], "b")])
+        claim_id = claimed[0]["claim_id"]
+        queried = self.ok("claim", "query", "jobs", claim_id)[0]
+        self.assertEqual((queried["claim_id"], queried["ttl"], queried["messages"]), (claim_id, 120, posted[:2]))
+        self.assertEqual(self.ok("claim", "renew", "jobs", claim_id, "--ttl", "300"),
+                         [{"claim_id": claim_id, "ttl": 300, "grace": 60, "renewed": True}])
+        self.assertEqual(self.ok("claim", "query", "jobs", claim_id)[0]["ttl"], 300)
+        self.assertEqual(self.ok("claim", "release", "jobs", claim_id),
+                         [{"claim_id": claim_id, "released": True, "messages": posted[:2]}])
+        self.fails(1, "claim", "query", "jobs", claim_id)
+        self.assertIn("ttl", self.fails(64, "claim", "create", "jobs", "--ttl", "5"))
+        self.assertEqual([m["body"] for m in self.ok("claim", "create", "jobs")], ["a", "b", "c"])
+
+
 class ReadmeTests(CLICase):
     def test_tail_and_redrive_block(self) -> None:
         """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""

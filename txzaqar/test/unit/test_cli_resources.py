@@ -1,0 +1,104 @@
+"""
+C{txzaqar}'s claim, subscription, pool and flavor commands, parsed as a
+user types them and run over the in-memory Zaqar (driven by a Clock).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from txzaqar import errors
+from txzaqar.cli._commands import Context
+from txzaqar.cli._output import Output
+from txzaqar.testing import memory_client
+
+from .test_cli_options import CONNECTION, parse
+
+
+class CommandCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.client, self.fake = memory_client(clock=self.clock)
+
+    def run_command(self, *argv: str) -> tuple[list[Any], Failure | None]:
+        """Parse C{argv} as C{txzaqar} does and run it: the JSON lines printed, and its failure (or None)."""
+        out = io.StringIO()
+        leaf = parse(*CONNECTION, *argv).leaf()
+        context = Context(self.client, leaf, Output(out, "json"), io.StringIO(), self.clock, io.StringIO())
+        d: Deferred[None] = ensureDeferred(leaf.command.run(context))  # type: ignore[arg-type]
+        failure = d.result if isinstance(d.result, Failure) else None
+        d.addErrback(lambda f: None)
+        return [json.loads(line) for line in out.getvalue().splitlines()], failure
+
+    def ok(self, *argv: str) -> list[Any]:
+        printed, failure = self.run_command(*argv)
+        if failure is not None:
+            failure.raiseException()
+        return printed
+
+    def fails(self, error: type[BaseException], *argv: str) -> BaseException:
+        printed, failure = self.run_command(*argv)
+        self.assertIsNotNone(failure, printed)
+        assert failure is not None and failure.value is not None
+        self.assertIsInstance(failure.value, error)
+        return failure.value
+
+    def post(self, name: str, *bodies: Any) -> list[str]:
+        return self.successResultOf(self.client.queue(name).post([{"body": b} for b in bodies]))
+
+
+class ClaimTests(CommandCase):
+    def test_create(self) -> None:
+        """The messages claimed, each with the claim's id; --limit, --ttl and --grace go to the server."""
+        ids = self.post("jobs", "a", "b", "c")
+        claimed = self.ok("claim", "create", "jobs", "--limit", "2", "--ttl", "120", "--grace", "90")
+        self.assertEqual([(m["id"], m["body"]) for m in claimed], [(ids[0], "a"), (ids[1], "b")])
+        claim_id = claimed[0]["claim_id"]
+        self.assertTrue(claim_id)
+        self.assertEqual({m["claim_id"] for m in claimed}, {claim_id})
+        queried = self.ok("claim", "query", "jobs", claim_id)[0]
+        self.assertEqual((queried["ttl"], queried["messages"]), (120, ids[:2]))
+
+    def test_create_nothing(self) -> None:
+        """Nothing to claim: nothing printed, no failure."""
+        self.successResultOf(self.client.queue("jobs").create())
+        self.assertEqual(self.ok("claim", "create", "jobs"), [])
+
+    def test_renew(self) -> None:
+        """Renewing starts the claim's age again, with its own ttl unless --ttl."""
+        self.post("jobs", "a")
+        claim_id = self.ok("claim", "create", "jobs", "--ttl", "100")[0]["claim_id"]
+        self.clock.advance(50)
+        self.assertGreaterEqual(self.ok("claim", "query", "jobs", claim_id)[0]["age"], 50)
+        self.assertEqual(self.ok("claim", "renew", "jobs", claim_id),
+                         [{"claim_id": claim_id, "ttl": 100, "grace": 60, "renewed": True}])
+        self.assertLess(self.ok("claim", "query", "jobs", claim_id)[0]["age"], 50)
+        self.assertEqual(self.ok("claim", "renew", "jobs", claim_id, "--ttl", "300", "--grace", "120")[0]["ttl"], 300)
+        self.assertEqual(self.ok("claim", "query", "jobs", claim_id)[0]["ttl"], 300)
+
+    def test_release(self) -> None:
+        """Released: the messages can be claimed again at once; the claim is gone."""
+        ids = self.post("jobs", "a", "b")
+        claim_id = self.ok("claim", "create", "jobs")[0]["claim_id"]
+        self.assertEqual(self.ok("claim", "release", "jobs", claim_id),
+                         [{"claim_id": claim_id, "released": True, "messages": ids}])
+        self.assertEqual([m["body"] for m in self.ok("claim", "create", "jobs")], ["a", "b"])
+        self.fails(errors.NotFound, "claim", "query", "jobs", claim_id)
+        self.fails(errors.NotFound, "claim", "release", "jobs", claim_id)
+
+    def test_mistakes(self) -> None:
+        """A ttl out of range is the client's validation error (exit 64); a missing claim id a usage error."""
+        from twisted.python import usage
+
+        self.post("jobs", "a")
+        error = self.fails(errors.ClientValidationError, "claim", "create", "jobs", "--ttl", "5")
+        self.assertIn("ttl", str(error))
+        self.assertRaises(usage.UsageError, parse, *CONNECTION, "claim", "renew", "jobs")
+        self.assertRaises(usage.UsageError, parse, *CONNECTION, "claim", "create", "jobs", "--limit", "x")
