@@ -195,6 +195,54 @@ async def _claim_release(c: Context) -> None:
     c.out.record({"claim_id": claim.id, "released": True, "messages": [m.id for m in claim]})
 
 
+#: The columns of subscriptions in a table.
+SUBSCRIPTION_COLUMNS = ("id", "subscriber", "ttl", "age", "confirmed", "options")
+
+
+def subscription_row(subscription: Any) -> dict[str, Any]:
+    """A subscription as the row printed."""
+    return {"id": subscription.id, "subscriber": subscription.subscriber, "ttl": subscription.ttl,
+            "age": subscription.age, "confirmed": subscription.confirmed, "options": dict(subscription.options)}
+
+
+async def _subscription_create(c: Context) -> None:
+    o = c.options
+    subscription = await c.client.queue(o["queue"]).subscribe(o["subscriber"], ttl=o["ttl"], options=o["options"])
+    c.out.record(subscription_row(subscription))
+
+
+async def _subscription_show(c: Context) -> None:
+    c.out.record(subscription_row(await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])))
+
+
+async def _subscription_list(c: Context) -> None:
+    subscriptions = await c.client.queue(c.options["queue"]).subscriptions(limit=c.options["limit"])
+    c.out.rows([subscription_row(s) for s in subscriptions], SUBSCRIPTION_COLUMNS)
+
+
+async def _subscription_update(c: Context) -> None:
+    o = c.options
+    if o["subscriber"] is None and o["ttl"] is None and o["options"] is None:
+        raise usage.UsageError("subscription update needs at least one of --subscriber, --ttl, --options")
+    queue = c.client.queue(o["queue"])
+    subscription = await queue.subscription(o["subscription_id"])
+    await subscription.update(subscriber=o["subscriber"], ttl=o["ttl"], options=o["options"])
+    c.out.record(subscription_row(await subscription.reload()))
+
+
+async def _subscription_delete(c: Context) -> None:
+    subscription = await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])
+    await subscription.delete()
+    c.out.record({"id": subscription.id, "deleted": True})
+
+
+async def _subscription_confirm(c: Context) -> None:
+    subscription = await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])
+    confirmed = not c.options["unconfirm"]
+    await subscription.confirm(confirmed)
+    c.out.record({"id": subscription.id, "confirmed": confirmed})
+
+
 async def fitted_queue(client: Any, name: str) -> Any:
     """The queue C{name}, whose posts are split to fit its own C{_max_messages_post_size} when it has one."""
     from .. import ZaqarError
@@ -336,6 +384,25 @@ COMMANDS: tuple[Command, ...] = (
             integers=("ttl", "grace")),
     Command(("claim", "release"), "release a claim: its messages can be claimed again at once "
             "(an expired or released one: not found)", _claim_release, ("queue", "claim_id")),
+    Command(("subscription", "create"), "subscribe a URI (http(s)://, trust+http(s)://, mailto:) to a queue's "
+            "messages", _subscription_create, ("queue", "subscriber"), parameters=(
+                ("ttl", None, None, "seconds it lasts [default: 3600]"),
+                ("options", None, None, "its options, a JSON object [default: {}]")),
+            integers=("ttl",)),
+    Command(("subscription", "update"), "change a subscription's subscriber, ttl or options", _subscription_update,
+            ("queue", "subscription_id"), parameters=(
+                ("subscriber", None, None, "its new subscriber URI"),
+                ("ttl", None, None, "its new ttl, in seconds"),
+                ("options", None, None, "its new options, a JSON object")),
+            integers=("ttl",)),
+    Command(("subscription", "delete"), "delete a subscription (one that does not exist: not found)",
+            _subscription_delete, ("queue", "subscription_id")),
+    Command(("subscription", "show"), "a subscription", _subscription_show, ("queue", "subscription_id")),
+    Command(("subscription", "list"), "a queue's subscriptions", _subscription_list, ("queue",),
+            parameters=(_LIMIT,), integers=("limit",)),
+    Command(("subscription", "confirm"), "confirm a subscription (--unconfirm: take the confirmation back)",
+            _subscription_confirm, ("queue", "subscription_id"),
+            flags=(("unconfirm", None, "mark it not confirmed"),)),
     Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
             "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
             parameters=(("interval", None, "1", "seconds between reads with -f"),),

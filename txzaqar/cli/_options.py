@@ -23,7 +23,7 @@ from ._commands import COMMANDS, Command
 from ._output import FORMATS, default_format
 
 #: Options whose value is JSON, parsed when the options are.
-JSON_OPTIONS = ("metadata",)
+JSON_OPTIONS = ("metadata", "options", "capabilities")
 
 
 class CommandOptions(usage.Options):

@@ -213,6 +213,26 @@ class ClaimTests(CLICase):
         self.assertEqual([m["body"] for m in self.ok("claim", "create", "jobs")], ["a", "b", "c"])
 
 
+class SubscriptionTests(CLICase):
+    def test_subscriptions(self) -> None:
+        """Create, show, list, update, confirm, delete; a deleted one is not found (exit 1)."""
+        self.ok("queue", "create", "jobs")
+        created = self.ok("subscription", "create", "jobs", "http://127.0.0.1:9/hook", "--ttl", "600",
+                          "--options", '{"team": "a"}')[0]
+        self.assertEqual((created["subscriber"], created["ttl"], created["options"]),
+                         ("http://127.0.0.1:9/hook", 600, {"team": "a"}))
+        sid = created["id"]
+        self.assertEqual(self.ok("subscription", "show", "jobs", sid)[0]["subscriber"], "http://127.0.0.1:9/hook")
+        self.assertEqual([s["id"] for s in self.ok("subscription", "list", "jobs")], [sid])
+        updated = self.ok("subscription", "update", "jobs", sid, "--ttl", "900", "--options", '{"team": "b"}')[0]
+        self.assertEqual((updated["ttl"], updated["options"]), (900, {"team": "b"}))
+        self.assertEqual(self.ok("subscription", "confirm", "jobs", sid), [{"id": sid, "confirmed": True}])
+        self.assertIs(self.ok("subscription", "show", "jobs", sid)[0]["confirmed"], True)
+        self.assertEqual(self.ok("subscription", "delete", "jobs", sid), [{"id": sid, "deleted": True}])
+        self.fails(1, "subscription", "show", "jobs", sid)
+        self.assertIn("--ttl", self.fails(64, "subscription", "update", "jobs", sid))
+
+
 class ReadmeTests(CLICase):
     def test_tail_and_redrive_block(self) -> None:
         """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""

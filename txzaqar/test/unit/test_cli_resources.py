@@ -102,3 +102,47 @@ class ClaimTests(CommandCase):
         self.assertIn("ttl", str(error))
         self.assertRaises(usage.UsageError, parse, *CONNECTION, "claim", "renew", "jobs")
         self.assertRaises(usage.UsageError, parse, *CONNECTION, "claim", "create", "jobs", "--limit", "x")
+
+
+class SubscriptionTests(CommandCase):
+    def test_create_show_list(self) -> None:
+        """Create (--ttl, --options as JSON), show, list: one row each, with every field."""
+        self.successResultOf(self.client.queue("jobs").create())
+        created = self.ok("subscription", "create", "jobs", "http://example.com/hook", "--ttl", "600",
+                          "--options", '{"team": "a"}')[0]
+        self.assertEqual((created["subscriber"], created["ttl"], created["options"]),
+                         ("http://example.com/hook", 600, {"team": "a"}))
+        self.assertEqual(self.ok("subscription", "show", "jobs", created["id"]), [created])
+        other = self.ok("subscription", "create", "jobs", "mailto:ops@example.com")[0]
+        self.assertEqual(other["ttl"], 3600)
+        self.assertEqual(sorted(s["id"] for s in self.ok("subscription", "list", "jobs", "--limit", "1")),
+                         sorted([created["id"], other["id"]]))
+
+    def test_update(self) -> None:
+        """Update changes what is given and prints the subscription as the server now has it; nothing given: a usage error."""
+        from twisted.python import usage
+
+        self.successResultOf(self.client.queue("jobs").create())
+        created = self.ok("subscription", "create", "jobs", "http://example.com/hook")[0]
+        updated = self.ok("subscription", "update", "jobs", created["id"], "--ttl", "900",
+                          "--options", '{"b": 2}')[0]
+        self.assertEqual((updated["id"], updated["subscriber"], updated["ttl"], updated["options"]),
+                         (created["id"], "http://example.com/hook", 900, {"b": 2}))
+        self.assertEqual(self.ok("subscription", "show", "jobs", created["id"])[0]["ttl"], 900)
+        self.fails(usage.UsageError, "subscription", "update", "jobs", created["id"])
+        self.fails(errors.ClientValidationError, "subscription", "update", "jobs", created["id"],
+                   "--subscriber", "ftp://example.com")
+
+    def test_confirm_and_delete(self) -> None:
+        """Confirm, --unconfirm; delete; a deleted one is not found."""
+        self.successResultOf(self.client.queue("jobs").create())
+        sid = self.ok("subscription", "create", "jobs", "http://example.com/hook")[0]["id"]
+        self.assertEqual(self.ok("subscription", "confirm", "jobs", sid), [{"id": sid, "confirmed": True}])
+        self.assertIs(self.ok("subscription", "show", "jobs", sid)[0]["confirmed"], True)
+        self.assertEqual(self.ok("subscription", "confirm", "jobs", sid, "--unconfirm"),
+                         [{"id": sid, "confirmed": False}])
+        self.assertIs(self.ok("subscription", "show", "jobs", sid)[0]["confirmed"], False)
+        self.assertEqual(self.ok("subscription", "delete", "jobs", sid), [{"id": sid, "deleted": True}])
+        self.assertEqual(self.ok("subscription", "list", "jobs"), [])
+        self.fails(errors.NotFound, "subscription", "show", "jobs", sid)
+        self.fails(errors.NotFound, "subscription", "delete", "jobs", sid)
