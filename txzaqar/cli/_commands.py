@@ -243,6 +243,70 @@ async def _subscription_confirm(c: Context) -> None:
     c.out.record({"id": subscription.id, "confirmed": confirmed})
 
 
+#: The columns of pools in a table.
+POOL_COLUMNS = ("name", "uri", "weight", "flavor", "options")
+#: The columns of flavors in a table.
+FLAVOR_COLUMNS = ("name", "pool_list", "capabilities")
+
+
+def _without_href(document: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(document).items() if k != "href"}
+
+
+async def _pool_create(c: Context) -> None:
+    o = c.options
+    pool = await c.client.create_pool(o["name"], o["uri"], o["weight"], flavor=o["flavor"], options=o["options"])
+    c.out.record(_without_href(await pool.get(detailed=True)))
+
+
+async def _pool_show(c: Context) -> None:
+    c.out.record(_without_href(await c.client.pool(c.options["name"]).get(detailed=c.options["detailed"])))
+
+
+async def _pool_update(c: Context) -> None:
+    o = c.options
+    if all(o[k] is None for k in ("uri", "weight", "flavor", "options")):
+        raise usage.UsageError("pool update needs at least one of --uri, --weight, --flavor, --options")
+    pool = c.client.pool(o["name"])
+    await pool.update(uri=o["uri"], weight=o["weight"], flavor=o["flavor"], options=o["options"])
+    c.out.record(_without_href(await pool.get(detailed=True)))
+
+
+async def _pool_delete(c: Context) -> None:
+    await c.client.pool(c.options["name"]).delete()
+    c.out.record({"name": c.options["name"], "deleted": True})
+
+
+async def _pool_list(c: Context) -> None:
+    pools = await c.client.pools(limit=c.options["limit"], detailed=c.options["detailed"])
+    c.out.rows([_without_href(p) for p in pools], POOL_COLUMNS if c.options["detailed"] else POOL_COLUMNS[:4])
+
+
+async def _flavor_create(c: Context) -> None:
+    flavor = await c.client.create_flavor(c.options["name"], c.options["pools"])
+    c.out.record(_without_href(await flavor.get(detailed=True)))
+
+
+async def _flavor_show(c: Context) -> None:
+    c.out.record(_without_href(await c.client.flavor(c.options["name"]).get(detailed=c.options["detailed"])))
+
+
+async def _flavor_update(c: Context) -> None:
+    flavor = c.client.flavor(c.options["name"])
+    await flavor.update(pool_list=c.options["pools"])
+    c.out.record(_without_href(await flavor.get(detailed=True)))
+
+
+async def _flavor_delete(c: Context) -> None:
+    await c.client.flavor(c.options["name"]).delete()
+    c.out.record({"name": c.options["name"], "deleted": True})
+
+
+async def _flavor_list(c: Context) -> None:
+    flavors = await c.client.flavors(limit=c.options["limit"], detailed=c.options["detailed"])
+    c.out.rows([_without_href(f) for f in flavors], FLAVOR_COLUMNS if c.options["detailed"] else FLAVOR_COLUMNS[:2])
+
+
 async def fitted_queue(client: Any, name: str) -> Any:
     """The queue C{name}, whose posts are split to fit its own C{_max_messages_post_size} when it has one."""
     from .. import ZaqarError
@@ -403,6 +467,31 @@ COMMANDS: tuple[Command, ...] = (
     Command(("subscription", "confirm"), "confirm a subscription (--unconfirm: take the confirmation back)",
             _subscription_confirm, ("queue", "subscription_id"),
             flags=(("unconfirm", None, "mark it not confirmed"),)),
+    Command(("pool", "create"), "create (or replace) a storage pool (admin; a server with pooling)", _pool_create,
+            ("name", "uri", "weight"), parameters=(
+                ("flavor", None, None, "the flavor it belongs to"),
+                ("options", None, None, "its storage options, a JSON object")),
+            integers=("weight",)),
+    Command(("pool", "show"), "a pool (admin)", _pool_show, ("name",),
+            flags=(("detailed", None, "with its options"),)),
+    Command(("pool", "update"), "change a pool's uri, weight, flavor or options (admin)", _pool_update, ("name",),
+            parameters=(("uri", None, None, "its new storage URI"), ("weight", None, None, "its new weight"),
+                        ("flavor", None, None, "its new flavor"),
+                        ("options", None, None, "its new storage options, a JSON object")),
+            integers=("weight",)),
+    Command(("pool", "delete"), "delete a pool (admin; Zaqar 23 answers 204 for one that does not exist)",
+            _pool_delete, ("name",)),
+    Command(("pool", "list"), "the pools (admin)", _pool_list, parameters=(_LIMIT,),
+            flags=(("detailed", None, "with each pool's options"),), integers=("limit",)),
+    Command(("flavor", "create"), "create a flavor over existing pools (admin; each pool leaves its previous "
+            "flavor)", _flavor_create, ("name", "pools...")),
+    Command(("flavor", "show"), "a flavor (admin)", _flavor_show, ("name",),
+            flags=(("detailed", None, "with its capabilities"),)),
+    Command(("flavor", "update"), "replace a flavor's pools (admin)", _flavor_update, ("name", "pools...")),
+    Command(("flavor", "delete"), "delete a flavor (admin; Zaqar 23 answers 204 for one that does not exist)",
+            _flavor_delete, ("name",)),
+    Command(("flavor", "list"), "the project's flavors (admin)", _flavor_list, parameters=(_LIMIT,),
+            flags=(("detailed", None, "with each flavor's capabilities"),), integers=("limit",)),
     Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
             "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
             parameters=(("interval", None, "1", "seconds between reads with -f"),),

@@ -233,6 +233,48 @@ class SubscriptionTests(CLICase):
         self.assertIn("--ttl", self.fails(64, "subscription", "update", "jobs", sid))
 
 
+class PoolTests(CLICase):
+    def setUp(self) -> None:
+        self.zaqar = servers.shared_zaqar(pooling=True)
+        self.project = f"cli-{uuid.uuid4().hex[:8]}"
+        self.connection = ["--url", self.zaqar.url, "--project-id", self.project, "--roles", "admin",
+                           "--format", "json"]
+
+    def test_pools_and_flavors(self) -> None:
+        """
+        On a Zaqar with pooling (admin): pool create, show, update, list; flavor create, show, update, list;
+        deletes. Pools are global: this test's names have a prefix of their own, deleted at the end.
+        """
+        uris = self.zaqar.pool_uris
+        redis = getattr(self.zaqar, "redis", None)
+        if not uris and redis is not None:
+            uris.append(redis.uri(redis.allocate_db()))
+        if not uris:
+            raise unittest.SkipTest("the pooling Zaqar has no pool URI")
+        pool, flavor = f"t{uuid.uuid4().hex[:8]}-p", f"t{uuid.uuid4().hex[:8]}-f"
+        self.addCleanup(txzaqar, *self.connection, "pool", "delete", pool)
+        self.addCleanup(txzaqar, *self.connection, "flavor", "delete", flavor)
+        created = self.ok("pool", "create", pool, uris[0], "10", "--options", '{"a": 1}')[0]
+        self.assertEqual((created["name"], created["uri"], created["weight"], created["options"]),
+                         (pool, uris[0], 10, {"a": 1}))
+        self.assertEqual(self.ok("pool", "update", pool, "--weight", "20")[0]["weight"], 20)
+        self.assertEqual(self.ok("pool", "show", pool)[0]["weight"], 20)
+        self.assertIn(pool, [p["name"] for p in self.ok("pool", "list", "--limit", "20")])
+        self.assertEqual(self.ok("flavor", "create", flavor, pool)[0]["pool_list"], [pool])
+        self.assertEqual(self.ok("flavor", "show", flavor)[0]["name"], flavor)
+        self.assertEqual(self.ok("flavor", "update", flavor, pool)[0]["pool_list"], [pool])
+        self.assertEqual([f["name"] for f in self.ok("flavor", "list")], [flavor])
+        self.assertEqual(self.ok("pool", "show", pool)[0]["flavor"], flavor)
+        self.assertEqual(self.ok("flavor", "delete", flavor), [{"name": flavor, "deleted": True}])
+        self.assertEqual(self.ok("flavor", "list"), [])
+        self.assertEqual(self.ok("pool", "delete", pool), [{"name": pool, "deleted": True}])
+        self.assertNotIn(pool, [p["name"] for p in self.ok("pool", "list", "--limit", "20")])
+        self.assertIn("--uri", self.fails(64, "pool", "update", pool))
+        self.fails(1, "pool", "show", pool)
+        without_roles = [a for a in self.connection if a not in ("--roles", "admin")]
+        self.fails(77, "pool", "list", connection=without_roles)
+
+
 class ReadmeTests(CLICase):
     def test_tail_and_redrive_block(self) -> None:
         """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import Clock
+from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -95,8 +96,6 @@ class ClaimTests(CommandCase):
 
     def test_mistakes(self) -> None:
         """A ttl out of range is the client's validation error (exit 64); a missing claim id a usage error."""
-        from twisted.python import usage
-
         self.post("jobs", "a")
         error = self.fails(errors.ClientValidationError, "claim", "create", "jobs", "--ttl", "5")
         self.assertIn("ttl", str(error))
@@ -120,8 +119,6 @@ class SubscriptionTests(CommandCase):
 
     def test_update(self) -> None:
         """Update changes what is given and prints the subscription as the server now has it; nothing given: a usage error."""
-        from twisted.python import usage
-
         self.successResultOf(self.client.queue("jobs").create())
         created = self.ok("subscription", "create", "jobs", "http://example.com/hook")[0]
         updated = self.ok("subscription", "update", "jobs", created["id"], "--ttl", "900",
@@ -146,3 +143,32 @@ class SubscriptionTests(CommandCase):
         self.assertEqual(self.ok("subscription", "list", "jobs"), [])
         self.fails(errors.NotFound, "subscription", "show", "jobs", sid)
         self.fails(errors.NotFound, "subscription", "delete", "jobs", sid)
+
+
+class PoolParsingTests(SynchronousTestCase):
+    """
+    The pool and flavor commands as parsed (the in-memory Zaqar has no pools,
+    quirk 8: they run against a real pooling Zaqar in test_cli).
+    """
+
+    def test_arguments(self) -> None:
+        """A pool's weight is an integer, its options JSON; a flavor takes one or more pools."""
+        leaf = parse(*CONNECTION, "pool", "create", "p1", "redis://h:6379/1", "10", "--options", '{"a": 1}').leaf()
+        self.assertEqual((leaf["name"], leaf["uri"], leaf["weight"], leaf["options"]),
+                         ("p1", "redis://h:6379/1", 10, {"a": 1}))
+        self.assertRaises(usage.UsageError, parse, *CONNECTION, "pool", "create", "p1", "redis://h", "ten")
+        self.assertRaises(usage.UsageError, parse, *CONNECTION, "pool", "update", "p1", "--options", "{oops")
+        self.assertEqual(parse(*CONNECTION, "flavor", "create", "f1", "p1", "p2").leaf()["pools"], ["p1", "p2"])
+        self.assertRaises(usage.UsageError, parse, *CONNECTION, "flavor", "update", "f1")
+
+    def test_roles(self) -> None:
+        """--roles goes with --project-id only (X-Roles of a noauth server), not with Keystone."""
+        self.assertEqual(parse(*CONNECTION, "--roles", "admin", "pool", "list")["roles"], "admin")
+        password = self.mktemp()
+        with open(password, "w") as f:
+            f.write("secret\n")
+        keystone = ["--os-auth-url", "http://k/v3", "--os-username", "u", "--os-password-file", password,
+                    "--os-project-name", "p", "--url", "http://z:8888"]
+        parse(*keystone, "pool", "list")
+        error = self.assertRaises(usage.UsageError, parse, *keystone, "--roles", "admin", "pool", "list")
+        self.assertIn("--roles", str(error))
