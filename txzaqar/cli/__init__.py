@@ -39,6 +39,7 @@ async def run(reactor: Any, options: Any, stdin: Any = None, stdout: Any = None)
     client = connect(
         options["url"],
         project_id=None if options["keystone"] or options.get("signed-url") else options["project-id"],
+        roles=[r.strip() for r in options["roles"].split(",") if r.strip()] if options.get("roles") else None,
         authenticator=make_authenticator(options, reactor),
         reactor=reactor, cacert=options["cacert"], cert=options["cert"], key=options["key"],
         insecure=options["insecure"],

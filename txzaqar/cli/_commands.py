@@ -167,6 +167,146 @@ async def _message_pop(c: Context) -> None:
     c.out.rows([message_row(m) for m in messages], MESSAGE_COLUMNS)
 
 
+#: The columns of claimed messages in a table.
+CLAIM_COLUMNS = ("claim_id", "id", "age", "ttl", "body")
+
+
+async def _claim_create(c: Context) -> None:
+    o = c.options
+    claim = await c.client.queue(o["queue"]).claim(limit=o["limit"], ttl=o["ttl"], grace=o["grace"])
+    c.out.rows([message_row(m) | {"claim_id": claim.id} for m in claim], CLAIM_COLUMNS)
+
+
+async def _claim_query(c: Context) -> None:
+    claim = await c.client.queue(c.options["queue"]).get_claim(c.options["claim_id"])
+    c.out.record({"claim_id": claim.id, "ttl": claim.ttl, "age": claim.age, "messages": [m.id for m in claim]})
+
+
+async def _claim_renew(c: Context) -> None:
+    o = c.options
+    claim = await c.client.queue(o["queue"]).get_claim(o["claim_id"])
+    renewed = await claim.renew(ttl=o["ttl"], grace=o["grace"])
+    c.out.record({"claim_id": renewed.id, "ttl": renewed.ttl, "grace": renewed.grace, "renewed": True})
+
+
+async def _claim_release(c: Context) -> None:
+    claim = await c.client.queue(c.options["queue"]).get_claim(c.options["claim_id"])
+    await claim.release()
+    c.out.record({"claim_id": claim.id, "released": True, "messages": [m.id for m in claim]})
+
+
+#: The columns of subscriptions in a table.
+SUBSCRIPTION_COLUMNS = ("id", "subscriber", "ttl", "age", "confirmed", "options")
+
+
+def subscription_row(subscription: Any) -> dict[str, Any]:
+    """A subscription as the row printed."""
+    return {"id": subscription.id, "subscriber": subscription.subscriber, "ttl": subscription.ttl,
+            "age": subscription.age, "confirmed": subscription.confirmed, "options": dict(subscription.options)}
+
+
+async def _subscription_create(c: Context) -> None:
+    o = c.options
+    subscription = await c.client.queue(o["queue"]).subscribe(o["subscriber"], ttl=o["ttl"], options=o["options"])
+    c.out.record(subscription_row(subscription))
+
+
+async def _subscription_show(c: Context) -> None:
+    c.out.record(subscription_row(await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])))
+
+
+async def _subscription_list(c: Context) -> None:
+    subscriptions = await c.client.queue(c.options["queue"]).subscriptions(limit=c.options["limit"])
+    c.out.rows([subscription_row(s) for s in subscriptions], SUBSCRIPTION_COLUMNS)
+
+
+async def _subscription_update(c: Context) -> None:
+    o = c.options
+    if o["subscriber"] is None and o["ttl"] is None and o["options"] is None:
+        raise usage.UsageError("subscription update needs at least one of --subscriber, --ttl, --options")
+    queue = c.client.queue(o["queue"])
+    subscription = await queue.subscription(o["subscription_id"])
+    await subscription.update(subscriber=o["subscriber"], ttl=o["ttl"], options=o["options"])
+    c.out.record(subscription_row(await subscription.reload()))
+
+
+async def _subscription_delete(c: Context) -> None:
+    subscription = await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])
+    await subscription.delete()
+    c.out.record({"id": subscription.id, "deleted": True})
+
+
+async def _subscription_confirm(c: Context) -> None:
+    subscription = await c.client.queue(c.options["queue"]).subscription(c.options["subscription_id"])
+    confirmed = not c.options["unconfirm"]
+    await subscription.confirm(confirmed)
+    c.out.record({"id": subscription.id, "confirmed": confirmed})
+
+
+#: The columns of pools in a table.
+POOL_COLUMNS = ("name", "uri", "weight", "flavor", "options")
+#: The columns of flavors in a table.
+FLAVOR_COLUMNS = ("name", "pool_list", "capabilities")
+
+
+def _without_href(document: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(document).items() if k != "href"}
+
+
+async def _pool_create(c: Context) -> None:
+    o = c.options
+    pool = await c.client.create_pool(o["name"], o["uri"], o["weight"], flavor=o["flavor"], options=o["options"])
+    c.out.record(_without_href(await pool.get(detailed=True)))
+
+
+async def _pool_show(c: Context) -> None:
+    c.out.record(_without_href(await c.client.pool(c.options["name"]).get(detailed=c.options["detailed"])))
+
+
+async def _pool_update(c: Context) -> None:
+    o = c.options
+    if all(o[k] is None for k in ("uri", "weight", "flavor", "options")):
+        raise usage.UsageError("pool update needs at least one of --uri, --weight, --flavor, --options")
+    pool = c.client.pool(o["name"])
+    await pool.update(uri=o["uri"], weight=o["weight"], flavor=o["flavor"], options=o["options"])
+    c.out.record(_without_href(await pool.get(detailed=True)))
+
+
+async def _pool_delete(c: Context) -> None:
+    await c.client.pool(c.options["name"]).delete()
+    c.out.record({"name": c.options["name"], "deleted": True})
+
+
+async def _pool_list(c: Context) -> None:
+    pools = await c.client.pools(limit=c.options["limit"], detailed=c.options["detailed"])
+    c.out.rows([_without_href(p) for p in pools], POOL_COLUMNS if c.options["detailed"] else POOL_COLUMNS[:4])
+
+
+async def _flavor_create(c: Context) -> None:
+    flavor = await c.client.create_flavor(c.options["name"], c.options["pools"])
+    c.out.record(_without_href(await flavor.get(detailed=True)))
+
+
+async def _flavor_show(c: Context) -> None:
+    c.out.record(_without_href(await c.client.flavor(c.options["name"]).get(detailed=c.options["detailed"])))
+
+
+async def _flavor_update(c: Context) -> None:
+    flavor = c.client.flavor(c.options["name"])
+    await flavor.update(pool_list=c.options["pools"])
+    c.out.record(_without_href(await flavor.get(detailed=True)))
+
+
+async def _flavor_delete(c: Context) -> None:
+    await c.client.flavor(c.options["name"]).delete()
+    c.out.record({"name": c.options["name"], "deleted": True})
+
+
+async def _flavor_list(c: Context) -> None:
+    flavors = await c.client.flavors(limit=c.options["limit"], detailed=c.options["detailed"])
+    c.out.rows([_without_href(f) for f in flavors], FLAVOR_COLUMNS if c.options["detailed"] else FLAVOR_COLUMNS[:2])
+
+
 async def fitted_queue(client: Any, name: str) -> Any:
     """The queue C{name}, whose posts are split to fit its own C{_max_messages_post_size} when it has one."""
     from .. import ZaqarError
@@ -293,6 +433,65 @@ COMMANDS: tuple[Command, ...] = (
             parameters=(("claim-id", None, None, "the claim holding them (required for claimed messages)"),)),
     Command(("message", "pop"), "claim and delete messages at once, printing them", _message_pop,
             ("queue",), parameters=(("count", None, "1", "how many (1 to 20)"),), integers=("count",)),
+    Command(("claim", "create"), "claim messages of a queue, printing them with the claim's id", _claim_create,
+            ("queue",), parameters=(
+                ("ttl", None, None, "seconds the claim lasts unless renewed (60 to 43200) [default: 300]"),
+                ("grace", None, None, "seconds the messages live beyond the claim (60 to 43200) [default: 60]"),
+                ("limit", None, None, "claim at most this many (1 to 20) [default: 10]")),
+            integers=("ttl", "grace", "limit")),
+    Command(("claim", "query"), "a claim's ttl, age and messages (an expired or released one: not found)",
+            _claim_query, ("queue", "claim_id")),
+    Command(("claim", "renew"), "renew a claim: its ttl and grace start again (the same ttl unless --ttl)",
+            _claim_renew, ("queue", "claim_id"), parameters=(
+                ("ttl", None, None, "its new ttl (60 to 43200) [default: its ttl]"),
+                ("grace", None, None, "its new grace (60 to 43200) [default: the server's]")),
+            integers=("ttl", "grace")),
+    Command(("claim", "release"), "release a claim: its messages can be claimed again at once "
+            "(an expired or released one: not found)", _claim_release, ("queue", "claim_id")),
+    Command(("subscription", "create"), "subscribe a URI (http(s)://, trust+http(s)://, mailto:) to a queue's "
+            "messages", _subscription_create, ("queue", "subscriber"), parameters=(
+                ("ttl", None, None, "seconds it lasts [default: 3600]"),
+                ("options", None, None, "its options, a JSON object [default: {}]")),
+            integers=("ttl",)),
+    Command(("subscription", "update"), "change a subscription's subscriber, ttl or options", _subscription_update,
+            ("queue", "subscription_id"), parameters=(
+                ("subscriber", None, None, "its new subscriber URI"),
+                ("ttl", None, None, "its new ttl, in seconds"),
+                ("options", None, None, "its new options, a JSON object")),
+            integers=("ttl",)),
+    Command(("subscription", "delete"), "delete a subscription (one that does not exist: not found)",
+            _subscription_delete, ("queue", "subscription_id")),
+    Command(("subscription", "show"), "a subscription", _subscription_show, ("queue", "subscription_id")),
+    Command(("subscription", "list"), "a queue's subscriptions", _subscription_list, ("queue",),
+            parameters=(_LIMIT,), integers=("limit",)),
+    Command(("subscription", "confirm"), "confirm a subscription (--unconfirm: take the confirmation back)",
+            _subscription_confirm, ("queue", "subscription_id"),
+            flags=(("unconfirm", None, "mark it not confirmed"),)),
+    Command(("pool", "create"), "create (or replace) a storage pool (admin; a server with pooling)", _pool_create,
+            ("name", "uri", "weight"), parameters=(
+                ("flavor", None, None, "the flavor it belongs to"),
+                ("options", None, None, "its storage options, a JSON object")),
+            integers=("weight",)),
+    Command(("pool", "show"), "a pool (admin)", _pool_show, ("name",),
+            flags=(("detailed", None, "with its options"),)),
+    Command(("pool", "update"), "change a pool's uri, weight, flavor or options (admin)", _pool_update, ("name",),
+            parameters=(("uri", None, None, "its new storage URI"), ("weight", None, None, "its new weight"),
+                        ("flavor", None, None, "its new flavor"),
+                        ("options", None, None, "its new storage options, a JSON object")),
+            integers=("weight",)),
+    Command(("pool", "delete"), "delete a pool (admin; Zaqar 23 answers 204 for one that does not exist)",
+            _pool_delete, ("name",)),
+    Command(("pool", "list"), "the pools (admin)", _pool_list, parameters=(_LIMIT,),
+            flags=(("detailed", None, "with each pool's options"),), integers=("limit",)),
+    Command(("flavor", "create"), "create a flavor over existing pools (admin; each pool leaves its previous "
+            "flavor)", _flavor_create, ("name", "pools...")),
+    Command(("flavor", "show"), "a flavor (admin)", _flavor_show, ("name",),
+            flags=(("detailed", None, "with its capabilities"),)),
+    Command(("flavor", "update"), "replace a flavor's pools (admin)", _flavor_update, ("name", "pools...")),
+    Command(("flavor", "delete"), "delete a flavor (admin; Zaqar 23 answers 204 for one that does not exist)",
+            _flavor_delete, ("name",)),
+    Command(("flavor", "list"), "the project's flavors (admin)", _flavor_list, parameters=(_LIMIT,),
+            flags=(("detailed", None, "with each flavor's capabilities"),), integers=("limit",)),
     Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
             "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
             parameters=(("interval", None, "1", "seconds between reads with -f"),),

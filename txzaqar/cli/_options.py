@@ -23,7 +23,7 @@ from ._commands import COMMANDS, Command
 from ._output import FORMATS, default_format
 
 #: Options whose value is JSON, parsed when the options are.
-JSON_OPTIONS = ("metadata",)
+JSON_OPTIONS = ("metadata", "options")
 
 
 class CommandOptions(usage.Options):
@@ -133,6 +133,8 @@ class Options(CredentialOptions, usage.Options):
         ["signed-url-file", None, None, "act with nothing but a pre-signed URL: a file holding the JSON of "
                                         "'txzaqar queue signed-url' (or Queue.share()); replaces "
                                         "--project-id and Keystone"],
+        ["roles", None, None, "X-Roles for a noauth server, comma-separated (admin for pool and flavor "
+                              "commands); with --project-id only"],
         ["format", "f", None, "table or json (one object per line) [default: table on a terminal, else json]"],
     ]
     subCommands = _sub_commands(list(COMMANDS), 0)
@@ -152,6 +154,8 @@ class Options(CredentialOptions, usage.Options):
             raise usage.UsageError(f"--format must be table or json, not {fmt!r}")
         self["format"] = fmt
         self.credential_options(signed_url_options)
+        if self["roles"] is not None and (self["keystone"] or self.get("signed-url")):
+            raise usage.UsageError("--roles is only sent to a noauth server (with --project-id): drop it")
 
     def leaf(self) -> CommandOptions:
         """The options of the command given."""

@@ -194,6 +194,87 @@ class RedriveTests(CLICase):
         self.assertIn("--to", self.fails(64, "redrive", "dead"))
 
 
+class ClaimTests(CLICase):
+    def test_claims(self) -> None:
+        """Claim (--limit, --ttl), query, renew, release; a released claim is not found (exit 1)."""
+        posted = [m["id"] for m in self.ok("post", "jobs", '"a"', '"b"', '"c"')]
+        claimed = self.ok("claim", "create", "jobs", "--limit", "2", "--ttl", "120", "--grace", "60")
+        self.assertEqual([(m["id"], m["body"]) for m in claimed], [(posted[0], "a"), (posted[1], "b")])
+        claim_id = claimed[0]["claim_id"]
+        queried = self.ok("claim", "query", "jobs", claim_id)[0]
+        self.assertEqual((queried["claim_id"], queried["ttl"], queried["messages"]), (claim_id, 120, posted[:2]))
+        self.assertEqual(self.ok("claim", "renew", "jobs", claim_id, "--ttl", "300"),
+                         [{"claim_id": claim_id, "ttl": 300, "grace": 60, "renewed": True}])
+        self.assertEqual(self.ok("claim", "query", "jobs", claim_id)[0]["ttl"], 300)
+        self.assertEqual(self.ok("claim", "release", "jobs", claim_id),
+                         [{"claim_id": claim_id, "released": True, "messages": posted[:2]}])
+        self.fails(1, "claim", "query", "jobs", claim_id)
+        self.assertIn("ttl", self.fails(64, "claim", "create", "jobs", "--ttl", "5"))
+        self.assertEqual([m["body"] for m in self.ok("claim", "create", "jobs")], ["a", "b", "c"])
+
+
+class SubscriptionTests(CLICase):
+    def test_subscriptions(self) -> None:
+        """Create, show, list, update, confirm, delete; a deleted one is not found (exit 1)."""
+        self.ok("queue", "create", "jobs")
+        created = self.ok("subscription", "create", "jobs", "http://127.0.0.1:9/hook", "--ttl", "600",
+                          "--options", '{"team": "a"}')[0]
+        self.assertEqual((created["subscriber"], created["ttl"], created["options"]),
+                         ("http://127.0.0.1:9/hook", 600, {"team": "a"}))
+        sid = created["id"]
+        self.assertEqual(self.ok("subscription", "show", "jobs", sid)[0]["subscriber"], "http://127.0.0.1:9/hook")
+        self.assertEqual([s["id"] for s in self.ok("subscription", "list", "jobs")], [sid])
+        updated = self.ok("subscription", "update", "jobs", sid, "--ttl", "900", "--options", '{"team": "b"}')[0]
+        self.assertEqual((updated["ttl"], updated["options"]), (900, {"team": "b"}))
+        self.assertEqual(self.ok("subscription", "confirm", "jobs", sid), [{"id": sid, "confirmed": True}])
+        self.assertIs(self.ok("subscription", "show", "jobs", sid)[0]["confirmed"], True)
+        self.assertEqual(self.ok("subscription", "delete", "jobs", sid), [{"id": sid, "deleted": True}])
+        self.fails(1, "subscription", "show", "jobs", sid)
+        self.assertIn("--ttl", self.fails(64, "subscription", "update", "jobs", sid))
+
+
+class PoolTests(CLICase):
+    def setUp(self) -> None:
+        self.zaqar = servers.shared_zaqar(pooling=True)
+        self.project = f"cli-{uuid.uuid4().hex[:8]}"
+        self.connection = ["--url", self.zaqar.url, "--project-id", self.project, "--roles", "admin",
+                           "--format", "json"]
+
+    def test_pools_and_flavors(self) -> None:
+        """
+        On a Zaqar with pooling (admin): pool create, show, update, list; flavor create, show, update, list;
+        deletes. Pools are global: this test's names have a prefix of their own, deleted at the end.
+        """
+        uris = self.zaqar.pool_uris
+        redis = getattr(self.zaqar, "redis", None)
+        if not uris and redis is not None:
+            uris.append(redis.uri(redis.allocate_db()))
+        if not uris:
+            raise unittest.SkipTest("the pooling Zaqar has no pool URI")
+        pool, flavor = f"t{uuid.uuid4().hex[:8]}-p", f"t{uuid.uuid4().hex[:8]}-f"
+        self.addCleanup(txzaqar, *self.connection, "pool", "delete", pool)
+        self.addCleanup(txzaqar, *self.connection, "flavor", "delete", flavor)
+        created = self.ok("pool", "create", pool, uris[0], "10", "--options", '{"a": 1}')[0]
+        self.assertEqual((created["name"], created["uri"], created["weight"], created["options"]),
+                         (pool, uris[0], 10, {"a": 1}))
+        self.assertEqual(self.ok("pool", "update", pool, "--weight", "20")[0]["weight"], 20)
+        self.assertEqual(self.ok("pool", "show", pool)[0]["weight"], 20)
+        self.assertIn(pool, [p["name"] for p in self.ok("pool", "list", "--limit", "20")])
+        self.assertEqual(self.ok("flavor", "create", flavor, pool)[0]["pool_list"], [pool])
+        self.assertEqual(self.ok("flavor", "show", flavor)[0]["name"], flavor)
+        self.assertEqual(self.ok("flavor", "update", flavor, pool)[0]["pool_list"], [pool])
+        self.assertEqual([f["name"] for f in self.ok("flavor", "list")], [flavor])
+        self.assertEqual(self.ok("pool", "show", pool)[0]["flavor"], flavor)
+        self.assertEqual(self.ok("flavor", "delete", flavor), [{"name": flavor, "deleted": True}])
+        self.assertEqual(self.ok("flavor", "list"), [])
+        self.assertEqual(self.ok("pool", "delete", pool), [{"name": pool, "deleted": True}])
+        self.assertNotIn(pool, [p["name"] for p in self.ok("pool", "list", "--limit", "20")])
+        self.assertIn("--uri", self.fails(64, "pool", "update", pool))
+        self.fails(1, "pool", "show", pool)
+        without_roles = [a for a in self.connection if a not in ("--roles", "admin")]
+        self.fails(77, "pool", "list", connection=without_roles)
+
+
 class ReadmeTests(CLICase):
     def test_tail_and_redrive_block(self) -> None:
         """The README's tail and redrive block runs as printed (with $ZAQAR_URL and $OS_PROJECT_ID set)."""
