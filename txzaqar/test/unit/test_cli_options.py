@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from typing import Any
 from unittest import mock
 
@@ -12,15 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar.cli import _commands
 from txzaqar.cli._options import Options
-
-CONNECTION = ["--url", "http://127.0.0.1:8888", "--project-id", "demo"]
-
-
-def parse(*argv: str) -> Options:
-    options = Options()
-    with mock.patch.dict(os.environ, {}, clear=True), mock.patch("sys.stdout", io.StringIO()):
-        options.parseOptions(list(argv))
-    return options
+from txzaqar.test.helpers.cli import CONNECTION, parse
 
 
 class OptionsTests(SynchronousTestCase):

@@ -18,9 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from txzaqar import errors
 from txzaqar.cli._commands import Context
 from txzaqar.cli._output import Output
+from txzaqar.test.helpers.cli import CONNECTION, parse
 from txzaqar.testing import memory_client
-
-from .test_cli_options import CONNECTION, parse
 
 
 class CommandCase(SynchronousTestCase):
