@@ -5,8 +5,10 @@ txzaqar.queue}, C{from txzaqar import connection}) gives the module at its
 new path, the same objects, with a C{DeprecationWarning} naming the new
 path.  One import hook does it, instead of a shim file per old module.
 
-The private modules (C{txzaqar._tap}, C{txzaqar._listener}, ...) just
-moved; the news fragment lists them.
+The private modules (C{txzaqar._listener}, ...) just moved; the news
+fragment lists them.  One private path is kept: C{txzaqar._tap}, which the
+twistd plugin file of earlier releases names (that file lives outside the
+package, so an older install can leave it behind).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ MOVED = {
     "txzaqar.sdnotify": "txzaqar.ops.sdnotify",
     "txzaqar.subscription": "txzaqar.api.subscription",
     "txzaqar.tls": "txzaqar.auth.tls",
+    # private, but the twistd plugin file of earlier releases names it, and that file lives outside
+    # the package (twisted/plugins/): one left by an older install must still start the daemon
+    "txzaqar._tap": "txzaqar.daemon",
 }
 
 #: What to use instead, where that is not simply the new path.

@@ -7,8 +7,12 @@ the private paths that just moved are gone.
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 from types import ModuleType
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -31,11 +35,13 @@ OLD_PUBLIC = {
     "txzaqar.sdnotify": "txzaqar.ops.sdnotify",
     "txzaqar.subscription": "txzaqar.api.subscription",
     "txzaqar.tls": "txzaqar.auth.tls",
+    # the plugin path earlier releases' twisted/plugins/txzaqar_plugins.py names
+    "txzaqar._tap": "txzaqar.daemon",
 }
 
 #: Private modules that just moved (listed as removed in the news).
 OLD_PRIVATE = [
-    "txzaqar._tap", "txzaqar._listener", "txzaqar._push_options", "txzaqar._startup",
+    "txzaqar._listener", "txzaqar._push_options", "txzaqar._startup",
     "txzaqar._daemon_signals", "txzaqar._json_log", "txzaqar._stdlib_logging", "txzaqar._demo_main",
     "txzaqar._paging", "txzaqar._encrypted", "txzaqar._transport_failures", "txzaqar._twisted_internals",
     "txzaqar._clouds", "txzaqar._environment", "txzaqar._threads", "txzaqar._validation", "txzaqar._arguments",
@@ -107,3 +113,28 @@ class OldPathTests(SynchronousTestCase):
     def test_other_names_still_missing(self) -> None:
         with self.assertRaises(AttributeError):
             txzaqar.no_such_module  # noqa: B018
+
+
+#: A twistd plugin file as earlier releases installed it (it names the module of before the packages).
+STALE_PLUGIN = '''
+from twisted.application.service import ServiceMaker
+
+zaqarListenOld = ServiceMaker(
+    "txzaqar listener", "txzaqar._tap", "an installed plugin file of an earlier release", "zaqar-listen-old"
+)
+'''
+
+
+class StalePluginTests(SynchronousTestCase):
+    def test_an_earlier_release_plugin_file_still_starts_twistd(self) -> None:
+        """A plugin file left by an older install (naming C{txzaqar._tap}) still gives the daemon."""
+        root = Path(tempfile.mkdtemp())
+        plugins = root / "twisted" / "plugins"
+        plugins.mkdir(parents=True)
+        (plugins / "txzaqar_earlier.py").write_text(STALE_PLUGIN)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *sys.path]))
+        done = subprocess.run([sys.executable, "-m", "twisted", "zaqar-listen-old", "--help"],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
+        self.assertIn("--queue", done.stdout)
+        self.assertNotIn("Traceback", done.stderr)
