@@ -13,8 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar.daemon import _service as _tap
 from txzaqar.daemon._startup import startup_findings
+from txzaqar.test.helpers.options import BASE, EnvironmentOptionsCase
 
-BASE = ["--url", "http://127.0.0.1:8888", "--project-id", "demo"]
 HERE = "txzaqar.test.unit.test_daemon_patterns"
 
 
@@ -22,18 +22,7 @@ def orders(message: Any) -> None:
     """A plain handler."""
 
 
-class PatternOptionTests(SynchronousTestCase):
-    def parse(self, *args: str, env: dict[str, str] | None = None) -> Any:
-        self.patch(_tap.os, "environ", dict(env or {}))
-        options = _tap.Options()
-        options.parseOptions([*BASE, *args])
-        return options
-
-    def refused(self, *args: str, env: dict[str, str] | None = None) -> str:
-        self.patch(_tap.os, "environ", dict(env or {}))
-        e = self.assertRaises(UsageError, _tap.Options().parseOptions, [*BASE, *args])
-        return str(e)
-
+class PatternOptionTests(EnvironmentOptionsCase):
     def test_patterns_alone(self) -> None:
         """--queue-pattern alone is enough; it repeats; --discovery-interval defaults to 30."""
         options = self.parse("--queue-pattern", "orders-*", "--queue-pattern", "refunds-?")

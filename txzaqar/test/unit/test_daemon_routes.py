@@ -10,13 +10,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from txzaqar.daemon import _service as _tap
 from txzaqar.subscriber.slots import runs_on_reactor
+from txzaqar.test.helpers.options import BASE, EnvironmentOptionsCase
 
-BASE = ["--url", "http://127.0.0.1:8888", "--project-id", "demo"]
 HERE = "txzaqar.test.unit.test_daemon_routes"
 
 
@@ -28,18 +27,7 @@ async def refunds(message: Any) -> None:
     """An async route handler."""
 
 
-class RouteOptionTests(SynchronousTestCase):
-    def parse(self, *args: str, env: dict[str, str] | None = None) -> Any:
-        self.patch(_tap.os, "environ", dict(env or {}))
-        options = _tap.Options()
-        options.parseOptions([*BASE, *args])
-        return options
-
-    def refused(self, *args: str, env: dict[str, str] | None = None) -> str:
-        self.patch(_tap.os, "environ", dict(env or {}))
-        e = self.assertRaises(UsageError, _tap.Options().parseOptions, [*BASE, *args])
-        return str(e)
-
+class RouteOptionTests(EnvironmentOptionsCase):
     def test_routes(self) -> None:
         options = self.parse("--queue", "misc", "--route", f"orders={HERE}:orders,concurrency=4",
                              "--route", f"refunds={HERE}:refunds")
