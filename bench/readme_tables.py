@@ -293,17 +293,18 @@ def generate(data: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def split_readme(text: str) -> tuple[str, str, str]:
+def split_readme(text: str, begin: str = BEGIN, end_line: str = END) -> tuple[str, str, str]:
     """
     The README as (before, generated part, after).
 
-    @raise ValueError: It has not exactly one L{BEGIN} line followed by one L{END} line.
+    @raise ValueError: It has not exactly one C{begin} line (L{BEGIN})
+        followed by one C{end_line} (L{END}).
     """
     lines = text.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == BEGIN]
-    ends = [i for i, line in enumerate(lines) if line.rstrip("\n") == END]
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == begin]
+    ends = [i for i, line in enumerate(lines) if line.rstrip("\n") == end_line]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        raise ValueError(f"the README needs one line {BEGIN!r} and, after it, one line {END!r}")
+        raise ValueError(f"the README needs one line {begin!r} and, after it, one line {end_line!r}")
     start, end = starts[0] + 1, ends[0]
     inner = "".join(lines[start:end])
     return "".join(lines[:start]), inner.strip("\n") + "\n", "".join(lines[end:])

@@ -33,6 +33,7 @@ import os
 import random
 import re
 import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,9 @@ FULL: dict[str, Any] = {
     "sweep": {"threads": [1, 2, 4, 8], "loops": [4, 8, 16, 32]},
     # bench.scrape: scrapes of /metrics of a Subscriber on the in-memory Zaqar (no server)
     "scrape": {"queues": 1000, "scrapes": 20},
+    # bench.scale: one daemon on 10,000 queues it discovers, with WebSocket push
+    "scale": {"queues": 10_000, "discovery_interval": 30.0, "settle": 60.0, "window": 120.0, "scrapes": 5,
+              "probes": 10, "new": 3},
 }
 SMOKE: dict[str, Any] = {
     "post": {"post1": (1, 40), "post10": (10, 200), "post20": (20, 400)},
@@ -80,6 +85,8 @@ SMOKE: dict[str, Any] = {
     "many": {"queues": 20, "settle": 2.0, "window": 2.0},
     "sweep": {"threads": [2], "loops": [8]},
     "scrape": {"queues": 20, "scrapes": 3},
+    "scale": {"queues": 20, "discovery_interval": 2.0, "settle": 1.0, "window": 2.0, "scrapes": 2,
+              "probes": 2, "new": 1},
 }
 
 #: txzaqar requests in flight for posting; the official client posts in as many threads.
@@ -119,7 +126,10 @@ BREAKABLE = ("tx", "push")
 #: The workloads that run on the plain servers.
 PLAIN_WORKLOADS = {"post", "consume", "memory"}
 #: The workloads that run on L{PUSH_SERVER} (the scrape cost runs on the in-memory Zaqar: no server).
-PUSH_WORKLOADS = {"latency", "tradeoff", "many"}
+PUSH_WORKLOADS = {"latency", "tradeoff", "many", "scale"}
+#: The page of a queue listing the push server allows (C{[transport] max_queues_per_page}) and
+#: the scale run's daemon asks for (C{--max-queues-per-page}): Zaqar's default is 20.
+SCALE_PAGE = 1000
 
 
 def say(msg: str) -> None:
@@ -164,7 +174,7 @@ class Drivers:
         if kind == "official":
             return [str(self.bench_python), str(BENCH / "official_driver.py"), arg]
         module = {"tx": "bench.tx_driver", "ceiling": "bench.ceiling", "push": "bench.push",
-                  "listener": "bench.listeners", "scrape": "bench.scrape"}[kind]
+                  "listener": "bench.listeners", "scrape": "bench.scrape", "scale": "bench.scale"}[kind]
         return [sys.executable, "-m", module, arg]
 
     @staticmethod
@@ -623,9 +633,55 @@ class Bench:
                 f"{len(got['held_ms'])} scrapes, max {max(got['held_ms']):.1f} ms), idle gap {idle:.1f} ms, "
                 f"{got['lines']} lines")
 
+    def w_scale(self, rep: int) -> None:
+        """
+        One daemon on many discovered queues with WebSocket push
+        (L{bench.scale}): every message posted must reach its handler
+        once, and the daemon must exit 0 on SIGTERM.
+        """
+        assert self.drivers is not None
+        if "gunicorn" not in self.args.servers:
+            return
+        size = self.sizes["scale"]
+        srv = self.servers[PUSH_SERVER]
+        label = summary.scale_label(size["queues"])
+        workload, server = summary.SCALE_WORKLOAD, "gunicorn"
+        spec = {**size, "url": srv.url, "websocket_url": srv.websocket_url, "project": f"{self.project}-scale{rep}",
+                "prefix": self.qname("scale", rep), "seed": rep,
+                "daemon_args": ["--max-queues-per-page", str(SCALE_PAGE)]}
+        timeout = 1800 + size["queues"] * 0.2 + size["new"] * size["discovery_interval"] * 3
+        with self.guarded(workload, label, rep):
+            got = self.drivers.run("scale", {"op": "scale", **spec}, timeout=timeout)
+            wrong = []
+            if got["missing"] or got["duplicates"] or got["strangers"]:
+                wrong.append(f"missing {got['missing']}, delivered twice {got['duplicates']}, "
+                             f"never posted {got['strangers']}")
+            if got["daemon_exit"] not in (0, -signal.SIGTERM):  # twistd ends by the signal it was stopped by
+                wrong.append(f"the daemon exited {got['daemon_exit']} on SIGTERM: {got['log_tail'][-500:]}")
+            for what in wrong:
+                self.problem(workload, label, rep, what)
+            if wrong:
+                return
+            record = partial(self.record, workload, server, label, rep)
+            record(summary.SCALE_IDLE, got["idle_req_s"])
+            record("idle WebSocket req/s", got["idle_websocket_req_s"])
+            record(summary.SCALE_RSS, got["VmHWM"] / 1024)
+            record("RSS MiB", got["VmRSS"] / 1024)
+            record(summary.SCALE_SCRAPE, statistics.median(got["scrape_ms"]))
+            record(summary.SCALE_NEW, max(got["new_s"]) - got["discovery_interval"])
+            record("new queue: creation -> delivery s (max)", max(got["new_s"]))
+            record("push: post -> delivery s (max of probes)", max(got["probe_s"]))
+            record("s until every queue up", got["up_s"])
+            record("s to create the queues", got["created_s"])
+            self.extra["scale"].append({"rep": rep, **{k: v for k, v in got.items() if k != "log_tail"}})
+            say(f"scale: {got['queues']} queues up in {got['up_s']:.0f} s; idle {got['idle_req_s']:.2f} req/s "
+                f"({got['idle_http_by_operation']}, WebSocket {got['idle_websocket_req_s']:.2f}); peak RSS "
+                f"{got['VmHWM'] / 1024:.0f} MiB; scrape {statistics.median(got['scrape_ms']):.0f} ms; new queue "
+                f"consumed in {max(got['new_s']):.1f} s (interval {got['discovery_interval']:.0f} s)")
+
     WORKLOADS = {
         "post": w_post, "consume": w_consume, "latency": w_latency, "tradeoff": w_tradeoff,
-        "memory": w_memory, "many": w_many, "scrape": w_scrape,
+        "memory": w_memory, "many": w_many, "scrape": w_scrape, "scale": w_scale,
     }
 
     # -- servers --------------------------------------------------------------
@@ -646,7 +702,8 @@ class Bench:
             # the notifier pipeline costs every post a subscription lookup: only the
             # workloads with push rows run on this one (gunicorn too, plus the WebSocket transport)
             server = ZaqarServer(redis, mode="gunicorn", venv=venv, websocket=True,
-                                 name=f"bench-push-{self.run_id}")
+                                 name=f"bench-push-{self.run_id}",
+                                 extra_config={"transport": {"max_queues_per_page": str(SCALE_PAGE)}})
             server.start()
             self.servers[PUSH_SERVER] = server
         for mode in self.servers:  # warm up every worker
@@ -681,7 +738,8 @@ class Bench:
         @return: The exit status (L{verdict.exit_status}).
         """
         scale = summary.Scale(smoke=self.args.smoke, queues=self.sizes["many"]["queues"],
-                              scrape_queues=self.sizes["scrape"]["queues"])
+                              scrape_queues=self.sizes["scrape"]["queues"],
+                              scale_queues=self.sizes["scale"]["queues"])
         table, goals = summary.summarize(self.records, self.extra["latencies"], scale)
         status = verdict.exit_status(self.problems, goals)
         text = "\n\n".join([

@@ -6,7 +6,7 @@ judged against it, and the text both are printed as.
 A goal is judged only where the run can judge it: a smoke run (tiny
 sizes) judges none of them ("not judged at smoke size"), and the goals
 about 1,000 queues (idle queues, and the scrape cost) only on a run that
-used 1,000 queues.
+used 1,000 queues, and those of the scale run only at 10,000.
 
 Only the standard library is used here (the orchestrator's side).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bench import push_goals
@@ -49,6 +50,24 @@ SCRAPE_IDLE = "idle gap ms"
 SCRAPE_GOAL_MS = 20.0
 
 
+#: The scale rows (L{bench.scale}): one daemon on many discovered queues with WebSocket push;
+#: its goals are judged at L{SCALE_QUEUES} queues.
+SCALE_WORKLOAD = "patterns at scale"
+SCALE_QUEUES = 10_000
+SCALE_IDLE = "idle req/s"
+SCALE_RSS = "peak RSS MiB"
+SCALE_SCRAPE = "scrape ms"
+SCALE_NEW = "new queue: s beyond the discovery interval (max)"
+#: The scale goals: idle requests per second, peak resident memory, and how long after one
+#: discovery interval a new queue's first message may reach its handler.
+SCALE_IDLE_GOAL, SCALE_RSS_GOAL, SCALE_NEW_GOAL = 10.0, 300.0, 1.0
+
+
+def scale_label(queues: int) -> str:
+    """The scale rows of a daemon on C{queues} discovered queues."""
+    return f"zaqar-listen, {queues} discovered queues, WebSocket push"
+
+
 def scrape_label(queues: int) -> str:
     """The scrape-cost row of a Subscriber on C{queues} queues."""
     return f"/metrics of a Subscriber on {queues} queues"
@@ -67,14 +86,16 @@ class Scale:
     queues: int
     #: The queues of the scrape-cost run (C{None}: as many as C{queues}).
     scrape_queues: int | None = None
+    #: The queues of the scale run (C{None}: none).
+    scale_queues: int | None = None
 
 
 def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: str, scale: Scale,
-          many_queues: bool = False, queues: int | None = None) -> dict[str, Any]:
+          many_queues: bool = False, queues: int | None = None, many: int = MANY_QUEUES) -> dict[str, Any]:
     """
     One goal, judged at C{scale}.
 
-    @param many_queues: The goal is about L{MANY_QUEUES} queues.
+    @param many_queues: The goal is about C{many} queues (L{MANY_QUEUES}).
     @param queues: The queues the goal's run used (C{None}: C{scale.queues}).
     @return: C{{"goal", "measured", "shown", "met", "status"}}: C{met} is
         C{True} or C{False} only for a judged goal (C{None} otherwise) and
@@ -86,7 +107,7 @@ def judge(text: str, measured: float | None, ok: Callable[[float], bool], fmt: s
         status = NOT_JUDGED_SMOKE
     elif measured is None:
         status = NOT_MEASURED
-    elif many_queues and (scale.queues if queues is None else queues) != MANY_QUEUES:
+    elif many_queues and (scale.queues if queues is None else queues) != many:
         status = f"not judged on {scale.queues if queues is None else queues} queues"
     else:
         met = bool(ok(measured))
@@ -222,7 +243,34 @@ def summarize(records: list[dict], latencies: list[dict] | None, scale: Scale
     for pg in push_goals.goals(median_value, median_ratio, scale.queues):
         goal(pg.text, pg.measured, pg.ok, pg.fmt, pg.many_queues)
     goals.append(scrape_goal(median_value, scale))
+    goals.extend(scale_goals(median_value, scale))
     return table, goals
+
+
+def scale_goals(median_value: Callable[[str, str, str, str], float | None], scale: Scale) -> list[dict[str, Any]]:
+    """
+    The goals of one daemon on L{SCALE_QUEUES} discovered queues with
+    WebSocket push (issue 23): idle requests per second, peak RSS, and a
+    new queue consumed within one discovery interval plus one second;
+    judged only on a run of that many queues.  The scrape time is a row
+    without a goal.
+    """
+    if scale.scale_queues is None:
+        return []
+    label = scale_label(scale.scale_queues)
+    value = partial(median_value, SCALE_WORKLOAD, "gunicorn", label)
+    where = f"{SCALE_QUEUES:,} discovered queues with WebSocket push"
+    rules = [
+        (f"{where}: idle requests <= {SCALE_IDLE_GOAL:.0f}/s (HTTP and WebSocket)", SCALE_IDLE,
+         lambda x: x <= SCALE_IDLE_GOAL, "{:.2f} req/s"),
+        (f"{where}: peak RSS of the daemon <= {SCALE_RSS_GOAL:.0f} MiB", SCALE_RSS,
+         lambda x: x <= SCALE_RSS_GOAL, "{:.0f} MiB"),
+        (f"{where}: a new queue consumed within one discovery interval + {SCALE_NEW_GOAL:.0f} s", SCALE_NEW,
+         lambda x: x <= SCALE_NEW_GOAL, "{:+.1f} s"),
+    ]
+    return [judge(text, value(metric), ok, fmt, scale, many_queues=True, queues=scale.scale_queues,
+                  many=SCALE_QUEUES)
+            for text, metric, ok, fmt in rules]
 
 
 def scrape_goal(median_value: Callable[[str, str, str, str], float | None], scale: Scale) -> dict[str, Any]:

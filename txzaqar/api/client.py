@@ -18,6 +18,9 @@ from . import _paging, _paths
 from .admin import Flavor, Pool, check_name
 from .queue import Queue
 
+#: The most C{max_queues_per_page} may be raised to.
+MAX_QUEUES_PER_PAGE = 1000
+
 #: A result type.
 T = TypeVar("T")
 
@@ -37,11 +40,20 @@ class Client:
     def __init__(self, connection: IConnection,
                  subscriber_factory: Callable[..., Any] | None = None) -> None:
         self.connection = connection
+        self._max_queues_per_page = v.MAX_PAGE
         #: What L{subscriber} calls (with this client and its keyword arguments), or C{None} when it cannot.
         self.subscriber_factory = subscriber_factory
 
     def __repr__(self) -> str:
         return f"<Client {self.connection!r}>"
+
+    @property
+    def max_queues_per_page(self) -> int:
+        return self._max_queues_per_page
+
+    @max_queues_per_page.setter
+    def max_queues_per_page(self, value: int) -> None:
+        self._max_queues_per_page = v.integer("max_queues_per_page", value, 1, MAX_QUEUES_PER_PAGE)
 
     def queue(self, name: str, max_post_size: int | None = None) -> Queue:
         if max_post_size is None:
@@ -73,7 +85,7 @@ class Client:
     def _queue_listing(self, convert: Callable[[dict[str, Any]], T], limit: int, detailed: bool,
                        max_items: int | None, marker: str | None, name: str | None,
                        filters: Mapping[str, Any] | None, with_count: bool = False) -> _paging.Listing[T]:
-        v.page_limit(limit)
+        v.integer("limit", limit, 1, self._max_queues_per_page)
         v.boolean("detailed", detailed)
         v.optional_integer("max_items", max_items, 1, v.MAX_INT64)
         if marker is not None:

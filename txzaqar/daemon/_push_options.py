@@ -1,7 +1,7 @@
 """
 The push options of C{twistd zaqar-listen} (C{--push}, C{--websocket-url},
-C{--webhook-listen}, C{--webhook-url}; C{--safety-interval} is a
-L{SubscriberSettings} field): their check, and the L{IWakeSource} they
+C{--webhook-listen}, C{--webhook-url}; C{--safety-interval} and
+C{--safety-rate} are L{SubscriberSettings} fields): their check, and the L{IWakeSource} they
 describe.
 """
 
@@ -33,6 +33,8 @@ PUSH_PARAMETERS = [
      "(a secret path is added)"],
     ["safety-interval", None, "300", "with --push: seconds between polls of an idle queue while "
      "its notifications flow"],
+    ["safety-rate", None, "4", "with --push: the most of those safety polls per second over all "
+     "queues; with more than --safety-interval x --safety-rate queues, each is polled less often"],
 ]
 
 

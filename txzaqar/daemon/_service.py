@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import sys
 import traceback
@@ -180,6 +181,11 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
                                 "endpoint, e.g. tcp:9102:interface=127.0.0.1 [default: none]"],
         ["stats-interval", None, "15", "with --metrics, seconds between two reads of each queue's "
                                        "stats (backlog gauges; one request per queue), 0 for never"],
+        ["max-queues-per-page", None, "20", "with --queue-pattern, queues asked for per listing request "
+                                            "(1-1000): raise it with Zaqar's [transport] "
+                                            "max_queues_per_page to list many queues in fewer requests"],
+        ["stats-rate", None, "4", "with --metrics, the most stats requests per second: with more than "
+                                  "--stats-interval x --stats-rate queues, each is read less often"],
         *CONFIG_PARAMETERS,
     ]
 
@@ -289,6 +295,22 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
         except ValueError:
             raise usage.UsageError(f"--stats-interval must be seconds from 0 to 86400, not "
                                    f"{self['stats-interval']!r}") from None
+        given = self["max-queues-per-page"]
+        try:
+            self["max-queues-per-page"] = int(given)
+            if not 1 <= self["max-queues-per-page"] <= 1000:
+                raise ValueError
+        except ValueError:
+            raise usage.UsageError(f"--max-queues-per-page must be a whole number from 1 to 1000, not "
+                                   f"{given!r}") from None
+        given = self["stats-rate"]
+        try:
+            self["stats-rate"] = float(given)
+            if not 0 < self["stats-rate"] < math.inf:
+                raise ValueError
+        except ValueError:
+            raise usage.UsageError(f"--stats-rate must be a finite, positive number per second, not "
+                                   f"{given!r}") from None
 
     def _logging_options(self) -> None:
         """--log-level and --log-format, applied to twistd's or twist's observer."""
@@ -373,6 +395,7 @@ def makeService(options: Options) -> Any:
         return CheckService(_client(options, reactor, connect), options["queues"], reactor, sys.__stdout__,
                             checked=_checked_locally(options))
     client = _client(options, reactor, connect)
+    client.max_queues_per_page = options["max-queues-per-page"]
     subscriber = client.subscriber(clock=reactor, push=make_push(options, client, reactor),
                                    settings=options["subscriber-settings"])
     handlers = subscribe_handlers(options, subscriber, reactor)
@@ -383,7 +406,8 @@ def makeService(options: Options) -> Any:
         # /readyz sees the handlers' health too (daemon/_lifecycle.py)
         metrics_service(reactor, options["metrics"], ReadinessView(subscriber, handlers)).setServiceParent(listener)
         if options["stats-interval"]:
-            subscriber.metrics.refresher(options["stats-interval"], reactor).setServiceParent(listener)
+            subscriber.metrics.refresher(options["stats-interval"], reactor,
+                                         rate=options["stats-rate"]).setServiceParent(listener)
     return listener
 
 

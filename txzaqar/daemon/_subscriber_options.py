@@ -21,6 +21,7 @@ from ..errors import ClientValidationError
 from ..subscriber.settings import (
     CHECK,
     MAX_CLAIM_COUNT,
+    PerSecond,
     Seconds,
     SubscriberSettings,
     WholeNumber,
@@ -32,10 +33,10 @@ from ..subscriber.settings import (
 #: option's name with C{_} for C{-}); the others keep their defaults.
 SETTINGS_OPTIONS = frozenset({
     "batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval", "callback-timeout",
-    "stop-timeout", "threads", "safety-interval", "discovery-interval",
+    "stop-timeout", "threads", "safety-interval", "safety-rate", "discovery-interval",
 })
 
-#: The Subscriber's options (but C{--safety-interval}, a push option), as
+#: The Subscriber's options (but C{--safety-interval} and C{--safety-rate}, push options), as
 #: C{usage.Options.optParameters} rows.
 SUBSCRIBER_PARAMETERS = [
     ["batch", "b", "10", "the most messages one claim asks for (1-20)"],
@@ -112,9 +113,27 @@ def seconds(check: Seconds, option: str, text: Any) -> float | None:
     return value
 
 
+def per_second(check: PerSecond, option: str, text: Any) -> float:
+    """
+    The value of C{--option text}, checked by C{check}.
+
+    @raise ClientValidationError: with the daemon's line for it.
+    """
+    try:
+        value = float(text)
+        check(None, None, value)
+    except (TypeError, ValueError, ClientValidationError):
+        raise ClientValidationError(
+            f"--{option}", f"--{option} must be a finite, positive number per second, not {text!r}"
+        ) from None
+    return value
+
+
 def _parse(check: Any, option: str, text: Any) -> Any:
     if isinstance(check, WholeNumber):
         return whole_number(check, option, text)
+    if isinstance(check, PerSecond):
+        return per_second(check, option, text)
     return seconds(check, option, text)
 
 

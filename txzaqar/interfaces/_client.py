@@ -61,12 +61,17 @@ class IClient(Interface):
             metadata; nothing is sent.
         """
 
+    max_queues_per_page = Attribute(
+        "The largest page of a queue listing (an C{int}, default 20): the server's C{[transport] "
+        "max_queues_per_page}.  Raise it (to at most 1000) where that option is raised, so that a "
+        "listing of many queues (a pattern subscription's discovery) takes fewer requests.")
+
     def queues(limit=10, detailed=False, max_items=None, marker=None, name=None, filters=None):
         """
         List every queue of the project, all pages, each exactly once
         (built on L{iter_queues}, whose parameters these are).
 
-        @param limit: page size, 1 to 20.
+        @param limit: page size, 1 to L{max_queues_per_page} (20).
         @param detailed: include each queue's metadata: each L{IQueue} has
             it as C{metadata_snapshot} (an L{IMetadata}, C{None} otherwise)
             and posts within its C{max_messages_post_size}.

@@ -50,7 +50,7 @@ from prometheus_client import CollectorRegistry, GCCollector, Histogram, Platfor
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.components import registerAdapter
 from zope.interface import implementer
@@ -188,6 +188,10 @@ class _State:
         discovered = getattr(subscriber, "discovered", None)
         self.discovered: dict[str, str] | None = discovered() if discovered is not None else None
         self.discovery_errors = getattr(subscriber, "discovery_errors", None)
+        push = getattr(subscriber, "push", None)
+        #: (kind, requests) of a push source that sends requests of its own (WebSocket), or None
+        sent = getattr(push, "requests_sent", None)
+        self.push_requests = (push.kind, sent) if isinstance(sent, int) else None
 
 
 class _SubscriberCollector:
@@ -262,6 +266,8 @@ class _SubscriberCollector:
                 families["discovered"].add_metric([pattern], per_pattern[pattern])
         if isinstance(state.discovery_errors, int):
             families["discovery_errors"].add_metric([], state.discovery_errors)
+        if state.push_requests is not None:
+            families["push_requests"].add_metric([state.push_requests[0]], state.push_requests[1])
         return list(families.values())
 
     def _families(self, names: list[str]) -> dict[str, Any]:
@@ -325,6 +331,11 @@ class _SubscriberCollector:
               "empty (seconds)")
         gauge("refreshed", "txzaqar_queue_stats_refreshed_timestamp_seconds",
               "When the queue's stats were last read from Zaqar, as a Unix time (seconds)")
+        families["push_requests"] = CounterMetricFamily(
+            "txzaqar_push_requests",
+            "Requests the push source sent to Zaqar over a connection of its own (WebSocket: "
+            "authentication, subscriptions and their renewals); a webhook source's go over HTTP and "
+            "count in txzaqar_request_duration_seconds (requests)", labels=["kind"])
         families["stats_errors"] = CounterMetricFamily(
             "txzaqar_queue_stats_errors", "Requests for the queue's stats that failed (requests)",
             labels=["queue"])
@@ -359,7 +370,10 @@ class QueueStatsRefresher(Service):
     queues the subscriber configured) every C{interval} seconds into a
     L{QueueBacklog}, so that a scrape never causes a request: at most one
     stats request per queue per interval (a refresh that takes longer than
-    the interval delays the next one), C{parallel} at a time.
+    the interval delays the next one), C{parallel} at a time, and at most
+    C{rate} requests started per second: with more than C{interval * rate}
+    queues a refresh takes C{queues / rate} seconds, so that the requests
+    stay bounded however many queues there are.
 
     Dead-lettering: Zaqar moves a message to the dead-letter queue inside
     a later claim, and its answer to a claim carries no claim count, so the
@@ -375,10 +389,12 @@ class QueueStatsRefresher(Service):
     @param backlog: where the stats go (C{subscriber.metrics.backlog}).
     @param interval: seconds between refreshes.
     @param clock: the clock of the refreshes (the subscriber's reactor).
+    @param rate: the most stats requests started per second (C{None}: no limit).
     """
 
     def __init__(self, subscriber: Any, backlog: QueueBacklog, interval: float, clock: Any,
-                 parallel: int = 4) -> None:
+                 parallel: int = 4, rate: float | None = None) -> None:
+        self._rate = rate
         self._subscriber = subscriber
         self._backlog = backlog
         self._interval = interval
@@ -409,7 +425,14 @@ class QueueStatsRefresher(Service):
         names = sorted(set(self._subscriber.channels) | set(dead.values()))
         before = {name: self._backlog.stats[name][0].total for name in dead.values()
                   if name in self._backlog.stats}
-        await gatherResults([self._parallel.run(self._one, name) for name in names])
+        reads = []
+        for i, name in enumerate(names):
+            if i and self._rate is not None:
+                await deferLater(self._clock, 1 / self._rate, lambda: None)
+                if not self.running:
+                    break
+            reads.append(self._parallel.run(self._one, name))
+        await gatherResults(reads)
         for name in set(self._backlog.stats) - set(names):
             del self._backlog.stats[name]  # unsubscribed
         for queue, dlq in sorted(dead.items()):
@@ -506,13 +529,13 @@ class SubscriberMetrics:
         """
         return _Exposition(self.registry, self._collector, self._collector.read())
 
-    def refresher(self, interval: float, clock: Any) -> QueueStatsRefresher:
+    def refresher(self, interval: float, clock: Any, rate: float | None = None) -> QueueStatsRefresher:
         """
         A L{QueueStatsRefresher} of this subscriber's queue stats into
-        L{backlog}, every C{interval} seconds on C{clock} (start it, or
-        give it a parent service).
+        L{backlog}, every C{interval} seconds on C{clock}, at most C{rate}
+        requests per second (start it, or give it a parent service).
         """
-        return QueueStatsRefresher(self._subscriber, self.backlog, interval, clock)
+        return QueueStatsRefresher(self._subscriber, self.backlog, interval, clock, rate=rate)
 
     def detach(self) -> None:
         self._subscriber.remove_observer(self)

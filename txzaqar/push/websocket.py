@@ -77,7 +77,11 @@ class WebSocketPush:
     @param client_id: the C{Client-ID} (a UUID) of every frame (default: a
         new one).
     @param subscription_ttl: seconds each push subscription lives (at
-        least 60); they are renewed before they end.
+        least 60; default a day); they are renewed before they end.  Zaqar
+        deletes a connection's subscriptions when it closes, so the ttl
+        only bounds those of a connection lost without a close; each
+        renewal costs a deletion, a creation and a claim, so a long one
+        keeps many queues' idle requests low.
     @param min_reconnect_delay: the first delay after a failure (seconds).
     @param max_reconnect_delay: the longest delay (seconds).
     @param jitter: a function returning a float in M{[0, 1)}; each delay is
@@ -100,7 +104,7 @@ class WebSocketPush:
         *,
         tls: Any = None,
         client_id: str | None = None,
-        subscription_ttl: int = 3600,
+        subscription_ttl: int = 86400,
         min_reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
         jitter: Callable[[], float] = random.random,
@@ -126,12 +130,15 @@ class WebSocketPush:
         self._target: IWakeTarget | None = None
         #: Notification frames received (for watched queues or not).
         self.notifications = 0
+        #: Requests sent to Zaqar on the WebSocket (C{authenticate}, subscription creations
+        #: and renewals): they do not go through the client's HTTP connection.
+        self.requests_sent = 0
         self._connection = Supervisor(
             url, authenticator, reactor, tls, ReconnectDelay(low, high, jitter), _delay("keepalive", keepalive),
             opened=self._opened, received=self._received, expired=self._expired,
             forget=self._forget, down=self._down,
         )
-        self._tokens = TokenRefresher(authenticator, reactor, self._connection.send, self._became_ready,
+        self._tokens = TokenRefresher(authenticator, reactor, self._send_frame, self._became_ready,
                                       self._connection.fail)
         self._subscriptions = Subscriptions(
             reactor, ttl, self._send, self._connection.up, self._connection.fail,
@@ -202,7 +209,11 @@ class WebSocketPush:
 
     def _send(self, action: str, body: Mapping[str, Any]) -> None:
         headers = {"Client-ID": self._client_id, "X-Project-ID": self._tokens.headers.get("X-Project-ID", "")}
-        self._connection.send(_frames.request(action, headers, body))
+        self._send_frame(_frames.request(action, headers, body))
+
+    def _send_frame(self, frame: bytes) -> None:
+        self.requests_sent += 1
+        self._connection.send(frame)
 
     def _received(self, payload: bytes, binary: bool) -> None:
         frame = None if binary else _frames.parse(payload)

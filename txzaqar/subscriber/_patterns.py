@@ -120,7 +120,7 @@ class PatternSubscriptions:
         if not self._patterns:
             return Discovery(frozenset(), frozenset())
         try:
-            names = {queue.name for queue in await self._client.queues(limit=20)}
+            names = {queue.name for queue in await self._client.queues(limit=self._client.max_queues_per_page)}
         except Exception as e:
             self.discovery_errors += 1
             if not self._discovery_failing:
@@ -149,8 +149,9 @@ class PatternSubscriptions:
         if removed:
             self.unsubscribe(sorted(removed))
         if added or removed:
-            log.info("discovered queues: {added} added, {removed} dropped",
-                     added=sorted(added), removed=sorted(removed))
+            log.info("discovered queues: {added_count} added ({added}), {removed_count} dropped ({removed})",
+                     added_count=len(added), removed_count=len(removed),
+                     added=_some(added), removed=_some(removed))
         return Discovery(frozenset(added), frozenset(removed))
 
     def _start_discovery(self) -> None:
@@ -164,6 +165,13 @@ class PatternSubscriptions:
     def _discover_quietly(self) -> Deferred[None]:
         # an error is logged (once) and counted by _discover: the loop goes on
         return self.discover().addCallbacks(lambda _: None, lambda _: None)
+
+
+def _some(names: Iterable[str], at_most: int = 10) -> str:
+    """Up to C{at_most} of C{names}, sorted, and how many more: a log line stays short with many queues."""
+    shown = sorted(names)
+    more = f" and {len(shown) - at_most:,} more" if len(shown) > at_most else ""
+    return ", ".join(shown[:at_most]) + more or "none"
 
 
 def _wanted(queue_name: Any, callback: Any, what: str = "queue_name") -> dict[str, Any]:

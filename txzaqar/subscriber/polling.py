@@ -91,10 +91,14 @@ class QueuePoller:
     @param slots: the subscriber's slots (waited on when none is free).
     @param jitter: returns a float in [0, 1) that shortens a backoff by
         up to a quarter.
+    @param safety_interval: returns the safety interval now (the
+        subscriber's, grown with the number of queues); default: the
+        settings' C{safety_interval}.
     """
 
     def __init__(self, name: str, claim: ClaimOnce, slots: Slots, settings: SubscriberSettings,
-                 clock: IReactorTime, jitter: Callable[[], float]) -> None:
+                 clock: IReactorTime, jitter: Callable[[], float],
+                 safety_interval: Callable[[], float] | None = None) -> None:
         #: The queue's name.
         self.name = name
         self._claim = claim
@@ -102,6 +106,7 @@ class QueuePoller:
         self._settings = settings
         self._clock = clock
         self._jitter = jitter
+        self._safety_interval = safety_interval or (lambda: settings.safety_interval)
         #: whether the queue is being polled (claims in flight check it when they answer)
         self.active = False
         self._loop: LoopingCall | None = None
@@ -292,7 +297,7 @@ class QueuePoller:
         """The wait of an idle queue while push is up (jittered, so many queues spread out)."""
         self._attempt = 0
         self._safety_wait = True
-        delay = shortened(self._jitter)(self._settings.safety_interval)
+        delay = shortened(self._jitter)(self._safety_interval())
         log.debug("{queue} is empty; push is up, next safety poll in {delay:.1f}s",
                   queue=self.name, delay=delay)
         return delay

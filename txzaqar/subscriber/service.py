@@ -258,7 +258,7 @@ class Subscriber(PatternSubscriptions, Service):
         channel.stats = counts
         channel.slots = self._slots if concurrency is None else Slots(concurrency)
         channel.poller = QueuePoller(channel.name, partial(self._claim, channel), channel.slots,
-                                     self.settings, self._clock, self._jitter)
+                                     self.settings, self._clock, self._jitter, self.effective_safety_interval)
         channel.push = self._push.add(queue_name, channel.poller, counts, self._clock)
         self._channels[queue_name] = channel
         if configure is not None:
@@ -366,6 +366,14 @@ class Subscriber(PatternSubscriptions, Service):
     def backoff_delays(self) -> dict[str, float]:
         return {name: channel.poller.backoff_delay for name, channel in self._channels.items()}
 
+    def effective_safety_interval(self) -> float:
+        """
+        The seconds between safety polls of an idle queue whose push is up,
+        now: C{safety_interval}, or more with many queues, so that they
+        make at most C{safety_rate} polls per second on average.
+        """
+        return max(self.settings.safety_interval, len(self._channels) / self.settings.safety_rate)
+
     def poll_intervals(self) -> dict[str, float]:
         return {name: channel.poller.idle_delay for name, channel in self._channels.items()}
 
@@ -382,7 +390,8 @@ class Subscriber(PatternSubscriptions, Service):
         timeout while a claim is in flight), and the service must be running.
         """
         connection = self.connection()
-        safety = {name: self.settings.safety_interval
+        now = self.effective_safety_interval()
+        safety = {name: max(now, self._channels[name].poller.idle_delay)
                   for name, state in self.push_states().items() if state == "up"}
         return self._readiness.assess(
             list(self._channels), bool(self.running) and not self._stopping,

@@ -60,6 +60,19 @@ class Seconds:
             raise ClientValidationError(self.name, f"must be a finite, positive number of seconds, not {value!r}")
 
 
+@attr.s(frozen=True, auto_attribs=True)
+class PerSecond:
+    """An attrs validator: a finite, positive rate (per second)."""
+
+    #: The field named by the error.
+    name: str
+
+    def __call__(self, instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                or not math.isfinite(value):
+            raise ClientValidationError(self.name, f"must be a finite, positive number per second, not {value!r}")
+
+
 def _delay(instance: Any, attribute: Any, value: Any) -> None:
     """A finite number of seconds, C{0} or more (C{0}: acknowledge at once)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
@@ -171,6 +184,12 @@ class SubscriberSettings:
     #: Seconds between polls of an idle queue while push notifications for
     #: it flow (the safety net for a lost notification).
     safety_interval: float = _setting(300.0, Seconds("safety_interval"), _finite)
+    #: The most safety polls per second over all queues, on average: with
+    #: more than C{safety_interval * safety_rate} queues, each queue's
+    #: safety interval grows to C{queues / safety_rate} seconds, so that
+    #: idle requests stay bounded however many queues there are (default
+    #: 4: up to 1,200 queues keep the 300 s).
+    safety_rate: float = _setting(4.0, PerSecond("safety_rate"))
     #: Seconds between listings of the project's queues while there are
     #: pattern subscriptions (L{Subscriber.psubscribe}): a queue created
     #: later is consumed within this long.
@@ -180,7 +199,7 @@ class SubscriberSettings:
         # Checked as given, so that an error quotes the caller's value;
         # kept as floats.
         for name in ("poll_interval", "max_interval", "callback_timeout", "stop_timeout", "ack_delay",
-                     "blocking_warning", "safety_interval", "discovery_interval"):
+                     "blocking_warning", "safety_interval", "safety_rate", "discovery_interval"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, float(value))

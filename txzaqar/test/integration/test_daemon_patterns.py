@@ -64,6 +64,6 @@ class PatternTests(unittest.TestCase):
         await self.client.queue("p-later").post([{"body": i} for i in range(3)])
         await daemon.wait_for(lambda: len(self.events()) >= 3, 60, "the new queue's messages")
         self.assertEqual(sorted(self.events()), [f"p-later {i}" for i in range(3)])
-        self.assertIn("discovered queues: ['p-later'] added", daemon.log())
+        self.assertIn("discovered queues: 1 added (p-later), 0 dropped (none)", daemon.log())
         self.assertIn(await daemon.terminate(), (0, -15))
         self.assertNotIn("Traceback", daemon.log())

@@ -61,6 +61,25 @@ class PatternOptionTests(EnvironmentOptionsCase):
                       self.refused("--queue-pattern", "p-*", "--dead-letter-queue", "dlq",
                                    "--max-claim-count", "3"))
 
+    def test_scale_options(self) -> None:
+        """--max-queues-per-page, --stats-rate and --safety-rate: defaults, values, refusals."""
+        options = self.parse("--queue-pattern", "p-*")
+        self.assertEqual((options["max-queues-per-page"], options["stats-rate"]), (20, 4.0))
+        self.assertEqual(options["subscriber-settings"].safety_rate, 4.0)
+        options = self.parse("--queue-pattern", "p-*", "--max-queues-per-page", "1000", "--stats-rate", "0.5",
+                             "--safety-rate", "2")
+        self.assertEqual((options["max-queues-per-page"], options["stats-rate"]), (1000, 0.5))
+        self.assertEqual(options["subscriber-settings"].safety_rate, 2.0)
+        self.assertEqual(self.parse("--queue-pattern", "p-*", env={"ZAQAR_LISTEN_STATS_RATE": "8"})["stats-rate"], 8.0)
+        for bad in ("0", "1001", "x"):
+            self.assertEqual(self.refused("--queue-pattern", "p-*", "--max-queues-per-page", bad),
+                             f"--max-queues-per-page must be a whole number from 1 to 1000, not {bad!r}")
+        for bad in ("0", "-1", "inf", "nan", "x"):
+            self.assertEqual(self.refused("--queue-pattern", "p-*", "--stats-rate", bad),
+                             f"--stats-rate must be a finite, positive number per second, not {bad!r}")
+        self.assertEqual(self.refused("--queue-pattern", "p-*", "--safety-rate", "0"),
+                         "--safety-rate must be a finite, positive number per second, not '0'")
+
     def test_signed_url_refused(self) -> None:
         self.patch(_tap.os, "environ", {})
         e = self.assertRaises(UsageError, _tap.Options().parseOptions,
@@ -84,6 +103,14 @@ class PatternServiceTests(SynchronousTestCase):
         # the same handler as the --queue queue's, so set up once and counted for /readyz
         self.assertIs(subscriber._patterns["p-*"], subscriber._channels["misc"].callback)
         self.assertIs(subscriber._patterns["p-*"].__wrapped__, orders)
+
+    def test_listing_pages(self) -> None:
+        """--max-queues-per-page sets the client's, which discovery's listings ask for."""
+        self.patch(_tap.os, "environ", {})
+        options = _tap.Options()
+        options.parseOptions([*BASE, "--queue-pattern", "p-*", "--max-queues-per-page", "500"])
+        service = _tap.makeService(options)
+        self.assertEqual(service.subscriber.client.max_queues_per_page, 500)
 
 
 class _Queue:

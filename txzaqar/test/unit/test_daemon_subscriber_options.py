@@ -24,18 +24,20 @@ class SubscriberOptionsTests(SynchronousTestCase):
         options = {"batch": "10", "claim-ttl": "60", "grace": "60", "concurrency": "10",
                    "poll-interval": "1", "max-interval": "30", "callback-timeout": None,
                    "stop-timeout": "30", "threads": "0", "safety-interval": "300",
-                   "discovery-interval": "30"}
+                   "safety-rate": "4", "discovery-interval": "30"}
         options.update(given)
         return settings_from_command_line(options)
 
     def test_from_command_line(self) -> None:
-        settings = self.command_line(**{"batch": "20", "poll-interval": "0.5", "callback-timeout": "10"})
+        settings = self.command_line(**{"batch": "20", "poll-interval": "0.5", "callback-timeout": "10",
+                                        "safety-rate": "0.5"})
+        self.assertEqual(settings.safety_rate, 0.5)
         self.assertEqual(settings, SubscriberSettings(batch=20, poll_interval=0.5, callback_timeout=10.0,
-                                                      close_client=True))
+                                                      safety_rate=0.5, close_client=True))
         self.assertEqual(command_line(settings)["poll-interval"], 0.5)
         self.assertEqual(set(command_line(settings)),
                          {"batch", "claim-ttl", "grace", "concurrency", "poll-interval", "max-interval",
-                          "callback-timeout", "stop-timeout", "threads", "safety-interval",
+                          "callback-timeout", "stop-timeout", "threads", "safety-interval", "safety-rate",
                           "discovery-interval"})
 
     def test_command_line_refusals(self) -> None:
@@ -50,6 +52,8 @@ class SubscriberOptionsTests(SynchronousTestCase):
             ({"max-interval": "0.5"}, "--max-interval (0.5) must not be below --poll-interval (1)"),
             ({"threads": "12"}, "--threads (12) must not be above --concurrency (10): at most "
                                 "--concurrency handlers run at once"),
+            ({"safety-rate": "0"}, "--safety-rate must be a finite, positive number per second, not '0'"),
+            ({"safety-rate": "many"}, "--safety-rate must be a finite, positive number per second, not 'many'"),
         ]
         for given, line in cases:
             error = self.assertRaises(ClientValidationError, self.command_line, **given)

@@ -541,6 +541,33 @@ class BacklogAndCapacityTests(SynchronousTestCase):
         # one refresh at 0 and one at 30 (the missed ones are skipped, not caught up): 2 x 2 queues
         self.assertEqual(len([r for r in self.requests if r.endswith("stats")]), 4)
 
+    def test_refresh_rate(self) -> None:
+        """
+        At most C{rate} stats requests start per second: with more queues
+        than C{interval * rate}, a refresh takes C{queues / rate} seconds and
+        the next one follows it; stopping ends a refresh under way.
+        """
+        for i in range(8):
+            self.sub.subscribe(f"q{i}", lambda m: None)
+        refresher = self.metrics.refresher(2.0, self.clock, rate=2.0)
+        refresher.startService()
+
+        def stats() -> int:
+            return len([r for r in self.requests if r.endswith("stats")])
+
+        self.assertEqual(stats(), 1)
+        self.clock.pump([0.5])
+        self.assertEqual(stats(), 2)
+        self.clock.pump([0.5] * 3)  # 2 s: an interval, but the refresh goes on
+        self.assertEqual(stats(), 5)
+        self.clock.pump([0.5] * 3)  # the refresh ends at 3.5 s
+        self.assertEqual(stats(), 8)
+        self.clock.pump([0.5])  # and the next begins at 4 s
+        self.assertEqual(stats(), 9)
+        refresher.stopService()
+        self.clock.pump([0.5] * 10)
+        self.assertEqual(stats(), 9)
+
     def test_dead_lettered(self) -> None:
         """A message moved to the dead-letter queue is counted (and logged) at the next refresh."""
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]

@@ -235,6 +235,7 @@ class NoAuthTests(PushTestsMixin, SynchronousTestCase):
 
     def test_renewal_deletes_creates_and_wakes_once(self) -> None:
         push, server = self.up("a", subscription_ttl=100)
+        self.assertEqual(push.requests_sent, 1)  # the creation
         self.reactor.advance(74.9)
         self.assertEqual(server.frames(), [])
         self.reactor.advance(0.1)
@@ -244,6 +245,7 @@ class NoAuthTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual((create["action"], create["body"]), ("subscription_create", {"queue_name": "a", "ttl": 100}))
         server.reply(delete, 204, None)
         server.reply(create, 201, {"subscription_id": "second", "message": "created"})
+        self.assertEqual(push.requests_sent, 3)
         self.assertEqual(self.target.events, [("push_up", "a"), ("wake", "a")])
         self.assertEqual(push.queues_up, frozenset({"a"}))
         # the next renewal deletes the new subscription, 75 s later
@@ -302,6 +304,7 @@ class KeystoneTests(PushTestsMixin, SynchronousTestCase):
         self.assertEqual(create["headers"], {"Client-ID": CLIENT_ID, "X-Project-ID": "p1"})
         server.reply(create, 201, {"subscription_id": "s", "message": "created"})
         self.assertEqual(self.target.events, [("push_up", "a")])
+        self.assertEqual(push.requests_sent, 2)  # authenticate counts too
 
     def test_token_is_never_logged(self) -> None:
         push, server = self.up("a")

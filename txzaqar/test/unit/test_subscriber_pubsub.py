@@ -307,6 +307,47 @@ class PatternTests(PubSubTestCase):
         self.run_for(30, step=5)
         self.assertEqual(self.sub.channels, frozenset())
 
+    def test_listing_pages_are_the_clients_largest(self) -> None:
+        """Discovery asks for pages of the client's max_queues_per_page (raised where the server's is)."""
+        from twisted.internet.defer import succeed
+
+        asked: list[dict[str, Any]] = []
+
+        def queues(**kw: Any) -> Any:
+            asked.append(kw)
+            return succeed([self.client.queue("a1")])
+
+        self.patch(self.client, "queues", queues)
+        self.sub.psubscribe("a*", self.record)
+        self.successResultOf(self.sub.discover())
+        self.client.max_queues_per_page = 1000
+        self.successResultOf(self.sub.discover())
+        self.assertEqual([kw["limit"] for kw in asked], [20, 1000])
+
+    def test_log_line_stays_short_with_many_queues(self) -> None:
+        """The discovery's log line names ten queues at most, and counts the rest."""
+        from twisted.logger import formatEvent, globalLogPublisher
+        from twisted.test.proto_helpers import EventLoggingObserver
+
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        self.create(*[f"a{i:03d}" for i in range(120)])
+        self.sub.psubscribe("a*", self.record)
+        self.sub.startService()
+        [line] = [formatEvent(e) for e in events if "discovered queues" in formatEvent(e)]
+        self.assertEqual(line, "discovered queues: 120 added (a000, a001, a002, a003, a004, a005, a006, a007, "
+                               "a008, a009 and 110 more), 0 dropped (none)")
+
+    def test_max_queues_per_page_is_checked(self) -> None:
+        """The client refuses a page above its max_queues_per_page before sending anything."""
+        self.assertEqual(self.client.max_queues_per_page, 20)
+        self.assertEqual(self.assertRaises(ClientValidationError, self.client.queues, limit=21).field, "limit")
+        for bad in (0, 1001, "50", True, 2.0):
+            error = self.assertRaises(ClientValidationError, setattr, self.client, "max_queues_per_page", bad)
+            self.assertEqual(error.field, "max_queues_per_page")
+        self.client.max_queues_per_page = 50
+        listing = self.client.iter_queues(limit=50)
+        self.assertIsNotNone(listing)
+
     def test_metrics(self) -> None:
         """The discovered queues per pattern, and the failed listings, in the subscriber's metrics."""
         from txzaqar.errors import ServiceUnavailable

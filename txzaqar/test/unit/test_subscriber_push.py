@@ -122,6 +122,16 @@ class SourceLifecycleTests(PushTestsMixin, SynchronousTestCase):
                           reactor=self.clock, websocket_url="http://127.0.0.1:2")
 
 
+class PushRequestMetricTests(PushTestsMixin, SynchronousTestCase):
+    def test_requests_of_a_source_of_its_own(self) -> None:
+        """A source that counts requests_sent (WebSocket) shows them as txzaqar_push_requests_total."""
+        sub = self.push_subscriber()
+        registry = sub.metrics.registry
+        self.assertIsNone(registry.get_sample_value("txzaqar_push_requests_total", {"kind": "fake"}))
+        self.source.requests_sent = 7  # type: ignore[attr-defined]
+        self.assertEqual(registry.get_sample_value("txzaqar_push_requests_total", {"kind": "fake"}), 7)
+
+
 class SafetyIntervalTests(PushTestsMixin, SynchronousTestCase):
     def test_idle_polling_slows_while_push_is_up(self) -> None:
         """push_up claims once at once, then an idle queue is polled every safety_interval."""
@@ -147,6 +157,32 @@ class SafetyIntervalTests(PushTestsMixin, SynchronousTestCase):
         self.clock.advance(0)
         self.clock.pump([0.5] * 220)
         self.assertEqual(q.claim_times[:4], [0, 0, 52.5, 105])
+        self.stop(sub)
+
+    def test_many_queues_share_a_safety_rate(self) -> None:
+        """
+        With more than safety_interval * safety_rate queues, each one's safety
+        interval grows to queues / safety_rate: the safety polls of all of them
+        stay at safety_rate per second, and readiness expects that interval.
+        """
+        sub = self.push_subscriber(safety_interval=60, safety_rate=0.05)  # 3 queues keep 60 s
+        names = [f"q{i}" for i in range(6)]
+        for name in names:
+            sub.subscribe(name, Recorder())
+        self.assertEqual(sub.effective_safety_interval(), 120.0)
+        sub.startService()
+        for name in names:
+            sub.push_up(name)
+        self.clock.advance(0)
+        self.clock.pump([1] * 250)
+        self.assertEqual(self.client.queues["q0"].claim_times, [0, 0, 120, 240])
+        polls = sum(len(self.client.queues[name].claim_times) for name in names)
+        self.assertEqual(polls, 6 * 4)  # 6 queues x (start, push up, 2 safety polls) in 250 s
+        self.assertEqual(sub.poll_intervals()["q0"], 120.0)
+        self.clock.advance(119 - (self.clock.seconds() - 240))
+        self.assertTrue(sub.health().ready, sub.health().reasons)
+        self.successResultOf(sub.unsubscribe(names[3:]))
+        self.assertEqual(sub.effective_safety_interval(), 60.0)
         self.stop(sub)
 
     def test_a_notification_claims_at_once(self) -> None:

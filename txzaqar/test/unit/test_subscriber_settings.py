@@ -60,7 +60,7 @@ class SubscriberSettingsTests(SynchronousTestCase):
             {"batch": 10, "claim_ttl": 60, "grace": 60, "concurrency": 10, "poll_interval": 1.0,
              "max_interval": 30.0, "callback_timeout": None, "stop_timeout": 30.0, "ack_delay": 1.0,
              "close_client": False, "claims_in_flight": 1, "threads": 0, "blocking_warning": 0.1,
-             "safety_interval": 300.0, "discovery_interval": 30.0},
+             "safety_interval": 300.0, "safety_rate": 4.0, "discovery_interval": 30.0},
         )
 
     def test_frozen(self) -> None:
@@ -85,6 +85,9 @@ class SubscriberSettingsTests(SynchronousTestCase):
             ({"callback_timeout": -1}, "callback_timeout", "positive"),
             ({"stop_timeout": float("nan")}, "stop_timeout", "positive"),
             ({"poll_interval": 2, "max_interval": 1}, "max_interval", "1 is below poll_interval (2)"),
+            ({"safety_rate": 0}, "safety_rate", "positive number per second, not 0"),
+            ({"safety_rate": float("inf")}, "safety_rate", "finite"),
+            ({"safety_rate": True}, "safety_rate", "per second"),
         ]
         for options, field, words in cases:
             error = self.assertRaises(ClientValidationError, SubscriberSettings, **options)
