@@ -385,7 +385,7 @@ async def _tail(c: Context) -> None:
     meanwhile = "polling as usual until it is up" if o["consume"] else f"reading every {interval:g} s until it is up"
     with on_shutdown(c.reactor, stop), PushReport(say, meanwhile) if push is not None else nullcontext():
         if o["consume"] and o["follow"]:
-            await consume(c.client, o["queue"], emit, stop, interval, push, safety_interval(interval))
+            await consume(c.client, o["queue"], emit, stop, interval, push, safety_interval(interval), c.reactor)
         elif o["consume"]:
             await drain(queue, emit, stop)
         elif push is not None:

@@ -124,13 +124,16 @@ async def drain(queue: Any, emit: Callable[[Any], None], stop: Stop) -> int:
 
 
 async def consume(client: Any, name: str, emit: Callable[[Any], None], stop: Stop, interval: float,
-                  push: Any = None, safety_interval: float = 300.0) -> None:
+                  push: Any = None, safety_interval: float = 300.0, clock: Any = None) -> None:
     """
-    Claim, print and delete C{name}'s messages with a Subscriber until
-    stopped; with C{push} (a L{txzaqar.interfaces.IWakeSource}) its notifications wake the
+    Claim, print and delete C{name}'s messages with a Subscriber (on
+    C{clock}, C{None}: the reactor) until stopped; with C{push} (a
+    L{txzaqar.interfaces.IWakeSource}) its notifications wake the
     Subscriber, whose idle polling slows to C{safety_interval} while they flow.
     """
-    options = {} if push is None else {"push": push, "safety_interval": safety_interval}
+    options: dict[str, Any] = {} if push is None else {"push": push, "safety_interval": safety_interval}
+    if clock is not None:
+        options["clock"] = clock
     subscriber = client.subscriber(poll_interval=interval, max_interval=max(interval, 30.0), **options)
     subscriber.subscribe(name, emit)
     subscriber.startService()
