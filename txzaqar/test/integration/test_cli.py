@@ -190,7 +190,8 @@ class TailPushTests(CLICase):
         """
         With --websocket-url and --interval 3600, messages posted after tail
         started are printed within seconds (push woke it: a poll would come
-        in an hour), then SIGTERM ends it with 0; an unreachable URL is one
+        in an hour), then SIGTERM ends it with 0 and its push subscription is
+        gone; an unreachable URL is one
         line on stderr and tail polls; a malformed one is a usage error.
         """
         self.ok("post", "jobs", '"a"')
@@ -202,8 +203,10 @@ class TailPushTests(CLICase):
             self.assertEqual(follow.lines(1)[0]["body"], "b")  # read when push came up, or when notified
             self.ok("post", "jobs", '"c"')
             self.assertEqual(follow.lines(1)[0]["body"], "c")  # push is up: only a notification reads now
+            self.assertEqual(len(self.ok("subscription", "list", "jobs")), 1)  # the WebSocket connection's
         finally:
             self.assertEqual(follow.terminated(), (0, "", ""))
+        self.assertEqual(self.ok("subscription", "list", "jobs"), [])  # deleted when tail stopped
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 3)
         nowhere = Started(*self.connection, "tail", "jobs", "-f", "--interval", "0.2",
                           "--websocket-url", f"ws://127.0.0.1:{servers.free_port()}")
