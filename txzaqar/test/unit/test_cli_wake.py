@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.interfaces import IConnector
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, LogPublisher
@@ -203,7 +204,8 @@ class PacerTests(SynchronousTestCase):
 class PushReportTests(SynchronousTestCase):
     def test_warnings_of_push_only(self) -> None:
         """Warnings (and worse) of txzaqar.push, each one line with what happens meanwhile; only in the block."""
-        publisher, said = LogPublisher(), []
+        publisher = LogPublisher()
+        said: list[str] = []
         push = Logger(namespace="txzaqar.push", observer=publisher)
         other = Logger(namespace="txzaqar.subscriber", observer=publisher)
         with PushReport(said.append, "reading every 1 s until it is up", publisher):
@@ -251,8 +253,9 @@ class CommandTests(SynchronousTestCase):
 
     def test_usage(self) -> None:
         """A URL that is not ws:// or wss://, or --websocket-url without -f: usage errors, before any request."""
-        for options in [{"websocket-url": "http://127.0.0.1:9000"}, {"websocket-url": "ws://"},
-                        {"websocket-url": "ws://127.0.0.1:9000", "follow": False}]:
+        cases: list[dict[str, Any]] = [{"websocket-url": "http://127.0.0.1:9000"}, {"websocket-url": "ws://"},
+                                       {"websocket-url": "ws://127.0.0.1:9000", "follow": False}]
+        for options in cases:
             failure = self.failureResultOf(self.run_tail(**options), usage.UsageError)
             self.assertIn("--websocket-url", str(failure.value))
         failure = self.failureResultOf(self.run_tail({"ZAQAR_WEBSOCKET_URL": "nope"}), usage.UsageError)
@@ -268,7 +271,7 @@ class CommandTests(SynchronousTestCase):
         self.reactor.advance(0)
         host, port, factory, _, _ = self.reactor.tcpClients[0]
         self.assertEqual((host, port), ("127.0.0.1", 9))
-        factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+        factory.clientConnectionFailed(cast(IConnector, None), Failure(ConnectionRefusedError()))
         lines = self.err.getvalue().splitlines()
         self.assertEqual(len(lines), 1, lines)
         self.assertTrue(lines[0].startswith("txzaqar: WebSocket push down: "), lines)
