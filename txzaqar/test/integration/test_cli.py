@@ -191,7 +191,7 @@ class TailPushTests(CLICase):
         With --websocket-url and --interval 3600, messages posted after tail
         started are printed within seconds (push woke it: a poll would come
         in an hour), then SIGTERM ends it with 0 and its push subscription is
-        gone; an unreachable URL is one
+        gone; with --consume its Subscriber is woken too; an unreachable URL is one
         line on stderr and tail polls; a malformed one is a usage error.
         """
         self.ok("post", "jobs", '"a"')
@@ -208,6 +208,16 @@ class TailPushTests(CLICase):
             self.assertEqual(follow.terminated(), (0, "", ""))
         self.assertEqual(self.ok("subscription", "list", "jobs"), [])  # deleted when tail stopped
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 3)
+        consume = Started(*self.connection, "tail", "jobs", "-f", "--consume", "--interval", "3600",
+                          "--websocket-url", str(self.zaqar.websocket_url))
+        try:
+            self.assertEqual(sorted(m["body"] for m in consume.lines(3)), ["a", "b", "c"])
+            self.ok("post", "jobs", '"e"')
+            self.assertEqual(consume.lines(1)[0]["body"], "e")  # its Subscriber woken: a poll is an hour away
+        finally:
+            self.assertEqual(consume.terminated(signal.SIGINT), (0, "", ""))
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        self.ok("post", "jobs", '"a"', '"b"', '"c"')
         nowhere = Started(*self.connection, "tail", "jobs", "-f", "--interval", "0.2",
                           "--websocket-url", f"ws://127.0.0.1:{servers.free_port()}")
         try:
