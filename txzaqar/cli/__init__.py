@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from twisted.python import usage
@@ -24,6 +25,15 @@ __all__ = ["ExitStatus", "main"]
 def _say(error: BaseException) -> None:
     sys.stderr.write(f"txzaqar: {one_line(error)}\n")
     sys.stderr.flush()
+
+
+def _tls(options: Any) -> Any:
+    """The TLS policy of C{--cacert}, C{--cert}/C{--key} and C{--insecure} (as C{connect} makes it), or C{None}."""
+    if not (options["cacert"] or options["cert"] or options["insecure"]):
+        return None
+    from ..auth.tls import TLSPolicy
+
+    return TLSPolicy(cacert=options["cacert"], cert=options["cert"], key=options["key"], insecure=options["insecure"])
 
 
 async def run(reactor: Any, options: Any, stdin: Any = None, stdout: Any = None) -> None:
@@ -45,7 +55,8 @@ async def run(reactor: Any, options: Any, stdin: Any = None, stdout: Any = None)
         insecure=options["insecure"],
     )
     leaf = options.leaf()
-    context = Context(client, leaf, Output(stdout or sys.stdout, options["format"]), stdin or sys.stdin, reactor)
+    context = Context(client, leaf, Output(stdout or sys.stdout, options["format"]), stdin or sys.stdin, reactor,
+                      tls=partial(_tls, options))
     status = ExitStatus.OK
     try:
         await leaf.command.run(context)

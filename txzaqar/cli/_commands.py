@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, TextIO
 
 import attr
@@ -33,6 +34,8 @@ class Context:
     reactor: Any
     #: Where lines other than results go (C{redrive} names the messages it may have duplicated).
     stderr: TextIO = attr.ib(factory=lambda: sys.stderr)
+    #: Makes the TLS policy (C{IPolicyForHTTPS}) of C{wss://} push, as the client's HTTPS one (C{None}: the system's).
+    tls: Callable[[], Any] = lambda: None
 
 
 @attr.s(auto_attribs=True, frozen=True)
@@ -342,22 +345,51 @@ def _interval(text: str) -> float:
     return seconds
 
 
+def _websocket_url(o: Any) -> str | None:
+    """C{tail}'s C{--websocket-url} (C{$ZAQAR_WEBSOCKET_URL}), checked; C{None} without it or without -f."""
+    from .. import ClientValidationError
+    from .._support import validation
+    from ..auth import _environment as environment
+
+    if not o["follow"]:
+        if o["websocket-url"] is not None:
+            raise usage.UsageError("--websocket-url is used only with -f")
+        return None
+    url: str | None = o["websocket-url"] or environment.variable("ZAQAR_WEBSOCKET_URL")
+    if url is not None:
+        try:
+            validation.websocket_url(url)
+        except ClientValidationError:
+            raise usage.UsageError(f"--websocket-url must be a ws:// or wss:// URL, not {url!r}") from None
+    return url
+
+
 async def _tail(c: Context) -> None:
     from ._follow import Stop, consume, drain, on_shutdown, tail
+    from ._wake import PushReport, follow, safety_interval, websocket_push
 
     o = c.options
     interval = _interval(o["interval"])
+    url = _websocket_url(o)
     queue = c.client.queue(o["queue"])
 
     def emit(message: Any) -> None:
         c.out.row(message_row(message), MESSAGE_COLUMNS)
 
+    def say(line: str) -> None:
+        c.stderr.write(f"txzaqar: {line}\n")
+        c.stderr.flush()
+
     stop = Stop(c.reactor)
-    with on_shutdown(c.reactor, stop):
+    push = None if url is None else websocket_push(c.client, url, c.reactor, c.tls())
+    meanwhile = "polling as usual until it is up" if o["consume"] else f"reading every {interval:g} s until it is up"
+    with on_shutdown(c.reactor, stop), PushReport(say, meanwhile) if push is not None else nullcontext():
         if o["consume"] and o["follow"]:
-            await consume(c.client, o["queue"], emit, stop, interval)
+            await consume(c.client, o["queue"], emit, stop, interval, push, safety_interval(interval), c.reactor)
         elif o["consume"]:
             await drain(queue, emit, stop)
+        elif push is not None:
+            await follow(queue, emit, stop, interval, push, say)
         else:
             await tail(queue, emit, stop, o["follow"], interval)
 
@@ -493,8 +525,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(("flavor", "list"), "the project's flavors (admin)", _flavor_list, parameters=(_LIMIT,),
             flags=(("detailed", None, "with each flavor's capabilities"),), integers=("limit",)),
     Command(("tail",), "print a queue's messages (claimed ones included) once each, without consuming them; "
-            "-f: go on as they arrive until SIGINT or SIGTERM", _tail, ("queue",),
-            parameters=(("interval", None, "1", "seconds between reads with -f"),),
+            "-f: go on as they arrive until SIGINT or SIGTERM, woken by Zaqar's push notifications with "
+            "--websocket-url, else reading every --interval", _tail, ("queue",),
+            parameters=(("interval", None, "1", "seconds between reads with -f (while push is up: at least 30, "
+                                                "the safety net)"),
+                        ("websocket-url", None, None, "with -f: Zaqar's WebSocket transport, ws:// or wss://, "
+                                                      "whose notifications wake tail at once (polling every "
+                                                      "--interval while they do not flow) [default: "
+                                                      "$ZAQAR_WEBSOCKET_URL; none: polling only]")),
             flags=(("follow", "f", "go on printing messages as they arrive, until SIGINT or SIGTERM"),
                    ("consume", None, "claim and delete each message printed (with -f: as a Subscriber "
                                      "does; without: until the queue is empty)"))),

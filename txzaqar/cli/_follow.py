@@ -23,12 +23,13 @@ PAGE = 20
 class Stop:
     """
     A request to stop (SIGINT or SIGTERM: the reactor shutting down) and the
-    waits it cuts short.
+    waits it cuts short (a push notification cuts one short too: L{wake}).
     """
 
     def __init__(self, clock: Any) -> None:
         self._clock = clock
         self._wake: Deferred[None] | None = None
+        self._woken = False
         #: Whether a stop was asked for.
         self.requested = False
 
@@ -39,14 +40,22 @@ class Stop:
         if wake is not None and not wake.called:
             wake.callback(None)
 
+    def wake(self) -> None:
+        """End a L{sleep} under way now, without stopping; with none under way, the next one does not wait."""
+        self._woken = True
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            self._ring(wake)
+
     @staticmethod
     def _ring(wake: Deferred[None]) -> None:
         if not wake.called:
             wake.callback(None)
 
     async def sleep(self, seconds: float) -> None:
-        """Wait C{seconds}, or less when a stop is asked for."""
-        if self.requested:
+        """Wait C{seconds}, or less when a stop is asked for or a L{wake} comes."""
+        if self.requested or self._woken:
+            self._woken = False
             return
         wake: Deferred[None] = Deferred()
         self._wake = wake
@@ -57,6 +66,7 @@ class Stop:
             if call.active():
                 call.cancel()
             self._wake = None
+            self._woken = False
 
 
 class Seen:
@@ -113,9 +123,18 @@ async def drain(queue: Any, emit: Callable[[Any], None], stop: Stop) -> int:
     return count
 
 
-async def consume(client: Any, name: str, emit: Callable[[Any], None], stop: Stop, interval: float) -> None:
-    """Claim, print and delete C{name}'s messages with a Subscriber until stopped."""
-    subscriber = client.subscriber(poll_interval=interval, max_interval=max(interval, 30.0))
+async def consume(client: Any, name: str, emit: Callable[[Any], None], stop: Stop, interval: float,
+                  push: Any = None, safety_interval: float = 300.0, clock: Any = None) -> None:
+    """
+    Claim, print and delete C{name}'s messages with a Subscriber (on
+    C{clock}, C{None}: the reactor) until stopped; with C{push} (a
+    L{txzaqar.interfaces.IWakeSource}) its notifications wake the
+    Subscriber, whose idle polling slows to C{safety_interval} while they flow.
+    """
+    options: dict[str, Any] = {} if push is None else {"push": push, "safety_interval": safety_interval}
+    if clock is not None:
+        options["clock"] = clock
+    subscriber = client.subscriber(poll_interval=interval, max_interval=max(interval, 30.0), **options)
     subscriber.subscribe(name, emit)
     subscriber.startService()
     try:

@@ -178,6 +178,61 @@ class TailTests(CLICase):
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
 
 
+class TailPushTests(CLICase):
+    timeout = 240
+
+    def setUp(self) -> None:
+        self.zaqar = servers.shared_push_zaqar()  # Zaqar with its WebSocket transport and the notifier pipeline
+        self.project = f"cli-{uuid.uuid4().hex[:8]}"
+        self.connection = ["--url", self.zaqar.url, "--project-id", self.project, "--format", "json"]
+
+    def test_tail_woken_by_push(self) -> None:
+        """
+        With --websocket-url and --interval 3600, messages posted after tail
+        started are printed within seconds (push woke it: a poll would come
+        in an hour), then SIGTERM ends it with 0 and its push subscription is
+        gone; with --consume its Subscriber is woken too; an unreachable URL is one
+        line on stderr and tail polls; a malformed one is a usage error.
+        """
+        self.ok("post", "jobs", '"a"')
+        follow = Started(*self.connection, "tail", "jobs", "-f", "--interval", "3600",
+                         "--websocket-url", str(self.zaqar.websocket_url))
+        try:
+            self.assertEqual(follow.lines(1)[0]["body"], "a")  # the first read, before push is up
+            self.ok("post", "jobs", '"b"')
+            self.assertEqual(follow.lines(1)[0]["body"], "b")  # read when push came up, or when notified
+            self.ok("post", "jobs", '"c"')
+            self.assertEqual(follow.lines(1)[0]["body"], "c")  # push is up: only a notification reads now
+            self.assertEqual(len(self.ok("subscription", "list", "jobs")), 1)  # the WebSocket connection's
+        finally:
+            self.assertEqual(follow.terminated(), (0, "", ""))
+        self.assertEqual(self.ok("subscription", "list", "jobs"), [])  # deleted when tail stopped
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 3)
+        consume = Started(*self.connection, "tail", "jobs", "-f", "--consume", "--interval", "3600",
+                          "--websocket-url", str(self.zaqar.websocket_url))
+        try:
+            self.assertEqual(sorted(m["body"] for m in consume.lines(3)), ["a", "b", "c"])
+            self.ok("post", "jobs", '"e"')
+            self.assertEqual(consume.lines(1)[0]["body"], "e")  # its Subscriber woken: a poll is an hour away
+        finally:
+            self.assertEqual(consume.terminated(signal.SIGINT), (0, "", ""))
+        self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
+        self.ok("post", "jobs", '"a"', '"b"', '"c"')
+        nowhere = Started(*self.connection, "tail", "jobs", "-f", "--interval", "0.2",
+                          "--websocket-url", f"ws://127.0.0.1:{servers.free_port()}")
+        try:
+            self.assertEqual([m["body"] for m in nowhere.lines(3)], ["a", "b", "c"])
+            self.ok("post", "jobs", '"d"')
+            self.assertEqual(nowhere.lines(1)[0]["body"], "d")
+        finally:
+            status, rest, stderr = nowhere.terminated()
+        self.assertEqual((status, rest), (0, ""))
+        self.assertEqual(len(stderr.splitlines()), 1, stderr)
+        self.assertTrue(stderr.startswith("txzaqar: WebSocket push down: "), stderr)
+        self.assertIn("(reading every 0.2 s until it is up)", stderr)
+        self.assertIn("ws:// or wss://", self.fails(64, "tail", "jobs", "-f", "--websocket-url", "http://127.0.0.1:1"))
+
+
 class RedriveTests(CLICase):
     def test_redrive(self) -> None:
         """Messages move from the dead-letter queue (bodies and ttl kept), --limit at a time; a summary."""

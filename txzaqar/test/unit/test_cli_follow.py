@@ -147,6 +147,20 @@ class TailTests(FollowCase):
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.successResultOf(Deferred.fromCoroutine(stop.sleep(60)))
 
+    def test_wake_cuts_sleep(self) -> None:
+        """A wake ends a sleep at once without stopping; one that comes between sleeps ends the next at once."""
+        stop = Stop(self.clock)
+        sleeping = Deferred.fromCoroutine(stop.sleep(60))
+        stop.wake()
+        self.successResultOf(sleeping)
+        self.assertEqual((stop.requested, self.clock.getDelayedCalls()), (False, []))
+        stop.wake()
+        self.successResultOf(Deferred.fromCoroutine(stop.sleep(60)))
+        sleeping = Deferred.fromCoroutine(stop.sleep(60))
+        self.assertNoResult(sleeping)
+        self.clock.advance(60)
+        self.successResultOf(sleeping)
+
     def test_on_shutdown(self) -> None:
         """The reactor's shutdown asks to stop and waits for the block; after it, no trigger is left."""
         triggers: list[Any] = []

@@ -1,0 +1,1 @@
+``txzaqar tail -f --websocket-url ws://...`` (or ``$ZAQAR_WEBSOCKET_URL``) is woken by Zaqar's WebSocket notifications: a message is printed as soon as it is posted, the queue is read every ``max(--interval, 30)`` seconds while push is up and every ``--interval`` while it is down (said in one line on standard error); with ``--consume`` the Subscriber it runs is woken too.
