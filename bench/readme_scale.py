@@ -35,8 +35,10 @@ SCALE = Path(__file__).resolve().parent / "results" / "scale.json"
 ROWS = [
     (summary.SCALE_IDLE, "idle requests per second, HTTP and WebSocket", ""),
     ("idle WebSocket req/s", "of which WebSocket requests per second", ""),
-    (summary.SCALE_RSS, "peak RSS of the daemon", " MiB"),
-    ("RSS MiB", "RSS at the end of the idle window", " MiB"),
+    (summary.SCALE_RSS, "peak RSS of the daemon (start-up, idle, scrapes)", " MiB"),
+    ("peak RSS MiB once every queue was up", "peak RSS once every queue was up", " MiB"),
+    ("RSS MiB in the idle window", "RSS in the idle window", " MiB"),
+    ("RSS MiB after the scrapes", "RSS after the timed scrapes", " MiB"),
     (summary.SCALE_SCRAPE, "a scrape of /metrics (median, as a client waits for it)", " ms"),
     ("new queue: creation -> delivery s (max)", "a new queue: its creation to its first message's handler (max)",
      " s"),

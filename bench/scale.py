@@ -16,8 +16,11 @@ a file), and reads everything from the outside:
   to Zaqar in a ``window`` of seconds (the HTTP requests of
   C{txzaqar_request_duration_seconds_count}, by operation, and the
   WebSocket requests of C{txzaqar_push_requests_total}), per second;
-* ``rss_kib``/``peak_rss_kib``: the daemon's VmRSS and VmHWM then;
-* ``scrape_ms``: how long each of ``scrapes`` scrapes of C{/metrics} took;
+* ``idle_memory_kib``: the daemon's VmRSS and VmHWM then (and
+  ``up_memory_kib`` once every queue was up);
+* ``scrape_ms``: how long each of ``scrapes`` scrapes of C{/metrics} took
+  (gzipped, as Prometheus asks; ``scrape_bytes`` is the text's size),
+  and ``VmRSS``/``VmHWM`` after them;
 * ``probe_s``: for ``probes`` existing queues picked at random, the time
   from a post to the handler's line (push at this scale);
 * ``new_s``: for ``new`` queues created one after another at random
@@ -31,6 +34,7 @@ Every message posted must reach the handler once (``missing``,
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -58,10 +62,13 @@ TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
 def scrape(url: str) -> tuple[float, bytes]:
-    """One scrape: the seconds it took and the body."""
+    """One scrape as Prometheus makes it (gzip asked for): the seconds it took and the text."""
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=120) as response:
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=120) as response:
         body = response.read()
+        if response.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
     return time.perf_counter() - started, body
 
 
@@ -114,8 +121,9 @@ async def sleep(reactor: Any, seconds: float) -> None:
     await task.deferLater(reactor, seconds, lambda: None)
 
 
-async def wait_for(reactor: Any, condition: Any, timeout: float, what: str, daemon: subprocess.Popen) -> float:
-    """Poll C{condition} every 0.1 s; the seconds it took.  Raises when the daemon exits or time runs out."""
+async def wait_for(reactor: Any, condition: Any, timeout: float, what: str, daemon: subprocess.Popen,
+                   every: float = 0.1) -> float:
+    """Poll C{condition} every C{every} s; the seconds it took.  Raises when the daemon exits or time runs out."""
     started = time.monotonic()
     while True:
         if await condition():
@@ -124,7 +132,7 @@ async def wait_for(reactor: Any, condition: Any, timeout: float, what: str, daem
             raise RuntimeError(f"the daemon exited ({daemon.returncode}) while waiting for {what}")
         if time.monotonic() - started > timeout:
             raise RuntimeError(f"{what}: not within {timeout:.0f} s")
-        await sleep(reactor, 0.1)
+        await sleep(reactor, every)
 
 
 async def create_queues(client: Any, names: list[str], parallel: int = 16) -> None:
@@ -168,7 +176,9 @@ async def run(reactor: Any, spec: dict) -> dict:
             last.update(read_metrics(body))
             return last["discovered"] >= n and last["push_up"] >= n
 
-        result["up_s"] = await wait_for(reactor, all_up, spec.get("up_timeout", 900), "every queue up", daemon)
+        result["up_s"] = await wait_for(reactor, all_up, spec.get("up_timeout", 900), "every queue up", daemon,
+                                        every=2.0)
+        result["up_memory_kib"] = memory_kib(daemon.pid)
         await sleep(reactor, spec["settle"])
         _, body = await threads.deferToThread(scrape, metrics_url)
         before, w0 = read_metrics(body), time.monotonic()
@@ -181,12 +191,12 @@ async def run(reactor: Any, spec: dict) -> dict:
         by_operation = {op: rate for op, rate in sorted(by_operation.items()) if rate}
         push_rate = (after["push_requests"] - before["push_requests"]) / window
         result.update(idle_req_s=sum(by_operation.values()) + push_rate, idle_http_by_operation=by_operation,
-                      idle_websocket_req_s=push_rate, window_s=window, **memory_kib(daemon.pid))
+                      idle_websocket_req_s=push_rate, window_s=window, idle_memory_kib=memory_kib(daemon.pid))
         timings = []
         for _ in range(spec["scrapes"]):
             took, body = await threads.deferToThread(scrape, metrics_url)
             timings.append(took * 1000)
-        result.update(scrape_ms=timings, scrape_bytes=len(body))
+        result.update(scrape_ms=timings, scrape_bytes=len(body), **memory_kib(daemon.pid))
         posted: dict[str, float] = {}
         probes = rng.sample(names, min(spec["probes"], n))
         for i, name in enumerate(probes):

@@ -28,6 +28,7 @@ ms and 18-49 ms (244 kB), 1,000 queues 110-125 ms and 80-110 ms (1 MB).
 from __future__ import annotations
 
 import gc
+import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from gzip import compress
@@ -38,6 +39,7 @@ from prometheus_client.exposition import choose_encoder
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -147,6 +149,67 @@ def _format(encoder: Callable[[Any], bytes], snapshot: Any, gzip: bool = False) 
     return compress(body, 1) if gzip else body
 
 
+#: The text of a scrape handed to the reactor to write at a time: with a thread
+#: to send from (L{MetricsPage}'s C{call_from_thread}), a scrape is sent as it is
+#: formatted, one metric family after another, so its text (18 MB at 10,000
+#: queues) is never held whole.
+CHUNK = 256 * 1024
+
+#: The end of an OpenMetrics exposition, which its encoder adds to each call.
+EOF = b"# EOF\n"
+
+
+class _One:
+    """One metric family, as an encoder formats it (it calls C{collect})."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterator[Any]:
+        yield self._metric
+
+
+def _stream(encoder: Callable[[Any], bytes], snapshot: Any, send: Callable[[bytes], None],
+            gzip: bool = False, eof: bool = False) -> None:
+    """
+    C{snapshot} formatted by C{encoder} one family at a time and passed to
+    C{send} in chunks of about L{CHUNK} bytes (gzipped as one stream if
+    asked; with C{eof}, OpenMetrics' one L{EOF} at the end), with the
+    garbage collector paused as L{_format} does.
+    """
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
+    pending: list[bytes] = []
+
+    def flush(final: bool) -> None:
+        data = b"".join(pending)
+        pending.clear()
+        if compressor is not None:
+            data = compressor.compress(data) + (compressor.flush() if final else b"")
+        if data:
+            send(data)
+
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        size = 0
+        for metric in snapshot.collect():
+            text = encoder(_One(metric))
+            if eof and text.endswith(EOF):
+                text = text[:-len(EOF)]
+            pending.append(text)
+            size += len(text)
+            if size >= CHUNK:
+                flush(False)
+                size = 0
+        if eof:
+            pending.append(EOF)
+        flush(True)
+    finally:
+        if paused:
+            gc.enable()
+
+
 class MetricsPage(Resource):
     """
     C{/metrics}: C{registry} in the format the scraper asks for, by
@@ -154,14 +217,19 @@ class MetricsPage(Resource):
 
     @param run_in_thread: where the collected metrics are formatted (see
         L{RunInThread}); on the reactor thread when C{None}.
+    @param call_from_thread: with C{run_in_thread}, the reactor's
+        C{callFromThread}: the text is then sent as it is formatted, in
+        chunks (L{CHUNK}), rather than formatted whole first.
     """
 
     #: No children: this page answers every path below it.
     isLeaf = True
 
     def __init__(self, registry: CollectorRegistry, run_in_thread: RunInThread | None = None,
-                 exposition: Callable[[], Any] | None = None) -> None:
+                 exposition: Callable[[], Any] | None = None,
+                 call_from_thread: Callable[..., None] | None = None) -> None:
         super().__init__()
+        self._call_from_thread = call_from_thread
         self._registry = registry
         self._run_in_thread = run_in_thread
         self._exposition = exposition
@@ -188,6 +256,9 @@ class MetricsPage(Resource):
             return format(snapshot)
         gone: list[Failure] = []
         request.notifyFinish().addErrback(gone.append)  # the scraper hung up
+        if self._call_from_thread is not None:
+            return self._send_streamed(request, encoder, snapshot, gzip,
+                                       content_type.startswith("application/openmetrics-text"), gone)
 
         def write(body: bytes) -> None:
             if not gone:
@@ -205,9 +276,42 @@ class MetricsPage(Resource):
         self._run_in_thread(format, snapshot).addCallbacks(write, failed)
         return NOT_DONE_YET
 
+    def _send_streamed(self, request: Any, encoder: Callable[[Any], bytes], snapshot: Any, gzip: bool,
+                       eof: bool, gone: list[Failure]) -> Any:
+        assert self._run_in_thread is not None and self._call_from_thread is not None
+        call_from_thread = self._call_from_thread
+        sent = []
+
+        def write(data: bytes) -> None:  # on the reactor thread, in the order the chunks were made
+            sent.append(len(data))
+            if not gone:
+                request.write(data)
+
+        def finished(_: object) -> None:
+            if not gone:
+                request.finish()
+
+        def failed(failure: Failure) -> None:
+            log.failure("formatting the metrics failed", failure)
+            if gone:
+                return
+            if sent:  # the answer has begun: cut it short, so the scraper sees a failed scrape
+                request.loseConnection()
+                return
+            request.setResponseCode(500)
+            request.setHeader(b"content-type", PLAIN)
+            request.setHeader(b"content-encoding", b"identity")
+            request.write(b"formatting the metrics failed\n")
+            request.finish()
+
+        stream = partial(_stream, encoder, send=partial(call_from_thread, write), gzip=gzip, eof=eof)
+        self._run_in_thread(stream, snapshot).addCallbacks(finished, failed)
+        return NOT_DONE_YET
+
 
 def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
-                    run_in_thread: RunInThread | None = None) -> Resource:
+                    run_in_thread: RunInThread | None = None,
+                    call_from_thread: Callable[..., None] | None = None) -> Resource:
     """
     The root resource: C{/metrics}, C{/healthz}, C{/readyz} (anything
     else is a 404).
@@ -216,6 +320,8 @@ def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
     @param registry: what C{/metrics} shows; C{subscriber.metrics.registry}
         (made now if need be) when omitted.
     @param run_in_thread: where C{/metrics} is formatted (L{MetricsPage}).
+    @param call_from_thread: the reactor's C{callFromThread}: C{/metrics}
+        is sent as it is formatted (L{MetricsPage}).
     """
     exposition = None
     if registry is None:
@@ -223,16 +329,17 @@ def health_resource(subscriber: Any, registry: CollectorRegistry | None = None,
         registry = metrics.registry
         exposition = getattr(metrics, "exposition", None)
     root = Resource()
-    root.putChild(b"metrics", MetricsPage(registry, run_in_thread, exposition))
+    root.putChild(b"metrics", MetricsPage(registry, run_in_thread, exposition, call_from_thread))
     root.putChild(b"healthz", HealthzPage())
     root.putChild(b"readyz", ReadyzPage(subscriber))
     return root
 
 
 def health_site(subscriber: Any, registry: CollectorRegistry | None = None,
-                run_in_thread: RunInThread | None = None) -> Site:
+                run_in_thread: RunInThread | None = None,
+                call_from_thread: Callable[..., None] | None = None) -> Site:
     """A L{Site} of L{health_resource}, which logs no request (scrapes come every few seconds)."""
-    site = Site(health_resource(subscriber, registry, run_in_thread))
+    site = Site(health_resource(subscriber, registry, run_in_thread, call_from_thread))
     site.log = lambda request: None  # type: ignore[method-assign]
     return site
 
@@ -250,7 +357,9 @@ class HealthService(MultiService):
         self._reactor = reactor
         self._description = endpoint
         self._threads = OwnedThreadPool(reactor, "txzaqar-metrics")
-        self._site = health_site(subscriber, registry, self._threads.run)
+        # sent as formatted with a reactor that takes calls from threads (tests' fakes may not)
+        send = reactor.callFromThread if IReactorFromThreads.providedBy(reactor) else None
+        self._site = health_site(subscriber, registry, self._threads.run, send)
         self._endpoint = serverFromString(reactor, endpoint)
         self._listening: Deferred[Any] | None = None
         #: Why the endpoint could not be listened on (C{None} while it is,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -227,48 +227,58 @@ class _SubscriberCollector:
         state = getattr(self._given, "state", None)
         return iter(self.families(state if state is not None else self.read()))
 
-    def families(self, state: _State) -> list[Metric]:
-        families = self._families(state.names)
-        for name in state.names:
-            family = families[name]
-            for queue, counts in sorted(state.counters.items()):
-                family.add_metric([queue], counts.get(name, 0))
-        for queue, count in sorted(state.in_flight.items()):
-            families["callbacks_in_flight"].add_metric([queue], count)
-        for queue, delay in sorted(state.backoff.items()):
-            families["backoff_seconds"].add_metric([queue], delay)
-        for queue, delay in sorted(state.poll_intervals.items()):
-            families["poll_interval"].add_metric([queue], delay)
-        families["ready"].add_metric([], 1.0 if state.ready else 0.0)
-        for queue, push in sorted(state.push.items()):
-            families["push_up"].add_metric([queue], 1.0 if push == "up" else 0.0)
-            families["push_configured"].add_metric([queue], 0.0 if push == "off" else 1.0)
-        for queue, when in sorted(state.last_polls.items()):
-            if when is not None:
-                families["last_poll"].add_metric([queue], when)
-        for key, value in (("concurrency", state.concurrency), ("threads", state.threads),
-                           ("in_flight", state.busy)):
+    def families(self, state: _State) -> Iterator[Metric]:
+        """
+        Each family of C{state}, filled when its turn comes: a scrape of many
+        queues holds the samples of one family at a time, not of all.
+        """
+        ordered = sorted(state.counters.items())
+        for key, family in self._families(state.names).items():
+            self._fill(key, family, state, ordered)
+            yield family
+
+    @staticmethod
+    def _fill(key: str, family: Any, state: _State, counters: list[tuple[str, Any]]) -> None:
+        if key in state.names:
+            for queue, counts in counters:
+                family.add_metric([queue], counts.get(key, 0))
+        elif key in ("callbacks_in_flight", "backoff_seconds", "poll_interval"):
+            values = {"callbacks_in_flight": state.in_flight, "backoff_seconds": state.backoff,
+                      "poll_interval": state.poll_intervals}[key]
+            for queue, value in sorted(values.items()):
+                family.add_metric([queue], value)
+        elif key == "ready":
+            family.add_metric([], 1.0 if state.ready else 0.0)
+        elif key in ("push_up", "push_configured"):
+            for queue, push in sorted(state.push.items()):
+                up = push == "up" if key == "push_up" else push != "off"
+                family.add_metric([queue], 1.0 if up else 0.0)
+        elif key == "last_poll":
+            for queue, when in sorted(state.last_polls.items()):
+                if when is not None:
+                    family.add_metric([queue], when)
+        elif key in ("concurrency", "threads", "in_flight"):
+            value = {"concurrency": state.concurrency, "threads": state.threads, "in_flight": state.busy}[key]
             if isinstance(value, int):
-                families[key].add_metric([], value)
-        for queue, (stats, when) in sorted(state.stats.items()):
-            families["free"].add_metric([queue], stats.free)
-            families["claimed_now"].add_metric([queue], stats.claimed)
-            families["messages"].add_metric([queue], stats.total)
-            families["oldest_age"].add_metric([queue], _age(stats.oldest))
-            families["refreshed"].add_metric([queue], when)
-        for queue, count in sorted(state.errors.items()):
-            families["stats_errors"].add_metric([queue], count)
-        for (queue, dlq), count in sorted(state.dead_lettered.items()):
-            families["dead_lettered"].add_metric([queue, dlq], count)
-        if state.discovered is not None:
+                family.add_metric([], value)
+        elif key in _BACKLOG:
+            value = _BACKLOG[key]
+            for queue, (stats, when) in sorted(state.stats.items()):
+                family.add_metric([queue], value(stats, when))
+        elif key == "stats_errors":
+            for queue, count in sorted(state.errors.items()):
+                family.add_metric([queue], count)
+        elif key == "dead_lettered":
+            for (queue, dlq), count in sorted(state.dead_lettered.items()):
+                family.add_metric([queue, dlq], count)
+        elif key == "discovered" and state.discovered is not None:
             per_pattern = Counter(state.discovered.values())
             for pattern in sorted(per_pattern):
-                families["discovered"].add_metric([pattern], per_pattern[pattern])
-        if isinstance(state.discovery_errors, int):
-            families["discovery_errors"].add_metric([], state.discovery_errors)
-        if state.push_requests is not None:
-            families["push_requests"].add_metric([state.push_requests[0]], state.push_requests[1])
-        return list(families.values())
+                family.add_metric([pattern], per_pattern[pattern])
+        elif key == "discovery_errors" and isinstance(state.discovery_errors, int):
+            family.add_metric([], state.discovery_errors)
+        elif key == "push_requests" and state.push_requests is not None:
+            family.add_metric([state.push_requests[0]], state.push_requests[1])
 
     def _families(self, names: list[str]) -> dict[str, Any]:
         # the names of Subscriber.stats, which has every counter from the start
@@ -344,6 +354,14 @@ class _SubscriberCollector:
             "Messages seen arriving in the queue's dead-letter queue: the growth of its total between "
             "two refreshes, a lower bound (messages)", labels=["queue", "dead_letter_queue"])
         return families
+
+
+#: The backlog gauges: family key -> its value from a queue's stats and when they were read.
+_BACKLOG: dict[str, Callable[[Any, float], float]] = {
+    "free": lambda stats, when: stats.free, "claimed_now": lambda stats, when: stats.claimed,
+    "messages": lambda stats, when: stats.total, "oldest_age": lambda stats, when: _age(stats.oldest),
+    "refreshed": lambda stats, when: when,
+}
 
 
 def _age(oldest: Any) -> float:

@@ -131,11 +131,22 @@ class QueuePoller:
         #: safety interval while push is up, C{poll_interval} after a partial claim, 0.0
         #: after a full one, and 0.0 while polls fail (for metrics)
         self.idle_delay = 0.0
-        #: push notifications for this queue flow: an idle queue waits C{safety_interval}
-        self.push_up = False
+        self._push_up = False
+        self._spread = False  # the next safety wait is the first since push came up
         #: the next claim follows a safety wait that ran out (no wake-up came)
         self.safety_poll = False
         self._safety_wait = False  # the current sleep is a safety wait
+
+    @property
+    def push_up(self) -> bool:
+        """Push notifications for this queue flow: an idle queue waits the safety interval."""
+        return self._push_up
+
+    @push_up.setter
+    def push_up(self, up: bool) -> None:
+        if up and not self._push_up:
+            self._spread = True
+        self._push_up = up
 
     def start(self) -> None:
         """Start polling: the first claim is sent at once."""
@@ -294,10 +305,16 @@ class QueuePoller:
         return delay
 
     def _safety_delay(self) -> float:
-        """The wait of an idle queue while push is up (jittered, so many queues spread out)."""
+        """
+        The wait of an idle queue while push is up, shortened by up to a
+        quarter; the first one since push came up by up to all of it, since
+        many queues whose push came up together would otherwise make their
+        safety polls together, and then in bursts.
+        """
         self._attempt = 0
         self._safety_wait = True
-        delay = shortened(self._jitter)(self._safety_interval())
+        spread, self._spread = self._spread, False
+        delay = shortened(self._jitter, by=1.0 if spread else SAFETY_JITTER)(self._safety_interval())
         log.debug("{queue} is empty; push is up, next safety poll in {delay:.1f}s",
                   queue=self.name, delay=delay)
         return delay
@@ -345,6 +362,10 @@ class QueuePoller:
         self._failing_since = None
         self._failed_polls = 0
         self._failure_kind = None
+
+
+#: The most a safety wait after the first is shortened by (a share of it; on average by half that).
+SAFETY_JITTER = 0.25
 
 
 def _advice(error: BaseException | None) -> str:

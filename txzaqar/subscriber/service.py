@@ -41,7 +41,7 @@ from ..interfaces import (
 from ._channel import _after_earlier_run, _Channel, callback_outcome
 from ._patterns import PatternSubscriptions, _wanted
 from .events import QueueCounts, log, new_stats
-from .polling import Failed, Outcome, QueuePoller
+from .polling import SAFETY_JITTER, Failed, Outcome, QueuePoller
 from .push import PushStates
 from .readiness import Health, Readiness
 from .settings import CHECK, OPTION_NAMES, SubscriberSettings, dead_lettering
@@ -372,7 +372,9 @@ class Subscriber(PatternSubscriptions, Service):
         now: C{safety_interval}, or more with many queues, so that they
         make at most C{safety_rate} polls per second on average.
         """
-        return max(self.settings.safety_interval, len(self._channels) / self.settings.safety_rate)
+        # each wait is shortened by SAFETY_JITTER / 2 on average
+        spread = len(self._channels) / (self.settings.safety_rate * (1 - SAFETY_JITTER / 2))
+        return max(self.settings.safety_interval, spread)
 
     def poll_intervals(self) -> dict[str, float]:
         return {name: channel.poller.idle_delay for name, channel in self._channels.items()}

@@ -226,6 +226,38 @@ class SummarizeTests(SynchronousTestCase):
         goal = self.goal(goals, "scrape cost")
         self.assertEqual((goal["measured"], goal["status"], goal["shown"]), (None, "n/a", "n/a"))
 
+    def scale_records(self, queues: int, idle: float, rss: float, beyond: float) -> list[dict]:
+        s = self.summary
+        label = s.scale_label(queues)
+        return [_record(s.SCALE_WORKLOAD, label, 0, metric, value)
+                for metric, value in ((s.SCALE_IDLE, idle), (s.SCALE_RSS, rss), (s.SCALE_NEW, beyond))]
+
+    def scale_goals(self, records: list[dict], scale_queues: int | None = 10_000, smoke: bool = False) -> list[dict]:
+        scale = self.summary.Scale(smoke=smoke, queues=1000, scale_queues=scale_queues)
+        _, goals = self.summary.summarize(records, [], scale)
+        return [g for g in goals if g["goal"].startswith("10,000 discovered")]
+
+    def test_scale_goals(self) -> None:
+        """
+        At 10,000 queues: idle requests <= 10/s, peak RSS <= 300 MiB, a new
+        queue consumed within one discovery interval + 1 s; each bound is MET.
+        """
+        goals = self.scale_goals(self.scale_records(10_000, 10.0, 300.0, 1.0))
+        self.assertEqual([(g["met"], g["shown"]) for g in goals],
+                         [(True, "10.00 req/s"), (True, "300 MiB"), (True, "+1.0 s")])
+        goals = self.scale_goals(self.scale_records(10_000, 10.5, 301.0, 1.2))
+        self.assertEqual([g["status"] for g in goals], ["NOT MET"] * 3)
+        verdict = bench_module("verdict")
+        self.assertEqual(verdict.exit_status([], goals), verdict.EXIT_GOAL_NOT_MET)
+
+    def test_scale_goals_judged_only_at_10000_queues(self) -> None:
+        """A smaller scale run, or a smoke run, is shown but not judged; a run without one has no such goals."""
+        goals = self.scale_goals(self.scale_records(20, 50.0, 900.0, 9.0), scale_queues=20)
+        self.assertEqual({(g["met"], g["status"]) for g in goals}, {(None, "not judged on 20 queues")})
+        goals = self.scale_goals(self.scale_records(20, 50.0, 900.0, 9.0), scale_queues=20, smoke=True)
+        self.assertEqual({g["status"] for g in goals}, {"not judged at smoke size"})
+        self.assertEqual(self.scale_goals([], scale_queues=None), [])
+
     def test_latency_goal_uses_nearest_rank(self) -> None:
         """The pooled p50 difference of two latency rows, by nearest rank over every repetition."""
         latencies = [

@@ -33,6 +33,11 @@ def get(stub: Any, path: str, **kw: Any) -> tuple[int, dict[str, str], str]:
     return resp.code, headers, body.decode("utf-8")
 
 
+def steady(text: bytes) -> list[bytes]:
+    """The lines of an exposition but the process and GC collectors' (they change between two)."""
+    return [line for line in text.splitlines() if b"process_" not in line and b"python_gc_" not in line]
+
+
 class HealthResourceTests(SynchronousTestCase):
     """The pages, through treq's in-memory agent."""
 
@@ -119,6 +124,72 @@ class HealthResourceTests(SynchronousTestCase):
         stub.flush()
         body = self.successResultOf(stub.content(self.successResultOf(response))).decode()
         self.assertIn("txzaqar_subscriber_ready 0.0", body)
+
+    def streamed(self, headers: dict[str, str] | None = None, chunk: int | None = None) -> tuple[Any, list[bytes]]:
+        """
+        C{/metrics} sent as formatted: C{run_in_thread} runs at once and
+        C{call_from_thread} notes each chunk before passing it on.
+        """
+        from twisted.internet.defer import maybeDeferred
+
+        from txzaqar.ops import health
+
+        if chunk is not None:
+            self.patch(health, "CHUNK", chunk)
+        chunks: list[bytes] = []
+
+        def call_from_thread(f: Any, data: bytes) -> None:
+            chunks.append(data)
+            f(data)
+
+        for i in range(30):
+            self.sub.subscribe(f"queue-{i}", self.seen.append)
+        stub: Any = StubTreq(health_resource(self.sub, run_in_thread=lambda f, *a: maybeDeferred(f, *a),
+                                             call_from_thread=call_from_thread))
+        response = self.successResultOf(stub.get("http://ops.invalid/metrics", headers=headers or {}))
+        return response, chunks
+
+    def test_sent_as_formatted(self) -> None:
+        """
+        With C{call_from_thread}, the answer goes out in chunks as it is
+        formatted (gzipped here: treq asks for it): the same text as
+        formatted whole.
+        """
+        whole = get(self.stub, "/metrics")[2]
+        response, chunks = self.streamed(chunk=4096)
+        self.assertEqual(chunks[0][:2], b"\x1f\x8b")  # a gzip stream begins
+        self.assertGreater(len(chunks), 1)
+        body = self.successResultOf(response.text())
+        self.assertEqual({f.name for f in text_string_to_metric_families(body)},
+                         {f.name for f in text_string_to_metric_families(whole)})
+        self.assertIn('txzaqar_subscriber_polls_total{queue="queue-29"} 0.0', body)
+
+    def test_stream_chunks(self) -> None:
+        """
+        One family at a time, handed over in chunks of about CHUNK bytes:
+        their text is the whole exposition's; gzipped, one gzip stream;
+        OpenMetrics, one # EOF at the end.
+        """
+        import gzip
+
+        from prometheus_client import generate_latest
+        from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+
+        from txzaqar.ops import health
+
+        for i in range(30):
+            self.sub.subscribe(f"queue-{i}", self.seen.append)
+        self.patch(health, "CHUNK", 4096)
+        chunks: list[bytes] = []
+        health._stream(generate_latest, self.sub.metrics.exposition(), chunks.append)
+        self.assertGreater(len(chunks), 5)
+        self.assertTrue(all(len(c) < 4096 * 3 for c in chunks), [len(c) for c in chunks])
+        self.assertEqual(steady(b"".join(chunks)), steady(generate_latest(self.sub.metrics.exposition())))
+        chunks.clear()
+        health._stream(openmetrics, self.sub.metrics.exposition(), chunks.append, gzip=True, eof=True)
+        text = gzip.decompress(b"".join(chunks))
+        self.assertEqual(steady(text), steady(openmetrics(self.sub.metrics.exposition())))
+        self.assertEqual(text.count(b"# EOF"), 1)
 
     def test_formatting_fails(self) -> None:
         """A formatting error is a 500 (and logged), not a hung request."""

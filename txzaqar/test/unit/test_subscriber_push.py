@@ -148,7 +148,10 @@ class SafetyIntervalTests(PushTestsMixin, SynchronousTestCase):
         self.stop(sub)
 
     def test_safety_waits_are_jittered(self) -> None:
-        """A quarter at most shorter, so that many idle queues do not poll together."""
+        """
+        A quarter at most shorter (the first, up to all of it), so that many
+        idle queues do not poll together.
+        """
         sub = self.push_subscriber(jitter=lambda: 0.5)
         sub.subscribe("q", Recorder())
         q = self.client.queues["q"]
@@ -156,33 +159,58 @@ class SafetyIntervalTests(PushTestsMixin, SynchronousTestCase):
         sub.push_up("q")
         self.clock.advance(0)
         self.clock.pump([0.5] * 220)
-        self.assertEqual(q.claim_times[:4], [0, 0, 52.5, 105])
+        self.assertEqual(q.claim_times[:4], [0, 0, 30, 82.5])
         self.stop(sub)
 
     def test_many_queues_share_a_safety_rate(self) -> None:
         """
-        With more than safety_interval * safety_rate queues, each one's safety
-        interval grows to queues / safety_rate: the safety polls of all of them
-        stay at safety_rate per second, and readiness expects that interval.
+        With more than safety_interval * safety_rate queues (less the waits'
+        mean shortening), each one's safety interval grows so that the safety
+        polls of all of them average safety_rate per second; readiness
+        expects that interval.
         """
-        sub = self.push_subscriber(safety_interval=60, safety_rate=0.05)  # 3 queues keep 60 s
-        names = [f"q{i}" for i in range(6)]
+        sub = self.push_subscriber(safety_interval=60, safety_rate=0.0625)  # 0.0625 x 0.875 x 128 = 7
+        names = [f"q{i}" for i in range(7)]
         for name in names:
             sub.subscribe(name, Recorder())
-        self.assertEqual(sub.effective_safety_interval(), 120.0)
+        self.assertEqual(sub.effective_safety_interval(), 128.0)
         sub.startService()
         for name in names:
             sub.push_up(name)
         self.clock.advance(0)
-        self.clock.pump([1] * 250)
-        self.assertEqual(self.client.queues["q0"].claim_times, [0, 0, 120, 240])
+        self.clock.pump([1] * 300)
+        self.assertEqual(self.client.queues["q0"].claim_times, [0, 0, 128, 256])
         polls = sum(len(self.client.queues[name].claim_times) for name in names)
-        self.assertEqual(polls, 6 * 4)  # 6 queues x (start, push up, 2 safety polls) in 250 s
-        self.assertEqual(sub.poll_intervals()["q0"], 120.0)
-        self.clock.advance(119 - (self.clock.seconds() - 240))
+        self.assertEqual(polls, 7 * 4)  # 7 queues x (start, push up, 2 safety polls) in 300 s
+        self.assertEqual(sub.poll_intervals()["q0"], 128.0)
+        self.clock.advance(127 - (self.clock.seconds() - 256))
         self.assertTrue(sub.health().ready, sub.health().reasons)
         self.successResultOf(sub.unsubscribe(names[3:]))
         self.assertEqual(sub.effective_safety_interval(), 60.0)
+        self.stop(sub)
+
+    def test_first_safety_wait_spreads_queues_whose_push_came_up_together(self) -> None:
+        """
+        The first safety wait after push comes up is shortened by up to all
+        of it (the later ones by up to a quarter): queues whose push came up
+        at once do not make their safety polls in a burst.
+        """
+        sub = self.push_subscriber(safety_interval=100, jitter=lambda: 0.9)
+        sub.subscribe("a", Recorder())
+        sub.startService()
+        sub.push_up("a")
+        self.clock.advance(0)
+        self.clock.pump([0.5] * 400)
+        a = self.client.queues["a"].claim_times
+        self.assertEqual(a[2] - a[1], 10.0)  # the first: 100 x (1 - 0.9)
+        self.assertEqual(a[3] - a[2], 77.5)  # later: 100 x (1 - 0.25 x 0.9)
+        sub.push_down("a", "test")
+        self.clock.advance(0)
+        sub.push_up("a")  # up again: the first wait is spread again
+        self.clock.advance(0)
+        before = len(a)
+        self.clock.pump([0.5] * 30)
+        self.assertEqual(a[before] - a[before - 1], 10.0)
         self.stop(sub)
 
     def test_a_notification_claims_at_once(self) -> None:
