@@ -191,7 +191,7 @@ class _State:
         push = getattr(subscriber, "push", None)
         #: (kind, requests) of a push source that sends requests of its own (WebSocket), or None
         sent = getattr(push, "requests_sent", None)
-        self.push_requests = (push.kind, sent) if isinstance(sent, int) else None
+        self.push_requests = (push.kind, sent) if push is not None and isinstance(sent, int) else None
 
 
 class _SubscriberCollector:
