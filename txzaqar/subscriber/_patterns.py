@@ -16,7 +16,8 @@ import attr
 from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.internet.task import LoopingCall
 
-from ..errors import ClientValidationError, ZaqarError
+from .._support.validation import MAX_PAGE
+from ..errors import BadRequest, ClientValidationError, ZaqarError
 from .events import log
 
 __all__ = ["Discovery", "PatternSubscriptions"]
@@ -119,15 +120,19 @@ class PatternSubscriptions:
     async def _discover(self) -> Discovery:
         if not self._patterns:
             return Discovery(frozenset(), frozenset())
+        page = self._client.max_queues_per_page
         try:
-            names = {queue.name for queue in await self._client.queues(limit=self._client.max_queues_per_page)}
+            names = {queue.name for queue in await self._client.queues(limit=page)}
         except Exception as e:
             self.discovery_errors += 1
             if not self._discovery_failing:
                 self._discovery_failing = True
-                log.warn("listing the queues for the patterns {patterns} failed: {error}; "
+                # a server that keeps Zaqar's default max_queues_per_page refuses larger pages
+                advice = (f" (pages of {page} queues: is the server's max_queues_per_page lower?)"
+                          if isinstance(e, BadRequest) and page > MAX_PAGE else "")
+                log.warn("listing the queues for the patterns {patterns} failed: {error}{advice}; "
                          "trying again every {interval}s (logged once until it works)",
-                         patterns=sorted(self._patterns),
+                         patterns=sorted(self._patterns), advice=advice,
                          error=str(e) if isinstance(e, ZaqarError) else f"{type(e).__name__}: {e}",
                          interval=self.settings.discovery_interval)
             raise

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.trial import unittest
@@ -65,5 +67,42 @@ class PatternTests(unittest.TestCase):
         await daemon.wait_for(lambda: len(self.events()) >= 3, 60, "the new queue's messages")
         self.assertEqual(sorted(self.events()), [f"p-later {i}" for i in range(3)])
         self.assertIn("discovered queues: 1 added (p-later), 0 dropped (none)", daemon.log())
+        self.assertIn(await daemon.terminate(), (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
+
+    def test_pages_larger_than_the_server_allows(self) -> Any:
+        """
+        --max-queues-per-page above the server's max_queues_per_page (Zaqar's
+        default, 20): one warning with Zaqar's refusal and what to check; the
+        daemon keeps running and never consumes a queue it did not list.
+        """
+        return Deferred.fromCoroutine(self._pages_larger_than_the_server_allows())
+
+    async def _pages_larger_than_the_server_allows(self) -> None:
+        await self.client.create_queue("p-1")
+        self.addCleanup(self.client.queue("p-1").delete)
+        await self.client.queue("p-1").post([{"body": "unseen"}])
+        port = servers.free_port()
+        daemon = Daemon(self.dir, [
+            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--discovery-interval", "0.5", "--max-queues-per-page", "1000", "--handler", "pattern_handler:record",
+            "--metrics", f"tcp:{port}:interface=127.0.0.1"])
+        self.addCleanup(daemon.kill)
+
+        def errors() -> float:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                return 0.0
+            return next((s.value for f in text_string_to_metric_families(text) for s in f.samples
+                         if s.name == "txzaqar_subscriber_discovery_errors_total"), 0.0)
+
+        # a blocking scrape of another process (a loopback answer in milliseconds)
+        await daemon.wait_for(lambda: errors() >= 3, 60, "three failed listings")
+        [line] = [line for line in daemon.lines("warn") if "listing the queues" in line]
+        self.assertIn("no greater than 20", line)
+        self.assertIn("(pages of 1000 queues: is the server's max_queues_per_page lower?)", line)
+        self.assertEqual(self.events(), [])  # nothing listed, nothing consumed
         self.assertIn(await daemon.terminate(), (0, -15))
         self.assertNotIn("Traceback", daemon.log())

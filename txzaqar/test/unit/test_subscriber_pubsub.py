@@ -337,6 +337,27 @@ class PatternTests(PubSubTestCase):
         self.assertEqual(line, "discovered queues: 120 added (a000, a001, a002, a003, a004, a005, a006, a007, "
                                "a008, a009 and 110 more), 0 dropped (none)")
 
+    def test_pages_larger_than_the_server_allows(self) -> None:
+        """
+        A client's max_queues_per_page above the server's: Zaqar (and the
+        fake) refuse the listing; the one warning says what to look at.
+        """
+        from twisted.logger import formatEvent, globalLogPublisher
+        from twisted.test.proto_helpers import EventLoggingObserver
+
+        from txzaqar.errors import BadRequest
+
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
+        self.create("a1")
+        self.client.max_queues_per_page = 1000
+        self.sub.psubscribe("a*", self.record)
+        self.failureResultOf(self.sub.discover(), BadRequest)
+        [line] = [formatEvent(e) for e in events if "listing the queues" in formatEvent(e)]
+        self.assertIn("no greater than 20", line)
+        self.assertIn("(pages of 1000 queues: is the server's max_queues_per_page lower?)", line)
+        self.client.max_queues_per_page = 20
+        self.successResultOf(self.sub.discover())
+
     def test_max_queues_per_page_is_checked(self) -> None:
         """The client refuses a page above its max_queues_per_page before sending anything."""
         self.assertEqual(self.client.max_queues_per_page, 20)
