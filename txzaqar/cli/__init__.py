@@ -10,6 +10,7 @@ L{txzaqar.cli._status.ExitStatus}.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -60,6 +61,8 @@ async def run(reactor: Any, options: Any, stdin: Any = None, stdout: Any = None)
     status = ExitStatus.OK
     try:
         await leaf.command.run(context)
+    except BrokenPipeError:
+        status = _output_closed()
     except Exception as e:
         _say(e)
         status = exit_status(e)
@@ -67,6 +70,17 @@ async def run(reactor: Any, options: Any, stdin: Any = None, stdout: Any = None)
         await client.close()
     if status:
         raise SystemExit(int(status))
+
+
+def _output_closed() -> ExitStatus:
+    """
+    Standard output was closed (C{| head}): point it at C{/dev/null}, so
+    that flushing it at exit raises nothing more, and say nothing.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return ExitStatus.OUTPUT_CLOSED
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -82,4 +96,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except usage.UsageError as e:
         _say(e)
         raise SystemExit(int(ExitStatus.USAGE)) from None
+    except BrokenPipeError:  # --help into a closed pipe
+        raise SystemExit(int(_output_closed())) from None
     react(lambda reactor: Deferred.fromCoroutine(run(reactor, options)))

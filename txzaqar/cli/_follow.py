@@ -88,10 +88,13 @@ class Seen:
 
 async def read_new(queue: Any, marker: str | None, seen: Seen, emit: Callable[[Any], None]) -> str | None:
     """
-    List C{queue}'s messages after C{marker} (claimed ones and this client's
-    own included), C{emit} each not yet seen; return the marker to go on from.
+    List C{queue}'s messages after C{marker} (claimed, delayed and this
+    client's own included: a delayed one would otherwise be listed only
+    after the marker had passed it), C{emit} each not yet seen; return the
+    marker to go on from.
     """
-    listing = queue.iter_messages(limit=PAGE, echo=True, include_claimed=True, marker=marker)
+    listing = queue.iter_messages(limit=PAGE, echo=True, include_claimed=True, include_delayed=True,
+                                  marker=marker)
     async for message in listing:
         if seen.add(message.id):
             emit(message)

@@ -79,9 +79,21 @@ class CommandOptions(usage.Options):
                     raise usage.UsageError(f"{name}: not JSON ({e})") from None
 
 
+class _OwnSynopsis:
+    """
+    The usage line is this command's own: Twisted would put its parents'
+    lines before it (C{Usage: txzaqar ... post Usage: txzaqar ... post ...}).
+    """
+
+    synopsis: str
+
+    def getSynopsis(self) -> str:
+        return self.synopsis
+
+
 def _command_options(command: Command) -> type[CommandOptions]:
     arguments = " ".join(a.upper() for a in command.arguments)
-    return type(f"Options_{'_'.join(command.words)}", (CommandOptions,), {
+    return type(f"Options_{'_'.join(command.words)}", (_OwnSynopsis, CommandOptions), {
         "command": command,
         "synopsis": f"Usage: txzaqar [global options] {' '.join(command.words)} [options] {arguments}".rstrip(),
         "longdesc": command.summary,
@@ -111,7 +123,7 @@ def _sub_commands(commands: list[Command], depth: int) -> list[list[Any]]:
         if len(under) == 1 and len(under[0].words) == depth + 1:
             rows.append([word, None, _command_options(under[0]), under[0].summary])
         else:
-            group = type(f"Options_{word}", (GroupOptions,), {
+            group = type(f"Options_{word}", (_OwnSynopsis, GroupOptions), {
                 "subCommands": _sub_commands(under, depth + 1),
                 "synopsis": f"Usage: txzaqar [global options] {word} COMMAND [options]",
             })

@@ -26,6 +26,9 @@ class ExitStatus(enum.IntEnum):
     UNAVAILABLE = 69
     #: The credentials, or the user's permissions (or the signed URL's), were refused.
     NO_PERMISSION = 77
+    #: Standard output was closed before the command was done (C{| head}): the status a shell
+    #: reports for a tool that SIGPIPE ended.
+    OUTPUT_CLOSED = 141
 
 
 _UNAVAILABLE = (

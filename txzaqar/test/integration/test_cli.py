@@ -178,6 +178,23 @@ class TailTests(CLICase):
         self.assertEqual(self.ok("queue", "stats", "jobs")[0]["total"], 0)
 
 
+class ClosedOutputTests(CLICase):
+    def test_output_closed_early(self) -> None:
+        """
+        C{txzaqar tail Q | head -1}: the reader closes the pipe after a line;
+        the command ends at once with 141 and nothing on stderr (no traceback).
+        """
+        self.ok("post", "jobs", stdin="".join(f'{{"n": {i}, "pad": "{"x" * 200}"}}\n' for i in range(600)))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ZAQAR_"))}
+        process = subprocess.Popen([sys.executable, "-m", "txzaqar.cli", *self.connection, "tail", "jobs"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ)
+        assert process.stdout is not None and process.stderr is not None
+        self.assertTrue(process.stdout.readline().startswith(b"{"))
+        process.stdout.close()
+        self.assertEqual(process.wait(timeout=60), 141)
+        self.assertEqual(process.stderr.read(), b"")
+
+
 class TailPushTests(CLICase):
     timeout = 240
 

@@ -100,6 +100,23 @@ class TailTests(FollowCase):
         self.successResultOf(done)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_delayed_messages_are_printed_when_posted(self) -> None:
+        """
+        A message posted with a delay (on a queue with _default_message_delay,
+        the only kind Zaqar delays on) is printed when it comes, not missed
+        once later ones moved the marker past it.
+        """
+        self.successResultOf(self.client.queue("jobs").create({"_default_message_delay": 30}))
+        stop = Stop(self.clock)
+        done = Deferred.fromCoroutine(tail(self.client.queue("jobs"), self.emit, stop, True, 2.0))
+        self.successResultOf(self.client.queue("jobs").post([{"body": "late", "delay": 30}, {"body": "now", "delay": 0}]))
+        self.clock.advance(2)
+        self.assertEqual(sorted(self.printed), ["late", "now"])
+        self.clock.pump([2] * 20)  # its delay ends: not printed again
+        self.assertEqual(sorted(self.printed), ["late", "now"])
+        stop.request()
+        self.successResultOf(done)
+
     def test_follow_after_deletions(self) -> None:
         """Messages deleted under the marker (consumed by others) do not make it print any twice."""
         ids = self.post("jobs", "a", "b")

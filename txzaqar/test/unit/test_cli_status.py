@@ -31,7 +31,7 @@ class ExitStatusTests(SynchronousTestCase):
 
     def test_numbers(self) -> None:
         """The documented numbers (README, "The command line")."""
-        self.assertEqual([int(s) for s in ExitStatus], [0, 1, 64, 69, 77])
+        self.assertEqual([int(s) for s in ExitStatus], [0, 1, 64, 69, 77, 141])
 
     def test_one_line(self) -> None:
         """Whatever the error, one line; a validation error names its field."""
