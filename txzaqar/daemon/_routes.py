@@ -93,6 +93,9 @@ class RouteOptions:
         routes[route["queue"]] = route
         options["queues"].append(route["queue"])
 
+    # --help prints the docstring as it is: its line breaks and indentation would show
+    opt_route.__doc__ = " ".join((opt_route.__doc__ or "").split())
+
 
 def load_route_handlers(options: Any, load: Any) -> dict[str, Any]:
     """

@@ -205,6 +205,16 @@ class HelpTextTests(SynchronousTestCase):
                      "log-level", "log-format", "max-interval"):
             self.assertIn("[default:", self.help[name], name)
 
+    def test_no_runs_of_spaces_at_any_width(self) -> None:
+        """A help text's own line breaks never show as runs of spaces, however wide the terminal."""
+        from txzaqar.daemon import _service
+
+        for width in (80, 100, 160, 240):
+            for line in _service.Options().getUsage(width=width).splitlines():
+                match = re.match(r"\s+(?:-\w, )?--[\w-]+=?\s+(.*)", line)
+                text = match.group(1) if match else line.strip()
+                self.assertNotIn("  ", text, f"at {width} columns: {line!r}")
+
     def test_password_file_has_no_variable_default(self) -> None:
         """$OS_PASSWORD holds a password, not a file's name."""
         self.assertNotIn("[default: $OS_PASSWORD]", self.help["os-password-file"])
