@@ -40,6 +40,9 @@ __all__ = ["CheckService", "ListenerService", "stop_with_status"]
 
 log = Logger(namespace="txzaqar.listen")
 
+#: The most reasons of not being ready C{STATUS=} names (the others are counted).
+STATUS_REASONS = 3
+
 #: Seconds between C{STATUS=} updates when there is no watchdog to time them.
 STATUS_INTERVAL = 15.0
 
@@ -180,9 +183,14 @@ class ListenerService(MultiService):
             return f"starting: checking Zaqar for {len(self._queues)} queue(s)"
         health = self.subscriber.health()
         reasons = [*health.reasons, *self._handlers.reasons()]
+        queues = len(self.subscriber.channels)
+        discovered = len(self.subscriber.discovered())
+        counted = f"{queues:,} queue(s)" + (f", {discovered:,} of them discovered" if discovered else "")
         if health.ready and not reasons:
-            return f"listening to {len(self._queues)} queue(s)"
-        return f"{len(self._queues)} queue(s), not ready: " + "; ".join(reasons)
+            return f"listening to {counted}"
+        # STATUS= is one datagram: with many queues, their reasons must not all go in
+        more = f"; and {len(reasons) - STATUS_REASONS:,} more" if len(reasons) > STATUS_REASONS else ""
+        return f"{counted}, not ready: " + "; ".join(reasons[:STATUS_REASONS]) + more
 
     def _tick(self) -> None:
         # The watchdog says the process is alive (the reactor runs this);

@@ -86,10 +86,15 @@ class HealthzPage(Resource):
         return _head(request, self.render_GET(request))
 
 
+#: The most reasons C{/readyz} answers (the others are counted in one more line).
+READYZ_REASONS = 50
+
+
 class ReadyzPage(Resource):
     """
     C{/readyz}: C{200 ready} when C{subscriber.health()} is ready, else
-    C{503} with one reason per line.
+    C{503} with one reason per line (at most L{READYZ_REASONS}, then how
+    many more).
     """
 
     #: No children: this page answers every path below it.
@@ -111,7 +116,11 @@ class ReadyzPage(Resource):
         if health.ready:
             return b"ready\n"
         request.setResponseCode(503)
-        return "".join(f"{reason}\n" for reason in health.reasons).encode("utf-8")
+        reasons = list(health.reasons)
+        shown = reasons[:READYZ_REASONS]
+        if len(reasons) > len(shown):  # many queues, one outage: the first ones say it
+            shown.append(f"and {len(reasons) - len(shown):,} more")
+        return "".join(f"{reason}\n" for reason in shown).encode("utf-8")
 
     def render_HEAD(self, request: Any) -> bytes:
         """C{/readyz}'s status (200 or 503) and headers, without a body."""

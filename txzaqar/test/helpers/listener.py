@@ -21,10 +21,17 @@ class Health:
 
 
 class FakeSubscriber:
-    def __init__(self) -> None:
+    def __init__(self, channels: tuple[str, ...] = ("jobs", "more"), discovered: dict[str, str] | None = None
+                 ) -> None:
         self.running = False
         self.ready = True
         self.reasons: tuple[str, ...] = ()
+        #: The queues subscribed, and of them those a pattern brought.
+        self.channels = frozenset(channels)
+        self._discovered = dict(discovered or {})
+
+    def discovered(self) -> dict[str, str]:
+        return dict(self._discovered)
 
     def startService(self) -> None:
         self.running = True

@@ -164,7 +164,7 @@ class ListenerLifecycleTests(SynchronousTestCase):
         self.calls: list[str] = []
         self.exits: list[int] = []
         self.events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
-        self.subscriber = FakeSubscriber()
+        self.subscriber = FakeSubscriber(("jobs",))
         original = self.subscriber.startService
 
         def start() -> None:

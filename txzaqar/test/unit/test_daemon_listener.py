@@ -226,6 +226,23 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(self.received(sock), [])
         self.successResultOf(service.stopService())
 
+    def test_status_with_many_queues(self) -> None:
+        """
+        STATUS= counts every queue, the discovered ones too, and names three
+        reasons at most (it is one datagram): the others are counted.
+        """
+        names = [f"q-{i:05d}" for i in range(10_000)]
+        self.subscriber = FakeSubscriber(("jobs", *names), {name: "q-*" for name in names})
+        service = self.service()
+        service.startService()
+        self.assertEqual(service.status(), "listening to 10,001 queue(s), 10,000 of them discovered")
+        self.subscriber.ready = False
+        self.subscriber.reasons = tuple(f"{name}: no successful poll yet" for name in names)
+        self.assertEqual(service.status(), "10,001 queue(s), 10,000 of them discovered, not ready: "
+                                           "q-00000: no successful poll yet; q-00001: no successful poll yet; "
+                                           "q-00002: no successful poll yet; and 9,997 more")
+        self.successResultOf(service.stopService())
+
     def test_unexpected_error_at_start_ends_the_process(self) -> None:
         """A start-up check that fails with no ZaqarError is one critical line and exit 70, not a hang."""
         service = self.service(RuntimeError("surprise"))

@@ -54,6 +54,18 @@ class HealthResourceTests(SynchronousTestCase):
     def test_healthz(self) -> None:
         self.assertEqual(get(self.stub, "/healthz")[::2], (200, "ok\n"))
 
+    def test_readyz_with_many_queues(self) -> None:
+        """Not ready on many queues: the first 50 reasons, then how many more."""
+        from txzaqar.ops.health import READYZ_REASONS
+        from txzaqar.subscriber.readiness import Health
+
+        reasons = tuple(f"queue-{i:03d}: no successful poll for 80s (expected within 70s)" for i in range(121))
+        self.patch(self.sub, "health", lambda: Health(False, reasons))
+        code, _, body = get(self.stub, "/readyz")
+        lines = body.splitlines()
+        self.assertEqual((code, len(lines)), (503, READYZ_REASONS + 1))
+        self.assertEqual(lines[-1], "and 71 more")
+
     def test_readyz(self) -> None:
         """503 with one reason per line while not ready; 200 once ready."""
         code, headers, body = get(self.stub, "/readyz")
