@@ -171,10 +171,27 @@ async def _release(claim: Any) -> None:
         pass  # its messages come back when the claim expires
 
 
+#: Zaqar's least message ttl (seconds).
+MIN_TTL = 60
+
+
+def remaining_ttl(message: Any) -> int | None:
+    """
+    What is left of C{message}'s ttl (its ttl less its age, Zaqar's least
+    ttl at least), so that a moved message expires when it would have;
+    C{None} (the target queue's default) when the server gave neither.
+    """
+    if not isinstance(message.ttl, int):
+        return None
+    age = message.age if isinstance(message.age, int) else 0
+    return max(MIN_TTL, message.ttl - age)
+
+
 async def redrive(source: Any, target: Any, limit: int | None) -> int:
     """
     Move messages from C{source} to C{target} (at most C{limit}): claim a
-    page, post its bodies (with their ttl), delete them from C{source};
+    page, post its bodies (with the rest of their ttl: L{remaining_ttl}),
+    delete them from C{source};
     until C{source} has none or C{limit} were moved. Return how many moved.
 
     @raise RedriveFailed: a request failed; the claim of what was not moved
@@ -187,7 +204,7 @@ async def redrive(source: Any, target: Any, limit: int | None) -> int:
             break
         messages = list(claim)
         try:
-            ids = await target.post([{"body": m.body, "ttl": m.ttl} for m in messages])
+            ids = await target.post([{"body": m.body, "ttl": remaining_ttl(m)} for m in messages])
         except PartialPostError as e:  # the first ones were posted: delete those, release the rest
             duplicated: list[tuple[str, str]] = []
             try:

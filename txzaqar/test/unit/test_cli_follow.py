@@ -24,6 +24,7 @@ from txzaqar.cli._follow import (
     on_shutdown,
     read_new,
     redrive,
+    remaining_ttl,
     tail,
 )
 from txzaqar.cli._output import Output
@@ -203,7 +204,7 @@ class TailTests(FollowCase):
 
 class RedriveTests(FollowCase):
     def test_moves_all(self) -> None:
-        """Claims page after page until the dead-letter queue is empty; bodies and ttl kept."""
+        """Claims page after page until the dead-letter queue is empty; bodies and ttl (what is left of it) kept."""
         self.post("dlq", *range(45), ttl=600)
         moved = self.run_(redrive(self.client.queue("dlq"), self.client.queue("jobs"), None))
         self.assertEqual(moved, 45)
@@ -211,6 +212,23 @@ class RedriveTests(FollowCase):
         listed = self.successResultOf(self.client.queue("jobs").messages())
         self.assertEqual([m.body for m in listed], list(range(45)))
         self.assertEqual({m.ttl for m in listed}, {600})
+
+    def test_moved_messages_keep_their_expiry(self) -> None:
+        """A moved message gets what is left of its ttl: it expires when it would have."""
+        self.post("dlq", "old", ttl=600)
+        self.clock.advance(200)
+        self.run_(redrive(self.client.queue("dlq"), self.client.queue("jobs"), None))
+        listed = self.successResultOf(self.client.queue("jobs").messages())
+        self.assertEqual({m.body: m.ttl for m in listed}, {"old": 400})
+
+    def test_remaining_ttl(self) -> None:
+        """Its ttl less its age, Zaqar's least ttl (60 s) at least; None without a ttl."""
+        class M:
+            def __init__(self, ttl: Any, age: Any) -> None:
+                self.ttl, self.age = ttl, age
+
+        self.assertEqual([remaining_ttl(M(600, 200)), remaining_ttl(M(360, 350)), remaining_ttl(M(300, None)),
+                          remaining_ttl(M(None, 5))], [400, 60, 300, None])
 
     def test_limit(self) -> None:
         self.post("dlq", *range(25))
