@@ -106,3 +106,53 @@ class PatternTests(unittest.TestCase):
         self.assertEqual(self.events(), [])  # nothing listed, nothing consumed
         self.assertIn(await daemon.terminate(), (0, -15))
         self.assertNotIn("Traceback", daemon.log())
+
+
+class PatternPushTests(unittest.TestCase):
+    """--queue-pattern with --push websocket: a discovered queue is woken by push, not found by polling."""
+
+    timeout = 240
+
+    def setUp(self) -> Any:
+        self.dir = Path(tempfile.mkdtemp(prefix="txzaqar-patterns-push-"))
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        (self.dir / "pattern_handler.py").write_text(PATTERN_HANDLER)
+        self.zaqar = servers.shared_push_zaqar()
+        self.project = f"patterns-push-{uuid.uuid4().hex[:6]}"
+        self.client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        self.addCleanup(self.client.close)
+
+    def events(self) -> list[str]:
+        path = self.dir / "events.txt"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def test_discovered_queue_woken_by_push(self) -> Any:
+        return Deferred.fromCoroutine(self._discovered_queue_woken_by_push())
+
+    async def _discovered_queue_woken_by_push(self) -> None:
+        port = servers.free_port()
+        daemon = Daemon(self.dir, [
+            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--discovery-interval", "0.5", "--push", "websocket", "--websocket-url", str(self.zaqar.websocket_url),
+            # polling alone would take an hour: a prompt delivery is push's
+            "--poll-interval", "3600", "--max-interval", "3600", "--safety-interval", "3600",
+            "--handler", "pattern_handler:record", "--metrics", f"tcp:{port}:interface=127.0.0.1"])
+        self.addCleanup(daemon.kill)
+        await daemon.wait_for(lambda: "subscriber started on" in daemon.log(), 60, "the subscriber to start")
+        await self.client.create_queue("p-later")
+        self.addCleanup(self.client.queue("p-later").delete)
+
+        def push_up() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                return False
+            return any(s.name == "txzaqar_subscriber_push_up" and s.labels.get("queue") == "p-later" and s.value == 1
+                       for f in text_string_to_metric_families(text) for s in f.samples)
+
+        await daemon.wait_for(push_up, 60, "push up for the discovered queue")
+        await self.client.queue("p-later").post([{"body": "pushed"}])
+        await daemon.wait_for(lambda: self.events() == ["p-later pushed"], 30, "the message, woken by push")
+        self.assertIn(await daemon.terminate(), (0, -15))
+        self.assertNotIn("Traceback", daemon.log())
