@@ -53,6 +53,7 @@ class Client:
 
     @max_queues_per_page.setter
     def max_queues_per_page(self, value: int) -> None:
+        """@raise ClientValidationError: not an C{int} from 1 to L{MAX_QUEUES_PER_PAGE}."""
         self._max_queues_per_page = v.integer("max_queues_per_page", value, 1, MAX_QUEUES_PER_PAGE)
 
     def queue(self, name: str, max_post_size: int | None = None) -> Queue:

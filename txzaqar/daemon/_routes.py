@@ -80,11 +80,10 @@ class RouteOptions:
     """The C{--route} option, mixed into L{txzaqar.daemon._service.Options}."""
 
     def opt_route(self, text: str) -> None:
-        """
-        QUEUE=package.module:function[,concurrency=N]: listen to QUEUE with its
-        own handler, and at most N of its messages at once in slots of its own
-        (without it, in the --concurrency slots); repeat for more queues
-        """
+        # one line, as --help prints a docstring's line breaks and indentation
+        ("QUEUE=package.module:function[,concurrency=N]: listen to QUEUE with its own handler, and at most N "
+         "of its messages at once in slots of its own (without it, in the --concurrency slots); repeat for "
+         "more queues")
         options: Any = self
         route = parse_route(text)
         routes = options.setdefault("routes", {})
@@ -92,9 +91,6 @@ class RouteOptions:
             raise usage.UsageError(f"--route {text}: queue {route['queue']} is given twice")
         routes[route["queue"]] = route
         options["queues"].append(route["queue"])
-
-    # --help prints the docstring as it is: its line breaks and indentation would show
-    opt_route.__doc__ = " ".join((opt_route.__doc__ or "").split())
 
 
 def load_route_handlers(options: Any, load: Any) -> dict[str, Any]:

@@ -144,6 +144,7 @@ class QueuePoller:
 
     @push_up.setter
     def push_up(self, up: bool) -> None:
+        """Set by the queue's push state; coming up makes the next safety wait the spread one."""
         if up and not self._push_up:
             self._spread = True
         self._push_up = up
