@@ -443,6 +443,8 @@ class QueueStatsRefresher(Service):
         names = sorted(set(self._subscriber.channels) | set(dead.values()))
         before = {name: self._backlog.stats[name][0].total for name in dead.values()
                   if name in self._backlog.stats}
+        for key in dead.items():  # the counter exists from the first scrape, before a paced refresh ends
+            self._backlog.dead_lettered.setdefault(key, 0)
         reads = []
         for i, name in enumerate(names):
             if i and self._rate is not None:
@@ -454,7 +456,6 @@ class QueueStatsRefresher(Service):
         for name in set(self._backlog.stats) - set(names):
             del self._backlog.stats[name]  # unsubscribed
         for queue, dlq in sorted(dead.items()):
-            self._backlog.dead_lettered.setdefault((queue, dlq), 0)
             now = self._backlog.stats.get(dlq)
             if dlq not in before or now is None or now[0].total <= before[dlq]:
                 continue

@@ -568,6 +568,17 @@ class BacklogAndCapacityTests(SynchronousTestCase):
         self.clock.pump([0.5] * 10)
         self.assertEqual(stats(), 9)
 
+    def test_dead_lettered_counter_exists_while_a_paced_refresh_runs(self) -> None:
+        """The dead-letter counter reads 0 from the first scrape, before a long, paced refresh ends."""
+        self.sub.subscribe("orders", lambda m: None, dead_letter_queue="orders-dead", max_claim_count=3)
+        for i in range(8):
+            self.sub.subscribe(f"q{i}", lambda m: None)
+        refresher = self.metrics.refresher(2.0, self.clock, rate=1.0)
+        refresher.startService()
+        self.addCleanup(refresher.stopService)
+        self.assertEqual(self.value("txzaqar_queue_dead_lettered_messages_total", queue="orders",
+                                    dead_letter_queue="orders-dead"), 0)
+
     def test_dead_lettered(self) -> None:
         """A message moved to the dead-letter queue is counted (and logged) at the next refresh."""
         events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)  # type: ignore[arg-type]
