@@ -29,35 +29,27 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import re
-import select
-import signal
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import push_goals, summary, timing, verdict
 from bench._venv import ensure_bench_venv, has_matplotlib
+from bench.drivers import PUSH_SERVER, DriverFailed, Drivers, PostFailed, group_cpu, proc_cpu, say
+from bench.run_scale import SCALE_PAGE, ScaleWorkloads
 from bench.stats import nearest_rank
-from txzaqar.testing.servers import RedisServer, ZaqarServer, ensure_server_venv, group_stats, stop_all
+from txzaqar.testing.servers import RedisServer, ZaqarServer, ensure_server_venv, stop_all
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-#: The gunicorn server with the notifier pipeline and the WebSocket transport (latency, many queues).
-PUSH_SERVER = "gunicorn-push"
 
 #: Sizes of the full run and of the seconds-long smoke run (CI).
 FULL: dict[str, Any] = {
@@ -127,111 +119,6 @@ BREAKABLE = ("tx", "push")
 PLAIN_WORKLOADS = {"post", "consume", "memory"}
 #: The workloads that run on L{PUSH_SERVER} (the scrape cost runs on the in-memory Zaqar: no server).
 PUSH_WORKLOADS = {"latency", "tradeoff", "many", "scale"}
-#: The page of a queue listing the push server allows (C{[transport] max_queues_per_page}) and
-#: the scale run's daemon asks for (C{--max-queues-per-page}): Zaqar's default is 20.
-SCALE_PAGE = 1000
-
-
-def say(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------
-# processes
-# ---------------------------------------------------------------------------
-
-
-def proc_cpu(pid: int) -> float:
-    """utime + stime of one process (all its threads), in seconds; 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU time of every live process in process group *pgid* (a server and its workers)."""
-    return sum((int(f[11]) + int(f[12])) / CLK_TCK for f in group_stats(pgid))
-
-
-class DriverFailed(Exception):
-    """A driver exited non-zero, printed no result, never became ready or ran past its timeout."""
-
-
-class PostFailed(Exception):
-    """The orchestrator's own post of a latency message failed."""
-
-
-class Drivers:
-    """Runs the drivers, each in a process of its own; a failure raises L{DriverFailed}."""
-
-    def __init__(self, bench_python: Path) -> None:
-        self.bench_python = bench_python
-
-    def command(self, kind: str, spec: dict) -> list[str]:
-        arg = json.dumps(spec)
-        if kind == "official":
-            return [str(self.bench_python), str(BENCH / "official_driver.py"), arg]
-        module = {"tx": "bench.tx_driver", "ceiling": "bench.ceiling", "push": "bench.push",
-                  "listener": "bench.listeners", "scrape": "bench.scrape", "scale": "bench.scale"}[kind]
-        return [sys.executable, "-m", module, arg]
-
-    @staticmethod
-    def _env() -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        env["PYTHONWARNINGS"] = "ignore"
-        return env
-
-    @staticmethod
-    def _result(cmd: list[str], rc: int, out: str, err: str) -> dict:
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        if rc != 0 or not lines:
-            raise DriverFailed(
-                f"driver failed (exit {rc}): {cmd[:3]} {cmd[-1][:200]}\n--- stderr ---\n{err[-3000:]}"
-            )
-        return json.loads(lines[-1])
-
-    def run(self, kind: str, spec: dict, timeout: float) -> dict:
-        cmd = self.command(kind, spec)
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                               env=self._env(), stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise DriverFailed(f"driver ran past its {timeout:.0f} s timeout: {cmd[:3]} {cmd[-1][:200]}")
-        return self._result(cmd, p.returncode, p.stdout, p.stderr)
-
-    def run_fed(self, kind: str, spec: dict, feed: Callable[[subprocess.Popen], dict],
-                timeout: float) -> tuple[dict, dict]:
-        """Start a driver, wait for READY, run ``feed(process)``, then collect its result."""
-        cmd = self.command(kind, spec)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             env=self._env(), stdin=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            assert p.stdout is not None
-            while True:
-                ready, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
-                line = p.stdout.readline() if ready else ""
-                if line.strip() == "READY":
-                    break
-                if not ready or not line:
-                    p.kill()
-                    out, err = p.communicate()
-                    raise DriverFailed(f"driver never became ready: {cmd[:3]}\n{err[-3000:]}")
-            fed = feed(p)
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
-            raise DriverFailed(f"driver ran past its {timeout:.0f} s timeout: {cmd[:3]} {cmd[-1][:200]}")
-        except BaseException:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-            raise
-        return self._result(cmd, p.returncode, out, err), fed
 
 
 # ---------------------------------------------------------------------------
@@ -286,7 +173,7 @@ def consume_config(variant: str, inflight: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-class Bench:
+class Bench(ScaleWorkloads):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sizes: dict[str, Any] = SMOKE if args.smoke else FULL
@@ -607,83 +494,9 @@ class Bench:
                 say(f"many queues, {source} push: {got['requests_per_s']:.2f} req/s after {size['settle']}s, "
                     f"push up for {got['push_up_queues']} queues after {got['push_up_after']:.1f}s")
 
-    def w_scrape(self, rep: int) -> None:
-        """
-        The scrape cost (L{bench.scrape}): each scrape's longest reactor gap
-        and the idle gap, their medians over the repetition's scrapes
-        recorded; every queue's message must have been delivered.
-        """
-        assert self.drivers is not None
-        size = self.sizes["scrape"]
-        label = summary.scrape_label(size["queues"])
-        workload, server = summary.SCRAPE_WORKLOAD, summary.SCRAPE_SERVER
-        with self.guarded(workload, label, rep):
-            got = self.drivers.run("scrape", {"op": "scrape", **size}, timeout=300 + size["scrapes"] * 10)
-            if got["delivered"] != size["queues"]:
-                self.problem(workload, label, rep,
-                             f"{got['delivered']} of {size['queues']} queues' messages delivered")
-                return
-            held, idle = statistics.median(got["held_ms"]), statistics.median(got["idle_ms"])
-            self.record(workload, server, label, rep, summary.SCRAPE_HELD, held)
-            self.record(workload, server, label, rep, summary.SCRAPE_IDLE, idle)
-            self.record(workload, server, label, rep, "lines", got["lines"])
-            self.extra["scrapes"].append({"rep": rep, "queues": size["queues"], "held_ms": got["held_ms"],
-                                          "idle_ms": got["idle_ms"], "bytes": got["bytes"]})
-            say(f"scrape cost on {size['queues']} queues: the reactor held {held:.1f} ms (median of "
-                f"{len(got['held_ms'])} scrapes, max {max(got['held_ms']):.1f} ms), idle gap {idle:.1f} ms, "
-                f"{got['lines']} lines")
-
-    def w_scale(self, rep: int) -> None:
-        """
-        One daemon on many discovered queues with WebSocket push
-        (L{bench.scale}): every message posted must reach its handler
-        once, and the daemon must exit 0 on SIGTERM.
-        """
-        assert self.drivers is not None
-        if "gunicorn" not in self.args.servers:
-            return
-        size = self.sizes["scale"]
-        srv = self.servers[PUSH_SERVER]
-        label = summary.scale_label(size["queues"])
-        workload, server = summary.SCALE_WORKLOAD, "gunicorn"
-        spec = {**size, "url": srv.url, "websocket_url": srv.websocket_url, "project": f"{self.project}-scale{rep}",
-                "prefix": self.qname("scale", rep), "seed": rep,
-                "daemon_args": ["--max-queues-per-page", str(SCALE_PAGE)]}
-        timeout = 1800 + size["queues"] * 0.2 + size["new"] * size["discovery_interval"] * 3
-        with self.guarded(workload, label, rep):
-            got = self.drivers.run("scale", {"op": "scale", **spec}, timeout=timeout)
-            wrong = []
-            if got["missing"] or got["duplicates"] or got["strangers"]:
-                wrong.append(f"missing {got['missing']}, delivered twice {got['duplicates']}, "
-                             f"never posted {got['strangers']}")
-            if got["daemon_exit"] not in (0, -signal.SIGTERM):  # twistd ends by the signal it was stopped by
-                wrong.append(f"the daemon exited {got['daemon_exit']} on SIGTERM: {got['log_tail'][-500:]}")
-            for what in wrong:
-                self.problem(workload, label, rep, what)
-            if wrong:
-                return
-            record = partial(self.record, workload, server, label, rep)
-            record(summary.SCALE_IDLE, got["idle_req_s"])
-            record("idle WebSocket req/s", got["idle_websocket_req_s"])
-            record(summary.SCALE_RSS, got["VmHWM"] / 1024)
-            record("peak RSS MiB once every queue was up", got["up_memory_kib"]["VmHWM"] / 1024)
-            record("RSS MiB in the idle window", got["idle_memory_kib"]["VmRSS"] / 1024)
-            record("RSS MiB after the scrapes", got["VmRSS"] / 1024)
-            record(summary.SCALE_SCRAPE, statistics.median(got["scrape_ms"]))
-            record(summary.SCALE_NEW, max(got["new_s"]) - got["discovery_interval"])
-            record("new queue: creation -> delivery s (max)", max(got["new_s"]))
-            record("push: post -> delivery s (max of probes)", max(got["probe_s"]))
-            record("s until every queue up", got["up_s"])
-            record("s to create the queues", got["created_s"])
-            self.extra["scale"].append({"rep": rep, **{k: v for k, v in got.items() if k != "log_tail"}})
-            say(f"scale: {got['queues']} queues up in {got['up_s']:.0f} s; idle {got['idle_req_s']:.2f} req/s "
-                f"({got['idle_http_by_operation']}, WebSocket {got['idle_websocket_req_s']:.2f}); peak RSS "
-                f"{got['VmHWM'] / 1024:.0f} MiB; scrape {statistics.median(got['scrape_ms']):.0f} ms; new queue "
-                f"consumed in {max(got['new_s']):.1f} s (interval {got['discovery_interval']:.0f} s)")
-
     WORKLOADS = {
         "post": w_post, "consume": w_consume, "latency": w_latency, "tradeoff": w_tradeoff,
-        "memory": w_memory, "many": w_many, "scrape": w_scrape, "scale": w_scale,
+        "memory": w_memory, "many": w_many, "scrape": ScaleWorkloads.w_scrape, "scale": ScaleWorkloads.w_scale,
     }
 
     # -- servers --------------------------------------------------------------
