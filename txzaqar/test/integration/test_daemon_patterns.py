@@ -134,8 +134,10 @@ class PatternPushTests(unittest.TestCase):
         daemon = Daemon(self.dir, [
             "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
             "--discovery-interval", "0.5", "--push", "websocket", "--websocket-url", str(self.zaqar.websocket_url),
-            # polling alone would take an hour: a prompt delivery is push's
-            "--poll-interval", "3600", "--max-interval", "3600", "--safety-interval", "3600",
+            # once push is up, idle polling waits the safety interval (an hour): a prompt delivery
+            # is push's; --poll-interval stays 1 s, the second look after a notification that came
+            # before Zaqar stored its message (txzaqar.subscriber.polling)
+            "--poll-interval", "1", "--max-interval", "3600", "--safety-interval", "3600",
             "--handler", "pattern_handler:record", "--metrics", f"tcp:{port}:interface=127.0.0.1"])
         self.addCleanup(daemon.kill)
         await daemon.wait_for(lambda: "subscriber started on" in daemon.log(), 60, "the subscriber to start")
