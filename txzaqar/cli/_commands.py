@@ -365,8 +365,9 @@ def _websocket_url(o: Any) -> str | None:
 
 
 async def _tail(c: Context) -> None:
+    from .._connect import websocket_push
     from ._follow import Stop, consume, drain, on_shutdown, tail
-    from ._wake import PushReport, follow, safety_interval, websocket_push
+    from ._wake import PushReport, follow, safety_interval
 
     o = c.options
     interval = _interval(o["interval"])
@@ -381,7 +382,7 @@ async def _tail(c: Context) -> None:
         c.stderr.flush()
 
     stop = Stop(c.reactor)
-    push = None if url is None else websocket_push(c.client, url, c.reactor, c.tls())
+    push = None if url is None else websocket_push(c.client, url, tls=c.tls())
     meanwhile = "polling as usual until it is up" if o["consume"] else f"reading every {interval:g} s until it is up"
     with on_shutdown(c.reactor, stop), PushReport(say, meanwhile) if push is not None else nullcontext():
         if o["consume"] and o["follow"]:

@@ -28,20 +28,6 @@ def safety_interval(interval: float) -> float:
     return max(interval, SAFETY)
 
 
-def websocket_push(client: Any, url: str, reactor: Any, tls: Any = None) -> Any:
-    """
-    A L{txzaqar.push.WebSocketPush} to C{url} with C{client}'s credentials
-    and C{Client-ID}, and C{tls} (an C{IPolicyForHTTPS}, C{None}: the
-    system's certificates) for C{wss://}.
-
-    @raise txzaqar.errors.ClientValidationError: C{url} is not C{ws://} or C{wss://}.
-    """
-    from ..push import WebSocketPush  # autobahn is imported only for push
-
-    connection = client.connection
-    return WebSocketPush(url, connection.authenticator, reactor, tls=tls, client_id=connection.client_id)
-
-
 class PushReport:
     """
     While in this block, each warning of the push source (namespace
