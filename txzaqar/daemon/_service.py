@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import sys
 import traceback
@@ -44,9 +43,11 @@ from twisted.logger import (
 from twisted.python import usage
 
 from .._support import validation as v
+from ..api.client import MAX_QUEUES_PER_PAGE
 from ..errors import ClientValidationError
 from ..http._twisted_internals import twistd_log_file, twistd_log_observer
 from ..ops.health import check_endpoint
+from ..subscriber.settings import PerSecond, WholeNumber
 from ..subscriber.slots import on_reactor
 from ._config import CONFIG_PARAMETERS, apply_sources, command_line_names, describe_sources, name_the_source
 from ._credentials import (
@@ -67,7 +68,9 @@ from ._subscriber_options import (
     SUBSCRIBER_PARAMETERS,
     command_line,
     dead_lettering_from_command_line,
+    per_second,
     settings_from_command_line,
+    whole_number,
 )
 
 log = Logger(namespace="txzaqar.listen")
@@ -295,22 +298,13 @@ class Options(CredentialOptions, RouteOptions, usage.Options):
         except ValueError:
             raise usage.UsageError(f"--stats-interval must be seconds from 0 to 86400, not "
                                    f"{self['stats-interval']!r}") from None
-        given = self["max-queues-per-page"]
         try:
-            self["max-queues-per-page"] = int(given)
-            if not 1 <= self["max-queues-per-page"] <= 1000:
-                raise ValueError
-        except ValueError:
-            raise usage.UsageError(f"--max-queues-per-page must be a whole number from 1 to 1000, not "
-                                   f"{given!r}") from None
-        given = self["stats-rate"]
-        try:
-            self["stats-rate"] = float(given)
-            if not 0 < self["stats-rate"] < math.inf:
-                raise ValueError
-        except ValueError:
-            raise usage.UsageError(f"--stats-rate must be a finite, positive number per second, not "
-                                   f"{given!r}") from None
+            self["max-queues-per-page"] = whole_number(
+                WholeNumber("max_queues_per_page", 1, MAX_QUEUES_PER_PAGE), "max-queues-per-page",
+                self["max-queues-per-page"])
+            self["stats-rate"] = per_second(PerSecond("stats_rate"), "stats-rate", self["stats-rate"])
+        except ClientValidationError as e:
+            raise usage.UsageError(e.description) from None
 
     def _logging_options(self) -> None:
         """--log-level and --log-format, applied to twistd's or twist's observer."""

@@ -71,9 +71,11 @@ class PatternOptionTests(EnvironmentOptionsCase):
         self.assertEqual((options["max-queues-per-page"], options["stats-rate"]), (1000, 0.5))
         self.assertEqual(options["subscriber-settings"].safety_rate, 2.0)
         self.assertEqual(self.parse("--queue-pattern", "p-*", env={"ZAQAR_LISTEN_STATS_RATE": "8"})["stats-rate"], 8.0)
-        for bad in ("0", "1001", "x"):
+        for bad in ("0", "1001"):  # worded as --batch's
             self.assertEqual(self.refused("--queue-pattern", "p-*", "--max-queues-per-page", bad),
-                             f"--max-queues-per-page must be a whole number from 1 to 1000, not {bad!r}")
+                             f"--max-queues-per-page must be from 1 to 1000, not {bad}")
+        self.assertEqual(self.refused("--queue-pattern", "p-*", "--max-queues-per-page", "x"),
+                         "--max-queues-per-page must be a whole number from 1 to 1000, not 'x'")
         for bad in ("0", "-1", "inf", "nan", "x"):
             self.assertEqual(self.refused("--queue-pattern", "p-*", "--stats-rate", bad),
                              f"--stats-rate must be a finite, positive number per second, not {bad!r}")
