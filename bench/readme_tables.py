@@ -21,7 +21,7 @@ import difflib
 import json
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -310,42 +310,55 @@ def split_readme(text: str, begin: str = BEGIN, end_line: str = END) -> tuple[st
     return "".join(lines[:start]), inner.strip("\n") + "\n", "".join(lines[end:])
 
 
-def differences(readme: str, data: dict[str, Any]) -> list[str]:
-    """The unified diff from the README's generated part to the one C{data} gives; empty when equal."""
-    _, inner, _ = split_readme(readme)
-    expected = generate(data)
-    return list(difflib.unified_diff(inner.splitlines(), expected.splitlines(), "README.rst", "generated",
+def differences(readme: str, data: dict[str, Any], begin: str = BEGIN, end: str = END,
+                make: Callable[[dict[str, Any]], str] = generate) -> list[str]:
+    """
+    The unified diff from the README's part between C{begin} and C{end}
+    to the one C{make} gives for C{data}; empty when equal.
+    """
+    _, inner, _ = split_readme(readme, begin, end)
+    return list(difflib.unified_diff(inner.splitlines(), make(data).splitlines(), "README.rst", "generated",
                                      lineterm=""))
 
 
-def rewrite(readme: str, data: dict[str, Any]) -> str:
-    """The README with its generated part replaced by C{data}'s."""
-    before, _, after = split_readme(readme)
-    return before + "\n" + generate(data) + "\n" + after
+def rewrite(readme: str, data: dict[str, Any], begin: str = BEGIN, end: str = END,
+            make: Callable[[dict[str, Any]], str] = generate) -> str:
+    """The README with its part between C{begin} and C{end} replaced by what C{make} gives for C{data}."""
+    before, _, after = split_readme(readme, begin, end)
+    return before + "\n" + make(data) + "\n" + after
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.readme_tables",
-                                     description=__doc__.strip().split("\n\n")[0])
-    parser.add_argument("results", nargs="?", default=str(REFERENCE), help="a run's JSON (default: %(default)s)")
+def part_command_line(argv: list[str] | None, prog: str, description: str, default: Path, begin: str = BEGIN,
+                      end: str = END, make: Callable[[dict[str, Any]], str] = generate) -> int:
+    """
+    The command line of a generated README part (this module's, and
+    L{bench.readme_scale}'s): print it, C{--check README} (exit 1 with a
+    diff when it differs) or C{--write README}.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("results", nargs="?", default=str(default), help="a run's JSON (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", metavar="README", help="exit 1 with a diff when README's tables differ")
+    mode.add_argument("--check", metavar="README", help="exit 1 with a diff when README's part differs")
     mode.add_argument("--write", metavar="README", help="replace README's generated part")
     args = parser.parse_args(argv)
     data = json.loads(Path(args.results).read_text())
     if args.check:
-        diff = differences(Path(args.check).read_text(), data)
+        diff = differences(Path(args.check).read_text(), data, begin, end, make)
         for line in diff:
             print(line)
         if diff:
-            print(f"{args.check}: the benchmark tables differ from {args.results}", file=sys.stderr)
+            print(f"{args.check}: the generated part differs from {args.results}", file=sys.stderr)
         return 1 if diff else 0
     if args.write:
         path = Path(args.write)
-        path.write_text(rewrite(path.read_text(), data))
+        path.write_text(rewrite(path.read_text(), data, begin, end, make))
         return 0
-    print(generate(data), end="")
+    print(make(data), end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return part_command_line(argv, "python -m bench.readme_tables", __doc__.strip().split("\n\n")[0], REFERENCE)
 
 
 if __name__ == "__main__":
