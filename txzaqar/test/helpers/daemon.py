@@ -23,7 +23,15 @@ from typing import IO, Any
 import txzaqar
 from txzaqar.test.helpers.waiting import wait_until
 
-__all__ = ["ROOT", "TWISTD", "Daemon", "spawn_twistd", "status_of"]
+__all__ = ["RECORDING_HANDLER", "ROOT", "TWISTD", "Daemon", "spawn_twistd", "status_of"]
+
+#: A handler module (write it as C{recording_handler.py} in the daemon's directory) whose
+#: C{recording_handler:handle} appends each message's queue and body to C{handled.txt}.
+RECORDING_HANDLER = """
+def handle(message):
+    with open("handled.txt", "a") as f:
+        f.write(f"{message.queue.name} {message.body}\\n")
+"""
 
 #: The C{twistd} script beside this Python.
 TWISTD = str(Path(sys.executable).parent / "twistd")

@@ -20,15 +20,8 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 import txzaqar
-from txzaqar.test.helpers.daemon import TWISTD, Daemon
+from txzaqar.test.helpers.daemon import RECORDING_HANDLER, TWISTD, Daemon
 from txzaqar.testing import servers
-
-#: A handler that appends each message's queue and body to handled.txt.
-RECORDING_HANDLER = """
-def handle(message):
-    with open("handled.txt", "a") as f:
-        f.write(f"{message.queue.name} {message.body}\\n")
-"""
 
 
 class ConfigurationCase(unittest.TestCase):

@@ -20,41 +20,42 @@ from twisted.internet.defer import Deferred
 from twisted.trial import unittest
 
 import txzaqar
-from txzaqar.test.helpers.daemon import Daemon
+from txzaqar.test.helpers.daemon import RECORDING_HANDLER, Daemon
 from txzaqar.testing import servers
 
-#: Records each message's queue and body.
-PATTERN_HANDLER = """
-def record(message):
-    with open("events.txt", "a") as f:
-        f.write(f"{message.queue.name} {message.body}\\n")
-"""
 
+class PatternCase(unittest.TestCase):
+    """A project of its own on C{zaqar()}, a client, and a daemon directory with the recording handler."""
 
-class PatternTests(unittest.TestCase):
     timeout = 240
+
+    def zaqar(self) -> Any:
+        return servers.shared_zaqar()
 
     def setUp(self) -> Any:
         self.dir = Path(tempfile.mkdtemp(prefix="txzaqar-patterns-"))
         self.addCleanup(shutil.rmtree, self.dir, True)
-        (self.dir / "pattern_handler.py").write_text(PATTERN_HANDLER)
-        self.zaqar = servers.shared_zaqar()
+        (self.dir / "recording_handler.py").write_text(RECORDING_HANDLER)
+        self.server = self.zaqar()
         self.project = f"patterns-{uuid.uuid4().hex[:6]}"
-        self.client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
+        self.client = txzaqar.connect(self.server.url, project_id=self.project, reactor=reactor)
         self.addCleanup(self.client.close)
 
     def events(self) -> list[str]:
-        path = self.dir / "events.txt"
+        path = self.dir / "handled.txt"
         return path.read_text().splitlines() if path.exists() else []
+
+
+class PatternTests(PatternCase):
 
     def test_queue_created_later_is_consumed(self) -> Any:
         return Deferred.fromCoroutine(self._queue_created_later_is_consumed())
 
     async def _queue_created_later_is_consumed(self) -> None:
         daemon = Daemon(self.dir, [
-            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--url", self.server.url, "--project-id", self.project, "--queue-pattern", "p-*",
             "--discovery-interval", "0.5", "--poll-interval", "0.2", "--max-interval", "1",
-            "--handler", "pattern_handler:record"])
+            "--handler", "recording_handler:handle"])
         self.addCleanup(daemon.kill)
         await daemon.wait_for(lambda: "subscriber started on" in daemon.log(), 60, "the subscriber to start")
         self.assertNotIn("does not exist", daemon.log())  # the start-up check looks for no pattern's queue
@@ -84,8 +85,8 @@ class PatternTests(unittest.TestCase):
         await self.client.queue("p-1").post([{"body": "unseen"}])
         port = servers.free_port()
         daemon = Daemon(self.dir, [
-            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
-            "--discovery-interval", "0.5", "--max-queues-per-page", "1000", "--handler", "pattern_handler:record",
+            "--url", self.server.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--discovery-interval", "0.5", "--max-queues-per-page", "1000", "--handler", "recording_handler:handle",
             "--metrics", f"tcp:{port}:interface=127.0.0.1"])
         self.addCleanup(daemon.kill)
 
@@ -108,23 +109,11 @@ class PatternTests(unittest.TestCase):
         self.assertNotIn("Traceback", daemon.log())
 
 
-class PatternPushTests(unittest.TestCase):
+class PatternPushTests(PatternCase):
     """--queue-pattern with --push websocket: a discovered queue is woken by push, not found by polling."""
 
-    timeout = 240
-
-    def setUp(self) -> Any:
-        self.dir = Path(tempfile.mkdtemp(prefix="txzaqar-patterns-push-"))
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        (self.dir / "pattern_handler.py").write_text(PATTERN_HANDLER)
-        self.zaqar = servers.shared_push_zaqar()
-        self.project = f"patterns-push-{uuid.uuid4().hex[:6]}"
-        self.client = txzaqar.connect(self.zaqar.url, project_id=self.project, reactor=reactor)
-        self.addCleanup(self.client.close)
-
-    def events(self) -> list[str]:
-        path = self.dir / "events.txt"
-        return path.read_text().splitlines() if path.exists() else []
+    def zaqar(self) -> Any:
+        return servers.shared_push_zaqar()
 
     def test_discovered_queue_woken_by_push(self) -> Any:
         return Deferred.fromCoroutine(self._discovered_queue_woken_by_push())
@@ -132,13 +121,13 @@ class PatternPushTests(unittest.TestCase):
     async def _discovered_queue_woken_by_push(self) -> None:
         port = servers.free_port()
         daemon = Daemon(self.dir, [
-            "--url", self.zaqar.url, "--project-id", self.project, "--queue-pattern", "p-*",
-            "--discovery-interval", "0.5", "--push", "websocket", "--websocket-url", str(self.zaqar.websocket_url),
+            "--url", self.server.url, "--project-id", self.project, "--queue-pattern", "p-*",
+            "--discovery-interval", "0.5", "--push", "websocket", "--websocket-url", str(self.server.websocket_url),
             # once push is up, idle polling waits the safety interval (an hour): a prompt delivery
             # is push's; --poll-interval stays 1 s, the second look after a notification that came
             # before Zaqar stored its message (txzaqar.subscriber.polling)
             "--poll-interval", "1", "--max-interval", "3600", "--safety-interval", "3600",
-            "--handler", "pattern_handler:record", "--metrics", f"tcp:{port}:interface=127.0.0.1"])
+            "--handler", "recording_handler:handle", "--metrics", f"tcp:{port}:interface=127.0.0.1"])
         self.addCleanup(daemon.kill)
         await daemon.wait_for(lambda: "subscriber started on" in daemon.log(), 60, "the subscriber to start")
         await self.client.create_queue("p-later")
