@@ -94,14 +94,7 @@ class PatternSubscriptions:
         C{None} (no argument): every pattern.  The queues discovered for
         them (and not matched by another pattern) are unsubscribed.
         """
-        if pattern is None:
-            names = list(self._patterns)
-        elif isinstance(pattern, str):
-            names = [pattern]
-        elif isinstance(pattern, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in pattern):
-            names = list(pattern)
-        else:
-            raise ClientValidationError("pattern", f"must be a pattern, a list of them or None, not {pattern!r:.60}")
+        names = _names(pattern, self._patterns, "pattern", "a pattern")
         for name in names:
             self._patterns.pop(name, None)
         if not self._patterns:
@@ -170,6 +163,22 @@ class PatternSubscriptions:
     def _discover_quietly(self) -> Deferred[None]:
         # an error is logged (once) and counted by _discover: the loop goes on
         return self.discover().addCallbacks(lambda _: None, lambda _: None)
+
+
+def _names(given: Any, every: Iterable[str], field: str, what: str) -> list[str]:
+    """
+    The names of an C{unsubscribe} or C{punsubscribe} call: C{every} for
+    C{None}, one name, or a list, tuple or set of them.
+
+    @raise ClientValidationError: anything else (C{field} names the argument).
+    """
+    if given is None:
+        return list(every)
+    if isinstance(given, str):
+        return [given]
+    if isinstance(given, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in given):
+        return list(given)
+    raise ClientValidationError(field, f"must be {what}, a list of them or None, not {given!r:.60}")
 
 
 def _some(names: Iterable[str], at_most: int = 10) -> str:

@@ -39,7 +39,7 @@ from ..interfaces import (
     IWakeTarget,
 )
 from ._channel import _after_earlier_run, _Channel, callback_outcome
-from ._patterns import PatternSubscriptions, _wanted
+from ._patterns import PatternSubscriptions, _names, _wanted
 from .events import QueueCounts, log, new_stats
 from .polling import SAFETY_JITTER, Failed, Outcome, QueuePoller
 from .push import PushStates
@@ -275,15 +275,7 @@ class Subscriber(PatternSubscriptions, Service):
         Waits (up to C{stop_timeout}) for the queue's callbacks, deletes what
         succeeded and releases the rest.
         """
-        if queue_name is None:
-            names = list(self._channels)
-        elif isinstance(queue_name, str):
-            names = [queue_name]
-        elif isinstance(queue_name, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in queue_name):
-            names = list(queue_name)
-        else:
-            raise ClientValidationError("queue_name", f"must be a queue name, a list of them or None, "
-                                        f"not {queue_name!r:.60}")
+        names = _names(queue_name, self._channels, "queue_name", "a queue name")
         if len(names) == 1:
             return self._unsubscribe(names[0])
         return DeferredList([self._unsubscribe(name) for name in names],
